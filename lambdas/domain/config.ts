@@ -1,0 +1,207 @@
+import { createHash } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, UnknownEntityError } from './errors';
+
+/** Field types a source column can be normalized to. */
+export const FIELD_TYPES = [
+  'string',
+  'email',
+  'phone',
+  'number',
+  'integer',
+  'boolean',
+  'date',
+  'datetime',
+  'enum',
+] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+export const TRANSFORMS = ['trim', 'lower', 'upper', 'collapseSpaces'] as const;
+export type Transform = (typeof TRANSFORMS)[number];
+
+const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+const ENTITY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+const fieldSchema = z.strictObject({
+  /** Source column name; matched case-insensitively after trimming. */
+  source: z.string().trim().min(1, 'source column name is empty'),
+  type: z.enum(FIELD_TYPES, { error: (iss) => `unknown type ${JSON.stringify(iss.input)}` }).default('string'),
+  required: z.boolean().default(false),
+  transforms: z
+    .array(z.enum(TRANSFORMS, { error: (iss) => `unknown transform ${JSON.stringify(iss.input)}` }))
+    .default(['trim']),
+  /** Value used when the source cell is empty. */
+  default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  /** Allowed values for `enum` (compared case-insensitively, stored as written here). */
+  values: z.array(z.string().min(1)).min(1).optional(),
+  /** Default region (ISO 3166 alpha-2) for `phone` numbers written without a country code. */
+  region: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'region must be an ISO 3166 alpha-2 code such as "US"')
+    .optional(),
+  /** Maximum length in characters of a string value (longer → reject). */
+  maxLength: z.number().int().positive().optional(),
+});
+export type FieldSpec = z.output<typeof fieldSchema>;
+
+const deleteFlagSchema = z.strictObject({
+  /** Source column holding the delete flag (Salesforce `IsDeleted`). */
+  source: z.string().trim().min(1),
+  /** Values (case-insensitive) that mean "deleted". */
+  values: z.array(z.string()).min(1).default(['true', '1', 'yes']),
+});
+
+const referenceSchema = z.strictObject({
+  /** Entity this field points at. */
+  entity: z.string().regex(ENTITY_NAME),
+  /** Reject rows whose reference points at a missing parent (otherwise: report only). */
+  reject: z.boolean().default(false),
+});
+
+const sourceSchema = z.strictObject({
+  format: z.enum(['csv', 'jsonl']).default('csv'),
+  /** Field delimiter, or `auto` to detect it from the header (`,` `;` tab `|`). */
+  delimiter: z.enum(['auto', ',', ';', '\t', '|']).default('auto'),
+  /** Longest accepted field, in bytes; a longer one rejects its row. */
+  maxFieldBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(128 * 1024),
+  /** Target size of a chunk in bytes (one transform worker invocation reads one chunk). */
+  chunkBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
+});
+
+const entitySchema = z
+  .strictObject({
+    /** Target table settings. */
+    target: z
+      .strictObject({
+        /** Physical table name; by default CloudFormation names it. */
+        tableName: z.string().min(3).max(255).optional(),
+        /** Target field that is the table's partition key. */
+        key: z.string().regex(NAME),
+      })
+      .strict(),
+    source: sourceSchema.default({ format: 'csv', delimiter: 'auto', maxFieldBytes: 128 * 1024, chunkBytes: 8 * 1024 * 1024 }),
+    /** target field name ← source column and type. */
+    fields: z.record(z.string().regex(NAME, 'field names are letters, digits and _'), fieldSchema),
+    /** Target field (type `datetime` or `date`) that orders versions of a record: newer wins. */
+    updatedAt: z.string().regex(NAME).optional(),
+    deleteFlag: deleteFlagSchema.optional(),
+    references: z.record(z.string().regex(NAME), referenceSchema).default({}),
+    writeMode: z.enum(['upsert', 'newer-wins', 'insert-only']).default('newer-wins'),
+    syncMode: z.enum(['merge', 'mirror']).default('merge'),
+    /** Mirror mode refuses to delete more than this share of the target unless forced. */
+    maxDeleteRatio: z.number().min(0).max(1).default(0.1),
+  })
+  .superRefine((entity, ctx) => {
+    const key = entity.fields[entity.target.key];
+    if (!key) {
+      ctx.addIssue({ code: 'custom', path: ['target', 'key'], message: `key field "${entity.target.key}" is not in fields` });
+    } else if (!key.required) {
+      ctx.addIssue({ code: 'custom', path: ['fields', entity.target.key, 'required'], message: 'the key field must be required' });
+    }
+    if (entity.updatedAt !== undefined) {
+      const f = entity.fields[entity.updatedAt];
+      if (!f) {
+        ctx.addIssue({ code: 'custom', path: ['updatedAt'], message: `field "${entity.updatedAt}" is not in fields` });
+      } else if (f.type !== 'datetime' && f.type !== 'date') {
+        ctx.addIssue({ code: 'custom', path: ['updatedAt'], message: `field "${entity.updatedAt}" must be of type datetime or date` });
+      }
+    }
+    for (const [name, f] of Object.entries(entity.fields)) {
+      if (f.type === 'enum' && !f.values) {
+        ctx.addIssue({ code: 'custom', path: ['fields', name, 'values'], message: 'an enum field needs values' });
+      }
+    }
+    for (const name of Object.keys(entity.references)) {
+      if (!entity.fields[name]) {
+        ctx.addIssue({ code: 'custom', path: ['references', name], message: `field "${name}" is not in fields` });
+      }
+    }
+  });
+export type EntityConfig = z.output<typeof entitySchema>;
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    entities: z
+      .record(z.string().regex(ENTITY_NAME, 'entity names are lower-case letters, digits and -'), entitySchema)
+      .refine((e) => Object.keys(e).length > 0, 'at least one entity is required'),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [name, entity] of Object.entries(cfg.entities)) {
+      for (const [field, ref] of Object.entries(entity.references)) {
+        if (!cfg.entities[ref.entity]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['entities', name, 'references', field, 'entity'],
+            message: `unknown entity "${ref.entity}"`,
+          });
+        }
+      }
+    }
+  });
+export type CrmSyncConfig = z.output<typeof configSchema>;
+export type CrmSyncConfigInput = z.input<typeof configSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => String(p)).join('.') || '(root)';
+}
+
+/** Validates a parsed config object; throws a ConfigError listing every problem by path. */
+export function parseConfig(raw: unknown, origin = 'config'): CrmSyncConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+  throw new ConfigError(`${origin} is invalid:\n  ${issues.join('\n  ')}`, issues, { cause: result.error });
+}
+
+/** Parses config text (JSON or YAML) and validates it. */
+export function parseConfigText(text: string, origin = 'config'): CrmSyncConfig {
+  let raw: unknown;
+  try {
+    raw = /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${origin} is not valid JSON or YAML: ${(err as Error).message}`, [], { cause: err });
+  }
+  return parseConfig(raw, origin);
+}
+
+/** JSON with object keys sorted, so equal values always serialize the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v as object).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+/** Hash of an entity's effective config: a change of mapping makes a new run id. */
+export function configHash(entity: EntityConfig): string {
+  return createHash('sha256').update(canonicalJson(entity)).digest('hex').slice(0, 16);
+}
+
+export function getEntity(config: CrmSyncConfig, name: string): EntityConfig {
+  const entity = config.entities[name];
+  if (!entity) {
+    throw new UnknownEntityError(
+      `entity "${name}" is not configured (configured: ${Object.keys(config.entities).join(', ')})`,
+    );
+  }
+  return entity;
+}
+
+/** Normalized column name used for matching headers: trimmed, lower-cased. */
+export function columnKey(name: string): string {
+  return name.trim().toLowerCase();
+}
