@@ -97,6 +97,8 @@ const entitySchema = z
     references: z.record(z.string().regex(NAME), referenceSchema).default({}),
     writeMode: z.enum(['upsert', 'newer-wins', 'insert-only']).default('newer-wins'),
     syncMode: z.enum(['merge', 'mirror']).default('merge'),
+    /** Rows per merge partition: the merge step fans out over ceil(rows / partitionRows) partitions. */
+    partitionRows: z.number().int().min(100).default(50_000),
     /** Mirror mode refuses to delete more than this share of the target unless forced. */
     maxDeleteRatio: z.number().min(0).max(1).default(0.1),
   })

@@ -1,0 +1,230 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
+import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
+import { CrmSyncError } from '../lambdas/domain/errors';
+import { PRESETS } from '../lambdas/domain/presets';
+import { csvCell } from '../lambdas/domain/chunk';
+import { LocalStack, type LocalRunResult } from '../local/local-stack';
+import { runLocalFile } from '../local/run';
+
+const ROOT = resolve(__dirname, '..');
+const DEFAULT_CONFIG = join(ROOT, 'examples', 'crm-sync.config.json');
+
+/** An error the user can act on: printed as one plain line, exit code 1. */
+export class UsageError extends CrmSyncError {
+  override readonly name = 'UsageError';
+}
+
+function stateDirOf(opt: string | undefined): string {
+  return resolve(opt ?? process.env.CRM_SYNC_HOME ?? '.crm-sync');
+}
+
+function configFileOf(opt: string | undefined): string {
+  const candidates = [opt, process.env.CRM_SYNC_CONFIG, 'crm-sync.config.json', 'crm-sync.config.yaml'];
+  for (const c of candidates) {
+    if (!c) continue;
+    if (existsSync(c)) return resolve(c);
+    if (c === opt || c === process.env.CRM_SYNC_CONFIG) throw new UsageError(`config file not found: ${c}`);
+  }
+  return DEFAULT_CONFIG;
+}
+
+function loadConfig(file: string): CrmSyncConfig {
+  return parseConfigText(readFileSync(file, 'utf8'), file);
+}
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+async function withStack<T>(
+  opts: { config?: string; stateDir?: string; verbose?: boolean; quiet?: boolean },
+  fn: (stack: LocalStack, config: CrmSyncConfig, stateDir: string) => Promise<T>,
+): Promise<T> {
+  const configFile = configFileOf(opts.config);
+  const config = loadConfig(configFile);
+  const stateDir = stateDirOf(opts.stateDir);
+  mkdirSync(stateDir, { recursive: true });
+  const stack = await LocalStack.start({
+    stateDir,
+    config,
+    configFile,
+    verbose: opts.verbose,
+    onProgress: opts.quiet ? undefined : log,
+  });
+  try {
+    return await fn(stack, config, stateDir);
+  } finally {
+    await stack.stop();
+  }
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A person-readable account of a run. */
+export function describeRun(r: LocalRunResult, file: string): string {
+  const lines = [`crm-sync run of ${file} → ${r.entity}: ${r.status}`];
+  if (r.runId) lines.push(`  run id         ${r.runId}`);
+  if (r.counts) {
+    const c = r.counts;
+    lines.push(
+      `  rows           ${fmt(c.rows)}`,
+      `    applied      ${fmt(c.applied)}`,
+      `    unchanged    ${fmt(c.unchanged)}`,
+      `    superseded   ${fmt(c.superseded)}  (older versions of a key, in the file or in the target)`,
+      `    deleted      ${fmt(c.deleted)}`,
+      `    rejected     ${fmt(c.rejected)}`,
+      `  duplicate keys ${fmt(r.duplicateKeys)}`,
+      `  chunks         ${fmt(r.chunks)} transformed, ${fmt(r.partitions)} partitions merged`,
+    );
+  }
+  if (r.topReasons.length > 0) {
+    lines.push(`  top reject reasons: ${r.topReasons.map((t) => `${t.reason} ×${t.count}`).join(', ')}`);
+  }
+  if (r.reconciliation) {
+    lines.push(`  reconciliation ${r.reconciliation.status} (${fmt(r.reconciliation.verifiedKeys)} keys verified)`);
+    for (const c of r.reconciliation.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}`);
+  }
+  if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
+  lines.push(`  time           ${(r.durationMs / 1000).toFixed(1)} s`);
+  for (const [name, path] of Object.entries(r.reports)) lines.push(`  ${name.padEnd(14)} ${path}`);
+  return lines.join('\n');
+}
+
+export function buildCli(): Command {
+  const program = new Command('crm-sync')
+    .description('Move and keep in sync CRM exports (CSV) into DynamoDB, locally or on AWS')
+    .showHelpAfterError();
+
+  const local = program.command('local').description('run the embedded stack (dynalite + s3rver + the synthesized state machine)');
+  const common = (c: Command) =>
+    c
+      .option('--config <file>', 'config file (JSON or YAML)')
+      .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
+      .option('--verbose', 'show worker logs');
+
+  common(local.command('run <file>'))
+    .description('upload a file to the local inbox and run the state machine on it')
+    .requiredOption('--entity <name>', 'entity of the config the file holds')
+    .option('--json', 'print the run summary as JSON on the last line of stdout')
+    .option('--rerun', 'run again even if this exact file was already run (a new run id)')
+    .action(async (file: string, opts: { entity: string; json?: boolean; rerun?: boolean; config?: string; stateDir?: string; verbose?: boolean }) => {
+      if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
+      const result = await withStack(opts, async (stack, config, stateDir) => {
+        getEntity(config, opts.entity);
+        return runLocalFile(stack, resolve(file), config, {
+          entity: opts.entity,
+          stateDir,
+          rerun: opts.rerun ? new Date().toISOString() : undefined,
+        });
+      });
+      if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else process.stdout.write(`${describeRun(result, file)}\n`);
+      if (result.status === 'FAILED') process.exitCode = 1;
+    });
+
+  common(local.command('export'))
+    .description('print the target table of an entity')
+    .requiredOption('--entity <name>', 'entity to export')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
+    .option('--all-attributes', "include crm-sync's own attributes (_v, _line, _run, _digest)")
+    .action(async (opts: { entity: string; format: string; allAttributes?: boolean; config?: string; stateDir?: string; verbose?: boolean }) => {
+      await withStack({ ...opts, quiet: true }, async (stack, config) => {
+        const entity = getEntity(config, opts.entity);
+        // Required after the stack started: the adapters' SDK clients read the local endpoints.
+        const { scanTable } = require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb');
+        const columns = Object.keys(entity.fields);
+        if (opts.format === 'csv') process.stdout.write(`${columns.map(csvCell).join(',')}\r\n`);
+        for await (const page of scanTable(stack.tableOf(opts.entity))) {
+          const out: string[] = [];
+          for (const item of page) {
+            if (!opts.allAttributes) for (const m of META_ATTRIBUTES) delete item[m];
+            out.push(
+              opts.format === 'csv'
+                ? `${columns.map((c) => csvCell(item[c] === undefined ? '' : String(item[c]))).join(',')}\r\n`
+                : `${JSON.stringify(item)}\n`,
+            );
+          }
+          process.stdout.write(out.join(''));
+        }
+      });
+    });
+
+  program
+    .command('demo')
+    .description('run the bundled sample exports through the local stack and print what happened')
+    .option('--state-dir <dir>', 'where the demo keeps its data (default ./.crm-sync/demo, wiped first)')
+    .action(async (opts: { stateDir?: string }) => {
+      const stateDir = resolve(opts.stateDir ?? join(process.env.CRM_SYNC_HOME ?? '.crm-sync', 'demo'));
+      rmSync(stateDir, { recursive: true, force: true });
+      const examples = join(ROOT, 'examples', 'data');
+      log(`crm-sync demo: local stack under ${stateDir}`);
+      const results = await withStack({ stateDir, config: DEFAULT_CONFIG }, async (stack, config) => {
+        const runs: Array<[string, LocalRunResult]> = [];
+        for (const [entity, file] of [
+          ['account', 'accounts.csv'],
+          ['contact', 'contacts.csv'],
+        ] as const) {
+          log(`\n▶ ${file} → ${entity}`);
+          runs.push([file, await runLocalFile(stack, join(examples, file), config, { entity, stateDir })]);
+        }
+        log('\n▶ contacts.csv again (a rerun must change nothing)');
+        runs.push([
+          'contacts.csv (rerun)',
+          await runLocalFile(stack, join(examples, 'contacts.csv'), config, {
+            entity: 'contact',
+            stateDir,
+            rerun: 'demo-rerun',
+          }),
+        ]);
+        return runs;
+      });
+      process.stdout.write('\n');
+      for (const [file, r] of results) process.stdout.write(`${describeRun(r, file)}\n\n`);
+      process.stdout.write(
+        `Explore: npx crm-sync local export --entity contact --state-dir ${stateDir} | head\n`,
+      );
+      if (results.some(([, r]) => r.status === 'FAILED')) process.exitCode = 1;
+    });
+
+  const cfg = program.command('config').description('validate or create a config file');
+  cfg
+    .command('validate <file>')
+    .description('check a config file and list every problem')
+    .action((file: string) => {
+      if (!existsSync(file)) throw new UsageError(`config file not found: ${file}`);
+      const config = loadConfig(file);
+      const names = Object.keys(config.entities);
+      process.stdout.write(`${file}: valid (${names.length} entities: ${names.join(', ')})\n`);
+    });
+  cfg
+    .command('init')
+    .description('write a config file from a preset')
+    .addOption(new Option('--preset <name>', 'preset').choices(Object.keys(PRESETS)).makeOptionMandatory())
+    .option('--out <file>', 'file to write (.json or .yaml)', 'crm-sync.config.json')
+    .option('--force', 'overwrite an existing file')
+    .action((opts: { preset: string; out: string; force?: boolean }) => {
+      if (existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists (use --force to overwrite)`);
+      const preset = PRESETS[opts.preset];
+      parseConfig(preset, `preset ${opts.preset}`);
+      const text = /\.ya?ml$/.test(opts.out) ? toYaml(preset) : `${JSON.stringify(preset, null, 2)}\n`;
+      writeFileSync(opts.out, text);
+      process.stdout.write(`wrote ${opts.out} (preset ${opts.preset})\n`);
+    });
+  return program;
+}
+
+/** Entry point: plain error lines, no stack traces, non-zero exit on failure. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`crm-sync: ${e instanceof CrmSyncError ? e.message : `${e.name}: ${e.message}`}\n`);
+    if (process.env.CRM_SYNC_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = 1;
+  }
+}

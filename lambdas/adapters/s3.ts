@@ -1,0 +1,116 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { Upload } from '@aws-sdk/lib-storage';
+import { s3 } from './clients';
+
+export interface ObjectRef {
+  bucket: string;
+  key: string;
+  /** Version id of a versioned object; reads then pin this exact version. */
+  versionId?: string | undefined;
+}
+
+export interface ObjectInfo {
+  etag: string;
+  versionId: string | undefined;
+  size: number;
+}
+
+function clean(etag: string | undefined): string {
+  return (etag ?? '').replaceAll('"', '');
+}
+
+export async function headObject(ref: ObjectRef): Promise<ObjectInfo> {
+  const out = await s3.send(
+    new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId || undefined }),
+  );
+  return { etag: clean(out.ETag), versionId: out.VersionId ?? undefined, size: out.ContentLength ?? 0 };
+}
+
+/**
+ * Streams an object, or the byte range [start, end) of it. The ETag is checked with IfMatch so a
+ * file replaced mid-run fails loudly instead of mixing two versions.
+ */
+export async function readObject(
+  ref: ObjectRef,
+  range?: { start: number; end: number },
+  ifMatch?: string,
+): Promise<AsyncIterable<Uint8Array>> {
+  if (range && range.end <= range.start) return (async function* () {})();
+  const out = await s3.send(
+    new GetObjectCommand({
+      Bucket: ref.bucket,
+      Key: ref.key,
+      VersionId: ref.versionId || undefined,
+      Range: range ? `bytes=${range.start}-${range.end - 1}` : undefined,
+      IfMatch: ifMatch ? `"${ifMatch}"` : undefined,
+    }),
+  );
+  if (!out.Body) throw new Error(`s3://${ref.bucket}/${ref.key} has no body`);
+  return out.Body as Readable;
+}
+
+export async function readText(ref: ObjectRef): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of await readObject(ref)) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readJson<T>(ref: ObjectRef): Promise<T> {
+  return JSON.parse(await readText(ref)) as T;
+}
+
+/** Reads a JSON object, or undefined when it does not exist. */
+export async function readJsonIfExists<T>(ref: ObjectRef): Promise<T | undefined> {
+  try {
+    return await readJson<T>(ref);
+  } catch (err) {
+    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+export async function putObject(
+  bucket: string,
+  key: string,
+  body: PutObjectCommandInput['Body'],
+  contentType: string,
+  contentEncoding?: string,
+): Promise<void> {
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentType: contentType,
+      ContentEncoding: contentEncoding,
+    }),
+  );
+}
+
+export async function putJson(bucket: string, key: string, value: unknown): Promise<void> {
+  await putObject(bucket, key, JSON.stringify(value), 'application/json');
+}
+
+/** Streams bytes into an object with a multipart upload (bounded memory). */
+export async function putStream(
+  bucket: string,
+  key: string,
+  body: AsyncIterable<Uint8Array>,
+  contentType: string,
+): Promise<{ etag: string }> {
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: contentType },
+    queueSize: 2,
+    partSize: 8 * 1024 * 1024,
+  });
+  const out = await upload.done();
+  return { etag: clean(out.ETag) };
+}

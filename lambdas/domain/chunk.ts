@@ -1,0 +1,166 @@
+import type { EntityConfig } from './config';
+import { type RawRecord, decodeUtf8, parseRecord } from './csv';
+import { itemDigest } from './digest';
+import { type HeaderBinding, mapRecord } from './mapping';
+import type { Scalar } from './normalize';
+
+/** Attributes crm-sync keeps on every target item (hidden by `export`). */
+export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
+export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+
+/** One accepted row: the candidate for its key. */
+export interface Candidate {
+  key: string;
+  line: number;
+  /** updatedAt as normalized ISO text ('' when the entity has none). */
+  version: string;
+  deleted: boolean;
+  item: Record<string, Scalar>;
+  digest: string;
+}
+
+export interface Reject {
+  line: number;
+  reasons: string[];
+  /** The record as it was in the file (for rejects.csv; never logged). */
+  raw: string;
+}
+
+export interface DuplicateKey {
+  key: string;
+  lines: number[];
+  winner: number;
+}
+
+/** (version, line) order: the greater wins. */
+export function newer(a: Pick<Candidate, 'version' | 'line'>, b: Pick<Candidate, 'version' | 'line'>): boolean {
+  return a.version > b.version || (a.version === b.version && a.line > b.line);
+}
+
+/**
+ * Parses, maps and validates the records of one chunk and keeps the winner per key.
+ * Holds one candidate per distinct key of the chunk (a chunk is bounded in bytes by the plan).
+ */
+export class ChunkAccumulator {
+  readonly winners = new Map<string, Candidate>();
+  readonly rejects: Reject[] = [];
+  readonly reasonCounts: Record<string, number> = {};
+  rows = 0;
+  superseded = 0;
+  private readonly linesByKey = new Map<string, number[]>();
+
+  constructor(
+    private readonly entity: EntityConfig,
+    private readonly binding: HeaderBinding,
+    private readonly delimiter: string,
+    private readonly maxFieldBytes: number,
+  ) {}
+
+  add(record: RawRecord): void {
+    this.rows++;
+    let text: string;
+    try {
+      text = decodeUtf8(record.bytes, record.line);
+    } catch {
+      this.reject(record.line, ['invalid_utf8'], record.bytes.toString('latin1'));
+      return;
+    }
+    const parsed = parseRecord(text, this.delimiter);
+    if (!parsed.ok) {
+      this.reject(record.line, [parsed.reason], text);
+      return;
+    }
+    const tooLarge = this.oversized(parsed.fields);
+    if (tooLarge.length > 0) {
+      this.reject(record.line, tooLarge, text);
+      return;
+    }
+    const mapped = mapRecord(parsed.fields, this.binding, this.entity);
+    if (!mapped.ok) {
+      this.reject(record.line, mapped.reasons, text);
+      return;
+    }
+    const candidate: Candidate = {
+      key: mapped.key,
+      line: record.line,
+      version: mapped.updatedAt ?? '',
+      deleted: mapped.deleted,
+      item: mapped.item,
+      digest: itemDigest(mapped.item),
+    };
+    const current = this.winners.get(candidate.key);
+    if (current) {
+      let lines = this.linesByKey.get(candidate.key);
+      if (!lines) {
+        lines = [current.line];
+        this.linesByKey.set(candidate.key, lines);
+      }
+      lines.push(candidate.line);
+      this.superseded++;
+      if (newer(candidate, current)) this.winners.set(candidate.key, candidate);
+    } else {
+      this.winners.set(candidate.key, candidate);
+    }
+  }
+
+  /** Keys seen more than once in this chunk, with every line and the winning one. */
+  duplicates(): DuplicateKey[] {
+    return [...this.linesByKey].map(([key, lines]) => ({
+      key,
+      lines,
+      winner: this.winners.get(key)?.line ?? 0,
+    }));
+  }
+
+  private oversized(fields: readonly string[]): string[] {
+    const reasons: string[] = [];
+    fields.forEach((f, i) => {
+      // A UTF-8 character takes at most 3 bytes per UTF-16 unit: only measure when it could matter.
+      if (f.length * 3 > this.maxFieldBytes && Buffer.byteLength(f, 'utf8') > this.maxFieldBytes) {
+        reasons.push(`field_too_large:${this.binding.columns[i] ?? `column${i + 1}`}`);
+      }
+    });
+    return reasons;
+  }
+
+  private reject(line: number, reasons: string[], raw: string): void {
+    this.rejects.push({ line, reasons, raw });
+    for (const r of reasons) {
+      const code = r.split(':')[0] ?? r;
+      this.reasonCounts[code] = (this.reasonCounts[code] ?? 0) + 1;
+    }
+  }
+}
+
+/** What the target holds for a key (only crm-sync's own attributes are read). */
+export interface StoredVersion {
+  version: string;
+  line: number;
+  digest: string;
+  /** Run that last wrote the item. */
+  run?: string | undefined;
+}
+
+export type WriteMode = EntityConfig['writeMode'];
+
+export type Decision = 'put' | 'delete' | 'unchanged' | 'superseded';
+
+/**
+ * Classifies a chunk's winner against what the target holds:
+ * - `unchanged`: the stored item has the same content (a delete of a missing item too);
+ * - `superseded`: newer-wins and the stored (version, line) is newer, or insert-only and it exists;
+ * - `put` / `delete` otherwise.
+ */
+export function classify(candidate: Candidate, stored: StoredVersion | undefined, mode: WriteMode): Decision {
+  if (!stored) return candidate.deleted ? 'unchanged' : 'put';
+  if (mode === 'insert-only') return 'superseded';
+  if (!candidate.deleted && stored.digest === candidate.digest) return 'unchanged';
+  if (mode === 'newer-wins' && newer(stored, candidate)) return 'superseded';
+  return candidate.deleted ? 'delete' : 'put';
+}
+
+/** Escapes a CSV cell for a spreadsheet: formula-like cells get a leading quote (OWASP CSV injection). */
+export function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}

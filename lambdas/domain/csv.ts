@@ -1,0 +1,817 @@
+/**
+ * CSV on bytes: the quote-aware record splitter shared by the Plan step (which cuts the file into
+ * byte-range chunks on record boundaries) and the transform workers (which split one byte range into
+ * records), the RFC 4180 field parser, the chunk planner and the encoding helpers.
+ *
+ * Plan and workers use the same splitter, so the records of all chunks concatenated equal the records
+ * of the whole file, with identical line numbers and offsets. Pure domain code: no AWS imports.
+ */
+import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
+import { MalformedFileError } from './errors';
+
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+
+/** Ordinary bytes in a row after which the splitter jumps with indexOf instead of looking at each byte. */
+const SCAN = 32;
+const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
+/** A NUL byte within this many leading bytes marks a binary file. */
+const BINARY_SNIFF_BYTES = 64 * 1024;
+/** Bytes the planner collects before sniffing the encoding. */
+const ENCODING_SNIFF_BYTES = 1024;
+
+/**
+ * One CSV record as raw bytes. `line` = 1-based physical line number where the record starts (newlines
+ * inside quoted fields count as lines; CRLF counts as one line break, a lone CR counts as one, LF one).
+ * `offset` = absolute byte offset of the record's first byte in the file. `bytes` = the record's bytes
+ * WITHOUT its terminator.
+ */
+export interface RawRecord {
+  line: number;
+  offset: number;
+  bytes: Buffer;
+}
+
+export interface SplitterOptions {
+  /** Absolute offset of the first byte pushed (default 0). */
+  startOffset?: number;
+  /** Line number of the first byte pushed (default 1). */
+  startLine?: number;
+  /** Longest record accepted (default 4 MiB); a longer one throws MalformedFileError. */
+  maxRecordBytes?: number;
+}
+
+type Emit = (record: RawRecord) => void;
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * Splits a byte stream into CSV records. Terminators are LF, CRLF and lone CR outside quotes; `"`
+ * toggles the quoted state (an escaped `""` toggles twice). Blank records are skipped but counted as
+ * lines. Emitted `bytes` are views of the pushed buffers where possible (no copy), so callers must not
+ * reuse a buffer after pushing it.
+ */
+export class CsvRecordSplitter {
+  private pos: number;
+  private lineNo: number;
+  private readonly maxRecordBytes: number;
+  private inQuotes = false;
+  /** The last byte processed was a CR (a following LF belongs to the same line break). */
+  private afterCR = false;
+  /** Bytes of the current record carried over from earlier pushes. */
+  private parts: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Offset and line of the current record's first byte (valid while `parts` is not empty). */
+  private recordOffset: number;
+  private recordLine: number;
+
+  constructor(options: SplitterOptions = {}) {
+    this.pos = options.startOffset ?? 0;
+    this.lineNo = options.startLine ?? 1;
+    this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    this.recordOffset = this.pos;
+    this.recordLine = this.lineNo;
+  }
+
+  /** Absolute offset of the next byte to be pushed. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** The current line number (line of the next byte to be pushed). */
+  get line(): number {
+    return this.lineNo;
+  }
+
+  /** Feeds the next bytes; calls `emit` for each complete record. */
+  push(chunk: Uint8Array, emit: Emit): void {
+    const buf = asBuffer(chunk);
+    const n = buf.length;
+    if (n === 0) return;
+    const base = this.pos;
+    const max = this.maxRecordBytes;
+    let quoted = this.inQuotes;
+    let line = this.lineNo;
+    // `start` = index in `buf` where the current record's bytes in this buffer begin.
+    let start = 0;
+    let recordLine = this.parts.length > 0 ? this.recordLine : line;
+    let i = 0;
+
+    if (this.afterCR && buf[0] === LF) {
+      // Second half of a CRLF split across pushes: no new line; outside quotes the record already ended.
+      i = 1;
+      if (!quoted) start = 1;
+    }
+
+    // Byte loop while special bytes (quote, CR, LF) are dense; after SCAN ordinary bytes in a row, jump to
+    // the next special byte with indexOf (memchr). Cached positions stay valid until `i` passes them.
+    let nextQuote = -1;
+    let nextLF = -1;
+    let nextCR = -1;
+    let stop = Math.min(i + SCAN, n);
+    for (;;) {
+      while (i < stop) {
+        const c = buf[i] as number;
+        if (c > QUOTE) {
+          i++;
+          continue;
+        }
+        if (c === QUOTE) {
+          quoted = !quoted;
+        } else if (c === LF) {
+          if (i > 0 && buf[i - 1] === CR) {
+            // Second half of a CRLF: no new line; outside quotes the record ended at the CR.
+            if (!quoted) start = i + 1;
+          } else {
+            line++;
+            if (!quoted) {
+              if (i > start || this.parts.length > 0)
+                this.emitRecord(buf, base, start, i, recordLine, max, emit);
+              start = i + 1;
+              recordLine = line;
+            }
+          }
+        } else if (c === CR) {
+          line++;
+          if (!quoted) {
+            if (i > start || this.parts.length > 0)
+              this.emitRecord(buf, base, start, i, recordLine, max, emit);
+            start = i + 1;
+            recordLine = line;
+          }
+        } else {
+          i++;
+          continue;
+        }
+        i++;
+        stop = Math.min(i + SCAN, n);
+      }
+      if (i >= n) break;
+      if (nextQuote < i) nextQuote = indexOrEnd(buf, QUOTE, i);
+      if (nextLF < i) nextLF = indexOrEnd(buf, LF, i);
+      if (nextCR < i) nextCR = indexOrEnd(buf, CR, i);
+      let next = Math.min(nextQuote, nextLF);
+      if (nextCR < next) next = nextCR;
+      if (next >= n) break;
+      i = next;
+      stop = Math.min(i + SCAN, n);
+    }
+
+    this.afterCR = buf[n - 1] === CR;
+    this.inQuotes = quoted;
+    this.lineNo = line;
+    this.pos = base + n;
+    if (start < n) {
+      if (this.parts.length === 0) {
+        this.recordOffset = base + start;
+        this.recordLine = recordLine;
+      }
+      this.parts.push(buf.subarray(start, n));
+      this.pendingBytes += n - start;
+      if (this.pendingBytes > max) throw tooLong(this.recordLine, max);
+    }
+  }
+
+  /** End of input: emits the last record if it has no terminator; throws if input ends inside quotes. */
+  end(emit: Emit): void {
+    if (this.inQuotes) {
+      throw new MalformedFileError(`line ${this.recordLine}: quoted field is never closed`);
+    }
+    if (this.parts.length > 0) {
+      const bytes = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
+      const record: RawRecord = { line: this.recordLine, offset: this.recordOffset, bytes };
+      this.parts = [];
+      this.pendingBytes = 0;
+      emit(record);
+    }
+    this.afterCR = false;
+    this.recordOffset = this.pos;
+    this.recordLine = this.lineNo;
+  }
+
+  private emitRecord(
+    buf: Buffer,
+    base: number,
+    start: number,
+    end: number,
+    line: number,
+    max: number,
+    emit: Emit,
+  ): void {
+    let record: RawRecord;
+    if (this.parts.length === 0) {
+      if (end - start > max) throw tooLong(line, max);
+      record = { line, offset: base + start, bytes: buf.subarray(start, end) };
+    } else {
+      const length = this.pendingBytes + end - start;
+      if (length > max) throw tooLong(this.recordLine, max);
+      if (end > start) this.parts.push(buf.subarray(start, end));
+      const bytes = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, length);
+      record = { line: this.recordLine, offset: this.recordOffset, bytes };
+      this.parts = [];
+      this.pendingBytes = 0;
+    }
+    emit(record);
+  }
+}
+
+/** Position of the next `byte` at or after `from`, or buf.length if none. */
+function indexOrEnd(buf: Buffer, byte: number, from: number): number {
+  const at = buf.indexOf(byte, from);
+  return at === -1 ? buf.length : at;
+}
+
+function tooLong(line: number, max: number): MalformedFileError {
+  return new MalformedFileError(`line ${line}: record is longer than ${max} bytes (an unclosed quote?)`);
+}
+
+/** Counts line breaks in bytes (CRLF = one, lone CR = one, LF = one). */
+function countLineBreaks(bytes: Uint8Array): number {
+  let count = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === LF) {
+      if (i === 0 || bytes[i - 1] !== CR) count++;
+    } else if (c === CR) {
+      count++;
+    }
+  }
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fields
+
+export type ParsedRecord =
+  | { ok: true; fields: string[] }
+  | { ok: false; reason: 'invalid_quote' | 'unterminated_quote' };
+
+/**
+ * Splits one record's text into fields (RFC 4180: fields may be quoted; `""` inside quotes is a quote;
+ * quoted fields may contain delimiters, CR, LF). A quote inside an unquoted field is kept literally.
+ * Text after a closing quote other than the delimiter -> invalid_quote; an opening quote with no close
+ * -> unterminated_quote. Whitespace is not trimmed. Empty text -> [''].
+ */
+export function parseRecord(text: string, delimiter: string): ParsedRecord {
+  const fields: string[] = [];
+  const n = text.length;
+  const dl = delimiter.length;
+  let i = 0;
+  for (;;) {
+    if (text.charCodeAt(i) === QUOTE) {
+      let value = '';
+      let segment = i + 1;
+      let from = segment;
+      for (;;) {
+        const q = text.indexOf('"', from);
+        if (q === -1) return { ok: false, reason: 'unterminated_quote' };
+        if (text.charCodeAt(q + 1) === QUOTE) {
+          value += text.slice(segment, q + 1);
+          segment = from = q + 2;
+          continue;
+        }
+        value += text.slice(segment, q);
+        i = q + 1;
+        break;
+      }
+      fields.push(value);
+      if (i === n) return { ok: true, fields };
+      if (!text.startsWith(delimiter, i)) return { ok: false, reason: 'invalid_quote' };
+      i += dl;
+    } else {
+      const d = text.indexOf(delimiter, i);
+      if (d === -1) {
+        fields.push(i === 0 ? text : text.slice(i));
+        return { ok: true, fields };
+      }
+      fields.push(text.slice(i, d));
+      i = d + dl;
+    }
+  }
+}
+
+const DELIMITERS = [',', ';', '\t', '|'] as const;
+export type Delimiter = (typeof DELIMITERS)[number];
+
+/** Picks the delimiter of a header line: the one of , ; \t | most frequent outside quotes (ties: in that order). */
+export function detectDelimiter(headerText: string): Delimiter {
+  let comma = 0;
+  let semicolon = 0;
+  let tab = 0;
+  let pipe = 0;
+  let quoted = false;
+  for (let i = 0; i < headerText.length; i++) {
+    const c = headerText.charCodeAt(i);
+    if (c === QUOTE) quoted = !quoted;
+    else if (quoted) continue;
+    else if (c === 0x2c) comma++;
+    else if (c === 0x3b) semicolon++;
+    else if (c === 0x09) tab++;
+    else if (c === 0x7c) pipe++;
+  }
+  const counts = [comma, semicolon, tab, pipe];
+  let best = 0;
+  for (let k = 1; k < counts.length; k++) {
+    if ((counts[k] as number) > (counts[best] as number)) best = k;
+  }
+  return DELIMITERS[best] as Delimiter;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Encodings
+
+export type SourceEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'utf32le' | 'utf32be';
+
+const ENCODING_NAMES: Record<SourceEncoding, string> = {
+  utf8: 'UTF-8',
+  utf16le: 'UTF-16LE',
+  utf16be: 'UTF-16BE',
+  utf32le: 'UTF-32LE',
+  utf32be: 'UTF-32BE',
+};
+
+/**
+ * BOM sniffing on the first bytes (UTF-32 before UTF-16: FF FE 00 00 is UTF-32LE). Without a BOM:
+ * text whose every other byte is 0x00 (every 4-byte unit 00-padded) is reported as UTF-16 (UTF-32)
+ * with bomBytes 0; anything else is utf8 with bomBytes 0.
+ *
+ * Also recognizes UTF-32 written after a 2-byte UTF-16 BOM (FE FF or FF FE, then UTF-32LE or UTF-32BE
+ * units; Salesforce Data Loader's own UTF-32 test files look like this): bomBytes 2.
+ */
+export function detectEncoding(head: Uint8Array): { encoding: SourceEncoding; bomBytes: number } {
+  const n = head.length;
+  const b = (i: number): number => (i < n ? (head[i] as number) : -1);
+  if (b(0) === 0x00 && b(1) === 0x00 && b(2) === 0xfe && b(3) === 0xff)
+    return { encoding: 'utf32be', bomBytes: 4 };
+  if (b(0) === 0xff && b(1) === 0xfe && b(2) === 0x00 && b(3) === 0x00)
+    return { encoding: 'utf32le', bomBytes: 4 };
+  if (b(0) === 0xef && b(1) === 0xbb && b(2) === 0xbf) return { encoding: 'utf8', bomBytes: 3 };
+  const le16 = b(0) === 0xff && b(1) === 0xfe;
+  if (le16 || (b(0) === 0xfe && b(1) === 0xff)) {
+    // Read as UTF-16, 00-padded 4-byte units would put U+0000 right after the BOM: UTF-32 behind a 2-byte BOM.
+    const utf32 = sniffUtf32(head.subarray(2, Math.min(n, ENCODING_SNIFF_BYTES)), 1);
+    if (utf32) return { encoding: utf32, bomBytes: 2 };
+    return { encoding: le16 ? 'utf16le' : 'utf16be', bomBytes: 2 };
+  }
+  const sniffed = sniffWithoutBom(head.subarray(0, Math.min(n, ENCODING_SNIFF_BYTES)));
+  return { encoding: sniffed, bomBytes: 0 };
+}
+
+/** 'utf32le'/'utf32be' when every whole 4-byte unit (at least minUnits) is a 00-padded BMP code point. */
+function sniffUtf32(head: Uint8Array, minUnits: number): 'utf32le' | 'utf32be' | undefined {
+  const units = head.length >> 2;
+  if (units < minUnits) return undefined;
+  let le = 0;
+  let be = 0;
+  for (let o = 0; o < units * 4; o += 4) {
+    const b0 = head[o] as number;
+    const b1 = head[o + 1] as number;
+    const b2 = head[o + 2] as number;
+    const b3 = head[o + 3] as number;
+    if (b2 === 0 && b3 === 0 && (b0 !== 0 || b1 !== 0)) le++;
+    if (b0 === 0 && b1 === 0 && (b2 !== 0 || b3 !== 0)) be++;
+  }
+  if (le === units) return 'utf32le';
+  if (be === units) return 'utf32be';
+  return undefined;
+}
+
+function sniffWithoutBom(head: Uint8Array): SourceEncoding {
+  const utf32 = sniffUtf32(head, 2);
+  if (utf32) return utf32;
+  const units16 = head.length >> 1;
+  if (units16 >= 2) {
+    let evenZeros = 0;
+    let oddZeros = 0;
+    for (let k = 0; k < units16 * 2; k += 2) {
+      if (head[k] === 0) evenZeros++;
+      if (head[k + 1] === 0) oddZeros++;
+    }
+    // Mostly-Latin UTF-16: one byte of (nearly) every unit is 0x00, the other (nearly) never.
+    if (oddZeros * 10 >= units16 * 7 && evenZeros * 10 <= units16) return 'utf16le';
+    if (evenZeros * 10 >= units16 * 7 && oddZeros * 10 <= units16) return 'utf16be';
+  }
+  return 'utf8';
+}
+
+/**
+ * Streaming transcoder to UTF-8 for UTF-16/UTF-32 sources: input chunks may split code units anywhere.
+ * Drops the BOM (also the 2-byte BOM in front of UTF-32, see detectEncoding). Invalid sequences (unpaired
+ * surrogates, code points above U+10FFFF, a truncated last unit) throw MalformedFileError naming the
+ * byte offset in the source. 'utf8' passes the bytes through unchanged (BOM included, offsets kept).
+ */
+export async function* transcodeToUtf8(
+  source: AsyncIterable<Uint8Array>,
+  encoding: SourceEncoding,
+): AsyncGenerator<Buffer> {
+  if (encoding === 'utf8') {
+    for await (const chunk of source) yield asBuffer(chunk);
+    return;
+  }
+  const unit = encoding === 'utf16le' || encoding === 'utf16be' ? 2 : 4;
+  const bigEndian = encoding === 'utf16be' || encoding === 'utf32be';
+  const name = ENCODING_NAMES[encoding];
+  const decoder =
+    unit === 2
+      ? new TextDecoder(bigEndian ? 'utf-16be' : 'utf-16le', { fatal: true, ignoreBOM: true })
+      : undefined;
+  /** Source offset of carry[0]. */
+  let offset = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  let bomChecked = false;
+
+  for await (const chunk of source) {
+    let data = carry.length > 0 ? Buffer.concat([carry, asBuffer(chunk)]) : asBuffer(chunk);
+    if (!bomChecked) {
+      if (data.length < 4) {
+        carry = Buffer.from(data);
+        continue;
+      }
+      bomChecked = true;
+      const skip = bomLength(data, encoding);
+      data = data.subarray(skip);
+      offset += skip;
+    }
+    // Decode whole units; keep a trailing partial unit (and for UTF-16 a trailing high surrogate).
+    let usable = data.length - (data.length % unit);
+    if (unit === 2 && usable >= 2) {
+      const last = bigEndian ? data.readUInt16BE(usable - 2) : data.readUInt16LE(usable - 2);
+      if (last >= 0xd800 && last <= 0xdbff) usable -= 2;
+    }
+    if (usable > 0) {
+      const body = data.subarray(0, usable);
+      const out = decoder
+        ? decodeUtf16(decoder, body, bigEndian, offset, name)
+        : decodeUtf32(body, bigEndian, offset, name);
+      if (out.length > 0) yield out;
+    }
+    offset += usable;
+    carry = Buffer.from(data.subarray(usable));
+  }
+
+  if (!bomChecked && carry.length > 0) {
+    const skip = bomLength(carry, encoding);
+    carry = carry.subarray(skip);
+    offset += skip;
+    const usable = carry.length - (carry.length % unit);
+    if (usable > 0) {
+      const body = carry.subarray(0, usable);
+      const out = decoder
+        ? decodeUtf16(decoder, body, bigEndian, offset, name)
+        : decodeUtf32(body, bigEndian, offset, name);
+      if (out.length > 0) yield out;
+      offset += usable;
+      carry = carry.subarray(usable);
+    }
+  }
+  if (carry.length > 0) {
+    throw new MalformedFileError(
+      `${name} data is invalid at byte offset ${offset}: the file ends inside a character`,
+    );
+  }
+}
+
+/** BOM bytes to drop at the start of a UTF-16/32 stream. */
+function bomLength(data: Buffer, encoding: SourceEncoding): number {
+  const [b0, b1, b2, b3] = [data[0], data[1], data[2], data[3]];
+  switch (encoding) {
+    case 'utf16le':
+      return b0 === 0xff && b1 === 0xfe ? 2 : 0;
+    case 'utf16be':
+      return b0 === 0xfe && b1 === 0xff ? 2 : 0;
+    // UTF-32 may also come behind a 2-byte UTF-16 BOM of either byte order (see detectEncoding).
+    case 'utf32le':
+      if (b0 === 0xff && b1 === 0xfe && b2 === 0 && b3 === 0) return 4;
+      return (b0 === 0xff && b1 === 0xfe) || (b0 === 0xfe && b1 === 0xff) ? 2 : 0;
+    case 'utf32be':
+      if (b0 === 0 && b1 === 0 && b2 === 0xfe && b3 === 0xff) return 4;
+      return (b0 === 0xff && b1 === 0xfe) || (b0 === 0xfe && b1 === 0xff) ? 2 : 0;
+    default:
+      return 0;
+  }
+}
+
+function decodeUtf16(
+  decoder: TextDecoder,
+  body: Buffer,
+  bigEndian: boolean,
+  offset: number,
+  name: string,
+): Buffer {
+  let text: string;
+  try {
+    text = decoder.decode(body);
+  } catch (cause) {
+    const at = offset + firstInvalidUtf16(body, bigEndian);
+    throw new MalformedFileError(`${name} data is invalid at byte offset ${at}: unpaired surrogate`, {
+      cause,
+    });
+  }
+  return Buffer.from(text, 'utf8');
+}
+
+/** Byte index of the first unpaired surrogate in whole UTF-16 units (body.length if none). */
+function firstInvalidUtf16(body: Buffer, bigEndian: boolean): number {
+  const read = (i: number): number => (bigEndian ? body.readUInt16BE(i) : body.readUInt16LE(i));
+  for (let i = 0; i + 1 < body.length; i += 2) {
+    const u = read(i);
+    if (u >= 0xdc00 && u <= 0xdfff) return i;
+    if (u >= 0xd800 && u <= 0xdbff) {
+      if (i + 3 >= body.length) return i;
+      const next = read(i + 2);
+      if (next < 0xdc00 || next > 0xdfff) return i;
+      i += 2;
+    }
+  }
+  return body.length;
+}
+
+function decodeUtf32(body: Buffer, bigEndian: boolean, offset: number, name: string): Buffer {
+  const out = Buffer.allocUnsafe(body.length); // each 4-byte unit needs at most 4 UTF-8 bytes
+  let o = 0;
+  for (let i = 0; i < body.length; i += 4) {
+    const cp = bigEndian ? body.readUInt32BE(i) : body.readUInt32LE(i);
+    if (cp < 0x80) {
+      out[o++] = cp;
+    } else if (cp < 0x800) {
+      out[o++] = 0xc0 | (cp >> 6);
+      out[o++] = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+      if (cp >= 0xd800 && cp <= 0xdfff) {
+        throw new MalformedFileError(
+          `${name} data is invalid at byte offset ${offset + i}: surrogate code point`,
+        );
+      }
+      out[o++] = 0xe0 | (cp >> 12);
+      out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[o++] = 0x80 | (cp & 0x3f);
+    } else if (cp <= 0x10ffff) {
+      out[o++] = 0xf0 | (cp >> 18);
+      out[o++] = 0x80 | ((cp >> 12) & 0x3f);
+      out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+      out[o++] = 0x80 | (cp & 0x3f);
+    } else {
+      throw new MalformedFileError(
+        `${name} data is invalid at byte offset ${offset + i}: not a Unicode code point`,
+      );
+    }
+  }
+  return out.subarray(0, o);
+}
+
+/** Decodes UTF-8 bytes; throws MalformedFileError("line N: … is not valid UTF-8") if they are not valid. */
+export function decodeUtf8(bytes: Uint8Array, line: number): string {
+  const buf = asBuffer(bytes);
+  if (isUtf8(buf)) return buf.toString('utf8');
+  const at = firstInvalidUtf8(buf);
+  throw new MalformedFileError(`line ${line}: byte ${at + 1} of the record is not valid UTF-8`);
+}
+
+/** Index of the first byte that starts an invalid UTF-8 sequence (only called on invalid input). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const n = bytes.length;
+  let i = 0;
+  while (i < n) {
+    const c = bytes[i] as number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let min: number;
+    if (c >= 0xc2 && c <= 0xdf) {
+      need = 1;
+      min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + need >= n) return i;
+    let cp = c & (0x3f >> need);
+    for (let k = 1; k <= need; k++) {
+      const t = bytes[i + k] as number;
+      if ((t & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (t & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += need + 1;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Chunk planning (Plan step) and chunk reading (workers)
+
+export interface ChunkPlan {
+  index: number;
+  start: number;
+  end: number;
+  firstLine: number;
+  rows: number;
+}
+
+export interface FilePlan {
+  /** The first non-blank record (after a UTF-8 BOM); `end` excludes its terminator. */
+  header: { line: number; start: number; end: number; text: string };
+  delimiter: Delimiter;
+  bomBytes: number;
+  /** Cover [after the header's terminator, file end) without gaps or overlap; never a chunk with 0 rows. */
+  chunks: ChunkPlan[];
+  /** Data records (non-blank) after the header == sum of chunk rows. */
+  rows: number;
+  /** Total bytes read. */
+  bytes: number;
+}
+
+export interface PlanOptions {
+  chunkBytes: number;
+  maxRecordBytes?: number;
+  /** Given, or detected from the header when 'auto' (the default). */
+  delimiter?: 'auto' | Delimiter;
+}
+
+/**
+ * Scans a UTF-8 CSV stream once (the Plan step) and cuts it into chunks: a chunk ends at the start of
+ * the first record at or after start + chunkBytes (blank lines stay with the chunk before). Throws
+ * MalformedFileError for an empty file, a binary file (NUL byte in the first 64 KiB), a UTF-16/32 file
+ * (to be transcoded first), an unclosed quote at EOF or a record longer than maxRecordBytes.
+ */
+export async function planChunks(source: AsyncIterable<Uint8Array>, options: PlanOptions): Promise<FilePlan> {
+  const { chunkBytes } = options;
+  if (!Number.isFinite(chunkBytes) || chunkBytes < 1)
+    throw new RangeError(`chunkBytes must be >= 1, got ${chunkBytes}`);
+  let splitter: CsvRecordSplitter | undefined;
+  let bomBytes = 0;
+  let total = 0;
+  let head: Buffer[] = [];
+  let headLength = 0;
+
+  let header: { line: number; start: number; end: number; bytes: Buffer } | undefined;
+  /** Header ended with a CR as the last byte of a push: the next byte decides CR vs CRLF. */
+  let headerCrPending = false;
+  let firstChunkStart = -1;
+  let firstChunkLine = 0;
+
+  const chunks: ChunkPlan[] = [];
+  let rows = 0;
+  let chunkStart = 0;
+  let chunkLine = 0;
+  let chunkRows = 0;
+  let currentBuffer: Buffer = Buffer.alloc(0);
+  let currentBase = 0;
+
+  const emit = (record: RawRecord): void => {
+    if (header === undefined) {
+      const end = record.offset + record.bytes.length;
+      header = { line: record.line, start: record.offset, end, bytes: record.bytes };
+      firstChunkLine = record.line + countLineBreaks(record.bytes) + 1;
+      const at = end - currentBase; // the terminator byte is in the buffer being pushed
+      if (at < 0 || at >= currentBuffer.length) {
+        firstChunkStart = end; // no terminator (emitted by end())
+      } else if (currentBuffer[at] === CR) {
+        if (at + 1 < currentBuffer.length) firstChunkStart = end + (currentBuffer[at + 1] === LF ? 2 : 1);
+        else headerCrPending = true;
+      } else {
+        firstChunkStart = end + 1;
+      }
+      chunkStart = firstChunkStart;
+      chunkLine = firstChunkLine;
+      return;
+    }
+    if (chunkRows > 0 && record.offset - chunkStart >= chunkBytes) {
+      chunks.push({
+        index: chunks.length,
+        start: chunkStart,
+        end: record.offset,
+        firstLine: chunkLine,
+        rows: chunkRows,
+      });
+      chunkStart = record.offset;
+      chunkLine = record.line;
+      chunkRows = 0;
+    }
+    chunkRows++;
+    rows++;
+  };
+
+  const feed = (buf: Buffer, base: number): void => {
+    if (base < BINARY_SNIFF_BYTES) {
+      const nul = buf.subarray(0, BINARY_SNIFF_BYTES - base).indexOf(0);
+      if (nul !== -1)
+        throw new MalformedFileError(`binary file, not CSV: a NUL byte at byte offset ${base + nul}`);
+    }
+    if (headerCrPending && buf.length > 0) {
+      headerCrPending = false;
+      firstChunkStart = (header as { end: number }).end + (buf[0] === LF ? 2 : 1);
+      chunkStart = firstChunkStart;
+    }
+    currentBuffer = buf;
+    currentBase = base;
+    (splitter as CsvRecordSplitter).push(buf, emit);
+  };
+
+  const start = (): void => {
+    const all = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, headLength);
+    head = [];
+    const detected = detectEncoding(all);
+    if (detected.encoding !== 'utf8') {
+      const name = ENCODING_NAMES[detected.encoding];
+      const how =
+        detected.bomBytes > 0
+          ? 'has a byte-order mark'
+          : 'looks like it (every other byte is 0x00, no byte-order mark)';
+      throw new MalformedFileError(`file is ${name}, not UTF-8 (it ${how}): transcode it to UTF-8 first`);
+    }
+    bomBytes = detected.bomBytes;
+    splitter = new CsvRecordSplitter({ startOffset: bomBytes, maxRecordBytes: options.maxRecordBytes });
+    if (all.length > bomBytes) feed(all.subarray(bomBytes), bomBytes);
+  };
+
+  for await (const chunk of source) {
+    const buf = asBuffer(chunk);
+    if (buf.length === 0) continue;
+    if (splitter === undefined) {
+      head.push(buf);
+      headLength += buf.length;
+      total += buf.length;
+      if (headLength >= ENCODING_SNIFF_BYTES) start();
+      continue;
+    }
+    feed(buf, total);
+    total += buf.length;
+  }
+  if (splitter === undefined) {
+    if (headLength === 0) throw new MalformedFileError('file is empty');
+    start();
+  }
+  currentBuffer = Buffer.alloc(0);
+  (splitter as CsvRecordSplitter).end(emit);
+  if (headerCrPending) {
+    headerCrPending = false;
+    firstChunkStart = (header as { end: number }).end + 1;
+    chunkStart = firstChunkStart;
+  }
+
+  const found = header as { line: number; start: number; end: number; bytes: Buffer } | undefined;
+  if (found === undefined) throw new MalformedFileError('file is empty (no header line)');
+  if (chunkRows > 0) {
+    chunks.push({
+      index: chunks.length,
+      start: chunkStart,
+      end: total,
+      firstLine: chunkLine,
+      rows: chunkRows,
+    });
+  } else if (chunks.length > 0) {
+    (chunks[chunks.length - 1] as ChunkPlan).end = total; // trailing blank lines join the last chunk
+  }
+  const text = decodeUtf8(found.bytes, found.line);
+  const delimiter =
+    !options.delimiter || options.delimiter === 'auto' ? detectDelimiter(text) : options.delimiter;
+  return {
+    header: { line: found.line, start: found.start, end: found.end, text },
+    delimiter,
+    bomBytes,
+    chunks,
+    rows,
+    bytes: total,
+  };
+}
+
+/**
+ * Worker side: splits the bytes of one chunk (a stream of exactly the chunk's byte range) into records,
+ * yielding them in arrays (one array per input buffer that completed records).
+ */
+export async function* recordsOf(
+  source: AsyncIterable<Uint8Array>,
+  chunk: Pick<ChunkPlan, 'start' | 'firstLine'>,
+  options: { maxRecordBytes?: number } = {},
+): AsyncGenerator<RawRecord[]> {
+  const splitter = new CsvRecordSplitter({
+    startOffset: chunk.start,
+    startLine: chunk.firstLine,
+    maxRecordBytes: options.maxRecordBytes,
+  });
+  let batch: RawRecord[] = [];
+  const emit = (record: RawRecord): void => {
+    batch.push(record);
+  };
+  for await (const buf of source) {
+    splitter.push(buf, emit);
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  }
+  splitter.end(emit);
+  if (batch.length > 0) yield batch;
+}

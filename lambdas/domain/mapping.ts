@@ -1,0 +1,180 @@
+import { columnKey, type EntityConfig, type FieldSpec } from './config';
+import { HeaderMismatchError } from './errors';
+import { normalizeField, type Scalar } from './normalize';
+
+export interface HeaderBinding {
+  /** Header cells as in the file. */
+  columns: string[];
+  /** Mapped fields present in the header, in config order. */
+  fieldColumns: Array<{ field: string; spec: FieldSpec; index: number }>;
+  /** Column of entity.deleteFlag.source, if configured. */
+  deleteIndex: number | undefined;
+  /** Source columns of optional fields not in the header. */
+  missingOptional: string[];
+  /**
+   * Optional fields whose column is not in the header, in config order: every row reads them as
+   * empty, so a configured default still applies.
+   */
+  missingFields: Array<{ field: string; spec: FieldSpec }>;
+}
+
+/** How many header cells an error message lists before it abbreviates. */
+const MAX_LISTED_COLUMNS = 40;
+
+function listColumns(columns: readonly string[]): string {
+  if (columns.length <= MAX_LISTED_COLUMNS) return columns.join(', ');
+  return `${columns.slice(0, MAX_LISTED_COLUMNS).join(', ')}, … (+${columns.length - MAX_LISTED_COLUMNS} more)`;
+}
+
+/** Fields whose value every kept row needs: required ones, the key and the updatedAt field. */
+function isRequiredField(field: string, spec: FieldSpec, entity: EntityConfig): boolean {
+  return spec.required || field === entity.target.key || field === entity.updatedAt;
+}
+
+/**
+ * Matches source column names case-insensitively after trimming (columnKey). Throws HeaderMismatchError
+ * whose message lists every missing column that is required (required fields, the key field, the
+ * updatedAt field, the delete flag column), e.g.
+ * `header is missing required columns: LastName, LastModifiedDate (found: Id, FirstName, …)`; it also
+ * names duplicate header columns that a mapping uses (ambiguous).
+ */
+export function bindHeader(columns: string[], entity: EntityConfig): HeaderBinding {
+  const positions = new Map<string, number[]>();
+  columns.forEach((name, index) => {
+    const key = columnKey(name);
+    const list = positions.get(key);
+    if (list) list.push(index);
+    else positions.set(key, [index]);
+  });
+
+  const missingRequired = new Map<string, string>();
+  const ambiguous = new Map<string, number[]>();
+  const fieldColumns: HeaderBinding['fieldColumns'] = [];
+  const missingFields: HeaderBinding['missingFields'] = [];
+  const missingOptional = new Map<string, string>();
+
+  const locate = (source: string, required: boolean): number | undefined => {
+    const key = columnKey(source);
+    const found = positions.get(key);
+    if (!found) {
+      if (required) missingRequired.set(key, source);
+      else if (!missingRequired.has(key)) missingOptional.set(key, source);
+      return undefined;
+    }
+    if (found.length > 1) {
+      ambiguous.set(key, found);
+      return undefined;
+    }
+    return found[0];
+  };
+
+  for (const [field, spec] of Object.entries(entity.fields)) {
+    const index = locate(spec.source, isRequiredField(field, spec, entity));
+    if (index !== undefined) fieldColumns.push({ field, spec, index });
+    else missingFields.push({ field, spec });
+  }
+  const deleteIndex = entity.deleteFlag ? locate(entity.deleteFlag.source, true) : undefined;
+  for (const key of missingRequired.keys()) missingOptional.delete(key);
+
+  const problems: string[] = [];
+  if (missingRequired.size > 0) {
+    problems.push(`header is missing required columns: ${[...missingRequired.values()].join(', ')}`);
+  }
+  if (ambiguous.size > 0) {
+    const dups = [...ambiguous.values()].map(
+      (idx) =>
+        `${idx.map((i) => columns[i] ?? '').join(' / ')} (columns ${idx.map((i) => i + 1).join(', ')})`,
+    );
+    problems.push(`header has duplicate columns used by the mapping: ${dups.join('; ')}`);
+  }
+  if (problems.length > 0) {
+    throw new HeaderMismatchError(`${problems.join('; ')} (found: ${listColumns(columns)})`);
+  }
+
+  return {
+    columns,
+    fieldColumns,
+    deleteIndex,
+    missingOptional: [...missingOptional.values()],
+    missingFields,
+  };
+}
+
+export type MapResult =
+  | { ok: true; key: string; item: Record<string, Scalar>; updatedAt: string | undefined; deleted: boolean }
+  | { ok: false; reasons: string[] };
+
+const deleteValueSets = new WeakMap<EntityConfig, Set<string>>();
+
+function deleteValues(entity: EntityConfig): Set<string> {
+  let set = deleteValueSets.get(entity);
+  if (!set) {
+    set = new Set((entity.deleteFlag?.values ?? []).map((v) => v.trim().toLowerCase()));
+    deleteValueSets.set(entity, set);
+  }
+  return set;
+}
+
+/**
+ * Maps one parsed record. Reasons: `column_count:<expected>:<got>` when fields.length !== columns.length
+ * (ragged row: reject, do not guess); per field `required:<SourceColumn>` (absent after normalization and
+ * no default), `<code>:<SourceColumn>` from normalizeField (invalid_email:Email …). All reasons of a row
+ * are collected (fields present in the header first, in config order; then defaults of missing columns).
+ * `<SourceColumn>` is the column name as written in the config.
+ *
+ * deleted: the delete flag cell (trimmed, case-insensitive) is in entity.deleteFlag.values. A deleted row
+ * still needs a valid key (and updatedAt if configured), but other field errors do not reject it; its
+ * item holds only the key and updatedAt fields (it only deletes).
+ *
+ * item holds only present values (absent fields are omitted). key = String(item[entity.target.key]).
+ * updatedAt = item[entity.updatedAt] if configured.
+ */
+export function mapRecord(
+  fields: readonly string[],
+  binding: HeaderBinding,
+  entity: EntityConfig,
+): MapResult {
+  if (fields.length !== binding.columns.length) {
+    return { ok: false, reasons: [`column_count:${binding.columns.length}:${fields.length}`] };
+  }
+
+  let deleted = false;
+  if (binding.deleteIndex !== undefined) {
+    const flag = fields[binding.deleteIndex];
+    deleted = flag !== undefined && deleteValues(entity).has(flag.trim().toLowerCase());
+  }
+
+  const keyField = entity.target.key;
+  const updatedAtField = entity.updatedAt;
+  const item: Record<string, Scalar> = {};
+  const reasons: string[] = [];
+
+  const take = (field: string, spec: FieldSpec, raw: string | undefined): void => {
+    // A delete only needs to know which record, and as of when.
+    const needed = field === keyField || field === updatedAtField;
+    if (deleted && !needed) return;
+    const result = normalizeField(raw, spec);
+    if (!result.ok) {
+      reasons.push(`${result.code}:${spec.source}`);
+    } else if (result.value !== undefined) {
+      item[field] = result.value;
+    } else if (spec.required || needed) {
+      reasons.push(`required:${spec.source}`);
+    }
+  };
+
+  for (const { field, spec, index } of binding.fieldColumns) take(field, spec, fields[index]);
+  for (const { field, spec } of binding.missingFields) take(field, spec, undefined);
+
+  if (reasons.length > 0) return { ok: false, reasons };
+
+  const key = item[keyField];
+  if (key === undefined)
+    return { ok: false, reasons: [`required:${entity.fields[keyField]?.source ?? keyField}`] };
+  let updatedAt: string | undefined;
+  if (updatedAtField !== undefined) {
+    const value = item[updatedAtField];
+    updatedAt = value === undefined ? undefined : String(value);
+  }
+  return { ok: true, key: String(key), item, updatedAt, deleted };
+}

@@ -1,0 +1,82 @@
+import { type Candidate, type DuplicateKey, type StoredVersion, type WriteMode, classify, newer } from './chunk';
+import type { MergedLine, PartLine } from './run';
+
+export interface MergeOutcome {
+  puts: Candidate[];
+  deletes: Candidate[];
+  /** Winners the target already holds because this same run wrote them before a retry. */
+  alreadyApplied: number;
+  merged: MergedLine[];
+  duplicates: DuplicateKey[];
+  unchanged: number;
+  /** Rows that lost: to another chunk's row of the same key, or to a newer stored item. */
+  superseded: number;
+}
+
+/** Picks the winner per key over every chunk's candidates of one partition (exact, order-free). */
+export class PartitionMerger {
+  private readonly winners = new Map<string, Candidate>();
+  private readonly lines = new Map<string, number[]>();
+  superseded = 0;
+  candidates = 0;
+
+  add(p: PartLine): void {
+    this.candidates++;
+    const c: Candidate = { key: p.k, line: p.l, version: p.v, deleted: p.d, digest: p.h, item: p.i };
+    const seen = p.x && p.x.length > 0 ? [p.l, ...p.x] : undefined;
+    const current = this.winners.get(c.key);
+    if (current) {
+      this.superseded++;
+      const all = this.lines.get(c.key) ?? [current.line];
+      all.push(...(seen ?? [c.line]));
+      this.lines.set(c.key, all);
+      if (newer(c, current)) this.winners.set(c.key, c);
+    } else {
+      this.winners.set(c.key, c);
+      if (seen) this.lines.set(c.key, seen);
+    }
+  }
+
+  keys(): string[] {
+    return [...this.winners.keys()];
+  }
+
+  /** Classifies every winner against the stored versions. */
+  finish(stored: ReadonlyMap<string, StoredVersion>, mode: WriteMode, runId: string): MergeOutcome {
+    const out: MergeOutcome = {
+      puts: [],
+      deletes: [],
+      alreadyApplied: 0,
+      merged: [],
+      duplicates: [],
+      unchanged: 0,
+      superseded: this.superseded,
+    };
+    for (const [key, c] of this.winners) {
+      const s = stored.get(key);
+      const decision = classify(c, s, mode);
+      if (decision === 'unchanged' && s?.run === runId && !c.deleted) {
+        // Written by this run before a crash and retry: it counts as applied, and is not written again.
+        out.alreadyApplied++;
+        out.merged.push({ k: key, o: 'put', h: c.digest });
+      } else if (decision === 'put') {
+        out.puts.push(c);
+        out.merged.push({ k: key, o: 'put', h: c.digest });
+      } else if (decision === 'delete') {
+        out.deletes.push(c);
+        out.merged.push({ k: key, o: 'delete', h: null });
+      } else if (decision === 'unchanged') {
+        out.unchanged++;
+        out.merged.push({ k: key, o: 'unchanged', h: c.deleted ? null : c.digest });
+      } else {
+        out.superseded++;
+        out.merged.push({ k: key, o: 'superseded' });
+      }
+    }
+    for (const [key, lines] of this.lines) {
+      out.duplicates.push({ key, lines: [...lines].sort((a, b) => a - b), winner: this.winners.get(key)?.line ?? 0 });
+    }
+    out.duplicates.sort((a, b) => (a.lines[0] ?? 0) - (b.lines[0] ?? 0));
+    return out;
+  }
+}

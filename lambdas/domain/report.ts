@@ -1,0 +1,59 @@
+import { csvCell } from './chunk';
+import { parseRecord } from './csv';
+import type { Counts } from './run';
+
+export type ReconciliationStatus = 'MATCHED' | 'MISMATCHED';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** summary.json: the machine-readable outcome of a run (stable, documented in the README). */
+export interface RunSummary {
+  runId: string;
+  entity: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  source: { bucket: string; key: string; versionId?: string | undefined; etag?: string | undefined };
+  counts: Counts;
+  duplicateKeys: number;
+  chunks: number;
+  partitions: number;
+  topReasons: Array<{ reason: string; count: number }>;
+  reconciliation: {
+    status: ReconciliationStatus;
+    checks: Check[];
+    verifiedKeys: number;
+    mismatchedKeys: Array<{ key: string; problem: string }>;
+    mismatchedKeyCount: number;
+  };
+  reports: { summary: string; rejects?: string | undefined; duplicates?: string | undefined };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}
+
+export function topReasons(counts: Record<string, number>, n = 10): Array<{ reason: string; count: number }> {
+  return Object.entries(counts)
+    .map(([reason, count]) => ({ reason, count }))
+    .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
+    .slice(0, n);
+}
+
+/** Header row of rejects.csv: line, reasons, then the file's own columns. */
+export function rejectsHeader(columns: readonly string[]): string {
+  return `${['line', 'reasons', ...columns].map(csvCell).join(',')}\r\n`;
+}
+
+/** One rejects.csv row: the original cells (escaped against formula injection) after line and reasons. */
+export function rejectsRow(
+  reject: { line: number; reasons: string[]; raw: string },
+  columns: readonly string[],
+  delimiter: string,
+): string {
+  const parsed = parseRecord(reject.raw, delimiter);
+  const cells = parsed.ok ? parsed.fields : [reject.raw];
+  const padded = cells.length >= columns.length ? cells : [...cells, ...Array(columns.length - cells.length).fill('')];
+  return `${[String(reject.line), reject.reasons.join(' '), ...padded].map(csvCell).join(',')}\r\n`;
+}

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { type CrmSyncConfig, parseConfigText } from '../domain/config';
+import { ConfigError } from '../domain/errors';
+
+export interface WorkerEnv {
+  bucket: string;
+  ledgerTable: string;
+  targetTables: Record<string, string>;
+  config: CrmSyncConfig;
+}
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new ConfigError(`environment variable ${name} is not set`);
+  return v;
+}
+
+let cached: WorkerEnv | undefined;
+
+/** Environment and config, read and validated once per process (on first use). */
+export function workerEnv(): WorkerEnv {
+  if (cached) return cached;
+  const file = required('CRM_SYNC_CONFIG_FILE');
+  const path = isAbsolute(file) ? file : resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  let tables: unknown;
+  try {
+    tables = JSON.parse(required('CRM_SYNC_TARGET_TABLES'));
+  } catch (err) {
+    throw new ConfigError('CRM_SYNC_TARGET_TABLES is not a JSON object', [], { cause: err });
+  }
+  cached = {
+    bucket: required('CRM_SYNC_BUCKET'),
+    ledgerTable: required('CRM_SYNC_LEDGER_TABLE'),
+    targetTables: tables as Record<string, string>,
+    config: parseConfigText(readFileSync(path, 'utf8'), path),
+  };
+  return cached;
+}
+
+export function targetTable(env: WorkerEnv, entity: string): string {
+  const t = env.targetTables[entity];
+  if (!t) throw new ConfigError(`no target table for entity "${entity}"`);
+  return t;
+}

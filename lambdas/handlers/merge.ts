@@ -1,0 +1,128 @@
+import type { WriteRequest } from '@aws-sdk/client-dynamodb';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
+import { Ledger } from '../adapters/ledger';
+import { logger, tracer } from '../adapters/powertools';
+import { putObject, readText } from '../adapters/s3';
+import { META, type StoredVersion } from '../domain/chunk';
+import { getEntity } from '../domain/config';
+import { InvalidEventError } from '../domain/errors';
+import { PartitionMerger } from '../domain/merge';
+import { type PartLine, type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
+import { targetTable, workerEnv } from './env';
+
+const eventSchema = z.object({
+  BatchInput: z.object({ job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }) }),
+  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+});
+
+async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * Merges one partition: reads its part of every chunk, so it holds every version of its keys,
+ * picks the winner per key, reads what the target holds (BatchGetItem), classifies each winner and
+ * writes puts and deletes with BatchWriteItem. Re-running it after a crash converges: what was
+ * already written reads back as unchanged.
+ */
+export async function mergePartition(job: WorkerJob, item: PartitionItem): Promise<PartitionResult> {
+  const started = Date.now();
+  const env = workerEnv();
+  const entity = getEntity(env.config, job.entity);
+  const table = targetTable(env, job.entity);
+  const keyName = entity.target.key;
+  const merger = new PartitionMerger();
+  await mapLimit(item.chunks, 8, async (chunk) => {
+    const text = await readText({ bucket: env.bucket, key: workKeys.part(job.workPrefix, item.partition, chunk) });
+    for (const line of text.split('\n')) if (line) merger.add(JSON.parse(line) as PartLine);
+  });
+
+  const storedItems = await batchGet(table, keyName, merger.keys(), {
+    projection: [keyName, META.version, META.line, META.digest, META.run],
+  });
+  const stored = new Map<string, StoredVersion>();
+  for (const [k, it] of storedItems) {
+    stored.set(k, {
+      version: String(it[META.version] ?? ''),
+      line: Number(it[META.line] ?? 0),
+      digest: String(it[META.digest] ?? ''),
+      run: it[META.run] === undefined ? undefined : String(it[META.run]),
+    });
+  }
+  const outcome = merger.finish(stored, entity.writeMode, job.runId);
+  const requests: WriteRequest[] = [
+    ...outcome.puts.map((c) => ({
+      PutRequest: {
+        Item: toAttributeMap({
+          ...c.item,
+          [META.version]: c.version,
+          [META.line]: c.line,
+          [META.run]: job.runId,
+          [META.digest]: c.digest,
+        }),
+      },
+    })),
+    ...outcome.deletes.map((c) => ({ DeleteRequest: { Key: { [keyName]: { S: c.key } } } })),
+  ];
+  await batchWrite(table, requests, { inFlight: 8 });
+
+  await putObject(
+    env.bucket,
+    workKeys.merged(job.workPrefix, item.partition),
+    outcome.merged.map((m) => JSON.stringify(m)).join('\n'),
+    'application/x-ndjson',
+  );
+  if (outcome.duplicates.length > 0) {
+    await putObject(
+      env.bucket,
+      workKeys.duplicates(job.workPrefix, item.partition),
+      outcome.duplicates.map((d) => JSON.stringify(d)).join('\n'),
+      'application/x-ndjson',
+    );
+  }
+  const result: PartitionResult = {
+    partition: item.partition,
+    candidates: merger.candidates,
+    applied: outcome.puts.length + outcome.alreadyApplied,
+    unchanged: outcome.unchanged,
+    superseded: outcome.superseded,
+    deleted: outcome.deletes.length,
+    duplicateKeys: outcome.duplicates.length,
+    durationMs: Date.now() - started,
+  };
+  await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'partition', ...result });
+  return result;
+}
+
+export async function mergeHandler(event: unknown): Promise<{ partitions: PartitionResult[] }> {
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidEventError(`merge: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const job = parsed.data.BatchInput.job as unknown as WorkerJob;
+  const partitions: PartitionResult[] = [];
+  for (const item of parsed.data.Items) {
+    const result = await mergePartition(job, item);
+    logger.info('partition merged', { runId: job.runId, partition: item.partition, applied: result.applied });
+    partitions.push(result);
+  }
+  return { partitions };
+}
+
+export const handler = middy(mergeHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -1,0 +1,179 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { z } from 'zod';
+import { Ledger } from '../adapters/ledger';
+import { logger, tracer } from '../adapters/powertools';
+import { headObject, putJson, putStream, readObject } from '../adapters/s3';
+import { configHash, getEntity } from '../domain/config';
+import { detectEncoding, parseRecord, planChunks, transcodeToUtf8 } from '../domain/csv';
+import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../domain/errors';
+import { bindHeader } from '../domain/mapping';
+import {
+  type ChunkItem,
+  type PartitionItem,
+  type SourceRef,
+  type WorkerJob,
+  deriveRunId,
+  workKeys,
+} from '../domain/run';
+import { workerEnv } from './env';
+
+const sourceSchema = z.object({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  entity: z.string().min(1),
+  versionId: z.string().nullish(),
+  etag: z.string().nullish(),
+  rerun: z.string().optional(),
+});
+
+const claimEvent = z.object({ action: z.literal('claim'), source: sourceSchema, executionId: z.string().optional() });
+const planEvent = z.object({
+  action: z.literal('plan'),
+  runId: z.string().min(1),
+  source: sourceSchema.extend({ etag: z.string().min(1) }),
+});
+const planEventSchema = z.discriminatedUnion('action', [claimEvent, planEvent]);
+
+export type ClaimOutput =
+  | { runId: string; duplicate: true; existingStatus: string; entity: string }
+  | { runId: string; duplicate: false; entity: string; source: SourceRef & { entity: string } };
+
+export interface PlanOutput {
+  runId: string;
+  entity: string;
+  manifestKey: string;
+  partitionsKey: string;
+  chunks: number;
+  partitions: number;
+  rows: number;
+  bytes: number;
+  encoding: string;
+  missingOptionalColumns: string[];
+  job: WorkerJob;
+}
+
+/** ClaimRun: derives the run id from the object version and config, and claims it in the ledger. */
+export async function claimRun(event: z.infer<typeof claimEvent>): Promise<ClaimOutput> {
+  const env = workerEnv();
+  const { source } = event;
+  const entity = getEntity(env.config, source.entity);
+  const versionId = source.versionId ?? undefined;
+  const head = await headObject({ bucket: source.bucket, key: source.key, versionId });
+  const ref: SourceRef = { bucket: source.bucket, key: source.key, versionId: head.versionId, etag: head.etag };
+  const hash = configHash(entity);
+  const runId = deriveRunId(ref, source.entity, hash, source.rerun);
+  const ledger = new Ledger(env.ledgerTable);
+  const claim = await ledger.claim({
+    runId,
+    entity: source.entity,
+    status: 'RUNNING',
+    source: ref,
+    configHash: hash,
+    executionId: event.executionId,
+    startedAt: new Date().toISOString(),
+  });
+  if (!claim.claimed) {
+    logger.info('duplicate trigger', { runId, existingStatus: claim.existing.status });
+    return { runId, duplicate: true, existingStatus: claim.existing.status, entity: source.entity };
+  }
+  return { runId, duplicate: false, entity: source.entity, source: { ...ref, entity: source.entity } };
+}
+
+/**
+ * PlanChunks: checks the header against the mapping, transcodes UTF-16/32 to UTF-8, cuts the
+ * file into byte-range chunks on record boundaries and writes the chunk and partition manifests.
+ */
+export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOutput> {
+  const env = workerEnv();
+  const { runId, source } = event;
+  const entity = getEntity(env.config, source.entity);
+  const where = `s3://${source.bucket}/${source.key}`;
+  const workPrefix = `work/${runId}/`;
+  try {
+    let data: SourceRef = {
+      bucket: source.bucket,
+      key: source.key,
+      versionId: source.versionId ?? undefined,
+      etag: source.etag,
+    };
+    let encoding = 'utf8';
+    const head: Buffer[] = [];
+    for await (const c of await readObject(data, { start: 0, end: 4096 }, source.etag)) head.push(Buffer.from(c));
+    const detected = detectEncoding(Buffer.concat(head));
+    if (detected.encoding !== 'utf8') {
+      encoding = detected.encoding;
+      const key = `${workPrefix}source.utf8.csv`;
+      const out = await putStream(
+        env.bucket,
+        key,
+        transcodeToUtf8(await readObject(data, undefined, source.etag), detected.encoding),
+        'text/csv; charset=utf-8',
+      );
+      data = { bucket: env.bucket, key, etag: out.etag };
+    }
+    const plan = await planChunks(await readObject(data, undefined, data.etag), {
+      chunkBytes: entity.source.chunkBytes,
+      maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+      delimiter: entity.source.delimiter,
+    });
+    const header = parseRecord(plan.header.text, plan.delimiter);
+    if (!header.ok) {
+      throw new MalformedFileError(`line ${plan.header.line}: the header is not valid CSV (${header.reason})`);
+    }
+    const columns = header.fields.map((c) => c.trim());
+    const binding = bindHeader(columns, entity);
+    const partitions = Math.max(1, Math.min(1000, Math.ceil(plan.rows / entity.partitionRows)));
+    const chunks: ChunkItem[] = plan.chunks.map((c) => ({ ...c }));
+    const partitionItems: PartitionItem[] = Array.from({ length: partitions }, (_, p) => ({
+      partition: p,
+      chunks: chunks.length,
+    }));
+    await putJson(env.bucket, workKeys.manifest(workPrefix), chunks);
+    await putJson(env.bucket, workKeys.partitions(workPrefix), partitionItems);
+    await new Ledger(env.ledgerTable).updateRun(runId, { chunks: chunks.length });
+    logger.info('planned', { runId, chunks: chunks.length, partitions, rows: plan.rows, bytes: plan.bytes, encoding });
+    return {
+      runId,
+      entity: source.entity,
+      manifestKey: workKeys.manifest(workPrefix),
+      partitionsKey: workKeys.partitions(workPrefix),
+      chunks: chunks.length,
+      partitions,
+      rows: plan.rows,
+      bytes: plan.bytes,
+      encoding,
+      missingOptionalColumns: binding.missingOptional,
+      job: {
+        runId,
+        entity: source.entity,
+        configHash: configHash(entity),
+        data,
+        workPrefix,
+        partitions,
+        delimiter: plan.delimiter,
+        columns,
+      },
+    };
+  } catch (err) {
+    // Name the file in every input error, keep the class so the state machine can catch it.
+    if (err instanceof HeaderMismatchError) throw new HeaderMismatchError(`${where}: ${err.message}`, { cause: err });
+    if (err instanceof MalformedFileError) throw new MalformedFileError(`${where}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+export async function planHandler(event: unknown): Promise<ClaimOutput | PlanOutput> {
+  const parsed = planEventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidEventError(`plan: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const e = parsed.data;
+  return e.action === 'claim' ? claimRun(e) : planRun(e);
+}
+
+export const handler = middy(planHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));
+

@@ -1,0 +1,109 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { Ledger } from '../adapters/ledger';
+import { logger, tracer } from '../adapters/powertools';
+import { putObject, readObject } from '../adapters/s3';
+import { ChunkAccumulator } from '../domain/chunk';
+import { configHash, getEntity } from '../domain/config';
+import { recordsOf } from '../domain/csv';
+import { ConfigError, CrmSyncError, InvalidEventError } from '../domain/errors';
+import { bindHeader } from '../domain/mapping';
+import { type ChunkItem, type ChunkResult, type PartLine, type WorkerJob, partitionOf, workKeys } from '../domain/run';
+import { workerEnv } from './env';
+
+const chunkSchema = z.object({
+  index: z.number().int().min(0),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  firstLine: z.number().int().min(1),
+  rows: z.number().int().min(0),
+});
+const eventSchema = z.object({
+  BatchInput: z.object({ job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }) }),
+  Items: z.array(chunkSchema).min(1),
+});
+
+/** The plan counted a different number of rows than the worker read: the object changed or a bug. */
+export class ChunkCountMismatchError extends CrmSyncError {
+  override readonly name = 'ChunkCountMismatchError';
+}
+
+/**
+ * Transforms one chunk: streams its byte range, parses, maps, validates, keeps the winner per key
+ * within the chunk, and writes the winners to one part object per merge partition and the rejects
+ * to a rejects object. Writes nothing to the target: the merge step does, per partition.
+ */
+export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<ChunkResult> {
+  const started = Date.now();
+  const env = workerEnv();
+  const entity = getEntity(env.config, job.entity);
+  if (configHash(entity) !== job.configHash) {
+    throw new ConfigError(`the config of "${job.entity}" changed since run ${job.runId} was planned; start a new run`);
+  }
+  const binding = bindHeader(job.columns, entity);
+  const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes);
+  const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
+  for await (const records of recordsOf(body, chunk, { maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2) })) {
+    for (const r of records) acc.add(r);
+  }
+  if (acc.rows !== chunk.rows) {
+    throw new ChunkCountMismatchError(
+      `chunk ${chunk.index}: the plan counted ${chunk.rows} rows, the worker read ${acc.rows}`,
+    );
+  }
+
+  const parts: string[][] = Array.from({ length: job.partitions }, () => []);
+  const dupes = new Map(acc.duplicates().map((d) => [d.key, d.lines]));
+  for (const c of acc.winners.values()) {
+    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
+    const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
+    if (lost && lost.length > 0) line.x = lost;
+    parts[partitionOf(c.key, job.partitions)]?.push(JSON.stringify(line));
+  }
+  await Promise.all(
+    parts.map((lines, p) =>
+      putObject(
+        env.bucket,
+        workKeys.part(job.workPrefix, p, chunk.index),
+        lines.length > 0 ? `${lines.join('\n')}\n` : '',
+        'application/x-ndjson',
+      ),
+    ),
+  );
+  if (acc.rejects.length > 0) {
+    const text = acc.rejects.map((r) => JSON.stringify(r)).join('\n');
+    await putObject(env.bucket, workKeys.rejects(job.workPrefix, chunk.index), `${text}\n`, 'application/x-ndjson');
+  }
+  const result: ChunkResult = {
+    index: chunk.index,
+    rows: acc.rows,
+    rejected: acc.rejects.length,
+    superseded: acc.superseded,
+    candidates: acc.winners.size,
+    topReasons: acc.reasonCounts,
+    durationMs: Date.now() - started,
+  };
+  await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'chunk', ...result });
+  return result;
+}
+
+export async function transformHandler(event: unknown): Promise<{ chunks: ChunkResult[] }> {
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidEventError(`transform: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const job = parsed.data.BatchInput.job as unknown as WorkerJob;
+  const chunks: ChunkResult[] = [];
+  for (const item of parsed.data.Items) {
+    const result = await transformChunk(job, item);
+    logger.info('chunk transformed', { runId: job.runId, chunk: item.index, rows: result.rows, rejected: result.rejected });
+    chunks.push(result);
+  }
+  return { chunks };
+}
+
+export const handler = middy(transformHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -1,0 +1,214 @@
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { SyncStateMachine } from './sync-state-machine';
+import { WorkerFunction } from './worker-function';
+
+export interface CrmSyncStackProps extends StackProps {
+  /** The validated config: one target table and one inbox rule per entity. */
+  readonly config: CrmSyncConfig;
+  /** Path of the config file, bundled into the workers. */
+  readonly configFile: string;
+  /**
+   * Chunks transformed at once by the Distributed Map.
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Removal policy of the bucket and the tables (data stores).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly dataRemovalPolicy?: RemovalPolicy;
+  /**
+   * Days after which intermediate objects under `work/` expire.
+   * @default 14
+   */
+  readonly workExpirationDays?: number;
+}
+
+/** Bucket prefixes of the data bucket. */
+export const PREFIX = { inbox: 'inbox/', work: 'work/', reports: 'reports/' } as const;
+
+/**
+ * crm-sync in one stack: the data bucket (inbox/, work/, reports/), one DynamoDB table per
+ * entity, the run ledger, the plan/transform/merge/reconcile workers, the run state machine and one
+ * EventBridge rule per entity that starts a run when a file lands under `inbox/<entity>/`.
+ */
+export class CrmSyncStack extends Stack {
+  readonly bucket: s3.Bucket;
+  readonly accessLogsBucket: s3.Bucket;
+  readonly ledger: dynamodb.Table;
+  readonly targetTables: Readonly<Record<string, dynamodb.Table>>;
+  readonly planFunction: WorkerFunction;
+  readonly transformFunction: WorkerFunction;
+  readonly mergeFunction: WorkerFunction;
+  readonly reconcileFunction: WorkerFunction;
+  readonly workflow: SyncStateMachine;
+  readonly triggerDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
+    super(scope, id, props);
+    const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy,
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket of the data bucket; logging it to itself would loop.',
+    });
+
+    this.bucket = new s3.Bucket(this, 'Data', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      eventBridgeEnabled: true,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'data/',
+      lifecycleRules: [
+        { prefix: PREFIX.work, expiration: Duration.days(props.workExpirationDays ?? 14) },
+        { noncurrentVersionExpiration: Duration.days(30) },
+      ],
+      removalPolicy,
+    });
+
+    this.ledger = new dynamodb.Table(this, 'Ledger', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy,
+    });
+
+    const tables: Record<string, dynamodb.Table> = {};
+    for (const [name, entity] of Object.entries(props.config.entities)) {
+      tables[name] = new dynamodb.Table(this, `Target-${name}`, {
+        tableName: entity.target.tableName,
+        partitionKey: { name: entity.target.key, type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        removalPolicy,
+      });
+    }
+    this.targetTables = tables;
+
+    const environment = {
+      CRM_SYNC_BUCKET: this.bucket.bucketName,
+      CRM_SYNC_LEDGER_TABLE: this.ledger.tableName,
+      CRM_SYNC_TARGET_TABLES: this.toJsonString(
+        Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
+      ),
+    };
+    const common = { configFile: props.configFile, environment };
+    this.planFunction = new WorkerFunction(this, 'PlanFunction', { ...common, handler: 'plan', memorySize: 1024 });
+    this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
+      ...common,
+      handler: 'transform',
+      memorySize: 1769, // one full vCPU: parsing is CPU-bound
+      timeout: Duration.minutes(10),
+    });
+    this.mergeFunction = new WorkerFunction(this, 'MergeFunction', {
+      ...common,
+      handler: 'merge',
+      memorySize: 1769,
+      timeout: Duration.minutes(10),
+    });
+    this.reconcileFunction = new WorkerFunction(this, 'ReconcileFunction', {
+      ...common,
+      handler: 'reconcile',
+      memorySize: 1024,
+      timeout: Duration.minutes(10),
+    });
+
+    // Least privilege, per worker and per prefix.
+    const plan = this.planFunction.function;
+    this.bucket.grantRead(plan, `${PREFIX.inbox}*`);
+    this.bucket.grantPut(plan, `${PREFIX.work}*`);
+    this.ledger.grantReadWriteData(plan);
+
+    const transform = this.transformFunction.function;
+    this.bucket.grantRead(transform, `${PREFIX.inbox}*`);
+    this.bucket.grantPut(transform, `${PREFIX.work}*`);
+    this.ledger.grantReadWriteData(transform);
+
+    const merge = this.mergeFunction.function;
+    this.bucket.grantRead(merge, `${PREFIX.work}*`);
+    this.bucket.grantPut(merge, `${PREFIX.work}*`);
+    this.ledger.grantReadWriteData(merge);
+
+    const reconcile = this.reconcileFunction.function;
+    this.bucket.grantRead(reconcile, `${PREFIX.work}*`);
+    this.bucket.grantPut(reconcile, `${PREFIX.work}*`); // large reports are uploaded in parts
+    this.bucket.grantPut(reconcile, `${PREFIX.reports}*`);
+    this.ledger.grantReadWriteData(reconcile);
+
+    for (const table of Object.values(tables)) {
+      table.grantReadWriteData(merge);
+      table.grantReadData(reconcile);
+    }
+
+    this.workflow = new SyncStateMachine(this, 'Workflow', {
+      bucket: this.bucket,
+      ledger: this.ledger,
+      planFunction: plan,
+      transformFunction: transform,
+      mergeFunction: merge,
+      reconcileFunction: reconcile,
+      maxConcurrency: props.maxConcurrency,
+    });
+
+    this.triggerDeadLetterQueue = new sqs.Queue(this, 'TriggerDlq', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.triggerDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the inbox trigger rules.',
+    });
+
+    for (const name of Object.keys(props.config.entities)) {
+      new events.Rule(this, `Inbox-${name}`, {
+        description: `Starts a crm-sync run when a file lands under ${PREFIX.inbox}${name}/`,
+        eventPattern: {
+          source: ['aws.s3'],
+          detailType: ['Object Created'],
+          detail: {
+            bucket: { name: [this.bucket.bucketName] },
+            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }] },
+          },
+        },
+        targets: [
+          new targets.SfnStateMachine(this.workflow.stateMachine, {
+            input: events.RuleTargetInput.fromObject({
+              bucket: events.EventField.fromPath('$.detail.bucket.name'),
+              key: events.EventField.fromPath('$.detail.object.key'),
+              versionId: events.EventField.fromPath('$.detail.object.version-id'),
+              etag: events.EventField.fromPath('$.detail.object.etag'),
+              size: events.EventField.fromPath('$.detail.object.size'),
+              entity: name,
+            }),
+            deadLetterQueue: this.triggerDeadLetterQueue,
+            retryAttempts: 8,
+            maxEventAge: Duration.hours(2),
+          }),
+        ],
+      });
+    }
+
+  }
+}

@@ -1,0 +1,242 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+
+/** Stable state names: the local runner binds Task states to handlers by these names. */
+export const STATE = {
+  claim: 'ClaimRun',
+  isDuplicate: 'IsDuplicateTrigger',
+  duplicate: 'DuplicateTrigger',
+  plan: 'PlanChunks',
+  transformMap: 'TransformChunks',
+  transform: 'TransformChunk',
+  mergeMap: 'MergePartitions',
+  merge: 'MergePartition',
+  reconcile: 'Reconcile',
+  isMatched: 'IsMatched',
+  succeeded: 'RunSucceeded',
+  mismatch: 'ReconciliationMismatch',
+  recordFailure: 'RecordFailure',
+  failed: 'RunFailed',
+  claimFailed: 'ClaimFailed',
+} as const;
+
+/** Errors no retry can fix: the input or the config is wrong. */
+export const PERMANENT_ERRORS = [
+  'ConfigError',
+  'HeaderMismatchError',
+  'MalformedFileError',
+  'UnknownEntityError',
+  'InvalidEventError',
+] as const;
+
+export interface SyncStateMachineProps {
+  readonly bucket: s3.IBucket;
+  readonly ledger: dynamodb.ITable;
+  readonly planFunction: lambda.IFunction;
+  readonly transformFunction: lambda.IFunction;
+  readonly mergeFunction: lambda.IFunction;
+  readonly reconcileFunction: lambda.IFunction;
+  /**
+   * Chunks transformed at once, and partitions merged at once.
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Chunks handed to one child execution.
+   * @default 1
+   */
+  readonly chunksPerBatch?: number;
+  /**
+   * Share of chunk batches that may fail (after retries) without failing the Map. Failed chunks'
+   * rows then show as missing in reconciliation, so the run still fails unless they are redriven.
+   * @default 0
+   */
+  readonly toleratedFailurePercentage?: number;
+  /**
+   * Time limit of one task (also the local runner's task timeout).
+   * @default Duration.minutes(5)
+   */
+  readonly taskTimeout?: Duration;
+  /**
+   * Log retention of the state machine's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
+ * manifest) → MergePartitions (Distributed Map over the key partitions) → Reconcile, with every
+ * failure after the claim recorded in the ledger.
+ */
+export class SyncStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.LogGroup;
+  private readonly recordFailure: tasks.DynamoUpdateItem;
+
+  constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
+    super(scope, id);
+    const taskTimeout = sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(5));
+    const transientRetry: sfn.RetryProps = {
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
+    const noRetry: sfn.RetryProps = { errors: [...PERMANENT_ERRORS], maxAttempts: 0 };
+
+    const runFailed = new sfn.Fail(this, STATE.failed, {
+      errorPath: sfn.JsonPath.stringAt('$.error.Error'),
+      causePath: sfn.JsonPath.stringAt('$.error.Cause'),
+    });
+    const recordFailure = (this.recordFailure = new tasks.DynamoUpdateItem(this, STATE.recordFailure, {
+      table: props.ledger,
+      key: {
+        pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('RUN#{}', sfn.JsonPath.stringAt('$.claim.runId'))),
+        sk: tasks.DynamoAttributeValue.fromString('RUN'),
+      },
+      updateExpression: 'SET #s = :s, #e = :e, #c = :c, #f = :f',
+      expressionAttributeNames: { '#s': 'status', '#e': 'error', '#c': 'cause', '#f': 'finishedAt' },
+      expressionAttributeValues: {
+        ':s': tasks.DynamoAttributeValue.fromString('FAILED'),
+        ':e': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.error.Error')),
+        ':c': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.error.Cause')),
+        ':f': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stateEnteredTime),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+    }));
+    recordFailure.addRetry({ ...transientRetry, errors: ['States.ALL'] });
+    recordFailure.next(runFailed);
+
+    const claim = new tasks.LambdaInvoke(this, STATE.claim, {
+      lambdaFunction: props.planFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'claim',
+        source: sfn.JsonPath.entirePayload,
+        executionId: sfn.JsonPath.executionId,
+      }),
+      resultPath: '$.claim',
+      taskTimeout,
+    });
+    claim.addRetry(noRetry).addRetry(transientRetry);
+    claim.addCatch(new sfn.Fail(this, STATE.claimFailed, {
+      errorPath: sfn.JsonPath.stringAt('$.error.Error'),
+      causePath: sfn.JsonPath.stringAt('$.error.Cause'),
+    }), { resultPath: '$.error' });
+
+    const plan = new tasks.LambdaInvoke(this, STATE.plan, {
+      lambdaFunction: props.planFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'plan',
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        source: sfn.JsonPath.objectAt('$.claim.source'),
+      }),
+      resultPath: '$.plan',
+      taskTimeout,
+    });
+    plan.addRetry(noRetry).addRetry(transientRetry);
+    plan.addCatch(recordFailure, { resultPath: '$.error' });
+
+    const transform = new tasks.LambdaInvoke(this, STATE.transform, {
+      lambdaFunction: props.transformFunction,
+      payloadResponseOnly: true,
+      taskTimeout,
+    });
+    transform.addRetry(noRetry).addRetry({ ...transientRetry, maxAttempts: 4 });
+
+    const transformMap = this.distributedMap(STATE.transformMap, transform, '$.plan.manifestKey', '$.transform', props);
+
+    const merge = new tasks.LambdaInvoke(this, STATE.merge, {
+      lambdaFunction: props.mergeFunction,
+      payloadResponseOnly: true,
+      taskTimeout,
+    });
+    merge.addRetry(noRetry).addRetry({ ...transientRetry, maxAttempts: 4 });
+    const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.plan.partitionsKey', '$.merge', {
+      ...props,
+      chunksPerBatch: 1,
+    });
+
+    const reconcile = new tasks.LambdaInvoke(this, STATE.reconcile, {
+      lambdaFunction: props.reconcileFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        plan: sfn.JsonPath.objectAt('$.plan'),
+        transform: sfn.JsonPath.objectAt('$.transform'),
+        merge: sfn.JsonPath.objectAt('$.merge'),
+      }),
+      resultPath: '$.summary',
+      taskTimeout,
+    });
+    reconcile.addRetry(noRetry).addRetry(transientRetry);
+    reconcile.addCatch(recordFailure, { resultPath: '$.error' });
+
+    const succeeded = new sfn.Succeed(this, STATE.succeeded, { outputPath: '$.summary' });
+    const mismatch = new sfn.Fail(this, STATE.mismatch, {
+      error: 'ReconciliationMismatch',
+      cause: 'The target does not match the source; see reports/<runId>/summary.json',
+    });
+    const isMatched = new sfn.Choice(this, STATE.isMatched)
+      .when(sfn.Condition.stringEquals('$.summary.reconciliation.status', 'MATCHED'), succeeded)
+      .otherwise(mismatch);
+
+    const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
+    const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
+      .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
+      .otherwise(plan.next(transformMap).next(mergeMap).next(reconcile).next(isMatched));
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(claim.next(isDuplicate)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      // Execution data is not logged: payloads carry keys and file names, never rows, but
+      // logs are kept to events so that no customer data can reach CloudWatch.
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+      timeout: Duration.hours(12),
+    });
+  }
+
+  /**
+   * A Distributed Map over a JSON manifest written by Plan: batches, bounded concurrency, results
+   * written to S3 (never into the state's payload), EXPRESS children.
+   */
+  private distributedMap(
+    id: string,
+    processor: sfn.IChainable,
+    manifestKeyPath: string,
+    resultPath: string,
+    props: SyncStateMachineProps,
+  ): sfn.DistributedMap {
+    const map = new sfn.DistributedMap(this, id, {
+      itemReader: new sfn.S3JsonItemReader({ bucket: props.bucket, key: sfn.JsonPath.stringAt(manifestKeyPath) }),
+      itemBatcher: new sfn.ItemBatcher({
+        maxItemsPerBatch: props.chunksPerBatch ?? 1,
+        // What every worker needs: source object, header, delimiter, partitions, config hash.
+        batchInput: { 'job.$': '$.plan.job' },
+      }),
+      maxConcurrency: props.maxConcurrency ?? 10,
+      toleratedFailurePercentage: props.toleratedFailurePercentage ?? 0,
+      resultWriterV2: new sfn.ResultWriterV2({ bucket: props.bucket, prefix: 'work/map-results' }),
+      mapExecutionType: sfn.StateMachineType.EXPRESS,
+      resultPath,
+    });
+    map.itemProcessor(processor);
+    map.addRetry({ errors: ['States.ItemReaderFailed', 'States.ResultWriterFailed'], maxAttempts: 2 });
+    map.addCatch(this.recordFailure, { resultPath: '$.error' });
+    return map;
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CrmSyncConfig } from '../lambdas/domain/config';
+import type { HandlerName } from '../lib/worker-function';
+import { LOCAL } from './emulators';
+
+/** The state machine definition of the synthesized stack, with its tokens resolved to local names. */
+export interface LocalDefinition {
+  definition: Record<string, unknown>;
+  /** Local Lambda ARN → handler module. */
+  functions: Record<string, HandlerName>;
+}
+
+const ROOT = join(__dirname, '..');
+
+export function localFunctionArn(handler: string): string {
+  return `arn:aws:lambda:${LOCAL.region}:${LOCAL.account}:function:crm-sync-${handler}`;
+}
+
+function sourceHash(configFile: string): string {
+  const h = createHash('sha256');
+  for (const dir of ['lib']) {
+    for (const f of readdirSync(join(ROOT, dir)).sort()) h.update(f).update(readFileSync(join(ROOT, dir, f)));
+  }
+  h.update(readFileSync(join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')));
+  h.update(readFileSync(configFile));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Synthesizes the CDK app's stack in this process (asset bundling skipped: only the template is
+ * needed) and resolves the definition's `Fn::Join` tokens: bucket and table refs become the local
+ * names, Lambda ARNs become local ARNs bound to the in-process handlers. Cached under the state dir
+ * by a hash of `lib/`, the aws-cdk-lib version and the config, so most runs pay no synth.
+ */
+export function loadLocalDefinition(config: CrmSyncConfig, configFile: string, stateDir: string): LocalDefinition {
+  const cacheDir = join(stateDir, 'cache');
+  const cacheFile = join(cacheDir, `asl-${sourceHash(configFile)}.json`);
+  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LocalDefinition;
+  const result = synthLocalDefinition(config, configFile);
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(cacheFile, JSON.stringify(result));
+  return result;
+}
+
+export function synthLocalDefinition(config: CrmSyncConfig, configFile: string): LocalDefinition {
+  // Loaded lazily: aws-cdk-lib is large and only needed on a cache miss.
+  const { App, Stack } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
+  const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
+  const { CrmSyncStack } = require('../lib/crm-sync-stack') as typeof import('../lib/crm-sync-stack');
+  const app = new App({
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
+    },
+  });
+  const stack = new CrmSyncStack(app, 'CrmSync', { config, configFile });
+  const template = Template.fromStack(stack).toJSON() as {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  };
+  const logicalId = (c: { node: { defaultChild?: unknown } }) =>
+    Stack.of(stack).getLogicalId(c.node.defaultChild as import('aws-cdk-lib').CfnElement);
+
+  const refs: Record<string, string> = {
+    'AWS::Partition': 'aws',
+    'AWS::Region': LOCAL.region,
+    'AWS::AccountId': LOCAL.account,
+    'AWS::URLSuffix': 'amazonaws.com',
+    [logicalId(stack.bucket)]: LOCAL.bucket,
+    [logicalId(stack.ledger)]: LOCAL.ledgerTable,
+  };
+  const arns: Record<string, string> = {
+    [logicalId(stack.bucket)]: `arn:aws:s3:::${LOCAL.bucket}`,
+    [logicalId(stack.ledger)]: `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${LOCAL.ledgerTable}`,
+  };
+  for (const [name, table] of Object.entries(stack.targetTables)) {
+    const local = config.entities[name]?.target.tableName ?? LOCAL.targetTable(name);
+    refs[logicalId(table)] = local;
+    arns[logicalId(table)] = `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${local}`;
+  }
+  const functions: Record<string, HandlerName> = {};
+  for (const worker of [stack.planFunction, stack.transformFunction, stack.mergeFunction, stack.reconcileFunction]) {
+    const id = logicalId(worker.function);
+    const handler = (template.Resources[id]?.Properties?.Environment as { Variables: Record<string, string> })
+      .Variables.CRM_SYNC_HANDLER as HandlerName;
+    arns[id] = localFunctionArn(handler);
+    refs[id] = `crm-sync-${handler}`;
+    functions[arns[id]] = handler;
+  }
+
+  const machineId = logicalId(stack.workflow.stateMachine);
+  const body = template.Resources[machineId]?.Properties?.DefinitionString;
+  const resolve = (part: unknown): string => {
+    if (typeof part === 'string') return part;
+    const p = part as Record<string, unknown>;
+    if (typeof p.Ref === 'string') {
+      const v = refs[p.Ref];
+      if (v === undefined) throw new Error(`local definition: no local value for Ref ${p.Ref}`);
+      return v;
+    }
+    const getAtt = p['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt) {
+      const v = getAtt[1] === 'Arn' ? arns[getAtt[0]] : undefined;
+      if (v === undefined) throw new Error(`local definition: no local value for GetAtt ${getAtt.join('.')}`);
+      return v;
+    }
+    throw new Error(`local definition: unsupported token ${JSON.stringify(part)}`);
+  };
+  let text: string;
+  if (typeof body === 'string') text = body;
+  else {
+    const join = (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+    text = join[1].map(resolve).join(join[0]);
+  }
+  return { definition: JSON.parse(text) as Record<string, unknown>, functions };
+}

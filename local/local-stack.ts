@@ -1,0 +1,329 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { Upload } from '@aws-sdk/lib-storage';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { StateMachine } from 'aws-local-stepfunctions';
+import type { CrmSyncConfig } from '../lambdas/domain/config';
+import type { RunSummary } from '../lambdas/domain/report';
+import type { HandlerName } from '../lib/worker-function';
+import { loadLocalDefinition } from './asl';
+import { type DistributedMapProgress, type ObjectStore, runDistributedMap } from './distributed-map';
+import { type Emulators, LOCAL, startEmulators } from './emulators';
+
+// aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
+if (!('withResolvers' in Promise)) {
+  Object.defineProperty(Promise, 'withResolvers', {
+    value<T>() {
+      let resolve!: (v: T) => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+export interface LocalStackOptions {
+  stateDir: string;
+  config: CrmSyncConfig;
+  configFile: string;
+  /** Show the workers' logs (Powertools) on stdout. */
+  verbose?: boolean;
+  onProgress?: (message: string) => void;
+}
+
+export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
+
+/** The run summary that `crm-sync local run --json` prints (DESIGN.md, "Local mode"). */
+export interface LocalRunResult {
+  runId: string | null;
+  entity: string;
+  status: LocalRunStatus;
+  counts: RunSummary['counts'] | null;
+  duplicateKeys: number;
+  chunks: number;
+  partitions: number;
+  reconciliation: RunSummary['reconciliation'] | null;
+  topReasons: RunSummary['topReasons'];
+  reports: Record<string, string>;
+  durationMs: number;
+  error?: { name: string; message: string };
+}
+
+type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
+
+/**
+ * The embedded stack: dynalite + s3rver in this process, and the synthesized state machine
+ * definition run by aws-local-stepfunctions with its Task states bound to the real handlers, which
+ * use the real AWS SDK clients pointed at the local endpoints.
+ */
+export class LocalStack {
+  private emulators: Emulators | undefined;
+  private handlers = new Map<HandlerName, LambdaHandler>();
+  private s3!: S3Client;
+  private dynamodb!: DynamoDBClient;
+
+  private constructor(private readonly options: LocalStackOptions) {}
+
+  static async start(options: LocalStackOptions): Promise<LocalStack> {
+    const stack = new LocalStack(options);
+    await stack.boot();
+    return stack;
+  }
+
+  get bucket(): string {
+    return LOCAL.bucket;
+  }
+
+  tableOf(entity: string): string {
+    return this.options.config.entities[entity]?.target.tableName ?? LOCAL.targetTable(entity);
+  }
+
+  get s3Client(): S3Client {
+    return this.s3;
+  }
+
+  get dynamodbClient(): DynamoDBClient {
+    return this.dynamodb;
+  }
+
+  private async boot(): Promise<void> {
+    const { config, stateDir } = this.options;
+    this.emulators = await startEmulators(stateDir);
+    const tables = Object.fromEntries(Object.keys(config.entities).map((e) => [e, this.tableOf(e)]));
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL.region,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_S3: this.emulators.s3Endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: this.emulators.dynamodbEndpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:9',
+      CRM_SYNC_BUCKET: LOCAL.bucket,
+      CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
+      CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
+      CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
+      POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+    });
+    delete process.env.AWS_PROFILE;
+    this.s3 = new S3Client({
+      endpoint: this.emulators.s3Endpoint,
+      forcePathStyle: true,
+      region: LOCAL.region,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    this.dynamodb = new DynamoDBClient({
+      endpoint: this.emulators.dynamodbEndpoint,
+      region: LOCAL.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await this.ensureTables();
+  }
+
+  private async ensureTables(): Promise<void> {
+    const existing = new Set((await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []);
+    const wanted: Array<{ name: string; keys: Array<{ name: string; type: 'HASH' | 'RANGE' }> }> = [
+      {
+        name: LOCAL.ledgerTable,
+        keys: [
+          { name: 'pk', type: 'HASH' },
+          { name: 'sk', type: 'RANGE' },
+        ],
+      },
+      ...Object.entries(this.options.config.entities).map(([e, cfg]) => ({
+        name: this.tableOf(e),
+        keys: [{ name: cfg.target.key, type: 'HASH' as const }],
+      })),
+    ];
+    for (const t of wanted) {
+      if (existing.has(t.name)) continue;
+      await this.dynamodb.send(
+        new CreateTableCommand({
+          TableName: t.name,
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: t.keys.map((k) => ({ AttributeName: k.name, KeyType: k.type })),
+          AttributeDefinitions: t.keys.map((k) => ({ AttributeName: k.name, AttributeType: 'S' })),
+        }),
+      );
+    }
+  }
+
+  private handler(name: HandlerName): LambdaHandler {
+    let h = this.handlers.get(name);
+    if (!h) {
+      // Required only now: the handlers' SDK clients read the local endpoints set in boot().
+      const mod = require(`../lambdas/handlers/${name}`) as { handler: LambdaHandler };
+      h = mod.handler;
+      this.handlers.set(name, h);
+    }
+    return h;
+  }
+
+  /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
+  async invoke(name: HandlerName, payload: unknown): Promise<unknown> {
+    const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
+    const deadline = Date.now() + 15 * 60_000;
+    const context = {
+      functionName: `crm-sync-${name}`,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${LOCAL.region}:${LOCAL.account}:function:crm-sync-${name}`,
+      memoryLimitInMB: '1024',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/crm-sync-${name}`,
+      logStreamName: 'local',
+      callbackWaitsForEmptyEventLoop: false,
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+      done() {},
+      fail() {},
+      succeed() {},
+    };
+    try {
+      const out = await this.handler(name)(event, context);
+      return JSON.parse(JSON.stringify(out ?? null)) as unknown;
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      // Step Functions sees a Lambda error as Error = errorType, Cause = the JSON error object.
+      const wrapped = new Error(JSON.stringify({ errorType: e.name, errorMessage: e.message }));
+      wrapped.name = e.name;
+      throw wrapped;
+    }
+  }
+
+  private store(): ObjectStore {
+    return {
+      getText: async (bucket, key) => {
+        const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await out.Body?.transformToString('utf8')) ?? '';
+      },
+      putText: async (bucket, key, text) => {
+        await this.s3.send(
+          new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: 'application/json' }),
+        );
+      },
+    };
+  }
+
+  /** Uploads a local file to the inbox of an entity; returns its key and ETag. */
+  async upload(file: string, entity: string): Promise<{ key: string; etag: string; size: number }> {
+    const key = `inbox/${entity}/${basename(file)}`;
+    const size = statSync(file).size;
+    const out = await new Upload({
+      client: this.s3,
+      params: { Bucket: LOCAL.bucket, Key: key, Body: createReadStream(file), ContentType: 'text/csv' },
+      queueSize: 2,
+    }).done();
+    return { key, etag: (out.ETag ?? '').replaceAll('"', ''), size };
+  }
+
+  /** Runs the state machine for an object in the local bucket, as the S3 trigger would. */
+  async execute(input: { bucket: string; key: string; entity: string; etag?: string; rerun?: string }): Promise<{
+    status: 'SUCCEEDED' | 'FAILED';
+    output: unknown;
+    error?: { name: string; message: string };
+  }> {
+    const { definition, functions } = loadLocalDefinition(
+      this.options.config,
+      this.options.configFile,
+      this.options.stateDir,
+    );
+    const executionName = randomUUID();
+    const executionArn = `arn:aws:states:${LOCAL.region}:${LOCAL.account}:execution:crm-sync:${executionName}`;
+    const context = {
+      Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() },
+      StateMachine: { Id: `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`, Name: 'crm-sync' },
+      State: {
+        get EnteredTime() {
+          return new Date().toISOString();
+        },
+        Name: '',
+        RetryCount: 0,
+      },
+    };
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const progress = this.options.onProgress;
+    const bind = (states: Record<string, Record<string, unknown>>) => {
+      for (const [name, state] of Object.entries(states)) {
+        const processor = state.ItemProcessor as
+          | { ProcessorConfig?: { Mode?: string }; States: Record<string, Record<string, unknown>> }
+          | undefined;
+        if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+          bind(processor.States);
+          const original = { ...state };
+          // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
+          for (const k of Object.keys(state)) {
+            if (!['Type', 'Next', 'End', 'ResultPath', 'OutputPath', 'InputPath', 'ResultSelector', 'Retry', 'Catch', 'Comment'].includes(k)) {
+              delete state[k];
+            }
+          }
+          state.Type = 'Task';
+          state.Resource = `arn:aws:states:::local:distributedMap`;
+          state.TimeoutSeconds = 12 * 3600;
+          handlers[name] = (mapInput) =>
+            runDistributedMap({
+              stateName: name,
+              state: original,
+              input: mapInput,
+              context,
+              store: this.store(),
+              executionArn,
+              onProgress: progress ? (p: DistributedMapProgress) => progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`) : undefined,
+              runChild: async (def, childInput) => {
+                const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
+                return child.run(childInput as never, { overrides: { taskResourceLocalHandlers: handlers as never }, context: context as never }).result;
+              },
+            });
+        } else if (state.Type === 'Task') {
+          const resource = String(state.Resource);
+          const fn = functions[resource];
+          if (fn) handlers[name] = (payload) => this.invoke(fn, payload);
+          else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
+            handlers[name] = async (params) => {
+              return JSON.parse(JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))));
+            };
+          } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
+        } else if (state.Type === 'Parallel') {
+          for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>) bind(b.States);
+        } else if (state.Type === 'Map') {
+          bind((state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>);
+        }
+      }
+    };
+    const def = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
+    bind(def.States);
+    const machine = new StateMachine(def as never, { validationOptions: { checkArn: false, checkPaths: false } });
+    const execution = machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: handlers as never },
+      context: context as never,
+    });
+    if (progress) {
+      void (async () => {
+        for await (const e of execution.eventLogs) {
+          if (e.type === 'StateEntered' && e.index === undefined) progress(`→ ${e.state.name}`);
+          if (e.type === 'StateRetried' && e.index === undefined) progress(`↻ ${e.state.name} retried`);
+        }
+      })().catch(() => {});
+    }
+    try {
+      const output = await execution.result;
+      return { status: 'SUCCEEDED', output };
+    } catch (err) {
+      const e = err as Error & { cause?: unknown };
+      const inner = e.cause instanceof Error ? e.cause : e;
+      return { status: 'FAILED', output: null, error: { name: inner.name, message: inner.message } };
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.s3?.destroy();
+    this.dynamodb?.destroy();
+    await this.emulators?.stop();
+  }
+}

@@ -1,0 +1,99 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { configHash, getEntity } from '../lambdas/domain/config';
+import type { RunSummary } from '../lambdas/domain/report';
+import { deriveRunId } from '../lambdas/domain/run';
+import type { LocalRunResult, LocalStack } from './local-stack';
+
+export interface LocalRunOptions {
+  entity: string;
+  /** Ask for a deliberate second run of the same file (a new run id). */
+  rerun?: string | undefined;
+  stateDir: string;
+}
+
+async function readSummary(stack: LocalStack, runId: string): Promise<RunSummary | undefined> {
+  try {
+    const out = await stack.s3Client.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: `reports/${runId}/summary.json` }),
+    );
+    return JSON.parse((await out.Body?.transformToString('utf8')) ?? '') as RunSummary;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Copies a run's reports out of the emulated bucket into `<stateDir>/reports/<runId>/`. */
+async function copyReports(stack: LocalStack, summary: RunSummary, stateDir: string): Promise<Record<string, string>> {
+  const dir = join(stateDir, 'reports', summary.runId);
+  mkdirSync(dir, { recursive: true });
+  const files: Record<string, string> = {};
+  for (const [name, key] of Object.entries(summary.reports)) {
+    if (!key) continue;
+    const out = await stack.s3Client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
+    const path = join(dir, key.split('/').pop() ?? name);
+    writeFileSync(path, Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array()));
+    files[name] = path;
+  }
+  return files;
+}
+
+/** A Lambda error's Cause is `{"errorType","errorMessage"}`: show the message. */
+function lambdaMessage(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    return parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
+}
+
+/** Uploads a file to the local inbox and runs the state machine on it, like an S3 trigger. */
+export async function runLocalFile(
+  stack: LocalStack,
+  file: string,
+  config: Parameters<typeof getEntity>[0],
+  options: LocalRunOptions,
+): Promise<LocalRunResult> {
+  const started = Date.now();
+  const entity = getEntity(config, options.entity);
+  const { key, etag } = await stack.upload(file, options.entity);
+  const runId = deriveRunId(
+    { bucket: stack.bucket, key, etag },
+    options.entity,
+    configHash(entity),
+    options.rerun,
+  );
+  const exec = await stack.execute({ bucket: stack.bucket, key, etag, entity: options.entity, rerun: options.rerun });
+  const out = exec.output as Record<string, unknown> | null;
+  const base: LocalRunResult = {
+    runId,
+    entity: options.entity,
+    status: exec.status,
+    counts: null,
+    duplicateKeys: 0,
+    chunks: 0,
+    partitions: 0,
+    reconciliation: null,
+    topReasons: [],
+    reports: {},
+    durationMs: 0,
+  };
+  if (exec.status === 'SUCCEEDED' && out?.duplicate === true) {
+    return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started };
+  }
+  const summary = exec.status === 'SUCCEEDED' ? (out as unknown as RunSummary) : await readSummary(stack, runId);
+  const result: LocalRunResult = { ...base, durationMs: Date.now() - started };
+  if (exec.error) result.error = { name: exec.error.name, message: lambdaMessage(exec.error.message) };
+  if (summary) {
+    result.counts = summary.counts;
+    result.duplicateKeys = summary.duplicateKeys;
+    result.chunks = summary.chunks;
+    result.partitions = summary.partitions;
+    result.reconciliation = summary.reconciliation;
+    result.topReasons = summary.topReasons;
+    result.reports = await copyReports(stack, summary, options.stateDir);
+  }
+  return result;
+}
