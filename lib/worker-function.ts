@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -44,6 +45,8 @@ export class WorkerFunction extends Construct {
   readonly function: nodejs.NodejsFunction;
   /** Its log group. */
   readonly logGroup: logs.LogGroup;
+  /** Its execution role: logs to its own log group only (no managed policy); grants add the rest. */
+  readonly role: iam.Role;
 
   constructor(scope: Construct, id: string, props: WorkerFunctionProps) {
     super(scope, id);
@@ -60,6 +63,11 @@ export class WorkerFunction extends Construct {
     for (const k of Object.keys(props.environment ?? {})) {
       if (k in reserved) throw new Error(`environment variable ${k} is set by WorkerFunction and cannot be overridden`);
     }
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `crm-sync ${props.handler} worker`,
+    });
+    this.logGroup.grantWrite(this.role);
     const configFile = props.configFile;
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       entry: require.resolve(`../lambdas/handlers/${props.handler}`),
@@ -70,6 +78,7 @@ export class WorkerFunction extends Construct {
       timeout: props.timeout ?? Duration.minutes(5),
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
+      role: this.role,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: { ...props.environment, ...reserved },
       bundling: {

@@ -260,6 +260,7 @@ export function parseRecord(text: string, delimiter: string): ParsedRecord {
   const fields: string[] = [];
   const n = text.length;
   const dl = delimiter.length;
+  if (dl === 0) throw new RangeError('parseRecord: the delimiter must not be empty');
   let i = 0;
   for (;;) {
     if (text.charCodeAt(i) === QUOTE) {
