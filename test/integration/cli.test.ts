@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../..');
+const CLI = join(ROOT, 'bin/crm-sync.js');
+const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
+
+async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const out = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    return { ...out, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+const sortedLines = (stdout: string) => stdout.trim().split('\n').sort();
+
+/** The CLI as a user runs it: separate processes sharing only the state dir on disk. */
+describe('crm-sync CLI, local mode', () => {
+  const base = mkdtempSync(join(tmpdir(), 'crm-sync-cli-'));
+
+  it('prints a JSON summary whose counts add up, and `local export` in another process shows the rows', async () => {
+    // Prepare
+    const stateDir = join(base, 'default');
+
+    // Act
+    const result = await cli(['local', 'run', CONTACTS, '--entity', 'contact', '--json', '--state-dir', stateDir]);
+    const exported = await cli(['local', 'export', '--entity', 'contact', '--state-dir', stateDir]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    const summary = lastJson(result.stdout);
+    expect(summary).toMatchObject({ entity: 'contact', status: 'SUCCEEDED', reconciliation: { status: 'MATCHED' } });
+    const c = summary.counts as Record<string, number>;
+    expect(c.rows).toBe(c.applied + c.unchanged + c.superseded + c.deleted + c.rejected);
+    expect(result.stderr).toContain('TransformChunks');
+    const rows = sortedLines(exported.stdout);
+    expect(rows).toHaveLength(c.applied);
+    expect(JSON.parse(rows[0] ?? '{}')).not.toHaveProperty('_digest');
+  });
+
+  it('gives the same table whatever the chunk size and partition count', async () => {
+    // Prepare
+    const config = JSON.parse(readFileSync(join(ROOT, 'examples/crm-sync.config.json'), 'utf8'));
+    config.entities.contact.source = { chunkBytes: 4096 };
+    config.entities.contact.partitionRows = 300;
+    const configFile = join(base, 'small-chunks.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const stateDir = join(base, 'small');
+
+    // Act
+    const result = await cli(['local', 'run', CONTACTS, '--entity', 'contact', '--json', '--config', configFile, '--state-dir', stateDir]);
+    const small = await cli(['local', 'export', '--entity', 'contact', '--config', configFile, '--state-dir', stateDir]);
+    const reference = await cli(['local', 'export', '--entity', 'contact', '--state-dir', join(base, 'default')]);
+
+    // Assess
+    const summary = lastJson(result.stdout);
+    expect(summary.chunks as number).toBeGreaterThan(100);
+    expect(summary.partitions as number).toBeGreaterThan(5);
+    expect(summary.reconciliation).toMatchObject({ status: 'MATCHED' });
+    expect(sortedLines(small.stdout)).toEqual(sortedLines(reference.stdout));
+  });
+
+  it('prints a plain error and exits non-zero for a missing file or an unknown entity', async () => {
+    // Act
+    const missing = await cli(['local', 'run', join(base, 'nope.csv'), '--entity', 'contact', '--state-dir', base]);
+    const unknown = await cli(['local', 'run', CONTACTS, '--entity', 'lead', '--state-dir', base]);
+
+    // Assess
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim()).toBe(`crm-sync: file not found: ${join(base, 'nope.csv')}`);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('entity "lead" is not configured');
+    expect(unknown.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('validates config files and lists every problem by path', async () => {
+    // Prepare
+    const bad = join(base, 'bad.yaml');
+    writeFileSync(
+      bad,
+      'entities:\n  contact:\n    target: { key: id }\n    fields:\n      id: { source: Id, required: true }\n      email: { source: Email, type: mail }\n    writeMode: sometimes\n',
+    );
+
+    // Act
+    const good = await cli(['config', 'validate', join(ROOT, 'examples/crm-sync.config.json')]);
+    const result = await cli(['config', 'validate', bad]);
+
+    // Assess
+    expect(good.code).toBe(0);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('entities.contact.fields.email.type: unknown type "mail"');
+    expect(result.stderr).toContain('entities.contact.writeMode');
+  });
+});
