@@ -7,7 +7,9 @@ import { parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncStack } from '../lib/crm-sync-stack';
 
 const app = new App();
-const configFile = resolve(String(app.node.tryGetContext('crm-sync:config') ?? 'examples/crm-sync.config.json'));
+const configFile = resolve(
+  String(app.node.tryGetContext('crm-sync:config') ?? 'examples/crm-sync.config.json'),
+);
 const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
 const stack = new CrmSyncStack(app, 'CrmSync', {
   config,

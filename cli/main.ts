@@ -2,12 +2,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
+import { csvCell, META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
-import { csvCell } from '../lambdas/domain/chunk';
-import { LocalStack, type LocalRunResult } from '../local/local-stack';
+import { type LocalRunResult, LocalStack } from '../local/local-stack';
 import { runLocalFile } from '../local/run';
 
 const ROOT = resolve(__dirname, '..');
@@ -85,7 +84,9 @@ export function describeRun(r: LocalRunResult, file: string): string {
     lines.push(`  top reject reasons: ${r.topReasons.map((t) => `${t.reason} ×${t.count}`).join(', ')}`);
   }
   if (r.reconciliation) {
-    lines.push(`  reconciliation ${r.reconciliation.status} (${fmt(r.reconciliation.verifiedKeys)} keys verified)`);
+    lines.push(
+      `  reconciliation ${r.reconciliation.status} (${fmt(r.reconciliation.verifiedKeys)} keys verified)`,
+    );
     for (const c of r.reconciliation.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}`);
   }
   if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
@@ -99,7 +100,9 @@ export function buildCli(): Command {
     .description('Move and keep in sync CRM exports (CSV) into DynamoDB, locally or on AWS')
     .showHelpAfterError();
 
-  const local = program.command('local').description('run the embedded stack (dynalite + s3rver + the synthesized state machine)');
+  const local = program
+    .command('local')
+    .description('run the embedded stack (dynalite + s3rver + the synthesized state machine)');
   const common = (c: Command) =>
     c
       .option('--config <file>', 'config file (JSON or YAML)')
@@ -111,47 +114,69 @@ export function buildCli(): Command {
     .requiredOption('--entity <name>', 'entity of the config the file holds')
     .option('--json', 'print the run summary as JSON on the last line of stdout')
     .option('--rerun', 'run again even if this exact file was already run (a new run id)')
-    .action(async (file: string, opts: { entity: string; json?: boolean; rerun?: boolean; config?: string; stateDir?: string; verbose?: boolean }) => {
-      if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
-      const result = await withStack(opts, async (stack, config, stateDir) => {
-        getEntity(config, opts.entity);
-        return runLocalFile(stack, resolve(file), config, {
-          entity: opts.entity,
-          stateDir,
-          rerun: opts.rerun ? new Date().toISOString() : undefined,
+    .action(
+      async (
+        file: string,
+        opts: {
+          entity: string;
+          json?: boolean;
+          rerun?: boolean;
+          config?: string;
+          stateDir?: string;
+          verbose?: boolean;
+        },
+      ) => {
+        if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
+        const result = await withStack(opts, async (stack, config, stateDir) => {
+          getEntity(config, opts.entity);
+          return runLocalFile(stack, resolve(file), config, {
+            entity: opts.entity,
+            stateDir,
+            rerun: opts.rerun ? new Date().toISOString() : undefined,
+          });
         });
-      });
-      if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else process.stdout.write(`${describeRun(result, file)}\n`);
-      if (result.status === 'FAILED') process.exitCode = 1;
-    });
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`${describeRun(result, file)}\n`);
+        if (result.status === 'FAILED') process.exitCode = 1;
+      },
+    );
 
   common(local.command('export'))
     .description('print the target table of an entity')
     .requiredOption('--entity <name>', 'entity to export')
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--all-attributes', "include crm-sync's own attributes (_v, _line, _run, _digest)")
-    .action(async (opts: { entity: string; format: string; allAttributes?: boolean; config?: string; stateDir?: string; verbose?: boolean }) => {
-      await withStack({ ...opts, quiet: true }, async (stack, config) => {
-        const entity = getEntity(config, opts.entity);
-        // Required after the stack started: the adapters' SDK clients read the local endpoints.
-        const { scanTable } = require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb');
-        const columns = Object.keys(entity.fields);
-        if (opts.format === 'csv') process.stdout.write(`${columns.map(csvCell).join(',')}\r\n`);
-        for await (const page of scanTable(stack.tableOf(opts.entity))) {
-          const out: string[] = [];
-          for (const item of page) {
-            if (!opts.allAttributes) for (const m of META_ATTRIBUTES) delete item[m];
-            out.push(
-              opts.format === 'csv'
-                ? `${columns.map((c) => csvCell(item[c] === undefined ? '' : String(item[c]))).join(',')}\r\n`
-                : `${JSON.stringify(item)}\n`,
-            );
+    .action(
+      async (opts: {
+        entity: string;
+        format: string;
+        allAttributes?: boolean;
+        config?: string;
+        stateDir?: string;
+        verbose?: boolean;
+      }) => {
+        await withStack({ ...opts, quiet: true }, async (stack, config) => {
+          const entity = getEntity(config, opts.entity);
+          // Required after the stack started: the adapters' SDK clients read the local endpoints.
+          const { scanTable } =
+            require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb');
+          const columns = Object.keys(entity.fields);
+          if (opts.format === 'csv') process.stdout.write(`${columns.map(csvCell).join(',')}\r\n`);
+          for await (const page of scanTable(stack.tableOf(opts.entity))) {
+            const out: string[] = [];
+            for (const item of page) {
+              if (!opts.allAttributes) for (const m of META_ATTRIBUTES) delete item[m];
+              out.push(
+                opts.format === 'csv'
+                  ? `${columns.map((c) => csvCell(item[c] === undefined ? '' : String(item[c]))).join(',')}\r\n`
+                  : `${JSON.stringify(item)}\n`,
+              );
+            }
+            process.stdout.write(out.join(''));
           }
-          process.stdout.write(out.join(''));
-        }
-      });
-    });
+        });
+      },
+    );
 
   program
     .command('demo')
@@ -207,7 +232,8 @@ export function buildCli(): Command {
     .option('--out <file>', 'file to write (.json or .yaml)', 'crm-sync.config.json')
     .option('--force', 'overwrite an existing file')
     .action((opts: { preset: string; out: string; force?: boolean }) => {
-      if (existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists (use --force to overwrite)`);
+      if (existsSync(opts.out) && !opts.force)
+        throw new UsageError(`${opts.out} exists (use --force to overwrite)`);
       const preset = PRESETS[opts.preset];
       parseConfig(preset, `preset ${opts.preset}`);
       const text = /\.ya?ml$/.test(opts.out) ? toYaml(preset) : `${JSON.stringify(preset, null, 2)}\n`;

@@ -114,7 +114,11 @@ export class CrmSyncStack extends Stack {
       ),
     };
     const common = { configFile: props.configFile, environment };
-    this.planFunction = new WorkerFunction(this, 'PlanFunction', { ...common, handler: 'plan', memorySize: 1024 });
+    this.planFunction = new WorkerFunction(this, 'PlanFunction', {
+      ...common,
+      handler: 'plan',
+      memorySize: 1024,
+    });
     this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
       ...common,
       handler: 'transform',
@@ -218,38 +222,83 @@ export class CrmSyncStack extends Stack {
    * policy that CDK generates for a narrow purpose; none grants a `*` action.
    */
   private acknowledgeFindings(): void {
-    const id = (c: { node: { defaultChild?: unknown } }) => this.getLogicalId(c.node.defaultChild as CfnElement);
+    const id = (c: { node: { defaultChild?: unknown } }) =>
+      this.getLogicalId(c.node.defaultChild as CfnElement);
     const data = id(this.bucket);
     const ack = (scope: import('constructs').IConstruct, finding: string, reason: string) =>
       Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
-    for (const worker of [this.planFunction, this.transformFunction, this.mergeFunction, this.reconcileFunction]) {
+    for (const worker of [
+      this.planFunction,
+      this.transformFunction,
+      this.mergeFunction,
+      this.reconcileFunction,
+    ]) {
       ack(worker, 'L1', 'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.');
-      ack(worker, 'IAM5[Resource::*]', 'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.');
+      ack(
+        worker,
+        'IAM5[Resource::*]',
+        'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
+      );
       for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*']) {
-        ack(worker, `IAM5[Action::${action}]`, 'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.');
+        ack(
+          worker,
+          `IAM5[Action::${action}]`,
+          'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.',
+        );
       }
       for (const prefix of ['inbox', 'work', 'reports']) {
-        ack(worker, `IAM5[Resource::<${data}.Arn>/${prefix}/*]`, `Objects under ${prefix}/ only: file names are not known at deploy time.`);
+        ack(
+          worker,
+          `IAM5[Resource::<${data}.Arn>/${prefix}/*]`,
+          `Objects under ${prefix}/ only: file names are not known at deploy time.`,
+        );
       }
     }
     const machine = this.workflow.stateMachine;
     const machineId = id(machine);
-    ack(machine, 'IAM5[Resource::*]', 'X-Ray and CloudWatch Logs delivery actions have no resource-level permissions.');
-    ack(machine, `IAM5[Resource::arn:<AWS::Partition>:s3:::<${data}>/*]`, 'Distributed Map ItemReader/ResultWriter grants of CDK: manifests and results under work/.');
-    for (const worker of [this.planFunction, this.transformFunction, this.mergeFunction, this.reconcileFunction]) {
-      ack(machine, `IAM5[Resource::<${id(worker.function)}.Arn>:*]`, 'LambdaInvoke allows the function\'s versions and aliases (":*").');
+    ack(
+      machine,
+      'IAM5[Resource::*]',
+      'X-Ray and CloudWatch Logs delivery actions have no resource-level permissions.',
+    );
+    ack(
+      machine,
+      `IAM5[Resource::arn:<AWS::Partition>:s3:::<${data}>/*]`,
+      'Distributed Map ItemReader/ResultWriter grants of CDK: manifests and results under work/.',
+    );
+    for (const worker of [
+      this.planFunction,
+      this.transformFunction,
+      this.mergeFunction,
+      this.reconcileFunction,
+    ]) {
+      ack(
+        machine,
+        `IAM5[Resource::<${id(worker.function)}.Arn>:*]`,
+        'LambdaInvoke allows the function\'s versions and aliases (":*").',
+      );
     }
     const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
     ack(machine, `IAM5[Resource::${executions}:*]`, "The Distributed Map's own child executions.");
-    ack(machine, `IAM5[Resource::${executions}/*:*]`, "The Distributed Map's own child executions (map runs).");
-    const notifications = this.node.tryFindChild('BucketNotificationsHandler050a0587b7544547bf325f094a3db834');
+    ack(
+      machine,
+      `IAM5[Resource::${executions}/*:*]`,
+      "The Distributed Map's own child executions (map runs).",
+    );
+    const notifications = this.node.tryFindChild(
+      'BucketNotificationsHandler050a0587b7544547bf325f094a3db834',
+    );
     if (notifications) {
       ack(
         notifications,
         'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         "CDK's own handler that turns on the bucket's EventBridge notifications at deploy time.",
       );
-      ack(notifications, 'IAM5[Resource::*]', "CDK's own notifications handler: s3:PutBucketNotification on the data bucket.");
+      ack(
+        notifications,
+        'IAM5[Resource::*]',
+        "CDK's own notifications handler: s3:PutBucketNotification on the data bucket.",
+      );
     }
   }
 }

@@ -97,10 +97,12 @@ export class SyncStateMachine extends Construct {
       errorPath: sfn.JsonPath.stringAt('$.error.Error'),
       causePath: sfn.JsonPath.stringAt('$.error.Cause'),
     });
-    const recordFailure = (this.recordFailure = new tasks.DynamoUpdateItem(this, STATE.recordFailure, {
+    const recordFailure = new tasks.DynamoUpdateItem(this, STATE.recordFailure, {
       table: props.ledger,
       key: {
-        pk: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.format('RUN#{}', sfn.JsonPath.stringAt('$.claim.runId'))),
+        pk: tasks.DynamoAttributeValue.fromString(
+          sfn.JsonPath.format('RUN#{}', sfn.JsonPath.stringAt('$.claim.runId')),
+        ),
         sk: tasks.DynamoAttributeValue.fromString('RUN'),
       },
       updateExpression: 'SET #s = :s, #e = :e, #c = :c, #f = :f',
@@ -112,7 +114,8 @@ export class SyncStateMachine extends Construct {
         ':f': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stateEnteredTime),
       },
       resultPath: sfn.JsonPath.DISCARD,
-    }));
+    });
+    this.recordFailure = recordFailure;
     recordFailure.addRetry({ ...transientRetry, errors: ['States.ALL'] });
     recordFailure.next(runFailed);
 
@@ -128,10 +131,13 @@ export class SyncStateMachine extends Construct {
       taskTimeout,
     });
     claim.addRetry(noRetry).addRetry(transientRetry);
-    claim.addCatch(new sfn.Fail(this, STATE.claimFailed, {
-      errorPath: sfn.JsonPath.stringAt('$.error.Error'),
-      causePath: sfn.JsonPath.stringAt('$.error.Cause'),
-    }), { resultPath: '$.error' });
+    claim.addCatch(
+      new sfn.Fail(this, STATE.claimFailed, {
+        errorPath: sfn.JsonPath.stringAt('$.error.Error'),
+        causePath: sfn.JsonPath.stringAt('$.error.Cause'),
+      }),
+      { resultPath: '$.error' },
+    );
 
     const plan = new tasks.LambdaInvoke(this, STATE.plan, {
       lambdaFunction: props.planFunction,
@@ -154,7 +160,13 @@ export class SyncStateMachine extends Construct {
     });
     transform.addRetry(noRetry).addRetry({ ...transientRetry, maxAttempts: 4 });
 
-    const transformMap = this.distributedMap(STATE.transformMap, transform, '$.plan.manifestKey', '$.transform', props);
+    const transformMap = this.distributedMap(
+      STATE.transformMap,
+      transform,
+      '$.plan.manifestKey',
+      '$.transform',
+      props,
+    );
 
     const merge = new tasks.LambdaInvoke(this, STATE.merge, {
       lambdaFunction: props.mergeFunction,
@@ -222,7 +234,10 @@ export class SyncStateMachine extends Construct {
     props: SyncStateMachineProps,
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
-      itemReader: new sfn.S3JsonItemReader({ bucket: props.bucket, key: sfn.JsonPath.stringAt(manifestKeyPath) }),
+      itemReader: new sfn.S3JsonItemReader({
+        bucket: props.bucket,
+        key: sfn.JsonPath.stringAt(manifestKeyPath),
+      }),
       itemBatcher: new sfn.ItemBatcher({
         maxItemsPerBatch: props.chunksPerBatch ?? 1,
         // What every worker needs: source object, header, delimiter, partitions, config hash.

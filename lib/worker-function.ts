@@ -61,7 +61,8 @@ export class WorkerFunction extends Construct {
       POWERTOOLS_METRICS_NAMESPACE: 'CrmSync',
     };
     for (const k of Object.keys(props.environment ?? {})) {
-      if (k in reserved) throw new Error(`environment variable ${k} is set by WorkerFunction and cannot be overridden`);
+      if (k in reserved)
+        throw new Error(`environment variable ${k} is set by WorkerFunction and cannot be overridden`);
     }
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { HandlerName } from '../lib/worker-function';
@@ -34,7 +34,11 @@ function sourceHash(configFile: string): string {
  * names, Lambda ARNs become local ARNs bound to the in-process handlers. Cached under the state dir
  * by a hash of `lib/`, the aws-cdk-lib version and the config, so most runs pay no synth.
  */
-export function loadLocalDefinition(config: CrmSyncConfig, configFile: string, stateDir: string): LocalDefinition {
+export function loadLocalDefinition(
+  config: CrmSyncConfig,
+  configFile: string,
+  stateDir: string,
+): LocalDefinition {
   const cacheDir = join(stateDir, 'cache');
   const cacheFile = join(cacheDir, `asl-${sourceHash(configFile)}.json`);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LocalDefinition;
@@ -80,10 +84,18 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     arns[logicalId(table)] = `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${local}`;
   }
   const functions: Record<string, HandlerName> = {};
-  for (const worker of [stack.planFunction, stack.transformFunction, stack.mergeFunction, stack.reconcileFunction]) {
+  for (const worker of [
+    stack.planFunction,
+    stack.transformFunction,
+    stack.mergeFunction,
+    stack.reconcileFunction,
+  ]) {
     const id = logicalId(worker.function);
-    const handler = (template.Resources[id]?.Properties?.Environment as { Variables: Record<string, string> })
-      .Variables.CRM_SYNC_HANDLER as HandlerName;
+    const env = template.Resources[id]?.Properties?.Environment as
+      | { Variables?: Record<string, string> }
+      | undefined;
+    const handler = env?.Variables?.CRM_SYNC_HANDLER as HandlerName | undefined;
+    if (!handler) throw new Error(`local definition: function ${id} has no CRM_SYNC_HANDLER`);
     arns[id] = localFunctionArn(handler);
     refs[id] = `crm-sync-${handler}`;
     functions[arns[id]] = handler;

@@ -18,14 +18,16 @@ export function evalTemplate(template: unknown, input: unknown, context: unknown
 }
 
 function queryPath(path: string, input: unknown, context: unknown): unknown {
-  if (path.startsWith('States.')) throw new Error(`local Distributed Map: intrinsic functions are not supported (${path})`);
+  if (path.startsWith('States.'))
+    throw new Error(`local Distributed Map: intrinsic functions are not supported (${path})`);
   const fromContext = path.startsWith('$$');
   const value = JSONPath({
     path: fromContext ? path.slice(1) : path,
     json: (fromContext ? context : input) as object,
     wrap: false,
   });
-  if (value === undefined) throw Object.assign(new Error(`Path not found: ${path}`), { name: 'States.Runtime' });
+  if (value === undefined)
+    throw Object.assign(new Error(`Path not found: ${path}`), { name: 'States.Runtime' });
   return value;
 }
 
@@ -76,7 +78,9 @@ export async function runDistributedMap(options: {
   onProgress?: ((p: DistributedMapProgress) => void) | undefined;
 }): Promise<unknown> {
   const { state, input, context, store } = options;
-  const reader = state.ItemReader as { Resource: string; ReaderConfig?: { InputType?: string }; Parameters?: unknown } | undefined;
+  const reader = state.ItemReader as
+    | { Resource: string; ReaderConfig?: { InputType?: string }; Parameters?: unknown }
+    | undefined;
   let items: unknown[];
   if (reader) {
     if (!reader.Resource.endsWith(':s3:getObject') || (reader.ReaderConfig?.InputType ?? 'JSON') !== 'JSON') {
@@ -92,7 +96,8 @@ export async function runDistributedMap(options: {
       });
     }
     const parsed = JSON.parse(text) as unknown;
-    if (!Array.isArray(parsed)) throw Object.assign(new Error('ItemReader: not a JSON array'), { name: 'States.ItemReaderFailed' });
+    if (!Array.isArray(parsed))
+      throw Object.assign(new Error('ItemReader: not a JSON array'), { name: 'States.ItemReaderFailed' });
     items = parsed;
   } else {
     const path = (state.ItemsPath as string | undefined) ?? '$';
@@ -101,7 +106,9 @@ export async function runDistributedMap(options: {
 
   const selector = state.ItemSelector ?? state.Parameters;
   const selected = items.map((item, index) =>
-    selector ? evalTemplate(selector, input, { ...context, Map: { Item: { Index: index, Value: item } } }) : item,
+    selector
+      ? evalTemplate(selector, input, { ...context, Map: { Item: { Index: index, Value: item } } })
+      : item,
   );
   const batcher = state.ItemBatcher as { MaxItemsPerBatch?: number; BatchInput?: unknown } | undefined;
   const payloads: unknown[] = [];
@@ -109,7 +116,10 @@ export async function runDistributedMap(options: {
     const size = batcher.MaxItemsPerBatch ?? 1;
     const batchInput = batcher.BatchInput ? evalTemplate(batcher.BatchInput, input, context) : undefined;
     for (let i = 0; i < selected.length; i += size) {
-      payloads.push({ ...(batchInput !== undefined ? { BatchInput: batchInput } : {}), Items: selected.slice(i, i + size) });
+      payloads.push({
+        ...(batchInput !== undefined ? { BatchInput: batchInput } : {}),
+        Items: selected.slice(i, i + size),
+      });
     }
   } else {
     payloads.push(...selected);
@@ -146,7 +156,13 @@ export async function runDistributedMap(options: {
         } catch (err) {
           failed++;
           const e = err as Error;
-          records[i] = { ...base, StopDate: new Date().toISOString(), Status: 'FAILED', Error: e.name, Cause: e.message };
+          records[i] = {
+            ...base,
+            StopDate: new Date().toISOString(),
+            Status: 'FAILED',
+            Error: e.name,
+            Cause: e.message,
+          };
         }
         done++;
         options.onProgress?.({ state: options.stateName, done, failed, total: payloads.length });
@@ -157,7 +173,10 @@ export async function runDistributedMap(options: {
   const writer = state.ResultWriter as { Parameters?: unknown; Arguments?: unknown } | undefined;
   let output: unknown = records.map((r) => (r.Output ? JSON.parse(r.Output) : null));
   if (writer) {
-    const p = evalTemplate(writer.Parameters ?? writer.Arguments, input, context) as { Bucket: string; Prefix?: string };
+    const p = evalTemplate(writer.Parameters ?? writer.Arguments, input, context) as {
+      Bucket: string;
+      Prefix?: string;
+    };
     const prefix = `${p.Prefix ? `${p.Prefix.replace(/\/$/, '')}/` : ''}${mapRunId}/`;
     const succeeded = records.filter((r) => r.Status === 'SUCCEEDED');
     const failures = records.filter((r) => r.Status === 'FAILED');

@@ -1,9 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { Upload } from '@aws-sdk/lib-storage';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { RunSummary } from '../lambdas/domain/report';
@@ -224,7 +229,13 @@ export class LocalStack {
   }
 
   /** Runs the state machine for an object in the local bucket, as the S3 trigger would. */
-  async execute(input: { bucket: string; key: string; entity: string; etag?: string; rerun?: string }): Promise<{
+  async execute(input: {
+    bucket: string;
+    key: string;
+    entity: string;
+    etag?: string;
+    rerun?: string;
+  }): Promise<{
     status: 'SUCCEEDED' | 'FAILED';
     output: unknown;
     error?: { name: string; message: string };
@@ -238,7 +249,10 @@ export class LocalStack {
     const executionArn = `arn:aws:states:${LOCAL.region}:${LOCAL.account}:execution:crm-sync:${executionName}`;
     const context = {
       Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() },
-      StateMachine: { Id: `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`, Name: 'crm-sync' },
+      StateMachine: {
+        Id: `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`,
+        Name: 'crm-sync',
+      },
       State: {
         get EnteredTime() {
           return new Date().toISOString();
@@ -259,7 +273,20 @@ export class LocalStack {
           const original = { ...state };
           // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
           for (const k of Object.keys(state)) {
-            if (!['Type', 'Next', 'End', 'ResultPath', 'OutputPath', 'InputPath', 'ResultSelector', 'Retry', 'Catch', 'Comment'].includes(k)) {
+            if (
+              ![
+                'Type',
+                'Next',
+                'End',
+                'ResultPath',
+                'OutputPath',
+                'InputPath',
+                'ResultSelector',
+                'Retry',
+                'Catch',
+                'Comment',
+              ].includes(k)
+            ) {
               delete state[k];
             }
           }
@@ -274,10 +301,16 @@ export class LocalStack {
               context,
               store: this.store(),
               executionArn,
-              onProgress: progress ? (p: DistributedMapProgress) => progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`) : undefined,
+              onProgress: progress
+                ? (p: DistributedMapProgress) =>
+                    progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`)
+                : undefined,
               runChild: async (def, childInput) => {
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
-                return child.run(childInput as never, { overrides: { taskResourceLocalHandlers: handlers as never }, context: context as never }).result;
+                return child.run(childInput as never, {
+                  overrides: { taskResourceLocalHandlers: handlers as never },
+                  context: context as never,
+                }).result;
               },
             });
         } else if (state.Type === 'Task') {
@@ -286,11 +319,14 @@ export class LocalStack {
           if (fn) handlers[name] = (payload) => this.invoke(fn, payload);
           else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
             handlers[name] = async (params) => {
-              return JSON.parse(JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))));
+              return JSON.parse(
+                JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))),
+              );
             };
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
         } else if (state.Type === 'Parallel') {
-          for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>) bind(b.States);
+          for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
+            bind(b.States);
         } else if (state.Type === 'Map') {
           bind((state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>);
         }
@@ -298,7 +334,9 @@ export class LocalStack {
     };
     const def = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
     bind(def.States);
-    const machine = new StateMachine(def as never, { validationOptions: { checkArn: false, checkPaths: false } });
+    const machine = new StateMachine(def as never, {
+      validationOptions: { checkArn: false, checkPaths: false },
+    });
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never },
       context: context as never,

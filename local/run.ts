@@ -25,7 +25,11 @@ async function readSummary(stack: LocalStack, runId: string): Promise<RunSummary
 }
 
 /** Copies a run's reports out of the emulated bucket into `<stateDir>/reports/<runId>/`. */
-async function copyReports(stack: LocalStack, summary: RunSummary, stateDir: string): Promise<Record<string, string>> {
+async function copyReports(
+  stack: LocalStack,
+  summary: RunSummary,
+  stateDir: string,
+): Promise<Record<string, string>> {
   const dir = join(stateDir, 'reports', summary.runId);
   mkdirSync(dir, { recursive: true });
   const files: Record<string, string> = {};
@@ -65,7 +69,13 @@ export async function runLocalFile(
     configHash(entity),
     options.rerun,
   );
-  const exec = await stack.execute({ bucket: stack.bucket, key, etag, entity: options.entity, rerun: options.rerun });
+  const exec = await stack.execute({
+    bucket: stack.bucket,
+    key,
+    etag,
+    entity: options.entity,
+    rerun: options.rerun,
+  });
   const out = exec.output as Record<string, unknown> | null;
   const base: LocalRunResult = {
     runId,
@@ -83,7 +93,8 @@ export async function runLocalFile(
   if (exec.status === 'SUCCEEDED' && out?.duplicate === true) {
     return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started };
   }
-  const summary = exec.status === 'SUCCEEDED' ? (out as unknown as RunSummary) : await readSummary(stack, runId);
+  const summary =
+    exec.status === 'SUCCEEDED' ? (out as unknown as RunSummary) : await readSummary(stack, runId);
   const result: LocalRunResult = { ...base, durationMs: Date.now() - started };
   if (exec.error) result.error = { name: exec.error.name, message: lambdaMessage(exec.error.message) };
   if (summary) {

@@ -14,7 +14,9 @@ const localS3 = Boolean(process.env.AWS_ENDPOINT_URL_S3);
 export const s3 = tracer.captureAWSv3Client(
   new S3Client({
     forcePathStyle: localS3,
-    ...(localS3 ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+    ...(localS3
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
     // Standard retry mode with the SDK default budget: transient S3 errors are retried
     // with exponential backoff before they reach the worker.
     maxAttempts: 5,

@@ -44,7 +44,11 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, baseDelayMs: 50, maxDelayMs: 5000 };
 
 /** Full jitter: a uniform delay in [0, min(cap, base·2^attempt)) (AWS Architecture Blog). */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt));
 }
 
@@ -109,7 +113,9 @@ export async function batchGet(
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
-      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) => ({ [keyName]: { S: k } }));
+      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) => ({
+        [keyName]: { S: k },
+      }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           if (attempt >= policy.maxAttempts) {
@@ -125,7 +131,9 @@ export async function batchGet(
               [table]: {
                 Keys: pending,
                 ConsistentRead: true,
-                ...(projection ? { ProjectionExpression: projection.join(','), ExpressionAttributeNames: names } : {}),
+                ...(projection
+                  ? { ProjectionExpression: projection.join(','), ExpressionAttributeNames: names }
+                  : {}),
               },
             },
           }),

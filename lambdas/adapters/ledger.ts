@@ -10,6 +10,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChunkResult, PartitionResult, RunRecord, RunStatus, SourceRef } from '../domain/run';
 
 export type StepRecord = (ChunkResult & { kind: 'chunk' }) | (PartitionResult & { kind: 'partition' });
+
 import { dynamodb } from './clients';
 
 /**
@@ -32,7 +33,10 @@ export class Ledger {
       );
       return { claimed: true };
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') {
+      if (
+        err instanceof ConditionalCheckFailedException ||
+        (err as Error).name === 'ConditionalCheckFailedException'
+      ) {
         const existing = await this.getRun(run.runId);
         if (existing) return { claimed: false, existing };
       }
@@ -70,7 +74,10 @@ export class Ledger {
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
         UpdateExpression: `SET ${sets.join(', ')}`,
         ExpressionAttributeNames: names,
-        ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true, convertClassInstanceToMap: true }),
+        ExpressionAttributeValues: marshall(values, {
+          removeUndefinedValues: true,
+          convertClassInstanceToMap: true,
+        }),
         ConditionExpression: 'attribute_exists(pk)',
       }),
     );
@@ -78,7 +85,10 @@ export class Ledger {
 
   /** Records one chunk's or partition's outcome (idempotent: a retry overwrites its own record). */
   async recordStep(runId: string, step: StepRecord): Promise<void> {
-    const id = step.kind === 'chunk' ? `CHUNK#${String(step.index).padStart(6, '0')}` : `PART#${String(step.partition).padStart(4, '0')}`;
+    const id =
+      step.kind === 'chunk'
+        ? `CHUNK#${String(step.index).padStart(6, '0')}`
+        : `PART#${String(step.partition).padStart(4, '0')}`;
     await dynamodb.send(
       new PutItemCommand({
         TableName: this.table,

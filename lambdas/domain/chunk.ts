@@ -1,5 +1,5 @@
 import type { EntityConfig } from './config';
-import { type RawRecord, decodeUtf8, parseRecord } from './csv';
+import { decodeUtf8, parseRecord, type RawRecord } from './csv';
 import { itemDigest } from './digest';
 import { type HeaderBinding, mapRecord } from './mapping';
 import type { Scalar } from './normalize';
@@ -33,7 +33,10 @@ export interface DuplicateKey {
 }
 
 /** (version, line) order: the greater wins. */
-export function newer(a: Pick<Candidate, 'version' | 'line'>, b: Pick<Candidate, 'version' | 'line'>): boolean {
+export function newer(
+  a: Pick<Candidate, 'version' | 'line'>,
+  b: Pick<Candidate, 'version' | 'line'>,
+): boolean {
   return a.version > b.version || (a.version === b.version && a.line > b.line);
 }
 

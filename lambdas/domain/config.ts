@@ -26,7 +26,9 @@ const ENTITY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const fieldSchema = z.strictObject({
   /** Source column name; matched case-insensitively after trimming. */
   source: z.string().trim().min(1, 'source column name is empty'),
-  type: z.enum(FIELD_TYPES, { error: (iss) => `unknown type ${JSON.stringify(iss.input)}` }).default('string'),
+  type: z
+    .enum(FIELD_TYPES, { error: (iss) => `unknown type ${JSON.stringify(iss.input)}` })
+    .default('string'),
   required: z.boolean().default(false),
   transforms: z
     .array(z.enum(TRANSFORMS, { error: (iss) => `unknown transform ${JSON.stringify(iss.input)}` }))
@@ -88,7 +90,12 @@ const entitySchema = z
         key: z.string().regex(NAME),
       })
       .strict(),
-    source: sourceSchema.default({ format: 'csv', delimiter: 'auto', maxFieldBytes: 128 * 1024, chunkBytes: 8 * 1024 * 1024 }),
+    source: sourceSchema.default({
+      format: 'csv',
+      delimiter: 'auto',
+      maxFieldBytes: 128 * 1024,
+      chunkBytes: 8 * 1024 * 1024,
+    }),
     /** target field name ← source column and type. */
     fields: z.record(z.string().regex(NAME, 'field names are letters, digits and _'), fieldSchema),
     /** Target field (type `datetime` or `date`) that orders versions of a record: newer wins. */
@@ -105,26 +112,50 @@ const entitySchema = z
   .superRefine((entity, ctx) => {
     const key = entity.fields[entity.target.key];
     if (!key) {
-      ctx.addIssue({ code: 'custom', path: ['target', 'key'], message: `key field "${entity.target.key}" is not in fields` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target', 'key'],
+        message: `key field "${entity.target.key}" is not in fields`,
+      });
     } else if (!key.required) {
-      ctx.addIssue({ code: 'custom', path: ['fields', entity.target.key, 'required'], message: 'the key field must be required' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fields', entity.target.key, 'required'],
+        message: 'the key field must be required',
+      });
     }
     if (entity.updatedAt !== undefined) {
       const f = entity.fields[entity.updatedAt];
       if (!f) {
-        ctx.addIssue({ code: 'custom', path: ['updatedAt'], message: `field "${entity.updatedAt}" is not in fields` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['updatedAt'],
+          message: `field "${entity.updatedAt}" is not in fields`,
+        });
       } else if (f.type !== 'datetime' && f.type !== 'date') {
-        ctx.addIssue({ code: 'custom', path: ['updatedAt'], message: `field "${entity.updatedAt}" must be of type datetime or date` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['updatedAt'],
+          message: `field "${entity.updatedAt}" must be of type datetime or date`,
+        });
       }
     }
     for (const [name, f] of Object.entries(entity.fields)) {
       if (f.type === 'enum' && !f.values) {
-        ctx.addIssue({ code: 'custom', path: ['fields', name, 'values'], message: 'an enum field needs values' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', name, 'values'],
+          message: 'an enum field needs values',
+        });
       }
     }
     for (const name of Object.keys(entity.references)) {
       if (!entity.fields[name]) {
-        ctx.addIssue({ code: 'custom', path: ['references', name], message: `field "${name}" is not in fields` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['references', name],
+          message: `field "${name}" is not in fields`,
+        });
       }
     }
   });
@@ -134,7 +165,10 @@ export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
     entities: z
-      .record(z.string().regex(ENTITY_NAME, 'entity names are lower-case letters, digits and -'), entitySchema)
+      .record(
+        z.string().regex(ENTITY_NAME, 'entity names are lower-case letters, digits and -'),
+        entitySchema,
+      )
       .refine((e) => Object.keys(e).length > 0, 'at least one entity is required'),
   })
   .superRefine((cfg, ctx) => {
@@ -171,7 +205,9 @@ export function parseConfigText(text: string, origin = 'config'): CrmSyncConfig 
   try {
     raw = /^\s*[{[]/.test(text) ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${origin} is not valid JSON or YAML: ${(err as Error).message}`, [], { cause: err });
+    throw new ConfigError(`${origin} is not valid JSON or YAML: ${(err as Error).message}`, [], {
+      cause: err,
+    });
   }
   return parseConfig(raw, origin);
 }

@@ -1,4 +1,11 @@
-import { type Candidate, type DuplicateKey, type StoredVersion, type WriteMode, classify, newer } from './chunk';
+import {
+  type Candidate,
+  classify,
+  type DuplicateKey,
+  newer,
+  type StoredVersion,
+  type WriteMode,
+} from './chunk';
 import type { MergedLine, PartLine } from './run';
 
 export interface MergeOutcome {
@@ -74,7 +81,11 @@ export class PartitionMerger {
       }
     }
     for (const [key, lines] of this.lines) {
-      out.duplicates.push({ key, lines: [...lines].sort((a, b) => a - b), winner: this.winners.get(key)?.line ?? 0 });
+      out.duplicates.push({
+        key,
+        lines: [...lines].sort((a, b) => a - b),
+        winner: this.winners.get(key)?.line ?? 0,
+      });
     }
     out.duplicates.sort((a, b) => (a.lines[0] ?? 0) - (b.lines[0] ?? 0));
     return out;

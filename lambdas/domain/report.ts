@@ -54,6 +54,7 @@ export function rejectsRow(
 ): string {
   const parsed = parseRecord(reject.raw, delimiter);
   const cells = parsed.ok ? parsed.fields : [reject.raw];
-  const padded = cells.length >= columns.length ? cells : [...cells, ...Array(columns.length - cells.length).fill('')];
+  const padded =
+    cells.length >= columns.length ? cells : [...cells, ...Array(columns.length - cells.length).fill('')];
   return `${[String(reject.line), reject.reasons.join(' '), ...padded].map(csvCell).join(',')}\r\n`;
 }

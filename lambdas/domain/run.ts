@@ -50,7 +50,13 @@ export interface RunRecord {
  * `rerun` lets a person ask for a deliberate second run of the same object.
  */
 export function deriveRunId(source: SourceRef, entity: string, configHash: string, rerun?: string): string {
-  const identity = [source.bucket, source.key, source.versionId || source.etag || '', configHash, rerun ?? ''];
+  const identity = [
+    source.bucket,
+    source.key,
+    source.versionId || source.etag || '',
+    configHash,
+    rerun ?? '',
+  ];
   const digest = createHash('sha256').update(identity.join('\u0000')).digest('hex').slice(0, 20);
   return `${entity}-${digest}`;
 }
@@ -133,7 +139,8 @@ export const workKeys = {
   part: (prefix: string, partition: number, chunk: number) =>
     `${prefix}parts/p${String(partition).padStart(4, '0')}/c${String(chunk).padStart(6, '0')}.jsonl`,
   rejects: (prefix: string, chunk: number) => `${prefix}rejects/c${String(chunk).padStart(6, '0')}.jsonl`,
-  merged: (prefix: string, partition: number) => `${prefix}merged/p${String(partition).padStart(4, '0')}.jsonl`,
+  merged: (prefix: string, partition: number) =>
+    `${prefix}merged/p${String(partition).padStart(4, '0')}.jsonl`,
   duplicates: (prefix: string, partition: number) =>
     `${prefix}duplicates/p${String(partition).padStart(4, '0')}.jsonl`,
 };

@@ -1,6 +1,6 @@
-import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
@@ -11,11 +11,19 @@ import { META, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { InvalidEventError } from '../domain/errors';
 import { PartitionMerger } from '../domain/merge';
-import { type PartLine, type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
+import {
+  type PartitionItem,
+  type PartitionResult,
+  type PartLine,
+  type WorkerJob,
+  workKeys,
+} from '../domain/run';
 import { targetTable, workerEnv } from './env';
 
 const eventSchema = z.object({
-  BatchInput: z.object({ job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }) }),
+  BatchInput: z.object({
+    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
+  }),
   Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
 });
 
@@ -47,7 +55,10 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   const keyName = entity.target.key;
   const merger = new PartitionMerger();
   await mapLimit(item.chunks, 8, async (chunk) => {
-    const text = await readText({ bucket: env.bucket, key: workKeys.part(job.workPrefix, item.partition, chunk) });
+    const text = await readText({
+      bucket: env.bucket,
+      key: workKeys.part(job.workPrefix, item.partition, chunk),
+    });
     for (const line of text.split('\n')) if (line) merger.add(JSON.parse(line) as PartLine);
   });
 
@@ -111,7 +122,9 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
 export async function mergeHandler(event: unknown): Promise<{ partitions: PartitionResult[] }> {
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new InvalidEventError(`merge: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new InvalidEventError(
+      `merge: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   const job = parsed.data.BatchInput.job as unknown as WorkerJob;
   const partitions: PartitionResult[] = [];

@@ -1,6 +1,6 @@
-import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
 import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
@@ -11,10 +11,10 @@ import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../d
 import { bindHeader } from '../domain/mapping';
 import {
   type ChunkItem,
+  deriveRunId,
   type PartitionItem,
   type SourceRef,
   type WorkerJob,
-  deriveRunId,
   workKeys,
 } from '../domain/run';
 import { workerEnv } from './env';
@@ -28,7 +28,11 @@ const sourceSchema = z.object({
   rerun: z.string().optional(),
 });
 
-const claimEvent = z.object({ action: z.literal('claim'), source: sourceSchema, executionId: z.string().optional() });
+const claimEvent = z.object({
+  action: z.literal('claim'),
+  source: sourceSchema,
+  executionId: z.string().optional(),
+});
 const planEvent = z.object({
   action: z.literal('plan'),
   runId: z.string().min(1),
@@ -61,7 +65,12 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   const entity = getEntity(env.config, source.entity);
   const versionId = source.versionId ?? undefined;
   const head = await headObject({ bucket: source.bucket, key: source.key, versionId });
-  const ref: SourceRef = { bucket: source.bucket, key: source.key, versionId: head.versionId, etag: head.etag };
+  const ref: SourceRef = {
+    bucket: source.bucket,
+    key: source.key,
+    versionId: head.versionId,
+    etag: head.etag,
+  };
   const hash = configHash(entity);
   const runId = deriveRunId(ref, source.entity, hash, source.rerun);
   const ledger = new Ledger(env.ledgerTable);
@@ -100,7 +109,8 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     };
     let encoding = 'utf8';
     const head: Buffer[] = [];
-    for await (const c of await readObject(data, { start: 0, end: 4096 }, source.etag)) head.push(Buffer.from(c));
+    for await (const c of await readObject(data, { start: 0, end: 4096 }, source.etag))
+      head.push(Buffer.from(c));
     const detected = detectEncoding(Buffer.concat(head));
     if (detected.encoding !== 'utf8') {
       encoding = detected.encoding;
@@ -120,7 +130,9 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     });
     const header = parseRecord(plan.header.text, plan.delimiter);
     if (!header.ok) {
-      throw new MalformedFileError(`line ${plan.header.line}: the header is not valid CSV (${header.reason})`);
+      throw new MalformedFileError(
+        `line ${plan.header.line}: the header is not valid CSV (${header.reason})`,
+      );
     }
     const columns = header.fields.map((c) => c.trim());
     const binding = bindHeader(columns, entity);
@@ -133,7 +145,14 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     await putJson(env.bucket, workKeys.manifest(workPrefix), chunks);
     await putJson(env.bucket, workKeys.partitions(workPrefix), partitionItems);
     await new Ledger(env.ledgerTable).updateRun(runId, { chunks: chunks.length });
-    logger.info('planned', { runId, chunks: chunks.length, partitions, rows: plan.rows, bytes: plan.bytes, encoding });
+    logger.info('planned', {
+      runId,
+      chunks: chunks.length,
+      partitions,
+      rows: plan.rows,
+      bytes: plan.bytes,
+      encoding,
+    });
     return {
       runId,
       entity: source.entity,
@@ -158,8 +177,10 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     };
   } catch (err) {
     // Name the file in every input error, keep the class so the state machine can catch it.
-    if (err instanceof HeaderMismatchError) throw new HeaderMismatchError(`${where}: ${err.message}`, { cause: err });
-    if (err instanceof MalformedFileError) throw new MalformedFileError(`${where}: ${err.message}`, { cause: err });
+    if (err instanceof HeaderMismatchError)
+      throw new HeaderMismatchError(`${where}: ${err.message}`, { cause: err });
+    if (err instanceof MalformedFileError)
+      throw new MalformedFileError(`${where}: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -167,7 +188,9 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
 export async function planHandler(event: unknown): Promise<ClaimOutput | PlanOutput> {
   const parsed = planEventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new InvalidEventError(`plan: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new InvalidEventError(
+      `plan: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   const e = parsed.data;
   return e.action === 'claim' ? claimRun(e) : planRun(e);
@@ -176,4 +199,3 @@ export async function planHandler(event: unknown): Promise<ClaimOutput | PlanOut
 export const handler = middy(planHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }));
-

@@ -11,21 +11,26 @@ import { getEntity } from '../domain/config';
 import { InvalidEventError } from '../domain/errors';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
+  accountingGap,
   type ChunkResult,
   type Counts,
   type MergedLine,
   type PartitionResult,
   type WorkerJob,
-  accountingGap,
   workKeys,
 } from '../domain/run';
-import type { PlanOutput } from './plan';
 import { targetTable, workerEnv } from './env';
+import type { PlanOutput } from './plan';
 
 const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 const eventSchema = z.object({
   runId: z.string(),
-  plan: z.looseObject({ job: z.looseObject({}), chunks: z.number(), partitions: z.number(), rows: z.number() }),
+  plan: z.looseObject({
+    job: z.looseObject({}),
+    chunks: z.number(),
+    partitions: z.number(),
+    rows: z.number(),
+  }),
   transform: mapOutput,
   merge: mapOutput,
 });
@@ -54,7 +59,8 @@ async function readMapResults<T>(
     }
   }
   for (const f of manifest.ResultFiles?.FAILED ?? []) {
-    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key })) failures.push(`${r.Error}: ${r.Cause}`);
+    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key }))
+      failures.push(`${r.Error}: ${r.Cause}`);
   }
   return { outputs, failures };
 }
@@ -62,10 +68,12 @@ async function readMapResults<T>(
 async function* rejectsCsv(bucket: string, job: WorkerJob, chunks: number): AsyncGenerator<Buffer> {
   yield Buffer.from(rejectsHeader(job.columns));
   for (let c = 0; c < chunks; c++) {
-    const text = await readText({ bucket, key: workKeys.rejects(job.workPrefix, c) }).catch((err: unknown) => {
-      if ((err as Error).name === 'NoSuchKey') return '';
-      throw err;
-    });
+    const text = await readText({ bucket, key: workKeys.rejects(job.workPrefix, c) }).catch(
+      (err: unknown) => {
+        if ((err as Error).name === 'NoSuchKey') return '';
+        throw err;
+      },
+    );
     const rows: string[] = [];
     for (const line of text.split('\n')) {
       if (line) rows.push(rejectsRow(JSON.parse(line), job.columns, job.delimiter));
@@ -130,7 +138,10 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   });
   checks.push({
     name: 'all-partitions',
-    ok: partIds.size === plan.partitions && partitions.length === plan.partitions && merge.failures.length === 0,
+    ok:
+      partIds.size === plan.partitions &&
+      partitions.length === plan.partitions &&
+      merge.failures.length === 0,
     detail: `${partIds.size} of ${plan.partitions} partitions reported${merge.failures.length ? `; failed: ${merge.failures.slice(0, 5).join(' | ')}` : ''}`,
   });
   checks.push({
@@ -200,16 +211,22 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const reports: RunSummary['reports'] = { summary: `${reportPrefix}summary.json` };
   if (counts.rejected > 0) {
     reports.rejects = `${reportPrefix}rejects.csv`;
-    await putStream(env.bucket, reports.rejects, rejectsCsv(env.bucket, job, plan.chunks), 'text/csv; charset=utf-8');
+    await putStream(
+      env.bucket,
+      reports.rejects,
+      rejectsCsv(env.bucket, job, plan.chunks),
+      'text/csv; charset=utf-8',
+    );
   }
   if (duplicateKeys > 0) {
     reports.duplicates = `${reportPrefix}duplicates.csv`;
     const body = async function* () {
       yield Buffer.from('key,lines,winner\r\n');
       for (let p = 0; p < plan.partitions; p++) {
-        const dupes = await readText({ bucket: env.bucket, key: workKeys.duplicates(job.workPrefix, p) }).catch(
-          () => '',
-        );
+        const dupes = await readText({
+          bucket: env.bucket,
+          key: workKeys.duplicates(job.workPrefix, p),
+        }).catch(() => '');
         const rows = dupes
           .split('\n')
           .filter(Boolean)
@@ -253,7 +270,15 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     status: ok ? 'SUCCEEDED' : 'MISMATCHED',
     counts,
     finishedAt,
-    ...(ok ? {} : { error: 'ReconciliationMismatch', cause: checks.filter((c) => !c.ok).map((c) => c.detail).join('; ') }),
+    ...(ok
+      ? {}
+      : {
+          error: 'ReconciliationMismatch',
+          cause: checks
+            .filter((c) => !c.ok)
+            .map((c) => c.detail)
+            .join('; '),
+        }),
   });
   logger.info('reconciled', { runId: event.runId, status: summary.reconciliation.status, ...counts });
   return summary;
@@ -262,7 +287,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
 export async function reconcileHandler(event: unknown): Promise<RunSummary> {
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new InvalidEventError(`reconcile: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new InvalidEventError(
+      `reconcile: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   return reconcileRun(parsed.data);
 }
@@ -270,4 +297,3 @@ export async function reconcileHandler(event: unknown): Promise<RunSummary> {
 export const handler = middy(reconcileHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }));
-

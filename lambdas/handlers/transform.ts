@@ -10,7 +10,14 @@ import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
 import { ConfigError, CrmSyncError, InvalidEventError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
-import { type ChunkItem, type ChunkResult, type PartLine, type WorkerJob, partitionOf, workKeys } from '../domain/run';
+import {
+  type ChunkItem,
+  type ChunkResult,
+  type PartLine,
+  partitionOf,
+  type WorkerJob,
+  workKeys,
+} from '../domain/run';
 import { workerEnv } from './env';
 
 const chunkSchema = z.object({
@@ -21,7 +28,9 @@ const chunkSchema = z.object({
   rows: z.number().int().min(0),
 });
 const eventSchema = z.object({
-  BatchInput: z.object({ job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }) }),
+  BatchInput: z.object({
+    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
+  }),
   Items: z.array(chunkSchema).min(1),
 });
 
@@ -40,12 +49,16 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
   const env = workerEnv();
   const entity = getEntity(env.config, job.entity);
   if (configHash(entity) !== job.configHash) {
-    throw new ConfigError(`the config of "${job.entity}" changed since run ${job.runId} was planned; start a new run`);
+    throw new ConfigError(
+      `the config of "${job.entity}" changed since run ${job.runId} was planned; start a new run`,
+    );
   }
   const binding = bindHeader(job.columns, entity);
   const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes);
   const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
-  for await (const records of recordsOf(body, chunk, { maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2) })) {
+  for await (const records of recordsOf(body, chunk, {
+    maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+  })) {
     for (const r of records) acc.add(r);
   }
   if (acc.rows !== chunk.rows) {
@@ -74,7 +87,12 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
   );
   if (acc.rejects.length > 0) {
     const text = acc.rejects.map((r) => JSON.stringify(r)).join('\n');
-    await putObject(env.bucket, workKeys.rejects(job.workPrefix, chunk.index), `${text}\n`, 'application/x-ndjson');
+    await putObject(
+      env.bucket,
+      workKeys.rejects(job.workPrefix, chunk.index),
+      `${text}\n`,
+      'application/x-ndjson',
+    );
   }
   const result: ChunkResult = {
     index: chunk.index,
@@ -92,13 +110,20 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
 export async function transformHandler(event: unknown): Promise<{ chunks: ChunkResult[] }> {
   const parsed = eventSchema.safeParse(event);
   if (!parsed.success) {
-    throw new InvalidEventError(`transform: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    throw new InvalidEventError(
+      `transform: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
   }
   const job = parsed.data.BatchInput.job as unknown as WorkerJob;
   const chunks: ChunkResult[] = [];
   for (const item of parsed.data.Items) {
     const result = await transformChunk(job, item);
-    logger.info('chunk transformed', { runId: job.runId, chunk: item.index, rows: result.rows, rejected: result.rejected });
+    logger.info('chunk transformed', {
+      runId: job.runId,
+      chunk: item.index,
+      rows: result.rows,
+      rejected: result.rejected,
+    });
     chunks.push(result);
   }
   return { chunks };

@@ -19,7 +19,8 @@ async function cli(args: string[]): Promise<{ stdout: string; stderr: string; co
   }
 }
 
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+const lastJson = (stdout: string) =>
+  JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
 const sortedLines = (stdout: string) => stdout.trim().split('\n').sort();
 
 /** The CLI as a user runs it: separate processes sharing only the state dir on disk. */
@@ -31,14 +32,34 @@ describe('crm-sync CLI, local mode', () => {
     const stateDir = join(base, 'default');
 
     // Act
-    const result = await cli(['local', 'run', CONTACTS, '--entity', 'contact', '--json', '--state-dir', stateDir]);
+    const result = await cli([
+      'local',
+      'run',
+      CONTACTS,
+      '--entity',
+      'contact',
+      '--json',
+      '--state-dir',
+      stateDir,
+    ]);
     const exported = await cli(['local', 'export', '--entity', 'contact', '--state-dir', stateDir]);
 
     // Assess
     expect(result.code).toBe(0);
     const summary = lastJson(result.stdout);
-    expect(summary).toMatchObject({ entity: 'contact', status: 'SUCCEEDED', reconciliation: { status: 'MATCHED' } });
-    const c = summary.counts as Record<string, number>;
+    expect(summary).toMatchObject({
+      entity: 'contact',
+      status: 'SUCCEEDED',
+      reconciliation: { status: 'MATCHED' },
+    });
+    const c = summary.counts as {
+      rows: number;
+      applied: number;
+      unchanged: number;
+      superseded: number;
+      deleted: number;
+      rejected: number;
+    };
     expect(c.rows).toBe(c.applied + c.unchanged + c.superseded + c.deleted + c.rejected);
     expect(result.stderr).toContain('TransformChunks');
     const rows = sortedLines(exported.stdout);
@@ -56,9 +77,36 @@ describe('crm-sync CLI, local mode', () => {
     const stateDir = join(base, 'small');
 
     // Act
-    const result = await cli(['local', 'run', CONTACTS, '--entity', 'contact', '--json', '--config', configFile, '--state-dir', stateDir]);
-    const small = await cli(['local', 'export', '--entity', 'contact', '--config', configFile, '--state-dir', stateDir]);
-    const reference = await cli(['local', 'export', '--entity', 'contact', '--state-dir', join(base, 'default')]);
+    const result = await cli([
+      'local',
+      'run',
+      CONTACTS,
+      '--entity',
+      'contact',
+      '--json',
+      '--config',
+      configFile,
+      '--state-dir',
+      stateDir,
+    ]);
+    const small = await cli([
+      'local',
+      'export',
+      '--entity',
+      'contact',
+      '--config',
+      configFile,
+      '--state-dir',
+      stateDir,
+    ]);
+    const reference = await cli([
+      'local',
+      'export',
+      '--entity',
+      'contact',
+      '--state-dir',
+      join(base, 'default'),
+    ]);
 
     // Assess
     const summary = lastJson(result.stdout);
@@ -70,7 +118,15 @@ describe('crm-sync CLI, local mode', () => {
 
   it('prints a plain error and exits non-zero for a missing file or an unknown entity', async () => {
     // Act
-    const missing = await cli(['local', 'run', join(base, 'nope.csv'), '--entity', 'contact', '--state-dir', base]);
+    const missing = await cli([
+      'local',
+      'run',
+      join(base, 'nope.csv'),
+      '--entity',
+      'contact',
+      '--state-dir',
+      base,
+    ]);
     const unknown = await cli(['local', 'run', CONTACTS, '--entity', 'lead', '--state-dir', base]);
 
     // Assess

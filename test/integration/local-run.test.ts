@@ -18,9 +18,11 @@ describe('local run of the synthesized state machine', () => {
   let stack: LocalStack;
 
   const exportTable = async (entity: string) => {
-    const { scanTable } = require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
+    const { scanTable } =
+      require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
     const items = new Map<string, Record<string, unknown>>();
-    for await (const page of scanTable(stack.tableOf(entity))) for (const it of page) items.set(String(it.id), it);
+    for await (const page of scanTable(stack.tableOf(entity)))
+      for (const it of page) items.set(String(it.id), it);
     return items;
   };
 
@@ -46,7 +48,14 @@ describe('local run of the synthesized state machine', () => {
     expect(c.rows).toBe(3000);
     expect(c.applied + c.unchanged + c.superseded + c.deleted + c.rejected).toBe(c.rows);
     // The generator's truth for seed 42: 126 bad rows, 91 duplicates, 18 deletes of keys never loaded.
-    expect(c).toEqual({ rows: 3000, applied: 2765, unchanged: 18, superseded: 91, deleted: 0, rejected: 126 });
+    expect(c).toEqual({
+      rows: 3000,
+      applied: 2765,
+      unchanged: 18,
+      superseded: 91,
+      deleted: 0,
+      rejected: 126,
+    });
     expect(result.chunks).toBeGreaterThan(1);
 
     const rejectsCsv = readCsv(result.reports.rejects as string);
@@ -74,12 +83,23 @@ describe('local run of the synthesized state machine', () => {
 
     // Act
     const duplicate = await runLocalFile(stack, CONTACTS, config, { entity: 'contact', stateDir });
-    const rerun = await runLocalFile(stack, CONTACTS, config, { entity: 'contact', stateDir, rerun: 'again' });
+    const rerun = await runLocalFile(stack, CONTACTS, config, {
+      entity: 'contact',
+      stateDir,
+      rerun: 'again',
+    });
 
     // Assess
     expect(duplicate.status).toBe('DUPLICATE_TRIGGER');
     expect(rerun.status).toBe('SUCCEEDED');
-    expect(rerun.counts).toEqual({ rows: 3000, applied: 0, unchanged: 2783, superseded: 91, deleted: 0, rejected: 126 });
+    expect(rerun.counts).toEqual({
+      rows: 3000,
+      applied: 0,
+      unchanged: 2783,
+      superseded: 91,
+      deleted: 0,
+      rejected: 126,
+    });
     expect(await exportTable('contact')).toEqual(before);
   });
 
@@ -87,7 +107,13 @@ describe('local run of the synthesized state machine', () => {
     // Prepare
     const lines = readFileSync(CONTACTS, 'utf8').split('\r\n');
     const bad = join(stateDir, 'no-lastname.csv');
-    writeFileSync(bad, lines.map((l) => l.replace(',"LastName"', ',"Surname"')).slice(0, 20).join('\r\n'));
+    writeFileSync(
+      bad,
+      lines
+        .map((l) => l.replace(',"LastName"', ',"Surname"'))
+        .slice(0, 20)
+        .join('\r\n'),
+    );
     const before = await exportTable('contact');
 
     // Act
@@ -125,7 +151,14 @@ describe('local run of the synthesized state machine', () => {
 
     // Assess
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.counts).toEqual({ rows: 3, applied: 1, unchanged: 0, superseded: 1, deleted: 1, rejected: 0 });
+    expect(result.counts).toEqual({
+      rows: 3,
+      applied: 1,
+      unchanged: 0,
+      superseded: 1,
+      deleted: 1,
+      rejected: 0,
+    });
     const after = await exportTable('contact');
     expect(after.get(updated[0] as string)?.title).toBe('Chief Data Officer');
     expect(after.has(deleted[0] as string)).toBe(false);

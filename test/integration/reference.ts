@@ -52,11 +52,17 @@ export function readCsv(path: string): Array<{ line: number; cells: string[] }> 
 }
 
 /** Winner per Id by (LastModifiedDate, line), skipping rejected lines; deleted winners drop out. */
-export function expectedContacts(path: string, rejectedLines: ReadonlySet<number>): Map<string, Record<string, string>> {
+export function expectedContacts(
+  path: string,
+  rejectedLines: ReadonlySet<number>,
+): Map<string, Record<string, string>> {
   const [header, ...rows] = readCsv(path);
   if (!header) throw new Error('empty file');
   const col = (name: string) => header.cells.indexOf(name);
-  const winners = new Map<string, { line: number; modified: string; row: Record<string, string>; deleted: boolean }>();
+  const winners = new Map<
+    string,
+    { line: number; modified: string; row: Record<string, string>; deleted: boolean }
+  >();
   for (const r of rows) {
     if (rejectedLines.has(r.line)) continue;
     const row = Object.fromEntries(header.cells.map((h, i) => [h, r.cells[i] ?? '']));
