@@ -1,0 +1,186 @@
+import fc from 'fast-check';
+import { type Candidate, classify, csvCell, newer } from '../../lambdas/domain/chunk';
+import { PartitionMerger } from '../../lambdas/domain/merge';
+import type { PartLine } from '../../lambdas/domain/run';
+import { partitionOf } from '../../lambdas/domain/run';
+
+const cand = (over: Partial<Candidate>): Candidate => ({
+  key: 'k',
+  line: 2,
+  version: '2024-01-01T00:00:00.000Z',
+  deleted: false,
+  item: { id: 'k' },
+  digest: 'd1',
+  ...over,
+});
+
+describe('classify', () => {
+  const stored = { version: '2024-01-01T00:00:00.000Z', line: 5, digest: 'd1' };
+  it.each([
+    ['new key', cand({}), undefined, 'newer-wins', 'put'],
+    ['same content', cand({ line: 9 }), stored, 'newer-wins', 'unchanged'],
+    [
+      'newer content',
+      cand({ version: '2025-01-01T00:00:00.000Z', digest: 'd2' }),
+      stored,
+      'newer-wins',
+      'put',
+    ],
+    [
+      'older content',
+      cand({ version: '2023-01-01T00:00:00.000Z', digest: 'd2' }),
+      stored,
+      'newer-wins',
+      'superseded',
+    ],
+    ['same version, lower line', cand({ line: 3, digest: 'd2' }), stored, 'newer-wins', 'superseded'],
+    ['same version, higher line', cand({ line: 7, digest: 'd2' }), stored, 'newer-wins', 'put'],
+    [
+      'older content, upsert',
+      cand({ version: '2023-01-01T00:00:00.000Z', digest: 'd2' }),
+      stored,
+      'upsert',
+      'put',
+    ],
+    ['existing key, insert-only', cand({ digest: 'd2' }), stored, 'insert-only', 'superseded'],
+    [
+      'delete of a stored key',
+      cand({ deleted: true, version: '2025-01-01T00:00:00.000Z' }),
+      stored,
+      'newer-wins',
+      'delete',
+    ],
+    [
+      'older delete',
+      cand({ deleted: true, version: '2023-01-01T00:00:00.000Z' }),
+      stored,
+      'newer-wins',
+      'superseded',
+    ],
+    ['delete of a missing key', cand({ deleted: true }), undefined, 'newer-wins', 'unchanged'],
+  ] as const)('%s', (_name, candidate, storedVersion, mode, expected) => {
+    // Act
+    const decision = classify(candidate, storedVersion, mode);
+
+    // Assess
+    expect(decision).toBe(expected);
+  });
+});
+
+describe('PartitionMerger', () => {
+  const line = (k: string, l: number, v: string, h = `h${l}`, extra: Partial<PartLine> = {}): PartLine => ({
+    k,
+    l,
+    v,
+    d: false,
+    h,
+    i: { id: k },
+    ...extra,
+  });
+
+  it('picks the newest (updatedAt, line) per key whatever order chunks arrive in, and lists every duplicate line', () => {
+    // Prepare
+    const merger = new PartitionMerger();
+
+    // Act
+    merger.add(line('a', 50, '2024-02-01', 'new', { x: [10] }));
+    merger.add(line('a', 20, '2024-01-01', 'old'));
+    merger.add(line('b', 30, '2024-01-01'));
+    const out = merger.finish(new Map(), 'newer-wins', 'run-1');
+
+    // Assess
+    expect(out.puts.map((c) => [c.key, c.line])).toEqual([
+      ['a', 50],
+      ['b', 30],
+    ]);
+    expect(out.superseded).toBe(1);
+    expect(out.duplicates).toEqual([{ key: 'a', lines: [10, 20, 50], winner: 50 }]);
+  });
+
+  it('counts an item this run already wrote (a retried merge) as applied, not unchanged', () => {
+    // Prepare
+    const merger = new PartitionMerger();
+    merger.add(line('a', 2, '2024-01-01', 'h'));
+    const stored = new Map([['a', { version: '2024-01-01', line: 2, digest: 'h', run: 'run-1' }]]);
+
+    // Act
+    const sameRun = merger.finish(stored, 'newer-wins', 'run-1');
+    const otherRun = merger.finish(stored, 'newer-wins', 'run-2');
+
+    // Assess
+    expect([sameRun.alreadyApplied, sameRun.unchanged, sameRun.puts.length]).toEqual([1, 0, 0]);
+    expect([otherRun.alreadyApplied, otherRun.unchanged]).toEqual([0, 1]);
+  });
+
+  it('has the same winners and counts for any split of the rows into chunks (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ k: fc.constantFrom('a', 'b', 'c', 'd'), v: fc.constantFrom('1', '2', '3') }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.array(fc.nat(40), { maxLength: 6 }),
+        (rows, cuts) => {
+          // Prepare: rows with line numbers; chunk winners by (v, line), like the transform step.
+          const lines = rows.map((r, i) => line(r.k, i + 2, r.v, `${r.k}${r.v}${i}`));
+          const bounds = [
+            0,
+            ...[...new Set(cuts)].filter((c) => c < lines.length).sort((a, b) => a - b),
+            lines.length,
+          ];
+          const merger = new PartitionMerger();
+          let chunkSuperseded = 0;
+          for (let c = bounds.length - 2; c >= 0; c--) {
+            const best = new Map<string, PartLine>();
+            for (const l of lines.slice(bounds[c], bounds[c + 1])) {
+              const cur = best.get(l.k);
+              if (cur) chunkSuperseded++;
+              if (!cur || newer({ version: l.v, line: l.l }, { version: cur.v, line: cur.l }))
+                best.set(l.k, l);
+            }
+            for (const l of best.values()) merger.add(l);
+          }
+
+          // Act
+          const out = merger.finish(new Map(), 'newer-wins', 'r');
+
+          // Assess: the reference is the whole file's winner per key.
+          const expected = new Map<string, PartLine>();
+          for (const l of lines) {
+            const cur = expected.get(l.k);
+            if (!cur || l.v > cur.v || (l.v === cur.v && l.l > cur.l)) expected.set(l.k, l);
+          }
+          expect(new Map(out.puts.map((c) => [c.key, c.line]))).toEqual(
+            new Map([...expected].map(([k, l]) => [k, l.l])),
+          );
+          expect(chunkSuperseded + out.superseded + out.puts.length).toBe(lines.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('partitionOf and csvCell', () => {
+  it('spreads keys over every partition and is stable', () => {
+    // Act
+    const seen = new Set(Array.from({ length: 2000 }, (_, i) => partitionOf(`003${i}`, 16)));
+
+    // Assess
+    expect(seen.size).toBe(16);
+    expect(partitionOf('003qP0000002WGpQAM', 16)).toBe(partitionOf('003qP0000002WGpQAM', 16));
+  });
+
+  it.each([
+    ['=HYPERLINK("http://x","click")', `"'=HYPERLINK(""http://x"",""click"")"`],
+    ['+1+1', "'+1+1"],
+    ['-5', "'-5"],
+    ['@SUM(A1)', "'@SUM(A1)"],
+    ['\tx', "'\tx"],
+    ['plain, with comma', '"plain, with comma"'],
+    ['Zoë 🎉', 'Zoë 🎉'],
+  ])('escapes %j for spreadsheets', (input, expected) => {
+    // Act / Assess
+    expect(csvCell(input)).toBe(expected);
+  });
+});
