@@ -66,12 +66,12 @@ export async function readJson<T>(ref: ObjectRef): Promise<T> {
   return JSON.parse(await readText(ref)) as T;
 }
 
-/** Reads a JSON object, or undefined when it does not exist. */
-export async function readJsonIfExists<T>(ref: ObjectRef): Promise<T | undefined> {
+/** Reads a text object, or '' when it does not exist (optional side outputs). */
+export async function readTextIfExists(ref: ObjectRef): Promise<string> {
   try {
-    return await readJson<T>(ref);
+    return await readText(ref);
   } catch (err) {
-    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return undefined;
+    if (err instanceof NoSuchKey || (err as { name?: string }).name === 'NoSuchKey') return '';
     throw err;
   }
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
 import { type CrmSyncConfig, parseConfigText } from '../domain/config';
-import { ConfigError } from '../domain/errors';
+import { ConfigError, InvalidEventError } from '../domain/errors';
 
 export interface WorkerEnv {
   bucket: string;
@@ -42,4 +43,15 @@ export function targetTable(env: WorkerEnv, entity: string): string {
   const t = env.targetTables[entity];
   if (!t) throw new ConfigError(`no target table for entity "${entity}"`);
   return t;
+}
+
+/** Validates a handler's event; a wrong shape is an InvalidEventError (not retried). */
+export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, handler: string): z.output<T> {
+  const parsed = schema.safeParse(event);
+  if (!parsed.success) {
+    throw new InvalidEventError(
+      `${handler}: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
+    );
+  }
+  return parsed.data;
 }

@@ -9,7 +9,6 @@ import { logger, tracer } from '../adapters/powertools';
 import { putObject, readText } from '../adapters/s3';
 import { META, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { InvalidEventError } from '../domain/errors';
 import { PartitionMerger } from '../domain/merge';
 import {
   type PartitionItem,
@@ -18,7 +17,7 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { targetTable, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 
 const eventSchema = z.object({
   BatchInput: z.object({
@@ -120,15 +119,10 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
 }
 
 export async function mergeHandler(event: unknown): Promise<{ partitions: PartitionResult[] }> {
-  const parsed = eventSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidEventError(
-      `merge: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-    );
-  }
-  const job = parsed.data.BatchInput.job as unknown as WorkerJob;
+  const data = parseEvent(eventSchema, event, 'merge');
+  const job = data.BatchInput.job as unknown as WorkerJob;
   const partitions: PartitionResult[] = [];
-  for (const item of parsed.data.Items) {
+  for (const item of data.Items) {
     const result = await mergePartition(job, item);
     logger.info('partition merged', { runId: job.runId, partition: item.partition, applied: result.applied });
     partitions.push(result);

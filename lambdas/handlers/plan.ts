@@ -7,7 +7,7 @@ import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
 import { configHash, getEntity } from '../domain/config';
 import { detectEncoding, parseRecord, planChunks, transcodeToUtf8 } from '../domain/csv';
-import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../domain/errors';
+import { HeaderMismatchError, MalformedFileError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
 import {
   type ChunkItem,
@@ -17,7 +17,7 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { workerEnv } from './env';
+import { parseEvent, workerEnv } from './env';
 
 const sourceSchema = z.object({
   bucket: z.string().min(1),
@@ -186,13 +186,8 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
 }
 
 export async function planHandler(event: unknown): Promise<ClaimOutput | PlanOutput> {
-  const parsed = planEventSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidEventError(
-      `plan: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-    );
-  }
-  const e = parsed.data;
+  const data = parseEvent(planEventSchema, event, 'plan');
+  const e = data;
   return e.action === 'claim' ? claimRun(e) : planRun(e);
 }
 

@@ -5,10 +5,9 @@ import { z } from 'zod';
 import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
-import { putJson, putStream, readJson, readText } from '../adapters/s3';
-import { META } from '../domain/chunk';
+import { putJson, putStream, readJson, readTextIfExists } from '../adapters/s3';
+import { csvCell, META } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { InvalidEventError } from '../domain/errors';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
   accountingGap,
@@ -19,7 +18,7 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { targetTable, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 import type { PlanOutput } from './plan';
 
 const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
@@ -68,12 +67,7 @@ async function readMapResults<T>(
 async function* rejectsCsv(bucket: string, job: WorkerJob, chunks: number): AsyncGenerator<Buffer> {
   yield Buffer.from(rejectsHeader(job.columns));
   for (let c = 0; c < chunks; c++) {
-    const text = await readText({ bucket, key: workKeys.rejects(job.workPrefix, c) }).catch(
-      (err: unknown) => {
-        if ((err as Error).name === 'NoSuchKey') return '';
-        throw err;
-      },
-    );
+    const text = await readTextIfExists({ bucket, key: workKeys.rejects(job.workPrefix, c) });
     const rows: string[] = [];
     for (const line of text.split('\n')) {
       if (line) rows.push(rejectsRow(JSON.parse(line), job.columns, job.delimiter));
@@ -166,12 +160,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   let mismatchedCount = 0;
   let verified = 0;
   for (let p = 0; p < plan.partitions; p++) {
-    const text = await readText({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, p) }).catch(
-      (err: unknown) => {
-        if ((err as Error).name === 'NoSuchKey') return '';
-        throw err;
-      },
-    );
+    const text = await readTextIfExists({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, p) });
     const lines = text
       .split('\n')
       .filter(Boolean)
@@ -223,16 +212,16 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     const body = async function* () {
       yield Buffer.from('key,lines,winner\r\n');
       for (let p = 0; p < plan.partitions; p++) {
-        const dupes = await readText({
+        const dupes = await readTextIfExists({
           bucket: env.bucket,
           key: workKeys.duplicates(job.workPrefix, p),
-        }).catch(() => '');
+        });
         const rows = dupes
           .split('\n')
           .filter(Boolean)
           .map((l) => {
             const d = JSON.parse(l) as { key: string; lines: number[]; winner: number };
-            return `${[d.key, d.lines.join(' '), String(d.winner)].map((c) => (/[",\r\n]/.test(c) ? `"${c.replaceAll('"', '""')}"` : c)).join(',')}\r\n`;
+            return `${[d.key, d.lines.join(' '), String(d.winner)].map(csvCell).join(',')}\r\n`;
           });
         if (rows.length) yield Buffer.from(rows.join(''));
       }
@@ -285,13 +274,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
 }
 
 export async function reconcileHandler(event: unknown): Promise<RunSummary> {
-  const parsed = eventSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidEventError(
-      `reconcile: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-    );
-  }
-  return reconcileRun(parsed.data);
+  const data = parseEvent(eventSchema, event, 'reconcile');
+  return reconcileRun(data);
 }
 
 export const handler = middy(reconcileHandler)

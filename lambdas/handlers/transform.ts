@@ -8,7 +8,7 @@ import { putObject, readObject } from '../adapters/s3';
 import { ChunkAccumulator } from '../domain/chunk';
 import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
-import { ConfigError, CrmSyncError, InvalidEventError } from '../domain/errors';
+import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
 import {
   type ChunkItem,
@@ -18,7 +18,7 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { workerEnv } from './env';
+import { parseEvent, workerEnv } from './env';
 
 const chunkSchema = z.object({
   index: z.number().int().min(0),
@@ -108,15 +108,10 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
 }
 
 export async function transformHandler(event: unknown): Promise<{ chunks: ChunkResult[] }> {
-  const parsed = eventSchema.safeParse(event);
-  if (!parsed.success) {
-    throw new InvalidEventError(
-      `transform: unexpected event: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-    );
-  }
-  const job = parsed.data.BatchInput.job as unknown as WorkerJob;
+  const data = parseEvent(eventSchema, event, 'transform');
+  const job = data.BatchInput.job as unknown as WorkerJob;
   const chunks: ChunkResult[] = [];
-  for (const item of parsed.data.Items) {
+  for (const item of data.Items) {
     const result = await transformChunk(job, item);
     logger.info('chunk transformed', {
       runId: job.runId,
