@@ -113,29 +113,33 @@ export class CrmSyncStack extends Stack {
         Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
       ),
     };
+    // Function timeouts equal their tasks' timeouts (see SyncStateMachineProps).
+    const stepTimeout = Duration.minutes(10);
+    const workerTimeout = Duration.minutes(2);
     const common = { configFile: props.configFile, environment };
     this.planFunction = new WorkerFunction(this, 'PlanFunction', {
       ...common,
       handler: 'plan',
       memorySize: 1024,
+      timeout: stepTimeout,
     });
     this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
       ...common,
       handler: 'transform',
       memorySize: 1769, // one full vCPU: parsing is CPU-bound
-      timeout: Duration.minutes(10),
+      timeout: workerTimeout,
     });
     this.mergeFunction = new WorkerFunction(this, 'MergeFunction', {
       ...common,
       handler: 'merge',
       memorySize: 1769,
-      timeout: Duration.minutes(10),
+      timeout: workerTimeout,
     });
     this.reconcileFunction = new WorkerFunction(this, 'ReconcileFunction', {
       ...common,
       handler: 'reconcile',
       memorySize: 1024,
-      timeout: Duration.minutes(10),
+      timeout: stepTimeout,
     });
 
     // Least privilege, per worker and per prefix.
@@ -171,6 +175,8 @@ export class CrmSyncStack extends Stack {
       planFunction: plan,
       transformFunction: transform,
       mergeFunction: merge,
+      taskTimeout: stepTimeout,
+      workerTimeout,
       reconcileFunction: reconcile,
       maxConcurrency: props.maxConcurrency,
     });

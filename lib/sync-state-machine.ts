@@ -59,10 +59,18 @@ export interface SyncStateMachineProps {
    */
   readonly toleratedFailurePercentage?: number;
   /**
-   * Time limit of one task (also the local runner's task timeout).
-   * @default Duration.minutes(5)
+   * Time limit of the ClaimRun, PlanChunks and Reconcile tasks: must equal the timeout of the
+   * functions they invoke, so Step Functions never retries an invocation that is still running.
+   * @default Duration.minutes(10)
    */
   readonly taskTimeout?: Duration;
+  /**
+   * Time limit of one TransformChunk / MergePartition task, equal to those functions' timeout.
+   * These run inside EXPRESS child executions (5 minutes at most), so with retries they must stay
+   * well under it.
+   * @default Duration.minutes(2)
+   */
+  readonly workerTimeout?: Duration;
   /**
    * Log retention of the state machine's log group.
    * @default logs.RetentionDays.ONE_MONTH
@@ -82,7 +90,13 @@ export class SyncStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
     super(scope, id);
-    const taskTimeout = sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(5));
+    const taskTimeout = sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(10));
+    const workerTimeout = sfn.Timeout.duration(props.workerTimeout ?? Duration.minutes(2));
+    if ((props.workerTimeout ?? Duration.minutes(2)).toSeconds() > 150) {
+      throw new Error(
+        'workerTimeout must be at most 150 seconds: workers run in EXPRESS children (5 minutes with retries)',
+      );
+    }
     const transientRetry: sfn.RetryProps = {
       errors: ['States.ALL'],
       interval: Duration.seconds(2),
@@ -156,9 +170,9 @@ export class SyncStateMachine extends Construct {
     const transform = new tasks.LambdaInvoke(this, STATE.transform, {
       lambdaFunction: props.transformFunction,
       payloadResponseOnly: true,
-      taskTimeout,
+      taskTimeout: workerTimeout,
     });
-    transform.addRetry(noRetry).addRetry({ ...transientRetry, maxAttempts: 4 });
+    transform.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
 
     const transformMap = this.distributedMap(
       STATE.transformMap,
@@ -171,9 +185,9 @@ export class SyncStateMachine extends Construct {
     const merge = new tasks.LambdaInvoke(this, STATE.merge, {
       lambdaFunction: props.mergeFunction,
       payloadResponseOnly: true,
-      taskTimeout,
+      taskTimeout: workerTimeout,
     });
-    merge.addRetry(noRetry).addRetry({ ...transientRetry, maxAttempts: 4 });
+    merge.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
     const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.plan.partitionsKey', '$.merge', {
       ...props,
       chunksPerBatch: 1,

@@ -70,8 +70,9 @@ export async function batchWrite(
   let calls = 0;
   let retries = 0;
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < batches.length) {
+    while (next < batches.length && !failed) {
       let pending = batches[next++] ?? [];
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
@@ -89,7 +90,13 @@ export async function batchWrite(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 8, batches.length) }, worker));
+  // One failure stops the other workers from starting new batches (the step is retried whole).
+  const guarded = () =>
+    worker().catch((err: unknown) => {
+      failed = true;
+      throw err;
+    });
+  await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 8, batches.length) }, guarded));
   return { calls, retries };
 }
 

@@ -24,11 +24,15 @@ export function workerEnv(): WorkerEnv {
   if (cached) return cached;
   const file = required('CRM_SYNC_CONFIG_FILE');
   const path = isAbsolute(file) ? file : resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd(), file);
+  const tablesText = required('CRM_SYNC_TARGET_TABLES');
   let tables: unknown;
   try {
-    tables = JSON.parse(required('CRM_SYNC_TARGET_TABLES'));
+    tables = JSON.parse(tablesText);
   } catch (err) {
-    throw new ConfigError('CRM_SYNC_TARGET_TABLES is not a JSON object', [], { cause: err });
+    throw new ConfigError('CRM_SYNC_TARGET_TABLES is not valid JSON', [], { cause: err });
+  }
+  if (!tables || typeof tables !== 'object' || Object.values(tables).some((t) => typeof t !== 'string')) {
+    throw new ConfigError('CRM_SYNC_TARGET_TABLES must map entity names to table names');
   }
   cached = {
     bucket: required('CRM_SYNC_BUCKET'),

@@ -109,8 +109,12 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     };
     let encoding = 'utf8';
     const head: Buffer[] = [];
-    for await (const c of await readObject(data, { start: 0, end: 4096 }, source.etag))
+    // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
+    const size = (await headObject(data)).size;
+    if (size === 0) throw new MalformedFileError('file is empty');
+    for await (const c of await readObject(data, { start: 0, end: Math.min(4096, size) }, source.etag)) {
       head.push(Buffer.from(c));
+    }
     const detected = detectEncoding(Buffer.concat(head));
     if (detected.encoding !== 'utf8') {
       encoding = detected.encoding;

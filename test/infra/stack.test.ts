@@ -1,0 +1,778 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { App, type CfnElement, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { parseConfigText } from '../../lambdas/domain/config';
+import { CrmSyncStack } from '../../lib/crm-sync-stack';
+
+const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
+const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
+const entities = Object.keys(config.entities);
+
+type Json = Record<string, unknown>;
+
+interface Retrier {
+  ErrorEquals: string[];
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  JitterStrategy?: string;
+}
+
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+}
+
+interface AslState {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  Retry?: Retrier[];
+  Catch?: Catcher[];
+  ItemProcessor?: { ProcessorConfig?: Json; StartAt: string; States: Record<string, AslState> };
+  ItemReader?: { Resource: string; ReaderConfig?: Json; Parameters?: Json };
+  ItemBatcher?: Json;
+  ResultWriter?: { Resource: string; Parameters?: Json };
+  MaxConcurrency?: number;
+  ToleratedFailurePercentage?: number;
+  Choices?: Json[];
+  Default?: string;
+}
+
+interface AslDefinition {
+  StartAt: string;
+  States: Record<string, AslState>;
+}
+
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+interface ValidationReport {
+  pluginReports: {
+    pluginName: string;
+    conclusion: string;
+    violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[];
+    suppressedViolations?: { ruleName: string; acknowledgedId: string; reason?: string }[];
+  }[];
+}
+
+const PERMANENT = ['HeaderMismatchError', 'MalformedFileError', 'ConfigError'];
+const DYNAMODB_WRITES = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:TransactWriteItems',
+];
+
+/** A value that must be there (noUncheckedIndexedAccess). */
+function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing: ${what}`);
+  return value;
+}
+
+function newApp(outdir?: string): App {
+  return new App({
+    ...(outdir ? { outdir } : {}),
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
+      // Validation failures throw from app.synth() with the report in the message, whatever NODE_ENV says.
+      '@aws-cdk/core:appMode': 'inmemory',
+    },
+  });
+}
+
+function newStack(app: App): CrmSyncStack {
+  return new CrmSyncStack(app, 'CrmSync', { config, configFile });
+}
+
+function logicalId(stack: CrmSyncStack, construct: IConstruct): string {
+  const child = construct.node.defaultChild ?? construct;
+  return stack.getLogicalId(child as CfnElement);
+}
+
+/** Joins the `Fn::Join` parts of the definition, with a placeholder for every token, and parses it. */
+function parseDefinition(definition: unknown): AslDefinition {
+  if (typeof definition === 'string') return JSON.parse(definition) as AslDefinition;
+  const join = (definition as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (!join) throw new Error(`unexpected DefinitionString: ${JSON.stringify(definition)}`);
+  const [separator, parts] = join;
+  const text = parts.map((p) => (typeof p === 'string' ? p : '#{TOKEN}')).join(separator);
+  return JSON.parse(text) as AslDefinition;
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement of every AWS::IAM::Policy attached to the role. */
+function statementsOfRole(template: Template, roleId: string): PolicyStatement[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+  return policies
+    .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(`"${roleId}"`))
+    .flatMap((p) => asArray<PolicyStatement>(p.Properties.PolicyDocument.Statement));
+}
+
+/** Whether an IAM action pattern (may hold `*` / `?`) matches the action. */
+function actionMatches(pattern: string, action: string): boolean {
+  const regex = new RegExp(
+    `^${pattern
+      .split('')
+      .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+    'i',
+  );
+  return regex.test(action);
+}
+
+function readReport(outdir: string): ValidationReport {
+  return JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
+}
+
+describe('CrmSyncStack', () => {
+  let stack: CrmSyncStack;
+  let template: Template;
+  let definition: AslDefinition;
+  let bucketId: string;
+  let machineId: string;
+
+  beforeAll(() => {
+    const app = newApp();
+    stack = newStack(app);
+    template = Template.fromStack(stack);
+    bucketId = logicalId(stack, stack.bucket);
+    machineId = logicalId(stack, stack.workflow.stateMachine);
+    const machine = must(
+      template.findResources('AWS::StepFunctions::StateMachine')[machineId],
+      'state machine resource',
+    );
+    definition = parseDefinition(machine.Properties.DefinitionString);
+  });
+
+  function state(name: string, states: Record<string, AslState> = definition.States): AslState {
+    return must(states[name], `state ${name}`);
+  }
+
+  function innerState(mapName: string, name: string): AslState {
+    const processor = must(state(mapName).ItemProcessor, `${mapName}.ItemProcessor`);
+    return state(name, processor.States);
+  }
+
+  describe('data bucket', () => {
+    it('is versioned, encrypted, private, and expires work/ objects', () => {
+      // Prepare
+      const resources = template.findResources('AWS::S3::Bucket');
+
+      // Act
+      const bucket = must(resources[bucketId], 'data bucket');
+
+      // Assess
+      expect(bucket.Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+      });
+      expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Prefix: 'work/',
+            Status: 'Enabled',
+            ExpirationInDays: expect.any(Number),
+          }),
+        ]),
+      );
+      expect(bucket.DeletionPolicy).toBe('Retain');
+    });
+
+    it('sends its events to EventBridge', () => {
+      // Prepare
+      const expected = {
+        BucketName: { Ref: bucketId },
+        NotificationConfiguration: { EventBridgeConfiguration: {} },
+      };
+
+      // Act
+      const notifications = template.findResources('Custom::S3BucketNotifications', { Properties: expected });
+
+      // Assess
+      expect(Object.keys(notifications)).toHaveLength(1);
+    });
+
+    it('denies every request that is not over TLS', () => {
+      // Prepare
+      const deny = Match.objectLike({
+        Effect: 'Deny',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+
+      // Act
+      const policies = template.findResources('AWS::S3::BucketPolicy', {
+        Properties: { Bucket: { Ref: bucketId } },
+      });
+
+      // Assess
+      expect(Object.keys(policies)).toHaveLength(1);
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: bucketId },
+        PolicyDocument: { Statement: Match.arrayWith([deny]) },
+      });
+    });
+  });
+
+  describe('DynamoDB tables', () => {
+    it('has one target table per entity plus the ledger', () => {
+      // Prepare
+      const expectedCount = entities.length + 1;
+
+      // Act
+      const tables = template.findResources('AWS::DynamoDB::Table');
+
+      // Assess
+      expect([...entities].sort()).toEqual(['account', 'contact']);
+      expect(Object.keys(tables)).toHaveLength(expectedCount);
+      template.resourceCountIs('AWS::DynamoDB::Table', expectedCount);
+    });
+
+    it.each(entities)('target table of %s: key id, on-demand, PITR on', (entity) => {
+      // Prepare
+      const id = logicalId(stack, must(stack.targetTables[entity], `table ${entity}`));
+
+      // Act
+      const table = must(template.findResources('AWS::DynamoDB::Table')[id], `table resource ${entity}`);
+
+      // Assess
+      expect(table.Properties).toMatchObject({
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      });
+      expect(table.DeletionPolicy).toBe('Retain');
+    });
+
+    it('ledger table: pk/sk, on-demand, PITR on, TTL on expiresAt', () => {
+      // Prepare
+      const id = logicalId(stack, stack.ledger);
+
+      // Act
+      const ledger = must(template.findResources('AWS::DynamoDB::Table')[id], 'ledger');
+
+      // Assess
+      expect(ledger.Properties).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+    });
+  });
+
+  describe('worker functions', () => {
+    const workers = [
+      { handler: 'plan', memory: 1024, timeout: 600, task: 'PlanChunks' },
+      { handler: 'transform', memory: 1769, timeout: 120, task: 'TransformChunk' },
+      { handler: 'merge', memory: 1769, timeout: 120, task: 'MergePartition' },
+      { handler: 'reconcile', memory: 1024, timeout: 600, task: 'Reconcile' },
+    ];
+
+    it('deploys exactly the 4 workers (plus CDK’s own S3 notifications handler)', () => {
+      // Prepare
+      const functions = template.findResources('AWS::Lambda::Function');
+
+      // Act
+      const handlers = Object.values(functions)
+        .map((f) => f.Properties.Environment?.Variables?.CRM_SYNC_HANDLER as string | undefined)
+        .filter((h): h is string => h !== undefined);
+      const others = Object.keys(functions).filter(
+        (id) => !functions[id]?.Properties.Environment?.Variables?.CRM_SYNC_HANDLER,
+      );
+
+      // Assess
+      expect(handlers.sort()).toEqual(['merge', 'plan', 'reconcile', 'transform']);
+      expect(others).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
+      template.resourceCountIs('AWS::Lambda::Function', 5);
+    });
+
+    it.each(workers)(
+      '$handler: the $task task times out with the function ($timeout s), so no invocation overlaps a retry',
+      ({ task, timeout }) => {
+        // Act
+        const found =
+          task === 'TransformChunk' || task === 'MergePartition'
+            ? innerState(task === 'TransformChunk' ? 'TransformChunks' : 'MergePartitions', task)
+            : state(task);
+
+        // Assess
+        expect(found.TimeoutSeconds).toBe(timeout);
+      },
+    );
+
+    it.each(workers)(
+      '$handler: nodejs22.x on arm64, traced, $memory MB, $timeout s',
+      ({ handler, memory, timeout }) => {
+        // Prepare
+        const expected = {
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          TracingConfig: { Mode: 'Active' },
+          MemorySize: memory,
+          Timeout: timeout,
+          Environment: { Variables: Match.objectLike({ CRM_SYNC_HANDLER: handler }) },
+        };
+
+        // Act
+        const found = template.findResources('AWS::Lambda::Function', { Properties: expected });
+
+        // Assess
+        expect(Object.keys(found)).toHaveLength(1);
+        template.hasResourceProperties('AWS::Lambda::Function', expected);
+      },
+    );
+
+    it.each(workers)('$handler: logs to its own log group with retention', ({ handler }) => {
+      // Prepare
+      const functions = template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: Match.objectLike({ CRM_SYNC_HANDLER: handler }) } },
+      });
+      const fn = must(Object.values(functions)[0], `${handler} function`);
+
+      // Act
+      const logGroupRef = fn.Properties.LoggingConfig?.LogGroup?.Ref as string | undefined;
+      const logGroup = template.findResources('AWS::Logs::LogGroup')[must(logGroupRef, 'LogGroup Ref')];
+
+      // Assess
+      expect(must(logGroup, `log group of ${handler}`).Properties.RetentionInDays).toEqual(
+        expect.any(Number),
+      );
+    });
+
+    it('no worker role uses AWSLambdaBasicExecutionRole (only CDK’s own notifications handler does)', () => {
+      // Prepare
+      const workerRoles = [
+        stack.planFunction,
+        stack.transformFunction,
+        stack.mergeFunction,
+        stack.reconcileFunction,
+      ].map((w) => logicalId(stack, w.role));
+      const roles = template.findResources('AWS::IAM::Role');
+
+      // Act
+      const withBasicRole = Object.keys(roles).filter((id) =>
+        JSON.stringify(roles[id]?.Properties.ManagedPolicyArns ?? []).includes('AWSLambdaBasicExecutionRole'),
+      );
+
+      // Assess
+      for (const id of workerRoles) expect(must(roles[id], id).Properties.ManagedPolicyArns).toBeUndefined();
+      expect(withBasicRole).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
+    });
+  });
+
+  describe('state machine', () => {
+    it('is STANDARD, traced, and logs ALL events without execution data', () => {
+      // Prepare
+      const expected = {
+        StateMachineType: 'STANDARD',
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+      };
+
+      // Act
+      const found = template.findResources('AWS::StepFunctions::StateMachine', { Properties: expected });
+
+      // Assess
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+      expect(Object.keys(found)).toEqual([machineId]);
+    });
+
+    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → Reconcile → IsMatched', () => {
+      // Prepare
+      const { States } = definition;
+
+      // Act
+      const isDuplicate = state('IsDuplicateTrigger');
+      const path = [definition.StartAt];
+      let next: string | undefined = state('PlanChunks').Next;
+      path.push('PlanChunks');
+      while (next && path.length < 20) {
+        path.push(next);
+        next = States[next]?.Next;
+      }
+
+      // Assess
+      expect(definition.StartAt).toBe('ClaimRun');
+      expect(state('ClaimRun').Next).toBe('IsDuplicateTrigger');
+      expect(isDuplicate).toMatchObject({ Type: 'Choice', Default: 'PlanChunks' });
+      expect(path).toEqual([
+        'ClaimRun',
+        'PlanChunks',
+        'TransformChunks',
+        'MergePartitions',
+        'Reconcile',
+        'IsMatched',
+      ]);
+    });
+
+    it.each([
+      ['TransformChunks', 'TransformChunk', '$.plan.manifestKey'],
+      ['MergePartitions', 'MergePartition', '$.plan.partitionsKey'],
+    ])(
+      '%s is a Distributed Map of EXPRESS children over a JSON manifest in S3',
+      (mapName, inner, keyPath) => {
+        // Prepare
+        const map = state(mapName);
+
+        // Act
+        const processor = must(map.ItemProcessor, 'ItemProcessor');
+
+        // Assess
+        expect(map.Type).toBe('Map');
+        expect(processor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'EXPRESS' });
+        expect(processor.StartAt).toBe(inner);
+        expect(must(map.ItemReader, 'ItemReader').Resource).toMatch(/s3:getObject$/);
+        expect(map.ItemReader?.ReaderConfig).toEqual({ InputType: 'JSON' });
+        expect(map.ItemReader?.Parameters).toMatchObject({ 'Key.$': keyPath });
+        expect(map.ItemBatcher).toMatchObject({ MaxItemsPerBatch: expect.any(Number) });
+        expect(map.MaxConcurrency).toBeGreaterThan(0);
+        // CDK only renders ToleratedFailurePercentage when it is non-zero; absent means the service default, 0.
+        expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
+        expect(must(map.ResultWriter, 'ResultWriter').Resource).toMatch(/s3:putObject$/);
+        expect(map.ResultWriter?.Parameters).toMatchObject({ Prefix: expect.stringMatching(/^work\//) });
+      },
+    );
+
+    it.each([
+      ['TransformChunks', 'TransformChunk'],
+      ['MergePartitions', 'MergePartition'],
+    ])('%s/%s retries transient errors with jittered backoff, never permanent ones', (mapName, inner) => {
+      // Prepare
+      const retry = innerState(mapName, inner).Retry ?? [];
+
+      // Act
+      // Retriers are evaluated in order: the first one that matches a permanent error (or States.ALL) decides.
+      const firstForPermanent = retry.find((r) =>
+        r.ErrorEquals.some((e) => PERMANENT.includes(e) || e === 'States.ALL'),
+      );
+      const catchAll = retry.find((r) => r.ErrorEquals.includes('States.ALL'));
+
+      // Assess
+      expect(firstForPermanent).toMatchObject({
+        MaxAttempts: 0,
+        ErrorEquals: expect.arrayContaining(PERMANENT),
+      });
+      expect(catchAll).toMatchObject({ BackoffRate: expect.any(Number), JitterStrategy: 'FULL' });
+      expect(catchAll?.MaxAttempts).toBeGreaterThan(0);
+      expect(retry.indexOf(must(firstForPermanent, 'permanent retrier'))).toBeLessThan(
+        retry.indexOf(must(catchAll, 'States.ALL retrier')),
+      );
+    });
+
+    it.each(['PlanChunks', 'TransformChunks', 'MergePartitions', 'Reconcile'])(
+      '%s catches every error into RecordFailure → RunFailed',
+      (name) => {
+        // Prepare
+        const catchers = state(name).Catch ?? [];
+
+        // Act
+        const recordFailure = state('RecordFailure');
+
+        // Assess
+        expect(catchers).toEqual([
+          expect.objectContaining({
+            ErrorEquals: ['States.ALL'],
+            Next: 'RecordFailure',
+            ResultPath: '$.error',
+          }),
+        ]);
+        expect(recordFailure.Type).toBe('Task');
+        expect(recordFailure.Resource).toMatch(/:states:::dynamodb:updateItem$/);
+        expect(recordFailure.Next).toBe('RunFailed');
+        expect(state('RunFailed').Type).toBe('Fail');
+      },
+    );
+
+    it('IsMatched succeeds only when the reconciliation status is MATCHED', () => {
+      // Prepare
+      const isMatched = state('IsMatched');
+
+      // Act
+      const choices = isMatched.Choices ?? [];
+
+      // Assess
+      expect(isMatched.Type).toBe('Choice');
+      expect(choices).toEqual([
+        expect.objectContaining({
+          Variable: '$.summary.reconciliation.status',
+          StringEquals: 'MATCHED',
+          Next: 'RunSucceeded',
+        }),
+      ]);
+      expect(state('RunSucceeded').Type).toBe('Succeed');
+      expect(isMatched.Default).toBe('ReconciliationMismatch');
+      expect(state('ReconciliationMismatch').Type).toBe('Fail');
+    });
+  });
+
+  describe('inbox rules', () => {
+    it('has one rule per entity', () => {
+      // Prepare
+      const expected = entities.length;
+
+      // Act
+      const rules = template.findResources('AWS::Events::Rule');
+
+      // Assess
+      expect(Object.keys(rules)).toHaveLength(expected);
+    });
+
+    it.each(entities)(
+      '%s: an S3 Object Created under its inbox/<entity>/ prefix starts the state machine',
+      (entity) => {
+        // Prepare
+        const pattern = {
+          source: ['aws.s3'],
+          'detail-type': ['Object Created'],
+          detail: {
+            bucket: { name: [{ Ref: bucketId }] },
+            object: { key: [{ prefix: `inbox/${entity}/` }] },
+          },
+        };
+
+        // Act
+        const rules = Object.values(
+          template.findResources('AWS::Events::Rule', { Properties: { EventPattern: pattern } }),
+        );
+        const target = must(
+          must(rules[0], `rule of ${entity}`).Properties.Targets?.[0] as Json | undefined,
+          'target',
+        );
+        const transformer = target.InputTransformer as { InputPathsMap: Json; InputTemplate: string };
+        const input = JSON.parse(
+          transformer.InputTemplate.replace(/<([\w-]+)>/g, (_m, name) => JSON.stringify(name)),
+        );
+
+        // Assess
+        expect(rules).toHaveLength(1);
+        expect(target).toMatchObject({
+          Arn: { Ref: machineId },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalId(stack, stack.triggerDeadLetterQueue), 'Arn'] },
+          },
+        });
+        expect(transformer.InputPathsMap).toMatchObject({
+          'detail-bucket-name': '$.detail.bucket.name',
+          'detail-object-key': '$.detail.object.key',
+          'detail-object-version-id': '$.detail.object.version-id',
+        });
+        expect(input).toMatchObject({
+          bucket: 'detail-bucket-name',
+          key: 'detail-object-key',
+          versionId: 'detail-object-version-id',
+          entity,
+        });
+      },
+    );
+  });
+
+  describe('least privilege', () => {
+    it('no IAM policy statement grants `*` or `service:*`', () => {
+      // Prepare
+      const policies = template.findResources('AWS::IAM::Policy');
+      const roles = template.findResources('AWS::IAM::Role');
+      const statements = [
+        ...Object.values(policies).flatMap((p) =>
+          asArray<PolicyStatement>(p.Properties.PolicyDocument.Statement),
+        ),
+        ...Object.values(roles).flatMap((r) =>
+          asArray<{ PolicyDocument: { Statement: PolicyStatement[] } }>(r.Properties.Policies).flatMap((p) =>
+            asArray(p.PolicyDocument.Statement),
+          ),
+        ),
+      ];
+
+      // Act
+      const actions = statements.flatMap((s) => asArray(s.Action));
+      const wildcards = actions.filter((a) => a === '*' || a.endsWith(':*'));
+
+      // Assess
+      expect(actions.length).toBeGreaterThan(20);
+      expect(wildcards).toEqual([]);
+    });
+
+    it('no managed *FullAccess policy is attached anywhere', () => {
+      // Prepare
+      const text = JSON.stringify(template.toJSON());
+
+      // Act
+      const fullAccess = text.match(/[\w-]*FullAccess[\w-]*/g) ?? [];
+
+      // Assess
+      expect(fullAccess).toEqual([]);
+    });
+
+    it('transform cannot write to the target tables; only merge can', () => {
+      // Prepare
+      const targets = entities.map((e) => logicalId(stack, must(stack.targetTables[e], e)));
+      const writesTargets = (roleId: string) =>
+        statementsOfRole(template, roleId).filter(
+          (s) =>
+            s.Effect === 'Allow' &&
+            asArray(s.Action).some((a) => DYNAMODB_WRITES.some((w) => actionMatches(a, w))) &&
+            targets.some((t) => JSON.stringify(s.Resource).includes(`"${t}"`)),
+        );
+      const roleIds = {
+        plan: logicalId(stack, stack.planFunction.role),
+        transform: logicalId(stack, stack.transformFunction.role),
+        merge: logicalId(stack, stack.mergeFunction.role),
+        reconcile: logicalId(stack, stack.reconcileFunction.role),
+      };
+
+      // Act
+      const writers = Object.entries(roleIds)
+        .filter(([, id]) => writesTargets(id).length > 0)
+        .map(([name]) => name);
+
+      // Assess
+      expect(writesTargets(roleIds.transform)).toEqual([]);
+      expect(writers).toEqual(['merge']);
+      for (const table of targets) {
+        template.hasResourceProperties('AWS::IAM::Policy', {
+          Roles: [{ Ref: roleIds.merge }],
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Allow',
+                Action: Match.arrayWith(['dynamodb:BatchWriteItem']),
+                Resource: Match.arrayWith([{ 'Fn::GetAtt': [table, 'Arn'] }]),
+              }),
+            ]),
+          },
+        });
+      }
+    });
+
+    it('plan reads inbox/* and writes work/* of the data bucket only', () => {
+      // Prepare
+      const planRole = logicalId(stack, stack.planFunction.role);
+      const objects = (prefix: string) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}/*`]],
+      });
+
+      // Act
+      const s3Statements = statementsOfRole(template, planRole).filter((s) =>
+        asArray(s.Action).some((a) => a.startsWith('s3:')),
+      );
+      const objectResources = s3Statements
+        .flatMap((s) => asArray(s.Resource))
+        .filter((r) => typeof r !== 'object' || !('Fn::GetAtt' in (r as Json)));
+
+      // Assess
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: planRole }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Action: Match.arrayWith(['s3:GetObject*']),
+              Resource: Match.arrayWith([objects('inbox')]),
+            }),
+            Match.objectLike({
+              Effect: 'Allow',
+              Action: Match.arrayWith(['s3:PutObject']),
+              Resource: objects('work'),
+            }),
+          ]),
+        },
+      });
+      expect(objectResources).toEqual([objects('inbox'), objects('work')]);
+    });
+  });
+
+  describe('cdk-nag (AwsSolutions)', () => {
+    const outdirs: string[] = [];
+
+    afterAll(() => {
+      for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+    });
+
+    function synthWithNag(addBadConstruct: boolean): { synth: () => void; outdir: string } {
+      const outdir = mkdtempSync(join(tmpdir(), 'crm-sync-nag-'));
+      outdirs.push(outdir);
+      const app = newApp(outdir);
+      const nagStack = newStack(app);
+      if (addBadConstruct) new s3.Bucket(nagStack, 'Bad');
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      return { synth: () => app.synth(), outdir };
+    }
+
+    it('reports no unacknowledged AwsSolutions errors', () => {
+      // Prepare
+      const { synth, outdir } = synthWithNag(false);
+
+      // Act
+      synth();
+      const report = must(
+        readReport(outdir).pluginReports.find((r) => r.pluginName === 'AwsSolutions'),
+        'AwsSolutions report',
+      );
+      const errors = report.violations
+        .filter((v) => v.severity === 'error' || v.severity === 'fatal')
+        .map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`);
+
+      // Assess
+      expect(errors).toEqual([]);
+      expect(report.conclusion).toBe('success');
+      // Everything that was acknowledged says why.
+      expect(report.suppressedViolations?.length).toBeGreaterThan(0);
+      for (const s of report.suppressedViolations ?? []) expect(s.reason).toMatch(/\S{3,}/);
+    });
+
+    it('does report a deliberately bad construct (the check can fail)', () => {
+      // Prepare
+      const { synth, outdir } = synthWithNag(true);
+
+      // Act
+      let error: Error | undefined;
+      try {
+        synth();
+      } catch (err) {
+        error = err as Error;
+      }
+      const report = must(
+        readReport(outdir).pluginReports.find((r) => r.pluginName === 'AwsSolutions'),
+        'AwsSolutions report',
+      );
+      const paths = report.violations.flatMap((v) => v.violatingConstructs.map((c) => c.constructPath));
+
+      // Assess
+      expect(error?.message).toMatch(/AwsSolutions-S1\b/);
+      expect(report.conclusion).toBe('failure');
+      expect(report.violations.map((v) => v.ruleName)).toEqual(
+        expect.arrayContaining(['AwsSolutions-S1', 'AwsSolutions-S10']),
+      );
+      expect(new Set(paths)).toEqual(new Set(['CrmSync/Bad/Resource']));
+    });
+  });
+});

@@ -1,0 +1,385 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import {
+  GetObjectCommand,
+  type GetObjectCommandInput,
+  NoSuchKey,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
+import { itemDigest } from '../../../lambdas/domain/digest';
+import { InvalidEventError, WriteRetriesExhaustedError } from '../../../lambdas/domain/errors';
+import type { PartLine, WorkerJob } from '../../../lambdas/domain/run';
+
+// The handlers read their environment (and powertools its settings) when first loaded: set it before
+// the dynamic import in beforeAll (static imports are hoisted above these lines).
+const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
+Object.assign(process.env, {
+  CRM_SYNC_BUCKET: 'test-bucket',
+  CRM_SYNC_LEDGER_TABLE: 'ledger',
+  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
+  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+});
+
+let mergeHandler: typeof import('../../../lambdas/handlers/merge')['mergeHandler'];
+let batchWrite: typeof import('../../../lambdas/adapters/dynamodb')['batchWrite'];
+
+const BUCKET = 'test-bucket';
+const TABLE = 'contacts';
+const RUN_ID = 'contact-0123456789abcdef0123';
+const PREFIX = `work/${RUN_ID}/`;
+const CONFIG_HASH = configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact'));
+
+const JOB: WorkerJob = {
+  runId: RUN_ID,
+  entity: 'contact',
+  configHash: CONFIG_HASH,
+  data: { bucket: BUCKET, key: 'inbox/contact/contacts.csv', etag: 'abc' },
+  workPrefix: PREFIX,
+  partitions: 1,
+  delimiter: ',',
+  columns: ['Id', 'LastName', 'LastModifiedDate', 'IsDeleted'],
+};
+
+// ---------------------------------------------------------------------------------------------------
+// An in-memory bucket behind the S3 mock.
+
+const s3Mock = mockClient(S3Client);
+const ddbMock = mockClient(DynamoDBClient);
+const objects = new Map<string, Buffer>();
+
+function storeObject(key: string, body: string | Buffer, bucket = BUCKET): string {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  objects.set(`${bucket}/${key}`, buf);
+  return createHash('md5').update(buf).digest('hex');
+}
+
+function stored(key: string, bucket = BUCKET): string | undefined {
+  return objects.get(`${bucket}/${key}`)?.toString('utf8');
+}
+
+function fakeGetObject(input: GetObjectCommandInput) {
+  const body = objects.get(`${input.Bucket}/${input.Key}`);
+  if (!body) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
+  const stream = Object.assign(Readable.from([body]), {
+    transformToString: async () => body.toString('utf8'),
+  });
+  return { Body: stream, ContentLength: body.length };
+}
+
+function fakePutObject(input: PutObjectCommandInput) {
+  const { Body: body } = input;
+  if (typeof body !== 'string' && !(body instanceof Uint8Array))
+    throw new Error(`unexpected body for ${input.Key}`);
+  return { ETag: `"${storeObject(input.Key ?? '', Buffer.from(body), input.Bucket)}"` };
+}
+
+const partKey = (chunk: number) => `${PREFIX}parts/p0000/c${String(chunk).padStart(6, '0')}.jsonl`;
+
+function jsonLines<T>(text: string | undefined): T[] {
+  return (text ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One partition's candidates, as two transform workers wrote them.
+
+type Item = Record<string, string | number | boolean>;
+
+function part(k: string, l: number, v: string, item: Item, extra: Partial<PartLine> = {}): PartLine {
+  const i = { id: k, ...item, updatedAt: v };
+  return { k, l, v, d: false, h: itemDigest(i), i, ...extra };
+}
+
+/** K1, newer: line 10 in chunk 0 (it beat line 7 of the same chunk). */
+const K1_NEW = part('K1', 10, '2024-02-01T00:00:00.000Z', { lastName: 'Newer' }, { x: [7] });
+/** K1, older: line 50 in chunk 1 (a later line, but an older version: it must lose). */
+const K1_OLD = part('K1', 50, '2024-01-01T00:00:00.000Z', { lastName: 'Older' });
+/** K2: the target already holds the same content. */
+const K2 = part('K2', 11, '2024-01-05T00:00:00.000Z', { lastName: 'Same' });
+/** K3: the target holds a newer version. */
+const K3 = part('K3', 60, '2024-01-05T00:00:00.000Z', { lastName: 'Stale' });
+/** K4: a delete-flag row newer than the stored item. */
+const K4_DELETE: PartLine = {
+  k: 'K4',
+  l: 12,
+  v: '2024-03-01T00:00:00.000Z',
+  d: true,
+  h: itemDigest({ id: 'K4', updatedAt: '2024-03-01T00:00:00.000Z' }),
+  i: { id: 'K4', updatedAt: '2024-03-01T00:00:00.000Z' },
+};
+/** K5: not in the target yet. */
+const K5 = part('K5', 61, '2024-01-07T00:00:00.000Z', { lastName: 'Fresh' });
+
+const STORED = [
+  { id: 'K2', _v: K2.v, _line: 3, _digest: K2.h, _run: 'contact-earlier' },
+  { id: 'K3', _v: '2099-01-01T00:00:00.000Z', _line: 1, _digest: 'stored-digest', _run: 'contact-later' },
+  { id: 'K4', _v: '2020-01-01T00:00:00.000Z', _line: 2, _digest: 'old-digest', _run: 'contact-earlier' },
+];
+
+const putRequest = (p: PartLine): WriteRequest => ({
+  PutRequest: {
+    Item: marshall({ ...p.i, _v: p.v, _line: p.l, _run: RUN_ID, _digest: p.h }),
+  },
+});
+const K1_PUT = putRequest(K1_NEW);
+const K5_PUT = putRequest(K5);
+const K4_DELETE_REQUEST: WriteRequest = { DeleteRequest: { Key: { id: { S: 'K4' } } } };
+
+function writeParts(chunk0: PartLine[], chunk1: PartLine[]): void {
+  storeObject(partKey(0), `${chunk0.map((p) => JSON.stringify(p)).join('\n')}\n`);
+  storeObject(partKey(1), `${chunk1.map((p) => JSON.stringify(p)).join('\n')}\n`);
+}
+
+const EVENT = { BatchInput: { job: JOB }, Items: [{ partition: 0, chunks: 2 }] };
+
+/** The write requests of every BatchWriteItem call, ordered by key. */
+function writtenRequests(): WriteRequest[] {
+  const keyOf = (r: WriteRequest) => r.PutRequest?.Item?.id?.S ?? r.DeleteRequest?.Key?.id?.S ?? '';
+  return ddbMock
+    .commandCalls(BatchWriteItemCommand)
+    .flatMap((c) => c.args[0].input.RequestItems?.[TABLE] ?? [])
+    .sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+}
+
+describe('Handler: merge', () => {
+  beforeAll(async () => {
+    ({ mergeHandler } = await import('../../../lambdas/handlers/merge'));
+    ({ batchWrite } = await import('../../../lambdas/adapters/dynamodb'));
+  });
+
+  beforeEach(() => {
+    s3Mock.reset();
+    ddbMock.reset();
+    objects.clear();
+    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
+    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    ddbMock.on(BatchGetItemCommand).resolves({ Responses: { [TABLE]: STORED.map((s) => marshall(s)) } });
+    ddbMock.on(BatchWriteItemCommand).resolves({});
+    ddbMock.on(PutItemCommand).resolves({});
+  });
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it.each([
+    ['the newer version in chunk 0', [K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]],
+    ['the newer version in chunk 1', [K1_OLD, K3, K5], [K1_NEW, K2, K4_DELETE]],
+  ])(
+    'picks the winner per key by (updatedAt, line) and writes only what changes (%s)',
+    async (_name, c0, c1) => {
+      // Prepare
+      writeParts(c0, c1);
+
+      // Act
+      const out = await mergeHandler(EVENT);
+
+      // Assess
+      expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
+        RequestItems: {
+          [TABLE]: {
+            Keys: expect.arrayContaining(['K1', 'K2', 'K3', 'K4', 'K5'].map((id) => ({ id: { S: id } }))),
+            ConsistentRead: true,
+            ProjectionExpression: '#p0,#p1,#p2,#p3,#p4',
+            ExpressionAttributeNames: {
+              '#p0': 'id',
+              '#p1': '_v',
+              '#p2': '_line',
+              '#p3': '_digest',
+              '#p4': '_run',
+            },
+          },
+        },
+      });
+      expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 1);
+      expect(ddbMock).toHaveReceivedCommandWith(BatchWriteItemCommand, {
+        RequestItems: { [TABLE]: expect.arrayContaining([K1_PUT, K5_PUT, K4_DELETE_REQUEST]) },
+      });
+      expect(writtenRequests()).toEqual([K1_PUT, K4_DELETE_REQUEST, K5_PUT]);
+      expect(K1_PUT.PutRequest?.Item).toEqual({
+        id: { S: 'K1' },
+        lastName: { S: 'Newer' },
+        updatedAt: { S: '2024-02-01T00:00:00.000Z' },
+        _v: { S: '2024-02-01T00:00:00.000Z' },
+        _line: { N: '10' },
+        _run: { S: RUN_ID },
+        _digest: { S: K1_NEW.h },
+      });
+      expect(out).toEqual({
+        partitions: [
+          {
+            partition: 0,
+            candidates: 6,
+            applied: 2,
+            unchanged: 1,
+            superseded: 2,
+            deleted: 1,
+            duplicateKeys: 1,
+            durationMs: expect.any(Number),
+          },
+        ],
+      });
+      expect(
+        jsonLines<{ k: string }>(stored(`${PREFIX}merged/p0000.jsonl`)).sort((a, b) =>
+          a.k.localeCompare(b.k),
+        ),
+      ).toEqual([
+        { k: 'K1', o: 'put', h: K1_NEW.h },
+        { k: 'K2', o: 'unchanged', h: K2.h },
+        { k: 'K3', o: 'superseded' },
+        { k: 'K4', o: 'delete', h: null },
+        { k: 'K5', o: 'put', h: K5.h },
+      ]);
+      expect(jsonLines(stored(`${PREFIX}duplicates/p0000.jsonl`))).toEqual([
+        { key: 'K1', lines: [7, 10, 50], winner: 10 },
+      ]);
+      expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: 'ledger',
+        Item: expect.objectContaining({
+          pk: { S: `RUN#${RUN_ID}` },
+          sk: { S: 'PART#0000' },
+          kind: { S: 'partition' },
+          applied: { N: '2' },
+          unchanged: { N: '1' },
+          superseded: { N: '2' },
+          deleted: { N: '1' },
+        }),
+      });
+    },
+  );
+
+  it('counts an item this run already wrote (retry after a crash) as applied without writing it again', async () => {
+    // Prepare
+    writeParts([K1_NEW], [K1_OLD]);
+    ddbMock.on(BatchGetItemCommand).resolves({
+      Responses: {
+        [TABLE]: [marshall({ id: 'K1', _v: K1_NEW.v, _line: K1_NEW.l, _digest: K1_NEW.h, _run: RUN_ID })],
+      },
+    });
+
+    // Act
+    const out = await mergeHandler(EVENT);
+
+    // Assess
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
+    expect(out.partitions).toEqual([
+      expect.objectContaining({ candidates: 2, applied: 1, unchanged: 0, superseded: 1, deleted: 0 }),
+    ]);
+    expect(jsonLines(stored(`${PREFIX}merged/p0000.jsonl`))).toEqual([{ k: 'K1', o: 'put', h: K1_NEW.h }]);
+  });
+
+  it('retries UnprocessedItems until none are left', async () => {
+    // Prepare
+    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+    ddbMock
+      .on(BatchWriteItemCommand)
+      .resolvesOnce({ UnprocessedItems: { [TABLE]: [K4_DELETE_REQUEST] } })
+      .resolves({ UnprocessedItems: {} });
+
+    // Act
+    const out = await mergeHandler(EVENT);
+
+    // Assess
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 2);
+    expect(ddbMock).toHaveReceivedNthSpecificCommandWith(2, BatchWriteItemCommand, {
+      RequestItems: { [TABLE]: [K4_DELETE_REQUEST] },
+    });
+    expect(out.partitions[0]).toEqual(expect.objectContaining({ applied: 2, deleted: 1 }));
+  });
+
+  it('fails with WriteRetriesExhaustedError when items stay unprocessed, and writes no merged file', async () => {
+    // Prepare: no jitter, so the 10 attempts of the default policy take no time
+    jest.spyOn(Math, 'random').mockReturnValue(0);
+    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+    ddbMock.on(BatchWriteItemCommand).resolves({ UnprocessedItems: { [TABLE]: [K5_PUT] } });
+
+    // Act
+    const err = await mergeHandler(EVENT).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(WriteRetriesExhaustedError);
+    expect((err as Error).name).toBe('WriteRetriesExhaustedError');
+    expect((err as Error).message).toBe(`1 writes to ${TABLE} still unprocessed after 10 attempts`);
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 10);
+    expect(stored(`${PREFIX}merged/p0000.jsonl`)).toBeUndefined();
+    expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+  });
+
+  it('fails when a chunk part object is missing', async () => {
+    // Prepare
+    storeObject(partKey(0), `${JSON.stringify(K1_NEW)}\n`);
+
+    // Act & Assess
+    await expect(mergeHandler(EVENT)).rejects.toThrow(NoSuchKey);
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
+  });
+
+  it('rejects an event without partitions (InvalidEventError)', async () => {
+    // Act & Assess
+    await expect(mergeHandler({ BatchInput: { job: JOB }, Items: [] })).rejects.toThrow(InvalidEventError);
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+  });
+
+  describe('batchWrite', () => {
+    const policy = { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 };
+
+    it('sends 25 requests per call and returns the calls and retries', async () => {
+      // Prepare
+      const requests: WriteRequest[] = Array.from({ length: 30 }, (_, i) => ({
+        DeleteRequest: { Key: { id: { S: `K${i}` } } },
+      }));
+      ddbMock
+        .on(BatchWriteItemCommand)
+        .resolvesOnce({ UnprocessedItems: { [TABLE]: requests.slice(0, 2) } })
+        .resolves({});
+
+      // Act
+      const out = await batchWrite(TABLE, requests, { inFlight: 1, policy });
+
+      // Assess
+      expect(out).toEqual({ calls: 3, retries: 1 });
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, BatchWriteItemCommand, {
+        RequestItems: { [TABLE]: requests.slice(0, 25) },
+      });
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(2, BatchWriteItemCommand, {
+        RequestItems: { [TABLE]: requests.slice(0, 2) },
+      });
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(3, BatchWriteItemCommand, {
+        RequestItems: { [TABLE]: requests.slice(25) },
+      });
+    });
+
+    it('gives up after policy.maxAttempts with WriteRetriesExhaustedError', async () => {
+      // Prepare
+      ddbMock.on(BatchWriteItemCommand).resolves({ UnprocessedItems: { [TABLE]: [K4_DELETE_REQUEST] } });
+
+      // Act & Assess
+      await expect(batchWrite(TABLE, [K4_DELETE_REQUEST], { policy })).rejects.toThrow(
+        new WriteRetriesExhaustedError(`1 writes to ${TABLE} still unprocessed after 3 attempts`),
+      );
+      expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 3);
+    });
+  });
+});

@@ -1,0 +1,517 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  GetObjectCommand,
+  type GetObjectCommandInput,
+  HeadObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
+import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../../../lambdas/domain/errors';
+import { deriveRunId } from '../../../lambdas/domain/run';
+
+// The handlers read their environment (and powertools its settings) when first loaded: set it before
+// the dynamic import in beforeAll (static imports are hoisted above these lines).
+const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
+Object.assign(process.env, {
+  CRM_SYNC_BUCKET: 'test-bucket',
+  CRM_SYNC_LEDGER_TABLE: 'ledger',
+  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
+  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+});
+
+type PlanModule = typeof import('../../../lambdas/handlers/plan');
+let planHandler: PlanModule['planHandler'];
+
+const BUCKET = 'test-bucket';
+const SOURCE_KEY = 'inbox/contact/contacts.csv';
+const RUN_ID = 'contact-0123456789abcdef0123';
+const CONFIG_HASH = configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact'));
+
+/** The header line of examples/data/contacts.csv (CRLF file), as the CRM exports it. */
+const HEADER =
+  readFileSync(resolve(__dirname, '../../../examples/data/contacts.csv'), 'utf8').split(/\r?\n/)[0] ?? '';
+const COLUMNS = HEADER.split(',').map((c) => c.replaceAll('"', ''));
+
+/** One quoted CSV record over COLUMNS. */
+function row(cells: Record<string, string>, columns: readonly string[] = COLUMNS): string {
+  const base: Record<string, string> = {
+    AccountId: '001qP0000002VfKQAU',
+    FirstName: 'Ada',
+    LastName: 'Lovelace',
+    Email: 'ada@example.com',
+    HasOptedOutOfEmail: 'false',
+    CreatedDate: '2020-01-18T19:48:02.000Z',
+    LastModifiedDate: '2021-04-30T04:21:16.000Z',
+    IsDeleted: 'false',
+  };
+  return columns.map((c) => `"${(cells[c] ?? base[c] ?? '').replaceAll('"', '""')}"`).join(',');
+}
+
+const SMALL_CSV = `${[
+  HEADER,
+  row({ Id: '003qP0000002VdAAAA' }),
+  row({ Id: '003qP0000002VdBAAA', MailingStreet: '12 Main St\nSuite 4' }),
+  row({ Id: '003qP0000002VdCAAA', Title: 'He said "hi"' }),
+].join('\n')}\n`;
+
+// ---------------------------------------------------------------------------------------------------
+// An in-memory bucket behind the S3 mock: GetObject honours Range and IfMatch, PutObject stores.
+
+const s3Mock = mockClient(S3Client);
+const ddbMock = mockClient(DynamoDBClient);
+const objects = new Map<string, { body: Buffer; etag: string }>();
+
+function md5(body: Buffer): string {
+  return createHash('md5').update(body).digest('hex');
+}
+
+function storeObject(key: string, body: string | Buffer, bucket = BUCKET): string {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  const etag = md5(buf);
+  objects.set(`${bucket}/${key}`, { body: buf, etag });
+  return etag;
+}
+
+function stored(key: string, bucket = BUCKET): string {
+  const obj = objects.get(`${bucket}/${key}`);
+  if (!obj) throw new Error(`s3://${bucket}/${key} was not written`);
+  return obj.body.toString('utf8');
+}
+
+function bodyStream(data: Buffer): Readable {
+  return Object.assign(Readable.from([data]), {
+    transformToString: async (encoding?: BufferEncoding) => data.toString(encoding ?? 'utf8'),
+    transformToByteArray: async () => new Uint8Array(data),
+  });
+}
+
+function fakeGetObject(input: GetObjectCommandInput) {
+  const obj = objects.get(`${input.Bucket}/${input.Key}`);
+  if (!obj) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
+  if (input.IfMatch !== undefined && input.IfMatch !== `"${obj.etag}"`) {
+    throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+      name: 'PreconditionFailed',
+    });
+  }
+  let data = obj.body;
+  if (input.Range !== undefined) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(input.Range);
+    if (!m) throw new Error(`unsupported Range ${input.Range}`);
+    data = obj.body.subarray(Number(m[1]), Number(m[2]) + 1);
+  }
+  return { Body: bodyStream(data), ETag: `"${obj.etag}"`, ContentLength: data.length };
+}
+
+function fakePutObject(input: PutObjectCommandInput) {
+  const { Body: body } = input;
+  let buf: Buffer;
+  if (typeof body === 'string') buf = Buffer.from(body);
+  else if (body instanceof Uint8Array) buf = Buffer.from(body);
+  else throw new Error(`unexpected PutObject body for ${input.Key}`);
+  return { ETag: `"${storeObject(input.Key ?? '', buf, input.Bucket)}"` };
+}
+
+describe('Handler: plan', () => {
+  beforeAll(async () => {
+    ({ planHandler } = await import('../../../lambdas/handlers/plan'));
+  });
+
+  beforeEach(() => {
+    s3Mock.reset();
+    ddbMock.reset();
+    objects.clear();
+    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
+    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    s3Mock.on(HeadObjectCommand).callsFake((input: { Bucket: string; Key: string }) => {
+      const obj = objects.get(`${input.Bucket}/${input.Key}`);
+      if (!obj) throw Object.assign(new Error('NotFound'), { name: 'NotFound' });
+      return { ETag: `"${obj.etag}"`, ContentLength: obj.body.length };
+    });
+    ddbMock.on(PutItemCommand).resolves({});
+    ddbMock.on(UpdateItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({});
+  });
+
+  describe('action: claim', () => {
+    const claim = (source: Record<string, unknown> = {}) =>
+      planHandler({
+        action: 'claim',
+        source: { bucket: BUCKET, key: SOURCE_KEY, entity: 'contact', ...source },
+      });
+
+    it('claims the run in the ledger with a conditional put', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
+      const expectedRunId = deriveRunId(
+        { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' },
+        'contact',
+        CONFIG_HASH,
+      );
+
+      // Act
+      const out = await claim();
+
+      // Assess
+      expect(out).toEqual({
+        runId: expectedRunId,
+        duplicate: false,
+        entity: 'contact',
+        source: { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123', entity: 'contact' },
+      });
+      expect(out.runId).toMatch(/^contact-[0-9a-f]{20}$/);
+      expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: BUCKET, Key: SOURCE_KEY });
+      expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+      expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: 'ledger',
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({
+          pk: { S: `RUN#${expectedRunId}` },
+          sk: { S: 'RUN' },
+          runId: { S: expectedRunId },
+          entity: { S: 'contact' },
+          status: { S: 'RUNNING' },
+          configHash: { S: CONFIG_HASH },
+          source: { M: { bucket: { S: BUCKET }, key: { S: SOURCE_KEY }, etag: { S: 'abc123' } } },
+          startedAt: { S: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+        }),
+      });
+    });
+
+    it('derives the same run id for the same object and config, another for another ETag', async () => {
+      // Prepare
+      s3Mock
+        .on(HeadObjectCommand)
+        .resolvesOnce({ ETag: '"abc123"' })
+        .resolvesOnce({ ETag: '"abc123"' })
+        .resolvesOnce({ ETag: '"def456"' });
+
+      // Act
+      const first = await claim();
+      const again = await claim();
+      const changed = await claim();
+
+      // Assess
+      expect(again.runId).toBe(first.runId);
+      expect(changed.runId).not.toBe(first.runId);
+      expect(changed.runId).toMatch(/^contact-[0-9a-f]{20}$/);
+    });
+
+    it('returns duplicate when the run is already claimed', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      const runId = deriveRunId({ bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' }, 'contact', CONFIG_HASH);
+      ddbMock
+        .on(PutItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+      ddbMock.on(GetItemCommand).resolves({
+        Item: marshall({
+          pk: `RUN#${runId}`,
+          sk: 'RUN',
+          runId,
+          entity: 'contact',
+          status: 'SUCCEEDED',
+          source: { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' },
+          configHash: CONFIG_HASH,
+          startedAt: '2026-01-01T00:00:00.000Z',
+        }),
+      });
+
+      // Act
+      const out = await claim();
+
+      // Assess
+      expect(out).toEqual({ runId, duplicate: true, existingStatus: 'SUCCEEDED', entity: 'contact' });
+      expect(ddbMock).toHaveReceivedCommandWith(GetItemCommand, {
+        TableName: 'ledger',
+        Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
+        ConsistentRead: true,
+      });
+    });
+
+    it('rethrows the conditional failure when the claimed run cannot be read back', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      ddbMock
+        .on(PutItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act & Assess
+      await expect(claim()).rejects.toThrow(ConditionalCheckFailedException);
+    });
+
+    it('pins the version id of a versioned object into the run id', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', VersionId: 'v1' });
+
+      // Act
+      const out = await claim({ versionId: 'v1' });
+
+      // Assess
+      expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, {
+        Bucket: BUCKET,
+        Key: SOURCE_KEY,
+        VersionId: 'v1',
+      });
+      expect(out.runId).toBe(
+        deriveRunId(
+          { bucket: BUCKET, key: SOURCE_KEY, versionId: 'v1', etag: 'abc123' },
+          'contact',
+          CONFIG_HASH,
+        ),
+      );
+    });
+  });
+
+  describe('action: plan', () => {
+    const plan = (etag: string, key = SOURCE_KEY) =>
+      planHandler({
+        action: 'plan',
+        runId: RUN_ID,
+        source: { bucket: BUCKET, key, entity: 'contact', etag },
+      });
+
+    it('writes the chunk and partition manifests and returns the worker job', async () => {
+      // Prepare
+      const etag = storeObject(SOURCE_KEY, SMALL_CSV);
+
+      // Act
+      const out = await plan(etag);
+
+      // Assess
+      const chunks = [
+        {
+          index: 0,
+          start: Buffer.byteLength(HEADER) + 1,
+          end: Buffer.byteLength(SMALL_CSV),
+          firstLine: 2,
+          rows: 3,
+        },
+      ];
+      expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+        Bucket: BUCKET,
+        Key: SOURCE_KEY,
+        Range: `bytes=0-${Math.min(4096, Buffer.byteLength(SMALL_CSV)) - 1}`,
+        IfMatch: `"${etag}"`,
+      });
+      expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+        Bucket: BUCKET,
+        Key: `work/${RUN_ID}/chunks.json`,
+        ContentType: 'application/json',
+      });
+      expect(JSON.parse(stored(`work/${RUN_ID}/chunks.json`))).toEqual(chunks);
+      expect(JSON.parse(stored(`work/${RUN_ID}/partitions.json`))).toEqual([{ partition: 0, chunks: 1 }]);
+      expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
+        TableName: 'ledger',
+        Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN' }),
+        UpdateExpression: 'SET #f0 = :v0',
+        ExpressionAttributeNames: { '#f0': 'chunks' },
+        ExpressionAttributeValues: { ':v0': { N: '1' } },
+        ConditionExpression: 'attribute_exists(pk)',
+      });
+      expect(out).toEqual({
+        runId: RUN_ID,
+        entity: 'contact',
+        manifestKey: `work/${RUN_ID}/chunks.json`,
+        partitionsKey: `work/${RUN_ID}/partitions.json`,
+        chunks: 1,
+        partitions: 1,
+        rows: 3,
+        bytes: Buffer.byteLength(SMALL_CSV),
+        encoding: 'utf8',
+        missingOptionalColumns: [],
+        job: {
+          runId: RUN_ID,
+          entity: 'contact',
+          configHash: CONFIG_HASH,
+          data: { bucket: BUCKET, key: SOURCE_KEY, etag },
+          workPrefix: `work/${RUN_ID}/`,
+          partitions: 1,
+          delimiter: ',',
+          columns: COLUMNS,
+        },
+      });
+    });
+
+    it('cuts a larger file into contiguous chunks on record boundaries (quoted newlines are no boundary)', async () => {
+      // Prepare: every record spans two lines; 1,500 records are more than one 256 KiB chunk
+      const records = Array.from({ length: 1500 }, (_, i) =>
+        row({ Id: `003qP${String(i).padStart(13, '0')}`, MailingStreet: `${i} Long Street\nBuilding ${i}` }),
+      );
+      const csv = `${[HEADER, ...records].join('\n')}\n`;
+      const bytes = Buffer.from(csv);
+      const etag = storeObject(SOURCE_KEY, csv);
+
+      // Act
+      const out = await plan(etag);
+
+      // Assess
+      const chunks = JSON.parse(stored(`work/${RUN_ID}/chunks.json`)) as Array<{
+        index: number;
+        start: number;
+        end: number;
+        firstLine: number;
+        rows: number;
+      }>;
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(out).toEqual(expect.objectContaining({ chunks: chunks.length, rows: 1500, partitions: 1 }));
+      expect(chunks[0]).toEqual(
+        expect.objectContaining({ index: 0, start: Buffer.byteLength(HEADER) + 1, firstLine: 2 }),
+      );
+      expect(chunks.at(-1)?.end).toBe(bytes.length);
+      expect(chunks.reduce((n, c) => n + c.rows, 0)).toBe(1500);
+      chunks.forEach((c, i) => {
+        expect(c.index).toBe(i);
+        expect(bytes.subarray(c.start, c.start + 6).toString()).toBe('"003qP');
+        const next = chunks[i + 1];
+        if (next) {
+          expect(next.start).toBe(c.end);
+          expect(next.firstLine).toBe(c.firstLine + 2 * c.rows);
+        }
+      });
+      expect(JSON.parse(stored(`work/${RUN_ID}/partitions.json`))).toEqual([
+        { partition: 0, chunks: chunks.length },
+      ]);
+    });
+
+    it('rejects a header without a required column, naming the file and the column, and writes nothing', async () => {
+      // Prepare
+      const columns = COLUMNS.filter((c) => c !== 'LastName');
+      const csv = `${[columns.map((c) => `"${c}"`).join(','), row({ Id: '003qP0000002VdAAAA' }, columns)].join('\n')}\n`;
+      const etag = storeObject(SOURCE_KEY, csv);
+
+      // Act
+      const err = await plan(etag).catch((e: unknown) => e);
+
+      // Assess
+      expect(err).toBeInstanceOf(HeaderMismatchError);
+      expect((err as Error).name).toBe('HeaderMismatchError');
+      expect((err as Error).message).toContain(`s3://${BUCKET}/${SOURCE_KEY}`);
+      expect((err as Error).message).toMatch(/missing required columns: LastName\b/);
+      await expect(plan(etag)).rejects.toThrow(
+        `s3://${BUCKET}/${SOURCE_KEY}: header is missing required columns`,
+      );
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+      expect(ddbMock).not.toHaveReceivedCommand(UpdateItemCommand);
+    });
+
+    it('rejects a binary file with MalformedFileError naming the file and the offset', async () => {
+      // Prepare
+      const etag = storeObject(
+        SOURCE_KEY,
+        Buffer.concat([Buffer.from(`${HEADER}\r\n"003`), Buffer.from([0, 1, 2])]),
+      );
+
+      // Act
+      const err = await plan(etag).catch((e: unknown) => e);
+
+      // Assess
+      expect(err).toBeInstanceOf(MalformedFileError);
+      expect((err as Error).name).toBe('MalformedFileError');
+      expect((err as Error).message).toBe(
+        `s3://${BUCKET}/${SOURCE_KEY}: binary file, not CSV: a NUL byte at byte offset ${Buffer.byteLength(HEADER) + 6}`,
+      );
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+    });
+
+    it('transcodes a UTF-16LE file with a BOM to UTF-8 and plans the transcoded copy', async () => {
+      // Prepare
+      const csv = `${[HEADER, row({ Id: '003qP0000002VdAAAA', LastName: 'Müller-王' }), row({ Id: '003qP0000002VdBAAA' })].join('\r\n')}\r\n`;
+      const etag = storeObject(
+        SOURCE_KEY,
+        Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]),
+      );
+      const utf8Key = `work/${RUN_ID}/source.utf8.csv`;
+
+      // Act
+      const out = await plan(etag);
+
+      // Assess
+      expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+        Bucket: BUCKET,
+        Key: utf8Key,
+        ContentType: 'text/csv; charset=utf-8',
+      });
+      expect(stored(utf8Key)).toBe(csv);
+      const utf8Etag = md5(Buffer.from(csv));
+      expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+        Bucket: BUCKET,
+        Key: utf8Key,
+        IfMatch: `"${utf8Etag}"`,
+      });
+      expect(JSON.parse(stored(`work/${RUN_ID}/chunks.json`))).toEqual([
+        {
+          index: 0,
+          start: Buffer.byteLength(HEADER) + 2,
+          end: Buffer.byteLength(csv),
+          firstLine: 2,
+          rows: 2,
+        },
+      ]);
+      expect(out).toEqual(
+        expect.objectContaining({
+          encoding: 'utf16le',
+          rows: 2,
+          job: expect.objectContaining({
+            data: { bucket: BUCKET, key: utf8Key, etag: utf8Etag },
+            columns: COLUMNS,
+            delimiter: ',',
+          }),
+        }),
+      );
+    });
+
+    it('fails when the source changed since the trigger saw it (ETag mismatch)', async () => {
+      // Prepare
+      storeObject(SOURCE_KEY, SMALL_CSV);
+
+      // Act & Assess
+      await expect(plan('stale-etag')).rejects.toThrow('pre-conditions');
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+    });
+  });
+
+  it.each([
+    ['an unknown action', { action: 'nope' }],
+    [
+      'a plan event without a run id',
+      { action: 'plan', source: { bucket: BUCKET, key: SOURCE_KEY, entity: 'contact', etag: 'x' } },
+    ],
+    ['a claim event without a source', { action: 'claim' }],
+    ['no object at all', undefined],
+  ])('rejects %s with InvalidEventError', async (_name, event) => {
+    // Act
+    const err = await planHandler(event).catch((e: unknown) => e);
+
+    // Assess
+    expect(err).toBeInstanceOf(InvalidEventError);
+    expect((err as Error).name).toBe('InvalidEventError');
+    expect((err as Error).message).toMatch(/^plan: unexpected event/);
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+    expect(ddbMock).not.toHaveReceivedAnyCommand();
+  });
+});

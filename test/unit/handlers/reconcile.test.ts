@@ -1,0 +1,522 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandInput,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  GetObjectCommand,
+  type GetObjectCommandInput,
+  NoSuchKey,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
+import { InvalidEventError } from '../../../lambdas/domain/errors';
+import type { RunSummary } from '../../../lambdas/domain/report';
+import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../../lambdas/domain/run';
+
+// The handlers read their environment (and powertools its settings) when first loaded: set it before
+// the dynamic import in beforeAll (static imports are hoisted above these lines).
+const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
+Object.assign(process.env, {
+  CRM_SYNC_BUCKET: 'test-bucket',
+  CRM_SYNC_LEDGER_TABLE: 'ledger',
+  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
+  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+});
+
+let reconcileHandler: typeof import('../../../lambdas/handlers/reconcile')['reconcileHandler'];
+
+const BUCKET = 'test-bucket';
+const TABLE = 'contacts';
+const RUN_ID = 'contact-0123456789abcdef0123';
+const PREFIX = `work/${RUN_ID}/`;
+const SOURCE = { bucket: BUCKET, key: 'inbox/contact/contacts.csv', etag: 'abc' };
+const STARTED_AT = '2026-01-01T00:00:00.000Z';
+
+/** The header of examples/data/contacts.csv (a CRLF file). */
+const HEADER =
+  readFileSync(resolve(__dirname, '../../../examples/data/contacts.csv'), 'utf8').split(/\r?\n/)[0] ?? '';
+const COLUMNS = HEADER.split(',').map((c) => c.replaceAll('"', ''));
+
+const JOB: WorkerJob = {
+  runId: RUN_ID,
+  entity: 'contact',
+  configHash: configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact')),
+  data: SOURCE,
+  workPrefix: PREFIX,
+  partitions: 2,
+  delimiter: ',',
+  columns: COLUMNS,
+};
+
+const PLAN = {
+  runId: RUN_ID,
+  entity: 'contact',
+  manifestKey: `${PREFIX}chunks.json`,
+  partitionsKey: `${PREFIX}partitions.json`,
+  chunks: 2,
+  partitions: 2,
+  rows: 7,
+  bytes: 2048,
+  encoding: 'utf8',
+  missingOptionalColumns: [],
+  job: JOB,
+};
+
+const TRANSFORM_MANIFEST = 'results/transform/manifest.json';
+const MERGE_MANIFEST = 'results/merge/manifest.json';
+const EVENT = {
+  runId: RUN_ID,
+  plan: PLAN,
+  transform: { ResultWriterDetails: { Bucket: BUCKET, Key: TRANSFORM_MANIFEST } },
+  merge: { ResultWriterDetails: { Bucket: BUCKET, Key: MERGE_MANIFEST } },
+};
+
+// 7 rows: chunk 0 has 4 (1 rejected, 1 lost to a newer row of its key), chunk 1 has 3.
+const CHUNKS: ChunkResult[] = [
+  {
+    index: 0,
+    rows: 4,
+    rejected: 1,
+    superseded: 1,
+    candidates: 2,
+    topReasons: { invalid_email: 1 },
+    durationMs: 5,
+  },
+  { index: 1, rows: 3, rejected: 0, superseded: 0, candidates: 3, topReasons: {}, durationMs: 4 },
+];
+// 5 candidates: p0 applies K1 and leaves K2 unchanged; p1 applies K3, K4 loses to the target, K5 is deleted.
+const PARTITIONS: PartitionResult[] = [
+  {
+    partition: 0,
+    candidates: 2,
+    applied: 1,
+    unchanged: 1,
+    superseded: 0,
+    deleted: 0,
+    duplicateKeys: 0,
+    durationMs: 7,
+  },
+  {
+    partition: 1,
+    candidates: 3,
+    applied: 1,
+    unchanged: 0,
+    superseded: 1,
+    deleted: 1,
+    duplicateKeys: 1,
+    durationMs: 8,
+  },
+];
+const MERGED: MergedLine[][] = [
+  [
+    { k: 'K1', o: 'put', h: 'h1' },
+    { k: 'K2', o: 'unchanged', h: 'h2' },
+  ],
+  [
+    { k: 'K3', o: 'put', h: 'h3' },
+    { k: 'K4', o: 'superseded' },
+    { k: 'K5', o: 'delete', h: null },
+  ],
+];
+const COUNTS = { rows: 7, applied: 2, unchanged: 1, superseded: 2, deleted: 1, rejected: 1 };
+
+/** The rejected row of chunk 0: an invalid email, and a Title that a spreadsheet would run as a formula. */
+const REJECTED_CELLS: Record<string, string> = {
+  Id: '003C',
+  FirstName: 'Eve',
+  LastName: 'Doe',
+  Email: 'not-an-email',
+  Phone: '+1 206 688 0480',
+  Title: '=HYPERLINK("x")',
+  MailingStreet: '1 Main St, Apt 2',
+  LastModifiedDate: '2024-01-01T00:00:00.000Z',
+  IsDeleted: 'false',
+};
+const REJECTED_RAW = COLUMNS.map((c) => `"${(REJECTED_CELLS[c] ?? '').replaceAll('"', '""')}"`).join(',');
+
+// ---------------------------------------------------------------------------------------------------
+// An in-memory bucket behind the S3 mock, and a target table behind BatchGetItem.
+
+const s3Mock = mockClient(S3Client);
+const ddbMock = mockClient(DynamoDBClient);
+const objects = new Map<string, Buffer>();
+const target = new Map<string, Record<string, string>>();
+
+function storeObject(key: string, body: string | Buffer, bucket = BUCKET): void {
+  objects.set(`${bucket}/${key}`, typeof body === 'string' ? Buffer.from(body) : body);
+}
+
+function stored(key: string, bucket = BUCKET): string | undefined {
+  return objects.get(`${bucket}/${key}`)?.toString('utf8');
+}
+
+function fakeGetObject(input: GetObjectCommandInput) {
+  const body = objects.get(`${input.Bucket}/${input.Key}`);
+  if (!body) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
+  const stream = Object.assign(Readable.from([body]), {
+    transformToString: async () => body.toString('utf8'),
+  });
+  return { Body: stream, ContentLength: body.length };
+}
+
+function fakePutObject(input: PutObjectCommandInput) {
+  const { Body: body } = input;
+  if (typeof body !== 'string' && !(body instanceof Uint8Array))
+    throw new Error(`unexpected body for ${input.Key}`);
+  storeObject(input.Key ?? '', Buffer.from(body), input.Bucket);
+  return { ETag: '"etag"' };
+}
+
+function fakeBatchGet(input: BatchGetItemCommandInput) {
+  const keys = (input.RequestItems?.[TABLE]?.Keys ?? []) as Array<Record<string, AttributeValue>>;
+  const found = keys.flatMap((k) => {
+    const item = target.get(k['id']?.S ?? '');
+    return item ? [marshall(item)] : [];
+  });
+  return { Responses: { [TABLE]: found } };
+}
+
+/** Writes a Distributed Map ResultWriter output: manifest.json and one SUCCEEDED_/FAILED_ file each. */
+function writeMapResults(
+  manifestKey: string,
+  succeeded: unknown[],
+  failed: Array<{ Error: string; Cause: string }> = [],
+): void {
+  const dir = manifestKey.replace(/manifest\.json$/, '');
+  const entry = (status: string, fields: Record<string, unknown>) => ({
+    ExecutionArn: `arn:aws:states:us-east-1:123456789012:execution:crm-sync/map:${status}`,
+    Input: '{}',
+    InputDetails: { Included: true },
+    Name: 'child',
+    StartDate: STARTED_AT,
+    StopDate: STARTED_AT,
+    Status: status,
+    ...fields,
+  });
+  storeObject(
+    `${dir}SUCCEEDED_0.json`,
+    JSON.stringify(succeeded.map((o) => entry('SUCCEEDED', { Output: JSON.stringify(o) }))),
+  );
+  if (failed.length > 0)
+    storeObject(`${dir}FAILED_0.json`, JSON.stringify(failed.map((f) => entry('FAILED', f))));
+  storeObject(
+    manifestKey,
+    JSON.stringify({
+      DestinationBucket: BUCKET,
+      MapRunArn: 'arn:aws:states:us-east-1:123456789012:mapRun:crm-sync/map:1',
+      ResultFiles: {
+        FAILED: failed.length > 0 ? [{ Key: `${dir}FAILED_0.json`, Size: 1 }] : [],
+        PENDING: [],
+        SUCCEEDED: [{ Key: `${dir}SUCCEEDED_0.json`, Size: 1 }],
+      },
+    }),
+  );
+}
+
+const jsonl = (lines: unknown[]) => lines.map((l) => JSON.stringify(l)).join('\n');
+
+/** A run whose every output agrees: the workers' counts add up and the target holds every winner. */
+function writeConsistentRun(): void {
+  // ItemBatcher: both chunks in one child; each partition its own child.
+  writeMapResults(TRANSFORM_MANIFEST, [{ chunks: CHUNKS }]);
+  writeMapResults(
+    MERGE_MANIFEST,
+    PARTITIONS.map((p) => ({ partitions: [p] })),
+  );
+  MERGED.forEach((lines, p) => {
+    storeObject(`${PREFIX}merged/p${String(p).padStart(4, '0')}.jsonl`, jsonl(lines));
+  });
+  storeObject(`${PREFIX}duplicates/p0001.jsonl`, jsonl([{ key: 'K3', lines: [3, 5], winner: 5 }]));
+  storeObject(
+    `${PREFIX}rejects/c000000.jsonl`,
+    `${jsonl([{ line: 6, reasons: ['invalid_email:Email'], raw: REJECTED_RAW }])}\n`,
+  );
+  target.set('K1', { id: 'K1', _digest: 'h1' });
+  target.set('K2', { id: 'K2', _digest: 'h2' });
+  target.set('K3', { id: 'K3', _digest: 'h3' });
+  target.set('K4', { id: 'K4', _digest: 'newer-stored' });
+}
+
+function failedChecks(summary: RunSummary): string[] {
+  return summary.reconciliation.checks.filter((c) => !c.ok).map((c) => c.name);
+}
+
+describe('Handler: reconcile', () => {
+  beforeAll(async () => {
+    ({ reconcileHandler } = await import('../../../lambdas/handlers/reconcile'));
+  });
+
+  beforeEach(() => {
+    s3Mock.reset();
+    ddbMock.reset();
+    objects.clear();
+    target.clear();
+    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
+    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    ddbMock.on(BatchGetItemCommand).callsFake(fakeBatchGet);
+    ddbMock.on(UpdateItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({
+      Item: marshall({
+        pk: `RUN#${RUN_ID}`,
+        sk: 'RUN',
+        runId: RUN_ID,
+        entity: 'contact',
+        status: 'RUNNING',
+        source: SOURCE,
+        configHash: JOB.configHash,
+        startedAt: STARTED_AT,
+      }),
+    });
+    writeConsistentRun();
+  });
+
+  it('sums the counts, verifies the target, writes the summary and finishes the run (MATCHED)', async () => {
+    // Act
+    const summary = await reconcileHandler(EVENT);
+
+    // Assess
+    expect(summary).toEqual({
+      runId: RUN_ID,
+      entity: 'contact',
+      status: 'SUCCEEDED',
+      source: SOURCE,
+      counts: COUNTS,
+      duplicateKeys: 1,
+      chunks: 2,
+      partitions: 2,
+      topReasons: [{ reason: 'invalid_email', count: 1 }],
+      reconciliation: {
+        status: 'MATCHED',
+        checks: [
+          { name: 'all-chunks', ok: true, detail: '2 of 2 chunks reported' },
+          { name: 'all-partitions', ok: true, detail: '2 of 2 partitions reported' },
+          { name: 'rows-read', ok: true, detail: 'plan counted 7 rows, workers read 7' },
+          { name: 'candidates-merged', ok: true, detail: '5 chunk winners handed over, 5 merged' },
+          {
+            name: 'accounting',
+            ok: true,
+            detail: 'rows 7 = applied 2 + unchanged 1 + superseded 2 + deleted 1 + rejected 1',
+          },
+          { name: 'content', ok: true, detail: '5 keys verified against the target, 0 differ' },
+        ],
+        verifiedKeys: 5,
+        mismatchedKeys: [],
+        mismatchedKeyCount: 0,
+      },
+      reports: {
+        summary: `reports/${RUN_ID}/summary.json`,
+        rejects: `reports/${RUN_ID}/rejects.csv`,
+        duplicates: `reports/${RUN_ID}/duplicates.csv`,
+      },
+      startedAt: STARTED_AT,
+      finishedAt: expect.any(String),
+      durationMs: expect.any(Number),
+    });
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 2);
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
+      RequestItems: {
+        [TABLE]: {
+          Keys: [{ id: { S: 'K3' } }, { id: { S: 'K4' } }, { id: { S: 'K5' } }],
+          ConsistentRead: true,
+          ProjectionExpression: '#p0,#p1',
+          ExpressionAttributeNames: { '#p0': 'id', '#p1': '_digest' },
+        },
+      },
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: BUCKET,
+      Key: `reports/${RUN_ID}/summary.json`,
+      ContentType: 'application/json',
+    });
+    expect(JSON.parse(stored(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
+    expect(stored(`reports/${RUN_ID}/duplicates.csv`)).toBe('key,lines,winner\r\nK3,3 5,5\r\n');
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: 'ledger',
+      Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN' }),
+      UpdateExpression: 'SET #f0 = :v0, #f1 = :v1, #f2 = :v2',
+      ExpressionAttributeNames: { '#f0': 'status', '#f1': 'counts', '#f2': 'finishedAt' },
+      ExpressionAttributeValues: {
+        ':v0': { S: 'SUCCEEDED' },
+        ':v1': { M: marshall(COUNTS) },
+        ':v2': { S: summary.finishedAt },
+      },
+      ConditionExpression: 'attribute_exists(pk)',
+    });
+  });
+
+  it.each([
+    [
+      'content that differs',
+      () => target.set('K3', { id: 'K3', _digest: 'tampered' }),
+      'K3',
+      'content differs from the source row',
+    ],
+    ['a written item that is missing', () => target.delete('K1'), 'K1', 'missing'],
+    ['an unchanged item that is missing', () => target.delete('K2'), 'K2', 'missing'],
+    [
+      'a deleted item that is still there',
+      () => target.set('K5', { id: 'K5', _digest: 'x' }),
+      'K5',
+      'present: the item should have been deleted',
+    ],
+    [
+      'a newer stored item that is missing',
+      () => target.delete('K4'),
+      'K4',
+      'missing: a newer stored item was expected',
+    ],
+  ])('reports MISMATCHED for %s, naming the key', async (_name, tamper, key, problem) => {
+    // Prepare
+    tamper();
+
+    // Act
+    const summary = await reconcileHandler(EVENT);
+
+    // Assess
+    expect(summary.status).toBe('FAILED');
+    expect(summary.reconciliation).toEqual(
+      expect.objectContaining({
+        status: 'MISMATCHED',
+        verifiedKeys: 5,
+        mismatchedKeys: [{ key, problem }],
+        mismatchedKeyCount: 1,
+      }),
+    );
+    expect(failedChecks(summary)).toEqual(['content']);
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
+      ExpressionAttributeNames: {
+        '#f0': 'status',
+        '#f1': 'counts',
+        '#f2': 'finishedAt',
+        '#f3': 'error',
+        '#f4': 'cause',
+      },
+      ExpressionAttributeValues: expect.objectContaining({
+        ':v0': { S: 'MISMATCHED' },
+        ':v3': { S: 'ReconciliationMismatch' },
+        ':v4': { S: '5 keys verified against the target, 1 differ' },
+      }),
+    });
+    expect(JSON.parse(stored(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
+  });
+
+  it('reports MISMATCHED when a partition result is missing, naming the failed checks', async () => {
+    // Prepare: the child of partition 1 failed; its merged file is there, its counts are not
+    writeMapResults(
+      MERGE_MANIFEST,
+      [{ partitions: [PARTITIONS[0]] }],
+      [{ Error: 'WriteRetriesExhaustedError', Cause: 'unprocessed' }],
+    );
+
+    // Act
+    const summary = await reconcileHandler(EVENT);
+
+    // Assess
+    expect(summary.reconciliation.status).toBe('MISMATCHED');
+    expect(failedChecks(summary)).toEqual(['all-partitions', 'candidates-merged', 'accounting']);
+    expect(summary.reconciliation.checks).toEqual(
+      expect.arrayContaining([
+        {
+          name: 'all-partitions',
+          ok: false,
+          detail: '1 of 2 partitions reported; failed: WriteRetriesExhaustedError: unprocessed',
+        },
+        {
+          name: 'accounting',
+          ok: false,
+          detail: 'rows 7 = applied 1 + unchanged 1 + superseded 1 + deleted 0 + rejected 1 (gap 3)',
+        },
+      ]),
+    );
+    expect(summary.counts).toEqual({
+      rows: 7,
+      applied: 1,
+      unchanged: 1,
+      superseded: 1,
+      deleted: 0,
+      rejected: 1,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
+      ExpressionAttributeValues: expect.objectContaining({ ':v0': { S: 'MISMATCHED' } }),
+    });
+  });
+
+  it('reports MISMATCHED when the workers read another number of rows than the plan counted', async () => {
+    // Act
+    const summary = await reconcileHandler({ ...EVENT, plan: { ...PLAN, rows: 8 } });
+
+    // Assess
+    expect(summary.reconciliation.status).toBe('MISMATCHED');
+    expect(failedChecks(summary)).toEqual(['rows-read']);
+    expect(summary.reconciliation.checks).toContainEqual({
+      name: 'rows-read',
+      ok: false,
+      detail: 'plan counted 8 rows, workers read 7',
+    });
+  });
+
+  it('writes rejects.csv with line, reasons and the original cells, formula cells escaped', async () => {
+    // Act
+    await reconcileHandler(EVENT);
+
+    // Assess
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: BUCKET,
+      Key: `reports/${RUN_ID}/rejects.csv`,
+      ContentType: 'text/csv; charset=utf-8',
+    });
+    const csv = stored(`reports/${RUN_ID}/rejects.csv`) ?? '';
+    const expectedCells = COLUMNS.map((c) => {
+      if (c === 'Title') return `"'=HYPERLINK(""x"")"`;
+      if (c === 'Phone') return `'+1 206 688 0480`;
+      if (c === 'MailingStreet') return '"1 Main St, Apt 2"';
+      return REJECTED_CELLS[c] ?? '';
+    });
+    expect(csv).toBe(
+      `line,reasons,${COLUMNS.join(',')}\r\n` + `6,invalid_email:Email,${expectedCells.join(',')}\r\n`,
+    );
+    expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
+  });
+
+  it('writes no rejects or duplicates report when there are none', async () => {
+    // Prepare
+    const chunks = [{ ...CHUNKS[0], rows: 3, rejected: 0, topReasons: {} }, CHUNKS[1]];
+    const partitions = PARTITIONS.map((p) => ({ ...p, duplicateKeys: 0 }));
+    writeMapResults(TRANSFORM_MANIFEST, [{ chunks }]);
+    writeMapResults(
+      MERGE_MANIFEST,
+      partitions.map((p) => ({ partitions: [p] })),
+    );
+
+    // Act
+    const summary = await reconcileHandler({ ...EVENT, plan: { ...PLAN, rows: 6 } });
+
+    // Assess
+    expect(summary.reconciliation.status).toBe('MATCHED');
+    expect(summary.reports).toEqual({ summary: `reports/${RUN_ID}/summary.json` });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+  });
+
+  it('rejects an event without the map results (InvalidEventError)', async () => {
+    // Act & Assess
+    await expect(reconcileHandler({ runId: RUN_ID, plan: PLAN })).rejects.toThrow(InvalidEventError);
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+  });
+});
