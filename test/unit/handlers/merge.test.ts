@@ -1,7 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
@@ -9,45 +5,18 @@ import {
   PutItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import {
-  GetObjectCommand,
-  type GetObjectCommandInput,
-  NoSuchKey,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
 import { itemDigest } from '../../../lambdas/domain/digest';
 import { InvalidEventError, WriteRetriesExhaustedError } from '../../../lambdas/domain/errors';
 import type { PartLine, WorkerJob } from '../../../lambdas/domain/run';
-
-// The handlers read their environment (and powertools its settings) when first loaded: set it before
-// the dynamic import in beforeAll (static imports are hoisted above these lines).
-const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
-Object.assign(process.env, {
-  CRM_SYNC_BUCKET: 'test-bucket',
-  CRM_SYNC_LEDGER_TABLE: 'ledger',
-  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
-  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-});
+import { BUCKET, CONFIG_HASH, FakeBucket, PREFIX, RUN_ID } from './support';
 
 let mergeHandler: typeof import('../../../lambdas/handlers/merge')['mergeHandler'];
 let batchWrite: typeof import('../../../lambdas/adapters/dynamodb')['batchWrite'];
 
-const BUCKET = 'test-bucket';
 const TABLE = 'contacts';
-const RUN_ID = 'contact-0123456789abcdef0123';
-const PREFIX = `work/${RUN_ID}/`;
-const CONFIG_HASH = configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact'));
 
 const JOB: WorkerJob = {
   runId: RUN_ID,
@@ -65,33 +34,7 @@ const JOB: WorkerJob = {
 
 const s3Mock = mockClient(S3Client);
 const ddbMock = mockClient(DynamoDBClient);
-const objects = new Map<string, Buffer>();
-
-function storeObject(key: string, body: string | Buffer, bucket = BUCKET): string {
-  const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  objects.set(`${bucket}/${key}`, buf);
-  return createHash('md5').update(buf).digest('hex');
-}
-
-function stored(key: string, bucket = BUCKET): string | undefined {
-  return objects.get(`${bucket}/${key}`)?.toString('utf8');
-}
-
-function fakeGetObject(input: GetObjectCommandInput) {
-  const body = objects.get(`${input.Bucket}/${input.Key}`);
-  if (!body) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
-  const stream = Object.assign(Readable.from([body]), {
-    transformToString: async () => body.toString('utf8'),
-  });
-  return { Body: stream, ContentLength: body.length };
-}
-
-function fakePutObject(input: PutObjectCommandInput) {
-  const { Body: body } = input;
-  if (typeof body !== 'string' && !(body instanceof Uint8Array))
-    throw new Error(`unexpected body for ${input.Key}`);
-  return { ETag: `"${storeObject(input.Key ?? '', Buffer.from(body), input.Bucket)}"` };
-}
+const fakeS3 = new FakeBucket();
 
 const partKey = (chunk: number) => `${PREFIX}parts/p0000/c${String(chunk).padStart(6, '0')}.jsonl`;
 
@@ -148,8 +91,8 @@ const K5_PUT = putRequest(K5);
 const K4_DELETE_REQUEST: WriteRequest = { DeleteRequest: { Key: { id: { S: 'K4' } } } };
 
 function writeParts(chunk0: PartLine[], chunk1: PartLine[]): void {
-  storeObject(partKey(0), `${chunk0.map((p) => JSON.stringify(p)).join('\n')}\n`);
-  storeObject(partKey(1), `${chunk1.map((p) => JSON.stringify(p)).join('\n')}\n`);
+  fakeS3.store(partKey(0), `${chunk0.map((p) => JSON.stringify(p)).join('\n')}\n`);
+  fakeS3.store(partKey(1), `${chunk1.map((p) => JSON.stringify(p)).join('\n')}\n`);
 }
 
 const EVENT = { BatchInput: { job: JOB }, Items: [{ partition: 0, chunks: 2 }] };
@@ -172,9 +115,7 @@ describe('Handler: merge', () => {
   beforeEach(() => {
     s3Mock.reset();
     ddbMock.reset();
-    objects.clear();
-    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
-    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    fakeS3.install(s3Mock);
     ddbMock.on(BatchGetItemCommand).resolves({ Responses: { [TABLE]: STORED.map((s) => marshall(s)) } });
     ddbMock.on(BatchWriteItemCommand).resolves({});
     ddbMock.on(PutItemCommand).resolves({});
@@ -242,7 +183,7 @@ describe('Handler: merge', () => {
         ],
       });
       expect(
-        jsonLines<{ k: string }>(stored(`${PREFIX}merged/p0000.jsonl`)).sort((a, b) =>
+        jsonLines<{ k: string }>(fakeS3.find(`${PREFIX}merged/p0000.jsonl`)).sort((a, b) =>
           a.k.localeCompare(b.k),
         ),
       ).toEqual([
@@ -252,7 +193,7 @@ describe('Handler: merge', () => {
         { k: 'K4', o: 'delete', h: null },
         { k: 'K5', o: 'put', h: K5.h },
       ]);
-      expect(jsonLines(stored(`${PREFIX}duplicates/p0000.jsonl`))).toEqual([
+      expect(jsonLines(fakeS3.find(`${PREFIX}duplicates/p0000.jsonl`))).toEqual([
         { key: 'K1', lines: [7, 10, 50], winner: 10 },
       ]);
       expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
@@ -287,7 +228,9 @@ describe('Handler: merge', () => {
     expect(out.partitions).toEqual([
       expect.objectContaining({ candidates: 2, applied: 1, unchanged: 0, superseded: 1, deleted: 0 }),
     ]);
-    expect(jsonLines(stored(`${PREFIX}merged/p0000.jsonl`))).toEqual([{ k: 'K1', o: 'put', h: K1_NEW.h }]);
+    expect(jsonLines(fakeS3.find(`${PREFIX}merged/p0000.jsonl`))).toEqual([
+      { k: 'K1', o: 'put', h: K1_NEW.h },
+    ]);
   });
 
   it('retries UnprocessedItems until none are left', async () => {
@@ -323,13 +266,13 @@ describe('Handler: merge', () => {
     expect((err as Error).name).toBe('WriteRetriesExhaustedError');
     expect((err as Error).message).toBe(`1 writes to ${TABLE} still unprocessed after 10 attempts`);
     expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 10);
-    expect(stored(`${PREFIX}merged/p0000.jsonl`)).toBeUndefined();
+    expect(fakeS3.find(`${PREFIX}merged/p0000.jsonl`)).toBeUndefined();
     expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
   });
 
   it('fails when a chunk part object is missing', async () => {
     // Prepare
-    storeObject(partKey(0), `${JSON.stringify(K1_NEW)}\n`);
+    fakeS3.store(partKey(0), `${JSON.stringify(K1_NEW)}\n`);
 
     // Act & Assess
     await expect(mergeHandler(EVENT)).rejects.toThrow(NoSuchKey);

@@ -1,7 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
@@ -9,64 +5,15 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import {
-  GetObjectCommand,
-  type GetObjectCommandInput,
-  HeadObjectCommand,
-  NoSuchKey,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
 import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../../../lambdas/domain/errors';
 import { deriveRunId } from '../../../lambdas/domain/run';
-
-// The handlers read their environment (and powertools its settings) when first loaded: set it before
-// the dynamic import in beforeAll (static imports are hoisted above these lines).
-const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
-Object.assign(process.env, {
-  CRM_SYNC_BUCKET: 'test-bucket',
-  CRM_SYNC_LEDGER_TABLE: 'ledger',
-  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
-  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-});
+import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
 
 type PlanModule = typeof import('../../../lambdas/handlers/plan');
 let planHandler: PlanModule['planHandler'];
-
-const BUCKET = 'test-bucket';
-const SOURCE_KEY = 'inbox/contact/contacts.csv';
-const RUN_ID = 'contact-0123456789abcdef0123';
-const CONFIG_HASH = configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact'));
-
-/** The header line of examples/data/contacts.csv (CRLF file), as the CRM exports it. */
-const HEADER =
-  readFileSync(resolve(__dirname, '../../../examples/data/contacts.csv'), 'utf8').split(/\r?\n/)[0] ?? '';
-const COLUMNS = HEADER.split(',').map((c) => c.replaceAll('"', ''));
-
-/** One quoted CSV record over COLUMNS. */
-function row(cells: Record<string, string>, columns: readonly string[] = COLUMNS): string {
-  const base: Record<string, string> = {
-    AccountId: '001qP0000002VfKQAU',
-    FirstName: 'Ada',
-    LastName: 'Lovelace',
-    Email: 'ada@example.com',
-    HasOptedOutOfEmail: 'false',
-    CreatedDate: '2020-01-18T19:48:02.000Z',
-    LastModifiedDate: '2021-04-30T04:21:16.000Z',
-    IsDeleted: 'false',
-  };
-  return columns.map((c) => `"${(cells[c] ?? base[c] ?? '').replaceAll('"', '""')}"`).join(',');
-}
 
 const SMALL_CSV = `${[
   HEADER,
@@ -80,57 +27,7 @@ const SMALL_CSV = `${[
 
 const s3Mock = mockClient(S3Client);
 const ddbMock = mockClient(DynamoDBClient);
-const objects = new Map<string, { body: Buffer; etag: string }>();
-
-function md5(body: Buffer): string {
-  return createHash('md5').update(body).digest('hex');
-}
-
-function storeObject(key: string, body: string | Buffer, bucket = BUCKET): string {
-  const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  const etag = md5(buf);
-  objects.set(`${bucket}/${key}`, { body: buf, etag });
-  return etag;
-}
-
-function stored(key: string, bucket = BUCKET): string {
-  const obj = objects.get(`${bucket}/${key}`);
-  if (!obj) throw new Error(`s3://${bucket}/${key} was not written`);
-  return obj.body.toString('utf8');
-}
-
-function bodyStream(data: Buffer): Readable {
-  return Object.assign(Readable.from([data]), {
-    transformToString: async (encoding?: BufferEncoding) => data.toString(encoding ?? 'utf8'),
-    transformToByteArray: async () => new Uint8Array(data),
-  });
-}
-
-function fakeGetObject(input: GetObjectCommandInput) {
-  const obj = objects.get(`${input.Bucket}/${input.Key}`);
-  if (!obj) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
-  if (input.IfMatch !== undefined && input.IfMatch !== `"${obj.etag}"`) {
-    throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
-      name: 'PreconditionFailed',
-    });
-  }
-  let data = obj.body;
-  if (input.Range !== undefined) {
-    const m = /^bytes=(\d+)-(\d+)$/.exec(input.Range);
-    if (!m) throw new Error(`unsupported Range ${input.Range}`);
-    data = obj.body.subarray(Number(m[1]), Number(m[2]) + 1);
-  }
-  return { Body: bodyStream(data), ETag: `"${obj.etag}"`, ContentLength: data.length };
-}
-
-function fakePutObject(input: PutObjectCommandInput) {
-  const { Body: body } = input;
-  let buf: Buffer;
-  if (typeof body === 'string') buf = Buffer.from(body);
-  else if (body instanceof Uint8Array) buf = Buffer.from(body);
-  else throw new Error(`unexpected PutObject body for ${input.Key}`);
-  return { ETag: `"${storeObject(input.Key ?? '', buf, input.Bucket)}"` };
-}
+const fakeS3 = new FakeBucket();
 
 describe('Handler: plan', () => {
   beforeAll(async () => {
@@ -140,14 +37,7 @@ describe('Handler: plan', () => {
   beforeEach(() => {
     s3Mock.reset();
     ddbMock.reset();
-    objects.clear();
-    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
-    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
-    s3Mock.on(HeadObjectCommand).callsFake((input: { Bucket: string; Key: string }) => {
-      const obj = objects.get(`${input.Bucket}/${input.Key}`);
-      if (!obj) throw Object.assign(new Error('NotFound'), { name: 'NotFound' });
-      return { ETag: `"${obj.etag}"`, ContentLength: obj.body.length };
-    });
+    fakeS3.install(s3Mock);
     ddbMock.on(PutItemCommand).resolves({});
     ddbMock.on(UpdateItemCommand).resolves({});
     ddbMock.on(GetItemCommand).resolves({});
@@ -297,7 +187,7 @@ describe('Handler: plan', () => {
 
     it('writes the chunk and partition manifests and returns the worker job', async () => {
       // Prepare
-      const etag = storeObject(SOURCE_KEY, SMALL_CSV);
+      const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
 
       // Act
       const out = await plan(etag);
@@ -323,8 +213,10 @@ describe('Handler: plan', () => {
         Key: `work/${RUN_ID}/chunks.json`,
         ContentType: 'application/json',
       });
-      expect(JSON.parse(stored(`work/${RUN_ID}/chunks.json`))).toEqual(chunks);
-      expect(JSON.parse(stored(`work/${RUN_ID}/partitions.json`))).toEqual([{ partition: 0, chunks: 1 }]);
+      expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`))).toEqual(chunks);
+      expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/partitions.json`))).toEqual([
+        { partition: 0, chunks: 1 },
+      ]);
       expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
         TableName: 'ledger',
         Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN' }),
@@ -364,13 +256,13 @@ describe('Handler: plan', () => {
       );
       const csv = `${[HEADER, ...records].join('\n')}\n`;
       const bytes = Buffer.from(csv);
-      const etag = storeObject(SOURCE_KEY, csv);
+      const etag = fakeS3.store(SOURCE_KEY, csv);
 
       // Act
       const out = await plan(etag);
 
       // Assess
-      const chunks = JSON.parse(stored(`work/${RUN_ID}/chunks.json`)) as Array<{
+      const chunks = JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`)) as Array<{
         index: number;
         start: number;
         end: number;
@@ -393,7 +285,7 @@ describe('Handler: plan', () => {
           expect(next.firstLine).toBe(c.firstLine + 2 * c.rows);
         }
       });
-      expect(JSON.parse(stored(`work/${RUN_ID}/partitions.json`))).toEqual([
+      expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/partitions.json`))).toEqual([
         { partition: 0, chunks: chunks.length },
       ]);
     });
@@ -402,7 +294,7 @@ describe('Handler: plan', () => {
       // Prepare
       const columns = COLUMNS.filter((c) => c !== 'LastName');
       const csv = `${[columns.map((c) => `"${c}"`).join(','), row({ Id: '003qP0000002VdAAAA' }, columns)].join('\n')}\n`;
-      const etag = storeObject(SOURCE_KEY, csv);
+      const etag = fakeS3.store(SOURCE_KEY, csv);
 
       // Act
       const err = await plan(etag).catch((e: unknown) => e);
@@ -421,7 +313,7 @@ describe('Handler: plan', () => {
 
     it('rejects a binary file with MalformedFileError naming the file and the offset', async () => {
       // Prepare
-      const etag = storeObject(
+      const etag = fakeS3.store(
         SOURCE_KEY,
         Buffer.concat([Buffer.from(`${HEADER}\r\n"003`), Buffer.from([0, 1, 2])]),
       );
@@ -441,7 +333,7 @@ describe('Handler: plan', () => {
     it('transcodes a UTF-16LE file with a BOM to UTF-8 and plans the transcoded copy', async () => {
       // Prepare
       const csv = `${[HEADER, row({ Id: '003qP0000002VdAAAA', LastName: 'Müller-王' }), row({ Id: '003qP0000002VdBAAA' })].join('\r\n')}\r\n`;
-      const etag = storeObject(
+      const etag = fakeS3.store(
         SOURCE_KEY,
         Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]),
       );
@@ -456,14 +348,14 @@ describe('Handler: plan', () => {
         Key: utf8Key,
         ContentType: 'text/csv; charset=utf-8',
       });
-      expect(stored(utf8Key)).toBe(csv);
+      expect(fakeS3.read(utf8Key)).toBe(csv);
       const utf8Etag = md5(Buffer.from(csv));
       expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
         Bucket: BUCKET,
         Key: utf8Key,
         IfMatch: `"${utf8Etag}"`,
       });
-      expect(JSON.parse(stored(`work/${RUN_ID}/chunks.json`))).toEqual([
+      expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`))).toEqual([
         {
           index: 0,
           start: Buffer.byteLength(HEADER) + 2,
@@ -487,7 +379,7 @@ describe('Handler: plan', () => {
 
     it('fails when the source changed since the trigger saw it (ETag mismatch)', async () => {
       // Prepare
-      storeObject(SOURCE_KEY, SMALL_CSV);
+      fakeS3.store(SOURCE_KEY, SMALL_CSV);
 
       // Act & Assess
       await expect(plan('stale-etag')).rejects.toThrow('pre-conditions');

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import {
   type AttributeValue,
   BatchGetItemCommand,
@@ -9,50 +7,20 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import {
-  GetObjectCommand,
-  type GetObjectCommandInput,
-  NoSuchKey,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
 import { InvalidEventError } from '../../../lambdas/domain/errors';
 import type { RunSummary } from '../../../lambdas/domain/report';
 import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../../lambdas/domain/run';
-
-// The handlers read their environment (and powertools its settings) when first loaded: set it before
-// the dynamic import in beforeAll (static imports are hoisted above these lines).
-const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
-Object.assign(process.env, {
-  CRM_SYNC_BUCKET: 'test-bucket',
-  CRM_SYNC_LEDGER_TABLE: 'ledger',
-  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
-  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-});
+import { BUCKET, COLUMNS, CONFIG_FILE, FakeBucket, PREFIX, RUN_ID } from './support';
 
 let reconcileHandler: typeof import('../../../lambdas/handlers/reconcile')['reconcileHandler'];
 
-const BUCKET = 'test-bucket';
 const TABLE = 'contacts';
-const RUN_ID = 'contact-0123456789abcdef0123';
-const PREFIX = `work/${RUN_ID}/`;
 const SOURCE = { bucket: BUCKET, key: 'inbox/contact/contacts.csv', etag: 'abc' };
 const STARTED_AT = '2026-01-01T00:00:00.000Z';
-
-/** The header of examples/data/contacts.csv (a CRLF file). */
-const HEADER =
-  readFileSync(resolve(__dirname, '../../../examples/data/contacts.csv'), 'utf8').split(/\r?\n/)[0] ?? '';
-const COLUMNS = HEADER.split(',').map((c) => c.replaceAll('"', ''));
 
 const JOB: WorkerJob = {
   runId: RUN_ID,
@@ -156,33 +124,8 @@ const REJECTED_RAW = COLUMNS.map((c) => `"${(REJECTED_CELLS[c] ?? '').replaceAll
 
 const s3Mock = mockClient(S3Client);
 const ddbMock = mockClient(DynamoDBClient);
-const objects = new Map<string, Buffer>();
+const fakeS3 = new FakeBucket();
 const target = new Map<string, Record<string, string>>();
-
-function storeObject(key: string, body: string | Buffer, bucket = BUCKET): void {
-  objects.set(`${bucket}/${key}`, typeof body === 'string' ? Buffer.from(body) : body);
-}
-
-function stored(key: string, bucket = BUCKET): string | undefined {
-  return objects.get(`${bucket}/${key}`)?.toString('utf8');
-}
-
-function fakeGetObject(input: GetObjectCommandInput) {
-  const body = objects.get(`${input.Bucket}/${input.Key}`);
-  if (!body) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
-  const stream = Object.assign(Readable.from([body]), {
-    transformToString: async () => body.toString('utf8'),
-  });
-  return { Body: stream, ContentLength: body.length };
-}
-
-function fakePutObject(input: PutObjectCommandInput) {
-  const { Body: body } = input;
-  if (typeof body !== 'string' && !(body instanceof Uint8Array))
-    throw new Error(`unexpected body for ${input.Key}`);
-  storeObject(input.Key ?? '', Buffer.from(body), input.Bucket);
-  return { ETag: '"etag"' };
-}
 
 function fakeBatchGet(input: BatchGetItemCommandInput) {
   const keys = (input.RequestItems?.[TABLE]?.Keys ?? []) as Array<Record<string, AttributeValue>>;
@@ -210,13 +153,13 @@ function writeMapResults(
     Status: status,
     ...fields,
   });
-  storeObject(
+  fakeS3.store(
     `${dir}SUCCEEDED_0.json`,
     JSON.stringify(succeeded.map((o) => entry('SUCCEEDED', { Output: JSON.stringify(o) }))),
   );
   if (failed.length > 0)
-    storeObject(`${dir}FAILED_0.json`, JSON.stringify(failed.map((f) => entry('FAILED', f))));
-  storeObject(
+    fakeS3.store(`${dir}FAILED_0.json`, JSON.stringify(failed.map((f) => entry('FAILED', f))));
+  fakeS3.store(
     manifestKey,
     JSON.stringify({
       DestinationBucket: BUCKET,
@@ -241,10 +184,10 @@ function writeConsistentRun(): void {
     PARTITIONS.map((p) => ({ partitions: [p] })),
   );
   MERGED.forEach((lines, p) => {
-    storeObject(`${PREFIX}merged/p${String(p).padStart(4, '0')}.jsonl`, jsonl(lines));
+    fakeS3.store(`${PREFIX}merged/p${String(p).padStart(4, '0')}.jsonl`, jsonl(lines));
   });
-  storeObject(`${PREFIX}duplicates/p0001.jsonl`, jsonl([{ key: 'K3', lines: [3, 5], winner: 5 }]));
-  storeObject(
+  fakeS3.store(`${PREFIX}duplicates/p0001.jsonl`, jsonl([{ key: 'K3', lines: [3, 5], winner: 5 }]));
+  fakeS3.store(
     `${PREFIX}rejects/c000000.jsonl`,
     `${jsonl([{ line: 6, reasons: ['invalid_email:Email'], raw: REJECTED_RAW }])}\n`,
   );
@@ -266,10 +209,8 @@ describe('Handler: reconcile', () => {
   beforeEach(() => {
     s3Mock.reset();
     ddbMock.reset();
-    objects.clear();
     target.clear();
-    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
-    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    fakeS3.install(s3Mock);
     ddbMock.on(BatchGetItemCommand).callsFake(fakeBatchGet);
     ddbMock.on(UpdateItemCommand).resolves({});
     ddbMock.on(GetItemCommand).resolves({
@@ -345,8 +286,8 @@ describe('Handler: reconcile', () => {
       Key: `reports/${RUN_ID}/summary.json`,
       ContentType: 'application/json',
     });
-    expect(JSON.parse(stored(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
-    expect(stored(`reports/${RUN_ID}/duplicates.csv`)).toBe('key,lines,winner\r\nK3,3 5,5\r\n');
+    expect(JSON.parse(fakeS3.find(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
+    expect(fakeS3.find(`reports/${RUN_ID}/duplicates.csv`)).toBe('key,lines,winner\r\nK3,3 5,5\r\n');
     expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
       TableName: 'ledger',
       Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN' }),
@@ -414,7 +355,7 @@ describe('Handler: reconcile', () => {
         ':v4': { S: '5 keys verified against the target, 1 differ' },
       }),
     });
-    expect(JSON.parse(stored(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
+    expect(JSON.parse(fakeS3.find(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
   });
 
   it('reports MISMATCHED when a partition result is missing, naming the failed checks', async () => {
@@ -482,7 +423,7 @@ describe('Handler: reconcile', () => {
       Key: `reports/${RUN_ID}/rejects.csv`,
       ContentType: 'text/csv; charset=utf-8',
     });
-    const csv = stored(`reports/${RUN_ID}/rejects.csv`) ?? '';
+    const csv = fakeS3.find(`reports/${RUN_ID}/rejects.csv`) ?? '';
     const expectedCells = COLUMNS.map((c) => {
       if (c === 'Title') return `"'=HYPERLINK(""x"")"`;
       if (c === 'Phone') return `'+1 206 688 0480`;

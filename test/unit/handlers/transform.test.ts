@@ -1,66 +1,14 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import {
-  GetObjectCommand,
-  type GetObjectCommandInput,
-  NoSuchKey,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
 import { itemDigest } from '../../../lambdas/domain/digest';
 import { ConfigError, InvalidEventError } from '../../../lambdas/domain/errors';
 import { type ChunkItem, type PartLine, partitionOf, type WorkerJob } from '../../../lambdas/domain/run';
-
-// The handlers read their environment (and powertools its settings) when first loaded: set it before
-// the dynamic import in beforeAll (static imports are hoisted above these lines).
-const CONFIG_FILE = resolve(__dirname, '../../../examples/crm-sync.config.json');
-Object.assign(process.env, {
-  CRM_SYNC_BUCKET: 'test-bucket',
-  CRM_SYNC_LEDGER_TABLE: 'ledger',
-  CRM_SYNC_TARGET_TABLES: JSON.stringify({ contact: 'contacts', account: 'accounts' }),
-  CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  POWERTOOLS_TRACE_ENABLED: 'false',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-});
+import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, PREFIX, RUN_ID, row, SOURCE_KEY } from './support';
 
 type TransformModule = typeof import('../../../lambdas/handlers/transform');
 let transformHandler: TransformModule['transformHandler'];
 let ChunkCountMismatchError: TransformModule['ChunkCountMismatchError'];
-
-const BUCKET = 'test-bucket';
-const SOURCE_KEY = 'inbox/contact/contacts.csv';
-const RUN_ID = 'contact-0123456789abcdef0123';
-const PREFIX = `work/${RUN_ID}/`;
-const CONFIG_HASH = configHash(getEntity(parseConfigText(readFileSync(CONFIG_FILE, 'utf8')), 'contact'));
-
-/** The header of examples/data/contacts.csv (a CRLF file). */
-const HEADER =
-  readFileSync(resolve(__dirname, '../../../examples/data/contacts.csv'), 'utf8').split(/\r?\n/)[0] ?? '';
-const COLUMNS = HEADER.split(',').map((c) => c.replaceAll('"', ''));
-
-function row(cells: Record<string, string>): string {
-  const base: Record<string, string> = {
-    AccountId: '001qP0000002VfKQAU',
-    FirstName: 'Ada',
-    LastName: 'Lovelace',
-    Email: 'ada@example.com',
-    HasOptedOutOfEmail: 'false',
-    CreatedDate: '2020-01-18T19:48:02.000Z',
-    LastModifiedDate: '2021-04-30T04:21:16.000Z',
-    IsDeleted: 'false',
-  };
-  return COLUMNS.map((c) => `"${(cells[c] ?? base[c] ?? '').replaceAll('"', '""')}"`).join(',');
-}
 
 // '003A' and '003B' fall in different partitions of 2 (FNV-1a), so both part objects have a line.
 const KEY_A = '003A';
@@ -99,53 +47,7 @@ const CHUNK: ChunkItem = { index: 3, start: offsetOf(2), end: offsetOf(6), first
 
 const s3Mock = mockClient(S3Client);
 const ddbMock = mockClient(DynamoDBClient);
-const objects = new Map<string, { body: Buffer; etag: string }>();
-
-function storeObject(key: string, body: string | Buffer, bucket = BUCKET): string {
-  const buf = typeof body === 'string' ? Buffer.from(body) : body;
-  const etag = createHash('md5').update(buf).digest('hex');
-  objects.set(`${bucket}/${key}`, { body: buf, etag });
-  return etag;
-}
-
-function stored(key: string, bucket = BUCKET): string {
-  const obj = objects.get(`${bucket}/${key}`);
-  if (!obj) throw new Error(`s3://${bucket}/${key} was not written`);
-  return obj.body.toString('utf8');
-}
-
-function bodyStream(data: Buffer): Readable {
-  return Object.assign(Readable.from([data]), {
-    transformToString: async (encoding?: BufferEncoding) => data.toString(encoding ?? 'utf8'),
-    transformToByteArray: async () => new Uint8Array(data),
-  });
-}
-
-function fakeGetObject(input: GetObjectCommandInput) {
-  const obj = objects.get(`${input.Bucket}/${input.Key}`);
-  if (!obj) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
-  if (input.IfMatch !== undefined && input.IfMatch !== `"${obj.etag}"`) {
-    throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
-      name: 'PreconditionFailed',
-    });
-  }
-  let data = obj.body;
-  if (input.Range !== undefined) {
-    const m = /^bytes=(\d+)-(\d+)$/.exec(input.Range);
-    if (!m) throw new Error(`unsupported Range ${input.Range}`);
-    data = obj.body.subarray(Number(m[1]), Number(m[2]) + 1);
-  }
-  return { Body: bodyStream(data), ETag: `"${obj.etag}"`, ContentLength: data.length };
-}
-
-function fakePutObject(input: PutObjectCommandInput) {
-  const { Body: body } = input;
-  let buf: Buffer;
-  if (typeof body === 'string') buf = Buffer.from(body);
-  else if (body instanceof Uint8Array) buf = Buffer.from(body);
-  else throw new Error(`unexpected PutObject body for ${input.Key}`);
-  return { ETag: `"${storeObject(input.Key ?? '', buf, input.Bucket)}"` };
-}
+const fakeS3 = new FakeBucket();
 
 /** The job Plan hands the workers for CSV (2 merge partitions). */
 function makeJob(etag: string, overrides: Partial<WorkerJob> = {}): WorkerJob {
@@ -166,7 +68,8 @@ const partKey = (partition: number, chunk: number) =>
   `${PREFIX}parts/p${String(partition).padStart(4, '0')}/c${String(chunk).padStart(6, '0')}.jsonl`;
 
 function partLines(key: string): PartLine[] {
-  return stored(key)
+  return fakeS3
+    .read(key)
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as PartLine);
@@ -180,15 +83,13 @@ describe('Handler: transform', () => {
   beforeEach(() => {
     s3Mock.reset();
     ddbMock.reset();
-    objects.clear();
-    s3Mock.on(GetObjectCommand).callsFake(fakeGetObject);
-    s3Mock.on(PutObjectCommand).callsFake(fakePutObject);
+    fakeS3.install(s3Mock);
     ddbMock.on(PutItemCommand).resolves({});
   });
 
   it('writes the chunk winners per partition, the rejects, the ledger step, and returns the counts', async () => {
     // Prepare
-    const etag = storeObject(SOURCE_KEY, CSV);
+    const etag = fakeS3.store(SOURCE_KEY, CSV);
     expect(partitionOf(KEY_A, 2)).not.toBe(partitionOf(KEY_B, 2));
     const itemA = {
       id: KEY_A,
@@ -273,7 +174,7 @@ describe('Handler: transform', () => {
   it('writes an empty part object for a partition without keys and no rejects object without rejects', async () => {
     // Prepare: one valid record, 2 partitions
     const csv = `${HEADER}\r\n${row({ Id: KEY_A })}\r\n`;
-    const etag = storeObject(SOURCE_KEY, csv);
+    const etag = fakeS3.store(SOURCE_KEY, csv);
     const chunk: ChunkItem = {
       index: 0,
       start: Buffer.byteLength(HEADER) + 2,
@@ -286,7 +187,7 @@ describe('Handler: transform', () => {
     const out = await transformHandler({ BatchInput: { job: makeJob(etag) }, Items: [chunk] });
 
     // Assess
-    expect(stored(partKey(partitionOf(KEY_B, 2), 0))).toBe('');
+    expect(fakeS3.read(partKey(partitionOf(KEY_B, 2), 0))).toBe('');
     expect(partLines(partKey(partitionOf(KEY_A, 2), 0))).toHaveLength(1);
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2);
     expect(out.chunks).toEqual([
@@ -296,7 +197,7 @@ describe('Handler: transform', () => {
 
   it('refuses a job planned with another config (ConfigError) before reading anything', async () => {
     // Prepare
-    const etag = storeObject(SOURCE_KEY, CSV);
+    const etag = fakeS3.store(SOURCE_KEY, CSV);
 
     // Act
     const err = await transformHandler({
@@ -314,7 +215,7 @@ describe('Handler: transform', () => {
 
   it('fails with ChunkCountMismatchError when the chunk holds another number of rows than planned', async () => {
     // Prepare
-    const etag = storeObject(SOURCE_KEY, CSV);
+    const etag = fakeS3.store(SOURCE_KEY, CSV);
 
     // Act
     const err = await transformHandler({
@@ -332,7 +233,7 @@ describe('Handler: transform', () => {
 
   it('fails when the object changed since it was planned (IfMatch)', async () => {
     // Prepare
-    storeObject(SOURCE_KEY, CSV);
+    fakeS3.store(SOURCE_KEY, CSV);
 
     // Act & Assess
     await expect(
