@@ -36,13 +36,14 @@ const claimEvent = z.object({
 const planEvent = z.object({
   action: z.literal('plan'),
   runId: z.string().min(1),
-  source: sourceSchema.extend({ etag: z.string().min(1) }),
+  // ClaimRun's output: the object as HEAD saw it (size included, so Plan does not HEAD again).
+  source: sourceSchema.extend({ etag: z.string().min(1), size: z.number().int().min(0) }),
 });
 const planEventSchema = z.discriminatedUnion('action', [claimEvent, planEvent]);
 
 export type ClaimOutput =
   | { runId: string; duplicate: true; existingStatus: string; entity: string }
-  | { runId: string; duplicate: false; entity: string; source: SourceRef & { entity: string } };
+  | { runId: string; duplicate: false; entity: string; source: SourceRef & { entity: string; size: number } };
 
 export interface PlanOutput {
   runId: string;
@@ -87,7 +88,12 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
     logger.info('duplicate trigger', { runId, existingStatus: claim.existing.status });
     return { runId, duplicate: true, existingStatus: claim.existing.status, entity: source.entity };
   }
-  return { runId, duplicate: false, entity: source.entity, source: { ...ref, entity: source.entity } };
+  return {
+    runId,
+    duplicate: false,
+    entity: source.entity,
+    source: { ...ref, entity: source.entity, size: head.size },
+  };
 }
 
 /**
@@ -110,9 +116,12 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     let encoding = 'utf8';
     const head: Buffer[] = [];
     // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
-    const size = (await headObject(data)).size;
-    if (size === 0) throw new MalformedFileError('file is empty');
-    for await (const c of await readObject(data, { start: 0, end: Math.min(4096, size) }, source.etag)) {
+    if (source.size === 0) throw new MalformedFileError('file is empty');
+    for await (const c of await readObject(
+      data,
+      { start: 0, end: Math.min(4096, source.size) },
+      source.etag,
+    )) {
       head.push(Buffer.from(c));
     }
     const detected = detectEncoding(Buffer.concat(head));

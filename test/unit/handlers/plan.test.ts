@@ -67,7 +67,7 @@ describe('Handler: plan', () => {
         runId: expectedRunId,
         duplicate: false,
         entity: 'contact',
-        source: { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123', entity: 'contact' },
+        source: { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123', entity: 'contact', size: 42 },
       });
       expect(out.runId).toMatch(/^contact-[0-9a-f]{20}$/);
       expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: BUCKET, Key: SOURCE_KEY });
@@ -182,7 +182,13 @@ describe('Handler: plan', () => {
       planHandler({
         action: 'plan',
         runId: RUN_ID,
-        source: { bucket: BUCKET, key, entity: 'contact', etag },
+        source: {
+          bucket: BUCKET,
+          key,
+          entity: 'contact',
+          etag,
+          size: fakeS3.sizeOf(key),
+        },
       });
 
     it('writes the chunk and partition manifests and returns the worker job', async () => {
@@ -327,6 +333,20 @@ describe('Handler: plan', () => {
       expect((err as Error).message).toBe(
         `s3://${BUCKET}/${SOURCE_KEY}: binary file, not CSV: a NUL byte at byte offset ${Buffer.byteLength(HEADER) + 6}`,
       );
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+    });
+
+    it('rejects an empty file with MalformedFileError before any ranged read (S3 answers 416 to one)', async () => {
+      // Prepare
+      const etag = fakeS3.store(SOURCE_KEY, '');
+
+      // Act
+      const err = await plan(etag).catch((e: unknown) => e);
+
+      // Assess
+      expect(err).toBeInstanceOf(MalformedFileError);
+      expect((err as Error).message).toBe(`s3://${BUCKET}/${SOURCE_KEY}: file is empty`);
+      expect(s3Mock).not.toHaveReceivedCommand(GetObjectCommand);
       expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
     });
 

@@ -95,6 +95,11 @@ export class FakeBucket {
     return this.objects.get(`${bucket}/${key}`)?.body.toString('utf8');
   }
 
+  /** An object's size in bytes (0 when it was never written). */
+  sizeOf(key: string, bucket = BUCKET): number {
+    return this.objects.get(`${bucket}/${key}`)?.body.length ?? 0;
+  }
+
   /** An object's text; throws when it was never written. */
   read(key: string, bucket = BUCKET): string {
     const text = this.find(key, bucket);
