@@ -91,8 +91,9 @@ export class SyncStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
     super(scope, id);
     const taskTimeout = sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(10));
-    const workerTimeout = sfn.Timeout.duration(props.workerTimeout ?? Duration.minutes(2));
-    if ((props.workerTimeout ?? Duration.minutes(2)).toSeconds() > 150) {
+    const workerLimit = props.workerTimeout ?? Duration.minutes(2);
+    const workerTimeout = sfn.Timeout.duration(workerLimit);
+    if (workerLimit.toSeconds() > 150) {
       throw new Error(
         'workerTimeout must be at most 150 seconds: workers run in EXPRESS children (5 minutes with retries)',
       );

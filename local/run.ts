@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import type { RunSummary } from '../lambdas/domain/report';
 import { deriveRunId } from '../lambdas/domain/run';
@@ -13,14 +13,16 @@ export interface LocalRunOptions {
   stateDir: string;
 }
 
+/** The run's summary.json, or undefined when the run failed before Reconcile wrote one. */
 async function readSummary(stack: LocalStack, runId: string): Promise<RunSummary | undefined> {
   try {
     const out = await stack.s3Client.send(
       new GetObjectCommand({ Bucket: stack.bucket, Key: `reports/${runId}/summary.json` }),
     );
     return JSON.parse((await out.Body?.transformToString('utf8')) ?? '') as RunSummary;
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (err instanceof NoSuchKey || (err as Error).name === 'NoSuchKey') return undefined;
+    throw err;
   }
 }
 

@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
+import pLimit from 'p-limit';
 import { z } from 'zod';
 import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
@@ -26,20 +27,6 @@ const eventSchema = z.object({
   Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
 });
 
-async function mapLimit<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
-}
-
 /**
  * Merges one partition: reads its part of every chunk, so it holds every version of its keys,
  * picks the winner per key, reads what the target holds (BatchGetItem), classifies each winner and
@@ -53,13 +40,19 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   const table = targetTable(env, job.entity);
   const keyName = entity.target.key;
   const merger = new PartitionMerger();
-  await mapLimit(item.chunks, 8, async (chunk) => {
-    const text = await readText({
-      bucket: env.bucket,
-      key: workKeys.part(job.workPrefix, item.partition, chunk),
-    });
-    for (const line of text.split('\n')) if (line) merger.add(JSON.parse(line) as PartLine);
-  });
+  // The winner rule does not depend on arrival order, so parts are read 8 at a time.
+  const limit = pLimit(8);
+  await Promise.all(
+    Array.from({ length: item.chunks }, (_, chunk) =>
+      limit(async () => {
+        const text = await readText({
+          bucket: env.bucket,
+          key: workKeys.part(job.workPrefix, item.partition, chunk),
+        });
+        for (const line of text.split('\n')) if (line) merger.add(JSON.parse(line) as PartLine);
+      }),
+    ),
+  );
 
   const storedItems = await batchGet(table, keyName, merger.keys(), {
     projection: [keyName, META.version, META.line, META.digest, META.run],
