@@ -58,7 +58,6 @@ export class WorkerFunction extends Construct {
       CRM_SYNC_CONFIG_FILE: 'crm-sync.config.json',
       NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'crm-sync',
-      POWERTOOLS_METRICS_NAMESPACE: 'CrmSync',
     };
     for (const k of Object.keys(props.environment ?? {})) {
       if (k in reserved)

@@ -106,13 +106,11 @@ export class LocalStack {
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_S3: this.emulators.s3Endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: this.emulators.dynamodbEndpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:9',
       CRM_SYNC_BUCKET: LOCAL.bucket,
       CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
       CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
       POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
-      POWERTOOLS_METRICS_DISABLED: 'true',
       POWERTOOLS_TRACE_ENABLED: 'false',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
     });

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { tracer } from './powertools';
 
@@ -30,5 +29,3 @@ export const dynamodb = tracer.captureAWSv3Client(
     maxAttempts: 6,
   }),
 );
-
-export const eventBridge = tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 3 }));

@@ -204,17 +204,3 @@ export async function* scanTable(table: string, options: { segments?: number } =
     wake = undefined;
   }
 }
-
-/** Counts a table's items with a Scan (DescribeTable's ItemCount is stale in AWS and 0 locally). */
-export async function countItems(table: string): Promise<number> {
-  let n = 0;
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await dynamodb.send(
-      new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    n += out.Count ?? 0;
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return n;
-}

@@ -2,8 +2,6 @@ import {
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
-  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -103,52 +101,6 @@ export class Ledger {
         ),
       }),
     );
-  }
-
-  /** The chunk and partition records of a run. */
-  async listSteps(runId: string): Promise<Array<StepRecord & { recordedAt: string }>> {
-    const items: Array<StepRecord & { recordedAt: string }> = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: marshall({ ':pk': `RUN#${runId}` }),
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const { pk: _pk, sk, ...rest } = unmarshall(raw);
-        if (sk === 'RUN') continue;
-        items.push(rest as StepRecord & { recordedAt: string });
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
-  }
-
-  /** Every run, newest first (a Scan: the ledger holds runs and chunks only). */
-  async listRuns(): Promise<RunRecord[]> {
-    const runs: RunRecord[] = [];
-    let start: Record<string, import('@aws-sdk/client-dynamodb').AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: 'sk = :run',
-          ExpressionAttributeValues: marshall({ ':run': 'RUN' }),
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
-        runs.push(rest as RunRecord);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return runs.sort((a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? ''));
   }
 }
 

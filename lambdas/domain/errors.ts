@@ -45,9 +45,3 @@ export class WriteRetriesExhaustedError extends CrmSyncError {
 export class InvalidEventError extends CrmSyncError {
   override readonly name = 'InvalidEventError';
 }
-
-/** Short, PII-free description of any thrown value, for logs and reports. */
-export function describeError(err: unknown): { name: string; message: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message };
-  return { name: 'Error', message: String(err) };
-}

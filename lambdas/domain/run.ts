@@ -20,15 +20,6 @@ export interface Counts {
   rejected: number;
 }
 
-export const ZERO_COUNTS: Readonly<Counts> = Object.freeze({
-  rows: 0,
-  applied: 0,
-  unchanged: 0,
-  superseded: 0,
-  deleted: 0,
-  rejected: 0,
-});
-
 export interface RunRecord {
   runId: string;
   entity: string;
@@ -59,17 +50,6 @@ export function deriveRunId(source: SourceRef, entity: string, configHash: strin
   ];
   const digest = createHash('sha256').update(identity.join('\u0000')).digest('hex').slice(0, 20);
   return `${entity}-${digest}`;
-}
-
-export function addCounts(a: Counts, b: Counts): Counts {
-  return {
-    rows: a.rows + b.rows,
-    applied: a.applied + b.applied,
-    unchanged: a.unchanged + b.unchanged,
-    superseded: a.superseded + b.superseded,
-    deleted: a.deleted + b.deleted,
-    rejected: a.rejected + b.rejected,
-  };
 }
 
 /** `rows = applied + unchanged + superseded + deleted + rejected`, or the difference. */
