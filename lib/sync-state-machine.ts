@@ -168,12 +168,17 @@ export class SyncStateMachine extends Construct {
     plan.addRetry(noRetry).addRetry(transientRetry);
     plan.addCatch(recordFailure, { resultPath: '$.error' });
 
-    const transform = new tasks.LambdaInvoke(this, STATE.transform, {
-      lambdaFunction: props.transformFunction,
-      payloadResponseOnly: true,
-      taskTimeout: workerTimeout,
-    });
-    transform.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
+    // A Distributed Map's worker task: its child is EXPRESS (5 minutes at most), so delays stay short.
+    const workerTask = (id: string, fn: lambda.IFunction) => {
+      const task = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        taskTimeout: workerTimeout,
+      });
+      task.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
+      return task;
+    };
+    const transform = workerTask(STATE.transform, props.transformFunction);
 
     const transformMap = this.distributedMap(
       STATE.transformMap,
@@ -183,12 +188,7 @@ export class SyncStateMachine extends Construct {
       props,
     );
 
-    const merge = new tasks.LambdaInvoke(this, STATE.merge, {
-      lambdaFunction: props.mergeFunction,
-      payloadResponseOnly: true,
-      taskTimeout: workerTimeout,
-    });
-    merge.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
+    const merge = workerTask(STATE.merge, props.mergeFunction);
     const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.plan.partitionsKey', '$.merge', {
       ...props,
       chunksPerBatch: 1,

@@ -420,6 +420,8 @@ export async function* transcodeToUtf8(
     unit === 2
       ? new TextDecoder(bigEndian ? 'utf-16be' : 'utf-16le', { fatal: true, ignoreBOM: true })
       : undefined;
+  const decodeUnits = (body: Buffer, at: number): Buffer =>
+    decoder ? decodeUtf16(decoder, body, bigEndian, at, name) : decodeUtf32(body, bigEndian, at, name);
   /** Source offset of carry[0]. */
   let offset = 0;
   let carry: Buffer = Buffer.alloc(0);
@@ -444,10 +446,7 @@ export async function* transcodeToUtf8(
       if (last >= 0xd800 && last <= 0xdbff) usable -= 2;
     }
     if (usable > 0) {
-      const body = data.subarray(0, usable);
-      const out = decoder
-        ? decodeUtf16(decoder, body, bigEndian, offset, name)
-        : decodeUtf32(body, bigEndian, offset, name);
+      const out = decodeUnits(data.subarray(0, usable), offset);
       if (out.length > 0) yield out;
     }
     offset += usable;
@@ -460,10 +459,7 @@ export async function* transcodeToUtf8(
     offset += skip;
     const usable = carry.length - (carry.length % unit);
     if (usable > 0) {
-      const body = carry.subarray(0, usable);
-      const out = decoder
-        ? decodeUtf16(decoder, body, bigEndian, offset, name)
-        : decodeUtf32(body, bigEndian, offset, name);
+      const out = decodeUnits(carry.subarray(0, usable), offset);
       if (out.length > 0) yield out;
       offset += usable;
       carry = carry.subarray(usable);

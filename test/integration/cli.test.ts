@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { Counts } from '../../lambdas/domain/run';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '../..');
@@ -52,14 +53,7 @@ describe('crm-sync CLI, local mode', () => {
       status: 'SUCCEEDED',
       reconciliation: { status: 'MATCHED' },
     });
-    const c = summary.counts as {
-      rows: number;
-      applied: number;
-      unchanged: number;
-      superseded: number;
-      deleted: number;
-      rejected: number;
-    };
+    const c = summary.counts as Counts;
     expect(c.rows).toBe(c.applied + c.unchanged + c.superseded + c.deleted + c.rejected);
     expect(result.stderr).toContain('TransformChunks');
     const rows = sortedLines(exported.stdout);
