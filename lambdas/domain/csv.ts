@@ -785,6 +785,29 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
 }
 
 /**
+ * The header (first non-blank record) of a UTF-8 file from its first bytes, BOM removed, or
+ * undefined when those bytes end before the header does. `wholeFile`: the bytes are the whole file,
+ * so an unterminated last record still counts. Plan uses it to check the header before it scans,
+ * transcodes or writes anything.
+ */
+export function headerFromHead(
+  head: Uint8Array,
+  wholeFile: boolean,
+): { line: number; text: string } | undefined {
+  let bytes = asBuffer(head);
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  let first: RawRecord | undefined;
+  const emit = (r: RawRecord) => {
+    first ??= r;
+  };
+  const splitter = new CsvRecordSplitter({ maxRecordBytes: bytes.length + 1 });
+  splitter.push(bytes, emit);
+  if (first === undefined && wholeFile) splitter.end(emit);
+  const found = first as RawRecord | undefined;
+  return found ? { line: found.line, text: decodeUtf8(found.bytes, found.line) } : undefined;
+}
+
+/**
  * Worker side: splits the bytes of one chunk (a stream of exactly the chunk's byte range) into records,
  * yielding them in arrays (one array per input buffer that completed records).
  */

@@ -5,10 +5,18 @@ import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
-import { configHash, getEntity } from '../domain/config';
-import { detectEncoding, parseRecord, planChunks, transcodeToUtf8 } from '../domain/csv';
+import { configHash, type EntityConfig, getEntity } from '../domain/config';
+import {
+  detectDelimiter,
+  detectEncoding,
+  headerFromHead,
+  parseRecord,
+  planChunks,
+  type SourceEncoding,
+  transcodeToUtf8,
+} from '../domain/csv';
 import { HeaderMismatchError, MalformedFileError } from '../domain/errors';
-import { bindHeader } from '../domain/mapping';
+import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
   type ChunkItem,
   deriveRunId,
@@ -96,6 +104,47 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   };
 }
 
+/** Bytes read to check the header before anything else (a header longer than this is checked after the scan). */
+const HEAD_BYTES = 64 * 1024;
+
+/** Parses a header record and binds it to the entity's mapping; throws the error a user should see. */
+function bindHeaderText(
+  header: { line: number; text: string },
+  entity: EntityConfig,
+  delimiter: string = entity.source.delimiter === 'auto'
+    ? detectDelimiter(header.text)
+    : entity.source.delimiter,
+): { columns: string[]; binding: HeaderBinding } {
+  const parsed = parseRecord(header.text, delimiter);
+  if (!parsed.ok) {
+    throw new MalformedFileError(`line ${header.line}: the header is not valid CSV (${parsed.reason})`);
+  }
+  const columns = parsed.fields.map((c) => c.trim());
+  return { columns, binding: bindHeader(columns, entity) };
+}
+
+/** The header from the first bytes of the object, transcoded in memory; undefined if not all there. */
+async function headerOfHead(
+  head: Buffer,
+  encoding: SourceEncoding,
+  wholeFile: boolean,
+): Promise<{ line: number; text: string } | undefined> {
+  if (encoding === 'utf8') return headerFromHead(head, wholeFile);
+  // Whole 4-byte groups only, so no UTF-16/32 unit is cut; the full transcode reports bad bytes.
+  const whole = head.subarray(0, head.length - (head.length % 4));
+  const parts: Buffer[] = [];
+  try {
+    const bytes = (async function* () {
+      yield whole;
+    })();
+    for await (const p of transcodeToUtf8(bytes, encoding)) parts.push(p);
+  } catch (err) {
+    if (err instanceof MalformedFileError) return undefined;
+    throw err;
+  }
+  return headerFromHead(Buffer.concat(parts), false);
+}
+
 /**
  * PlanChunks: checks the header against the mapping, transcodes UTF-16/32 to UTF-8, cuts the
  * file into byte-range chunks on record boundaries and writes the chunk and partition manifests.
@@ -114,17 +163,19 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       etag: source.etag,
     };
     let encoding = 'utf8';
-    const head: Buffer[] = [];
     // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
     if (source.size === 0) throw new MalformedFileError('file is empty');
-    for await (const c of await readObject(
-      data,
-      { start: 0, end: Math.min(4096, source.size) },
-      source.etag,
-    )) {
-      head.push(Buffer.from(c));
+    const headChunks: Buffer[] = [];
+    const headEnd = Math.min(HEAD_BYTES, source.size);
+    for await (const c of await readObject(data, { start: 0, end: headEnd }, source.etag)) {
+      headChunks.push(Buffer.from(c));
     }
-    const detected = detectEncoding(Buffer.concat(head));
+    const head = Buffer.concat(headChunks);
+    const detected = detectEncoding(head);
+    // Fail fast: check the header from the first bytes, before any transcoding, scan or write.
+    const early = await headerOfHead(head, detected.encoding, headEnd === source.size);
+    if (early) bindHeaderText(early, entity);
+
     if (detected.encoding !== 'utf8') {
       encoding = detected.encoding;
       const key = `${workPrefix}source.utf8.csv`;
@@ -141,14 +192,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
       delimiter: entity.source.delimiter,
     });
-    const header = parseRecord(plan.header.text, plan.delimiter);
-    if (!header.ok) {
-      throw new MalformedFileError(
-        `line ${plan.header.line}: the header is not valid CSV (${header.reason})`,
-      );
-    }
-    const columns = header.fields.map((c) => c.trim());
-    const binding = bindHeader(columns, entity);
+    const { columns, binding } = bindHeaderText(plan.header, entity, plan.delimiter);
     const partitions = Math.max(1, Math.min(1000, Math.ceil(plan.rows / entity.partitionRows)));
     const chunks: ChunkItem[] = plan.chunks.map((c) => ({ ...c }));
     const partitionItems: PartitionItem[] = Array.from({ length: partitions }, (_, p) => ({

@@ -7,6 +7,7 @@ import {
   detectDelimiter,
   detectEncoding,
   type FilePlan,
+  headerFromHead,
   parseRecord,
   planChunks,
   type RawRecord,
@@ -833,5 +834,26 @@ describe('recordsOf', () => {
 
     // Assess
     await expect(act()).rejects.toThrow('line 1: record is longer than 5 bytes');
+  });
+});
+
+describe('headerFromHead', () => {
+  it.each([
+    ['a terminated header', '"Id","Name"\r\n"1","a"', false, { line: 1, text: '"Id","Name"' }],
+    ['a UTF-8 BOM and blank lines first', '\uFEFF\n\n"Id","Name"\n', false, { line: 3, text: '"Id","Name"' }],
+    ['a quoted newline inside the header', '"Id","Na\nme"\n', false, { line: 1, text: '"Id","Na\nme"' }],
+    ['a header cut by the end of the head', '"Id","Na', false, undefined],
+    ['a whole file that is only an unterminated header', 'Id,Name', true, { line: 1, text: 'Id,Name' }],
+  ])('finds %s', (_name, text, wholeFile, expected) => {
+    // Act
+    const header = headerFromHead(Buffer.from(text), wholeFile);
+
+    // Assess
+    expect(header).toEqual(expected);
+  });
+
+  it('refuses a whole file whose header never closes its quote', () => {
+    // Act / Assess
+    expect(() => headerFromHead(Buffer.from('"Id,Name\n'), true)).toThrow(MalformedFileError);
   });
 });

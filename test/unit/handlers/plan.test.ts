@@ -317,6 +317,37 @@ describe('Handler: plan', () => {
       expect(ddbMock).not.toHaveReceivedCommand(UpdateItemCommand);
     });
 
+    it.each([
+      ['UTF-8', (text: string) => Buffer.from(text)],
+      [
+        'UTF-16LE with a BOM',
+        (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+      ],
+    ])(
+      'refuses a %s file with a bad header after one ranged read, before any scan, transcoding or write',
+      async (_name, encode) => {
+        // Prepare: a file far larger than the head, so a full scan would show as a second GetObject.
+        const columns = COLUMNS.filter((c) => c !== 'LastName');
+        const rows = Array.from({ length: 2000 }, (_, i) =>
+          row({ Id: `003qP000000${String(i).padStart(7, '0')}` }, columns),
+        );
+        const etag = fakeS3.store(
+          SOURCE_KEY,
+          encode(`${[columns.map((c) => `"${c}"`).join(','), ...rows].join('\r\n')}\r\n`),
+        );
+
+        // Act
+        const err = await plan(etag).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(HeaderMismatchError);
+        expect((err as Error).message).toMatch(/missing required columns: LastName\b/);
+        expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 1);
+        expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, { Range: 'bytes=0-65535' });
+        expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+      },
+    );
+
     it('rejects a binary file with MalformedFileError naming the file and the offset', async () => {
       // Prepare
       const etag = fakeS3.store(
