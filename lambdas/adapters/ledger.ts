@@ -1,20 +1,63 @@
 import {
+  type AttributeValue,
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChunkResult, PartitionResult, RunRecord, RunStatus, SourceRef } from '../domain/run';
+import { dynamodb } from './clients';
+import { logger } from './powertools';
 
+/** A chunk's or partition's result, as the worker that succeeded records it. */
 export type StepRecord = (ChunkResult & { kind: 'chunk' }) | (PartitionResult & { kind: 'partition' });
 
-import { dynamodb } from './clients';
+/** A chunk (by index) or a merge partition (by number). */
+export type StepRef = { kind: 'chunk'; index: number } | { kind: 'partition'; partition: number };
+
+export type StepStatus = 'SUCCEEDED' | 'FAILED';
+
+/** How a step ended; `error` (the error's name) and `cause` (its message) when it failed. */
+export interface StepOutcome {
+  status: StepStatus;
+  recordedAt: string;
+  error?: string | undefined;
+  cause?: string | undefined;
+}
+
+/** A chunk as the ledger holds it: the worker's counts when it succeeded, the error when it failed. */
+export type ChunkStep = { kind: 'chunk'; index: number } & Partial<Omit<ChunkResult, 'index'>> & StepOutcome;
+/** A merge partition as the ledger holds it. */
+export type PartitionStep = { kind: 'partition'; partition: number } & Partial<
+  Omit<PartitionResult, 'partition'>
+> &
+  StepOutcome;
+export type LedgerStep = ChunkStep | PartitionStep;
+
+export interface ListRunsOptions {
+  /** Only the runs of this entity. */
+  entity?: string | undefined;
+  /** At most this many runs (the newest). */
+  limit?: number | undefined;
+}
+
+/** Sort-key prefixes of the step items; the numbers are zero-padded so keys sort by number. */
+const STEP_PREFIX = { chunk: 'CHUNK#', partition: 'PART#' } as const;
+
+function stepKey(step: StepRef): string {
+  return step.kind === 'chunk'
+    ? `${STEP_PREFIX.chunk}${String(step.index).padStart(6, '0')}`
+    : `${STEP_PREFIX.partition}${String(step.partition).padStart(4, '0')}`;
+}
 
 /**
  * The run ledger: one item per run (`RUN#<runId>` / `RUN`) and one per chunk
- * (`RUN#<runId>` / `CHUNK#<index>`). The run item is claimed with a conditional put, so a
- * duplicate trigger of the same object and config finds the claim and does nothing.
+ * (`RUN#<runId>` / `CHUNK#<index>`) and merge partition (`RUN#<runId>` / `PART#<partition>`).
+ * The run item is claimed with a conditional put, so a duplicate trigger of the same object and
+ * config finds the claim and does nothing.
  */
 export class Ledger {
   constructor(private readonly table: string) {}
@@ -83,24 +126,116 @@ export class Ledger {
 
   /** Records one chunk's or partition's outcome (idempotent: a retry overwrites its own record). */
   async recordStep(runId: string, step: StepRecord): Promise<void> {
-    const id =
-      step.kind === 'chunk'
-        ? `CHUNK#${String(step.index).padStart(6, '0')}`
-        : `PART#${String(step.partition).padStart(4, '0')}`;
+    await this.putStep(runId, step, { ...step, status: 'SUCCEEDED' });
+  }
+
+  /**
+   * Records that a chunk or partition failed, with the error's name and message (a later
+   * successful retry overwrites it). Never throws: the worker rethrows its own error, whose name
+   * the state machine's Retry and Catch match on, so a ledger problem is only logged.
+   */
+  async recordStepFailure(runId: string, step: StepRef, error: unknown, durationMs?: number): Promise<void> {
+    const e = error instanceof Error ? error : new Error(String(error));
+    try {
+      await this.putStep(runId, step, {
+        ...step,
+        status: 'FAILED',
+        error: e.name,
+        cause: e.message,
+        durationMs,
+      });
+    } catch (err) {
+      logger.warn('could not record the step failure in the ledger', {
+        runId,
+        step: stepKey(step),
+        error: (err as Error).message,
+      });
+    }
+  }
+
+  private async putStep(runId: string, step: StepRef, fields: Record<string, unknown>): Promise<void> {
     await dynamodb.send(
       new PutItemCommand({
         TableName: this.table,
         Item: marshall(
-          {
-            pk: `RUN#${runId}`,
-            sk: id,
-            ...step,
-            recordedAt: new Date().toISOString(),
-          },
+          { pk: `RUN#${runId}`, sk: stepKey(step), ...fields, recordedAt: new Date().toISOString() },
           { removeUndefinedValues: true },
         ),
       }),
     );
+  }
+
+  /**
+   * Runs, newest first (by `startedAt`). A Scan filtered on the run items: the ledger holds one
+   * item per run, chunk and partition, so it stays small next to the data it describes.
+   */
+  async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
+    const names: Record<string, string> = { '#sk': 'sk' };
+    const values: Record<string, string> = { ':run': 'RUN' };
+    let filter = '#sk = :run';
+    if (options.entity !== undefined) {
+      names['#entity'] = 'entity';
+      values[':entity'] = options.entity;
+      filter += ' AND #entity = :entity';
+    }
+    const runs: RunRecord[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await dynamodb.send(
+        new ScanCommand({
+          TableName: this.table,
+          FilterExpression: filter,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: marshall(values),
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const raw of out.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
+        runs.push(rest as RunRecord);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    runs.sort(
+      (a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || b.runId.localeCompare(a.runId),
+    );
+    return options.limit === undefined ? runs : runs.slice(0, options.limit);
+  }
+
+  /** The chunk and partition records of a run: chunks by index, then partitions by number. */
+  async listSteps(runId: string): Promise<LedgerStep[]> {
+    const [chunks, partitions] = await Promise.all([
+      this.queryPrefix(runId, STEP_PREFIX.chunk),
+      this.queryPrefix(runId, STEP_PREFIX.partition),
+    ]);
+    // Records written before steps had a status were written on success only.
+    const withStatus = (s: Record<string, unknown>) => ({ status: 'SUCCEEDED', ...s });
+    return [
+      ...(chunks.map(withStatus) as ChunkStep[]).sort((a, b) => a.index - b.index),
+      ...(partitions.map(withStatus) as PartitionStep[]).sort((a, b) => a.partition - b.partition),
+    ];
+  }
+
+  private async queryPrefix(runId: string, prefix: string): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await dynamodb.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: marshall({ ':pk': `RUN#${runId}`, ':prefix': prefix }),
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+        }),
+      );
+      for (const raw of out.Items ?? []) {
+        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
+        items.push(rest);
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { EntityConfig } from './config';
-import { decodeUtf8, parseRecord, type RawRecord } from './csv';
+import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { itemDigest } from './digest';
+import { jsonFields } from './jsonl';
 import { type HeaderBinding, mapRecord } from './mapping';
 import type { Scalar } from './normalize';
 
@@ -52,11 +53,16 @@ export class ChunkAccumulator {
   superseded = 0;
   private readonly linesByKey = new Map<string, number[]>();
 
+  /**
+   * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
+   * the mapping reads (jsonColumns) and `delimiter` is unused.
+   */
   constructor(
     private readonly entity: EntityConfig,
     private readonly binding: HeaderBinding,
     private readonly delimiter: string,
     private readonly maxFieldBytes: number,
+    private readonly format: SourceFormat = 'csv',
   ) {}
 
   add(record: RawRecord): void {
@@ -68,17 +74,28 @@ export class ChunkAccumulator {
       this.reject(record.line, ['invalid_utf8'], record.bytes.toString('latin1'));
       return;
     }
-    const parsed = parseRecord(text, this.delimiter);
-    if (!parsed.ok) {
-      this.reject(record.line, [parsed.reason], text);
-      return;
+    let fields: string[];
+    if (this.format === 'jsonl') {
+      const parsed = jsonFields(text, this.binding.columns);
+      if (!parsed.ok) {
+        this.reject(record.line, parsed.reasons, text);
+        return;
+      }
+      fields = parsed.fields;
+    } else {
+      const parsed = parseRecord(text, this.delimiter);
+      if (!parsed.ok) {
+        this.reject(record.line, [parsed.reason], text);
+        return;
+      }
+      fields = parsed.fields;
     }
-    const tooLarge = this.oversized(parsed.fields);
+    const tooLarge = this.oversized(fields);
     if (tooLarge.length > 0) {
       this.reject(record.line, tooLarge, text);
       return;
     }
-    const mapped = mapRecord(parsed.fields, this.binding, this.entity);
+    const mapped = mapRecord(fields, this.binding, this.entity);
     if (!mapped.ok) {
       this.reject(record.line, mapped.reasons, text);
       return;

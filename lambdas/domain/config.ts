@@ -62,7 +62,17 @@ const referenceSchema = z.strictObject({
 });
 
 const sourceSchema = z.strictObject({
-  format: z.enum(['csv', 'jsonl']).default('csv'),
+  /**
+   * `csv`, `jsonl` (one JSON object per line), or `auto`: by the object's extension (`.jsonl`,
+   * `.ndjson` → jsonl; `.csv`, `.tsv`, `.txt` → csv), else jsonl when the first byte is `{`.
+   */
+  format: z.enum(['auto', 'csv', 'jsonl']).default('auto'),
+  /**
+   * Character encoding. `auto`: a byte-order mark (UTF-8/16/32) or, without one, UTF-16/32 by its
+   * 0x00 pattern, else UTF-8 (a file that is not valid UTF-8 then fails at Plan naming the line).
+   * `windows-1252` (also for Latin-1 / ISO-8859-1 exports) is transcoded to UTF-8 at Plan.
+   */
+  encoding: z.enum(['auto', 'utf-8', 'utf-16le', 'utf-16be', 'windows-1252']).default('auto'),
   /** Field delimiter, or `auto` to detect it from the header (`,` `;` tab `|`). */
   delimiter: z.enum(['auto', ',', ';', '\t', '|']).default('auto'),
   /** Longest accepted field, in bytes; a longer one rejects its row. */
@@ -91,7 +101,8 @@ const entitySchema = z
       })
       .strict(),
     source: sourceSchema.default({
-      format: 'csv',
+      format: 'auto',
+      encoding: 'auto',
       delimiter: 'auto',
       maxFieldBytes: 128 * 1024,
       chunkBytes: 8 * 1024 * 1024,

@@ -41,6 +41,13 @@ export interface SplitterOptions {
   startLine?: number;
   /** Longest record accepted (default 4 MiB); a longer one throws MalformedFileError. */
   maxRecordBytes?: number;
+  /**
+   * Field delimiter (default `,`): a quote opens a quoted field only right after it, after a line
+   * break or at the start of the input.
+   */
+  delimiter?: string;
+  /** `false`: quotes are ordinary bytes, every line break ends a record (JSON Lines). Default true. */
+  quoting?: boolean;
 }
 
 type Emit = (record: RawRecord) => void;
@@ -50,16 +57,26 @@ function asBuffer(chunk: Uint8Array): Buffer {
 }
 
 /**
- * Splits a byte stream into CSV records. Terminators are LF, CRLF and lone CR outside quotes; `"`
- * toggles the quoted state (an escaped `""` toggles twice). Blank records are skipped but counted as
- * lines. Emitted `bytes` are views of the pushed buffers where possible (no copy), so callers must not
- * reuse a buffer after pushing it.
+ * Splits a byte stream into CSV records. Terminators are LF, CRLF and lone CR outside quotes. Quotes
+ * follow RFC 4180: a `"` opens a quoted field only at the start of a field (after the delimiter, a line
+ * break or at the start of the input); inside it `""` is an escaped quote and a single `"` closes it.
+ * A `"` anywhere else (`5" monitor`, or text after a closing quote) is an ordinary byte, so one stray
+ * quote cannot swallow the lines after it; parseRecord applies the same rule and rejects the row.
+ * Blank records are skipped but counted as lines. Emitted `bytes` are views of the pushed buffers where
+ * possible (no copy), so callers must not reuse a buffer after pushing it.
  */
 export class CsvRecordSplitter {
   private pos: number;
   private lineNo: number;
   private readonly maxRecordBytes: number;
+  /** Byte that separates fields, and the quote byte (-1 when quoting is off). */
+  private readonly delimiterByte: number;
+  private readonly quoteByte: number;
   private inQuotes = false;
+  /** The last byte pushed was a quote inside a quoted field: the next byte says escape or close. */
+  private quotePending = false;
+  /** Last byte pushed (-1 before any): a quote right after a delimiter or line break opens a field. */
+  private lastByte = -1;
   /** The last byte processed was a CR (a following LF belongs to the same line break). */
   private afterCR = false;
   /** Bytes of the current record carried over from earlier pushes. */
@@ -73,6 +90,12 @@ export class CsvRecordSplitter {
     this.pos = options.startOffset ?? 0;
     this.lineNo = options.startLine ?? 1;
     this.maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    const delimiter = options.delimiter ?? ',';
+    if (delimiter.length !== 1 || delimiter.charCodeAt(0) > 0x7f || /["\r\n]/.test(delimiter)) {
+      throw new RangeError(`the delimiter must be one ASCII character other than a quote or line break`);
+    }
+    this.delimiterByte = delimiter.charCodeAt(0);
+    this.quoteByte = options.quoting === false ? -1 : QUOTE;
     this.recordOffset = this.pos;
     this.recordLine = this.lineNo;
   }
@@ -101,7 +124,14 @@ export class CsvRecordSplitter {
     let recordLine = this.parts.length > 0 ? this.recordLine : line;
     let i = 0;
 
-    if (this.afterCR && buf[0] === LF) {
+    const delim = this.delimiterByte;
+    const quote = this.quoteByte;
+    if (this.quotePending) {
+      // A quote inside a quoted field ended the last push: `""` is an escaped quote, else it closed.
+      this.quotePending = false;
+      if (buf[0] === QUOTE) i = 1;
+      else quoted = false;
+    } else if (this.afterCR && buf[0] === LF) {
       // Second half of a CRLF split across pushes: no new line; outside quotes the record already ended.
       i = 1;
       if (!quoted) start = 1;
@@ -109,7 +139,7 @@ export class CsvRecordSplitter {
 
     // Byte loop while special bytes (quote, CR, LF) are dense; after SCAN ordinary bytes in a row, jump to
     // the next special byte with indexOf (memchr). Cached positions stay valid until `i` passes them.
-    let nextQuote = -1;
+    let nextQuote = quote === -1 ? n : -1;
     let nextLF = -1;
     let nextCR = -1;
     let stop = Math.min(i + SCAN, n);
@@ -120,8 +150,19 @@ export class CsvRecordSplitter {
           i++;
           continue;
         }
-        if (c === QUOTE) {
-          quoted = !quoted;
+        if (c === quote) {
+          if (quoted) {
+            if (i + 1 === n) {
+              this.quotePending = true; // escape or close: the next push decides
+            } else if (buf[i + 1] === QUOTE) {
+              i++; // escaped quote: stay in the field
+            } else {
+              quoted = false;
+            }
+          } else {
+            const prev = i > 0 ? (buf[i - 1] as number) : this.lastByte;
+            if (prev === delim || prev === LF || prev === CR || prev === -1) quoted = true;
+          }
         } else if (c === LF) {
           if (i > 0 && buf[i - 1] === CR) {
             // Second half of a CRLF: no new line; outside quotes the record ended at the CR.
@@ -161,6 +202,7 @@ export class CsvRecordSplitter {
       stop = Math.min(i + SCAN, n);
     }
 
+    this.lastByte = buf[n - 1] as number;
     this.afterCR = buf[n - 1] === CR;
     this.inQuotes = quoted;
     this.lineNo = line;
@@ -178,6 +220,10 @@ export class CsvRecordSplitter {
 
   /** End of input: emits the last record if it has no terminator; throws if input ends inside quotes. */
   end(emit: Emit): void {
+    if (this.quotePending) {
+      this.quotePending = false; // the input ended right after a closing quote
+      this.inQuotes = false;
+    }
     if (this.inQuotes) {
       throw new MalformedFileError(`line ${this.recordLine}: quoted field is never closed`);
     }
@@ -325,9 +371,10 @@ export function detectDelimiter(headerText: string): Delimiter {
 // ---------------------------------------------------------------------------------------------------------
 // Encodings
 
-export type SourceEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'utf32le' | 'utf32be';
+export type SourceEncoding = 'utf8' | 'utf16le' | 'utf16be' | 'utf32le' | 'utf32be' | 'windows1252';
 
 const ENCODING_NAMES: Record<SourceEncoding, string> = {
+  windows1252: 'Windows-1252',
   utf8: 'UTF-8',
   utf16le: 'UTF-16LE',
   utf16be: 'UTF-16BE',
@@ -411,6 +458,14 @@ export async function* transcodeToUtf8(
 ): AsyncGenerator<Buffer> {
   if (encoding === 'utf8') {
     for await (const chunk of source) yield asBuffer(chunk);
+    return;
+  }
+  if (encoding === 'windows1252') {
+    // One byte is one character: no state across chunks, and no byte is invalid.
+    const decoder = new TextDecoder('windows-1252');
+    for await (const chunk of source) {
+      if (chunk.length > 0) yield Buffer.from(decoder.decode(chunk), 'utf8');
+    }
     return;
   }
   const unit = encoding === 'utf16le' || encoding === 'utf16be' ? 2 : 4;
@@ -617,8 +672,8 @@ export interface ChunkPlan {
 }
 
 export interface FilePlan {
-  /** The first non-blank record (after a UTF-8 BOM); `end` excludes its terminator. */
-  header: { line: number; start: number; end: number; text: string };
+  /** CSV: the first non-blank record (after a UTF-8 BOM); `end` excludes its terminator. JSONL: none. */
+  header?: { line: number; start: number; end: number; text: string };
   delimiter: Delimiter;
   bomBytes: number;
   /** Cover [after the header's terminator, file end) without gaps or overlap; never a chunk with 0 rows. */
@@ -629,24 +684,118 @@ export interface FilePlan {
   bytes: number;
 }
 
+export type SourceFormat = 'csv' | 'jsonl';
+
 export interface PlanOptions {
   chunkBytes: number;
   maxRecordBytes?: number;
   /** Given, or detected from the header when 'auto' (the default). */
   delimiter?: 'auto' | Delimiter;
+  /** 'jsonl': no header, quotes are ordinary bytes, every non-blank line is a record. Default 'csv'. */
+  format?: SourceFormat;
 }
 
 /**
- * Scans a UTF-8 CSV stream once (the Plan step) and cuts it into chunks: a chunk ends at the start of
- * the first record at or after start + chunkBytes (blank lines stay with the chunk before). Throws
- * MalformedFileError for an empty file, a binary file (NUL byte in the first 64 KiB), a UTF-16/32 file
- * (to be transcoded first), an unclosed quote at EOF or a record longer than maxRecordBytes.
+ * The text of the first non-blank line of `bytes` (quotes toggle, so a quoted line break does not end
+ * it), or undefined when no line break ends it within `bytes`. Used to pick the delimiter before the
+ * real split, which needs it.
+ */
+function firstLineText(bytes: Buffer): string | undefined {
+  let quoted = false;
+  let begin = -1;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) quoted = !quoted;
+    if (c === LF || c === CR) {
+      if (quoted) continue;
+      if (begin !== -1) return bytes.toString('utf8', begin, i);
+    } else if (begin === -1) {
+      begin = i;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks that a stream is UTF-8, one buffer at a time (a character split across buffers is carried
+ * over); reports the first invalid byte as a MalformedFileError naming the line and byte offset.
+ */
+class Utf8Validator {
+  private carry: Buffer = Buffer.alloc(0);
+
+  /** `line`: line number of buf[0]; `offset`: absolute offset of buf[0]. */
+  check(buf: Buffer, offset: number, line: number): void {
+    let from = 0;
+    if (this.carry.length > 0) {
+      const need = utf8Length(this.carry[0] as number) - this.carry.length;
+      const head = Buffer.concat([this.carry, buf.subarray(0, need)]);
+      if (head.length < this.carry.length + need) {
+        this.carry = head; // still incomplete (a tiny buffer)
+        return;
+      }
+      if (!isUtf8(head)) this.fail(head, offset - this.carry.length, line);
+      this.carry = Buffer.alloc(0);
+      from = need;
+    }
+    const cut = incompleteTail(buf, from);
+    const body = buf.subarray(from, cut);
+    if (!isUtf8(body)) this.fail(body, offset + from, line + countLineBreaks(buf.subarray(0, from)));
+    if (cut < buf.length) this.carry = Buffer.from(buf.subarray(cut));
+  }
+
+  /** End of input: a character cut off by the end of the file is invalid too. */
+  end(offset: number, line: number): void {
+    if (this.carry.length > 0) this.fail(this.carry, offset - this.carry.length, line);
+  }
+
+  private fail(bytes: Buffer, offset: number, line: number): never {
+    const at = firstInvalidUtf8(bytes);
+    const shown = [...bytes.subarray(at, at + 2)].map((b) => `0x${b.toString(16).toUpperCase()}`);
+    throw new MalformedFileError(
+      `line ${line + countLineBreaks(bytes.subarray(0, at))}, byte offset ${offset + at}: the file is ` +
+        `not valid UTF-8 (bytes ${shown.join(' ')}); it is probably Windows-1252/Latin-1: ` +
+        'save it as UTF-8 or set the entity\'s source.encoding to "windows-1252"',
+    );
+  }
+}
+
+/** Bytes of the UTF-8 sequence that `lead` starts (1 for ASCII and for invalid leads). */
+function utf8Length(lead: number): number {
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  return 1;
+}
+
+/** Index where a UTF-8 sequence cut off by the end of `buf` starts (buf.length if none). */
+function incompleteTail(buf: Buffer, from: number): number {
+  const n = buf.length;
+  for (let back = 1; back <= 3 && n - back >= from; back++) {
+    const c = buf[n - back] as number;
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: look further back for the lead
+    return utf8Length(c) > back ? n - back : n;
+  }
+  return n;
+}
+
+/**
+ * Scans a UTF-8 CSV (or JSON Lines) stream once (the Plan step) and cuts it into chunks: a chunk ends at
+ * the start of the first record at or after start + chunkBytes (blank lines stay with the chunk before).
+ * Throws MalformedFileError for an empty file, a binary file (NUL byte in the first 64 KiB), a UTF-16/32
+ * file (to be transcoded first), bytes that are not UTF-8 (naming the line and offset), an unclosed quote
+ * at EOF or a record longer than maxRecordBytes.
  */
 export async function planChunks(source: AsyncIterable<Uint8Array>, options: PlanOptions): Promise<FilePlan> {
   const { chunkBytes } = options;
   if (!Number.isFinite(chunkBytes) || chunkBytes < 1)
     throw new RangeError(`chunkBytes must be >= 1, got ${chunkBytes}`);
+  const jsonl = options.format === 'jsonl';
+  const autoDelimiter = !jsonl && (!options.delimiter || options.delimiter === 'auto');
+  let delimiter: Delimiter =
+    jsonl || !options.delimiter || options.delimiter === 'auto' ? ',' : options.delimiter;
+  const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   let splitter: CsvRecordSplitter | undefined;
+  const utf8 = new Utf8Validator();
   let bomBytes = 0;
   let total = 0;
   let head: Buffer[] = [];
@@ -655,33 +804,29 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
   let header: { line: number; start: number; end: number; bytes: Buffer } | undefined;
   /** Header ended with a CR as the last byte of a push: the next byte decides CR vs CRLF. */
   let headerCrPending = false;
-  let firstChunkStart = -1;
-  let firstChunkLine = 0;
 
   const chunks: ChunkPlan[] = [];
   let rows = 0;
   let chunkStart = 0;
-  let chunkLine = 0;
+  let chunkLine = 1;
   let chunkRows = 0;
   let currentBuffer: Buffer = Buffer.alloc(0);
   let currentBase = 0;
 
   const emit = (record: RawRecord): void => {
-    if (header === undefined) {
+    if (header === undefined && !jsonl) {
       const end = record.offset + record.bytes.length;
       header = { line: record.line, start: record.offset, end, bytes: record.bytes };
-      firstChunkLine = record.line + countLineBreaks(record.bytes) + 1;
+      chunkLine = record.line + countLineBreaks(record.bytes) + 1;
       const at = end - currentBase; // the terminator byte is in the buffer being pushed
       if (at < 0 || at >= currentBuffer.length) {
-        firstChunkStart = end; // no terminator (emitted by end())
+        chunkStart = end; // no terminator (emitted by end())
       } else if (currentBuffer[at] === CR) {
-        if (at + 1 < currentBuffer.length) firstChunkStart = end + (currentBuffer[at + 1] === LF ? 2 : 1);
+        if (at + 1 < currentBuffer.length) chunkStart = end + (currentBuffer[at + 1] === LF ? 2 : 1);
         else headerCrPending = true;
       } else {
-        firstChunkStart = end + 1;
+        chunkStart = end + 1;
       }
-      chunkStart = firstChunkStart;
-      chunkLine = firstChunkLine;
       return;
     }
     if (chunkRows > 0 && record.offset - chunkStart >= chunkBytes) {
@@ -706,19 +851,25 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
       if (nul !== -1)
         throw new MalformedFileError(`binary file, not CSV: a NUL byte at byte offset ${base + nul}`);
     }
+    const active = splitter as CsvRecordSplitter;
+    utf8.check(buf, base, active.line);
     if (headerCrPending && buf.length > 0) {
       headerCrPending = false;
-      firstChunkStart = (header as { end: number }).end + (buf[0] === LF ? 2 : 1);
-      chunkStart = firstChunkStart;
+      chunkStart = (header as { end: number }).end + (buf[0] === LF ? 2 : 1);
     }
     currentBuffer = buf;
     currentBase = base;
-    (splitter as CsvRecordSplitter).push(buf, emit);
+    active.push(buf, emit);
   };
+
+  /** Enough of the head to sniff the encoding and, for an auto delimiter, to hold the first line. */
+  const headIsEnough = (all: Buffer): boolean =>
+    all.length >= ENCODING_SNIFF_BYTES &&
+    (!autoDelimiter || all.length >= maxRecordBytes || firstLineText(all) !== undefined);
 
   const start = (): void => {
     const all = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, headLength);
-    head = [];
+    head = [all];
     const detected = detectEncoding(all);
     if (detected.encoding !== 'utf8') {
       const name = ENCODING_NAMES[detected.encoding];
@@ -728,9 +879,18 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
           : 'looks like it (every other byte is 0x00, no byte-order mark)';
       throw new MalformedFileError(`file is ${name}, not UTF-8 (it ${how}): transcode it to UTF-8 first`);
     }
+    head = [];
     bomBytes = detected.bomBytes;
-    splitter = new CsvRecordSplitter({ startOffset: bomBytes, maxRecordBytes: options.maxRecordBytes });
-    if (all.length > bomBytes) feed(all.subarray(bomBytes), bomBytes);
+    chunkStart = bomBytes;
+    const body = all.subarray(bomBytes);
+    if (autoDelimiter) delimiter = detectDelimiter(firstLineText(body) ?? body.toString('utf8'));
+    splitter = new CsvRecordSplitter({
+      startOffset: bomBytes,
+      maxRecordBytes,
+      delimiter,
+      quoting: !jsonl,
+    });
+    if (body.length > 0) feed(body, bomBytes);
   };
 
   for await (const chunk of source) {
@@ -740,7 +900,10 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
       head.push(buf);
       headLength += buf.length;
       total += buf.length;
-      if (headLength >= ENCODING_SNIFF_BYTES) start();
+      if (headLength >= ENCODING_SNIFF_BYTES) {
+        head = [head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, headLength)];
+        if (headIsEnough(head[0] as Buffer)) start();
+      }
       continue;
     }
     feed(buf, total);
@@ -750,16 +913,18 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
     if (headLength === 0) throw new MalformedFileError('file is empty');
     start();
   }
+  const active = splitter as unknown as CsvRecordSplitter;
+  utf8.end(total, active.line);
   currentBuffer = Buffer.alloc(0);
-  (splitter as CsvRecordSplitter).end(emit);
+  active.end(emit);
   if (headerCrPending) {
     headerCrPending = false;
-    firstChunkStart = (header as { end: number }).end + 1;
-    chunkStart = firstChunkStart;
+    chunkStart = (header as unknown as { end: number }).end + 1;
   }
 
   const found = header as { line: number; start: number; end: number; bytes: Buffer } | undefined;
-  if (found === undefined) throw new MalformedFileError('file is empty (no header line)');
+  if (found === undefined && !jsonl) throw new MalformedFileError('file is empty (no header line)');
+  if (jsonl && rows === 0) throw new MalformedFileError('file is empty (no JSON record)');
   if (chunkRows > 0) {
     chunks.push({
       index: chunks.length,
@@ -771,11 +936,13 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
   } else if (chunks.length > 0) {
     (chunks[chunks.length - 1] as ChunkPlan).end = total; // trailing blank lines join the last chunk
   }
-  const text = decodeUtf8(found.bytes, found.line);
-  const delimiter =
-    !options.delimiter || options.delimiter === 'auto' ? detectDelimiter(text) : options.delimiter;
   return {
-    header: { line: found.line, start: found.start, end: found.end, text },
+    header: found && {
+      line: found.line,
+      start: found.start,
+      end: found.end,
+      text: decodeUtf8(found.bytes, found.line),
+    },
     delimiter,
     bomBytes,
     chunks,
@@ -793,18 +960,24 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
 export function headerFromHead(
   head: Uint8Array,
   wholeFile: boolean,
-): { line: number; text: string } | undefined {
+  delimiter: 'auto' | Delimiter = 'auto',
+): { line: number; text: string; delimiter: Delimiter } | undefined {
   let bytes = asBuffer(head);
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  const lineText = firstLineText(bytes) ?? (wholeFile ? bytes.toString('utf8') : undefined);
+  if (lineText === undefined) return undefined;
+  const chosen = delimiter === 'auto' ? detectDelimiter(lineText) : delimiter;
   let first: RawRecord | undefined;
   const emit = (r: RawRecord) => {
     first ??= r;
   };
-  const splitter = new CsvRecordSplitter({ maxRecordBytes: bytes.length + 1 });
+  const splitter = new CsvRecordSplitter({ maxRecordBytes: bytes.length + 1, delimiter: chosen });
   splitter.push(bytes, emit);
   if (first === undefined && wholeFile) splitter.end(emit);
   const found = first as RawRecord | undefined;
-  return found ? { line: found.line, text: decodeUtf8(found.bytes, found.line) } : undefined;
+  return found
+    ? { line: found.line, text: decodeUtf8(found.bytes, found.line), delimiter: chosen }
+    : undefined;
 }
 
 /**
@@ -814,12 +987,12 @@ export function headerFromHead(
 export async function* recordsOf(
   source: AsyncIterable<Uint8Array>,
   chunk: Pick<ChunkPlan, 'start' | 'firstLine'>,
-  options: { maxRecordBytes?: number } = {},
+  options: Pick<SplitterOptions, 'maxRecordBytes' | 'delimiter' | 'quoting'> = {},
 ): AsyncGenerator<RawRecord[]> {
   const splitter = new CsvRecordSplitter({
+    ...options,
     startOffset: chunk.start,
     startLine: chunk.firstLine,
-    maxRecordBytes: options.maxRecordBytes,
   });
   let batch: RawRecord[] = [];
   const emit = (record: RawRecord): void => {

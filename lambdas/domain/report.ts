@@ -46,14 +46,17 @@ export function rejectsHeader(columns: readonly string[]): string {
   return `${['line', 'reasons', ...columns].map(csvCell).join(',')}\r\n`;
 }
 
-/** One rejects.csv row: the original cells (escaped against formula injection) after line and reasons. */
+/**
+ * One rejects.csv row: the original cells (escaped against formula injection) after line and reasons.
+ * `delimiter` undefined: the record is kept whole in one cell (JSON Lines).
+ */
 export function rejectsRow(
   reject: { line: number; reasons: string[]; raw: string },
   columns: readonly string[],
-  delimiter: string,
+  delimiter: string | undefined,
 ): string {
-  const parsed = parseRecord(reject.raw, delimiter);
-  const cells = parsed.ok ? parsed.fields : [reject.raw];
+  const parsed = delimiter === undefined ? undefined : parseRecord(reject.raw, delimiter);
+  const cells = parsed?.ok ? parsed.fields : [reject.raw];
   const padded =
     cells.length >= columns.length ? cells : [...cells, ...Array(columns.length - cells.length).fill('')];
   return `${[String(reject.line), reject.reasons.join(' '), ...padded].map(csvCell).join(',')}\r\n`;

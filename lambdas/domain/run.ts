@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SourceFormat } from './csv';
 
 /** The source object of a run, as the trigger saw it. */
 export interface SourceRef {
@@ -68,6 +69,8 @@ export interface WorkerJob {
   workPrefix: string;
   /** Merge partitions the chunk winners are spread over. */
   partitions: number;
+  /** CSV or JSON Lines (then `columns` are the source names the mapping reads, not a header). */
+  format: SourceFormat;
   delimiter: string;
   columns: string[];
 }

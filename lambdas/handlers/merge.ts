@@ -114,9 +114,20 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
 export async function mergeHandler(event: unknown): Promise<{ partitions: PartitionResult[] }> {
   const data = parseEvent(eventSchema, event, 'merge');
   const job = data.BatchInput.job as unknown as WorkerJob;
+  const ledger = new Ledger(workerEnv().ledgerTable);
   const partitions: PartitionResult[] = [];
   for (const item of data.Items) {
-    const result = await mergePartition(job, item);
+    const started = Date.now();
+    const result = await mergePartition(job, item).catch(async (err: unknown) => {
+      // The partition's ledger entry says why; the error still fails the task (Retry/Catch by name).
+      await ledger.recordStepFailure(
+        job.runId,
+        { kind: 'partition', partition: item.partition },
+        err,
+        Date.now() - started,
+      );
+      throw err;
+    });
     logger.info('partition merged', { runId: job.runId, partition: item.partition, applied: result.applied });
     partitions.push(result);
   }

@@ -5,17 +5,19 @@ import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
-import { configHash, type EntityConfig, getEntity } from '../domain/config';
+import { columnKey, configHash, type EntityConfig, getEntity } from '../domain/config';
 import {
-  detectDelimiter,
+  type Delimiter,
   detectEncoding,
   headerFromHead,
   parseRecord,
   planChunks,
   type SourceEncoding,
+  type SourceFormat,
   transcodeToUtf8,
 } from '../domain/csv';
 import { HeaderMismatchError, MalformedFileError } from '../domain/errors';
+import { checkFirstJsonLine, firstJsonLine, jsonColumns, resolveFormat } from '../domain/jsonl';
 import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
   type ChunkItem,
@@ -62,6 +64,7 @@ export interface PlanOutput {
   partitions: number;
   rows: number;
   bytes: number;
+  format: SourceFormat;
   encoding: string;
   missingOptionalColumns: string[];
   job: WorkerJob;
@@ -111,9 +114,7 @@ const HEAD_BYTES = 64 * 1024;
 function bindHeaderText(
   header: { line: number; text: string },
   entity: EntityConfig,
-  delimiter: string = entity.source.delimiter === 'auto'
-    ? detectDelimiter(header.text)
-    : entity.source.delimiter,
+  delimiter: string,
 ): { columns: string[]; binding: HeaderBinding } {
   const parsed = parseRecord(header.text, delimiter);
   if (!parsed.ok) {
@@ -123,13 +124,25 @@ function bindHeaderText(
   return { columns, binding: bindHeader(columns, entity) };
 }
 
-/** The header from the first bytes of the object, transcoded in memory; undefined if not all there. */
-async function headerOfHead(
-  head: Buffer,
-  encoding: SourceEncoding,
-  wholeFile: boolean,
-): Promise<{ line: number; text: string } | undefined> {
-  if (encoding === 'utf8') return headerFromHead(head, wholeFile);
+/** The encoding to read the object with: configured, else sniffed from its first bytes. */
+function sourceEncoding(entity: EntityConfig, head: Buffer): SourceEncoding {
+  switch (entity.source.encoding) {
+    case 'utf-8':
+      return 'utf8';
+    case 'utf-16le':
+      return 'utf16le';
+    case 'utf-16be':
+      return 'utf16be';
+    case 'windows-1252':
+      return 'windows1252';
+    default:
+      return detectEncoding(head).encoding;
+  }
+}
+
+/** The first bytes of the object as UTF-8 (transcoded in memory); whole code units only. */
+async function utf8Head(head: Buffer, encoding: SourceEncoding): Promise<Buffer> {
+  if (encoding === 'utf8') return head;
   // Whole 4-byte groups only, so no UTF-16/32 unit is cut; the full transcode reports bad bytes.
   const whole = head.subarray(0, head.length - (head.length % 4));
   const parts: Buffer[] = [];
@@ -139,15 +152,47 @@ async function headerOfHead(
     })();
     for await (const p of transcodeToUtf8(bytes, encoding)) parts.push(p);
   } catch (err) {
-    if (err instanceof MalformedFileError) return undefined;
+    if (err instanceof MalformedFileError) return Buffer.alloc(0);
     throw err;
   }
-  return headerFromHead(Buffer.concat(parts), false);
+  return Buffer.concat(parts);
 }
 
 /**
- * PlanChunks: checks the header against the mapping, transcodes UTF-16/32 to UTF-8, cuts the
- * file into byte-range chunks on record boundaries and writes the chunk and partition manifests.
+ * Fail fast on the first bytes, before any transcoding, scan or write: the CSV header must bind to the
+ * mapping; a JSONL file's first record must be a JSON object holding at least one mapped field.
+ * Returns the delimiter found in the header (CSV).
+ */
+function checkHead(
+  head: Buffer,
+  wholeFile: boolean,
+  format: SourceFormat,
+  entity: EntityConfig,
+): Delimiter | undefined {
+  if (format === 'csv') {
+    const header = headerFromHead(head, wholeFile, entity.source.delimiter);
+    if (header) bindHeaderText(header, entity, header.delimiter);
+    return header?.delimiter;
+  }
+  const first = firstJsonLine(head, wholeFile);
+  if (!first) return undefined;
+  const checked = checkFirstJsonLine(first.text);
+  if ('problem' in checked) throw new MalformedFileError(`line ${first.line}: ${checked.problem}`);
+  const found = new Set(checked.keys.map(columnKey));
+  const columns = jsonColumns(entity);
+  if (!columns.some((c) => found.has(columnKey(c)) || found.has(columnKey(c.split('.')[0] ?? c)))) {
+    throw new HeaderMismatchError(
+      `line ${first.line}: the first record has none of the mapped fields ` +
+        `(expected some of: ${columns.join(', ')}; found: ${checked.keys.slice(0, 40).join(', ')})`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
+ * UTF-16/32 and Windows-1252 to UTF-8, cuts the file into byte-range chunks on record boundaries
+ * and writes the chunk and partition manifests.
  */
 export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOutput> {
   const env = workerEnv();
@@ -162,7 +207,6 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       versionId: source.versionId ?? undefined,
       etag: source.etag,
     };
-    let encoding = 'utf8';
     // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
     if (source.size === 0) throw new MalformedFileError('file is empty');
     const headChunks: Buffer[] = [];
@@ -170,29 +214,36 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     for await (const c of await readObject(data, { start: 0, end: headEnd }, source.etag)) {
       headChunks.push(Buffer.from(c));
     }
-    const head = Buffer.concat(headChunks);
-    const detected = detectEncoding(head);
-    // Fail fast: check the header from the first bytes, before any transcoding, scan or write.
-    const early = await headerOfHead(head, detected.encoding, headEnd === source.size);
-    if (early) bindHeaderText(early, entity);
+    const rawHead = Buffer.concat(headChunks);
+    const encoding = sourceEncoding(entity, rawHead);
+    const head = await utf8Head(rawHead, encoding);
+    const format = resolveFormat(entity.source.format, source.key, head.toString('utf8', 0, 64));
+    const headerDelimiter = checkHead(head, headEnd === source.size, format, entity);
 
-    if (detected.encoding !== 'utf8') {
-      encoding = detected.encoding;
-      const key = `${workPrefix}source.utf8.csv`;
+    if (encoding !== 'utf8') {
+      const key = `${workPrefix}source.utf8.${format}`;
       const out = await putStream(
         env.bucket,
         key,
-        transcodeToUtf8(await readObject(data, undefined, source.etag), detected.encoding),
-        'text/csv; charset=utf-8',
+        transcodeToUtf8(await readObject(data, undefined, source.etag), encoding),
+        format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
       );
       data = { bucket: env.bucket, key, etag: out.etag };
     }
     const plan = await planChunks(await readObject(data, undefined, data.etag), {
+      format,
       chunkBytes: entity.source.chunkBytes,
       maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
-      delimiter: entity.source.delimiter,
+      delimiter: headerDelimiter ?? entity.source.delimiter,
     });
-    const { columns, binding } = bindHeaderText(plan.header, entity, plan.delimiter);
+    let columns: string[];
+    let binding: HeaderBinding;
+    if (plan.header) {
+      ({ columns, binding } = bindHeaderText(plan.header, entity, plan.delimiter));
+    } else {
+      columns = jsonColumns(entity);
+      binding = bindHeader(columns, entity);
+    }
     const partitions = Math.max(1, Math.min(1000, Math.ceil(plan.rows / entity.partitionRows)));
     const chunks: ChunkItem[] = plan.chunks.map((c) => ({ ...c }));
     const partitionItems: PartitionItem[] = Array.from({ length: partitions }, (_, p) => ({
@@ -204,6 +255,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     await new Ledger(env.ledgerTable).updateRun(runId, { chunks: chunks.length });
     logger.info('planned', {
       runId,
+      format,
       chunks: chunks.length,
       partitions,
       rows: plan.rows,
@@ -219,8 +271,9 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       partitions,
       rows: plan.rows,
       bytes: plan.bytes,
+      format,
       encoding,
-      missingOptionalColumns: binding.missingOptional,
+      missingOptionalColumns: plan.header ? binding.missingOptional : [],
       job: {
         runId,
         entity: source.entity,
@@ -228,6 +281,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
         data,
         workPrefix,
         partitions,
+        format,
         delimiter: plan.delimiter,
         columns,
       },

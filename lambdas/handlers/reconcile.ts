@@ -65,12 +65,15 @@ async function readMapResults<T>(
 }
 
 async function* rejectsCsv(bucket: string, job: WorkerJob, chunks: number): AsyncGenerator<Buffer> {
-  yield Buffer.from(rejectsHeader(job.columns));
+  // A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header.
+  const jsonl = job.format === 'jsonl';
+  const columns = jsonl ? ['record'] : job.columns;
+  yield Buffer.from(rejectsHeader(columns));
   for (let c = 0; c < chunks; c++) {
     const text = await readTextIfExists({ bucket, key: workKeys.rejects(job.workPrefix, c) });
     const rows: string[] = [];
     for (const line of text.split('\n')) {
-      if (line) rows.push(rejectsRow(JSON.parse(line), job.columns, job.delimiter));
+      if (line) rows.push(rejectsRow(JSON.parse(line), columns, jsonl ? undefined : job.delimiter));
     }
     if (rows.length > 0) yield Buffer.from(rows.join(''));
   }

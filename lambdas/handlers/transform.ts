@@ -54,10 +54,13 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
     );
   }
   const binding = bindHeader(job.columns, entity);
-  const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes);
+  const format = job.format ?? 'csv';
+  const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes, format);
   const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
   for await (const records of recordsOf(body, chunk, {
     maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+    delimiter: format === 'csv' ? job.delimiter : ',',
+    quoting: format === 'csv',
   })) {
     for (const r of records) acc.add(r);
   }

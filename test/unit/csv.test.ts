@@ -351,6 +351,59 @@ describe('CsvRecordSplitter', () => {
   });
 });
 
+describe('CsvRecordSplitter quotes (RFC 4180: a quote opens a field only at its start)', () => {
+  const texts = (records: Simple[]): string[] => records.map((r) => r.text);
+
+  it.each<[string, string, SplitterOptions, string[]]>([
+    ['a stray quote in an unquoted field', 'a,5" monitor,b\nc,d,e\n', {}, ['a,5" monitor,b', 'c,d,e']],
+    ['one stray quote and many lines after it', 'x"y\n1\n2\n3', {}, ['x"y', '1', '2', '3']],
+    ['text after a closing quote', '"a"b,"c\nd"\ne', {}, ['"a"b,"c\nd"', 'e']],
+    ['an escaped quote at the end of a field', '"say ""hi"""\nz', {}, ['"say ""hi"""', 'z']],
+    ['a quote after the delimiter of the file', 'a;"b;\nc"\nd', { delimiter: ';' }, ['a;"b;\nc"', 'd']],
+    ['a quote after another character', 'a,"b\nc"\nd', { delimiter: ';' }, ['a,"b', 'c"', 'd']],
+    ['a quote after a tab delimiter', 'a\t"b\nc"\nd', { delimiter: '\t' }, ['a\t"b\nc"', 'd']],
+    [
+      'quotes as ordinary bytes (JSON Lines)',
+      '{"a":"x\\"y"}\n{"b":"\\""}\r\n',
+      { quoting: false },
+      ['{"a":"x\\"y"}', '{"b":"\\""}'],
+    ],
+  ])('splits %s', (_name, input, options, expected) => {
+    // Act
+    const whole = split(input, undefined, options);
+    const byByte = split(input, 1, options);
+    const byTwo = split(input, 2, options);
+
+    // Assess
+    expect(texts(whole)).toEqual(expected);
+    expect(byByte).toEqual(whole);
+    expect(byTwo).toEqual(whole);
+  });
+
+  it('decides escape or close when a quote ends a push', () => {
+    // Prepare: the quote pair "" is cut between two pushes, then a closing quote ends a push.
+    const splitter = new CsvRecordSplitter();
+    const out: string[] = [];
+    const emit = (r: RawRecord): void => {
+      out.push(r.bytes.toString());
+    };
+
+    // Act
+    splitter.push(Buffer.from('"a"'), emit);
+    splitter.push(Buffer.from('"b\nc"'), emit);
+    splitter.push(Buffer.from('\nd,"e"'), emit);
+    splitter.end(emit);
+
+    // Assess
+    expect(out).toEqual(['"a""b\nc"', 'd,"e"']);
+  });
+
+  it.each(['"', '', '\n', 'ab', 'é'])('refuses the delimiter %j', (delimiter) => {
+    // Act / Assess
+    expect(() => new CsvRecordSplitter({ delimiter })).toThrow(RangeError);
+  });
+});
+
 describe('detectDelimiter', () => {
   it.each<[string, string, string]>([
     ['comma', 'Id,Name,Email', ','],
@@ -665,7 +718,7 @@ describe('planChunks', () => {
     const plan = await planChunks(stream(data), { chunkBytes: 1 });
 
     // Assess
-    expect(plan.header.line).toBe(1);
+    expect(plan.header?.line).toBe(1);
     expect(plan.chunks).toEqual([{ index: 0, start: 17, end: 21, firstLine: 3, rows: 1 }]);
   });
 
@@ -697,7 +750,7 @@ describe('planChunks', () => {
     // Assess
     expect(plan.rows).toBe(0);
     expect(plan.chunks).toEqual([]);
-    expect(plan.header.text).toBe('id,name');
+    expect(plan.header?.text).toBe('id,name');
   });
 
   it('handles a last record without a terminator', async () => {
@@ -764,7 +817,7 @@ describe('planChunks', () => {
     [
       'an invalid UTF-8 header',
       Buffer.from([0x69, 0x64, 0xc3, 0x28, 0x0a]),
-      'line 1: byte 3 of the record is not valid UTF-8',
+      'line 1, byte offset 2: the file is not valid UTF-8 (bytes 0xC3 0x28)',
     ],
   ])('rejects %s', async (_name, data, message) => {
     // Prepare
@@ -798,6 +851,107 @@ describe('planChunks', () => {
     // Assess
     expect(plan.rows).toBe(701);
     expectCoverage(plan, 3);
+  });
+});
+
+describe('planChunks: encodings and formats', () => {
+  it.each<[string, Buffer, string]>([
+    [
+      'a Latin-1 byte in a data row',
+      Buffer.concat([Buffer.from('Id,Name\n1,Ren'), Buffer.from([0xe9]), Buffer.from('\n2,b\n')]),
+      'line 2, byte offset 13: the file is not valid UTF-8 (bytes 0xE9 0xA)',
+    ],
+    [
+      'a character cut off by the end of the file',
+      Buffer.concat([Buffer.from('Id,Name\n1,a\n2,'), Buffer.from([0xe2, 0x82])]),
+      'line 3, byte offset 14: the file is not valid UTF-8 (bytes 0xE2 0x82)',
+    ],
+    [
+      'Windows-1252 quotes on line 3',
+      Buffer.concat([Buffer.from('Id,Name\n1,a\n2,'), Buffer.from([0x93, 0x78, 0x94]), Buffer.from('\n')]),
+      'line 3, byte offset 14: the file is not valid UTF-8 (bytes 0x93 0x78)',
+    ],
+  ])('names the line and offset of %s', async (_name, data, message) => {
+    for (const piece of [1, 2, 5, 1024]) {
+      // Act
+      const act = planChunks(stream(data, piece), { chunkBytes: 4 });
+
+      // Assess
+      await expect(act).rejects.toThrow(message);
+      await expect(planChunks(stream(data, piece), { chunkBytes: 4 })).rejects.toThrow(MalformedFileError);
+    }
+  });
+
+  it('accepts UTF-8 whose characters are cut by every push size', async () => {
+    // Prepare: 2-, 3- and 4-byte characters everywhere.
+    const text = `Id,Name\n${Array.from({ length: 50 }, (_, i) => `${i},é€😀ÿ中`).join('\n')}\n`;
+    const data = Buffer.from(text);
+
+    for (const piece of [1, 2, 3, 5, 7]) {
+      // Act
+      const plan = await planChunks(stream(data, piece), { chunkBytes: 64 });
+
+      // Assess
+      expect(plan.rows).toBe(50);
+    }
+  });
+
+  it('plans JSON Lines: no header, quotes and commas are ordinary, every line is a record', async () => {
+    // Prepare
+    const data = Buffer.from('\uFEFF{"Id":"1","Name":"a \\"b\\", c"}\r\n\n{"Id":"2"}\n{"Id":"3"}');
+
+    // Act
+    const plan = await planChunks(stream(data, 3), { chunkBytes: 10, format: 'jsonl' });
+    const records: Simple[] = [];
+    for (const chunk of plan.chunks) {
+      for await (const batch of recordsOf(stream(data.subarray(chunk.start, chunk.end), 2), chunk, {
+        quoting: false,
+      }))
+        records.push(...batch.map(simple));
+    }
+
+    // Assess
+    expect(plan.header).toBeUndefined();
+    expect(plan.rows).toBe(3);
+    expect(plan.chunks[0]?.start).toBe(3);
+    expect(records.map((r) => [r.line, JSON.parse(r.text).Id])).toEqual([
+      [1, '1'],
+      [3, '2'],
+      [4, '3'],
+    ]);
+  });
+
+  it('refuses an empty JSON Lines file', async () => {
+    // Act / Assess
+    await expect(planChunks(stream('\n\n'), { chunkBytes: 10, format: 'jsonl' })).rejects.toThrow(
+      'file is empty (no JSON record)',
+    );
+  });
+
+  it('detects the delimiter from a header longer than the encoding sniff', async () => {
+    // Prepare: a 3 KB header of ;-separated names.
+    const header = Array.from({ length: 300 }, (_, i) => `Col${i}`).join(';');
+    const data = Buffer.from(`${header}\n${Array.from({ length: 300 }, () => 'x').join(';')}\n`);
+
+    // Act
+    const plan = await planChunks(stream(data, 512), { chunkBytes: 10 });
+
+    // Assess
+    expect(plan.delimiter).toBe(';');
+    expect(plan.rows).toBe(1);
+  });
+});
+
+describe('transcodeToUtf8 from Windows-1252', () => {
+  it('maps every byte to its character, across pushes', async () => {
+    // Prepare: é, €, “ ” (0x93/0x94), ÿ and ASCII.
+    const bytes = Buffer.from([0x52, 0x65, 0x6e, 0xe9, 0x2c, 0x80, 0x93, 0x78, 0x94, 0xff]);
+
+    // Act
+    const out = await collect(transcodeToUtf8(stream(bytes, 2), 'windows1252'));
+
+    // Assess
+    expect(out.toString('utf8')).toBe('René,€“x”ÿ');
   });
 });
 
@@ -839,11 +993,31 @@ describe('recordsOf', () => {
 
 describe('headerFromHead', () => {
   it.each([
-    ['a terminated header', '"Id","Name"\r\n"1","a"', false, { line: 1, text: '"Id","Name"' }],
-    ['a UTF-8 BOM and blank lines first', '\uFEFF\n\n"Id","Name"\n', false, { line: 3, text: '"Id","Name"' }],
-    ['a quoted newline inside the header', '"Id","Na\nme"\n', false, { line: 1, text: '"Id","Na\nme"' }],
+    [
+      'a terminated header',
+      '"Id","Name"\r\n"1","a"',
+      false,
+      { line: 1, text: '"Id","Name"', delimiter: ',' },
+    ],
+    [
+      'a UTF-8 BOM and blank lines first',
+      '\uFEFF\n\n"Id";"Name"\n',
+      false,
+      { line: 3, text: '"Id";"Name"', delimiter: ';' },
+    ],
+    [
+      'a quoted newline inside the header',
+      '"Id"\t"Na\nme"\n',
+      false,
+      { line: 1, text: '"Id"\t"Na\nme"', delimiter: '\t' },
+    ],
     ['a header cut by the end of the head', '"Id","Na', false, undefined],
-    ['a whole file that is only an unterminated header', 'Id,Name', true, { line: 1, text: 'Id,Name' }],
+    [
+      'a whole file that is only an unterminated header',
+      'Id|Name',
+      true,
+      { line: 1, text: 'Id|Name', delimiter: '|' },
+    ],
   ])('finds %s', (_name, text, wholeFile, expected) => {
     // Act
     const header = headerFromHead(Buffer.from(text), wholeFile);

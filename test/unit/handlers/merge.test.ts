@@ -25,6 +25,7 @@ const JOB: WorkerJob = {
   data: { bucket: BUCKET, key: 'inbox/contact/contacts.csv', etag: 'abc' },
   workPrefix: PREFIX,
   partitions: 1,
+  format: 'csv',
   delimiter: ',',
   columns: ['Id', 'LastName', 'LastModifiedDate', 'IsDeleted'],
 };
@@ -202,6 +203,7 @@ describe('Handler: merge', () => {
           pk: { S: `RUN#${RUN_ID}` },
           sk: { S: 'PART#0000' },
           kind: { S: 'partition' },
+          status: { S: 'SUCCEEDED' },
           applied: { N: '2' },
           unchanged: { N: '1' },
           superseded: { N: '2' },
@@ -267,7 +269,21 @@ describe('Handler: merge', () => {
     expect((err as Error).message).toBe(`1 writes to ${TABLE} still unprocessed after 10 attempts`);
     expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 10);
     expect(fakeS3.find(`${PREFIX}merged/p0000.jsonl`)).toBeUndefined();
-    expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+    // The ledger says the partition failed and why, with no counts.
+    expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    const step = ddbMock.commandCalls(PutItemCommand)[0]?.args[0].input;
+    expect(step?.TableName).toBe('ledger');
+    expect(step?.Item).toEqual({
+      pk: { S: `RUN#${RUN_ID}` },
+      sk: { S: 'PART#0000' },
+      kind: { S: 'partition' },
+      partition: { N: '0' },
+      status: { S: 'FAILED' },
+      error: { S: 'WriteRetriesExhaustedError' },
+      cause: { S: `1 writes to ${TABLE} still unprocessed after 10 attempts` },
+      durationMs: { N: expect.any(String) },
+      recordedAt: { S: expect.any(String) },
+    });
   });
 
   it('fails when a chunk part object is missing', async () => {

@@ -240,6 +240,7 @@ describe('Handler: plan', () => {
         partitions: 1,
         rows: 3,
         bytes: Buffer.byteLength(SMALL_CSV),
+        format: 'csv',
         encoding: 'utf8',
         missingOptionalColumns: [],
         job: {
@@ -249,6 +250,7 @@ describe('Handler: plan', () => {
           data: { bucket: BUCKET, key: SOURCE_KEY, etag },
           workPrefix: `work/${RUN_ID}/`,
           partitions: 1,
+          format: 'csv',
           delimiter: ',',
           columns: COLUMNS,
         },
@@ -426,6 +428,101 @@ describe('Handler: plan', () => {
           }),
         }),
       );
+    });
+
+    it('fails a Windows-1252 file read as UTF-8 at Plan, naming the line, and writes nothing', async () => {
+      // Prepare: "Müller" in Windows-1252 on the second data row.
+      const csv = Buffer.concat([
+        Buffer.from(
+          `${HEADER}\r\n${row({ Id: '003qP0000002VdAAAA' })}\r\n${row({ Id: '003qP0000002VdBAAA', LastName: 'M' })}`,
+        ),
+        Buffer.from([0xfc]),
+        Buffer.from('ller\r\n'),
+      ]);
+      const etag = fakeS3.store(SOURCE_KEY, csv);
+
+      // Act
+      const err = await plan(etag).catch((e: unknown) => e);
+
+      // Assess
+      expect(err).toBeInstanceOf(MalformedFileError);
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^s3://${BUCKET}/${SOURCE_KEY}: line 3, byte offset \\d+: the file is not valid UTF-8 \\(bytes 0xFC 0x6C\\); it is probably Windows-1252/Latin-1`,
+        ),
+      );
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+    });
+
+    describe('JSON Lines', () => {
+      const JSONL_KEY = 'inbox/contact/contacts.jsonl';
+      const record = (cells: Record<string, unknown>): string =>
+        JSON.stringify({
+          Id: '003qP0000002VdAAAA',
+          LastName: 'Lovelace',
+          Email: 'ada@example.com',
+          LastModifiedDate: '2021-04-30T04:21:16.000Z',
+          IsDeleted: false,
+          ...cells,
+        });
+
+      it('plans a .jsonl object: no header, the mapped source names as columns', async () => {
+        // Prepare
+        const text = `${record({ Title: 'He said "hi", twice' })}\n${record({ Id: '003qP0000002VdBAAA' })}\n`;
+        const etag = fakeS3.store(JSONL_KEY, text);
+
+        // Act
+        const out = await plan(etag, JSONL_KEY);
+
+        // Assess
+        expect(out).toEqual(
+          expect.objectContaining({
+            format: 'jsonl',
+            rows: 2,
+            chunks: 1,
+            missingOptionalColumns: [],
+            job: expect.objectContaining({
+              format: 'jsonl',
+              columns: expect.arrayContaining(['Id', 'LastName', 'LastModifiedDate', 'IsDeleted']),
+            }),
+          }),
+        );
+        expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`))).toEqual([
+          { index: 0, start: 0, end: Buffer.byteLength(text), firstLine: 1, rows: 2 },
+        ]);
+      });
+
+      it.each<[string, string, typeof MalformedFileError | typeof HeaderMismatchError, string]>([
+        [
+          'a JSON array',
+          '[\n  {"Id": "1"}\n]\n',
+          MalformedFileError,
+          'line 1: the file is a JSON array, not JSON Lines (one object per line)',
+        ],
+        [
+          'a CSV file named .jsonl',
+          'Id,LastName\n1,a\n',
+          MalformedFileError,
+          'line 1: not JSON Lines: the first record is not valid JSON',
+        ],
+        [
+          'records of another shape',
+          '{"vid":1,"properties":{}}\n',
+          HeaderMismatchError,
+          'line 1: the first record has none of the mapped fields (expected some of: Id, AccountId',
+        ],
+      ])('fails %s at Plan and writes nothing', async (_name, text, errorClass, message) => {
+        // Prepare
+        const etag = fakeS3.store(JSONL_KEY, text);
+
+        // Act
+        const err = await plan(etag, JSONL_KEY).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(errorClass);
+        expect((err as Error).message).toContain(`s3://${BUCKET}/${JSONL_KEY}: ${message}`);
+        expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+      });
     });
 
     it('fails when the source changed since the trigger saw it (ETag mismatch)', async () => {

@@ -29,6 +29,7 @@ const JOB: WorkerJob = {
   data: SOURCE,
   workPrefix: PREFIX,
   partitions: 2,
+  format: 'csv',
   delimiter: ',',
   columns: COLUMNS,
 };

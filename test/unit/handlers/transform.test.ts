@@ -58,6 +58,7 @@ function makeJob(etag: string, overrides: Partial<WorkerJob> = {}): WorkerJob {
     data: { bucket: BUCKET, key: SOURCE_KEY, etag },
     workPrefix: PREFIX,
     partitions: 2,
+    format: 'csv',
     delimiter: ',',
     columns: COLUMNS,
     ...overrides,
@@ -169,6 +170,71 @@ describe('Handler: transform', () => {
         },
       ],
     });
+  });
+
+  it('transforms a JSON Lines chunk: the same items as CSV, malformed lines rejected with their line', async () => {
+    // Prepare
+    const key = 'inbox/contact/contacts.jsonl';
+    const good = {
+      Id: KEY_A,
+      AccountId: '001qP0000002VfKQAU',
+      FirstName: 'Ada',
+      LastName: 'Lovelace',
+      Email: 'ADA@Example.com ',
+      HasOptedOutOfEmail: 0,
+      CreatedDate: '2020-01-18T19:48:02.000Z',
+      LastModifiedDate: '2024-02-01T09:00:00.000Z',
+      IsDeleted: false,
+      Title: 'He said "hi", twice',
+    };
+    const lines = [
+      JSON.stringify(good),
+      '{"Id": "003qP0000002VdBAAA", "LastName": ',
+      '',
+      JSON.stringify({ ...good, Id: KEY_B, LastName: { first: 'x' } }),
+      JSON.stringify({ ...good, Id: KEY_B, LastName: null }),
+      '[1]',
+    ];
+    const text = `${lines.join('\n')}\n`;
+    const etag = fakeS3.store(key, text);
+    const job = makeJob(etag, {
+      data: { bucket: BUCKET, key, etag },
+      format: 'jsonl',
+      columns: [...COLUMNS.filter((c) => c !== 'Salutation')],
+    });
+    const chunk = { index: 0, start: 0, end: Buffer.byteLength(text), firstLine: 1, rows: 5 };
+    const item = {
+      id: KEY_A,
+      accountId: '001qP0000002VfKQAU',
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+      email: 'ada@example.com',
+      title: 'He said "hi", twice',
+      hasOptedOutOfEmail: false,
+      createdAt: '2020-01-18T19:48:02.000Z',
+      updatedAt: '2024-02-01T09:00:00.000Z',
+    };
+
+    // Act
+    const out = await transformHandler({ BatchInput: { job }, Items: [chunk] });
+
+    // Assess
+    expect(out.chunks[0]).toMatchObject({ rows: 5, rejected: 4, candidates: 1, superseded: 0 });
+    expect(partLines(partKey(partitionOf(KEY_A, 2), 0))).toEqual([
+      { k: KEY_A, l: 1, v: '2024-02-01T09:00:00.000Z', d: false, h: itemDigest(item), i: item },
+    ]);
+    const rejects = fakeS3
+      .read(`${PREFIX}rejects/c000000.jsonl`)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { line: number; reasons: string[]; raw: string });
+    expect(rejects.map((r) => [r.line, r.reasons])).toEqual([
+      [2, ['invalid_json']],
+      [4, ['not_scalar:LastName']],
+      [5, ['required:LastName']],
+      [6, ['not_an_object']],
+    ]);
+    expect(rejects[0]?.raw).toBe(lines[1]);
   });
 
   it('writes an empty part object for a partition without keys and no rejects object without rejects', async () => {

@@ -1,0 +1,127 @@
+import { parseConfig } from '../../lambdas/domain/config';
+import {
+  checkFirstJsonLine,
+  firstJsonLine,
+  jsonColumns,
+  jsonFields,
+  resolveFormat,
+} from '../../lambdas/domain/jsonl';
+
+const entity = parseConfig({
+  entities: {
+    contact: {
+      target: { key: 'id' },
+      fields: {
+        id: { source: 'Id', required: true },
+        email: { source: 'properties.email', type: 'email' },
+        name: { source: 'Name' },
+        alias: { source: ' name ' },
+      },
+      deleteFlag: { source: 'IsDeleted' },
+    },
+  },
+}).entities.contact;
+if (!entity) throw new Error('test config has no contact');
+
+describe('jsonColumns', () => {
+  it('lists each source name once (by trimmed, case-insensitive name), delete flag last', () => {
+    // Act / Assess
+    expect(jsonColumns(entity)).toEqual(['Id', 'properties.email', 'Name', 'IsDeleted']);
+  });
+});
+
+describe('jsonFields', () => {
+  const columns = ['Id', 'properties.email', 'Name', 'IsDeleted'];
+
+  it.each<[string, string, ReturnType<typeof jsonFields>]>([
+    [
+      'strings as they are, other scalars as JSON text',
+      '{"Id":"001","properties":{"email":"a@b.co"},"Name":" Zoë ","IsDeleted":false}',
+      { ok: true, fields: ['001', 'a@b.co', ' Zoë ', 'false'] },
+    ],
+    ['numbers', '{"Id":42,"Name":1.5e3}', { ok: true, fields: ['42', '', '1500', ''] }],
+    ['null and missing as absent', '{"Id":"1","Name":null}', { ok: true, fields: ['1', '', '', ''] }],
+    [
+      'names in another case, and a top-level dotted name first',
+      '{"ID":"1","Properties.Email":"x@y.z","name":"n"}',
+      { ok: true, fields: ['1', 'x@y.z', 'n', ''] },
+    ],
+    ['not JSON', '{"Id":"1",', { ok: false, reasons: ['invalid_json'] }],
+    ['an array', '[1,2]', { ok: false, reasons: ['not_an_object'] }],
+    ['a string', '"Id"', { ok: false, reasons: ['not_an_object'] }],
+    ['null', 'null', { ok: false, reasons: ['not_an_object'] }],
+    [
+      'an object where a value is expected',
+      '{"Id":{"v":1},"Name":[1]}',
+      { ok: false, reasons: ['not_scalar:Id', 'not_scalar:Name'] },
+    ],
+    ['a path through a non-object', '{"Id":"1","properties":"x"}', { ok: true, fields: ['1', '', '', ''] }],
+    [
+      'unicode and formula text untouched',
+      '{"Id":"=1+1","Name":"\\u0000\\ud83d\\ude00\\u202e"}',
+      { ok: true, fields: ['=1+1', '', '\u0000😀\u202e', ''] },
+    ],
+  ])('parses %s', (_name, text, expected) => {
+    // Act / Assess
+    expect(jsonFields(text, columns)).toEqual(expected);
+  });
+});
+
+describe('firstJsonLine', () => {
+  it.each<[string, string, boolean, ReturnType<typeof firstJsonLine>]>([
+    ['a first line', '{"a":1}\n{"b":2}', false, { line: 1, text: '{"a":1}' }],
+    ['after a BOM and blank lines', '\uFEFF\r\n\n  \n{"a":"x"}\r\n', false, { line: 4, text: '{"a":"x"}' }],
+    ['a line cut by the end of the head', '{"a":', false, undefined],
+    ['a whole file of one line', '{"a":1}', true, { line: 1, text: '{"a":1}' }],
+    ['only blank lines', '\n\n', true, undefined],
+  ])('finds %s', (_name, text, wholeFile, expected) => {
+    // Act / Assess
+    expect(firstJsonLine(Buffer.from(text), wholeFile)).toEqual(expected);
+  });
+});
+
+describe('checkFirstJsonLine', () => {
+  it.each<[string, string, ReturnType<typeof checkFirstJsonLine>]>([
+    ['an object', '{"Id":"1","Name":"a"}', { keys: ['Id', 'Name'] }],
+    [
+      'a JSON array',
+      '[{"Id":"1"}',
+      { problem: 'the file is a JSON array, not JSON Lines (one object per line)' },
+    ],
+    [
+      'pretty-printed JSON',
+      '{',
+      { problem: 'the file is pretty-printed JSON, not JSON Lines (one object per line)' },
+    ],
+    ['a number', '42', { problem: 'not JSON Lines: the first record is not a JSON object' }],
+  ])('judges %s', (_name, text, expected) => {
+    // Act / Assess
+    expect(checkFirstJsonLine(text)).toEqual(expected);
+  });
+
+  it('names the JSON error of a CSV line', () => {
+    // Act
+    const checked = checkFirstJsonLine('Id,Name');
+
+    // Assess
+    expect(checked).toEqual({
+      problem: expect.stringMatching(/^not JSON Lines: the first record is not valid JSON \(/),
+    });
+  });
+});
+
+describe('resolveFormat', () => {
+  it.each<[string, 'auto' | 'csv' | 'jsonl', string, string, 'csv' | 'jsonl']>([
+    ['configured csv wins over the name', 'csv', 'inbox/c/x.jsonl', '{', 'csv'],
+    ['configured jsonl wins over the content', 'jsonl', 'inbox/c/x.csv', 'Id,Name', 'jsonl'],
+    ['.jsonl', 'auto', 'inbox/c/X.JSONL', 'Id,Name', 'jsonl'],
+    ['.ndjson', 'auto', 'inbox/c/x.ndjson', '', 'jsonl'],
+    ['.csv', 'auto', 'inbox/c/x.csv', '{"a":1}', 'csv'],
+    ['.tsv', 'auto', 'inbox/c/x.tsv', '{', 'csv'],
+    ['no extension, an object first', 'auto', 'inbox/c/export', '\uFEFF \n{"a":1}', 'jsonl'],
+    ['no extension, a header first', 'auto', 'inbox/c/export.dat', 'Id,Name', 'csv'],
+  ])('picks the format for %s', (_name, configured, key, head, expected) => {
+    // Act / Assess
+    expect(resolveFormat(configured, key, head)).toBe(expected);
+  });
+});
