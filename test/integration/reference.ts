@@ -35,7 +35,8 @@ export function readCsv(path: string): Array<{ line: number; cells: string[] }> 
       i++;
       continue;
     }
-    if (ch === '"') quoted = true;
+    // RFC 4180: a quote opens a quoted field only as the field's first character.
+    if (ch === '"' && cell === '' && (i === 0 || /[,\r\n]/.test(text[i - 1] as string))) quoted = true;
     else if (ch === ',') {
       cells.push(cell);
       cell = '';
@@ -58,7 +59,6 @@ export function expectedContacts(
 ): Map<string, Record<string, string>> {
   const [header, ...rows] = readCsv(path);
   if (!header) throw new Error('empty file');
-  const col = (name: string) => header.cells.indexOf(name);
   const winners = new Map<
     string,
     { line: number; modified: string; row: Record<string, string>; deleted: boolean }
@@ -73,6 +73,5 @@ export function expectedContacts(
       winners.set(id, { line: r.line, modified, row, deleted: row.IsDeleted === 'true' });
     }
   }
-  void col;
   return new Map([...winners].filter(([, w]) => !w.deleted).map(([id, w]) => [id, w.row]));
 }
