@@ -1,0 +1,160 @@
+/**
+ * The transform worker's hot path, the way lambdas/handlers/transform.ts runs it, minus S3: the file is
+ * planned into chunks with planChunks at the entity's chunkBytes (the Plan step), then each chunk's byte
+ * range is streamed from disk, split with recordsOf, fed to a fresh ChunkAccumulator, and its winners
+ * (and rejects) are serialized into the JSON part lines the worker uploads. The accumulator is dropped
+ * after each chunk, as a worker invocation would.
+ */
+import { createReadStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ChunkAccumulator } from '../lambdas/domain/chunk';
+import { type EntityConfig, getEntity, parseConfigText } from '../lambdas/domain/config';
+import { type ChunkPlan, type FilePlan, parseRecord, planChunks, recordsOf } from '../lambdas/domain/csv';
+import { bindHeader } from '../lambdas/domain/mapping';
+import { type PartLine, partitionOf } from '../lambdas/domain/run';
+import { HIGH_WATER_MARK } from './measure';
+
+export const CONFIG_PATH = join(__dirname, '..', 'examples', 'crm-sync.config.json');
+export const ENTITY = 'contact';
+
+export function loadEntity(): EntityConfig {
+  return getEntity(parseConfigText(readFileSync(CONFIG_PATH, 'utf8'), CONFIG_PATH), ENTITY);
+}
+
+/** What the Plan step hands the workers (WorkerJob without the AWS parts). */
+export interface HotPathJob {
+  path: string;
+  entity: EntityConfig;
+  plan: FilePlan;
+  columns: string[];
+  partitions: number;
+  maxRecordBytes: number;
+  planMs: number;
+}
+
+/** Plans the file like plan.ts does (same chunkBytes, maxRecordBytes, delimiter and partition count). */
+export async function planJob(path: string, entity: EntityConfig, chunkBytes: number): Promise<HotPathJob> {
+  const maxRecordBytes = Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2);
+  const started = performance.now();
+  const plan = await planChunks(createReadStream(path, { highWaterMark: HIGH_WATER_MARK }), {
+    format: 'csv',
+    chunkBytes,
+    maxRecordBytes,
+    delimiter: entity.source.delimiter,
+  });
+  const planMs = performance.now() - started;
+  if (!plan.header) throw new Error(`${path}: planChunks found no header`);
+  const header = parseRecord(plan.header.text, plan.delimiter);
+  if (!header.ok) throw new Error(`${path}: header: ${header.reason}`);
+  const partitions = Math.max(1, Math.min(1000, Math.ceil(plan.rows / entity.partitionRows)));
+  return { path, entity, plan, columns: header.fields, partitions, maxRecordBytes, planMs };
+}
+
+/** Whether the file's header covers the mapping: every configured source column is bound. */
+export function mappingCoverage(job: HotPathJob): {
+  mappedFields: number;
+  configuredFields: number;
+  missingOptional: string[];
+  unusedColumns: string[];
+} {
+  const binding = bindHeader(job.columns, job.entity);
+  const used = new Set(binding.fieldColumns.map((f) => f.index));
+  if (binding.deleteIndex !== undefined) used.add(binding.deleteIndex);
+  return {
+    mappedFields: binding.fieldColumns.length,
+    configuredFields: Object.keys(job.entity.fields).length,
+    missingOptional: binding.missingOptional,
+    unusedColumns: job.columns.filter((_, i) => !used.has(i)),
+  };
+}
+
+export interface HotPathTotals {
+  rows: number;
+  /** Fields over all data rows: not counted on the hot path (it never sees them as a total). */
+  fields: number;
+  chunks: number;
+  candidates: number;
+  rejected: number;
+  superseded: number;
+  /** UTF-16 units of the part objects and rejects objects the workers would upload. */
+  outputChars: number;
+  /** Time spent serializing winners and rejects (included in the pass time). */
+  serializeMs: number;
+}
+
+export class ChunkRowsMismatchError extends Error {}
+
+/** Transforms one chunk like transformChunk (minus S3 and the ledger); returns what it would upload. */
+async function transformChunk(
+  job: HotPathJob,
+  chunk: ChunkPlan,
+  totals: HotPathTotals,
+  onBatch: (() => void) | undefined,
+): Promise<void> {
+  const { entity } = job;
+  const binding = bindHeader(job.columns, entity);
+  const { delimiter } = job.plan;
+  const acc = new ChunkAccumulator(entity, binding, delimiter, entity.source.maxFieldBytes, 'csv');
+  if (chunk.end > chunk.start) {
+    const body = createReadStream(job.path, {
+      start: chunk.start,
+      end: chunk.end - 1, // inclusive, like the ranged GET `bytes=start-(end-1)`
+      highWaterMark: HIGH_WATER_MARK,
+    });
+    const options = { maxRecordBytes: job.maxRecordBytes, delimiter, quoting: true };
+    for await (const records of recordsOf(body, chunk, options)) {
+      for (const r of records) acc.add(r);
+      onBatch?.();
+    }
+  }
+  if (acc.rows !== chunk.rows) {
+    throw new ChunkRowsMismatchError(
+      `chunk ${chunk.index}: the plan counted ${chunk.rows} rows, the hot path read ${acc.rows}`,
+    );
+  }
+
+  const started = performance.now();
+  const parts: string[][] = Array.from({ length: job.partitions }, () => []);
+  const dupes = new Map(acc.duplicates().map((d) => [d.key, d.lines]));
+  for (const c of acc.winners.values()) {
+    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
+    const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
+    if (lost && lost.length > 0) line.x = lost;
+    parts[partitionOf(c.key, job.partitions)]?.push(JSON.stringify(line));
+  }
+  for (const lines of parts) totals.outputChars += lines.length > 0 ? `${lines.join('\n')}\n`.length : 0;
+  if (acc.rejects.length > 0) {
+    const text = acc.rejects.map((r) => JSON.stringify(r)).join('\n');
+    totals.outputChars += `${text}\n`.length;
+  }
+  totals.serializeMs += performance.now() - started;
+  onBatch?.();
+
+  totals.rows += acc.rows;
+  totals.chunks++;
+  totals.candidates += acc.winners.size;
+  totals.rejected += acc.rejects.length;
+  totals.superseded += acc.superseded;
+}
+
+/** Runs every chunk of the job in order, one accumulator at a time. `onBatch` runs after each buffer. */
+export async function runHotPath(job: HotPathJob, onBatch?: () => void): Promise<HotPathTotals> {
+  const totals: HotPathTotals = {
+    rows: 0,
+    fields: 0,
+    chunks: 0,
+    candidates: 0,
+    rejected: 0,
+    superseded: 0,
+    outputChars: 0,
+    serializeMs: 0,
+  };
+  for (const chunk of job.plan.chunks) await transformChunk(job, chunk, totals, onBatch);
+  if (totals.rows !== job.plan.rows) {
+    throw new ChunkRowsMismatchError(
+      `the plan counted ${job.plan.rows} rows, the hot path read ${totals.rows}`,
+    );
+  }
+  return totals;
+}
