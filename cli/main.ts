@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { csvCell, META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
@@ -8,6 +8,7 @@ import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
 import { type LocalRunResult, LocalStack } from '../local/local-stack';
 import { runLocalFile } from '../local/run';
+import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
 
 const ROOT = resolve(__dirname, '..');
 const DEFAULT_CONFIG = join(ROOT, 'examples', 'crm-sync.config.json');
@@ -57,6 +58,12 @@ async function withStack<T>(
   } finally {
     await stack.stop();
   }
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('not a positive integer');
+  return n;
 }
 
 function fmt(n: number): string {
@@ -177,6 +184,32 @@ export function buildCli(): Command {
         });
       },
     );
+
+  local
+    .command('runs')
+    .description('list the runs in the local ledger, newest first')
+    .option('--entity <name>', 'only the runs of this entity')
+    .option('--limit <n>', 'only the newest n runs', positiveInteger)
+    .option('--json', 'print the runs as one JSON array on stdout')
+    .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
+    .action(async (opts: { entity?: string; limit?: number; json?: boolean; stateDir?: string }) => {
+      const stateDir = stateDirOf(opts.stateDir);
+      const runs = await listLocalRuns(stateDir, { entity: opts.entity, limit: opts.limit });
+      if (opts.json) process.stdout.write(`${JSON.stringify(runs)}\n`);
+      else if (runs.length === 0) process.stdout.write(`no runs in ${stateDir}\n`);
+      else process.stdout.write(`${formatRuns(runs)}\n`);
+    });
+
+  local
+    .command('status <runId>')
+    .description('show one run of the local ledger with its chunks and partitions')
+    .option('--json', 'print the run as one JSON object on stdout')
+    .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
+    .action(async (runId: string, opts: { json?: boolean; stateDir?: string }) => {
+      const view = await localRunStatus(stateDirOf(opts.stateDir), runId);
+      if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
+      else process.stdout.write(`${formatRunStatus(view)}\n`);
+    });
 
   program
     .command('demo')

@@ -105,7 +105,13 @@ export async function batchGet(
   table: string,
   keyName: string,
   keys: readonly string[],
-  options: { projection?: readonly string[]; inFlight?: number; policy?: RetryPolicy } = {},
+  options: {
+    projection?: readonly string[];
+    inFlight?: number;
+    policy?: RetryPolicy;
+    /** A table with a sort key: every key is read with this sort key value. */
+    sortKey?: { name: string; value: string };
+  } = {},
 ): Promise<Map<string, Item>> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const found = new Map<string, Item>();
@@ -120,9 +126,10 @@ export async function batchGet(
   let next = 0;
   const worker = async () => {
     while (next < batches.length) {
-      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) => ({
-        [keyName]: { S: k },
-      }));
+      const sortKey = options.sortKey;
+      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) =>
+        sortKey ? { [keyName]: { S: k }, [sortKey.name]: { S: sortKey.value } } : { [keyName]: { S: k } },
+      );
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           if (attempt >= policy.maxAttempts) {

@@ -166,8 +166,9 @@ export class Ledger {
   }
 
   /**
-   * Runs, newest first (by `startedAt`). A Scan filtered on the run items: the ledger holds one
-   * item per run, chunk and partition, so it stays small next to the data it describes.
+   * Runs, newest first (by `startedAt`). A Scan filtered on the run items: it reads every item of
+   * the table (runs, chunks, partitions, and tombstones where deletes keep them here), which is
+   * fine for a local or modest ledger; a large one wants an index of runs by entity and time.
    */
   async listRuns(options: ListRunsOptions = {}): Promise<RunRecord[]> {
     const names: Record<string, string> = { '#sk': 'sk' };

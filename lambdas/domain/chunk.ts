@@ -161,6 +161,14 @@ export interface StoredVersion {
   run?: string | undefined;
 }
 
+/** What a delete left behind, outside the target: its (version, line), its run, and whether it removed an item. */
+export interface Tombstone {
+  version: string;
+  line: number;
+  run: string;
+  removed: boolean;
+}
+
 export type WriteMode = EntityConfig['writeMode'];
 
 export type Decision = 'put' | 'delete' | 'unchanged' | 'superseded';

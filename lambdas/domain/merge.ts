@@ -4,6 +4,7 @@ import {
   type DuplicateKey,
   newer,
   type StoredVersion,
+  type Tombstone,
   type WriteMode,
 } from './chunk';
 import type { MergedLine, PartLine } from './run';
@@ -11,8 +12,12 @@ import type { MergedLine, PartLine } from './run';
 export interface MergeOutcome {
   puts: Candidate[];
   deletes: Candidate[];
+  /** Tombstones to write before the deletes (and for deletes of absent keys, to block older rows). */
+  tombstones: Array<{ key: string; tombstone: Tombstone }>;
   /** Winners the target already holds because this same run wrote them before a retry. */
   alreadyApplied: number;
+  /** Deletes this same run already carried out before a retry (its tombstone says so). */
+  alreadyDeleted: number;
   merged: MergedLine[];
   duplicates: DuplicateKey[];
   unchanged: number;
@@ -48,19 +53,54 @@ export class PartitionMerger {
     return [...this.winners.keys()];
   }
 
-  /** Classifies every winner against the stored versions. */
-  finish(stored: ReadonlyMap<string, StoredVersion>, mode: WriteMode, runId: string): MergeOutcome {
+  /**
+   * Classifies every winner against the stored versions and the tombstones of deleted keys:
+   * - a key the target holds: `classify` (a delete also leaves a tombstone, written first);
+   * - an absent key with a tombstone newer than the row (newer-wins, insert-only): `superseded`,
+   *   so an older export never brings a deleted record back;
+   * - an absent key deleted by this same run before a retry: `deleted` again, no write;
+   * - a delete of an absent key: `unchanged`, and a tombstone when it is the newest word on the key.
+   */
+  finish(
+    stored: ReadonlyMap<string, StoredVersion>,
+    mode: WriteMode,
+    runId: string,
+    tombstones: ReadonlyMap<string, Tombstone> = new Map(),
+  ): MergeOutcome {
     const out: MergeOutcome = {
       puts: [],
       deletes: [],
+      tombstones: [],
       alreadyApplied: 0,
+      alreadyDeleted: 0,
       merged: [],
       duplicates: [],
       unchanged: 0,
       superseded: this.superseded,
     };
+    const tombstoneOf = (c: Candidate, removed: boolean): { key: string; tombstone: Tombstone } => ({
+      key: c.key,
+      tombstone: { version: c.version, line: c.line, run: runId, removed },
+    });
     for (const [key, c] of this.winners) {
       const s = stored.get(key);
+      const t = s ? undefined : tombstones.get(key);
+      if (!s && c.deleted) {
+        if (t && t.run === runId && t.removed) {
+          out.alreadyDeleted++;
+          out.merged.push({ k: key, o: 'delete', h: null });
+          continue;
+        }
+        if (!t || newer(c, t)) out.tombstones.push(tombstoneOf(c, false));
+        out.unchanged++;
+        out.merged.push({ k: key, o: 'unchanged', h: null });
+        continue;
+      }
+      if (!s && t && mode !== 'upsert' && newer(t, c)) {
+        out.superseded++;
+        out.merged.push({ k: key, o: 'superseded', h: null });
+        continue;
+      }
       const decision = classify(c, s, mode);
       if (decision === 'unchanged' && s?.run === runId && !c.deleted) {
         // Written by this run before a crash and retry: it counts as applied, and is not written again.
@@ -71,6 +111,7 @@ export class PartitionMerger {
         out.merged.push({ k: key, o: 'put', h: c.digest });
       } else if (decision === 'delete') {
         out.deletes.push(c);
+        out.tombstones.push(tombstoneOf(c, true));
         out.merged.push({ k: key, o: 'delete', h: null });
       } else if (decision === 'unchanged') {
         out.unchanged++;

@@ -145,7 +145,10 @@ export interface MergedLine {
   k: string;
   /** put | delete | unchanged | superseded */
   o: 'put' | 'delete' | 'unchanged' | 'superseded';
-  /** Digest the target must hold (null: must be absent; undefined for superseded: target is newer). */
+  /**
+   * Digest the target must hold; null: the key must be absent (also for a row superseded by a newer
+   * delete's tombstone); undefined for superseded: the target holds a newer item.
+   */
   h?: string | null;
 }
 

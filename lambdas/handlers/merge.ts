@@ -8,6 +8,7 @@ import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readText } from '../adapters/s3';
+import { TombstoneStore } from '../adapters/tombstones';
 import { META, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { PartitionMerger } from '../domain/merge';
@@ -66,7 +67,13 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
       run: it[META.run] === undefined ? undefined : String(it[META.run]),
     });
   }
-  const outcome = merger.finish(stored, entity.writeMode, job.runId);
+  // Tombstones matter only for keys the target does not hold, and only once the entity has any.
+  const graves = new TombstoneStore(env.ledgerTable, job.entity);
+  const absent = merger.keys().filter((k) => !stored.has(k));
+  const tombstones = absent.length > 0 && (await graves.any()) ? await graves.get(absent) : new Map();
+  const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones);
+  // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
+  await graves.put(outcome.tombstones);
   const requests: WriteRequest[] = [
     ...outcome.puts.map((c) => ({
       PutRequest: {
@@ -103,7 +110,7 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     applied: outcome.puts.length + outcome.alreadyApplied,
     unchanged: outcome.unchanged,
     superseded: outcome.superseded,
-    deleted: outcome.deletes.length,
+    deleted: outcome.deletes.length + outcome.alreadyDeleted,
     duplicateKeys: outcome.duplicates.length,
     durationMs: Date.now() - started,
   };

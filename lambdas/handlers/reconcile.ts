@@ -179,7 +179,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       const got = stored.get(l.k);
       let problem: string | undefined;
       if (l.o === 'superseded') {
-        if (!got) problem = 'missing: a newer stored item was expected';
+        if (l.h === null) {
+          if (got) problem = 'present: a newer delete should keep it out';
+        } else if (!got) problem = 'missing: a newer stored item was expected';
       } else if (l.h === null) {
         if (got) problem = 'present: the item should have been deleted';
       } else if (!got) {

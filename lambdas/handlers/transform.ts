@@ -113,9 +113,20 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
 export async function transformHandler(event: unknown): Promise<{ chunks: ChunkResult[] }> {
   const data = parseEvent(eventSchema, event, 'transform');
   const job = data.BatchInput.job as unknown as WorkerJob;
+  const ledger = new Ledger(workerEnv().ledgerTable);
   const chunks: ChunkResult[] = [];
   for (const item of data.Items) {
-    const result = await transformChunk(job, item);
+    const started = Date.now();
+    const result = await transformChunk(job, item).catch(async (err: unknown) => {
+      // The chunk's ledger entry says why; the error still fails the task (Retry/Catch by name).
+      await ledger.recordStepFailure(
+        job.runId,
+        { kind: 'chunk', index: item.index },
+        err,
+        Date.now() - started,
+      );
+      throw err;
+    });
     logger.info('chunk transformed', {
       runId: job.runId,
       chunk: item.index,

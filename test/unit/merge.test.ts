@@ -112,6 +112,129 @@ describe('PartitionMerger', () => {
     expect([otherRun.alreadyApplied, otherRun.unchanged]).toEqual([0, 1]);
   });
 
+  describe('tombstones of deleted keys', () => {
+    type Row = { d: boolean; v: string; l: number };
+    const T = (v: string, l: number, run: string, removed: boolean) => ({
+      version: v,
+      line: l,
+      run,
+      removed,
+    });
+    const stored = { version: '2024-01-01', line: 1, digest: 'old', run: 'run-0' };
+
+    it.each<
+      [
+        string,
+        Row,
+        typeof stored | undefined,
+        ReturnType<typeof T> | undefined,
+        'newer-wins' | 'upsert' | 'insert-only',
+        { decision: string; tombstone?: ReturnType<typeof T> },
+      ]
+    >([
+      [
+        'a delete of a stored item leaves a tombstone that says it removed it',
+        { d: true, v: '2024-05-01', l: 7 },
+        stored,
+        undefined,
+        'newer-wins',
+        { decision: 'delete', tombstone: T('2024-05-01', 7, 'run-1', true) },
+      ],
+      [
+        'an older export does not bring a deleted record back',
+        { d: false, v: '2024-03-01', l: 9 },
+        undefined,
+        T('2024-05-01', 7, 'run-0', true),
+        'newer-wins',
+        { decision: 'superseded' },
+      ],
+      [
+        'nor does an insert-only run',
+        { d: false, v: '2024-03-01', l: 9 },
+        undefined,
+        T('2024-05-01', 7, 'run-0', true),
+        'insert-only',
+        { decision: 'superseded' },
+      ],
+      [
+        'a row newer than the delete brings it back',
+        { d: false, v: '2024-06-01', l: 2 },
+        undefined,
+        T('2024-05-01', 7, 'run-0', true),
+        'newer-wins',
+        { decision: 'put' },
+      ],
+      [
+        'upsert ignores versions, tombstones too',
+        { d: false, v: '2024-03-01', l: 9 },
+        undefined,
+        T('2024-05-01', 7, 'run-0', true),
+        'upsert',
+        { decision: 'put' },
+      ],
+      [
+        'a delete this run already did (retried merge) counts as deleted, with no write',
+        { d: true, v: '2024-05-01', l: 7 },
+        undefined,
+        T('2024-05-01', 7, 'run-1', true),
+        'newer-wins',
+        { decision: 'alreadyDeleted' },
+      ],
+      [
+        'a delete of a key never loaded is unchanged, and leaves a tombstone against older rows',
+        { d: true, v: '2024-05-01', l: 7 },
+        undefined,
+        undefined,
+        'newer-wins',
+        { decision: 'unchanged', tombstone: T('2024-05-01', 7, 'run-1', false) },
+      ],
+      [
+        'the retry of that delete is still unchanged',
+        { d: true, v: '2024-05-01', l: 7 },
+        undefined,
+        T('2024-05-01', 7, 'run-1', false),
+        'newer-wins',
+        { decision: 'unchanged' },
+      ],
+      [
+        'a delete older than the tombstone changes nothing',
+        { d: true, v: '2024-01-01', l: 3 },
+        undefined,
+        T('2024-05-01', 7, 'run-0', true),
+        'newer-wins',
+        { decision: 'unchanged' },
+      ],
+    ])('%s', (_name, row, storedItem, tombstone, mode, expected) => {
+      // Prepare
+      const merger = new PartitionMerger();
+      merger.add({ k: 'a', l: row.l, v: row.v, d: row.d, h: 'new', i: { id: 'a' } });
+      const storedMap = new Map(storedItem ? [['a', storedItem]] : []);
+      const tombstones = new Map(tombstone ? [['a', tombstone]] : []);
+
+      // Act
+      const out = merger.finish(storedMap, mode, 'run-1', tombstones);
+
+      // Assess
+      const decision =
+        out.puts.length > 0
+          ? 'put'
+          : out.deletes.length > 0
+            ? 'delete'
+            : out.alreadyDeleted > 0
+              ? 'alreadyDeleted'
+              : out.unchanged > 0
+                ? 'unchanged'
+                : out.superseded > 0
+                  ? 'superseded'
+                  : 'none';
+      expect(decision).toBe(expected.decision);
+      expect(out.tombstones).toEqual(expected.tombstone ? [{ key: 'a', tombstone: expected.tombstone }] : []);
+      expect(out.puts.length + out.deletes.length + out.alreadyDeleted + out.unchanged + out.superseded).toBe(
+        1,
+      );
+    });
+  });
+
   it('has the same winners and counts for any split of the rows into chunks (property)', () => {
     fc.assert(
       fc.property(

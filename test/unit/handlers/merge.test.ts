@@ -2,6 +2,7 @@ import {
   BatchGetItemCommand,
   BatchWriteItemCommand,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
@@ -120,6 +121,7 @@ describe('Handler: merge', () => {
     ddbMock.on(BatchGetItemCommand).resolves({ Responses: { [TABLE]: STORED.map((s) => marshall(s)) } });
     ddbMock.on(BatchWriteItemCommand).resolves({});
     ddbMock.on(PutItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({}); // the entity has no tombstones yet
   });
 
   afterEach(() => {
@@ -155,9 +157,32 @@ describe('Handler: merge', () => {
           },
         },
       });
-      expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 1);
-      expect(ddbMock).toHaveReceivedCommandWith(BatchWriteItemCommand, {
+      // The delete's tombstone goes to the ledger first, then the target's writes.
+      expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 2);
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, BatchWriteItemCommand, {
+        RequestItems: {
+          ledger: [
+            {
+              PutRequest: {
+                Item: expect.objectContaining({
+                  pk: { S: 'TOMB#contact#K4' },
+                  sk: { S: 'TOMB' },
+                  version: { S: K4_DELETE.v },
+                  line: { N: '12' },
+                  run: { S: RUN_ID },
+                  removed: { BOOL: true },
+                }),
+              },
+            },
+          ],
+        },
+      });
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(2, BatchWriteItemCommand, {
         RequestItems: { [TABLE]: expect.arrayContaining([K1_PUT, K5_PUT, K4_DELETE_REQUEST]) },
+      });
+      expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+        TableName: 'ledger',
+        Item: { pk: { S: 'TOMBS#contact' }, sk: { S: 'META' } },
       });
       expect(writtenRequests()).toEqual([K1_PUT, K4_DELETE_REQUEST, K5_PUT]);
       expect(K1_PUT.PutRequest?.Item).toEqual({
@@ -237,10 +262,10 @@ describe('Handler: merge', () => {
 
   it('retries UnprocessedItems until none are left', async () => {
     // Prepare
-    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+    writeParts([K1_NEW, K2], [K1_OLD, K3, K5]);
     ddbMock
       .on(BatchWriteItemCommand)
-      .resolvesOnce({ UnprocessedItems: { [TABLE]: [K4_DELETE_REQUEST] } })
+      .resolvesOnce({ UnprocessedItems: { [TABLE]: [K5_PUT] } })
       .resolves({ UnprocessedItems: {} });
 
     // Act
@@ -249,15 +274,15 @@ describe('Handler: merge', () => {
     // Assess
     expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 2);
     expect(ddbMock).toHaveReceivedNthSpecificCommandWith(2, BatchWriteItemCommand, {
-      RequestItems: { [TABLE]: [K4_DELETE_REQUEST] },
+      RequestItems: { [TABLE]: [K5_PUT] },
     });
-    expect(out.partitions[0]).toEqual(expect.objectContaining({ applied: 2, deleted: 1 }));
+    expect(out.partitions[0]).toEqual(expect.objectContaining({ applied: 2, deleted: 0 }));
   });
 
   it('fails with WriteRetriesExhaustedError when items stay unprocessed, and writes no merged file', async () => {
     // Prepare: no jitter, so the 10 attempts of the default policy take no time
     jest.spyOn(Math, 'random').mockReturnValue(0);
-    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+    writeParts([K1_NEW, K2], [K1_OLD, K3, K5]);
     ddbMock.on(BatchWriteItemCommand).resolves({ UnprocessedItems: { [TABLE]: [K5_PUT] } });
 
     // Act
@@ -270,8 +295,12 @@ describe('Handler: merge', () => {
     expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 10);
     expect(fakeS3.find(`${PREFIX}merged/p0000.jsonl`)).toBeUndefined();
     // The ledger says the partition failed and why, with no counts.
-    expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
-    const step = ddbMock.commandCalls(PutItemCommand)[0]?.args[0].input;
+    const steps = ddbMock
+      .commandCalls(PutItemCommand)
+      .map((c) => c.args[0].input)
+      .filter((i) => i.Item?.pk?.S === `RUN#${RUN_ID}`);
+    expect(steps).toHaveLength(1);
+    const step = steps[0];
     expect(step?.TableName).toBe('ledger');
     expect(step?.Item).toEqual({
       pk: { S: `RUN#${RUN_ID}` },

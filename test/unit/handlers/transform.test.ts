@@ -276,7 +276,16 @@ describe('Handler: transform', () => {
     expect((err as Error).name).toBe('ConfigError');
     expect((err as Error).message).toContain(`changed since run ${RUN_ID} was planned`);
     expect(s3Mock).not.toHaveReceivedAnyCommand();
-    expect(ddbMock).not.toHaveReceivedAnyCommand();
+    // Only the ledger hears of it: the chunk failed, and why.
+    expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+      TableName: 'ledger',
+      Item: expect.objectContaining({
+        sk: { S: 'CHUNK#000003' },
+        status: { S: 'FAILED' },
+        error: { S: 'ConfigError' },
+      }),
+    });
   });
 
   it('fails with ChunkCountMismatchError when the chunk holds another number of rows than planned', async () => {
@@ -294,7 +303,15 @@ describe('Handler: transform', () => {
     expect((err as Error).name).toBe('ChunkCountMismatchError');
     expect((err as Error).message).toBe('chunk 3: the plan counted 5 rows, the worker read 4');
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
-    expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+    expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+    expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+      TableName: 'ledger',
+      Item: expect.objectContaining({
+        sk: { S: 'CHUNK#000003' },
+        status: { S: 'FAILED' },
+        error: { S: 'ChunkCountMismatchError' },
+      }),
+    });
   });
 
   it('fails when the object changed since it was planned (IfMatch)', async () => {

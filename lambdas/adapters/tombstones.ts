@@ -1,0 +1,81 @@
+import { GetItemCommand, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { Tombstone } from '../domain/chunk';
+import { dynamodb } from './clients';
+import { batchGet, batchWrite, toAttributeMap } from './dynamodb';
+
+/**
+ * Tombstones of deleted items, kept in the ledger table outside the target (DESIGN.md "Deletes"):
+ * one item per deleted key (`TOMB#<entity>#<key>` / `TOMB`) holding the delete's (version, line),
+ * the run that wrote it and whether that delete removed an item. A marker item per entity
+ * (`TOMBS#<entity>` / `META`) records that the entity has any, so loads of entities that never
+ * delete pay no extra reads.
+ */
+export class TombstoneStore {
+  constructor(
+    private readonly table: string,
+    private readonly entity: string,
+  ) {}
+
+  private pk(key: string): string {
+    return `TOMB#${this.entity}#${key}`;
+  }
+
+  /** Whether this entity has ever had a tombstone (one consistent GetItem). */
+  async any(): Promise<boolean> {
+    const out = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item !== undefined;
+  }
+
+  /** The tombstones of these keys (consistent reads). */
+  async get(keys: readonly string[]): Promise<Map<string, Tombstone>> {
+    const found = new Map<string, Tombstone>();
+    if (keys.length === 0) return found;
+    const prefix = this.pk('');
+    const items = await batchGet(
+      this.table,
+      'pk',
+      keys.map((k) => this.pk(k)),
+      { sortKey: { name: 'sk', value: 'TOMB' } },
+    );
+    for (const [pk, it] of items) {
+      found.set(pk.slice(prefix.length), {
+        version: String(it.version ?? ''),
+        line: Number(it.line ?? 0),
+        run: String(it.run ?? ''),
+        removed: it.removed === true,
+      });
+    }
+    return found;
+  }
+
+  /** Writes tombstones (the marker first, so a reader never misses one). */
+  async put(entries: ReadonlyArray<{ key: string; tombstone: Tombstone }>): Promise<void> {
+    if (entries.length === 0) return;
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
+      }),
+    );
+    const at = new Date().toISOString();
+    const requests: WriteRequest[] = entries.map(({ key, tombstone }) => ({
+      PutRequest: {
+        Item: toAttributeMap({
+          pk: this.pk(key),
+          sk: 'TOMB',
+          entity: this.entity,
+          key,
+          ...tombstone,
+          at,
+        }),
+      },
+    }));
+    await batchWrite(this.table, requests, { inFlight: 4 });
+  }
+}

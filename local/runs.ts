@@ -1,0 +1,366 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type {
+  ChunkStep,
+  Ledger,
+  ListRunsOptions,
+  PartitionStep,
+  StepStatus,
+} from '../lambdas/adapters/ledger';
+import { CrmSyncError } from '../lambdas/domain/errors';
+import type { Counts, RunRecord, RunStatus, SourceRef } from '../lambdas/domain/run';
+import { LOCAL, startEmulators } from './emulators';
+
+/** `local status` was given a run id the ledger does not hold. */
+export class RunNotFoundError extends CrmSyncError {
+  override readonly name = 'RunNotFoundError';
+}
+
+/** Another crm-sync process (a run, an export) has the state dir's DynamoDB files open. */
+export class StateDirBusyError extends CrmSyncError {
+  override readonly name = 'StateDirBusyError';
+}
+
+export interface ErrorView {
+  name: string;
+  message: string;
+}
+
+/** One run as `local runs --json` prints it. */
+export interface RunView {
+  runId: string;
+  entity: string;
+  status: RunStatus;
+  source: SourceRef;
+  startedAt: string;
+  finishedAt: string | null;
+  durationMs: number | null;
+  /** Set by Reconcile; null when the run failed before it or is still running. */
+  counts: Counts | null;
+  /** Chunks the plan cut the file into; null when the run failed before Plan. */
+  chunks: number | null;
+  error?: ErrorView;
+}
+
+/** PENDING / MISSING: a planned chunk with no ledger record, while the run runs / after it ended. */
+export type StepState = StepStatus | 'PENDING' | 'MISSING';
+
+type StepView<T> = Omit<T, 'kind' | 'status' | 'error' | 'cause' | 'recordedAt'> & {
+  status: StepState;
+  recordedAt?: string;
+  error?: ErrorView;
+};
+export type ChunkView = StepView<ChunkStep>;
+export type PartitionView = StepView<PartitionStep>;
+
+/** One run with its chunks and partitions, as `local status <runId> --json` prints it. */
+export interface RunStatusView extends RunView {
+  /** Partitions with a ledger record. */
+  partitions: number;
+  /** Keys with more than one row in the file (from the partition records); null before Merge. */
+  duplicateKeys: number | null;
+  steps: { chunks: ChunkView[]; partitions: PartitionView[] };
+}
+
+/** The error's message: a Lambda error's Cause is `{"errorType","errorMessage",…}`. */
+function errorView(name: string | undefined, cause: string | undefined): ErrorView | undefined {
+  if (name === undefined) return undefined;
+  let message = cause ?? '';
+  try {
+    const parsed = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
+  } catch {
+    // not JSON: the cause is the message
+  }
+  return { name, message };
+}
+
+export function runView(r: RunRecord): RunView {
+  const finished = r.finishedAt ?? null;
+  const view: RunView = {
+    runId: r.runId,
+    entity: r.entity,
+    status: r.status,
+    source: r.source,
+    startedAt: r.startedAt,
+    finishedAt: finished,
+    durationMs: finished ? Date.parse(finished) - Date.parse(r.startedAt) : null,
+    counts: r.counts ?? null,
+    chunks: r.chunks ?? null,
+  };
+  const error = errorView(r.error, r.cause);
+  if (error) view.error = error;
+  return view;
+}
+
+function stepView<T extends ChunkStep | PartitionStep>(step: T): StepView<T> {
+  const { kind, status, error, cause, ...rest } = step;
+  const id = kind === 'chunk' ? { index: step.index } : { partition: (step as PartitionStep).partition };
+  const view = { ...id, status, ...rest } as unknown as StepView<T>;
+  const e = errorView(error, cause);
+  if (e) view.error = e;
+  return view;
+}
+
+/** The run with one entry per planned chunk (recorded or not) and per recorded partition. */
+export function runStatusView(run: RunRecord, steps: Array<ChunkStep | PartitionStep>): RunStatusView {
+  const chunkSteps = steps.filter((s): s is ChunkStep => s.kind === 'chunk');
+  const partitionSteps = steps.filter((s): s is PartitionStep => s.kind === 'partition');
+  const recorded = new Map(chunkSteps.map((s) => [s.index, stepView(s)]));
+  const chunks: ChunkView[] = [];
+  const planned = chunkSteps.reduce((n, s) => Math.max(n, s.index + 1), run.chunks ?? 0);
+  for (let index = 0; index < planned; index++) {
+    chunks.push(recorded.get(index) ?? { index, status: run.status === 'RUNNING' ? 'PENDING' : 'MISSING' });
+  }
+  const partitions = partitionSteps.map(stepView);
+  return {
+    ...runView(run),
+    partitions: partitions.length,
+    duplicateKeys:
+      partitions.length === 0 ? null : partitions.reduce((n, p) => n + (p.duplicateKeys ?? 0), 0),
+    steps: { chunks, partitions },
+  };
+}
+
+/**
+ * Fails with StateDirBusyError when another process holds the DynamoDB files of the state dir
+ * (dynalite keeps them in LevelDB, which one process opens at a time; dynalite itself would crash
+ * on the first request). Uses dynalite's own `level`; skipped if it cannot be found.
+ */
+async function assertNotInUse(dir: string): Promise<void> {
+  type LevelDb = { open(): Promise<void>; close(): Promise<void> };
+  let Level: new (path: string, options: { createIfMissing: boolean }) => LevelDb;
+  try {
+    const dynalite = dirname(require.resolve('dynalite/package.json'));
+    ({ Level } = require(require.resolve('level', { paths: [dynalite] })) as { Level: typeof Level });
+  } catch {
+    return;
+  }
+  const db = new Level(dir, { createIfMissing: false });
+  try {
+    await db.open();
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
+      throw new StateDirBusyError(
+        `the state dir ${dirname(dir)} is in use by another crm-sync process (a run in progress?); try again when it ends`,
+      );
+    }
+    return; // any other problem shows when the emulator opens it
+  }
+  await db.close();
+}
+
+const isMissingTable = (err: unknown) => (err as Error).name === 'ResourceNotFoundException';
+
+/**
+ * Starts only the emulators on the state dir (no state machine), points the SDK clients at them
+ * and hands the ledger to `fn`; `undefined` when the state dir holds no DynamoDB data yet.
+ */
+async function withLedger<T>(stateDir: string, fn: (ledger: Ledger | undefined) => Promise<T>): Promise<T> {
+  const dynamoDir = join(stateDir, 'dynamodb');
+  if (!existsSync(dynamoDir) || readdirSync(dynamoDir).length === 0) return fn(undefined);
+  await assertNotInUse(dynamoDir);
+  const emulators = await startEmulators(stateDir);
+  try {
+    Object.assign(process.env, {
+      AWS_REGION: LOCAL.region,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      POWERTOOLS_TRACE_ENABLED: 'false',
+      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+    });
+    delete process.env.AWS_PROFILE;
+    // Required only now: the adapters' SDK clients read the endpoints when they are created.
+    const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
+    const { dynamodb } =
+      require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients');
+    try {
+      return await fn(new Ledger(LOCAL.ledgerTable));
+    } finally {
+      dynamodb.destroy();
+    }
+  } finally {
+    await emulators.stop();
+  }
+}
+
+/** The runs of the local ledger, newest first. */
+export async function listLocalRuns(stateDir: string, options: ListRunsOptions = {}): Promise<RunView[]> {
+  return withLedger(stateDir, async (ledger) => {
+    if (!ledger) return [];
+    try {
+      return (await ledger.listRuns(options)).map(runView);
+    } catch (err) {
+      if (isMissingTable(err)) return [];
+      throw err;
+    }
+  });
+}
+
+/** One run of the local ledger with its chunks and partitions; RunNotFoundError if there is none. */
+export async function localRunStatus(stateDir: string, runId: string): Promise<RunStatusView> {
+  const found = await withLedger(stateDir, async (ledger) => {
+    if (!ledger) return undefined;
+    try {
+      const run = await ledger.getRun(runId);
+      return run && runStatusView(run, await ledger.listSteps(runId));
+    } catch (err) {
+      if (isMissingTable(err)) return undefined;
+      throw err;
+    }
+  });
+  if (!found) throw new RunNotFoundError(`no run ${runId} in ${stateDir} (see crm-sync local runs)`);
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Text output
+
+const num = (n: number | undefined | null) =>
+  n === undefined || n === null ? '-' : n.toLocaleString('en-US');
+const secs = (ms: number | undefined | null) =>
+  ms === undefined || ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`;
+/** ISO-8601 UTC to the second. */
+const time = (iso: string | null) => (iso ? iso.replace(/\.\d+Z$/, 'Z') : '-');
+const errorText = (e: ErrorView | undefined) => (e ? `${e.name}: ${e.message}` : '');
+
+/** Columns padded to their widest cell; `numeric` columns aligned right. */
+function table(header: string[], rows: string[][], numeric: ReadonlySet<number>, indent = ''): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    indent +
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `local runs`: one line per run. */
+export function formatRuns(runs: RunView[]): string {
+  const header = [
+    'RUN ID',
+    'ENTITY',
+    'STATUS',
+    'STARTED',
+    'DURATION',
+    'ROWS',
+    'APPLIED',
+    'UNCHANGED',
+    'SUPERSEDED',
+    'DELETED',
+    'REJECTED',
+    'FILE',
+    'ERROR',
+  ];
+  const rows = runs.map((r) => [
+    r.runId,
+    r.entity,
+    r.status,
+    time(r.startedAt),
+    secs(r.durationMs),
+    num(r.counts?.rows),
+    num(r.counts?.applied),
+    num(r.counts?.unchanged),
+    num(r.counts?.superseded),
+    num(r.counts?.deleted),
+    num(r.counts?.rejected),
+    r.source.key,
+    r.error?.name ?? '',
+  ]);
+  return table(header, rows, new Set([4, 5, 6, 7, 8, 9, 10]));
+}
+
+/** `local status <runId>`: the run, then its chunks and partitions. */
+export function formatRunStatus(v: RunStatusView): string {
+  const lines = [`run ${v.runId} → ${v.entity}: ${v.status}`];
+  const version = v.source.versionId
+    ? `version ${v.source.versionId}`
+    : v.source.etag && `ETag ${v.source.etag}`;
+  lines.push(`  file           s3://${v.source.bucket}/${v.source.key}${version ? ` (${version})` : ''}`);
+  lines.push(`  started        ${time(v.startedAt)}`);
+  lines.push(
+    `  finished       ${v.finishedAt ? `${time(v.finishedAt)} (${secs(v.durationMs)})` : 'not yet'}`,
+  );
+  if (v.counts) {
+    const c = v.counts;
+    lines.push(
+      `  rows           ${num(c.rows)}`,
+      `    applied      ${num(c.applied)}`,
+      `    unchanged    ${num(c.unchanged)}`,
+      `    superseded   ${num(c.superseded)}`,
+      `    deleted      ${num(c.deleted)}`,
+      `    rejected     ${num(c.rejected)}`,
+    );
+  } else {
+    lines.push('  rows           - (counted by Reconcile, which this run did not reach)');
+  }
+  lines.push(`  duplicate keys ${num(v.duplicateKeys)}`);
+  if (v.error) lines.push(`  error          ${errorText(v.error)}`);
+
+  const chunks = v.steps.chunks;
+  const succeeded = chunks.filter((c) => c.status === 'SUCCEEDED').length;
+  lines.push(
+    '',
+    v.chunks === null
+      ? 'chunks: none planned'
+      : `chunks: ${num(v.chunks)} planned, ${num(succeeded)} succeeded`,
+  );
+  if (chunks.length > 0) {
+    lines.push(
+      table(
+        ['CHUNK', 'STATUS', 'ROWS', 'REJECTED', 'SUPERSEDED', 'CANDIDATES', 'TIME', 'ERROR'],
+        chunks.map((c) => [
+          String(c.index),
+          c.status,
+          num(c.rows),
+          num(c.rejected),
+          num(c.superseded),
+          num(c.candidates),
+          secs(c.durationMs),
+          errorText(c.error),
+        ]),
+        new Set([0, 2, 3, 4, 5, 6]),
+        '  ',
+      ),
+    );
+  }
+  const partitions = v.steps.partitions;
+  lines.push('', `partitions: ${num(v.partitions)} recorded`);
+  if (partitions.length > 0) {
+    lines.push(
+      table(
+        [
+          'PARTITION',
+          'STATUS',
+          'CANDIDATES',
+          'APPLIED',
+          'UNCHANGED',
+          'SUPERSEDED',
+          'DELETED',
+          'DUPLICATES',
+          'TIME',
+          'ERROR',
+        ],
+        partitions.map((p) => [
+          String(p.partition),
+          p.status,
+          num(p.candidates),
+          num(p.applied),
+          num(p.unchanged),
+          num(p.superseded),
+          num(p.deleted),
+          num(p.duplicateKeys),
+          secs(p.durationMs),
+          errorText(p.error),
+        ]),
+        new Set([0, 2, 3, 4, 5, 6, 7, 8]),
+        '  ',
+      ),
+    );
+  }
+  return lines.join('\n');
+}
