@@ -33,7 +33,11 @@ export const PERMANENT_ERRORS = [
   'MalformedFileError',
   'UnknownEntityError',
   'InvalidEventError',
+  'RunNotResumableError',
 ] as const;
+
+/** Another run of the entity holds its lock: ClaimRun waits for it with this retry. */
+export const BUSY_ERROR = 'EntityBusyError';
 
 export interface SyncStateMachineProps {
   readonly bucket: s3.IBucket;
@@ -145,7 +149,18 @@ export class SyncStateMachine extends Construct {
       resultPath: '$.claim',
       taskTimeout,
     });
-    claim.addRetry(noRetry).addRetry(transientRetry);
+    // One run per entity at a time: wait for the running one (up to about two hours), then fail.
+    claim
+      .addRetry(noRetry)
+      .addRetry({
+        errors: [BUSY_ERROR],
+        interval: Duration.seconds(30),
+        maxAttempts: 30,
+        backoffRate: 1.5,
+        maxDelay: Duration.minutes(5),
+        jitterStrategy: sfn.JitterType.FULL,
+      })
+      .addRetry(transientRetry);
     claim.addCatch(
       new sfn.Fail(this, STATE.claimFailed, {
         errorPath: sfn.JsonPath.stringAt('$.error.Error'),

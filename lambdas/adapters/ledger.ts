@@ -1,6 +1,7 @@
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -85,6 +86,79 @@ export class Ledger {
     }
   }
 
+  /**
+   * Takes the entity's run lock (`LOCK#<entity>` / `LOCK`) for a run: free, already this run's,
+   * expired, or held by a run that is no longer RUNNING (failed, finished or never claimed after
+   * `leaseMs`). Returns the holder when another run is still running.
+   */
+  async acquireLock(
+    entity: string,
+    runId: string,
+    leaseMs: number,
+    now = Date.now(),
+  ): Promise<{ acquired: true } | { acquired: false; holder: string; since: string }> {
+    const key = { pk: { S: `LOCK#${entity}` }, sk: { S: 'LOCK' } };
+    const item = {
+      ...key,
+      runId: { S: runId },
+      acquiredAt: { S: new Date(now).toISOString() },
+      expiresAt: { N: String(Math.floor((now + leaseMs) / 1000)) },
+    };
+    const put = async (condition: string, values: Record<string, AttributeValue>): Promise<boolean> => {
+      try {
+        await dynamodb.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: item,
+            ConditionExpression: condition,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (isConditionFailure(err)) return false;
+        throw err;
+      }
+    };
+    const nowSeconds = { N: String(Math.floor(now / 1000)) };
+    if (
+      await put('attribute_not_exists(pk) OR runId = :run OR expiresAt < :now', {
+        ':run': { S: runId },
+        ':now': nowSeconds,
+      })
+    ) {
+      return { acquired: true };
+    }
+    const held = await dynamodb.send(
+      new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    const holder = held.Item?.runId?.S ?? '';
+    const since = held.Item?.acquiredAt?.S ?? '';
+    const holderRun = holder ? await this.getRun(holder) : undefined;
+    const stale = holderRun
+      ? holderRun.status !== 'RUNNING'
+      : now - Date.parse(since || new Date(0).toISOString()) > leaseMs / 24;
+    // Take it over only from the holder just seen (another claimer may be doing the same).
+    if (stale && (await put('runId = :holder', { ':holder': { S: holder } }))) return { acquired: true };
+    return { acquired: false, holder, since };
+  }
+
+  /** Gives the lock back if this run holds it (a duplicate trigger, the end of a run). */
+  async releaseLock(entity: string, runId: string): Promise<void> {
+    try {
+      await dynamodb.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: `LOCK#${entity}` }, sk: { S: 'LOCK' } },
+          ConditionExpression: 'runId = :run',
+          ExpressionAttributeValues: { ':run': { S: runId } },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+    }
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const out = await dynamodb.send(
       new GetItemCommand({
@@ -125,6 +199,23 @@ export class Ledger {
   }
 
   /** Records one chunk's or partition's outcome (idempotent: a retry overwrites its own record). */
+  /**
+   * The result a chunk or partition recorded when it succeeded, or undefined. A resumed run uses it
+   * to skip the work a failed attempt already finished (the step is recorded after its output).
+   */
+  async succeededStep(runId: string, step: StepRef): Promise<Record<string, unknown> | undefined> {
+    const out = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall({ pk: `RUN#${runId}`, sk: stepKey(step) }),
+        ConsistentRead: true,
+      }),
+    );
+    if (!out.Item) return undefined;
+    const { pk: _pk, sk: _sk, kind: _kind, status, recordedAt: _at, ...result } = unmarshall(out.Item);
+    return status === 'FAILED' ? undefined : result;
+  }
+
   async recordStep(runId: string, step: StepRecord): Promise<void> {
     await this.putStep(runId, step, { ...step, status: 'SUCCEEDED' });
   }
@@ -241,3 +332,10 @@ export class Ledger {
 }
 
 export type { SourceRef };
+
+function isConditionFailure(err: unknown): boolean {
+  return (
+    err instanceof ConditionalCheckFailedException ||
+    (err as Error).name === 'ConditionalCheckFailedException'
+  );
+}

@@ -45,3 +45,13 @@ export class WriteRetriesExhaustedError extends CrmSyncError {
 export class InvalidEventError extends CrmSyncError {
   override readonly name = 'InvalidEventError';
 }
+
+/** Another run of the same entity is still running; the state machine retries the claim later. */
+export class EntityBusyError extends CrmSyncError {
+  override readonly name = 'EntityBusyError';
+}
+
+/** A resume (redrive) was asked for a run that cannot go on: another object, config or status. */
+export class RunNotResumableError extends CrmSyncError {
+  override readonly name = 'RunNotResumableError';
+}

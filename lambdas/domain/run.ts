@@ -34,6 +34,10 @@ export interface RunRecord {
   chunks?: number | undefined;
   error?: string | undefined;
   cause?: string | undefined;
+  /** The `rerun` token the run id was derived with (a resume needs it to find the same run). */
+  rerun?: string | undefined;
+  /** How many times the run was resumed after a failure. */
+  resumes?: number | undefined;
 }
 
 /**

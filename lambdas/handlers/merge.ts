@@ -125,6 +125,12 @@ export async function mergeHandler(event: unknown): Promise<{ partitions: Partit
   const partitions: PartitionResult[] = [];
   for (const item of data.Items) {
     const started = Date.now();
+    // A resumed run: a partition that already succeeded keeps its writes, reports and counts.
+    const done = await ledger.succeededStep(job.runId, { kind: 'partition', partition: item.partition });
+    if (done) {
+      partitions.push(done as unknown as PartitionResult);
+      continue;
+    }
     const result = await mergePartition(job, item).catch(async (err: unknown) => {
       // The partition's ledger entry says why; the error still fails the task (Retry/Catch by name).
       await ledger.recordStepFailure(

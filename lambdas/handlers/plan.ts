@@ -16,7 +16,12 @@ import {
   type SourceFormat,
   transcodeToUtf8,
 } from '../domain/csv';
-import { HeaderMismatchError, MalformedFileError } from '../domain/errors';
+import {
+  EntityBusyError,
+  HeaderMismatchError,
+  MalformedFileError,
+  RunNotResumableError,
+} from '../domain/errors';
 import { checkFirstJsonLine, firstJsonLine, jsonColumns, resolveFormat } from '../domain/jsonl';
 import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
@@ -36,6 +41,8 @@ const sourceSchema = z.object({
   versionId: z.string().nullish(),
   etag: z.string().nullish(),
   rerun: z.string().optional(),
+  /** Resume this failed run (local redrive): refused unless the object and config still make it. */
+  resume: z.string().optional(),
 });
 
 const claimEvent = z.object({
@@ -70,7 +77,17 @@ export interface PlanOutput {
   job: WorkerJob;
 }
 
-/** ClaimRun: derives the run id from the object version and config, and claims it in the ledger. */
+/** How long a run may hold its entity's lock: the state machine's own time limit. */
+const LOCK_LEASE_MS = 12 * 60 * 60 * 1000;
+
+/**
+ * ClaimRun: derives the run id from the object version and config, and claims it in the ledger.
+ * A duplicate trigger ends here without the lock. Otherwise it takes the entity's run lock (one run
+ * per entity at a time, so each key has one writer) — EntityBusyError while another run of the
+ * entity is running, which the state machine retries with a long backoff — then claims the run with
+ * a conditional put. A ClaimRun retried by the same execution finds its own claim and goes on.
+ * `resume` continues a failed run; it is refused when the object or the config changed since.
+ */
 export async function claimRun(event: z.infer<typeof claimEvent>): Promise<ClaimOutput> {
   const env = workerEnv();
   const { source } = event;
@@ -86,25 +103,74 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   const hash = configHash(entity);
   const runId = deriveRunId(ref, source.entity, hash, source.rerun);
   const ledger = new Ledger(env.ledgerTable);
-  const claim = await ledger.claim({
-    runId,
-    entity: source.entity,
-    status: 'RUNNING',
-    source: ref,
-    configHash: hash,
-    executionId: event.executionId,
-    startedAt: new Date().toISOString(),
-  });
-  if (!claim.claimed) {
-    logger.info('duplicate trigger', { runId, existingStatus: claim.existing.status });
-    return { runId, duplicate: true, existingStatus: claim.existing.status, entity: source.entity };
-  }
-  return {
+  const claimed: ClaimOutput = {
     runId,
     duplicate: false,
     entity: source.entity,
     source: { ...ref, entity: source.entity, size: head.size },
   };
+  const duplicate = (existingStatus: string): ClaimOutput => {
+    logger.info('duplicate trigger', { runId, existingStatus });
+    return { runId, duplicate: true, existingStatus, entity: source.entity };
+  };
+
+  const existing = await ledger.getRun(runId);
+  const own =
+    existing !== undefined && event.executionId !== undefined && existing.executionId === event.executionId;
+  if (source.resume !== undefined) {
+    if (source.resume !== runId) {
+      throw new RunNotResumableError(
+        `run ${source.resume} cannot be resumed: s3://${source.bucket}/${source.key} or the config of ` +
+          `"${source.entity}" changed since it ran (they now make run ${runId}); start a new run`,
+      );
+    }
+    if (!existing) throw new RunNotResumableError(`run ${runId} is not in the ledger`);
+    if (!own && existing.status !== 'FAILED' && existing.status !== 'MISMATCHED') {
+      throw new RunNotResumableError(`run ${runId} is ${existing.status}: only a failed run can be resumed`);
+    }
+  } else if (existing && !own) {
+    return duplicate(existing.status);
+  }
+
+  const lock = await ledger.acquireLock(source.entity, runId, LOCK_LEASE_MS);
+  if (!lock.acquired) {
+    throw new EntityBusyError(
+      `entity "${source.entity}" is busy: run ${lock.holder} (since ${lock.since}) is still running; run ${runId} waits`,
+    );
+  }
+  try {
+    if (source.resume !== undefined) {
+      if (!own) {
+        await ledger.updateRun(runId, {
+          status: 'RUNNING',
+          executionId: event.executionId,
+          resumes: (existing?.resumes ?? 0) + 1,
+        });
+      }
+      logger.info('run resumed', { runId });
+      return claimed;
+    }
+    if (own) return claimed;
+    const claim = await ledger.claim({
+      runId,
+      entity: source.entity,
+      status: 'RUNNING',
+      source: ref,
+      configHash: hash,
+      executionId: event.executionId,
+      startedAt: new Date().toISOString(),
+      rerun: source.rerun,
+    });
+    if (!claim.claimed && claim.existing.executionId !== event.executionId) {
+      // A concurrent trigger of the same object claimed it first: the lock is that run's (the same
+      // run id), so it stays.
+      return duplicate(claim.existing.status);
+    }
+    return claimed;
+  } catch (err) {
+    await ledger.releaseLock(source.entity, runId);
+    throw err;
+  }
 }
 
 /** Bytes read to check the header before anything else (a header longer than this is checked after the scan). */

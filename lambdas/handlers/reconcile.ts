@@ -274,6 +274,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
             .join('; '),
         }),
   });
+  // The run is over either way: the next run of the entity may start.
+  await ledger.releaseLock(job.entity, event.runId);
   logger.info('reconciled', { runId: event.runId, status: summary.reconciliation.status, ...counts });
   return summary;
 }

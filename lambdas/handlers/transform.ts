@@ -117,6 +117,12 @@ export async function transformHandler(event: unknown): Promise<{ chunks: ChunkR
   const chunks: ChunkResult[] = [];
   for (const item of data.Items) {
     const started = Date.now();
+    // A resumed run: a chunk that already succeeded keeps its parts and its counts.
+    const done = await ledger.succeededStep(job.runId, { kind: 'chunk', index: item.index });
+    if (done) {
+      chunks.push(done as unknown as ChunkResult);
+      continue;
+    }
     const result = await transformChunk(job, item).catch(async (err: unknown) => {
       // The chunk's ledger entry says why; the error still fails the task (Retry/Catch by name).
       await ledger.recordStepFailure(

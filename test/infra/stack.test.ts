@@ -20,6 +20,8 @@ interface Retrier {
   MaxAttempts?: number;
   BackoffRate?: number;
   JitterStrategy?: string;
+  IntervalSeconds?: number;
+  MaxDelaySeconds?: number;
 }
 
 interface Catcher {
@@ -487,6 +489,36 @@ describe('CrmSyncStack', () => {
       expect(retry.indexOf(must(firstForPermanent, 'permanent retrier'))).toBeLessThan(
         retry.indexOf(must(catchAll, 'States.ALL retrier')),
       );
+    });
+
+    it('ClaimRun waits for a busy entity with a long jittered backoff, before the catch-all retry', () => {
+      // Prepare
+      const retry = state('ClaimRun').Retry ?? [];
+
+      // Act
+      const busy = retry.findIndex((r) => r.ErrorEquals.includes('EntityBusyError'));
+      const catchAll = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+      const waitSeconds = (() => {
+        const r = must(retry[busy], 'busy retrier');
+        let total = 0;
+        for (let k = 0; k < (r.MaxAttempts ?? 0); k++)
+          total += Math.min(
+            (r.IntervalSeconds ?? 1) * (r.BackoffRate ?? 2) ** k,
+            r.MaxDelaySeconds ?? Infinity,
+          );
+        return total;
+      })();
+
+      // Assess
+      expect(busy).toBeGreaterThanOrEqual(0);
+      expect(busy).toBeLessThan(catchAll);
+      expect(retry[busy]).toMatchObject({ JitterStrategy: 'FULL', MaxDelaySeconds: 300 });
+      // An hour or more of waiting for the running run, well inside the 12-hour execution limit.
+      expect(waitSeconds).toBeGreaterThan(3600);
+      expect(waitSeconds).toBeLessThan(12 * 3600);
+      const permanent = retry.findIndex((r) => r.ErrorEquals.includes('RunNotResumableError'));
+      expect(retry[permanent]?.MaxAttempts).toBe(0);
+      expect(permanent).toBeLessThan(busy);
     });
 
     it.each(['PlanChunks', 'TransformChunks', 'MergePartitions', 'Reconcile'])(

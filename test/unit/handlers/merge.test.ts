@@ -260,6 +260,39 @@ describe('Handler: merge', () => {
     ]);
   });
 
+  it('skips a partition that already succeeded in an earlier attempt of the run (resume)', async () => {
+    // Prepare
+    const recorded = {
+      partition: 0,
+      candidates: 6,
+      applied: 2,
+      unchanged: 1,
+      superseded: 2,
+      deleted: 1,
+      duplicateKeys: 1,
+      durationMs: 9,
+    };
+    ddbMock.on(GetItemCommand, { Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'PART#0000' }) }).resolves({
+      Item: marshall({
+        pk: `RUN#${RUN_ID}`,
+        sk: 'PART#0000',
+        kind: 'partition',
+        status: 'SUCCEEDED',
+        recordedAt: 'x',
+        ...recorded,
+      }),
+    });
+
+    // Act
+    const out = await mergeHandler(EVENT);
+
+    // Assess
+    expect(out.partitions).toEqual([recorded]);
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
+    expect(ddbMock).not.toHaveReceivedCommand(BatchGetItemCommand);
+  });
+
   it('retries UnprocessedItems until none are left', async () => {
     // Prepare
     writeParts([K1_NEW, K2], [K1_OLD, K3, K5]);

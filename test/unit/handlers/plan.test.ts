@@ -1,5 +1,6 @@
 import {
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -71,7 +72,17 @@ describe('Handler: plan', () => {
       });
       expect(out.runId).toMatch(/^contact-[0-9a-f]{20}$/);
       expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, { Bucket: BUCKET, Key: SOURCE_KEY });
-      expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+      // The entity's run lock, then the run's claim.
+      expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 2);
+      expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, PutItemCommand, {
+        TableName: 'ledger',
+        ConditionExpression: 'attribute_not_exists(pk) OR runId = :run OR expiresAt < :now',
+        Item: expect.objectContaining({
+          pk: { S: 'LOCK#contact' },
+          sk: { S: 'LOCK' },
+          runId: { S: expectedRunId },
+        }),
+      });
       expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
         TableName: 'ledger',
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -141,17 +152,92 @@ describe('Handler: plan', () => {
       });
     });
 
-    it('rethrows the conditional failure when the claimed run cannot be read back', async () => {
+    it('rethrows the conditional failure when the claimed run cannot be read back, and gives the lock back', async () => {
       // Prepare
       s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
       ddbMock
-        .on(PutItemCommand)
+        .on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(pk)' })
         .rejects(
           new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
         );
+      ddbMock.on(DeleteItemCommand).resolves({});
 
       // Act & Assess
       await expect(claim()).rejects.toThrow(ConditionalCheckFailedException);
+      expect(ddbMock).toHaveReceivedCommandWith(DeleteItemCommand, {
+        TableName: 'ledger',
+        Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } },
+        ConditionExpression: 'runId = :run',
+      });
+    });
+
+    it('fails with EntityBusyError while another run of the entity is running', async () => {
+      // Prepare: the lock is held by a RUNNING run.
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      ddbMock
+        .on(PutItemCommand, {
+          ConditionExpression: 'attribute_not_exists(pk) OR runId = :run OR expiresAt < :now',
+        })
+        .rejects(new ConditionalCheckFailedException({ message: 'held', $metadata: {} }));
+      ddbMock
+        .on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } })
+        .resolves({ Item: { runId: { S: 'contact-other' }, acquiredAt: { S: '2026-11-25T10:00:00.000Z' } } });
+      ddbMock
+        .on(GetItemCommand, { Key: marshall({ pk: 'RUN#contact-other', sk: 'RUN' }) })
+        .resolves({ Item: marshall({ runId: 'contact-other', status: 'RUNNING' }) });
+
+      // Act
+      const err = await claim().catch((e: unknown) => e);
+
+      // Assess
+      expect((err as Error).name).toBe('EntityBusyError');
+      expect((err as Error).message).toBe(
+        `entity "contact" is busy: run contact-other (since 2026-11-25T10:00:00.000Z) is still running; run ${deriveRunId({ bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' }, 'contact', CONFIG_HASH)} waits`,
+      );
+      expect(ddbMock).not.toHaveReceivedCommandWith(PutItemCommand, {
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
+    });
+
+    it('takes the lock over from a run that failed, conditioned on that holder', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      ddbMock
+        .on(PutItemCommand, {
+          ConditionExpression: 'attribute_not_exists(pk) OR runId = :run OR expiresAt < :now',
+        })
+        .rejects(new ConditionalCheckFailedException({ message: 'held', $metadata: {} }));
+      ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
+        Item: { runId: { S: 'contact-failed' }, acquiredAt: { S: '2026-11-25T10:00:00.000Z' } },
+      });
+      ddbMock
+        .on(GetItemCommand, { Key: marshall({ pk: 'RUN#contact-failed', sk: 'RUN' }) })
+        .resolves({ Item: marshall({ runId: 'contact-failed', status: 'FAILED' }) });
+
+      // Act
+      const out = await claim();
+
+      // Assess
+      expect(out).toMatchObject({ duplicate: false });
+      expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+        ConditionExpression: 'runId = :holder',
+        ExpressionAttributeValues: { ':holder': { S: 'contact-failed' } },
+      });
+    });
+
+    it('refuses to resume a run when the object or config now make another run id', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"changed"' });
+
+      // Act
+      const err = await claim({ resume: 'contact-00000000000000000000' }).catch((e: unknown) => e);
+
+      // Assess
+      expect((err as Error).name).toBe('RunNotResumableError');
+      expect((err as Error).message).toContain(
+        `run contact-00000000000000000000 cannot be resumed: s3://${BUCKET}/${SOURCE_KEY} or the config of "contact" changed since it ran`,
+      );
+      expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
     });
 
     it('pins the version id of a versioned object into the run id', async () => {

@@ -1,5 +1,6 @@
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { itemDigest } from '../../../lambdas/domain/digest';
 import { ConfigError, InvalidEventError } from '../../../lambdas/domain/errors';
@@ -86,6 +87,7 @@ describe('Handler: transform', () => {
     ddbMock.reset();
     fakeS3.install(s3Mock);
     ddbMock.on(PutItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({}); // no step recorded yet
   });
 
   it('writes the chunk winners per partition, the rejects, the ledger step, and returns the counts', async () => {
@@ -235,6 +237,37 @@ describe('Handler: transform', () => {
       [6, ['not_an_object']],
     ]);
     expect(rejects[0]?.raw).toBe(lines[1]);
+  });
+
+  it('skips a chunk that already succeeded in an earlier attempt of the run (resume), returning its counts', async () => {
+    // Prepare
+    const recorded = {
+      index: 3,
+      rows: 4,
+      rejected: 1,
+      superseded: 1,
+      candidates: 2,
+      topReasons: {},
+      durationMs: 5,
+    };
+    ddbMock.on(GetItemCommand, { Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'CHUNK#000003' }) }).resolves({
+      Item: marshall({
+        pk: `RUN#${RUN_ID}`,
+        sk: 'CHUNK#000003',
+        kind: 'chunk',
+        status: 'SUCCEEDED',
+        recordedAt: 'x',
+        ...recorded,
+      }),
+    });
+
+    // Act
+    const out = await transformHandler({ BatchInput: { job: makeJob('etag') }, Items: [CHUNK] });
+
+    // Assess
+    expect(out.chunks).toEqual([recorded]);
+    expect(s3Mock).not.toHaveReceivedAnyCommand();
+    expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
   });
 
   it('writes an empty part object for a partition without keys and no rejects object without rejects', async () => {
