@@ -24,8 +24,10 @@ export const s3 = tracer.captureAWSv3Client(
 
 export const dynamodb = tracer.captureAWSv3Client(
   new DynamoDBClient({
-    // The SDK retries throttling itself (standard mode, backoff with jitter); BatchWriteItem's
-    // UnprocessedItems are retried by the adapter on top of that.
+    // Adaptive retry mode: the SDK retries throttling with backoff and jitter and, unlike the
+    // standard mode, also rate-limits this client's sends after throttling responses. On top of it
+    // the adapter retries UnprocessedItems and halves its calls in flight (batchWrite).
+    retryMode: 'adaptive',
     maxAttempts: 6,
   }),
 );

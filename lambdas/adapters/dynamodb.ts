@@ -55,15 +55,78 @@ export function backoffDelay(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Writes requests with BatchWriteItem: 25 per call, `inFlight` calls at once, UnprocessedItems
- * retried with exponential backoff and full jitter until `policy.maxAttempts`, then
+ * Additive-increase / multiplicative-decrease limit on calls in flight: halved when DynamoDB
+ * pushes back (unprocessed items, throttling), raised by one per clean call up to `max`. Under
+ * throttling the workers then back off together instead of each retrying at full speed.
+ */
+export class InFlightLimit {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  /** The lowest the limit went (for reports and tests). */
+  lowest: number;
+
+  constructor(
+    private readonly max: number,
+    private limit = max,
+  ) {
+    this.lowest = limit;
+  }
+
+  get current(): number {
+    return this.limit;
+  }
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    while (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await call();
+    } finally {
+      this.active--;
+      this.wake();
+    }
+  }
+
+  /** DynamoDB pushed back: halve the limit. */
+  slower(): void {
+    this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.lowest = Math.min(this.lowest, this.limit);
+  }
+
+  /** A clean call: one more in flight, up to the maximum. */
+  faster(): void {
+    if (this.limit < this.max) {
+      this.limit++;
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    while (this.waiting.length > 0 && this.active < this.limit) this.waiting.shift()?.();
+  }
+}
+
+/** Errors of DynamoDB that mean "slow down" (the SDK has already retried them). */
+function isThrottling(err: unknown): boolean {
+  const name = (err as Error).name;
+  return (
+    name === 'ProvisionedThroughputExceededException' ||
+    name === 'ThrottlingException' ||
+    name === 'RequestLimitExceeded'
+  );
+}
+
+/**
+ * Writes requests with BatchWriteItem: 25 per call, up to `inFlight` calls at once (an AIMD limit
+ * that halves when DynamoDB returns unprocessed items or throttles), UnprocessedItems and
+ * throttling retried with exponential backoff and full jitter until `policy.maxAttempts`, then
  * WriteRetriesExhaustedError. The caller guarantees no key appears twice.
  */
 export async function batchWrite(
   table: string,
   requests: readonly WriteRequest[],
   options: { inFlight?: number; policy?: RetryPolicy } = {},
-): Promise<{ calls: number; retries: number }> {
+): Promise<{ calls: number; retries: number; lowestInFlight: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const batches: WriteRequest[][] = [];
   for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
@@ -71,6 +134,8 @@ export async function batchWrite(
   let retries = 0;
   let next = 0;
   let failed = false;
+  const workers = Math.min(options.inFlight ?? 8, batches.length);
+  const limit = new InFlightLimit(Math.max(1, workers));
   const worker = async () => {
     while (next < batches.length && !failed) {
       let pending = batches[next++] ?? [];
@@ -85,8 +150,24 @@ export async function batchWrite(
           await sleep(backoffDelay(attempt, policy));
         }
         calls++;
-        const out = await dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }));
-        pending = out.UnprocessedItems?.[table] ?? [];
+        const batch = pending;
+        try {
+          const out = await limit.run(() =>
+            dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
+          );
+          pending = out.UnprocessedItems?.[table] ?? [];
+        } catch (err) {
+          // Throttling the SDK's own retries did not absorb: back off and try the batch again.
+          if (!isThrottling(err)) throw err;
+          if (attempt + 1 >= policy.maxAttempts) {
+            throw new WriteRetriesExhaustedError(
+              `${batch.length} writes to ${table} still throttled after ${policy.maxAttempts} attempts`,
+              { cause: err },
+            );
+          }
+        }
+        if (pending.length > 0) limit.slower();
+        else limit.faster();
       }
     }
   };
@@ -96,8 +177,8 @@ export async function batchWrite(
       failed = true;
       throw err;
     });
-  await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 8, batches.length) }, guarded));
-  return { calls, retries };
+  await Promise.all(Array.from({ length: workers }, guarded));
+  return { calls, retries, lowestInFlight: limit.lowest };
 }
 
 /** Reads items by key, 100 per call, retrying UnprocessedKeys like batchWrite. */

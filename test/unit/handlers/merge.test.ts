@@ -380,7 +380,7 @@ describe('Handler: merge', () => {
       const out = await batchWrite(TABLE, requests, { inFlight: 1, policy });
 
       // Assess
-      expect(out).toEqual({ calls: 3, retries: 1 });
+      expect(out).toEqual({ calls: 3, retries: 1, lowestInFlight: 1 });
       expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, BatchWriteItemCommand, {
         RequestItems: { [TABLE]: requests.slice(0, 25) },
       });
@@ -390,6 +390,46 @@ describe('Handler: merge', () => {
       expect(ddbMock).toHaveReceivedNthSpecificCommandWith(3, BatchWriteItemCommand, {
         RequestItems: { [TABLE]: requests.slice(25) },
       });
+    });
+
+    it('halves the calls in flight while DynamoDB pushes back, and retries throttled batches', async () => {
+      // Prepare: 16 batches, 8 workers; the first 30 calls each leave one item unprocessed (and
+      // call 5 is throttled past the SDK's own retries), then DynamoDB keeps up.
+      const requests: WriteRequest[] = Array.from({ length: 400 }, (_, i) => ({
+        DeleteRequest: { Key: { id: { S: `K${i}` } } },
+      }));
+      let active = 0;
+      let peakUnderPushBack = 0;
+      let calls = 0;
+      ddbMock
+        .on(BatchWriteItemCommand)
+        .callsFake(async (input: { RequestItems: Record<string, WriteRequest[]> }) => {
+          const call = ++calls;
+          active++;
+          // Calls 1-8 start together before any answer; from call 12 on the limit has reacted.
+          if (call >= 12 && call <= 30) peakUnderPushBack = Math.max(peakUnderPushBack, active);
+          await new Promise((r) => setTimeout(r, 2));
+          active--;
+          if (call === 5) {
+            const err = new Error('Rate of requests exceeds the allowed throughput.');
+            err.name = 'ThrottlingException';
+            throw err;
+          }
+          const batch = input.RequestItems[TABLE] ?? [];
+          return call <= 30 ? { UnprocessedItems: { [TABLE]: batch.slice(0, 1) } } : {};
+        });
+
+      // Act
+      const out = await batchWrite(TABLE, requests, { inFlight: 8, policy: { ...policy, maxAttempts: 40 } });
+
+      // Assess
+      const written = ddbMock
+        .commandCalls(BatchWriteItemCommand)
+        .flatMap((c) => c.args[0].input.RequestItems?.[TABLE] ?? []);
+      expect(new Set(written.map((r) => r.DeleteRequest?.Key?.id?.S)).size).toBe(400);
+      expect(out.lowestInFlight).toBe(1);
+      expect(peakUnderPushBack).toBeLessThanOrEqual(2);
+      expect(out.retries).toBe(calls - 16);
     });
 
     it('gives up after policy.maxAttempts with WriteRetriesExhaustedError', async () => {
