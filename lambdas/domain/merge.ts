@@ -88,37 +88,37 @@ export class PartitionMerger {
       if (!s && c.deleted) {
         if (t && t.run === runId && t.removed) {
           out.alreadyDeleted++;
-          out.merged.push({ k: key, o: 'delete', h: null });
+          out.merged.push({ k: key, o: 'delete', h: null, l: c.line });
           continue;
         }
         if (!t || newer(c, t)) out.tombstones.push(tombstoneOf(c, false));
         out.unchanged++;
-        out.merged.push({ k: key, o: 'unchanged', h: null });
+        out.merged.push({ k: key, o: 'unchanged', h: null, l: c.line });
         continue;
       }
       if (!s && t && mode !== 'upsert' && newer(t, c)) {
         out.superseded++;
-        out.merged.push({ k: key, o: 'superseded', h: null });
+        out.merged.push({ k: key, o: 'superseded', h: null, l: c.line });
         continue;
       }
       const decision = classify(c, s, mode);
       if (decision === 'unchanged' && s?.run === runId && !c.deleted) {
         // Written by this run before a crash and retry: it counts as applied, and is not written again.
         out.alreadyApplied++;
-        out.merged.push({ k: key, o: 'put', h: c.digest });
+        out.merged.push({ k: key, o: 'put', h: c.digest, l: c.line });
       } else if (decision === 'put') {
         out.puts.push(c);
-        out.merged.push({ k: key, o: 'put', h: c.digest });
+        out.merged.push({ k: key, o: 'put', h: c.digest, l: c.line, ...(s ? {} : { n: true }) });
       } else if (decision === 'delete') {
         out.deletes.push(c);
         out.tombstones.push(tombstoneOf(c, true));
-        out.merged.push({ k: key, o: 'delete', h: null });
+        out.merged.push({ k: key, o: 'delete', h: null, l: c.line });
       } else if (decision === 'unchanged') {
         out.unchanged++;
-        out.merged.push({ k: key, o: 'unchanged', h: c.deleted ? null : c.digest });
+        out.merged.push({ k: key, o: 'unchanged', h: c.deleted ? null : c.digest, l: c.line });
       } else {
         out.superseded++;
-        out.merged.push({ k: key, o: 'superseded' });
+        out.merged.push({ k: key, o: 'superseded', l: c.line });
       }
     }
     for (const [key, lines] of this.lines) {

@@ -28,7 +28,15 @@ export interface RunSummary {
     mismatchedKeys: Array<{ key: string; problem: string }>;
     mismatchedKeyCount: number;
   };
-  reports: { summary: string; rejects?: string | undefined; duplicates?: string | undefined };
+  reports: {
+    summary: string;
+    rejects?: string | undefined;
+    duplicates?: string | undefined;
+    /** A dry run's decisions per key. */
+    diff?: string | undefined;
+  };
+  /** A dry run: the counts say what the run would do; nothing was written. */
+  dryRun?: boolean;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

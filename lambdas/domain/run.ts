@@ -38,6 +38,8 @@ export interface RunRecord {
   rerun?: string | undefined;
   /** How many times the run was resumed after a failure. */
   resumes?: number | undefined;
+  /** A dry run: it wrote nothing to the target. */
+  dryRun?: boolean | undefined;
 }
 
 /**
@@ -75,6 +77,8 @@ export interface WorkerJob {
   partitions: number;
   /** CSV or JSON Lines (then `columns` are the source names the mapping reads, not a header). */
   format: SourceFormat;
+  /** Dry run: classify every key against the target and report, write nothing to it. */
+  dryRun?: boolean | undefined;
   delimiter: string;
   columns: string[];
 }
@@ -154,6 +158,10 @@ export interface MergedLine {
    * delete's tombstone); undefined for superseded: the target holds a newer item.
    */
   h?: string | null;
+  /** The winning row's line. */
+  l?: number;
+  /** The target did not hold the key (a put creates it). */
+  n?: boolean;
 }
 
 /** What one merge invocation returns (never rows). */

@@ -73,7 +73,8 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   const tombstones = absent.length > 0 && (await graves.any()) ? await graves.get(absent) : new Map();
   const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones);
   // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
-  await graves.put(outcome.tombstones);
+  // A dry run stops here: it has classified every key and writes nothing to the target or the ledger.
+  if (!job.dryRun) await graves.put(outcome.tombstones);
   const requests: WriteRequest[] = [
     ...outcome.puts.map((c) => ({
       PutRequest: {
@@ -88,7 +89,7 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     })),
     ...outcome.deletes.map((c) => ({ DeleteRequest: { Key: { [keyName]: { S: c.key } } } })),
   ];
-  await batchWrite(table, requests, { inFlight: 8 });
+  if (!job.dryRun) await batchWrite(table, requests, { inFlight: 8 });
 
   await putObject(
     env.bucket,

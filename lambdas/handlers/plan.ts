@@ -43,6 +43,8 @@ const sourceSchema = z.object({
   rerun: z.string().optional(),
   /** Resume this failed run (local redrive): refused unless the object and config still make it. */
   resume: z.string().optional(),
+  /** Classify and report what a run would do, writing nothing to the target (`local diff`). */
+  dryRun: z.boolean().optional(),
 });
 
 const claimEvent = z.object({
@@ -60,7 +62,12 @@ const planEventSchema = z.discriminatedUnion('action', [claimEvent, planEvent]);
 
 export type ClaimOutput =
   | { runId: string; duplicate: true; existingStatus: string; entity: string }
-  | { runId: string; duplicate: false; entity: string; source: SourceRef & { entity: string; size: number } };
+  | {
+      runId: string;
+      duplicate: false;
+      entity: string;
+      source: SourceRef & { entity: string; size: number; dryRun?: boolean };
+    };
 
 export interface PlanOutput {
   runId: string;
@@ -101,8 +108,29 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
     etag: head.etag,
   };
   const hash = configHash(entity);
-  const runId = deriveRunId(ref, source.entity, hash, source.rerun);
   const ledger = new Ledger(env.ledgerTable);
+  if (source.dryRun) {
+    // A dry run is its own run (never a duplicate of, nor blocked by, a real one) and takes no lock:
+    // it writes nothing to the target.
+    const runId = deriveRunId(ref, source.entity, hash, `dry-run:${event.executionId ?? Date.now()}`);
+    await ledger.claim({
+      runId,
+      entity: source.entity,
+      status: 'RUNNING',
+      source: ref,
+      configHash: hash,
+      executionId: event.executionId,
+      startedAt: new Date().toISOString(),
+      dryRun: true,
+    });
+    return {
+      runId,
+      duplicate: false,
+      entity: source.entity,
+      source: { ...ref, entity: source.entity, size: head.size, dryRun: true },
+    };
+  }
+  const runId = deriveRunId(ref, source.entity, hash, source.rerun);
   const claimed: ClaimOutput = {
     runId,
     duplicate: false,
@@ -350,6 +378,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
         format,
         delimiter: plan.delimiter,
         columns,
+        ...(source.dryRun ? { dryRun: true } : {}),
       },
     };
   } catch (err) {

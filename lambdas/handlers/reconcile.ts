@@ -79,6 +79,22 @@ async function* rejectsCsv(bucket: string, job: WorkerJob, chunks: number): Asyn
   }
 }
 
+/** diff.csv of a dry run: what the run would do per key (create, update, delete, unchanged, superseded). */
+async function* diffCsv(bucket: string, job: WorkerJob, partitions: number): AsyncGenerator<Buffer> {
+  yield Buffer.from('key,action,line\r\n');
+  for (let p = 0; p < partitions; p++) {
+    const text = await readTextIfExists({ bucket, key: workKeys.merged(job.workPrefix, p) });
+    const rows: string[] = [];
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const m = JSON.parse(line) as MergedLine;
+      const action = m.o === 'put' ? (m.n ? 'create' : 'update') : m.o;
+      rows.push(`${[m.k, action, String(m.l ?? '')].map(csvCell).join(',')}\r\n`);
+    }
+    if (rows.length > 0) yield Buffer.from(rows.join(''));
+  }
+}
+
 /**
  * Reconcile: sums the chunk and partition counts, checks that every planned row is accounted for
  * exactly once, verifies the target's content against every winner (by digest), and writes the
@@ -162,7 +178,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const mismatched: Array<{ key: string; problem: string }> = [];
   let mismatchedCount = 0;
   let verified = 0;
-  for (let p = 0; p < plan.partitions; p++) {
+  // A dry run wrote nothing: there is nothing to verify, its merged decisions are the report.
+  for (let p = 0; p < (job.dryRun ? 0 : plan.partitions); p++) {
     const text = await readTextIfExists({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, p) });
     const lines = text
       .split('\n')
@@ -198,7 +215,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   checks.push({
     name: 'content',
     ok: mismatchedCount === 0,
-    detail: `${verified} keys verified against the target, ${mismatchedCount} differ`,
+    detail: job.dryRun
+      ? 'dry run: nothing was written, the decisions are in diff.csv'
+      : `${verified} keys verified against the target, ${mismatchedCount} differ`,
   });
 
   const reportPrefix = `reports/${event.runId}/`;
@@ -234,6 +253,16 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     await putStream(env.bucket, reports.duplicates, body(), 'text/csv; charset=utf-8');
   }
 
+  if (job.dryRun) {
+    reports.diff = `${reportPrefix}diff.csv`;
+    await putStream(
+      env.bucket,
+      reports.diff,
+      diffCsv(env.bucket, job, plan.partitions),
+      'text/csv; charset=utf-8',
+    );
+  }
+
   const ok = checks.every((c) => c.ok);
   const finishedAt = new Date().toISOString();
   const startedAt = run?.startedAt ?? finishedAt;
@@ -247,6 +276,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     chunks: plan.chunks,
     partitions: plan.partitions,
     topReasons: topReasons(reasons),
+    ...(job.dryRun ? { dryRun: true } : {}),
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,

@@ -213,11 +213,11 @@ describe('Handler: merge', () => {
           a.k.localeCompare(b.k),
         ),
       ).toEqual([
-        { k: 'K1', o: 'put', h: K1_NEW.h },
-        { k: 'K2', o: 'unchanged', h: K2.h },
-        { k: 'K3', o: 'superseded' },
-        { k: 'K4', o: 'delete', h: null },
-        { k: 'K5', o: 'put', h: K5.h },
+        { k: 'K1', o: 'put', h: K1_NEW.h, l: 10, n: true },
+        { k: 'K2', o: 'unchanged', h: K2.h, l: 11 },
+        { k: 'K3', o: 'superseded', l: 60 },
+        { k: 'K4', o: 'delete', h: null, l: 12 },
+        { k: 'K5', o: 'put', h: K5.h, l: 61, n: true },
       ]);
       expect(jsonLines(fakeS3.find(`${PREFIX}duplicates/p0000.jsonl`))).toEqual([
         { key: 'K1', lines: [7, 10, 50], winner: 10 },
@@ -256,7 +256,7 @@ describe('Handler: merge', () => {
       expect.objectContaining({ candidates: 2, applied: 1, unchanged: 0, superseded: 1, deleted: 0 }),
     ]);
     expect(jsonLines(fakeS3.find(`${PREFIX}merged/p0000.jsonl`))).toEqual([
-      { k: 'K1', o: 'put', h: K1_NEW.h },
+      { k: 'K1', o: 'put', h: K1_NEW.h, l: 10 },
     ]);
   });
 
@@ -291,6 +291,34 @@ describe('Handler: merge', () => {
     expect(s3Mock).not.toHaveReceivedAnyCommand();
     expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
     expect(ddbMock).not.toHaveReceivedCommand(BatchGetItemCommand);
+  });
+
+  it('classifies every key in a dry run and writes nothing to the target or the ledger', async () => {
+    // Prepare
+    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+
+    // Act
+    const out = await mergeHandler({ ...EVENT, BatchInput: { job: { ...JOB, dryRun: true } } });
+
+    // Assess
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
+    expect(ddbMock).not.toHaveReceivedCommandWith(PutItemCommand, {
+      Item: { pk: { S: 'TOMBS#contact' }, sk: { S: 'META' } },
+    });
+    expect(out.partitions[0]).toEqual(
+      expect.objectContaining({ applied: 2, unchanged: 1, superseded: 2, deleted: 1 }),
+    );
+    expect(
+      jsonLines<{ k: string; o: string; n?: boolean }>(fakeS3.find(`${PREFIX}merged/p0000.jsonl`))
+        .map((l) => [l.k, l.o, l.n ?? false])
+        .sort(),
+    ).toEqual([
+      ['K1', 'put', true],
+      ['K2', 'unchanged', false],
+      ['K3', 'superseded', false],
+      ['K4', 'delete', false],
+      ['K5', 'put', true],
+    ]);
   });
 
   it('retries UnprocessedItems until none are left', async () => {
