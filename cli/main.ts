@@ -6,7 +6,8 @@ import { csvCell, META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
-import { type LocalRunResult, LocalStack } from '../local/local-stack';
+import { parseFaultSeed, parseFaultSpec } from '../local/faults';
+import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
 import { runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
 
@@ -38,8 +39,30 @@ function loadConfig(file: string): CrmSyncConfig {
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
+/** `--faults` / `--seed` → the stack's fault plan (errors are plain FaultSpecErrors). */
+function faultsOf(opts: { faults?: string; seed?: string }): LocalStackOptions['faults'] {
+  if (opts.faults === undefined) {
+    if (opts.seed !== undefined) throw new UsageError('--seed only applies with --faults');
+    return undefined;
+  }
+  return {
+    rates: parseFaultSpec(opts.faults),
+    seed: opts.seed === undefined ? undefined : parseFaultSeed(opts.seed),
+  };
+}
+
+const FAULTS_HELP =
+  'inject transient faults (local only), e.g. "worker-crash=0.2,throttle=0.1,unprocessed=0.3,s3-error=0.1,duplicate-trigger=1"';
+const SEED_HELP = 'seed of the fault injection (default 1): the same seed injects the same faults';
+
 async function withStack<T>(
-  opts: { config?: string; stateDir?: string; verbose?: boolean; quiet?: boolean },
+  opts: {
+    config?: string;
+    stateDir?: string;
+    verbose?: boolean;
+    quiet?: boolean;
+    faults?: LocalStackOptions['faults'];
+  },
   fn: (stack: LocalStack, config: CrmSyncConfig, stateDir: string) => Promise<T>,
 ): Promise<T> {
   const configFile = configFileOf(opts.config);
@@ -52,6 +75,7 @@ async function withStack<T>(
     configFile,
     verbose: opts.verbose,
     onProgress: opts.quiet ? undefined : log,
+    faults: opts.faults,
   });
   try {
     return await fn(stack, config, stateDir);
@@ -97,6 +121,10 @@ export function describeRun(r: LocalRunResult, file: string): string {
     for (const c of r.reconciliation.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}`);
   }
   if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
+  if (r.faults) {
+    const injected = Object.entries(r.faults).map(([k, n]) => `${k} ×${fmt(n)}`);
+    lines.push(`  faults         ${injected.join(', ') || 'none'} (injected)`);
+  }
   lines.push(`  time           ${(r.durationMs / 1000).toFixed(1)} s`);
   for (const [name, path] of Object.entries(r.reports)) lines.push(`  ${name.padEnd(14)} ${path}`);
   return lines.join('\n');
@@ -121,6 +149,8 @@ export function buildCli(): Command {
     .requiredOption('--entity <name>', 'entity of the config the file holds')
     .option('--json', 'print the run summary as JSON on the last line of stdout')
     .option('--rerun', 'run again even if this exact file was already run (a new run id)')
+    .option('--faults <spec>', FAULTS_HELP)
+    .option('--seed <n>', SEED_HELP)
     .action(
       async (
         file: string,
@@ -131,10 +161,13 @@ export function buildCli(): Command {
           config?: string;
           stateDir?: string;
           verbose?: boolean;
+          faults?: string;
+          seed?: string;
         },
       ) => {
+        const faults = faultsOf(opts);
         if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
-        const result = await withStack(opts, async (stack, config, stateDir) => {
+        const result = await withStack({ ...opts, faults }, async (stack, config, stateDir) => {
           getEntity(config, opts.entity);
           return runLocalFile(stack, resolve(file), config, {
             entity: opts.entity,
@@ -215,12 +248,15 @@ export function buildCli(): Command {
     .command('demo')
     .description('run the bundled sample exports through the local stack and print what happened')
     .option('--state-dir <dir>', 'where the demo keeps its data (default ./.crm-sync/demo, wiped first)')
-    .action(async (opts: { stateDir?: string }) => {
+    .option('--faults <spec>', FAULTS_HELP)
+    .option('--seed <n>', SEED_HELP)
+    .action(async (opts: { stateDir?: string; faults?: string; seed?: string }) => {
+      const faults = faultsOf(opts);
       const stateDir = resolve(opts.stateDir ?? join(process.env.CRM_SYNC_HOME ?? '.crm-sync', 'demo'));
       rmSync(stateDir, { recursive: true, force: true });
       const examples = join(ROOT, 'examples', 'data');
       log(`crm-sync demo: local stack under ${stateDir}`);
-      const results = await withStack({ stateDir, config: DEFAULT_CONFIG }, async (stack, config) => {
+      const results = await withStack({ stateDir, config: DEFAULT_CONFIG, faults }, async (stack, config) => {
         const runs: Array<[string, LocalRunResult]> = [];
         for (const [entity, file] of [
           ['account', 'accounts.csv'],

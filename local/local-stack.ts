@@ -16,6 +16,7 @@ import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import { type DistributedMapProgress, type ObjectStore, runDistributedMap } from './distributed-map';
 import { type Emulators, LOCAL, startEmulators } from './emulators';
+import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -39,6 +40,13 @@ export interface LocalStackOptions {
   /** Show the workers' logs (Powertools) on stdout. */
   verbose?: boolean;
   onProgress?: (message: string) => void;
+  /** Fault injection (`--faults`, `--seed`): see local/faults.ts. */
+  faults?: { rates: FaultRates; seed?: number | undefined; crashStates?: readonly string[] } | undefined;
+  /**
+   * Wait this many ms before every Retry of every state instead of the definition's intervals
+   * (tests with faults: the retries happen as defined, only sooner).
+   */
+  retryIntervalMs?: number | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -57,6 +65,8 @@ export interface LocalRunResult {
   reports: Record<string, string>;
   durationMs: number;
   error?: { name: string; message: string };
+  /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
+  faults?: Record<string, number>;
 }
 
 type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -71,6 +81,7 @@ export class LocalStack {
   private handlers = new Map<HandlerName, LambdaHandler>();
   private s3!: S3Client;
   private dynamodb!: DynamoDBClient;
+  private injector: FaultInjector | undefined;
 
   private constructor(private readonly options: LocalStackOptions) {}
 
@@ -94,6 +105,11 @@ export class LocalStack {
 
   get dynamodbClient(): DynamoDBClient {
     return this.dynamodb;
+  }
+
+  /** The fault injector when the stack runs with `--faults`. */
+  get faults(): FaultInjector | undefined {
+    return this.injector;
   }
 
   private async boot(): Promise<void> {
@@ -129,11 +145,23 @@ export class LocalStack {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     await this.ensureTables();
+    const faults = this.options.faults;
+    if (faults && Object.values(faults.rates).some((r) => r !== undefined)) {
+      this.injector = new FaultInjector({ ...faults, onProgress: this.options.onProgress });
+      this.options.onProgress?.(
+        `fault injection on: ${formatFaultSpec(faults.rates)} (seed ${this.injector.seed})`,
+      );
+      // The handlers' own clients (created on first require, with the endpoints set above).
+      await this.injector.install(
+        require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'),
+        Object.fromEntries(this.tableKeys().map((t) => [t.name, t.keys.map((k) => k.name)])),
+      );
+    }
   }
 
-  private async ensureTables(): Promise<void> {
-    const existing = new Set((await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []);
-    const wanted: Array<{ name: string; keys: Array<{ name: string; type: 'HASH' | 'RANGE' }> }> = [
+  /** The tables of the stack and their key attributes. */
+  private tableKeys(): Array<{ name: string; keys: Array<{ name: string; type: 'HASH' | 'RANGE' }> }> {
+    return [
       {
         name: LOCAL.ledgerTable,
         keys: [
@@ -146,6 +174,11 @@ export class LocalStack {
         keys: [{ name: cfg.target.key, type: 'HASH' as const }],
       })),
     ];
+  }
+
+  private async ensureTables(): Promise<void> {
+    const existing = new Set((await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []);
+    const wanted = this.tableKeys();
     for (const t of wanted) {
       if (existing.has(t.name)) continue;
       await this.dynamodb.send(
@@ -171,7 +204,7 @@ export class LocalStack {
   }
 
   /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
-  async invoke(name: HandlerName, payload: unknown): Promise<unknown> {
+  async invoke(name: HandlerName, payload: unknown, task?: FaultTask): Promise<unknown> {
     const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
     const deadline = Date.now() + 15 * 60_000;
     const context = {
@@ -189,7 +222,8 @@ export class LocalStack {
       succeed() {},
     };
     try {
-      const out = await this.handler(name)(event, context);
+      const run = () => this.handler(name)(event, context);
+      const out = await (this.injector && task ? this.injector.invoke(task, event, run) : run());
       return JSON.parse(JSON.stringify(out ?? null)) as unknown;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
@@ -260,14 +294,16 @@ export class LocalStack {
       },
     };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const stateNames: string[] = [];
     const progress = this.options.onProgress;
-    const bind = (states: Record<string, Record<string, unknown>>) => {
+    const bind = (states: Record<string, Record<string, unknown>>, inDistributedMap = false) => {
       for (const [name, state] of Object.entries(states)) {
+        stateNames.push(name);
         const processor = state.ItemProcessor as
           | { ProcessorConfig?: { Mode?: string }; States: Record<string, Record<string, unknown>> }
           | undefined;
         if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
-          bind(processor.States);
+          bind(processor.States, true);
           const original = { ...state };
           // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
           for (const k of Object.keys(state)) {
@@ -306,7 +342,7 @@ export class LocalStack {
               runChild: async (def, childInput) => {
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
                 return child.run(childInput as never, {
-                  overrides: { taskResourceLocalHandlers: handlers as never },
+                  overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
                   context: context as never,
                 }).result;
               },
@@ -314,7 +350,8 @@ export class LocalStack {
         } else if (state.Type === 'Task') {
           const resource = String(state.Resource);
           const fn = functions[resource];
-          if (fn) handlers[name] = (payload) => this.invoke(fn, payload);
+          const task: FaultTask = { state: name, worker: inDistributedMap, retry: state.Retry };
+          if (fn) handlers[name] = (payload) => this.invoke(fn, payload, task);
           else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
             handlers[name] = async (params) => {
               return JSON.parse(
@@ -324,19 +361,27 @@ export class LocalStack {
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
         } else if (state.Type === 'Parallel') {
           for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
-            bind(b.States);
+            bind(b.States, inDistributedMap);
         } else if (state.Type === 'Map') {
-          bind((state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>);
+          bind(
+            (state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>,
+            inDistributedMap,
+          );
         }
       }
     };
+    const retryIntervalMs = this.options.retryIntervalMs;
+    const retryOverrides = () =>
+      retryIntervalMs === undefined
+        ? {}
+        : { retryIntervalOverrides: Object.fromEntries(stateNames.map((n) => [n, retryIntervalMs])) };
     const def = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
     bind(def.States);
     const machine = new StateMachine(def as never, {
       validationOptions: { checkArn: false, checkPaths: false },
     });
     const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never },
+      overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
       context: context as never,
     });
     if (progress) {
@@ -358,6 +403,7 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
+    this.injector?.uninstall();
     this.s3?.destroy();
     this.dynamodb?.destroy();
     await this.emulators?.stop();

@@ -71,13 +71,33 @@ export async function runLocalFile(
     configHash(entity),
     options.rerun,
   );
-  const exec = await stack.execute({
-    bucket: stack.bucket,
-    key,
-    etag,
-    entity: options.entity,
-    rerun: options.rerun,
-  });
+  const input = { bucket: stack.bucket, key, etag, entity: options.entity, rerun: options.rerun };
+  const faultsBefore = stack.faults?.counts();
+  const twin = stack.faults?.duplicateTrigger(`s3://${stack.bucket}/${key} (ETag ${etag})`);
+  let exec: Awaited<ReturnType<LocalStack['execute']>>;
+  let twinError: LocalRunResult['error'];
+  if (twin) {
+    // At-least-once delivery: the same object triggers a second execution, concurrently.
+    const both = await Promise.all([
+      stack.execute(input),
+      new Promise((r) => setTimeout(r, twin.delayMs)).then(() => stack.execute(input)),
+    ]);
+    const isDuplicate = (e: (typeof both)[number]) =>
+      e.status === 'SUCCEEDED' && (e.output as { duplicate?: unknown } | null)?.duplicate === true;
+    const runs = both.filter((e) => !isDuplicate(e));
+    // The run is the trigger that claimed it (or either, when both found an earlier claim).
+    exec = runs.find((e) => e.status === 'SUCCEEDED') ?? runs[0] ?? both[0];
+    if (runs.length === 2) {
+      // Exactly one trigger may claim the run; the other must end DUPLICATE_TRIGGER.
+      const [a, b] = both.map((e) => (e.error ? `${e.status} (${e.error.name})` : e.status));
+      twinError = {
+        name: 'DuplicateTriggerNotDeduplicated',
+        message: `the same object triggered twice and neither execution ended DUPLICATE_TRIGGER: ${a}, ${b}`,
+      };
+    }
+  } else {
+    exec = await stack.execute(input);
+  }
   const out = exec.output as Record<string, unknown> | null;
   const base: LocalRunResult = {
     runId,
@@ -92,13 +112,26 @@ export async function runLocalFile(
     reports: {},
     durationMs: 0,
   };
+  const faults = (): Pick<LocalRunResult, 'faults'> => {
+    const after = stack.faults?.counts();
+    if (!after) return {};
+    const diff = Object.fromEntries(
+      Object.entries(after).map(([k, n]) => [k, n - (faultsBefore?.[k as keyof typeof after] ?? 0)]),
+    );
+    stack.faults?.report(diff);
+    return { faults: diff };
+  };
   if (exec.status === 'SUCCEEDED' && out?.duplicate === true) {
-    return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started };
+    return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started, ...faults() };
   }
   const summary =
     exec.status === 'SUCCEEDED' ? (out as unknown as RunSummary) : await readSummary(stack, runId);
   const result: LocalRunResult = { ...base, durationMs: Date.now() - started };
   if (exec.error) result.error = { name: exec.error.name, message: lambdaMessage(exec.error.message) };
+  if (twinError) {
+    result.status = 'FAILED';
+    result.error = twinError;
+  }
   if (summary) {
     result.counts = summary.counts;
     result.duplicateKeys = summary.duplicateKeys;
@@ -108,5 +141,5 @@ export async function runLocalFile(
     result.topReasons = summary.topReasons;
     result.reports = await copyReports(stack, summary, options.stateDir);
   }
-  return result;
+  return { ...result, ...faults() };
 }
