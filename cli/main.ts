@@ -8,7 +8,7 @@ import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
-import { runLocalFile } from '../local/run';
+import { redriveLocalRun, runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
 
 const ROOT = resolve(__dirname, '..');
@@ -96,16 +96,18 @@ function fmt(n: number): string {
 
 /** A person-readable account of a run. */
 export function describeRun(r: LocalRunResult, file: string): string {
-  const lines = [`crm-sync run of ${file} → ${r.entity}: ${r.status}`];
+  const would = r.dryRun ? 'would be ' : '';
+  const lines = [`crm-sync ${r.dryRun ? 'dry run' : 'run'} of ${file} → ${r.entity}: ${r.status}`];
   if (r.runId) lines.push(`  run id         ${r.runId}`);
+  if (r.dryRun) lines.push('  dry run        nothing was written; diff.csv lists the action per key');
   if (r.counts) {
     const c = r.counts;
     lines.push(
       `  rows           ${fmt(c.rows)}`,
-      `    applied      ${fmt(c.applied)}`,
+      `    ${would}applied      ${fmt(c.applied)}`,
       `    unchanged    ${fmt(c.unchanged)}`,
       `    superseded   ${fmt(c.superseded)}  (older versions of a key, in the file or in the target)`,
-      `    deleted      ${fmt(c.deleted)}`,
+      `    ${would}deleted      ${fmt(c.deleted)}`,
       `    rejected     ${fmt(c.rejected)}`,
       `  duplicate keys ${fmt(r.duplicateKeys)}`,
       `  chunks         ${fmt(r.chunks)} transformed, ${fmt(r.partitions)} partitions merged`,
@@ -177,6 +179,43 @@ export function buildCli(): Command {
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else process.stdout.write(`${describeRun(result, file)}\n`);
+        if (result.status === 'FAILED') process.exitCode = 1;
+      },
+    );
+
+  common(local.command('diff <file>'))
+    .description('show what a run of the file would do per key (a dry run): nothing is written')
+    .requiredOption('--entity <name>', 'entity of the config the file holds')
+    .option('--json', 'print the run summary as JSON on the last line of stdout')
+    .action(
+      async (
+        file: string,
+        opts: { entity: string; json?: boolean; config?: string; stateDir?: string; verbose?: boolean },
+      ) => {
+        if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
+        const result = await withStack(opts, async (stack, config, stateDir) => {
+          getEntity(config, opts.entity);
+          return runLocalFile(stack, resolve(file), config, { entity: opts.entity, stateDir, dryRun: true });
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`${describeRun(result, file)}\n`);
+        if (result.status === 'FAILED') process.exitCode = 1;
+      },
+    );
+
+  common(local.command('redrive <runId>'))
+    .description('resume a failed run: only its unfinished chunks and partitions run again')
+    .option('--json', 'print the run summary as JSON on the last line of stdout')
+    .action(
+      async (
+        runId: string,
+        opts: { json?: boolean; config?: string; stateDir?: string; verbose?: boolean },
+      ) => {
+        const result = await withStack(opts, async (stack, config, stateDir) =>
+          redriveLocalRun(stack, runId, config, { stateDir }),
+        );
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`${describeRun(result, runId)}\n`);
         if (result.status === 'FAILED') process.exitCode = 1;
       },
     );

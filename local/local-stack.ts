@@ -64,6 +64,8 @@ export interface LocalRunResult {
   topReasons: RunSummary['topReasons'];
   reports: Record<string, string>;
   durationMs: number;
+  /** A dry run: the counts say what the run would do; `reports.diff` lists it per key. */
+  dryRun?: boolean;
   error?: { name: string; message: string };
   /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
   faults?: Record<string, number>;
@@ -267,6 +269,10 @@ export class LocalStack {
     entity: string;
     etag?: string;
     rerun?: string;
+    /** Resume this failed run (redrive). */
+    resume?: string;
+    /** Classify and report only; write nothing to the target. */
+    dryRun?: boolean;
   }): Promise<{
     status: 'SUCCEEDED' | 'FAILED';
     output: unknown;

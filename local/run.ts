@@ -2,12 +2,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
+import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { RunSummary } from '../lambdas/domain/report';
 import { deriveRunId } from '../lambdas/domain/run';
+import { LOCAL } from './emulators';
 import type { LocalRunResult, LocalStack } from './local-stack';
 
 export interface LocalRunOptions {
   entity: string;
+  /** Classify and report what the run would do (diff.csv), writing nothing to the target. */
+  dryRun?: boolean | undefined;
   /** Ask for a deliberate second run of the same file (a new run id). */
   rerun?: string | undefined;
   stateDir: string;
@@ -55,6 +59,25 @@ function lambdaMessage(cause: string): string {
   }
 }
 
+/**
+ * Local runs never overlap (one process owns a state dir), so a run of the entity still RUNNING in
+ * the ledger when a new one starts belongs to a process that ended: it is marked FAILED, so it
+ * holds no lock and can be resumed with `local redrive`.
+ */
+async function failInterruptedRuns(entity: string): Promise<void> {
+  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
+  const ledger = new Ledger(LOCAL.ledgerTable);
+  for (const run of await ledger.listRuns({ entity })) {
+    if (run.status !== 'RUNNING') continue;
+    await ledger.updateRun(run.runId, {
+      status: 'FAILED',
+      error: 'Interrupted',
+      cause: 'the local process running it ended before the run did; resume it with crm-sync local redrive',
+      finishedAt: new Date().toISOString(),
+    });
+  }
+}
+
 /** Uploads a file to the local inbox and runs the state machine on it, like an S3 trigger. */
 export async function runLocalFile(
   stack: LocalStack,
@@ -65,13 +88,59 @@ export async function runLocalFile(
   const started = Date.now();
   const entity = getEntity(config, options.entity);
   const { key, etag } = await stack.upload(file, options.entity);
-  const runId = deriveRunId(
-    { bucket: stack.bucket, key, etag },
-    options.entity,
-    configHash(entity),
-    options.rerun,
-  );
-  const input = { bucket: stack.bucket, key, etag, entity: options.entity, rerun: options.rerun };
+  // A dry run's id includes its execution: it is known from its summary.
+  const runId = options.dryRun
+    ? null
+    : deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity), options.rerun);
+  await failInterruptedRuns(options.entity);
+  const input = {
+    bucket: stack.bucket,
+    key,
+    etag,
+    entity: options.entity,
+    rerun: options.rerun,
+    ...(options.dryRun ? { dryRun: true } : {}),
+  };
+  return executeRun(stack, input, runId, options.stateDir, started);
+}
+
+/**
+ * Resumes a failed run (Step Functions redrive, locally): the same object and config must still
+ * make the same run id, else the run is refused with RunNotResumableError. Chunks and partitions
+ * that finished before the failure are not run again.
+ */
+export async function redriveLocalRun(
+  stack: LocalStack,
+  runId: string,
+  config: Parameters<typeof getEntity>[0],
+  options: { stateDir: string },
+): Promise<LocalRunResult> {
+  const started = Date.now();
+  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
+  const run = await new Ledger(LOCAL.ledgerTable).getRun(runId);
+  if (!run) throw new RunNotResumableError(`no run ${runId} in the ledger (see crm-sync local runs)`);
+  getEntity(config, run.entity);
+  await failInterruptedRuns(run.entity);
+  const input = {
+    bucket: run.source.bucket,
+    key: run.source.key,
+    etag: run.source.etag,
+    entity: run.entity,
+    rerun: run.rerun,
+    resume: runId,
+  };
+  return executeRun(stack, input, runId, options.stateDir, started);
+}
+
+/** Runs the state machine on an input, like a trigger would, and gathers the run's result. */
+async function executeRun(
+  stack: LocalStack,
+  input: Parameters<LocalStack['execute']>[0],
+  expectedRunId: string | null,
+  stateDir: string,
+  started: number,
+): Promise<LocalRunResult> {
+  const { key, etag } = input;
   const faultsBefore = stack.faults?.counts();
   const twin = stack.faults?.duplicateTrigger(`s3://${stack.bucket}/${key} (ETag ${etag})`);
   let exec: Awaited<ReturnType<LocalStack['execute']>>;
@@ -100,8 +169,8 @@ export async function runLocalFile(
   }
   const out = exec.output as Record<string, unknown> | null;
   const base: LocalRunResult = {
-    runId,
-    entity: options.entity,
+    runId: expectedRunId ?? (out as { runId?: string } | null)?.runId ?? null,
+    entity: input.entity,
     status: exec.status,
     counts: null,
     duplicateKeys: 0,
@@ -125,7 +194,11 @@ export async function runLocalFile(
     return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started, ...faults() };
   }
   const summary =
-    exec.status === 'SUCCEEDED' ? (out as unknown as RunSummary) : await readSummary(stack, runId);
+    exec.status === 'SUCCEEDED'
+      ? (out as unknown as RunSummary)
+      : base.runId
+        ? await readSummary(stack, base.runId)
+        : undefined;
   const result: LocalRunResult = { ...base, durationMs: Date.now() - started };
   if (exec.error) result.error = { name: exec.error.name, message: lambdaMessage(exec.error.message) };
   if (twinError) {
@@ -139,7 +212,8 @@ export async function runLocalFile(
     result.partitions = summary.partitions;
     result.reconciliation = summary.reconciliation;
     result.topReasons = summary.topReasons;
-    result.reports = await copyReports(stack, summary, options.stateDir);
+    result.reports = await copyReports(stack, summary, stateDir);
+    if (summary.dryRun) result.dryRun = true;
   }
   return { ...result, ...faults() };
 }

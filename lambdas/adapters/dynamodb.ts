@@ -28,6 +28,8 @@ export function fromAttributeMap(map: Record<string, AttributeValue>): Item {
     if (v.S !== undefined) out[k] = v.S;
     else if (v.N !== undefined) out[k] = Number(v.N);
     else if (v.BOOL !== undefined) out[k] = v.BOOL;
+    // crm-sync writes scalars only; anything else was put there by someone else: keep it visible.
+    else out[k] = JSON.stringify(v);
   }
   return out;
 }

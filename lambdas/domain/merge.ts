@@ -2,11 +2,14 @@ import {
   type Candidate,
   classify,
   type DuplicateKey,
+  META_ATTRIBUTES,
   newer,
   type StoredVersion,
   type Tombstone,
   type WriteMode,
 } from './chunk';
+import { itemDigest } from './digest';
+import type { Scalar } from './normalize';
 import type { MergedLine, PartLine } from './run';
 
 export interface MergeOutcome {
@@ -131,4 +134,15 @@ export class PartitionMerger {
     out.duplicates.sort((a, b) => (a.lines[0] ?? 0) - (b.lines[0] ?? 0));
     return out;
   }
+}
+
+/**
+ * The digest of what a stored item holds now: its business attributes, without crm-sync's own.
+ * Merge and reconciliation compare this, not the `_digest` written with the item, so an attribute
+ * changed in the table behind crm-sync's back shows as a difference (and a rerun repairs it).
+ */
+export function storedContentDigest(item: Readonly<Record<string, Scalar>>): string {
+  const content: Record<string, Scalar> = {};
+  for (const [k, v] of Object.entries(item)) if (!META_ATTRIBUTES.includes(k)) content[k] = v;
+  return itemDigest(content);
 }

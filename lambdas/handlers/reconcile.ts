@@ -8,6 +8,7 @@ import { logger, tracer } from '../adapters/powertools';
 import { putJson, putStream, readJson, readTextIfExists } from '../adapters/s3';
 import { csvCell, META } from '../domain/chunk';
 import { getEntity } from '../domain/config';
+import { storedContentDigest } from '../domain/merge';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
   accountingGap,
@@ -189,7 +190,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       table,
       entity.target.key,
       lines.map((l) => l.k),
-      { projection: [entity.target.key, META.digest] },
+      {},
     );
     for (const l of lines) {
       verified++;
@@ -203,7 +204,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
         if (got) problem = 'present: the item should have been deleted';
       } else if (!got) {
         problem = 'missing';
-      } else if (got[META.digest] !== l.h) {
+      } else if (storedContentDigest(got) !== l.h) {
         problem = 'content differs from the source row';
       }
       if (problem) {

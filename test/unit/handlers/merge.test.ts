@@ -78,7 +78,7 @@ const K4_DELETE: PartLine = {
 const K5 = part('K5', 61, '2024-01-07T00:00:00.000Z', { lastName: 'Fresh' });
 
 const STORED = [
-  { id: 'K2', _v: K2.v, _line: 3, _digest: K2.h, _run: 'contact-earlier' },
+  { ...K2.i, _v: K2.v, _line: 3, _digest: K2.h, _run: 'contact-earlier' },
   { id: 'K3', _v: '2099-01-01T00:00:00.000Z', _line: 1, _digest: 'stored-digest', _run: 'contact-later' },
   { id: 'K4', _v: '2020-01-01T00:00:00.000Z', _line: 2, _digest: 'old-digest', _run: 'contact-earlier' },
 ];
@@ -146,14 +146,6 @@ describe('Handler: merge', () => {
           [TABLE]: {
             Keys: expect.arrayContaining(['K1', 'K2', 'K3', 'K4', 'K5'].map((id) => ({ id: { S: id } }))),
             ConsistentRead: true,
-            ProjectionExpression: '#p0,#p1,#p2,#p3,#p4',
-            ExpressionAttributeNames: {
-              '#p0': 'id',
-              '#p1': '_v',
-              '#p2': '_line',
-              '#p3': '_digest',
-              '#p4': '_run',
-            },
           },
         },
       });
@@ -243,7 +235,7 @@ describe('Handler: merge', () => {
     writeParts([K1_NEW], [K1_OLD]);
     ddbMock.on(BatchGetItemCommand).resolves({
       Responses: {
-        [TABLE]: [marshall({ id: 'K1', _v: K1_NEW.v, _line: K1_NEW.l, _digest: K1_NEW.h, _run: RUN_ID })],
+        [TABLE]: [marshall({ ...K1_NEW.i, _v: K1_NEW.v, _line: K1_NEW.l, _digest: K1_NEW.h, _run: RUN_ID })],
       },
     });
 

@@ -11,6 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { configHash, getEntity, parseConfigText } from '../../../lambdas/domain/config';
+import { itemDigest } from '../../../lambdas/domain/digest';
 import { InvalidEventError } from '../../../lambdas/domain/errors';
 import type { RunSummary } from '../../../lambdas/domain/report';
 import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../../lambdas/domain/run';
@@ -93,13 +94,22 @@ const PARTITIONS: PartitionResult[] = [
     durationMs: 8,
   },
 ];
+/** What the target holds for the winners (business attributes; the digest is computed from them). */
+const ITEMS = {
+  K1: { id: 'K1', lastName: 'Lovelace' },
+  K2: { id: 'K2', lastName: 'Hopper' },
+  K3: { id: 'K3', lastName: 'Liskov', score: 3, active: true },
+};
+const h1 = itemDigest(ITEMS.K1);
+const h2 = itemDigest(ITEMS.K2);
+const h3 = itemDigest(ITEMS.K3);
 const MERGED: MergedLine[][] = [
   [
-    { k: 'K1', o: 'put', h: 'h1' },
-    { k: 'K2', o: 'unchanged', h: 'h2' },
+    { k: 'K1', o: 'put', h: h1 },
+    { k: 'K2', o: 'unchanged', h: h2 },
   ],
   [
-    { k: 'K3', o: 'put', h: 'h3' },
+    { k: 'K3', o: 'put', h: h3 },
     { k: 'K4', o: 'superseded' },
     { k: 'K5', o: 'delete', h: null },
   ],
@@ -126,7 +136,7 @@ const REJECTED_RAW = COLUMNS.map((c) => `"${(REJECTED_CELLS[c] ?? '').replaceAll
 const s3Mock = mockClient(S3Client);
 const ddbMock = mockClient(DynamoDBClient);
 const fakeS3 = new FakeBucket();
-const target = new Map<string, Record<string, string>>();
+const target = new Map<string, Record<string, string | number | boolean>>();
 
 function fakeBatchGet(input: BatchGetItemCommandInput) {
   const keys = (input.RequestItems?.[TABLE]?.Keys ?? []) as Array<Record<string, AttributeValue>>;
@@ -192,10 +202,10 @@ function writeConsistentRun(): void {
     `${PREFIX}rejects/c000000.jsonl`,
     `${jsonl([{ line: 6, reasons: ['invalid_email:Email'], raw: REJECTED_RAW }])}\n`,
   );
-  target.set('K1', { id: 'K1', _digest: 'h1' });
-  target.set('K2', { id: 'K2', _digest: 'h2' });
-  target.set('K3', { id: 'K3', _digest: 'h3' });
-  target.set('K4', { id: 'K4', _digest: 'newer-stored' });
+  target.set('K1', { ...ITEMS.K1, _digest: h1, _run: RUN_ID });
+  target.set('K2', { ...ITEMS.K2, _digest: h2, _run: 'contact-earlier' });
+  target.set('K3', { ...ITEMS.K3, _digest: h3, _run: RUN_ID });
+  target.set('K4', { id: 'K4', lastName: 'Newer', _digest: 'newer-stored' });
 }
 
 function failedChecks(summary: RunSummary): string[] {
@@ -277,8 +287,6 @@ describe('Handler: reconcile', () => {
         [TABLE]: {
           Keys: [{ id: { S: 'K3' } }, { id: { S: 'K4' } }, { id: { S: 'K5' } }],
           ConsistentRead: true,
-          ProjectionExpression: '#p0,#p1',
-          ExpressionAttributeNames: { '#p0': 'id', '#p1': '_digest' },
         },
       },
     });
@@ -305,9 +313,15 @@ describe('Handler: reconcile', () => {
 
   it.each([
     [
-      'content that differs',
-      () => target.set('K3', { id: 'K3', _digest: 'tampered' }),
+      'an attribute changed behind its back (its _digest left as it was)',
+      () => target.set('K3', { ...ITEMS.K3, score: 4, _digest: h3 }),
       'K3',
+      'content differs from the source row',
+    ],
+    [
+      'an attribute added behind its back',
+      () => target.set('K1', { ...ITEMS.K1, extra: 'x', _digest: h1 }),
+      'K1',
       'content differs from the source row',
     ],
     ['a written item that is missing', () => target.delete('K1'), 'K1', 'missing'],

@@ -1,0 +1,190 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DeleteTableCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
+import { LocalStack } from '../../local/local-stack';
+import { redriveLocalRun, runLocalFile } from '../../local/run';
+import { readCsv } from './reference';
+
+/**
+ * Integration on the local stack: dry runs (`local diff`) that find drift in a tampered target and
+ * write nothing, and resumed runs (`local redrive`) that run only what had not finished.
+ */
+const ENTITY = {
+  target: { key: 'id' },
+  fields: {
+    id: { source: 'Id', required: true },
+    name: { source: 'Name', required: true },
+    updatedAt: { source: 'Modified', type: 'datetime', required: true },
+  },
+  updatedAt: 'updatedAt',
+  deleteFlag: { source: 'IsDeleted' },
+  partitionRows: 100,
+  source: { chunkBytes: 1024 },
+};
+const CONFIG: CrmSyncConfig = parseConfig({ entities: { person: ENTITY, clean: ENTITY } });
+const T1 = '2024-01-01T00:00:00Z';
+
+describe('dry runs and redrives on the local stack', () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-redrive-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-redrive-data-'));
+  const configFile = join(dataDir, 'crm-sync.config.json');
+  let stack: LocalStack;
+
+  const csv = (name: string, rows: string[]): string => {
+    const path = join(dataDir, name);
+    writeFileSync(path, `Id,Name,Modified,IsDeleted\n${rows.join('\n')}\n`);
+    return path;
+  };
+  const people = (prefix: string, n: number) =>
+    Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
+  const client = () =>
+    (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
+  const exportTable = async (entity: string) => {
+    const { scanTable } =
+      require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
+    const items: Record<string, unknown>[] = [];
+    for await (const page of scanTable(stack.tableOf(entity))) {
+      for (const { _run, ...rest } of page) items.push(rest);
+    }
+    return items.sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  };
+  const steps = async (runId: string) => {
+    const { Ledger } =
+      require('../../lambdas/adapters/ledger') as typeof import('../../lambdas/adapters/ledger');
+    return new Ledger('crm-sync-ledger').listSteps(runId);
+  };
+
+  beforeAll(async () => {
+    writeFileSync(configFile, JSON.stringify(CONFIG));
+    stack = await LocalStack.start({ stateDir, config: CONFIG, configFile, retryIntervalMs: 1 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('finds drift in a tampered target with a dry run that writes nothing, and a rerun repairs it', async () => {
+    // Prepare: load, then change the table behind crm-sync's back.
+    const file = csv('drift.csv', people('d', 60));
+    await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const table = stack.tableOf('person');
+    await client().send(new DeleteItemCommand({ TableName: table, Key: { id: { S: 'd001' } } }));
+    await client().send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { id: { S: 'd002' } },
+        UpdateExpression: 'SET #n = :n',
+        ExpressionAttributeNames: { '#n': 'name' },
+        ExpressionAttributeValues: { ':n': { S: 'Mallory' } },
+      }),
+    );
+    const tampered = await exportTable('person');
+
+    // Act
+    const diff = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, dryRun: true });
+    const afterDiff = await exportTable('person');
+    const repair = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, rerun: 'repair' });
+
+    // Assess
+    expect(diff.status).toBe('SUCCEEDED');
+    expect(diff.dryRun).toBe(true);
+    expect(diff.runId).toMatch(/^person-/);
+    expect(diff.counts).toEqual({
+      rows: 60,
+      applied: 2,
+      unchanged: 58,
+      superseded: 0,
+      deleted: 0,
+      rejected: 0,
+    });
+    const [header, ...rows] = readCsv(diff.reports.diff as string);
+    expect(header?.cells).toEqual(['key', 'action', 'line']);
+    expect(rows.filter((r) => r.cells[1] !== 'unchanged').map((r) => r.cells)).toEqual(
+      expect.arrayContaining([
+        ['d001', 'create', '3'],
+        ['d002', 'update', '4'],
+      ]),
+    );
+    expect(rows).toHaveLength(60);
+    expect(afterDiff).toEqual(tampered);
+    expect(repair.counts).toMatchObject({ applied: 2, unchanged: 58 });
+    expect(repair.reconciliation?.status).toBe('MATCHED');
+    expect((await exportTable('person')).find((i) => i.id === 'd002')?.name).toBe('Person 2');
+  });
+
+  it('resumes a failed run: finished chunks are not run again, and the table equals a clean run', async () => {
+    // Prepare: a run whose merges fail (the table is gone) after every chunk was transformed.
+    const file = csv('resume.csv', [...people('r', 80), `r005,Newer Five,2024-02-01T00:00:00Z,false`]);
+    const table = stack.tableOf('person');
+    await client().send(new DeleteTableCommand({ TableName: table }));
+    const failed = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const before = await steps(failed.runId as string);
+    await client().send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      }),
+    );
+    const clean = await runLocalFile(stack, file, CONFIG, { entity: 'clean', stateDir });
+
+    // Act
+    const resumed = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+    const after = await steps(failed.runId as string);
+    const again = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+
+    // Assess
+    expect(failed.status).toBe('FAILED');
+    const chunksBefore = before.filter((s) => s.kind === 'chunk');
+    expect(chunksBefore.length).toBeGreaterThan(1);
+    expect(chunksBefore.every((s) => s.status === 'SUCCEEDED')).toBe(true);
+    expect(resumed.status).toBe('SUCCEEDED');
+    expect(resumed.runId).toBe(failed.runId);
+    expect(resumed.reconciliation?.status).toBe('MATCHED');
+    expect(resumed.counts).toEqual(clean.counts);
+    // The chunks' ledger entries are the ones written before the failure: they did not run again.
+    expect(after.filter((s) => s.kind === 'chunk').map((s) => s.recordedAt)).toEqual(
+      chunksBefore.map((s) => s.recordedAt),
+    );
+    expect(after.filter((s) => s.kind === 'partition').every((s) => s.status === 'SUCCEEDED')).toBe(true);
+    expect(await exportTable('person')).toEqual(await exportTable('clean'));
+    expect(again.status).toBe('FAILED');
+    expect(again.error?.name).toBe('RunNotResumableError');
+    expect(again.error?.message).toContain('only a failed run can be resumed');
+  });
+
+  it('refuses to resume a run whose source object changed since', async () => {
+    // Prepare: a failed run, then a new file under the same name.
+    const table = stack.tableOf('person');
+    const file = csv('changed.csv', people('c', 5));
+    await client().send(new DeleteTableCommand({ TableName: table }));
+    const failed = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    await client().send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      }),
+    );
+    await stack.upload(csv('changed.csv', people('c', 6)), 'person');
+
+    // Act
+    const resumed = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+
+    // Assess
+    expect(failed.status).toBe('FAILED');
+    expect(resumed.status).toBe('FAILED');
+    expect(resumed.error?.name).toBe('RunNotResumableError');
+    expect(resumed.error?.message).toContain(
+      `run ${failed.runId} cannot be resumed: s3://crm-sync-local/inbox/person/changed.csv or the config of "person" changed since it ran`,
+    );
+  });
+});
