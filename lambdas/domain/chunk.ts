@@ -1,6 +1,6 @@
 import type { EntityConfig } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
-import { itemDigest } from './digest';
+import { DigestLayout } from './digest';
 import { jsonFields } from './jsonl';
 import { type HeaderBinding, mapRecord } from './mapping';
 import type { Scalar } from './normalize';
@@ -52,6 +52,8 @@ export class ChunkAccumulator {
   rows = 0;
   superseded = 0;
   private readonly linesByKey = new Map<string, number[]>();
+  /** Every field an item of this binding may hold: the digest's keys. */
+  private readonly digests: DigestLayout;
 
   /**
    * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
@@ -63,7 +65,12 @@ export class ChunkAccumulator {
     private readonly delimiter: string,
     private readonly maxFieldBytes: number,
     private readonly format: SourceFormat = 'csv',
-  ) {}
+  ) {
+    const fields: string[] = [];
+    for (const f of binding.fieldColumns) fields.push(f.field);
+    for (const f of binding.missingFields) fields.push(f.field);
+    this.digests = new DigestLayout(fields);
+  }
 
   add(record: RawRecord): void {
     this.rows++;
@@ -91,7 +98,7 @@ export class ChunkAccumulator {
       fields = parsed.fields;
     }
     const tooLarge = this.oversized(fields);
-    if (tooLarge.length > 0) {
+    if (tooLarge !== undefined) {
       this.reject(record.line, tooLarge, text);
       return;
     }
@@ -106,7 +113,8 @@ export class ChunkAccumulator {
       version: mapped.updatedAt ?? '',
       deleted: mapped.deleted,
       item: mapped.item,
-      digest: itemDigest(mapped.item),
+      // mapRecord only sets fields of the binding: same digest as itemDigest(mapped.item).
+      digest: this.digests.digest(mapped.item),
     };
     const current = this.winners.get(candidate.key);
     if (current) {
@@ -132,14 +140,18 @@ export class ChunkAccumulator {
     }));
   }
 
-  private oversized(fields: readonly string[]): string[] {
-    const reasons: string[] = [];
-    fields.forEach((f, i) => {
+  /** `field_too_large:<column>` per field over maxFieldBytes (UTF-8), or undefined when none is. */
+  private oversized(fields: readonly string[]): string[] | undefined {
+    let reasons: string[] | undefined;
+    const max = this.maxFieldBytes;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as string;
       // A UTF-8 character takes at most 3 bytes per UTF-16 unit: only measure when it could matter.
-      if (f.length * 3 > this.maxFieldBytes && Buffer.byteLength(f, 'utf8') > this.maxFieldBytes) {
+      if (f.length * 3 > max && Buffer.byteLength(f, 'utf8') > max) {
+        reasons ??= [];
         reasons.push(`field_too_large:${this.binding.columns[i] ?? `column${i + 1}`}`);
       }
-    });
+    }
     return reasons;
   }
 

@@ -57,8 +57,13 @@ const deleteFlagSchema = z.strictObject({
 const referenceSchema = z.strictObject({
   /** Entity this field points at. */
   entity: z.string().regex(ENTITY_NAME),
-  /** Reject rows whose reference points at a missing parent (otherwise: report only). */
-  reject: z.boolean().default(false),
+  /**
+   * Reject rows whose reference points at a missing parent. Not supported yet: `true` is refused
+   * rather than ignored; orphans are reported in the run's summary and orphans.csv.
+   */
+  reject: z
+    .literal(false, { error: 'reject: true is not supported yet (orphans are reported, not rejected)' })
+    .default(false),
 });
 
 const sourceSchema = z.strictObject({
@@ -120,56 +125,66 @@ const entitySchema = z
     /** Mirror mode refuses to delete more than this share of the target unless forced. */
     maxDeleteRatio: z.number().min(0).max(1).default(0.1),
   })
-  .superRefine((entity, ctx) => {
-    const key = entity.fields[entity.target.key];
-    if (!key) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['target', 'key'],
-        message: `key field "${entity.target.key}" is not in fields`,
-      });
-    } else if (!key.required) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['fields', entity.target.key, 'required'],
-        message: 'the key field must be required',
-      });
-    }
-    if (entity.updatedAt !== undefined) {
-      const f = entity.fields[entity.updatedAt];
-      if (!f) {
+  .superRefine(
+    (entity, ctx) => {
+        const key = entity.fields[entity.target.key];
+      if (!key) {
         ctx.addIssue({
           code: 'custom',
-          path: ['updatedAt'],
-          message: `field "${entity.updatedAt}" is not in fields`,
+          path: ['target', 'key'],
+          message: `key field "${entity.target.key}" is not in fields`,
         });
-      } else if (f.type !== 'datetime' && f.type !== 'date') {
+      } else if (!key.required) {
         ctx.addIssue({
           code: 'custom',
-          path: ['updatedAt'],
-          message: `field "${entity.updatedAt}" must be of type datetime or date`,
+          path: ['fields', entity.target.key, 'required'],
+          message: 'the key field must be required',
         });
       }
-    }
-    for (const [name, f] of Object.entries(entity.fields)) {
-      if (f.type === 'enum' && !f.values) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['fields', name, 'values'],
-          message: 'an enum field needs values',
-        });
+      if (entity.updatedAt !== undefined) {
+        const f = entity.fields[entity.updatedAt];
+        if (!f) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['updatedAt'],
+            message: `field "${entity.updatedAt}" is not in fields`,
+          });
+        } else if (f.type !== 'datetime' && f.type !== 'date') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['updatedAt'],
+            message: `field "${entity.updatedAt}" must be of type datetime or date`,
+          });
+        }
       }
-    }
-    for (const name of Object.keys(entity.references)) {
-      if (!entity.fields[name]) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['references', name],
-          message: `field "${name}" is not in fields`,
-        });
+      for (const [name, f] of Object.entries(entity.fields)) {
+        if (f.type === 'enum' && !f.values) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', name, 'values'],
+            message: 'an enum field needs values',
+          });
+        }
       }
-    }
-  });
+      for (const name of Object.keys(entity.references ?? {})) {
+        if (!entity.fields[name]) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['references', name],
+            message: `field "${name}" is not in fields`,
+          });
+        }
+      }
+    },
+    {
+      // Run these checks even when a field elsewhere in the entity is invalid, so that loading a bad
+      // config lists every problem at once; they need only the entity's shape.
+      when: (payload) => {
+        const v = payload.value as { fields?: unknown; target?: { key?: unknown } } | undefined;
+        return typeof v?.fields === 'object' && v.fields !== null && typeof v.target?.key === 'string';
+      },
+    },
+  );
 export type EntityConfig = z.output<typeof entitySchema>;
 
 export const configSchema = z

@@ -303,9 +303,10 @@ export type ParsedRecord =
  * -> unterminated_quote. Whitespace is not trimmed. Empty text -> [''].
  */
 export function parseRecord(text: string, delimiter: string): ParsedRecord {
+  const dl = delimiter.length;
+  if (dl === 1) return parseRecordByChar(text, delimiter);
   const fields: string[] = [];
   const n = text.length;
-  const dl = delimiter.length;
   if (dl === 0) throw new RangeError('parseRecord: the delimiter must not be empty');
   let i = 0;
   for (;;) {
@@ -337,6 +338,52 @@ export function parseRecord(text: string, delimiter: string): ParsedRecord {
       }
       fields.push(text.slice(i, d));
       i = d + dl;
+    }
+  }
+}
+
+/**
+ * parseRecord for a one-character delimiter (every delimiter the planner picks): the same rules and
+ * results, with the delimiter compared as a character code and a quoted field without `""` taken as
+ * one slice.
+ */
+function parseRecordByChar(text: string, delimiter: string): ParsedRecord {
+  const fields: string[] = [];
+  const n = text.length;
+  const d = delimiter.charCodeAt(0);
+  let i = 0;
+  for (;;) {
+    if (text.charCodeAt(i) === QUOTE) {
+      let q = text.indexOf('"', i + 1);
+      if (q === -1) return { ok: false, reason: 'unterminated_quote' };
+      let value: string;
+      if (text.charCodeAt(q + 1) !== QUOTE) {
+        value = text.slice(i + 1, q);
+      } else {
+        // Escaped quotes: collect the segments, each `""` contributing one quote.
+        value = '';
+        let segment = i + 1;
+        while (text.charCodeAt(q + 1) === QUOTE) {
+          value += text.slice(segment, q + 1);
+          segment = q + 2;
+          q = text.indexOf('"', segment);
+          if (q === -1) return { ok: false, reason: 'unterminated_quote' };
+        }
+        value += text.slice(segment, q);
+      }
+      fields.push(value);
+      i = q + 1;
+      if (i === n) return { ok: true, fields };
+      if (text.charCodeAt(i) !== d) return { ok: false, reason: 'invalid_quote' };
+      i++;
+    } else {
+      const e = text.indexOf(delimiter, i);
+      if (e === -1) {
+        fields.push(i === 0 ? text : text.slice(i));
+        return { ok: true, fields };
+      }
+      fields.push(text.slice(i, e));
+      i = e + 1;
     }
   }
 }
@@ -618,7 +665,12 @@ function decodeUtf32(body: Buffer, bigEndian: boolean, offset: number, name: str
 /** Decodes UTF-8 bytes; throws MalformedFileError("line N: … is not valid UTF-8") if they are not valid. */
 export function decodeUtf8(bytes: Uint8Array, line: number): string {
   const buf = asBuffer(bytes);
-  if (isUtf8(buf)) return buf.toString('utf8');
+  // Decode first (`toString()` without arguments is Buffer's shortest path to UTF-8), validate only when
+  // needed: the decoder replaces every invalid sequence with U+FFFD, so text without one came from valid
+  // UTF-8 (and includes() of a non-Latin-1 character in a one-byte string returns at once). A real
+  // U+FFFD in the data is told apart by isUtf8.
+  const text = buf.toString();
+  if (!text.includes('\uFFFD') || isUtf8(buf)) return text;
   const at = firstInvalidUtf8(buf);
   throw new MalformedFileError(`line ${line}: byte ${at + 1} of the record is not valid UTF-8`);
 }

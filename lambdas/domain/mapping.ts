@@ -1,6 +1,6 @@
 import { columnKey, type EntityConfig, type FieldSpec } from './config';
 import { HeaderMismatchError } from './errors';
-import { normalizeField, type Scalar } from './normalize';
+import { Invalid, normalizeValue, type Scalar } from './normalize';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -116,6 +116,36 @@ function deleteValues(entity: EntityConfig): Set<string> {
 }
 
 /**
+ * Normalizes one cell into `item`, or appends its reason (`<code>:<SourceColumn>`, or
+ * `required:<SourceColumn>` when a needed value is absent). Returns the reasons so far (created on the
+ * first one: a valid row allocates none).
+ */
+function take(
+  item: Record<string, Scalar>,
+  reasons: string[] | undefined,
+  field: string,
+  spec: FieldSpec,
+  raw: string | undefined,
+  needed: boolean,
+): string[] | undefined {
+  const value = normalizeValue(raw, spec);
+  let reason: string;
+  if (value instanceof Invalid) {
+    reason = `${value.code}:${spec.source}`;
+  } else if (value !== undefined) {
+    item[field] = value;
+    return reasons;
+  } else if (spec.required || needed) {
+    reason = `required:${spec.source}`;
+  } else {
+    return reasons;
+  }
+  if (reasons === undefined) return [reason];
+  reasons.push(reason);
+  return reasons;
+}
+
+/**
  * Maps one parsed record. Reasons: `column_count:<expected>:<got>` when fields.length !== columns.length
  * (ragged row: reject, do not guess); per field `required:<SourceColumn>` (absent after normalization and
  * no default), `<code>:<SourceColumn>` from normalizeField (invalid_email:Email …). All reasons of a row
@@ -147,26 +177,21 @@ export function mapRecord(
   const keyField = entity.target.key;
   const updatedAtField = entity.updatedAt;
   const item: Record<string, Scalar> = {};
-  const reasons: string[] = [];
+  let reasons: string[] | undefined;
 
-  const take = (field: string, spec: FieldSpec, raw: string | undefined): void => {
-    // A delete only needs to know which record, and as of when.
+  // A delete only needs to know which record, and as of when: other fields are skipped.
+  for (const { field, spec, index } of binding.fieldColumns) {
     const needed = field === keyField || field === updatedAtField;
-    if (deleted && !needed) return;
-    const result = normalizeField(raw, spec);
-    if (!result.ok) {
-      reasons.push(`${result.code}:${spec.source}`);
-    } else if (result.value !== undefined) {
-      item[field] = result.value;
-    } else if (spec.required || needed) {
-      reasons.push(`required:${spec.source}`);
-    }
-  };
+    if (deleted && !needed) continue;
+    reasons = take(item, reasons, field, spec, fields[index], needed);
+  }
+  for (const { field, spec } of binding.missingFields) {
+    const needed = field === keyField || field === updatedAtField;
+    if (deleted && !needed) continue;
+    reasons = take(item, reasons, field, spec, undefined, needed);
+  }
 
-  for (const { field, spec, index } of binding.fieldColumns) take(field, spec, fields[index]);
-  for (const { field, spec } of binding.missingFields) take(field, spec, undefined);
-
-  if (reasons.length > 0) return { ok: false, reasons };
+  if (reasons !== undefined) return { ok: false, reasons };
 
   const key = item[keyField];
   if (key === undefined)

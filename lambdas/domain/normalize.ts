@@ -1,5 +1,5 @@
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { FieldSpec, Transform } from './config';
+import { phoneE164 } from './phone';
 
 /**
  * Cell normalization: one source cell (text) → one typed target value, or a reason code.
@@ -11,13 +11,26 @@ export type NormalizeResult = { ok: true; value: Scalar | undefined } | { ok: fa
 
 const WHITESPACE_RUN = /\s+/gu;
 
+/**
+ * `s.trim()`, without the call when both ends are printable ASCII (no whitespace there): cells are
+ * trimmed by the transforms and then again by every typed parser, so most calls find nothing to do.
+ */
+function trim(s: string): string {
+  const n = s.length;
+  if (n === 0) return s;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(n - 1);
+  if (first > 0x20 && first < 0x7f && last > 0x20 && last < 0x7f) return s;
+  return s.trim();
+}
+
 /** Applies transforms in order: trim, lower, upper, collapseSpaces (runs of Unicode whitespace -> one space). */
 export function applyTransforms(value: string, transforms: readonly Transform[]): string {
   let out = value;
   for (const t of transforms) {
     switch (t) {
       case 'trim':
-        out = out.trim();
+        out = trim(out);
         break;
       case 'lower':
         out = out.toLowerCase();
@@ -38,6 +51,36 @@ export function applyTransforms(value: string, transforms: readonly Transform[])
 }
 
 /**
+ * A cell that does not normalize, with its reason code. One shared instance per code, so the hot path
+ * (normalizeValue) allocates nothing to say "invalid".
+ */
+export class Invalid {
+  private static readonly byCode = new Map<string, Invalid>();
+
+  private constructor(readonly code: string) {}
+
+  static of(code: string): Invalid {
+    let invalid = Invalid.byCode.get(code);
+    if (!invalid) {
+      invalid = new Invalid(code);
+      Invalid.byCode.set(code, invalid);
+    }
+    return invalid;
+  }
+}
+
+const INVALID_DEFAULT = Invalid.of('invalid_default');
+const TOO_LONG = Invalid.of('too_long');
+const INVALID_EMAIL = Invalid.of('invalid_email');
+const INVALID_PHONE = Invalid.of('invalid_phone');
+const INVALID_NUMBER = Invalid.of('invalid_number');
+const INVALID_INTEGER = Invalid.of('invalid_integer');
+const INVALID_BOOLEAN = Invalid.of('invalid_boolean');
+const INVALID_DATE = Invalid.of('invalid_date');
+const INVALID_DATETIME = Invalid.of('invalid_datetime');
+const INVALID_ENUM = Invalid.of('invalid_enum');
+
+/**
  * raw: the cell text (undefined if the column is missing). Empty string (after transforms) is absent:
  * returns spec.default if set (typed per spec.type), else {ok:true, value: undefined}.
  *
@@ -46,16 +89,25 @@ export function applyTransforms(value: string, transforms: readonly Transform[])
  * transforms leave.
  */
 export function normalizeField(raw: string | undefined, spec: FieldSpec): NormalizeResult {
-  const text = applyTransforms(raw ?? '', spec.transforms);
-  const empty = spec.type === 'string' ? text === '' : text.trim() === '';
-  if (!empty) return parseTyped(text, spec);
-  if (spec.default === undefined) return { ok: true, value: undefined };
-  // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
-  const typed = parseTyped(String(spec.default), spec);
-  return typed.ok ? typed : { ok: false, code: 'invalid_default' };
+  const value = normalizeValue(raw, spec);
+  return value instanceof Invalid ? { ok: false, code: value.code } : { ok: true, value };
 }
 
-function parseTyped(text: string, spec: FieldSpec): NormalizeResult {
+/**
+ * normalizeField without the result object (the mapping's per-cell call): the value, undefined when
+ * absent, or an Invalid with the reason code.
+ */
+export function normalizeValue(raw: string | undefined, spec: FieldSpec): Scalar | undefined | Invalid {
+  const text = applyTransforms(raw ?? '', spec.transforms);
+  const empty = spec.type === 'string' ? text === '' : trim(text) === '';
+  if (!empty) return typedValue(text, spec);
+  if (spec.default === undefined) return undefined;
+  // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
+  const typed = typedValue(String(spec.default), spec);
+  return typed instanceof Invalid ? INVALID_DEFAULT : typed;
+}
+
+function typedValue(text: string, spec: FieldSpec): Scalar | Invalid {
   switch (spec.type) {
     case 'string':
       return normalizeString(text, spec.maxLength);
@@ -65,39 +117,31 @@ function parseTyped(text: string, spec: FieldSpec): NormalizeResult {
       return normalizePhone(text, spec.region);
     case 'number': {
       const n = parseDecimal(text);
-      return n === undefined ? fail('invalid_number') : ok(n);
+      return n === undefined ? INVALID_NUMBER : n;
     }
     case 'integer': {
       const n = parseDecimal(text);
-      return n === undefined || !Number.isSafeInteger(n) ? fail('invalid_integer') : ok(n);
+      return n === undefined || !Number.isSafeInteger(n) ? INVALID_INTEGER : n;
     }
     case 'boolean': {
-      const b = BOOLEANS.get(text.trim().toLowerCase());
-      return b === undefined ? fail('invalid_boolean') : ok(b);
+      const b = BOOLEANS.get(trim(text).toLowerCase());
+      return b === undefined ? INVALID_BOOLEAN : b;
     }
     case 'date': {
-      const iso = parseDateTime(text.trim());
-      return iso === undefined ? fail('invalid_date') : ok(iso.slice(0, 10));
+      const iso = parseDateTime(trim(text));
+      return iso === undefined ? INVALID_DATE : iso.slice(0, 10);
     }
     case 'datetime': {
-      const iso = parseDateTime(text.trim());
-      return iso === undefined ? fail('invalid_datetime') : ok(iso);
+      const iso = parseDateTime(trim(text));
+      return iso === undefined ? INVALID_DATETIME : iso;
     }
     case 'enum':
-      return normalizeEnum(text.trim(), spec);
+      return normalizeEnum(trim(text), spec);
     default: {
       const unknown: never = spec.type;
       throw new Error(`unknown field type ${String(unknown)}`);
     }
   }
-}
-
-function ok(value: Scalar): NormalizeResult {
-  return { ok: true, value };
-}
-
-function fail(code: string): NormalizeResult {
-  return { ok: false, code };
 }
 
 function codePointLength(s: string): number {
@@ -106,14 +150,16 @@ function codePointLength(s: string): number {
   return n;
 }
 
+/** More than `max` code points (code points ≤ UTF-16 units: only count when the cheap bound is exceeded). */
+function longerThan(s: string, max: number): boolean {
+  return s.length > max && codePointLength(s) > max;
+}
+
 // ---------------------------------------------------------------- string
 
-function normalizeString(text: string, maxLength: number | undefined): NormalizeResult {
-  // Code points ≤ UTF-16 units: only count when the cheap bound is exceeded.
-  if (maxLength !== undefined && text.length > maxLength && codePointLength(text) > maxLength) {
-    return fail('too_long');
-  }
-  return ok(text);
+function normalizeString(text: string, maxLength: number | undefined): string | Invalid {
+  if (maxLength !== undefined && longerThan(text, maxLength)) return TOO_LONG;
+  return text;
 }
 
 // ---------------------------------------------------------------- email
@@ -124,29 +170,36 @@ const EMAIL_LOCAL_FORBIDDEN = /[\s\p{Cc}@,;:<>()[\]\\"]/u;
 const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?$/u;
 const HAS_LETTER = /\p{L}/u;
 
-function normalizeEmail(text: string): NormalizeResult {
-  const email = text.trim().toLowerCase();
+function normalizeEmail(text: string): string | Invalid {
+  const email = trim(text).toLowerCase();
   const at = email.indexOf('@');
-  if (at <= 0 || at !== email.lastIndexOf('@') || codePointLength(email) > 254) return fail('invalid_email');
+  if (at <= 0 || at !== email.lastIndexOf('@') || longerThan(email, 254)) return INVALID_EMAIL;
   const local = email.slice(0, at);
-  const domain = email.slice(at + 1);
   if (
-    codePointLength(local) > 64 ||
+    longerThan(local, 64) ||
     EMAIL_LOCAL_FORBIDDEN.test(local) ||
-    local.startsWith('.') ||
-    local.endsWith('.') ||
+    local.charCodeAt(0) === 0x2e ||
+    local.charCodeAt(local.length - 1) === 0x2e ||
     local.includes('..')
   ) {
-    return fail('invalid_email');
+    return INVALID_EMAIL;
   }
-  const labels = domain.split('.');
-  if (labels.length < 2) return fail('invalid_email');
-  for (const label of labels) {
-    if (codePointLength(label) > 63 || !DOMAIN_LABEL.test(label)) return fail('invalid_email');
+  // Labels between the dots of the domain: at least two, each a DOMAIN_LABEL of at most 63 code points.
+  let from = at + 1;
+  let labels = 0;
+  let last = '';
+  for (;;) {
+    const dot = email.indexOf('.', from);
+    last = dot === -1 ? email.slice(from) : email.slice(from, dot);
+    labels++;
+    if (longerThan(last, 63) || !DOMAIN_LABEL.test(last)) return INVALID_EMAIL;
+    if (dot === -1) break;
+    from = dot + 1;
   }
+  if (labels < 2) return INVALID_EMAIL;
   // The top-level domain is never all digits (`a@1.2.3.4` is not a mailbox a CRM should hold).
-  if (!HAS_LETTER.test(labels[labels.length - 1] ?? '')) return fail('invalid_email');
-  return ok(email);
+  if (!HAS_LETTER.test(last)) return INVALID_EMAIL;
+  return email;
 }
 
 // ---------------------------------------------------------------- phone
@@ -162,18 +215,13 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
  * E.164 (`+14155552671`). The region is the default country for numbers written without a country
  * code (US if unset). An extension (`x12`, `ext. 12`) is accepted but dropped: the stored value is
  * the E.164 number only. Validation uses `isValid()` (number plan: length and leading digits for
- * the region) with libphonenumber-js's default (min) metadata.
+ * the region) with libphonenumber-js's default (min) metadata: phoneE164 gives exactly
+ * `parsePhoneNumberFromString(input, region)` → `isValid()` → `.number`, fast for common shapes.
  */
-function normalizePhone(text: string, region: string | undefined): NormalizeResult {
-  const input = text.trim();
-  if (!PHONE_TEXT.test(input)) return fail('invalid_phone');
-  const country = region ?? 'US';
-  const phone = parsePhoneNumberFromString(
-    input,
-    isSupportedCountry(country) ? (country as CountryCode) : undefined,
-  );
-  if (!phone?.isValid()) return fail('invalid_phone');
-  return ok(phone.number);
+function normalizePhone(text: string, region: string | undefined): string | Invalid {
+  const input = trim(text);
+  if (!PHONE_TEXT.test(input)) return INVALID_PHONE;
+  return phoneE164(input, region ?? 'US') ?? INVALID_PHONE;
 }
 
 // ---------------------------------------------------------------- number / integer
@@ -184,7 +232,7 @@ const THOUSANDS_NUMBER = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 
 /** Finite decimal number, or undefined. -0 becomes 0 (one value, one representation). */
 function parseDecimal(text: string): number | undefined {
-  let s = text.trim();
+  let s = trim(text);
   if (THOUSANDS_NUMBER.test(s)) s = s.replaceAll(',', '');
   else if (!PLAIN_NUMBER.test(s)) return undefined;
   const n = Number(s);
@@ -211,7 +259,7 @@ const BOOLEANS = new Map<string, boolean>([
 
 const enumLookups = new WeakMap<FieldSpec, Map<string, string>>();
 
-function normalizeEnum(text: string, spec: FieldSpec): NormalizeResult {
+function normalizeEnum(text: string, spec: FieldSpec): string | Invalid {
   let lookup = enumLookups.get(spec);
   if (!lookup) {
     lookup = new Map();
@@ -221,8 +269,7 @@ function normalizeEnum(text: string, spec: FieldSpec): NormalizeResult {
     }
     enumLookups.set(spec, lookup);
   }
-  const value = lookup.get(text.toLowerCase());
-  return value === undefined ? fail('invalid_enum') : ok(value);
+  return lookup.get(text.toLowerCase()) ?? INVALID_ENUM;
 }
 
 // ---------------------------------------------------------------- date / datetime
@@ -251,12 +298,66 @@ function daysInMonth(year: number, month: number): number {
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
+/** The value of the ASCII digits text[at, at + count), or -1 when one of them is not an ASCII digit. */
+function digitsAt(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * The shapes exports write, without regexes or Date objects: `YYYY-MM-DD`, then optionally `T` or a
+ * space and `HH:mm:ss`, then optionally `.sss` (exactly 3 digits), then optionally `Z`. Returns what
+ * parseDateTime's general path returns for them when they are valid (for a valid date and time in
+ * years 1000–9999 without an offset, toISOString writes the same digits), else undefined: the
+ * general path then decides (it rejects what is invalid, and parses whatever else it accepts).
+ */
+function parseCanonicalDateTime(text: string): string | undefined {
+  const n = text.length;
+  if (n !== 10 && n !== 19 && n !== 20 && n !== 23 && n !== 24) return undefined;
+  if (text.charCodeAt(4) !== 0x2d || text.charCodeAt(7) !== 0x2d) return undefined; // -
+  const y = digitsAt(text, 0, 4);
+  const mo = digitsAt(text, 5, 2);
+  const d = digitsAt(text, 8, 2);
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  if (n === 10) return `${text}T00:00:00.000Z`;
+
+  const sep = text.charCodeAt(10);
+  if ((sep !== 0x54 && sep !== 0x20) || text.charCodeAt(13) !== 0x3a || text.charCodeAt(16) !== 0x3a) {
+    return undefined; // T or space, then :
+  }
+  const h = digitsAt(text, 11, 2);
+  const mi = digitsAt(text, 14, 2);
+  const s = digitsAt(text, 17, 2);
+  if (h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return undefined;
+  let ms = '.000';
+  let end = 19;
+  if (n >= 23) {
+    if (text.charCodeAt(19) !== 0x2e || digitsAt(text, 20, 3) < 0) return undefined; // .sss
+    ms = text.slice(19, 23);
+    end = 23;
+  }
+  if (n === end + 1) {
+    if (text.charCodeAt(end) !== 0x5a) return undefined; // Z
+    if (n === 24 && sep === 0x54) return text;
+  } else if (n !== end) {
+    return undefined;
+  }
+  return `${text.slice(0, 10)}T${text.slice(11, 19)}${ms}Z`;
+}
+
 /**
  * Parses the accepted date/datetime shapes with explicit patterns (never `Date.parse`) and returns
  * ISO-8601 UTC with milliseconds, or undefined. No zone means UTC; a bare date is midnight UTC.
  * Fractions of a second beyond milliseconds are truncated. Years are 1000–9999.
  */
 function parseDateTime(text: string): string | undefined {
+  const canonical = parseCanonicalDateTime(text);
+  if (canonical !== undefined) return canonical;
   if (EPOCH_MILLIS.test(text)) return new Date(Number(text)).toISOString();
   let year: string | undefined;
   let month: string | undefined;
