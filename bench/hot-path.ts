@@ -12,7 +12,6 @@ import { ChunkAccumulator } from '../lambdas/domain/chunk';
 import { type EntityConfig, getEntity, parseConfigText } from '../lambdas/domain/config';
 import { type ChunkPlan, type FilePlan, parseRecord, planChunks, recordsOf } from '../lambdas/domain/csv';
 import { bindHeader } from '../lambdas/domain/mapping';
-import { type PartLine, partitionOf } from '../lambdas/domain/run';
 import { HIGH_WATER_MARK } from './measure';
 
 export const CONFIG_PATH = join(__dirname, '..', 'examples', 'crm-sync.config.json');
@@ -115,19 +114,10 @@ async function transformChunk(
   }
 
   const started = performance.now();
-  const parts: string[][] = Array.from({ length: job.partitions }, () => []);
-  const dupes = new Map(acc.duplicates().map((d) => [d.key, d.lines]));
-  for (const c of acc.winners.values()) {
-    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
-    const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
-    if (lost && lost.length > 0) line.x = lost;
-    parts[partitionOf(c.key, job.partitions)]?.push(JSON.stringify(line));
-  }
-  for (const lines of parts) totals.outputChars += lines.length > 0 ? `${lines.join('\n')}\n`.length : 0;
-  if (acc.rejects.length > 0) {
-    const text = acc.rejects.map((r) => JSON.stringify(r)).join('\n');
-    totals.outputChars += `${text}\n`.length;
-  }
+  // The worker's own serialization (transform.ts writes exactly these texts).
+  const out = acc.serialize(job.partitions);
+  for (const text of out.parts) totals.outputChars += text.length;
+  totals.outputChars += out.rejects.length;
   totals.serializeMs += performance.now() - started;
   onBatch?.();
 

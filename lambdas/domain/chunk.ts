@@ -4,6 +4,7 @@ import { DigestLayout } from './digest';
 import { jsonFields } from './jsonl';
 import { type HeaderBinding, mapRecord } from './mapping';
 import type { Scalar } from './normalize';
+import { type PartLine, partitionOf } from './run';
 
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
 export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
@@ -132,6 +133,26 @@ export class ChunkAccumulator {
   }
 
   /** Keys seen more than once in this chunk, with every line and the winning one. */
+  /**
+   * The chunk's output objects: per merge partition, the text of its part object (one JSON line
+   * per winner, with the lines it beat), and the rejects as JSON lines ('' when none).
+   */
+  serialize(partitions: number): { parts: string[]; rejects: string } {
+    const lines: string[][] = Array.from({ length: partitions }, () => []);
+    const dupes = new Map(this.duplicates().map((d) => [d.key, d.lines]));
+    for (const c of this.winners.values()) {
+      const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
+      const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
+      if (lost && lost.length > 0) line.x = lost;
+      lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(line));
+    }
+    const rejects = this.rejects.map((r) => JSON.stringify(r));
+    return {
+      parts: lines.map((l) => (l.length > 0 ? `${l.join('\n')}\n` : '')),
+      rejects: rejects.length > 0 ? `${rejects.join('\n')}\n` : '',
+    };
+  }
+
   duplicates(): DuplicateKey[] {
     return [...this.linesByKey].map(([key, lines]) => ({
       key,

@@ -10,14 +10,7 @@ import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
-import {
-  type ChunkItem,
-  type ChunkResult,
-  type PartLine,
-  partitionOf,
-  type WorkerJob,
-  workKeys,
-} from '../domain/run';
+import { type ChunkItem, type ChunkResult, type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
 
 const chunkSchema = z.object({
@@ -70,30 +63,17 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
     );
   }
 
-  const parts: string[][] = Array.from({ length: job.partitions }, () => []);
-  const dupes = new Map(acc.duplicates().map((d) => [d.key, d.lines]));
-  for (const c of acc.winners.values()) {
-    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
-    const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
-    if (lost && lost.length > 0) line.x = lost;
-    parts[partitionOf(c.key, job.partitions)]?.push(JSON.stringify(line));
-  }
+  const out = acc.serialize(job.partitions);
   await Promise.all(
-    parts.map((lines, p) =>
-      putObject(
-        env.bucket,
-        workKeys.part(job.workPrefix, p, chunk.index),
-        lines.length > 0 ? `${lines.join('\n')}\n` : '',
-        'application/x-ndjson',
-      ),
+    out.parts.map((text, p) =>
+      putObject(env.bucket, workKeys.part(job.workPrefix, p, chunk.index), text, 'application/x-ndjson'),
     ),
   );
-  if (acc.rejects.length > 0) {
-    const text = acc.rejects.map((r) => JSON.stringify(r)).join('\n');
+  if (out.rejects) {
     await putObject(
       env.bucket,
       workKeys.rejects(job.workPrefix, chunk.index),
-      `${text}\n`,
+      out.rejects,
       'application/x-ndjson',
     );
   }
