@@ -14,10 +14,12 @@
  * Contacts reference accounts `001…` from a pool of accountPoolSize(rows) = max(1, floor(rows / 20)) ids;
  * `accounts --rows <that> --seed <same>` produces exactly those ids.
  */
+
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mulberry32 } from '../local/random';
 
 export interface GenerateOptions {
   /** Number of data rows (duplicate rows included), not counting the header. */
@@ -110,18 +112,6 @@ export function accountPoolSize(rows: number): number {
 
 // ---------------------------------------------------------------------------------------------------------
 // PRNG
-
-/** mulberry32: a tiny, fast 32-bit seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;

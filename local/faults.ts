@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { CrmSyncError } from '../lambdas/domain/errors';
+import { mulberry32 } from './random';
 
 /**
  * Fault injection for local mode (`crm-sync local run --faults "<kind>=<rate>,…" --seed N`).
@@ -115,18 +116,6 @@ export function hash32(text: string): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The random stream of one decision: depends only on the seed and the decision's key. */

@@ -200,6 +200,23 @@ export class Ledger {
 
   /** Records one chunk's or partition's outcome (idempotent: a retry overwrites its own record). */
   /**
+   * Runs one chunk or partition as a resumable step: a step whose success the ledger already holds
+   * (a resumed run) returns its recorded result without running; a failure is recorded with its
+   * error and rethrown (the state machine's Retry and Catch match the error's name).
+   */
+  async runStep<T>(runId: string, step: StepRef, work: () => Promise<T>): Promise<T> {
+    const done = await this.succeededStep(runId, step);
+    if (done) return done as unknown as T;
+    const started = Date.now();
+    try {
+      return await work();
+    } catch (err) {
+      await this.recordStepFailure(runId, step, err, Date.now() - started);
+      throw err;
+    }
+  }
+
+  /**
    * The result a chunk or partition recorded when it succeeded, or undefined. A resumed run uses it
    * to skip the work a failed attempt already finished (the step is recorded after its output).
    */

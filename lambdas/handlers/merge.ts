@@ -125,23 +125,10 @@ export async function mergeHandler(event: unknown): Promise<{ partitions: Partit
   const ledger = new Ledger(workerEnv().ledgerTable);
   const partitions: PartitionResult[] = [];
   for (const item of data.Items) {
-    const started = Date.now();
     // A resumed run: a partition that already succeeded keeps its writes, reports and counts.
-    const done = await ledger.succeededStep(job.runId, { kind: 'partition', partition: item.partition });
-    if (done) {
-      partitions.push(done as unknown as PartitionResult);
-      continue;
-    }
-    const result = await mergePartition(job, item).catch(async (err: unknown) => {
-      // The partition's ledger entry says why; the error still fails the task (Retry/Catch by name).
-      await ledger.recordStepFailure(
-        job.runId,
-        { kind: 'partition', partition: item.partition },
-        err,
-        Date.now() - started,
-      );
-      throw err;
-    });
+    const result = await ledger.runStep(job.runId, { kind: 'partition', partition: item.partition }, () =>
+      mergePartition(job, item),
+    );
     logger.info('partition merged', { runId: job.runId, partition: item.partition, applied: result.applied });
     partitions.push(result);
   }

@@ -28,6 +28,7 @@ import {
   type ChunkItem,
   deriveRunId,
   type PartitionItem,
+  type RunRecord,
   type SourceRef,
   type WorkerJob,
   workKeys,
@@ -109,20 +110,21 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   };
   const hash = configHash(entity);
   const ledger = new Ledger(env.ledgerTable);
+  const runRecord = (runId: string, extra: Partial<RunRecord>): RunRecord => ({
+    runId,
+    entity: source.entity,
+    status: 'RUNNING',
+    source: ref,
+    configHash: hash,
+    executionId: event.executionId,
+    startedAt: new Date().toISOString(),
+    ...extra,
+  });
   if (source.dryRun) {
     // A dry run is its own run (never a duplicate of, nor blocked by, a real one) and takes no lock:
     // it writes nothing to the target.
     const runId = deriveRunId(ref, source.entity, hash, `dry-run:${event.executionId ?? Date.now()}`);
-    await ledger.claim({
-      runId,
-      entity: source.entity,
-      status: 'RUNNING',
-      source: ref,
-      configHash: hash,
-      executionId: event.executionId,
-      startedAt: new Date().toISOString(),
-      dryRun: true,
-    });
+    await ledger.claim(runRecord(runId, { dryRun: true }));
     return {
       runId,
       duplicate: false,
@@ -179,16 +181,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       return claimed;
     }
     if (own) return claimed;
-    const claim = await ledger.claim({
-      runId,
-      entity: source.entity,
-      status: 'RUNNING',
-      source: ref,
-      configHash: hash,
-      executionId: event.executionId,
-      startedAt: new Date().toISOString(),
-      rerun: source.rerun,
-    });
+    const claim = await ledger.claim(runRecord(runId, { rerun: source.rerun }));
     if (!claim.claimed && claim.existing.executionId !== event.executionId) {
       // A concurrent trigger of the same object claimed it first: the lock is that run's (the same
       // run id), so it stays.

@@ -96,23 +96,10 @@ export async function transformHandler(event: unknown): Promise<{ chunks: ChunkR
   const ledger = new Ledger(workerEnv().ledgerTable);
   const chunks: ChunkResult[] = [];
   for (const item of data.Items) {
-    const started = Date.now();
     // A resumed run: a chunk that already succeeded keeps its parts and its counts.
-    const done = await ledger.succeededStep(job.runId, { kind: 'chunk', index: item.index });
-    if (done) {
-      chunks.push(done as unknown as ChunkResult);
-      continue;
-    }
-    const result = await transformChunk(job, item).catch(async (err: unknown) => {
-      // The chunk's ledger entry says why; the error still fails the task (Retry/Catch by name).
-      await ledger.recordStepFailure(
-        job.runId,
-        { kind: 'chunk', index: item.index },
-        err,
-        Date.now() - started,
-      );
-      throw err;
-    });
+    const result = await ledger.runStep(job.runId, { kind: 'chunk', index: item.index }, () =>
+      transformChunk(job, item),
+    );
     logger.info('chunk transformed', {
       runId: job.runId,
       chunk: item.index,

@@ -16,6 +16,7 @@ import {
 import { bindHeader, mapRecord } from '../../lambdas/domain/mapping';
 import { normalizeField } from '../../lambdas/domain/normalize';
 import { rejectsHeader, rejectsRow } from '../../lambdas/domain/report';
+import { mulberry32 } from '../../local/random';
 
 /**
  * Corpora of bad inputs: every case of csv-spectrum (public CSV test suite, BSD-2-Clause) and every
@@ -119,17 +120,8 @@ function splitAt(
 const everyByte = (data: Buffer): number[] =>
   Array.from({ length: Math.max(data.length - 1, 0) }, (_, i) => i + 1);
 
-/** mulberry32: a small seeded PRNG, so a failing split is reproducible from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG, so a failing split is reproducible from its seed. */
+const prng = mulberry32;
 
 function randomCuts(length: number, seed: number): number[] {
   const random = prng(seed);

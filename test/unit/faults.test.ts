@@ -15,12 +15,12 @@ import {
   formatFaultSpec,
   hash32,
   MAX_CONSECUTIVE_FAULTS,
-  mulberry32,
   parseFaultSeed,
   parseFaultSpec,
   randomFor,
   retryBudget,
 } from '../../local/faults';
+import { mulberry32 } from '../../local/random';
 
 /** The Retry of a worker task as the synthesized definition has it (lib/sync-state-machine.ts). */
 const WORKER_RETRY = [
