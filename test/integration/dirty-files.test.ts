@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
-import { LocalStack } from '../../local/local-stack';
 import { runLocalFile } from '../../local/run';
 import { readCsv } from './reference';
+import { useLocalStack } from './support';
 
 /**
  * Integration: dirty files through the real state machine on the local stack. Every case of a bad
@@ -104,36 +101,14 @@ function build(lines: Line[]): { bytes: Buffer; records: Array<Line & { lineNo: 
 }
 
 describe('dirty files through the local stack', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-dirty-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-dirty-data-'));
-  const configFile = join(dataDir, 'crm-sync.config.json');
-  let stack: LocalStack;
-
-  const exportTable = async (entity: string) => {
-    const { scanTable } =
-      require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
-    const items = new Map<string, Record<string, unknown>>();
-    for await (const page of scanTable(stack.tableOf(entity))) {
-      for (const it of page) {
-        const { _v, _line, _run, _digest, ...rest } = it;
-        items.set(String(it.id), rest);
-      }
-    }
-    return items;
-  };
-  const write = (name: string, bytes: Buffer | string): string => {
-    const path = join(dataDir, name);
-    writeFileSync(path, bytes);
-    return path;
-  };
-
-  beforeAll(async () => {
-    writeFileSync(configFile, JSON.stringify(CONFIG));
-    stack = await LocalStack.start({ stateDir, config: CONFIG, configFile });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const local = useLocalStack('dirty', CONFIG);
+  const stateDir = local.stateDir;
+  const write = (name: string, bytes: Buffer | string): string => local.write(name, bytes);
+  /** The items by key, without crm-sync's own attributes. */
+  const exportTable = async (entity: string) =>
+    new Map(
+      (await local.items(entity, { omit: ['_v', '_line', '_run', '_digest'] })).map((i) => [String(i.id), i]),
+    );
 
   it('accounts for every row of a dirty CSV exactly once, with the expected reason per reject', async () => {
     // Prepare
@@ -143,7 +118,7 @@ describe('dirty files through the local stack', () => {
     const winners = records.filter((r) => r.outcome.kind === 'won');
 
     // Act
-    const result = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const result = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
 
     // Assess
     expect(result.status).toBe('SUCCEEDED');
@@ -204,9 +179,9 @@ describe('dirty files through the local stack', () => {
     const csv = write('people.csv', `${HEADER}\r\n${clean.map((r) => r.text).join('\r\n')}\r\n`);
 
     // Act
-    const fromCsv = await runLocalFile(stack, csv, CONFIG, { entity: 'person-jsonl', stateDir });
+    const fromCsv = await runLocalFile(local.stack, csv, CONFIG, { entity: 'person-jsonl', stateDir });
     const csvItems = await exportTable('person-jsonl');
-    const fromJsonl = await runLocalFile(stack, jsonl, CONFIG, {
+    const fromJsonl = await runLocalFile(local.stack, jsonl, CONFIG, {
       entity: 'person-jsonl',
       stateDir,
       rerun: 'jsonl',
@@ -233,8 +208,8 @@ describe('dirty files through the local stack', () => {
     const file = write('latin.csv', encode1252(text));
 
     // Act
-    const good = await runLocalFile(stack, file, CONFIG, { entity: 'person-latin', stateDir });
-    const bad = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, rerun: 'latin' });
+    const good = await runLocalFile(local.stack, file, CONFIG, { entity: 'person-latin', stateDir });
+    const bad = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir, rerun: 'latin' });
 
     // Assess
     expect(good.status).toBe('SUCCEEDED');
@@ -257,7 +232,7 @@ describe('dirty files through the local stack', () => {
     const before = await exportTable('person');
 
     // Act
-    const result = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const result = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
 
     // Assess
     expect(result.status).toBe('FAILED');

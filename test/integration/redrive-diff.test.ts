@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   CreateTableCommand,
   DeleteItemCommand,
@@ -8,9 +5,9 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
-import { LocalStack } from '../../local/local-stack';
 import { redriveLocalRun, runLocalFile } from '../../local/run';
 import { readCsv } from './reference';
+import { useLocalStack } from './support';
 
 /**
  * Integration on the local stack: dry runs (`local diff`) that find drift in a tampered target and
@@ -32,48 +29,26 @@ const CONFIG: CrmSyncConfig = parseConfig({ entities: { person: ENTITY, clean: E
 const T1 = '2024-01-01T00:00:00Z';
 
 describe('dry runs and redrives on the local stack', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-redrive-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-redrive-data-'));
-  const configFile = join(dataDir, 'crm-sync.config.json');
-  let stack: LocalStack;
-
-  const csv = (name: string, rows: string[]): string => {
-    const path = join(dataDir, name);
-    writeFileSync(path, `Id,Name,Modified,IsDeleted\n${rows.join('\n')}\n`);
-    return path;
-  };
+  const local = useLocalStack('redrive', CONFIG, { retryIntervalMs: 1 });
+  const stateDir = local.stateDir;
+  const csv = (name: string, rows: string[]): string =>
+    local.write(name, `Id,Name,Modified,IsDeleted\n${rows.join('\n')}\n`);
   const people = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
   const client = () =>
     (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
-  const exportTable = async (entity: string) => {
-    const { scanTable } =
-      require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
-    const items: Record<string, unknown>[] = [];
-    for await (const page of scanTable(stack.tableOf(entity))) {
-      for (const { _run, ...rest } of page) items.push(rest);
-    }
-    return items.sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  };
+  const exportTable = (entity: string) => local.items(entity, { omit: ['_run'] });
   const steps = async (runId: string) => {
     const { Ledger } =
       require('../../lambdas/adapters/ledger') as typeof import('../../lambdas/adapters/ledger');
     return new Ledger('crm-sync-ledger').listSteps(runId);
   };
 
-  beforeAll(async () => {
-    writeFileSync(configFile, JSON.stringify(CONFIG));
-    stack = await LocalStack.start({ stateDir, config: CONFIG, configFile, retryIntervalMs: 1 });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
-
   it('finds drift in a tampered target with a dry run that writes nothing, and a rerun repairs it', async () => {
     // Prepare: load, then change the table behind crm-sync's back.
     const file = csv('drift.csv', people('d', 60));
-    await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
-    const table = stack.tableOf('person');
+    await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
+    const table = local.stack.tableOf('person');
     await client().send(new DeleteItemCommand({ TableName: table, Key: { id: { S: 'd001' } } }));
     await client().send(
       new UpdateItemCommand({
@@ -87,9 +62,13 @@ describe('dry runs and redrives on the local stack', () => {
     const tampered = await exportTable('person');
 
     // Act
-    const diff = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, dryRun: true });
+    const diff = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir, dryRun: true });
     const afterDiff = await exportTable('person');
-    const repair = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, rerun: 'repair' });
+    const repair = await runLocalFile(local.stack, file, CONFIG, {
+      entity: 'person',
+      stateDir,
+      rerun: 'repair',
+    });
 
     // Assess
     expect(diff.status).toBe('SUCCEEDED');
@@ -121,9 +100,9 @@ describe('dry runs and redrives on the local stack', () => {
   it('resumes a failed run: finished chunks are not run again, and the table equals a clean run', async () => {
     // Prepare: a run whose merges fail (the table is gone) after every chunk was transformed.
     const file = csv('resume.csv', [...people('r', 80), `r005,Newer Five,2024-02-01T00:00:00Z,false`]);
-    const table = stack.tableOf('person');
+    const table = local.stack.tableOf('person');
     await client().send(new DeleteTableCommand({ TableName: table }));
-    const failed = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     const before = await steps(failed.runId as string);
     await client().send(
       new CreateTableCommand({
@@ -133,12 +112,12 @@ describe('dry runs and redrives on the local stack', () => {
         AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       }),
     );
-    const clean = await runLocalFile(stack, file, CONFIG, { entity: 'clean', stateDir });
+    const clean = await runLocalFile(local.stack, file, CONFIG, { entity: 'clean', stateDir });
 
     // Act
-    const resumed = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+    const resumed = await redriveLocalRun(local.stack, failed.runId as string, CONFIG, { stateDir });
     const after = await steps(failed.runId as string);
-    const again = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+    const again = await redriveLocalRun(local.stack, failed.runId as string, CONFIG, { stateDir });
 
     // Assess
     expect(failed.status).toBe('FAILED');
@@ -162,10 +141,10 @@ describe('dry runs and redrives on the local stack', () => {
 
   it('refuses to resume a run whose source object changed since', async () => {
     // Prepare: a failed run, then a new file under the same name.
-    const table = stack.tableOf('person');
+    const table = local.stack.tableOf('person');
     const file = csv('changed.csv', people('c', 5));
     await client().send(new DeleteTableCommand({ TableName: table }));
-    const failed = await runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir });
+    const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     await client().send(
       new CreateTableCommand({
         TableName: table,
@@ -174,10 +153,10 @@ describe('dry runs and redrives on the local stack', () => {
         AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       }),
     );
-    await stack.upload(csv('changed.csv', people('c', 6)), 'person');
+    await local.stack.upload(csv('changed.csv', people('c', 6)), 'person');
 
     // Act
-    const resumed = await redriveLocalRun(stack, failed.runId as string, CONFIG, { stateDir });
+    const resumed = await redriveLocalRun(local.stack, failed.runId as string, CONFIG, { stateDir });
 
     // Assess
     expect(failed.status).toBe('FAILED');

@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
-import { LocalStack } from '../../local/local-stack';
 import { runLocalFile } from '../../local/run';
+import { useLocalStack } from './support';
 
 /**
  * Property, end to end on the local stack: for random files with repeated keys, random updatedAt
@@ -129,19 +126,8 @@ function csvOf(keys: string[], rows: Row[]): string {
 }
 
 describe('the winner rule end to end (property)', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-prop-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-prop-data-'));
-  const configFile = join(dataDir, 'crm-sync.config.json');
-  let stack: LocalStack;
+  const local = useLocalStack('prop', CONFIG);
   let trial = 0;
-
-  beforeAll(async () => {
-    writeFileSync(configFile, JSON.stringify(CONFIG));
-    stack = await LocalStack.start({ stateDir, config: CONFIG, configFile });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
 
   it('the table equals the reference model after any sequence of files, cut any way', async () => {
     const { batchGet } =
@@ -154,12 +140,14 @@ describe('the winner rule end to end (property)', () => {
         const model = new Map<string, State>();
 
         for (const [f, rows] of files.entries()) {
-          const file = join(dataDir, `trial-${t}-file-${f}.csv`);
-          writeFileSync(file, csvOf(keys, rows));
+          const file = local.write(`trial-${t}-file-${f}.csv`, csvOf(keys, rows));
           const expected = applyModel(model, keys, rows);
 
           // Act
-          const result = await runLocalFile(stack, file, CONFIG, { entity: shape.name, stateDir });
+          const result = await runLocalFile(local.stack, file, CONFIG, {
+            entity: shape.name,
+            stateDir: local.stateDir,
+          });
 
           // Assess
           expect(result.status).toBe('SUCCEEDED');
@@ -167,7 +155,7 @@ describe('the winner rule end to end (property)', () => {
           const c = result.counts;
           expect(c && c.applied + c.unchanged + c.superseded + c.deleted + c.rejected).toBe(rows.length);
           expect(c).toEqual(expected);
-          const stored = await batchGet(stack.tableOf(shape.name), 'id', keys);
+          const stored = await batchGet(local.stack.tableOf(shape.name), 'id', keys);
           for (const key of keys) {
             const want = model.get(key);
             const got = stored.get(key);

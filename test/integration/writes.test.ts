@@ -1,9 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
-import { LocalStack } from '../../local/local-stack';
 import { runLocalFile } from '../../local/run';
+import { useLocalStack } from './support';
 
 /**
  * Integration: what several runs of one entity leave in the target, on the local stack: newer-wins
@@ -29,33 +26,11 @@ const T1 = '2024-01-01T00:00:00Z';
 const T2 = '2024-06-01T00:00:00Z';
 
 describe('runs after runs on the local stack', () => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-writes-'));
-  const dataDir = mkdtempSync(join(tmpdir(), 'crm-sync-writes-data-'));
-  const configFile = join(dataDir, 'crm-sync.config.json');
-  let stack: LocalStack;
-
-  const csv = (name: string, rows: string[]): string => {
-    const path = join(dataDir, name);
-    writeFileSync(path, `${HEADER}\n${rows.join('\n')}\n`);
-    return path;
-  };
-  const exportTable = async () => {
-    const { scanTable } =
-      require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
-    const items: Record<string, unknown>[] = [];
-    for await (const page of scanTable(stack.tableOf('person'))) items.push(...page);
-    return items.sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  };
+  const local = useLocalStack('writes', CONFIG);
+  const csv = (name: string, rows: string[]): string => local.write(name, `${HEADER}\n${rows.join('\n')}\n`);
+  const exportTable = () => local.items('person');
   const run = (file: string, rerun?: string) =>
-    runLocalFile(stack, file, CONFIG, { entity: 'person', stateDir, rerun });
-
-  beforeAll(async () => {
-    writeFileSync(configFile, JSON.stringify(CONFIG));
-    stack = await LocalStack.start({ stateDir, config: CONFIG, configFile });
-  });
-  afterAll(async () => {
-    await stack?.stop();
-  });
+    runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir: local.stateDir, rerun });
 
   it('applies newer data, deletes with a tombstone, and never lets an older export undo either', async () => {
     // Prepare

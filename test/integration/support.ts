@@ -1,0 +1,71 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CrmSyncConfig } from '../../lambdas/domain/config';
+import { LocalStack, type LocalStackOptions } from '../../local/local-stack';
+
+export interface LocalStackFixture {
+  /** The running stack (after beforeAll). */
+  readonly stack: LocalStack;
+  readonly stateDir: string;
+  /** A temp folder for the test's input files. */
+  readonly dataDir: string;
+  /** Writes a file into dataDir; returns its path. */
+  write(name: string, content: string | Buffer): string;
+  /** Every item of an entity's table, sorted by `key`, without the attributes named in `omit`. */
+  items(
+    entity: string,
+    options?: { key?: string; omit?: readonly string[] },
+  ): Promise<Record<string, unknown>[]>;
+}
+
+/**
+ * Starts the embedded stack for one test file on its own temp state dir, with `config` written to a
+ * file as the workers read it, and stops it after the file's tests (beforeAll / afterAll).
+ */
+export function useLocalStack(
+  name: string,
+  config: CrmSyncConfig,
+  options: Pick<LocalStackOptions, 'retryIntervalMs'> = {},
+): LocalStackFixture {
+  const stateDir = mkdtempSync(join(tmpdir(), `crm-sync-${name}-`));
+  const dataDir = mkdtempSync(join(tmpdir(), `crm-sync-${name}-data-`));
+  const configFile = join(dataDir, 'crm-sync.config.json');
+  let stack: LocalStack | undefined;
+
+  beforeAll(async () => {
+    writeFileSync(configFile, JSON.stringify(config));
+    stack = await LocalStack.start({ stateDir, config, configFile, ...options });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  return {
+    get stack(): LocalStack {
+      if (!stack) throw new Error('the local stack is not started (use it inside a test)');
+      return stack;
+    },
+    stateDir,
+    dataDir,
+    write(file, content) {
+      const path = join(dataDir, file);
+      writeFileSync(path, content);
+      return path;
+    },
+    async items(entity, { key = 'id', omit = [] } = {}) {
+      // Required here: the adapters' SDK clients read the local endpoints set by LocalStack.start.
+      const { scanTable } =
+        require('../../lambdas/adapters/dynamodb') as typeof import('../../lambdas/adapters/dynamodb');
+      const out: Record<string, unknown>[] = [];
+      for await (const page of scanTable(this.stack.tableOf(entity))) {
+        for (const item of page) {
+          const kept = { ...item } as Record<string, unknown>;
+          for (const name of omit) delete kept[name];
+          out.push(kept);
+        }
+      }
+      return out.sort((a, b) => String(a[key]).localeCompare(String(b[key])));
+    },
+  };
+}
