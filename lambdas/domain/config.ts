@@ -127,7 +127,7 @@ const entitySchema = z
   })
   .superRefine(
     (entity, ctx) => {
-        const key = entity.fields[entity.target.key];
+      const key = entity.fields[entity.target.key];
       if (!key) {
         ctx.addIssue({
           code: 'custom',
