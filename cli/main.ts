@@ -8,6 +8,7 @@ import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
+import { formatReport, localReport } from '../local/report';
 import { redriveLocalRun, runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
 
@@ -121,6 +122,12 @@ export function describeRun(r: LocalRunResult, file: string): string {
       `  reconciliation ${r.reconciliation.status} (${fmt(r.reconciliation.verifiedKeys)} keys verified)`,
     );
     for (const c of r.reconciliation.checks.filter((x) => !x.ok)) lines.push(`    ✗ ${c.name}: ${c.detail}`);
+  }
+  for (const ref of r.references ?? []) {
+    lines.push(
+      `  references     ${ref.field} → ${ref.entity}: ${fmt(ref.checked)} checked, ${fmt(ref.orphans)} orphans` +
+        (ref.orphans > 0 ? ` (${fmt(ref.missingParents)} missing ${ref.entity} ids, see orphans.csv)` : ''),
+    );
   }
   if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
   if (r.faults) {
@@ -281,6 +288,18 @@ export function buildCli(): Command {
       const view = await localRunStatus(stateDirOf(opts.stateDir), runId);
       if (opts.json) process.stdout.write(`${JSON.stringify(view)}\n`);
       else process.stdout.write(`${formatRunStatus(view)}\n`);
+    });
+
+  program
+    .command('report <runId>')
+    .description("print a local run's summary and where its report.html is")
+    .option('--json', 'print {"summary": <summary.json>, "html": <path of report.html>} as one JSON line')
+    .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
+    .action(async (runId: string, opts: { json?: boolean; stateDir?: string }) => {
+      const report = await localReport(stateDirOf(opts.stateDir), runId);
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ summary: report.summary, html: report.htmlPath })}\n`);
+      else process.stdout.write(`${formatReport(report)}\n`);
     });
 
   program

@@ -66,6 +66,8 @@ export interface LocalRunResult {
   durationMs: number;
   /** A dry run: the counts say what the run would do; `reports.diff` lists it per key. */
   dryRun?: boolean;
+  /** Referential integrity of the run's items (entities with `references`). */
+  references?: RunSummary['references'];
   error?: { name: string; message: string };
   /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
   faults?: Record<string, number>;

@@ -7,6 +7,7 @@ import type { RunSummary } from '../lambdas/domain/report';
 import { deriveRunId } from '../lambdas/domain/run';
 import { LOCAL } from './emulators';
 import type { LocalRunResult, LocalStack } from './local-stack';
+import { withFailureReport } from './report';
 
 export interface LocalRunOptions {
   entity: string;
@@ -214,6 +215,8 @@ async function executeRun(
     result.topReasons = summary.topReasons;
     result.reports = await copyReports(stack, summary, stateDir);
     if (summary.dryRun) result.dryRun = true;
+    if (summary.references) result.references = summary.references;
   }
-  return { ...result, ...faults() };
+  // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).
+  return withFailureReport({ ...result, ...faults() }, stateDir);
 }

@@ -1,5 +1,6 @@
 import { csvCell } from './chunk';
 import { parseRecord } from './csv';
+import type { ReferenceCheck } from './references';
 import type { Counts } from './run';
 
 export type ReconciliationStatus = 'MATCHED' | 'MISMATCHED';
@@ -34,9 +35,35 @@ export interface RunSummary {
     duplicates?: string | undefined;
     /** A dry run's decisions per key. */
     diff?: string | undefined;
+    /** Missing parents of reference fields, with the items pointing at them. */
+    orphans?: string | undefined;
+    /** report.html: the page a person reads. */
+    html?: string | undefined;
   };
+  /** Referential integrity of the run's items, per reference field of the entity. */
+  references?: ReferenceCheck[];
   /** A dry run: the counts say what the run would do; nothing was written. */
   dryRun?: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}
+
+/**
+ * summary.json of a run that failed before Reconcile (e.g. HeaderMismatchError at Plan): the same
+ * identity fields as RunSummary, the error, and `counts` and `reconciliation` null (never counted).
+ */
+export interface FailedRunSummary {
+  runId: string;
+  entity: string;
+  status: 'FAILED';
+  source: RunSummary['source'];
+  error: { name: string; message: string };
+  /** Chunks the plan cut the file into; null when the run failed before Plan finished. */
+  chunks: number | null;
+  counts: null;
+  reconciliation: null;
+  reports: { summary: string; html?: string | undefined };
   startedAt: string;
   finishedAt: string;
   durationMs: number;

@@ -5,10 +5,12 @@ import { z } from 'zod';
 import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
-import { putJson, putStream, readJson, readTextIfExists } from '../adapters/s3';
-import { csvCell, META } from '../domain/chunk';
+import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
+import { csvCell } from '../domain/chunk';
 import { getEntity } from '../domain/config';
+import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
 import { storedContentDigest } from '../domain/merge';
+import { type ReferenceCheck, ReferenceCollector } from '../domain/references';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
   accountingGap,
@@ -65,16 +67,30 @@ async function readMapResults<T>(
   return { outputs, failures };
 }
 
-async function* rejectsCsv(bucket: string, job: WorkerJob, chunks: number): AsyncGenerator<Buffer> {
-  // A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header.
-  const jsonl = job.format === 'jsonl';
-  const columns = jsonl ? ['record'] : job.columns;
+/** A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header. */
+function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
+  return job.format === 'jsonl'
+    ? { columns: ['record'], delimiter: undefined }
+    : { columns: job.columns, delimiter: job.delimiter };
+}
+
+/** rejects.csv, streamed chunk by chunk; `sampler` keeps a few lines per reason for report.html. */
+async function* rejectsCsv(
+  bucket: string,
+  job: WorkerJob,
+  chunks: number,
+  sampler: RejectSampler,
+): AsyncGenerator<Buffer> {
+  const { columns, delimiter } = rejectColumns(job);
   yield Buffer.from(rejectsHeader(columns));
   for (let c = 0; c < chunks; c++) {
     const text = await readTextIfExists({ bucket, key: workKeys.rejects(job.workPrefix, c) });
     const rows: string[] = [];
     for (const line of text.split('\n')) {
-      if (line) rows.push(rejectsRow(JSON.parse(line), columns, jsonl ? undefined : job.delimiter));
+      if (!line) continue;
+      const reject = JSON.parse(line) as { line: number; reasons: string[]; raw: string };
+      sampler.add(reject);
+      rows.push(rejectsRow(reject, columns, delimiter));
     }
     if (rows.length > 0) yield Buffer.from(rows.join(''));
   }
@@ -179,6 +195,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const mismatched: Array<{ key: string; problem: string }> = [];
   let mismatchedCount = 0;
   let verified = 0;
+  const references = new ReferenceCollector(entity.references);
   // A dry run wrote nothing: there is nothing to verify, its merged decisions are the report.
   for (let p = 0; p < (job.dryRun ? 0 : plan.partitions); p++) {
     const text = await readTextIfExists({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, p) });
@@ -195,6 +212,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     for (const l of lines) {
       verified++;
       const got = stored.get(l.k);
+      if (got) references.add(l.k, got);
       let problem: string | undefined;
       if (l.o === 'superseded') {
         if (l.h === null) {
@@ -223,15 +241,45 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
 
   const reportPrefix = `reports/${event.runId}/`;
   const reports: RunSummary['reports'] = { summary: `${reportPrefix}summary.json` };
+
+  // References: the parents the run's items point at must exist (a report, not a failed run:
+  // parents may arrive in a later run).
+  const referenceChecks: ReferenceCheck[] = [];
+  const orphanRows: string[] = [];
+  for (const { field, entity: parent, values } of references.fields()) {
+    const parentEntity = getEntity(env.config, parent);
+    const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values, {
+      projection: [parentEntity.target.key],
+    });
+    const existing = new Set(found.keys());
+    referenceChecks.push(references.result(field, existing));
+    for (const m of references.missing(field, existing)) {
+      orphanRows.push(
+        `${[field, parent, m.value, String(m.children), m.keys.join(' ')].map(csvCell).join(',')}\r\n`,
+      );
+    }
+  }
+  if (orphanRows.length > 0) {
+    reports.orphans = `${reportPrefix}orphans.csv`;
+    await putObject(
+      env.bucket,
+      reports.orphans,
+      `field,entity,missing value,items,sample keys\r\n${orphanRows.join('')}`,
+      'text/csv; charset=utf-8',
+    );
+  }
+  const { columns: rejectCols, delimiter: rejectDelimiter } = rejectColumns(job);
+  const sampler = new RejectSampler(rejectCols, rejectDelimiter);
   if (counts.rejected > 0) {
     reports.rejects = `${reportPrefix}rejects.csv`;
     await putStream(
       env.bucket,
       reports.rejects,
-      rejectsCsv(env.bucket, job, plan.chunks),
+      rejectsCsv(env.bucket, job, plan.chunks, sampler),
       'text/csv; charset=utf-8',
     );
   }
+  const duplicateSample: Array<{ key: string; lines: number[]; winner: number }> = [];
   if (duplicateKeys > 0) {
     reports.duplicates = `${reportPrefix}duplicates.csv`;
     const body = async function* () {
@@ -246,6 +294,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
           .filter(Boolean)
           .map((l) => {
             const d = JSON.parse(l) as { key: string; lines: number[]; winner: number };
+            if (duplicateSample.length < DUPLICATES_SHOWN) duplicateSample.push(d);
             return `${[d.key, d.lines.join(' '), String(d.winner)].map(csvCell).join(',')}\r\n`;
           });
         if (rows.length) yield Buffer.from(rows.join(''));
@@ -264,6 +313,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     );
   }
 
+  reports.html = `${reportPrefix}report.html`;
   const ok = checks.every((c) => c.ok);
   const finishedAt = new Date().toISOString();
   const startedAt = run?.startedAt ?? finishedAt;
@@ -278,6 +328,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     partitions: plan.partitions,
     topReasons: topReasons(reasons),
     ...(job.dryRun ? { dryRun: true } : {}),
+    ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,
@@ -290,6 +341,24 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     finishedAt,
     durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
   };
+  const html = renderReport({
+    summary,
+    rejectSamples: sampler.samples(),
+    duplicates: duplicateSample,
+    chunks: chunks.map((c) => ({
+      id: c.index,
+      rows: c.rows,
+      rejected: c.rejected,
+      durationMs: c.durationMs,
+    })),
+    partitions: partitions.map((p) => ({
+      id: p.partition,
+      rows: p.candidates,
+      applied: p.applied,
+      durationMs: p.durationMs,
+    })),
+  });
+  await putObject(env.bucket, reports.html, html, 'text/html; charset=utf-8');
   await putJson(env.bucket, reports.summary, summary);
   await ledger.updateRun(event.runId, {
     status: ok ? 'SUCCEEDED' : 'MISMATCHED',

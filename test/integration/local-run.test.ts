@@ -75,6 +75,22 @@ describe('local run of the synthesized state machine', () => {
       expect(item?.updatedAt).toBe(new Date(row.LastModifiedDate as string).toISOString());
       expect(item?.title ?? '').toBe((row.Title as string).trim());
     }
+
+    // References: every contact's AccountId is looked up in the accounts table; orphans are counted.
+    const [accountHeader, ...accountRows] = readCsv(ACCOUNTS);
+    const idColumn = accountHeader?.cells.indexOf('Id') ?? -1;
+    const accountIds = new Set(accountRows.map((r) => r.cells[idColumn]));
+    const pointing = [...expected.values()].map((r) => (r.AccountId as string).trim()).filter(Boolean);
+    const orphans = pointing.filter((a) => !accountIds.has(a));
+    expect(result.references).toEqual([
+      expect.objectContaining({
+        field: 'accountId',
+        entity: 'account',
+        checked: pointing.length,
+        orphans: orphans.length,
+        missingParents: new Set(orphans).size,
+      }),
+    ]);
   });
 
   it('changes nothing when the same file runs again, and ends a duplicate trigger as a no-op', async () => {

@@ -96,10 +96,12 @@ const PARTITIONS: PartitionResult[] = [
 ];
 /** What the target holds for the winners (business attributes; the digest is computed from them). */
 const ITEMS = {
-  K1: { id: 'K1', lastName: 'Lovelace' },
+  K1: { id: 'K1', lastName: 'Lovelace', accountId: 'A1' },
   K2: { id: 'K2', lastName: 'Hopper' },
-  K3: { id: 'K3', lastName: 'Liskov', score: 3, active: true },
+  K3: { id: 'K3', lastName: 'Liskov', score: 3, active: true, accountId: 'A9' },
 };
+/** The accounts table: A1 exists, A9 (K3's account) does not. */
+const ACCOUNTS = new Set(['A1', 'A2']);
 const h1 = itemDigest(ITEMS.K1);
 const h2 = itemDigest(ITEMS.K2);
 const h3 = itemDigest(ITEMS.K3);
@@ -139,6 +141,11 @@ const fakeS3 = new FakeBucket();
 const target = new Map<string, Record<string, string | number | boolean>>();
 
 function fakeBatchGet(input: BatchGetItemCommandInput) {
+  const accountKeys = input.RequestItems?.accounts?.Keys as Array<Record<string, AttributeValue>> | undefined;
+  if (accountKeys) {
+    const ids = accountKeys.map((k) => k.id?.S ?? '').filter((id) => ACCOUNTS.has(id));
+    return { Responses: { accounts: ids.map((id) => marshall({ id })) } };
+  }
   const keys = (input.RequestItems?.[TABLE]?.Keys ?? []) as Array<Record<string, AttributeValue>>;
   const found = keys.flatMap((k) => {
     const item = target.get(k['id']?.S ?? '');
@@ -272,16 +279,39 @@ describe('Handler: reconcile', () => {
         mismatchedKeys: [],
         mismatchedKeyCount: 0,
       },
+      references: [
+        {
+          field: 'accountId',
+          entity: 'account',
+          checked: 2,
+          orphans: 1,
+          missingParents: 1,
+          sample: [{ value: 'A9', children: 1, keys: ['K3'] }],
+        },
+      ],
       reports: {
         summary: `reports/${RUN_ID}/summary.json`,
         rejects: `reports/${RUN_ID}/rejects.csv`,
         duplicates: `reports/${RUN_ID}/duplicates.csv`,
+        orphans: `reports/${RUN_ID}/orphans.csv`,
+        html: `reports/${RUN_ID}/report.html`,
       },
       startedAt: STARTED_AT,
       finishedAt: expect.any(String),
       durationMs: expect.any(Number),
     });
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 2);
+    expect(fakeS3.find(`reports/${RUN_ID}/orphans.csv`)).toBe(
+      'field,entity,missing value,items,sample keys\r\naccountId,account,A9,1,K3\r\n',
+    );
+    // Two reads of the target (one per partition), one of the parents.
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 3);
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
+      RequestItems: {
+        accounts: expect.objectContaining({
+          Keys: expect.arrayContaining([{ id: { S: 'A1' } }, { id: { S: 'A9' } }]),
+        }),
+      },
+    });
     expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
       RequestItems: {
         [TABLE]: {
@@ -451,8 +481,9 @@ describe('Handler: reconcile', () => {
     expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
   });
 
-  it('writes no rejects or duplicates report when there are none', async () => {
+  it('writes no rejects, duplicates or orphans report when there are none', async () => {
     // Prepare
+    ACCOUNTS.add('A9');
     const chunks = [{ ...CHUNKS[0], rows: 3, rejected: 0, topReasons: {} }, CHUNKS[1]];
     const partitions = PARTITIONS.map((p) => ({ ...p, duplicateKeys: 0 }));
     writeMapResults(TRANSFORM_MANIFEST, [{ chunks }]);
@@ -466,8 +497,41 @@ describe('Handler: reconcile', () => {
 
     // Assess
     expect(summary.reconciliation.status).toBe('MATCHED');
-    expect(summary.reports).toEqual({ summary: `reports/${RUN_ID}/summary.json` });
-    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+    expect(summary.reports).toEqual({
+      summary: `reports/${RUN_ID}/summary.json`,
+      html: `reports/${RUN_ID}/report.html`,
+    });
+    expect(summary.references).toEqual([expect.objectContaining({ checked: 2, orphans: 0 })]);
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2);
+    expect(fakeS3.find(`reports/${RUN_ID}/report.html`)).toContain('No rejects');
+    ACCOUNTS.delete('A9');
+  });
+
+  it('writes report.html with the counts, the checks, escaped reject samples and the chunk timings', async () => {
+    // Act
+    const summary = await reconcileHandler(EVENT);
+
+    // Assess
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: BUCKET,
+      Key: `reports/${RUN_ID}/report.html`,
+      ContentType: 'text/html; charset=utf-8',
+    });
+    const html = fakeS3.find(`reports/${RUN_ID}/report.html`) ?? '';
+    expect(html).toMatch(/^<!DOCTYPE html>/);
+    for (const [bucket, n] of Object.entries(summary.counts))
+      expect(html).toContain(`data-count="${bucket}">${n}</td>`);
+    expect(html).toContain('data-check="content"');
+    // The sample of line 6: its key, the invalid Email cell, the reason; the formula cell is not shown.
+    expect(html).toContain('<code>invalid_email:Email</code>');
+    expect(html).toContain(
+      '<span class="kv named"><span class="k">Email</span> <span class="cell">not-an-email</span>',
+    );
+    expect(html).not.toContain('HYPERLINK');
+    expect(html).toContain('<td class="cell">K3</td><td>3, 5</td>');
+    expect(html).toContain('data-chunk="1"');
+    expect(html).toContain('data-partition="1"');
+    expect(html).toContain('data-reference="accountId"');
   });
 
   it('rejects an event without the map results (InvalidEventError)', async () => {

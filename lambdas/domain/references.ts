@@ -1,0 +1,83 @@
+/**
+ * Referential integrity (config `references`: Contact.accountId → account): collects the values a
+ * run's target items hold in reference fields, and turns the parents found missing into an orphan
+ * report. Bounded memory: one entry per distinct referenced value, with a few child keys each.
+ */
+import type { Scalar } from './normalize';
+
+/** Child keys kept per orphan value (the count is always exact). */
+const SAMPLE_KEYS = 5;
+
+export interface ReferenceCheck {
+  /** The reference field of this entity, and the entity it points at. */
+  field: string;
+  entity: string;
+  /** Items that hold a value in the field. */
+  checked: number;
+  /** Items whose value names no item of the parent entity. */
+  orphans: number;
+  /** Distinct missing parent values. */
+  missingParents: number;
+  /** Up to 20 missing parents, each with a few of the child keys pointing at it. */
+  sample: Array<{ value: string; children: number; keys: string[] }>;
+}
+
+export class ReferenceCollector {
+  private readonly byField = new Map<string, Map<string, { children: number; keys: string[] }>>();
+  private readonly checked = new Map<string, number>();
+
+  constructor(private readonly references: Readonly<Record<string, { entity: string }>>) {
+    for (const field of Object.keys(references)) this.byField.set(field, new Map());
+  }
+
+  /** One target item (key and attributes) of the run. */
+  add(key: string, item: Readonly<Record<string, Scalar>>): void {
+    for (const [field, values] of this.byField) {
+      const v = item[field];
+      if (v === undefined || v === '') continue;
+      this.checked.set(field, (this.checked.get(field) ?? 0) + 1);
+      const value = String(v);
+      let entry = values.get(value);
+      if (!entry) {
+        entry = { children: 0, keys: [] };
+        values.set(value, entry);
+      }
+      entry.children++;
+      if (entry.keys.length < SAMPLE_KEYS) entry.keys.push(key);
+    }
+  }
+
+  fields(): Array<{ field: string; entity: string; values: string[] }> {
+    return [...this.byField].map(([field, values]) => ({
+      field,
+      entity: this.references[field]?.entity ?? '',
+      values: [...values.keys()],
+    }));
+  }
+
+  /** The check of one field, given the parent values that exist. */
+  result(field: string, existing: ReadonlySet<string>): ReferenceCheck {
+    const values = this.byField.get(field) ?? new Map();
+    const missing = [...values].filter(([value]) => !existing.has(value));
+    return {
+      field,
+      entity: this.references[field]?.entity ?? '',
+      checked: this.checked.get(field) ?? 0,
+      orphans: missing.reduce((n, [, e]) => n + e.children, 0),
+      missingParents: missing.length,
+      sample: missing
+        .sort((a, b) => b[1].children - a[1].children || a[0].localeCompare(b[0]))
+        .slice(0, 20)
+        .map(([value, e]) => ({ value, children: e.children, keys: e.keys })),
+    };
+  }
+
+  /** Every missing parent of a field (for orphans.csv). */
+  missing(
+    field: string,
+    existing: ReadonlySet<string>,
+  ): Array<{ value: string; children: number; keys: string[] }> {
+    const values = this.byField.get(field) ?? new Map();
+    return [...values].filter(([value]) => !existing.has(value)).map(([value, e]) => ({ value, ...e }));
+  }
+}
