@@ -1,24 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import type { Counts } from '../../lambdas/domain/run';
-
-const run = promisify(execFile);
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'bin/crm-sync.js');
-const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
-
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const out = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-    return { ...out, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
+import { CONTACTS, cli, ROOT } from './support';
 
 const lastJson = (stdout: string) =>
   JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;

@@ -1,31 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import type { Counts } from '../../lambdas/domain/run';
 import type { LocalRunResult } from '../../local/local-stack';
 import type { RunStatusView, RunView } from '../../local/runs';
+import { CONTACTS, cli, lastJson, ROOT } from './support';
 
-const execFileAsync = promisify(execFile);
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'bin/crm-sync.js');
-const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
-
-async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const out = await execFileAsync(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { ...out, code: 0 };
-  } catch (err) {
-    const e = err as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
-}
-
-const lastJson = <T>(stdout: string) => JSON.parse(stdout.trim().split('\n').pop() ?? '') as T;
 const sum = <T>(items: T[], f: (t: T) => number | undefined) => items.reduce((n, t) => n + (f(t) ?? 0), 0);
 
 /**

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import type { CrmSyncConfig } from '../../lambdas/domain/config';
 import { LocalStack, type LocalStackOptions } from '../../local/local-stack';
 
@@ -69,3 +71,25 @@ export function useLocalStack(
     },
   };
 }
+
+export const ROOT = resolve(__dirname, '../..');
+export const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
+const CLI = join(ROOT, 'bin/crm-sync.js');
+const execFileAsync = promisify(execFile);
+
+/** Runs the CLI in its own process, as a user would; never throws (the exit code is returned). */
+export async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const out = await execFileAsync(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { ...out, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+/** The JSON document on the last line of a command's stdout (`--json`). */
+export const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').pop() ?? '') as T;
