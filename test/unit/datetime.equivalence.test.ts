@@ -194,7 +194,8 @@ describe('date/datetime parsing equals the regex-only implementation', () => {
         expect(ours(text, type)).toEqual(expected);
         if (expected.ok) accepted++;
       }),
-      { numRuns: runs },
+      // Seeded: the counts below check that both branches were exercised, so they must not depend on luck.
+      { numRuns: runs, seed: 20261125 },
     );
     // Not vacuous: a good share of the inputs is accepted.
     expect(accepted).toBeGreaterThan(runs * 0.2);

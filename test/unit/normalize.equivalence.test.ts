@@ -576,7 +576,8 @@ describe('normalize.ts equals its previous implementation', () => {
         expect(normalizeField(raw, emailSpec)).toEqual(expected);
         if (expected.ok && expected.value !== undefined) accepted++;
       }),
-      { numRuns: runs },
+      // Seeded: the counts below check that both branches were exercised, so they must not depend on luck.
+      { numRuns: runs, seed: 20261125 },
     );
     expect(accepted).toBeGreaterThan(runs * 0.1);
   });

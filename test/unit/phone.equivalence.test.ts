@@ -310,7 +310,8 @@ describe('phoneE164 equals libphonenumber-js', () => {
         if (expected.ok) valid++;
         if (/^[0-9 ().\-/+]*(?:(?:ext\.?|x) *[0-9]{1,9})?$/i.test(text.trim())) simple++;
       }),
-      { numRuns: runs },
+      // Seeded: the counts below check that both branches were exercised, so they must not depend on luck.
+      { numRuns: runs, seed: 20261125 },
     );
     // Not a vacuous comparison: many inputs are valid, and many take the fast path.
     expect(valid).toBeGreaterThan(runs * 0.08);
