@@ -1,76 +1,12 @@
 import fc from 'fast-check';
 import type { FieldSpec } from '../../lambdas/domain/config';
 import { normalizeField } from '../../lambdas/domain/normalize';
+import { referenceParseDateTime } from './reference/normalize-before';
 
 /**
- * parseDateTime's fast path for canonical shapes must not change any result. The reference below is
- * normalize.ts's date/datetime parsing as it was before (regexes only), kept verbatim.
+ * parseDateTime's fast path for canonical shapes must not change any result: the reference is the
+ * regex parser of normalize.ts as it was before (test/unit/reference/normalize-before.ts).
  */
-const TIME =
-  String.raw`(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:\s*([AP]M))?` +
-  String.raw`(?:\s*(?:(Z|UTC|GMT)|(?:Z|UTC|GMT)?([+-])(\d{2})(?::?(\d{2}))?))?)?`;
-/** 2024-03-05 (ISO, two-digit month and day). */
-const ISO_DATETIME = new RegExp(String.raw`^(\d{4})-(\d{2})-(\d{2})${TIME}$`, 'i');
-/** 2024/03/05 or 2024/3/5. */
-const YMD_SLASH_DATETIME = new RegExp(String.raw`^(\d{4})/(\d{1,2})/(\d{1,2})${TIME}$`, 'i');
-/** 3/5/2024 or 03/05/2024: US month/day/year. */
-const US_DATETIME = new RegExp(String.raw`^(\d{1,2})/(\d{1,2})/(\d{4})${TIME}$`, 'i');
-/** Epoch milliseconds (13 digits: 2001-09-09 … 2286-11-20). */
-const EPOCH_MILLIS = /^\d{13}$/;
-
-const MAX_OFFSET_HOURS = 18;
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/**
- * Parses the accepted date/datetime shapes with explicit patterns (never `Date.parse`) and returns
- * ISO-8601 UTC with milliseconds, or undefined. No zone means UTC; a bare date is midnight UTC.
- * Fractions of a second beyond milliseconds are truncated. Years are 1000–9999.
- */
-function referenceParseDateTime(text: string): string | undefined {
-  if (EPOCH_MILLIS.test(text)) return new Date(Number(text)).toISOString();
-  let year: string | undefined;
-  let month: string | undefined;
-  let day: string | undefined;
-  let m = ISO_DATETIME.exec(text) ?? YMD_SLASH_DATETIME.exec(text);
-  if (m) {
-    [year, month, day] = [m[1], m[2], m[3]];
-  } else {
-    m = US_DATETIME.exec(text);
-    if (!m) return undefined;
-    [month, day, year] = [m[1], m[2], m[3]];
-  }
-  const [hourText, minuteText, secondText, fraction, ampm, , sign, offHours, offMinutes] = m.slice(4);
-  const y = Number(year);
-  const mo = Number(month);
-  const d = Number(day);
-  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
-
-  let h = hourText === undefined ? 0 : Number(hourText);
-  const mi = minuteText === undefined ? 0 : Number(minuteText);
-  const s = secondText === undefined ? 0 : Number(secondText);
-  const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  if (ampm !== undefined) {
-    if (h < 1 || h > 12) return undefined;
-    h = (h % 12) + (ampm.toUpperCase() === 'PM' ? 12 : 0);
-  }
-  if (h > 23 || mi > 59 || s > 59) return undefined;
-
-  let offset = 0;
-  if (sign !== undefined) {
-    const oh = Number(offHours);
-    const om = offMinutes === undefined ? 0 : Number(offMinutes);
-    if (oh > MAX_OFFSET_HOURS || om > 59) return undefined;
-    offset = (sign === '-' ? -1 : 1) * (oh * 60 + om);
-  }
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offset * 60_000;
-  const iso = new Date(utc).toISOString();
-  // An offset can push 9999-12-31 past year 9999 (toISOString then writes an expanded year).
-  return iso.length === 24 ? iso : undefined;
-}
 
 function reference(raw: string, type: 'date' | 'datetime'): { ok: boolean; value?: string } {
   const text = raw.trim();
