@@ -7,24 +7,13 @@ import {
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { redriveLocalRun, runLocalFile } from '../../local/run';
 import { readCsv } from './reference';
-import { useLocalStack } from './support';
+import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
  * Integration on the local stack: dry runs (`local diff`) that find drift in a tampered target and
  * write nothing, and resumed runs (`local redrive`) that run only what had not finished.
  */
-const ENTITY = {
-  target: { key: 'id' },
-  fields: {
-    id: { source: 'Id', required: true },
-    name: { source: 'Name', required: true },
-    updatedAt: { source: 'Modified', type: 'datetime', required: true },
-  },
-  updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted' },
-  partitionRows: 100,
-  source: { chunkBytes: 1024 },
-};
+const ENTITY = { ...PERSON_ENTITY, partitionRows: 100, source: { chunkBytes: 1024 } };
 const CONFIG: CrmSyncConfig = parseConfig({ entities: { person: ENTITY, clean: ENTITY } });
 const T1 = '2024-01-01T00:00:00Z';
 
@@ -32,7 +21,7 @@ describe('dry runs and redrives on the local stack', () => {
   const local = useLocalStack('redrive', CONFIG, { retryIntervalMs: 1 });
   const stateDir = local.stateDir;
   const csv = (name: string, rows: string[]): string =>
-    local.write(name, `Id,Name,Modified,IsDeleted\n${rows.join('\n')}\n`);
+    local.write(name, `${PERSON_HEADER}\n${rows.join('\n')}\n`);
   const people = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
   const client = () =>

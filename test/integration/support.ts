@@ -72,6 +72,22 @@ export function useLocalStack(
   };
 }
 
+/**
+ * The small entity the write-semantics tests use: a key, a required name, a datetime that orders
+ * versions, and a delete flag. Files for it start with PERSON_HEADER.
+ */
+export const PERSON_ENTITY = {
+  target: { key: 'id' },
+  fields: {
+    id: { source: 'Id', required: true },
+    name: { source: 'Name', required: true },
+    updatedAt: { source: 'Modified', type: 'datetime', required: true },
+  },
+  updatedAt: 'updatedAt',
+  deleteFlag: { source: 'IsDeleted' },
+} as const;
+export const PERSON_HEADER = 'Id,Name,Modified,IsDeleted';
+
 export const ROOT = resolve(__dirname, '../..');
 export const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
 const CLI = join(ROOT, 'bin/crm-sync.js');

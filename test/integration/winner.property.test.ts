@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalFile } from '../../local/run';
-import { useLocalStack } from './support';
+import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
  * Property, end to end on the local stack: for random files with repeated keys, random updatedAt
@@ -16,21 +16,11 @@ const SHAPES = [
   { name: 'p-mid', chunkBytes: 2048, partitionRows: 100 },
   { name: 'p-large', chunkBytes: 1 << 20, partitionRows: 1000 },
 ] as const;
-const ENTITY = {
-  target: { key: 'id' },
-  fields: {
-    id: { source: 'Id', required: true },
-    name: { source: 'Name', required: true },
-    updatedAt: { source: 'Modified', type: 'datetime', required: true },
-  },
-  updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted' },
-};
 const CONFIG: CrmSyncConfig = parseConfig({
   entities: Object.fromEntries(
     SHAPES.map((s) => [
       s.name,
-      { ...ENTITY, partitionRows: s.partitionRows, source: { chunkBytes: s.chunkBytes } },
+      { ...PERSON_ENTITY, partitionRows: s.partitionRows, source: { chunkBytes: s.chunkBytes } },
     ]),
   ),
 });
@@ -122,7 +112,7 @@ function csvOf(keys: string[], rows: Row[]): string {
       .map(cell)
       .join(','),
   );
-  return `Id,Name,Modified,IsDeleted\n${lines.join('\n')}\n`;
+  return `${PERSON_HEADER}\n${lines.join('\n')}\n`;
 }
 
 describe('the winner rule end to end (property)', () => {

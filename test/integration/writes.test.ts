@@ -1,27 +1,14 @@
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalFile } from '../../local/run';
-import { useLocalStack } from './support';
+import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
  * Integration: what several runs of one entity leave in the target, on the local stack: newer-wins
  * across runs, deletes with tombstones (an older export never brings a deleted record back), and
  * reruns that change nothing.
  */
-const CONFIG: CrmSyncConfig = parseConfig({
-  entities: {
-    person: {
-      target: { key: 'id' },
-      fields: {
-        id: { source: 'Id', required: true },
-        name: { source: 'Name', required: true },
-        updatedAt: { source: 'Modified', type: 'datetime', required: true },
-      },
-      updatedAt: 'updatedAt',
-      deleteFlag: { source: 'IsDeleted' },
-    },
-  },
-});
-const HEADER = 'Id,Name,Modified,IsDeleted';
+const CONFIG: CrmSyncConfig = parseConfig({ entities: { person: PERSON_ENTITY } });
+const HEADER = PERSON_HEADER;
 const T1 = '2024-01-01T00:00:00Z';
 const T2 = '2024-06-01T00:00:00Z';
 
