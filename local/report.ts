@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Ledger } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { renderFailureReport, type StepTiming } from '../lambdas/domain/html-report';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
-import { LOCAL } from './emulators';
 import type { LocalRunResult } from './local-stack';
 import {
   type ChunkView,
+  localLedger,
   localRunStatus,
   type PartitionView,
   type RunStatusView,
@@ -102,9 +101,7 @@ export function writeFailureReport(stateDir: string, run: RunStatusView): { summ
  */
 export async function withFailureReport(result: LocalRunResult, stateDir: string): Promise<LocalRunResult> {
   if (result.status !== 'FAILED' || !result.runId || result.reports.summary) return result;
-  const { Ledger: LedgerClass } =
-    require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
-  const ledger: Ledger = new LedgerClass(LOCAL.ledgerTable);
+  const ledger = localLedger();
   const run = await ledger.getRun(result.runId);
   if (!run) return result;
   const view = runStatusView(run, await ledger.listSteps(result.runId));

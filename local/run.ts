@@ -5,9 +5,9 @@ import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { RunSummary } from '../lambdas/domain/report';
 import { deriveRunId } from '../lambdas/domain/run';
-import { LOCAL } from './emulators';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
+import { localLedger } from './runs';
 
 export interface LocalRunOptions {
   entity: string;
@@ -66,8 +66,7 @@ function lambdaMessage(cause: string): string {
  * holds no lock and can be resumed with `local redrive`.
  */
 async function failInterruptedRuns(entity: string): Promise<void> {
-  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
-  const ledger = new Ledger(LOCAL.ledgerTable);
+  const ledger = localLedger();
   for (const run of await ledger.listRuns({ entity })) {
     if (run.status !== 'RUNNING') continue;
     await ledger.updateRun(run.runId, {
@@ -117,8 +116,7 @@ export async function redriveLocalRun(
   options: { stateDir: string },
 ): Promise<LocalRunResult> {
   const started = Date.now();
-  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
-  const run = await new Ledger(LOCAL.ledgerTable).getRun(runId);
+  const run = await localLedger().getRun(runId);
   if (!run) throw new RunNotResumableError(`no run ${runId} in the ledger (see crm-sync local runs)`);
   getEntity(config, run.entity);
   await failInterruptedRuns(run.entity);

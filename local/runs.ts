@@ -153,6 +153,16 @@ async function assertNotInUse(dir: string): Promise<void> {
 const isMissingTable = (err: unknown) => (err as Error).name === 'ResourceNotFoundException';
 
 /**
+ * The local ledger. Call only once the emulators run and the endpoint variables are set: the
+ * adapter's SDK client reads them when it is first loaded, hence the late require.
+ */
+export function localLedger(): Ledger {
+  const { Ledger: LedgerClass } =
+    require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
+  return new LedgerClass(LOCAL.ledgerTable);
+}
+
+/**
  * Starts only the emulators on the state dir (no state machine), points the SDK clients at them
  * and hands the ledger to `fn`; `undefined` when the state dir holds no DynamoDB data yet.
  */
@@ -174,11 +184,10 @@ async function withLedger<T>(stateDir: string, fn: (ledger: Ledger | undefined) 
     });
     delete process.env.AWS_PROFILE;
     // Required only now: the adapters' SDK clients read the endpoints when they are created.
-    const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
     const { dynamodb } =
       require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients');
     try {
-      return await fn(new Ledger(LOCAL.ledgerTable));
+      return await fn(localLedger());
     } finally {
       dynamodb.destroy();
     }
