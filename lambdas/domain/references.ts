@@ -55,29 +55,28 @@ export class ReferenceCollector {
     }));
   }
 
-  /** The check of one field, given the parent values that exist. */
-  result(field: string, existing: ReadonlySet<string>): ReferenceCheck {
-    const values = this.byField.get(field) ?? new Map();
-    const missing = [...values].filter(([value]) => !existing.has(value));
-    return {
+  /**
+   * The check of one field, given the parent values that exist, and every missing parent with the
+   * children pointing at it (for orphans.csv), in the order they were met.
+   */
+  result(
+    field: string,
+    existing: ReadonlySet<string>,
+  ): { check: ReferenceCheck; missing: Array<{ value: string; children: number; keys: string[] }> } {
+    const values = this.byField.get(field) ?? new Map<string, { children: number; keys: string[] }>();
+    const missing = [...values]
+      .filter(([value]) => !existing.has(value))
+      .map(([value, e]) => ({ value, children: e.children, keys: e.keys }));
+    const check: ReferenceCheck = {
       field,
       entity: this.references[field]?.entity ?? '',
       checked: this.checked.get(field) ?? 0,
-      orphans: missing.reduce((n, [, e]) => n + e.children, 0),
+      orphans: missing.reduce((n, m) => n + m.children, 0),
       missingParents: missing.length,
-      sample: missing
-        .sort((a, b) => b[1].children - a[1].children || a[0].localeCompare(b[0]))
-        .slice(0, 20)
-        .map(([value, e]) => ({ value, children: e.children, keys: e.keys })),
+      sample: [...missing]
+        .sort((a, b) => b.children - a.children || a.value.localeCompare(b.value))
+        .slice(0, 20),
     };
-  }
-
-  /** Every missing parent of a field (for orphans.csv). */
-  missing(
-    field: string,
-    existing: ReadonlySet<string>,
-  ): Array<{ value: string; children: number; keys: string[] }> {
-    const values = this.byField.get(field) ?? new Map();
-    return [...values].filter(([value]) => !existing.has(value)).map(([value, e]) => ({ value, ...e }));
+    return { check, missing };
   }
 }

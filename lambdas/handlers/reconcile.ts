@@ -207,7 +207,6 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       table,
       entity.target.key,
       lines.map((l) => l.k),
-      {},
     );
     for (const l of lines) {
       verified++;
@@ -251,9 +250,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values, {
       projection: [parentEntity.target.key],
     });
-    const existing = new Set(found.keys());
-    referenceChecks.push(references.result(field, existing));
-    for (const m of references.missing(field, existing)) {
+    const { check, missing } = references.result(field, new Set(found.keys()));
+    referenceChecks.push(check);
+    for (const m of missing) {
       orphanRows.push(
         `${[field, parent, m.value, String(m.children), m.keys.join(' ')].map(csvCell).join(',')}\r\n`,
       );
