@@ -304,53 +304,12 @@ export type ParsedRecord =
  */
 export function parseRecord(text: string, delimiter: string): ParsedRecord {
   const dl = delimiter.length;
-  if (dl === 1) return parseRecordByChar(text, delimiter);
-  const fields: string[] = [];
-  const n = text.length;
   if (dl === 0) throw new RangeError('parseRecord: the delimiter must not be empty');
-  let i = 0;
-  for (;;) {
-    if (text.charCodeAt(i) === QUOTE) {
-      let value = '';
-      let segment = i + 1;
-      let from = segment;
-      for (;;) {
-        const q = text.indexOf('"', from);
-        if (q === -1) return { ok: false, reason: 'unterminated_quote' };
-        if (text.charCodeAt(q + 1) === QUOTE) {
-          value += text.slice(segment, q + 1);
-          segment = from = q + 2;
-          continue;
-        }
-        value += text.slice(segment, q);
-        i = q + 1;
-        break;
-      }
-      fields.push(value);
-      if (i === n) return { ok: true, fields };
-      if (!text.startsWith(delimiter, i)) return { ok: false, reason: 'invalid_quote' };
-      i += dl;
-    } else {
-      const d = text.indexOf(delimiter, i);
-      if (d === -1) {
-        fields.push(i === 0 ? text : text.slice(i));
-        return { ok: true, fields };
-      }
-      fields.push(text.slice(i, d));
-      i = d + dl;
-    }
-  }
-}
-
-/**
- * parseRecord for a one-character delimiter (every delimiter the planner picks): the same rules and
- * results, with the delimiter compared as a character code and a quoted field without `""` taken as
- * one slice.
- */
-function parseRecordByChar(text: string, delimiter: string): ParsedRecord {
+  // Every delimiter the planner picks is one character: compare its code, not a substring.
+  const single = dl === 1;
+  const d = delimiter.charCodeAt(0);
   const fields: string[] = [];
   const n = text.length;
-  const d = delimiter.charCodeAt(0);
   let i = 0;
   for (;;) {
     if (text.charCodeAt(i) === QUOTE) {
@@ -358,7 +317,7 @@ function parseRecordByChar(text: string, delimiter: string): ParsedRecord {
       if (q === -1) return { ok: false, reason: 'unterminated_quote' };
       let value: string;
       if (text.charCodeAt(q + 1) !== QUOTE) {
-        value = text.slice(i + 1, q);
+        value = text.slice(i + 1, q); // no escaped quote: one slice
       } else {
         // Escaped quotes: collect the segments, each `""` contributing one quote.
         value = '';
@@ -374,8 +333,10 @@ function parseRecordByChar(text: string, delimiter: string): ParsedRecord {
       fields.push(value);
       i = q + 1;
       if (i === n) return { ok: true, fields };
-      if (text.charCodeAt(i) !== d) return { ok: false, reason: 'invalid_quote' };
-      i++;
+      if (single ? text.charCodeAt(i) !== d : !text.startsWith(delimiter, i)) {
+        return { ok: false, reason: 'invalid_quote' };
+      }
+      i += dl;
     } else {
       const e = text.indexOf(delimiter, i);
       if (e === -1) {
@@ -383,7 +344,7 @@ function parseRecordByChar(text: string, delimiter: string): ParsedRecord {
         return { ok: true, fields };
       }
       fields.push(text.slice(i, e));
-      i = e + 1;
+      i = e + dl;
     }
   }
 }
