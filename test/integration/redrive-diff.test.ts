@@ -26,6 +26,16 @@ describe('dry runs and redrives on the local stack', () => {
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
   const client = () =>
     (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
+  /** Creates the person table again (the tests delete it to make merges fail). */
+  const createTable = (table: string) =>
+    client().send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      }),
+    );
   const exportTable = (entity: string) => local.items(entity, { omit: ['_run'] });
   const steps = async (runId: string) => {
     const { Ledger } =
@@ -93,14 +103,7 @@ describe('dry runs and redrives on the local stack', () => {
     await client().send(new DeleteTableCommand({ TableName: table }));
     const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     const before = await steps(failed.runId as string);
-    await client().send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      }),
-    );
+    await createTable(table);
     const clean = await runLocalFile(local.stack, file, CONFIG, { entity: 'clean', stateDir });
 
     // Act
@@ -134,14 +137,7 @@ describe('dry runs and redrives on the local stack', () => {
     const file = csv('changed.csv', people('c', 5));
     await client().send(new DeleteTableCommand({ TableName: table }));
     const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
-    await client().send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      }),
-    );
+    await createTable(table);
     await local.stack.upload(csv('changed.csv', people('c', 6)), 'person');
 
     // Act
