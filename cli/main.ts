@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { csvCell, META_ATTRIBUTES } from '../lambdas/domain/chunk';
+import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
@@ -11,6 +11,15 @@ import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../loca
 import { formatReport, localReport } from '../local/report';
 import { redriveLocalRun, runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
+import {
+  copySnapshotOut,
+  describeBackup,
+  restoreLocalSnapshot,
+  snapshotRows,
+  takeLocalSnapshot,
+} from '../local/snapshot';
+import { type LocalSyncResult, syncLocal } from '../local/sync';
+import { addEstimateCommand } from './estimate';
 
 const ROOT = resolve(__dirname, '..');
 const DEFAULT_CONFIG = join(ROOT, 'examples', 'crm-sync.config.json');
@@ -139,6 +148,16 @@ export function describeRun(r: LocalRunResult, file: string): string {
   return lines.join('\n');
 }
 
+/** A person-readable line (or run account) per entity of `local sync`. */
+function describeSync(r: LocalSyncResult): string {
+  const older =
+    r.older > 0 ? ` (${r.older} older export${r.older === 1 ? '' : 's'} not run: newest only)` : '';
+  if (r.action === 'empty') return `${r.entity}: no export in inbox/${r.entity}/`;
+  if (r.action === 'up-to-date' || !r.run)
+    return `${r.entity}: up to date, ${r.key} ran as ${r.runId}${older}`;
+  return `${describeRun(r.run, r.key ?? '')}${older ? `\n  ${older.trim()}` : ''}`;
+}
+
 export function buildCli(): Command {
   const program = new Command('crm-sync')
     .description('Move and keep in sync CRM exports (CSV) into DynamoDB, locally or on AWS')
@@ -158,6 +177,10 @@ export function buildCli(): Command {
     .requiredOption('--entity <name>', 'entity of the config the file holds')
     .option('--json', 'print the run summary as JSON on the last line of stdout')
     .option('--rerun', 'run again even if this exact file was already run (a new run id)')
+    .option(
+      '--force-deletes',
+      'mirror mode: delete the items the export leaves out even above maxDeleteRatio',
+    )
     .option('--faults <spec>', FAULTS_HELP)
     .option('--seed <n>', SEED_HELP)
     .action(
@@ -167,6 +190,7 @@ export function buildCli(): Command {
           entity: string;
           json?: boolean;
           rerun?: boolean;
+          forceDeletes?: boolean;
           config?: string;
           stateDir?: string;
           verbose?: boolean;
@@ -182,6 +206,7 @@ export function buildCli(): Command {
             entity: opts.entity,
             stateDir,
             rerun: opts.rerun ? new Date().toISOString() : undefined,
+            forceDeletes: opts.forceDeletes,
           });
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -227,40 +252,131 @@ export function buildCli(): Command {
       },
     );
 
-  common(local.command('export'))
-    .description('print the target table of an entity')
-    .requiredOption('--entity <name>', 'entity to export')
-    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
-    .option('--all-attributes', "include crm-sync's own attributes (_v, _line, _run, _digest)")
+  common(local.command('sync'))
+    .description(
+      "run the newest export of each entity's local inbox, unless it already ran (what a schedule does)",
+    )
+    .option('--entity <name>', 'only this entity (default: every entity, referenced entities first)')
+    .option(
+      '--inbox <dir>',
+      'first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
+    )
+    .option('--json', 'print one JSON array of the per-entity results on the last line of stdout')
     .action(
       async (opts: {
-        entity: string;
-        format: string;
-        allAttributes?: boolean;
+        entity?: string;
+        inbox?: string;
+        json?: boolean;
         config?: string;
         stateDir?: string;
         verbose?: boolean;
       }) => {
-        await withStack({ ...opts, quiet: true }, async (stack, config) => {
-          const entity = getEntity(config, opts.entity);
-          // Required after the stack started: the adapters' SDK clients read the local endpoints.
-          const { scanTable } =
-            require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb');
-          const columns = Object.keys(entity.fields);
-          if (opts.format === 'csv') process.stdout.write(`${columns.map(csvCell).join(',')}\r\n`);
-          for await (const page of scanTable(stack.tableOf(opts.entity))) {
-            const out: string[] = [];
-            for (const item of page) {
-              if (!opts.allAttributes) for (const m of META_ATTRIBUTES) delete item[m];
-              out.push(
-                opts.format === 'csv'
-                  ? `${columns.map((c) => csvCell(item[c] === undefined ? '' : String(item[c]))).join(',')}\r\n`
-                  : `${JSON.stringify(item)}\n`,
-              );
-            }
-            process.stdout.write(out.join(''));
-          }
+        if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
+          throw new UsageError(`inbox folder not found: ${opts.inbox}`);
+        }
+        const results = await withStack(opts, async (stack, config, stateDir) => {
+          if (opts.entity !== undefined) getEntity(config, opts.entity);
+          return syncLocal(stack, config, {
+            entity: opts.entity,
+            stateDir,
+            inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
+            onProgress: log,
+          });
         });
+        if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+        else process.stdout.write(`${results.map(describeSync).join('\n')}\n`);
+        if (results.some((r) => r.run?.status === 'FAILED')) process.exitCode = 1;
+      },
+    );
+
+  common(local.command('export'))
+    .description(
+      'snapshot the target table of an entity (one point in time: the entity is locked meanwhile) and print its rows, or copy the snapshot to --out',
+    )
+    .requiredOption('--entity <name>', 'entity to export')
+    .addOption(
+      new Option('--format <format>', 'rows printed (csv: the snapshot gets CSV parts too)')
+        .choices(['jsonl', 'csv'])
+        .default('jsonl'),
+    )
+    .option('--all-attributes', "include crm-sync's own attributes (_v, _line, _run, _digest)")
+    .option('--out <dir>', 'copy the snapshot (manifest.json, parts; <entity>.csv with --format csv) here')
+    .option('--snapshot-id <id>', 'id of the snapshot (default: its start time and execution)')
+    .option('--segments <n>', 'parallel scan segments (default: 8, more for large tables)', positiveInteger)
+    .option('--json', 'print the snapshot summary as one JSON line instead of the rows')
+    .action(
+      async (opts: {
+        entity: string;
+        format: 'jsonl' | 'csv';
+        allAttributes?: boolean;
+        out?: string;
+        snapshotId?: string;
+        segments?: number;
+        json?: boolean;
+        config?: string;
+        stateDir?: string;
+        verbose?: boolean;
+      }) => {
+        const rowsToStdout = opts.out === undefined && !opts.json;
+        const result = await withStack({ ...opts, quiet: true }, async (stack, config) => {
+          const taken = await takeLocalSnapshot(stack, config, {
+            entity: opts.entity,
+            ...(opts.format === 'csv' ? { formats: ['csv' as const] } : {}),
+            ...(opts.snapshotId !== undefined ? { snapshotId: opts.snapshotId } : {}),
+            ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
+          });
+          const { manifest } = taken;
+          if (manifest && opts.out !== undefined) {
+            const dir = resolve(opts.out);
+            taken.result.out = { dir, files: await copySnapshotOut(stack, manifest, dir) };
+          }
+          if (manifest && rowsToStdout) {
+            const rows = snapshotRows(stack, manifest, {
+              format: opts.format,
+              allAttributes: opts.allAttributes,
+              hidden: META_ATTRIBUTES,
+            });
+            for await (const text of rows) process.stdout.write(text);
+          }
+          return taken.result;
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else if (!rowsToStdout) process.stdout.write(`${describeBackup(result)}\n`);
+        else if (result.status === 'FAILED') log(describeBackup(result));
+        else log(`snapshot ${result.snapshotId}: ${result.items} items, ${result.manifest}`);
+        if (result.status === 'FAILED') process.exitCode = 1;
+      },
+    );
+
+  common(local.command('restore <snapshot>'))
+    .description(
+      'load a snapshot (a directory written by `export --out`, or a snapshot id) into the empty table of an entity',
+    )
+    .requiredOption('--entity <name>', 'entity whose table is restored (it must be empty)')
+    .option('--from-entity <name>', 'entity the snapshot id was taken of (default: --entity)')
+    .option('--json', 'print the restore summary as one JSON line')
+    .action(
+      async (
+        snapshot: string,
+        opts: {
+          entity: string;
+          fromEntity?: string;
+          json?: boolean;
+          config?: string;
+          stateDir?: string;
+          verbose?: boolean;
+        },
+      ) => {
+        const result = await withStack(opts, (stack, config) =>
+          restoreLocalSnapshot(stack, config, {
+            entity: opts.entity,
+            snapshot,
+            fromEntity: opts.fromEntity,
+          }),
+        );
+        if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else process.stdout.write(`${describeBackup(result)}\n`);
+        if (result.status === 'FAILED') process.exitCode = 1;
       },
     );
 
@@ -367,6 +483,7 @@ export function buildCli(): Command {
       writeFileSync(opts.out, text);
       process.stdout.write(`wrote ${opts.out} (preset ${opts.preset})\n`);
     });
+  addEstimateCommand(program, (opt) => loadConfig(configFileOf(opt)));
   return program;
 }
 

@@ -6,6 +6,9 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
+import { SnapshotStateMachines } from './snapshot-state-machine';
+import { SyncSchedules } from './sync-schedules';
 import { SyncStateMachine } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
 
@@ -15,8 +18,10 @@ export interface CrmSyncStackProps extends StackProps {
   /** Path of the config file, bundled into the workers. */
   readonly configFile: string;
   /**
-   * Chunks transformed at once by the Distributed Map.
-   * @default 10
+   * Lambda workers a run's Distributed Maps run at once, at most. Within it, Plan sizes each run's
+   * transform, merge and verify concurrency to the file and the target table's throughput
+   * (lambdas/domain/sizing.ts).
+   * @default 500 (half the default regional Lambda concurrency quota)
    */
   readonly maxConcurrency?: number;
   /**
@@ -37,7 +42,8 @@ export const PREFIX = { inbox: 'inbox/', work: 'work/', reports: 'reports/' } as
 /**
  * crm-sync in one stack: the data bucket (inbox/, work/, reports/), one DynamoDB table per
  * entity, the run ledger, the plan/transform/merge/reconcile workers, the run state machine and one
- * EventBridge rule per entity that starts a run when a file lands under `inbox/<entity>/`.
+ * EventBridge rule per entity that starts a run when a file lands under `inbox/<entity>/`, and one
+ * EventBridge Scheduler schedule per entity with a `schedule` (the newest export not yet run).
  */
 export class CrmSyncStack extends Stack {
   readonly bucket: s3.Bucket;
@@ -47,9 +53,15 @@ export class CrmSyncStack extends Stack {
   readonly planFunction: WorkerFunction;
   readonly transformFunction: WorkerFunction;
   readonly mergeFunction: WorkerFunction;
+  readonly verifyFunction: WorkerFunction;
+  readonly mirrorFunction: WorkerFunction;
   readonly reconcileFunction: WorkerFunction;
   readonly workflow: SyncStateMachine;
   readonly triggerDeadLetterQueue: sqs.Queue;
+  /** Backup and restore of the target tables: the Snapshot and Restore state machines. */
+  readonly backup: SnapshotStateMachines;
+  /** The entities' sync schedules; undefined when no entity has a `schedule`. */
+  readonly syncSchedules: SyncSchedules | undefined;
 
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
@@ -114,14 +126,19 @@ export class CrmSyncStack extends Stack {
       ),
     };
     // Function timeouts equal their tasks' timeouts (see SyncStateMachineProps).
-    const stepTimeout = Duration.minutes(10);
+    // Plan streams the whole object: 15 minutes (lambdas/domain/sizing.ts, FUNCTIONS).
+    const stepTimeout = Duration.seconds(FUNCTIONS.plan.timeoutSeconds);
     const workerTimeout = Duration.minutes(2);
     const common = { configFile: props.configFile, environment };
     this.planFunction = new WorkerFunction(this, 'PlanFunction', {
       ...common,
       handler: 'plan',
-      memorySize: 1024,
+      memorySize: FUNCTIONS.plan.memoryMb, // one full vCPU for the scan of the object
       timeout: stepTimeout,
+      environment: {
+        ...environment,
+        CRM_SYNC_MAX_CONCURRENCY: String(props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY),
+      },
     });
     this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
       ...common,
@@ -133,6 +150,18 @@ export class CrmSyncStack extends Stack {
       ...common,
       handler: 'merge',
       memorySize: 1769,
+      timeout: workerTimeout,
+    });
+    this.verifyFunction = new WorkerFunction(this, 'VerifyFunction', {
+      ...common,
+      handler: 'verify',
+      memorySize: 1024,
+      timeout: workerTimeout,
+    });
+    this.mirrorFunction = new WorkerFunction(this, 'MirrorFunction', {
+      ...common,
+      handler: 'mirror',
+      memorySize: 1024,
       timeout: workerTimeout,
     });
     this.reconcileFunction = new WorkerFunction(this, 'ReconcileFunction', {
@@ -158,6 +187,16 @@ export class CrmSyncStack extends Stack {
     this.bucket.grantPut(merge, `${PREFIX.work}*`);
     this.ledger.grantReadWriteData(merge);
 
+    // Verification only reads the tables (target and parents) and writes its findings under work/.
+    const verify = this.verifyFunction.function;
+    this.bucket.grantRead(verify, `${PREFIX.work}*`);
+    this.bucket.grantPut(verify, `${PREFIX.work}*`);
+
+    // Mirror planning reads the target's keys and the work objects, lists and writes under work/.
+    const mirror = this.mirrorFunction.function;
+    this.bucket.grantRead(mirror, `${PREFIX.work}*`);
+    this.bucket.grantPut(mirror, `${PREFIX.work}*`);
+
     const reconcile = this.reconcileFunction.function;
     this.bucket.grantRead(reconcile, `${PREFIX.work}*`);
     this.bucket.grantPut(reconcile, `${PREFIX.work}*`); // large reports are uploaded in parts
@@ -166,7 +205,8 @@ export class CrmSyncStack extends Stack {
 
     for (const table of Object.values(tables)) {
       table.grantReadWriteData(merge);
-      table.grantReadData(reconcile);
+      table.grantReadData(verify);
+      table.grantReadData(mirror);
     }
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
@@ -175,6 +215,8 @@ export class CrmSyncStack extends Stack {
       planFunction: plan,
       transformFunction: transform,
       mergeFunction: merge,
+      verifyFunction: verify,
+      mirrorFunction: mirror,
       taskTimeout: stepTimeout,
       workerTimeout,
       reconcileFunction: reconcile,
@@ -188,7 +230,7 @@ export class CrmSyncStack extends Stack {
     });
     Validations.of(this.triggerDeadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the inbox trigger rules.',
+      reason: 'This queue is itself the dead-letter queue of the inbox trigger rules and schedules.',
     });
 
     for (const name of Object.keys(props.config.entities)) {
@@ -220,6 +262,27 @@ export class CrmSyncStack extends Stack {
       });
     }
 
+    this.syncSchedules = Object.values(props.config.entities).some((e) => e.schedule !== undefined)
+      ? new SyncSchedules(this, 'SyncSchedules', {
+          config: props.config,
+          configFile: props.configFile,
+          environment,
+          bucket: this.bucket,
+          inboxPrefix: PREFIX.inbox,
+          ledger: this.ledger,
+          stateMachine: this.workflow.stateMachine,
+          deadLetterQueue: this.triggerDeadLetterQueue,
+        })
+      : undefined;
+
+    this.backup = new SnapshotStateMachines(this, 'Backup', {
+      bucket: this.bucket,
+      ledger: this.ledger,
+      targetTables: tables,
+      configFile: props.configFile,
+      environment,
+    });
+
     this.acknowledgeFindings();
   }
 
@@ -237,6 +300,8 @@ export class CrmSyncStack extends Stack {
       this.planFunction,
       this.transformFunction,
       this.mergeFunction,
+      this.verifyFunction,
+      this.mirrorFunction,
       this.reconcileFunction,
     ]) {
       ack(worker, 'L1', 'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.');
@@ -276,6 +341,8 @@ export class CrmSyncStack extends Stack {
       this.planFunction,
       this.transformFunction,
       this.mergeFunction,
+      this.verifyFunction,
+      this.mirrorFunction,
       this.reconcileFunction,
     ]) {
       ack(

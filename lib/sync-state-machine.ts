@@ -17,11 +17,22 @@ export const STATE = {
   transform: 'TransformChunk',
   mergeMap: 'MergePartitions',
   merge: 'MergePartition',
+  isMirror: 'IsMirror',
+  mirrorScanMap: 'ScanTargetSegments',
+  mirrorScan: 'ScanTargetSegment',
+  mirrorPlanMap: 'PlanMirrorDeletes',
+  mirrorPlan: 'PlanPartitionDeletes',
+  checkDeletes: 'CheckMirrorDeletes',
+  verifyMap: 'VerifyPartitions',
+  verify: 'VerifyPartition',
   reconcile: 'Reconcile',
   isMatched: 'IsMatched',
   succeeded: 'RunSucceeded',
   mismatch: 'ReconciliationMismatch',
   recordFailure: 'RecordFailure',
+  reportFailure: 'ReportFailure',
+  emitFinished: 'EmitRunFinished',
+  emitFailed: 'EmitRunFailed',
   failed: 'RunFailed',
   claimFailed: 'ClaimFailed',
 } as const;
@@ -34,7 +45,22 @@ export const PERMANENT_ERRORS = [
   'UnknownEntityError',
   'InvalidEventError',
   'RunNotResumableError',
+  'MirrorDeleteLimitError',
+  'PlanLimitError',
 ] as const;
+
+/**
+ * Distributed Maps whose concurrency Plan sizes per run (lambdas/domain/sizing.ts): they read it
+ * from Plan's output (MaxConcurrencyPath) instead of a fixed MaxConcurrency.
+ */
+const CONCURRENCY_PATH: Readonly<Record<string, string>> = {
+  [STATE.transformMap]: '$.plan.layout.transformConcurrency',
+  [STATE.mergeMap]: '$.plan.layout.mergeConcurrency',
+  [STATE.verifyMap]: '$.plan.layout.verifyConcurrency',
+  // Mirror planning reads like verification: the table (a scan segment each) and the work objects.
+  [STATE.mirrorScanMap]: '$.plan.layout.verifyConcurrency',
+  [STATE.mirrorPlanMap]: '$.plan.layout.verifyConcurrency',
+};
 
 /** Another run of the entity holds its lock: ClaimRun waits for it with this retry. */
 export const BUSY_ERROR = 'EntityBusyError';
@@ -45,6 +71,9 @@ export interface SyncStateMachineProps {
   readonly planFunction: lambda.IFunction;
   readonly transformFunction: lambda.IFunction;
   readonly mergeFunction: lambda.IFunction;
+  readonly verifyFunction: lambda.IFunction;
+  /** Mirror mode: scans the target's keys and finds the delete candidates. */
+  readonly mirrorFunction: lambda.IFunction;
   readonly reconcileFunction: lambda.IFunction;
   /**
    * Chunks transformed at once, and partitions merged at once.
@@ -84,8 +113,9 @@ export interface SyncStateMachineProps {
 
 /**
  * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
- * manifest) → MergePartitions (Distributed Map over the key partitions) → Reconcile, with every
- * failure after the claim recorded in the ledger.
+ * manifest) → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
+ * same partitions, and table scan segments) → Reconcile, with every failure after the claim
+ * recorded in the ledger.
  */
 export class SyncStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -136,7 +166,30 @@ export class SyncStateMachine extends Construct {
     });
     this.recordFailure = recordFailure;
     recordFailure.addRetry({ ...transientRetry, errors: ['States.ALL'] });
-    recordFailure.next(runFailed);
+
+    // A run that fails still gets its report (from the ledger) and its RunFinished event. Neither
+    // may hide the failure: if they fail, the run goes on to RunFailed with its own error.
+    const reportFailure = new tasks.LambdaInvoke(this, STATE.reportFailure, {
+      lambdaFunction: props.reconcileFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'report-failure',
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+      }),
+      resultPath: '$.failureReport',
+      taskTimeout,
+    });
+    reportFailure.addRetry(transientRetry);
+    const emitFailed = this.runFinishedEvent(STATE.emitFailed, {
+      runId: sfn.JsonPath.stringAt('$.claim.runId'),
+      entity: sfn.JsonPath.stringAt('$.claim.entity'),
+      status: 'FAILED',
+      error: sfn.JsonPath.stringAt('$.error.Error'),
+      summary: sfn.JsonPath.format('reports/{}/summary.json', sfn.JsonPath.stringAt('$.claim.runId')),
+    });
+    reportFailure.addCatch(emitFailed, { resultPath: '$.failureReportError' });
+    emitFailed.addCatch(runFailed, { resultPath: '$.eventError' });
+    recordFailure.next(reportFailure).next(emitFailed).next(runFailed);
 
     const claim = new tasks.LambdaInvoke(this, STATE.claim, {
       lambdaFunction: props.planFunction,
@@ -209,6 +262,62 @@ export class SyncStateMachine extends Construct {
       chunksPerBatch: 1,
     });
 
+    // Mirror mode, before anything is written: scan the target's keys (one segment per partition),
+    // find each partition's delete candidates, then let CheckMirrorDeletes refuse the run when they
+    // are too many. Merge mode goes straight to the merge.
+    const mirrorScanMap = this.distributedMap(
+      STATE.mirrorScanMap,
+      workerTask(STATE.mirrorScan, props.mirrorFunction),
+      '$.plan.partitionsKey',
+      '$.mirrorScan',
+      { ...props, chunksPerBatch: 1 },
+      { 'job.$': '$.plan.job', action: 'scan' },
+    );
+    const mirrorPlanMap = this.distributedMap(
+      STATE.mirrorPlanMap,
+      workerTask(STATE.mirrorPlan, props.mirrorFunction),
+      '$.plan.partitionsKey',
+      '$.mirrorCandidates',
+      { ...props, chunksPerBatch: 1 },
+      { 'job.$': '$.plan.job', action: 'plan' },
+    );
+    const checkDeletes = new tasks.LambdaInvoke(this, STATE.checkDeletes, {
+      lambdaFunction: props.reconcileFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        action: 'check-deletes',
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        plan: sfn.JsonPath.objectAt('$.plan'),
+        transform: sfn.JsonPath.objectAt('$.transform'),
+        scan: sfn.JsonPath.objectAt('$.mirrorScan'),
+        candidates: sfn.JsonPath.objectAt('$.mirrorCandidates'),
+      }),
+      resultPath: '$.mirror',
+      taskTimeout,
+    });
+    checkDeletes.addRetry(noRetry).addRetry(transientRetry);
+    checkDeletes.addCatch(recordFailure, { resultPath: '$.error' });
+    const isMirror = new sfn.Choice(this, STATE.isMirror)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.plan.job.mirror'),
+          sfn.Condition.booleanEquals('$.plan.job.mirror', true),
+        ),
+        mirrorScanMap.next(mirrorPlanMap).next(checkDeletes).next(mergeMap),
+      )
+      .otherwise(mergeMap);
+
+    // Verification fans out like the merge: one worker per partition (and table scan segment).
+    const verify = workerTask(STATE.verify, props.verifyFunction);
+    const verifyMap = this.distributedMap(
+      STATE.verifyMap,
+      verify,
+      '$.plan.partitionsKey',
+      '$.verify',
+      { ...props, chunksPerBatch: 1 },
+      { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows' },
+    );
+
     const reconcile = new tasks.LambdaInvoke(this, STATE.reconcile, {
       lambdaFunction: props.reconcileFunction,
       payloadResponseOnly: true,
@@ -217,6 +326,7 @@ export class SyncStateMachine extends Construct {
         plan: sfn.JsonPath.objectAt('$.plan'),
         transform: sfn.JsonPath.objectAt('$.transform'),
         merge: sfn.JsonPath.objectAt('$.merge'),
+        verify: sfn.JsonPath.objectAt('$.verify'),
       }),
       resultPath: '$.summary',
       taskTimeout,
@@ -229,6 +339,14 @@ export class SyncStateMachine extends Construct {
       error: 'ReconciliationMismatch',
       cause: 'The target does not match the source; see reports/<runId>/summary.json',
     });
+    const emitFinished = this.runFinishedEvent(STATE.emitFinished, {
+      runId: sfn.JsonPath.stringAt('$.summary.runId'),
+      entity: sfn.JsonPath.stringAt('$.summary.entity'),
+      status: sfn.JsonPath.stringAt('$.summary.status'),
+      reconciliation: sfn.JsonPath.stringAt('$.summary.reconciliation.status'),
+      counts: sfn.JsonPath.objectAt('$.summary.counts'),
+      summary: sfn.JsonPath.stringAt('$.summary.reports.summary'),
+    });
     const isMatched = new sfn.Choice(this, STATE.isMatched)
       .when(sfn.Condition.stringEquals('$.summary.reconciliation.status', 'MATCHED'), succeeded)
       .otherwise(mismatch);
@@ -236,7 +354,9 @@ export class SyncStateMachine extends Construct {
     const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
     const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
       .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
-      .otherwise(plan.next(transformMap).next(mergeMap).next(reconcile).next(isMatched));
+      .otherwise(plan.next(transformMap).next(isMirror));
+    emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });
+    mergeMap.next(verifyMap).next(reconcile).next(emitFinished).next(isMatched);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -253,6 +373,25 @@ export class SyncStateMachine extends Construct {
   }
 
   /**
+   * `RunFinished` on the account's default event bus (source `crm-sync`): what ended, how, and
+   * where its summary is. Retried like any transient step.
+   */
+  private runFinishedEvent(id: string, detail: Record<string, unknown>): tasks.EventBridgePutEvents {
+    const task = new tasks.EventBridgePutEvents(this, id, {
+      entries: [{ source: 'crm-sync', detailType: 'RunFinished', detail: sfn.TaskInput.fromObject(detail) }],
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    task.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return task;
+  }
+
+  /**
    * A Distributed Map over a JSON manifest written by Plan: batches, bounded concurrency, results
    * written to S3 (never into the state's payload), EXPRESS children.
    */
@@ -262,6 +401,8 @@ export class SyncStateMachine extends Construct {
     manifestKeyPath: string,
     resultPath: string,
     props: SyncStateMachineProps,
+    // What every worker needs: source object, header, delimiter, partitions, config hash.
+    batchInput: Record<string, string> = { 'job.$': '$.plan.job' },
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
       itemReader: new sfn.S3JsonItemReader({
@@ -270,10 +411,11 @@ export class SyncStateMachine extends Construct {
       }),
       itemBatcher: new sfn.ItemBatcher({
         maxItemsPerBatch: props.chunksPerBatch ?? 1,
-        // What every worker needs: source object, header, delimiter, partitions, config hash.
-        batchInput: { 'job.$': '$.plan.job' },
+        batchInput,
       }),
-      maxConcurrency: props.maxConcurrency ?? 10,
+      ...(CONCURRENCY_PATH[id]
+        ? { maxConcurrencyPath: CONCURRENCY_PATH[id] }
+        : { maxConcurrency: props.maxConcurrency ?? 10 }),
       toleratedFailurePercentage: props.toleratedFailurePercentage ?? 0,
       resultWriterV2: new sfn.ResultWriterV2({ bucket: props.bucket, prefix: 'work/map-results' }),
       mapExecutionType: sfn.StateMachineType.EXPRESS,

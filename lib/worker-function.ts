@@ -6,7 +6,16 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 /** Which handler a worker runs; also how the local runner binds a Task state to in-process code. */
-export type HandlerName = 'plan' | 'transform' | 'merge' | 'reconcile';
+export type HandlerName =
+  | 'plan'
+  | 'transform'
+  | 'merge'
+  | 'verify'
+  | 'mirror'
+  | 'reconcile'
+  | 'scheduled-sync'
+  | 'snapshot'
+  | 'restore';
 
 export interface WorkerFunctionProps {
   /** Handler module under `lambdas/handlers/`. */

@@ -10,6 +10,8 @@ export interface LocalDefinition {
   definition: Record<string, unknown>;
   /** Local Lambda ARN → handler module. */
   functions: Record<string, HandlerName>;
+  /** The backup state machines' definitions (lib/snapshot-state-machine.ts), resolved the same way. */
+  machines?: { snapshot: Record<string, unknown>; restore: Record<string, unknown> };
 }
 
 const ROOT = join(__dirname, '..');
@@ -84,25 +86,19 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     arns[logicalId(table)] = `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${local}`;
   }
   const functions: Record<string, HandlerName> = {};
-  for (const worker of [
-    stack.planFunction,
-    stack.transformFunction,
-    stack.mergeFunction,
-    stack.reconcileFunction,
-  ]) {
-    const id = logicalId(worker.function);
-    const env = template.Resources[id]?.Properties?.Environment as
-      | { Variables?: Record<string, string> }
-      | undefined;
+  // Every crm-sync function of the stack, found by the handler name WorkerFunction sets.
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource?.Type !== 'AWS::Lambda::Function') continue;
+    const env = resource.Properties?.Environment as { Variables?: Record<string, string> } | undefined;
     const handler = env?.Variables?.CRM_SYNC_HANDLER as HandlerName | undefined;
-    if (!handler) throw new Error(`local definition: function ${id} has no CRM_SYNC_HANDLER`);
+    if (!handler) continue;
     arns[id] = localFunctionArn(handler);
     refs[id] = `crm-sync-${handler}`;
     functions[arns[id]] = handler;
   }
+  if (Object.keys(functions).length === 0)
+    throw new Error('local definition: the stack has no crm-sync function');
 
-  const machineId = logicalId(stack.workflow.stateMachine);
-  const body = template.Resources[machineId]?.Properties?.DefinitionString;
   const resolve = (part: unknown): string => {
     if (typeof part === 'string') return part;
     const p = part as Record<string, unknown>;
@@ -119,11 +115,22 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     }
     throw new Error(`local definition: unsupported token ${JSON.stringify(part)}`);
   };
-  let text: string;
-  if (typeof body === 'string') text = body;
-  else {
-    const join = (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-    text = join[1].map(resolve).join(join[0]);
-  }
-  return { definition: JSON.parse(text) as Record<string, unknown>, functions };
+  const definitionOf = (machine: import('aws-cdk-lib/aws-stepfunctions').StateMachine) => {
+    const body = template.Resources[logicalId(machine)]?.Properties?.DefinitionString;
+    let text: string;
+    if (typeof body === 'string') text = body;
+    else {
+      const join = (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      text = join[1].map(resolve).join(join[0]);
+    }
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+  return {
+    definition: definitionOf(stack.workflow.stateMachine),
+    functions,
+    machines: {
+      snapshot: definitionOf(stack.backup.snapshotMachine),
+      restore: definitionOf(stack.backup.restoreMachine),
+    },
+  };
 }

@@ -14,8 +14,14 @@ import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { RunSummary } from '../lambdas/domain/report';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
-import { type DistributedMapProgress, type ObjectStore, runDistributedMap } from './distributed-map';
+import {
+  type DistributedMapProgress,
+  localProcessConcurrency,
+  type ObjectStore,
+  runDistributedMap,
+} from './distributed-map';
 import { type Emulators, LOCAL, startEmulators } from './emulators';
+import { appendEvents } from './events';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
@@ -68,6 +74,8 @@ export interface LocalRunResult {
   dryRun?: boolean;
   /** Referential integrity of the run's items (entities with `references`). */
   references?: RunSummary['references'];
+  /** Mirror mode: target items absent from the export, the limit, and how many were deleted. */
+  mirror?: RunSummary['mirror'];
   error?: { name: string; message: string };
   /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
   faults?: Record<string, number>;
@@ -130,9 +138,16 @@ export class LocalStack {
       CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
       CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
+      // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
+      // throughput limit to share out.
+      CRM_SYNC_MAX_CONCURRENCY: '10',
+      CRM_SYNC_UNMETERED_TABLES: '1',
       POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
       POWERTOOLS_TRACE_ENABLED: 'false',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+      // Tracing is off: without manual mode the X-Ray SDK installs an async hook (cls-hooked) that
+      // tracks every promise, measured at a quarter of a local run's CPU.
+      AWS_XRAY_MANUAL_MODE: 'true',
     });
     delete process.env.AWS_PROFILE;
     this.s3 = new S3Client({
@@ -265,26 +280,30 @@ export class LocalStack {
   }
 
   /** Runs the state machine for an object in the local bucket, as the S3 trigger would. */
-  async execute(input: {
-    bucket: string;
-    key: string;
-    entity: string;
-    etag?: string;
-    rerun?: string;
-    /** Resume this failed run (redrive). */
-    resume?: string;
-    /** Classify and report only; write nothing to the target. */
-    dryRun?: boolean;
-  }): Promise<{
+  async execute(
+    input: {
+      bucket: string;
+      key: string;
+      entity: string;
+      etag?: string;
+      rerun?: string;
+      /** Resume this failed run (redrive). */
+      resume?: string;
+      /** Classify and report only; write nothing to the target. */
+      dryRun?: boolean;
+      /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
+      forceDeletes?: boolean;
+    },
+    which: 'sync' | 'snapshot' | 'restore' = 'sync',
+  ): Promise<{
     status: 'SUCCEEDED' | 'FAILED';
     output: unknown;
     error?: { name: string; message: string };
   }> {
-    const { definition, functions } = loadLocalDefinition(
-      this.options.config,
-      this.options.configFile,
-      this.options.stateDir,
-    );
+    const loaded = loadLocalDefinition(this.options.config, this.options.configFile, this.options.stateDir);
+    const { functions } = loaded;
+    const definition = which === 'sync' ? loaded.definition : loaded.machines?.[which];
+    if (!definition) throw new Error(`local runner: no ${which} state machine in the cached definition`);
     const executionName = randomUUID();
     const executionArn = `arn:aws:states:${LOCAL.region}:${LOCAL.account}:execution:crm-sync:${executionName}`;
     const context = {
@@ -343,6 +362,7 @@ export class LocalStack {
               context,
               store: this.store(),
               executionArn,
+              processConcurrency: localProcessConcurrency(),
               onProgress: progress
                 ? (p: DistributedMapProgress) =>
                     progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`)
@@ -366,6 +386,9 @@ export class LocalStack {
                 JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))),
               );
             };
+          } else if (resource === 'arn:aws:states:::events:putEvents') {
+            // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
+            handlers[name] = async (params) => appendEvents(this.options.stateDir, params);
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
         } else if (state.Type === 'Parallel') {
           for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
@@ -408,6 +431,14 @@ export class LocalStack {
       const inner = e.cause instanceof Error ? e.cause : e;
       return { status: 'FAILED', output: null, error: { name: inner.name, message: inner.message } };
     }
+  }
+
+  /** Runs the Snapshot or Restore state machine (lib/snapshot-state-machine.ts) on an input. */
+  async executeBackup(
+    machine: 'snapshot' | 'restore',
+    input: Record<string, unknown>,
+  ): ReturnType<LocalStack['execute']> {
+    return this.execute(input as unknown as Parameters<LocalStack['execute']>[0], machine);
   }
 
   async stop(): Promise<void> {

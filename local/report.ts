@@ -1,17 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CrmSyncError } from '../lambdas/domain/errors';
-import { renderFailureReport, type StepTiming } from '../lambdas/domain/html-report';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
+import { failureReport, type RunStatusView, runStatusView } from '../lambdas/domain/run-status';
 import type { LocalRunResult } from './local-stack';
-import {
-  type ChunkView,
-  localLedger,
-  localRunStatus,
-  type PartitionView,
-  type RunStatusView,
-  runStatusView,
-} from './runs';
+import { localLedger, localRunStatus } from './runs';
 
 /** `crm-sync report` was asked for a run that has no report (yet). */
 export class ReportNotFoundError extends CrmSyncError {
@@ -34,58 +27,12 @@ export interface LocalReport {
   htmlPath: string | null;
 }
 
-function chunkTiming(c: ChunkView): StepTiming {
-  return {
-    id: c.index,
-    status: c.status,
-    rows: c.rows,
-    rejected: c.rejected,
-    durationMs: c.durationMs,
-    error: c.error ? `${c.error.name}: ${c.error.message}` : undefined,
-  };
-}
-
-function partitionTiming(p: PartitionView): StepTiming {
-  return {
-    id: p.partition,
-    status: p.status,
-    rows: p.candidates,
-    applied: p.applied,
-    durationMs: p.durationMs,
-    error: p.error ? `${p.error.name}: ${p.error.message}` : undefined,
-  };
-}
-
 /**
  * Writes summary.json and report.html of a run that failed before Reconcile (which writes the
  * report of every run that reaches it) under `<stateDir>/reports/<runId>/`, from its ledger record.
  */
 export function writeFailureReport(stateDir: string, run: RunStatusView): { summary: string; html: string } {
-  const prefix = `reports/${run.runId}/`;
-  const finishedAt = run.finishedAt ?? new Date().toISOString();
-  const summary: FailedRunSummary = {
-    runId: run.runId,
-    entity: run.entity,
-    status: 'FAILED',
-    source: run.source,
-    error: run.error ?? { name: 'Failed', message: 'the run failed without recording an error' },
-    chunks: run.chunks,
-    counts: null,
-    reconciliation: null,
-    reports: { summary: `${prefix}summary.json`, html: `${prefix}report.html` },
-    startedAt: run.startedAt,
-    finishedAt,
-    durationMs: Date.parse(finishedAt) - Date.parse(run.startedAt),
-  };
-  const html = renderFailureReport({
-    summary,
-    chunks: run.steps.chunks.map(chunkTiming),
-    partitions: run.steps.partitions.map(partitionTiming),
-    nextStep:
-      run.chunks === null
-        ? `correct the file (or the config) and run it again. If the cause was passing (the store was unavailable), resume this run with "crm-sync local redrive ${run.runId}".`
-        : `resume the run with "crm-sync local redrive ${run.runId}" once the cause is fixed: chunks and partitions that finished are not run again.`,
-  });
+  const { summary, html } = failureReport(run, `resume the run with "crm-sync local redrive ${run.runId}"`);
   const dir = reportDir(stateDir, run.runId);
   mkdirSync(dir, { recursive: true });
   const paths = { summary: join(dir, 'summary.json'), html: join(dir, 'report.html') };

@@ -8,6 +8,7 @@ import { deriveRunId } from '../lambdas/domain/run';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
+import { failInterruptedBackups } from './snapshot';
 
 export interface LocalRunOptions {
   entity: string;
@@ -15,6 +16,8 @@ export interface LocalRunOptions {
   dryRun?: boolean | undefined;
   /** Ask for a deliberate second run of the same file (a new run id). */
   rerun?: string | undefined;
+  /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
+  forceDeletes?: boolean | undefined;
   stateDir: string;
 }
 
@@ -76,6 +79,8 @@ async function failInterruptedRuns(entity: string): Promise<void> {
       finishedAt: new Date().toISOString(),
     });
   }
+  // A snapshot or restore of the entity interrupted the same way would hold its lock.
+  await failInterruptedBackups(entity);
 }
 
 /** Uploads a file to the local inbox and runs the state machine on it, like an S3 trigger. */
@@ -91,7 +96,12 @@ export async function runLocalFile(
   // A dry run's id includes its execution: it is known from its summary.
   const runId = options.dryRun
     ? null
-    : deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity), options.rerun);
+    : deriveRunId(
+        { bucket: stack.bucket, key, etag },
+        options.entity,
+        configHash(entity),
+        options.rerun ?? (options.forceDeletes ? 'force-deletes' : undefined),
+      );
   await failInterruptedRuns(options.entity);
   const input = {
     bucket: stack.bucket,
@@ -100,7 +110,27 @@ export async function runLocalFile(
     entity: options.entity,
     rerun: options.rerun,
     ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.forceDeletes ? { forceDeletes: true } : {}),
   };
+  return executeRun(stack, input, runId, options.stateDir, started);
+}
+
+/**
+ * Runs the state machine on an object already in the local inbox, like its S3 trigger (`local
+ * sync`): the run id is derived from the object's key and ETag, as ClaimRun derives it.
+ */
+export async function runLocalObject(
+  stack: LocalStack,
+  object: { key: string; etag: string },
+  config: Parameters<typeof getEntity>[0],
+  options: { entity: string; stateDir: string },
+): Promise<LocalRunResult> {
+  const started = Date.now();
+  const entity = getEntity(config, options.entity);
+  const { key, etag } = object;
+  const runId = deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity));
+  await failInterruptedRuns(options.entity);
+  const input = { bucket: stack.bucket, key, etag, entity: options.entity };
   return executeRun(stack, input, runId, options.stateDir, started);
 }
 
@@ -213,6 +243,7 @@ async function executeRun(
     result.topReasons = summary.topReasons;
     result.reports = await copyReports(stack, summary, stateDir);
     if (summary.dryRun) result.dryRun = true;
+    if (summary.mirror) result.mirror = summary.mirror;
     if (summary.references) result.references = summary.references;
   }
   // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).

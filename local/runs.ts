@@ -1,14 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type {
-  ChunkStep,
-  Ledger,
-  ListRunsOptions,
-  PartitionStep,
-  StepStatus,
-} from '../lambdas/adapters/ledger';
+import type { Ledger, ListRunsOptions } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
-import type { Counts, RunRecord, RunStatus, SourceRef } from '../lambdas/domain/run';
+import {
+  type ErrorView,
+  type RunStatusView,
+  type RunView,
+  runStatusView,
+  runView,
+} from '../lambdas/domain/run-status';
 import { LOCAL, startEmulators } from './emulators';
 
 /** `local status` was given a run id the ledger does not hold. */
@@ -21,106 +21,14 @@ export class StateDirBusyError extends CrmSyncError {
   override readonly name = 'StateDirBusyError';
 }
 
-export interface ErrorView {
-  name: string;
-  message: string;
-}
-
-/** One run as `local runs --json` prints it. */
-export interface RunView {
-  runId: string;
-  entity: string;
-  status: RunStatus;
-  source: SourceRef;
-  startedAt: string;
-  finishedAt: string | null;
-  durationMs: number | null;
-  /** Set by Reconcile; null when the run failed before it or is still running. */
-  counts: Counts | null;
-  /** Chunks the plan cut the file into; null when the run failed before Plan. */
-  chunks: number | null;
-  error?: ErrorView;
-}
-
-/** PENDING / MISSING: a planned chunk with no ledger record, while the run runs / after it ended. */
-export type StepState = StepStatus | 'PENDING' | 'MISSING';
-
-type StepView<T> = Omit<T, 'kind' | 'status' | 'error' | 'cause' | 'recordedAt'> & {
-  status: StepState;
-  recordedAt?: string;
-  error?: ErrorView;
-};
-export type ChunkView = StepView<ChunkStep>;
-export type PartitionView = StepView<PartitionStep>;
-
-/** One run with its chunks and partitions, as `local status <runId> --json` prints it. */
-export interface RunStatusView extends RunView {
-  /** Partitions with a ledger record. */
-  partitions: number;
-  /** Keys with more than one row in the file (from the partition records); null before Merge. */
-  duplicateKeys: number | null;
-  steps: { chunks: ChunkView[]; partitions: PartitionView[] };
-}
-
-/** The error's message: a Lambda error's Cause is `{"errorType","errorMessage",…}`. */
-function errorView(name: string | undefined, cause: string | undefined): ErrorView | undefined {
-  if (name === undefined) return undefined;
-  let message = cause ?? '';
-  try {
-    const parsed = JSON.parse(message) as { errorMessage?: unknown };
-    if (typeof parsed.errorMessage === 'string') message = parsed.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  return { name, message };
-}
-
-export function runView(r: RunRecord): RunView {
-  const finished = r.finishedAt ?? null;
-  const view: RunView = {
-    runId: r.runId,
-    entity: r.entity,
-    status: r.status,
-    source: r.source,
-    startedAt: r.startedAt,
-    finishedAt: finished,
-    durationMs: finished ? Date.parse(finished) - Date.parse(r.startedAt) : null,
-    counts: r.counts ?? null,
-    chunks: r.chunks ?? null,
-  };
-  const error = errorView(r.error, r.cause);
-  if (error) view.error = error;
-  return view;
-}
-
-function stepView<T extends ChunkStep | PartitionStep>(step: T): StepView<T> {
-  const { kind, status, error, cause, ...rest } = step;
-  const id = kind === 'chunk' ? { index: step.index } : { partition: (step as PartitionStep).partition };
-  const view = { ...id, status, ...rest } as unknown as StepView<T>;
-  const e = errorView(error, cause);
-  if (e) view.error = e;
-  return view;
-}
-
-/** The run with one entry per planned chunk (recorded or not) and per recorded partition. */
-export function runStatusView(run: RunRecord, steps: Array<ChunkStep | PartitionStep>): RunStatusView {
-  const chunkSteps = steps.filter((s): s is ChunkStep => s.kind === 'chunk');
-  const partitionSteps = steps.filter((s): s is PartitionStep => s.kind === 'partition');
-  const recorded = new Map(chunkSteps.map((s) => [s.index, stepView(s)]));
-  const chunks: ChunkView[] = [];
-  const planned = chunkSteps.reduce((n, s) => Math.max(n, s.index + 1), run.chunks ?? 0);
-  for (let index = 0; index < planned; index++) {
-    chunks.push(recorded.get(index) ?? { index, status: run.status === 'RUNNING' ? 'PENDING' : 'MISSING' });
-  }
-  const partitions = partitionSteps.map(stepView);
-  return {
-    ...runView(run),
-    partitions: partitions.length,
-    duplicateKeys:
-      partitions.length === 0 ? null : partitions.reduce((n, p) => n + (p.duplicateKeys ?? 0), 0),
-    steps: { chunks, partitions },
-  };
-}
+export type {
+  ChunkView,
+  ErrorView,
+  PartitionView,
+  RunStatusView,
+  RunView,
+  StepState,
+} from '../lambdas/domain/run-status';
 
 /**
  * Fails with StateDirBusyError when another process holds the DynamoDB files of the state dir

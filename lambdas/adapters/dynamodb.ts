@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { WriteRetriesExhaustedError } from '../domain/errors';
 import type { Scalar } from '../domain/normalize';
+import { type TokenBucket, writeUnits } from '../domain/token-bucket';
 import { dynamodb } from './clients';
 
 export type Item = Record<string, Scalar>;
@@ -108,6 +109,31 @@ export class InFlightLimit {
   }
 }
 
+/** DynamoDB's size of an item (attribute names and values, UTF-8), for its write units. */
+export function itemSize(item: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, v] of Object.entries(item)) {
+    bytes += Buffer.byteLength(name);
+    if (v.S !== undefined) bytes += Buffer.byteLength(v.S);
+    else if (v.N !== undefined) bytes += Math.ceil(v.N.length / 2) + 1;
+    else bytes += 1;
+  }
+  return bytes;
+}
+
+/** Write units of a batch: puts by item size, deletes at 1 (DynamoDB charges the deleted item's size). */
+function batchWriteUnits(batch: readonly WriteRequest[]): number {
+  let units = 0;
+  for (const r of batch) units += r.PutRequest?.Item ? writeUnits(itemSize(r.PutRequest.Item)) : 1;
+  return units;
+}
+
+/** Waits until the rate ceiling allows `units` more (no ceiling: at once). */
+async function throttle(rate: TokenBucket | undefined, units: number): Promise<void> {
+  const wait = rate?.take(units) ?? 0;
+  if (wait > 0) await sleep(wait);
+}
+
 /** Errors of DynamoDB that mean "slow down" (the SDK has already retried them). */
 function isThrottling(err: unknown): boolean {
   const name = (err as Error).name;
@@ -122,12 +148,13 @@ function isThrottling(err: unknown): boolean {
  * Writes requests with BatchWriteItem: 25 per call, up to `inFlight` calls at once (an AIMD limit
  * that halves when DynamoDB returns unprocessed items or throttles), UnprocessedItems and
  * throttling retried with exponential backoff and full jitter until `policy.maxAttempts`, then
- * WriteRetriesExhaustedError. The caller guarantees no key appears twice.
+ * WriteRetriesExhaustedError. The caller guarantees no key appears twice. `rate`: a write ceiling in
+ * write units per second (the worker's share of the table's throughput), waited on before each call.
  */
 export async function batchWrite(
   table: string,
   requests: readonly WriteRequest[],
-  options: { inFlight?: number; policy?: RetryPolicy } = {},
+  options: { inFlight?: number; policy?: RetryPolicy; rate?: TokenBucket | undefined } = {},
 ): Promise<{ calls: number; retries: number; lowestInFlight: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const batches: WriteRequest[][] = [];
@@ -153,6 +180,7 @@ export async function batchWrite(
         }
         calls++;
         const batch = pending;
+        await throttle(options.rate, batchWriteUnits(batch));
         try {
           const out = await limit.run(() =>
             dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
@@ -194,6 +222,8 @@ export async function batchGet(
     policy?: RetryPolicy;
     /** A table with a sort key: every key is read with this sort key value. */
     sortKey?: { name: string; value: string };
+    /** A read ceiling in read units per second (1 per key: items under 4 KB, strongly consistent). */
+    rate?: TokenBucket | undefined;
   } = {},
 ): Promise<Map<string, Item>> {
   const policy = options.policy ?? DEFAULT_RETRY;
@@ -222,6 +252,7 @@ export async function batchGet(
           }
           await sleep(backoffDelay(attempt, policy));
         }
+        await throttle(options.rate, pending.length);
         const out = await dynamodb.send(
           new BatchGetItemCommand({
             RequestItems: {
@@ -293,4 +324,39 @@ export async function* scanTable(table: string, options: { segments?: number } =
     });
     wake = undefined;
   }
+}
+
+/**
+ * One segment of a parallel scan (Segment `segment` of `total`), page by page. `consistent` false
+ * costs half the read units; the provenance check of verification uses it, since a stale page can
+ * only show an item as it was written before.
+ */
+export async function* scanSegment(
+  table: string,
+  segment: number,
+  total: number,
+  options: { projection?: string[]; consistent?: boolean } = {},
+): AsyncGenerator<Item[]> {
+  const names = options.projection?.map((_, i) => `#p${i}`);
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await dynamodb.send(
+      new ScanCommand({
+        TableName: table,
+        ExclusiveStartKey: start,
+        ConsistentRead: options.consistent ?? false,
+        ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+        ...(options.projection && names
+          ? {
+              ProjectionExpression: names.join(', '),
+              ExpressionAttributeNames: Object.fromEntries(
+                names.map((n, i) => [n, options.projection?.[i] ?? '']),
+              ),
+            }
+          : {}),
+      }),
+    );
+    yield (out.Items ?? []).map(fromAttributeMap);
+    start = out.LastEvaluatedKey;
+  } while (start);
 }

@@ -9,34 +9,29 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { ChunkResult, PartitionResult, RunRecord, RunStatus, SourceRef } from '../domain/run';
+import type {
+  ChunkStep,
+  LedgerStep,
+  PartitionStep,
+  RunRecord,
+  RunStatus,
+  SourceRef,
+  StepRecord,
+  StepRef,
+} from '../domain/run';
+import { backupLedgerKey, parseBackupLockHolder } from '../domain/snapshot';
 import { dynamodb } from './clients';
 import { logger } from './powertools';
 
-/** A chunk's or partition's result, as the worker that succeeded records it. */
-export type StepRecord = (ChunkResult & { kind: 'chunk' }) | (PartitionResult & { kind: 'partition' });
-
-/** A chunk (by index) or a merge partition (by number). */
-export type StepRef = { kind: 'chunk'; index: number } | { kind: 'partition'; partition: number };
-
-export type StepStatus = 'SUCCEEDED' | 'FAILED';
-
-/** How a step ended; `error` (the error's name) and `cause` (its message) when it failed. */
-export interface StepOutcome {
-  status: StepStatus;
-  recordedAt: string;
-  error?: string | undefined;
-  cause?: string | undefined;
-}
-
-/** A chunk as the ledger holds it: the worker's counts when it succeeded, the error when it failed. */
-export type ChunkStep = { kind: 'chunk'; index: number } & Partial<Omit<ChunkResult, 'index'>> & StepOutcome;
-/** A merge partition as the ledger holds it. */
-export type PartitionStep = { kind: 'partition'; partition: number } & Partial<
-  Omit<PartitionResult, 'partition'>
-> &
-  StepOutcome;
-export type LedgerStep = ChunkStep | PartitionStep;
+export type {
+  ChunkStep,
+  LedgerStep,
+  PartitionStep,
+  StepOutcome,
+  StepRecord,
+  StepRef,
+  StepStatus,
+} from '../domain/run';
 
 export interface ListRunsOptions {
   /** Only the runs of this entity. */
@@ -134,13 +129,30 @@ export class Ledger {
     );
     const holder = held.Item?.runId?.S ?? '';
     const since = held.Item?.acquiredAt?.S ?? '';
-    const holderRun = holder ? await this.getRun(holder) : undefined;
-    const stale = holderRun
-      ? holderRun.status !== 'RUNNING'
+    const holderStatus = holder ? await this.holderStatus(entity, holder) : undefined;
+    const stale = holderStatus
+      ? holderStatus !== 'RUNNING'
       : now - Date.parse(since || new Date(0).toISOString()) > leaseMs / 24;
     // Take it over only from the holder just seen (another claimer may be doing the same).
     if (stale && (await put('runId = :holder', { ':holder': { S: holder } }))) return { acquired: true };
     return { acquired: false, holder, since };
+  }
+
+  /**
+   * Status of a lock holder: a run, or a snapshot or restore (`snapshot:<id>`, `restore:<id>`) whose
+   * record is under `BACKUP#<entity>`; undefined when there is no record.
+   */
+  private async holderStatus(entity: string, holder: string): Promise<string | undefined> {
+    const backup = parseBackupLockHolder(holder);
+    if (!backup) return (await this.getRun(holder))?.status;
+    const out = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall(backupLedgerKey(entity, backup.kind, backup.id)),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.status?.S;
   }
 
   /** Gives the lock back if this run holds it (a duplicate trigger, the end of a run). */

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   NoSuchKey,
   PutObjectCommand,
   type PutObjectCommandInput,
@@ -113,4 +114,20 @@ export async function putStream(
   });
   const out = await upload.done();
   return { etag: clean(out.ETag) };
+}
+
+/**
+ * Keys of the objects under a prefix (ListObjects, paged by marker: the local emulator's
+ * ListObjectsV2 continuation tokens need a legacy cipher).
+ */
+export async function listKeys(bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let marker: string | undefined;
+  do {
+    const out = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
+    const contents = out.Contents ?? [];
+    for (const o of contents) if (o.Key !== undefined) keys.push(o.Key);
+    marker = out.IsTruncated ? (out.NextMarker ?? contents.at(-1)?.Key) : undefined;
+  } while (marker !== undefined);
+  return keys;
 }

@@ -55,6 +55,14 @@ export class ChunkAccumulator {
   private readonly linesByKey = new Map<string, number[]>();
   /** Every field an item of this binding may hold: the digest's keys. */
   private readonly digests: DigestLayout;
+  /**
+   * Mirror mode: keys of rejected rows (read from the key column as it is, trimmed), which keep
+   * their stored items from being deleted; undefined in merge mode.
+   */
+  readonly keepKeys: string[] | undefined;
+  /** Mirror mode: rejected rows whose key could not be read (unparseable record, empty key cell). */
+  unkeyedRejects = 0;
+  private readonly keyIndex: number | undefined;
 
   /**
    * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
@@ -71,6 +79,8 @@ export class ChunkAccumulator {
     for (const f of binding.fieldColumns) fields.push(f.field);
     for (const f of binding.missingFields) fields.push(f.field);
     this.digests = new DigestLayout(fields);
+    this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
+    this.keyIndex = binding.fieldColumns.find((f) => f.field === entity.target.key)?.index;
   }
 
   add(record: RawRecord): void {
@@ -100,12 +110,12 @@ export class ChunkAccumulator {
     }
     const tooLarge = this.oversized(fields);
     if (tooLarge !== undefined) {
-      this.reject(record.line, tooLarge, text);
+      this.reject(record.line, tooLarge, text, fields);
       return;
     }
     const mapped = mapRecord(fields, this.binding, this.entity);
     if (!mapped.ok) {
-      this.reject(record.line, mapped.reasons, text);
+      this.reject(record.line, mapped.reasons, text, fields);
       return;
     }
     const candidate: Candidate = {
@@ -176,13 +186,25 @@ export class ChunkAccumulator {
     return reasons;
   }
 
-  private reject(line: number, reasons: string[], raw: string): void {
+  private reject(line: number, reasons: string[], raw: string, fields?: readonly string[]): void {
     this.rejects.push({ line, reasons, raw });
+    if (this.keepKeys) {
+      const key = this.keyIndex === undefined ? undefined : fields?.[this.keyIndex]?.trim();
+      if (key) this.keepKeys.push(key);
+      else this.unkeyedRejects++;
+    }
     for (const r of reasons) {
       const code = r.split(':')[0] ?? r;
       this.reasonCounts[code] = (this.reasonCounts[code] ?? 0) + 1;
     }
   }
+}
+
+/** The lines of a part object written by `serialize` (the one reader of the part format). */
+export function readPartLines(text: string): PartLine[] {
+  const out: PartLine[] = [];
+  for (const line of text.split('\n')) if (line) out.push(JSON.parse(line) as PartLine);
+  return out;
 }
 
 /** What the target holds for a key (only crm-sync's own attributes are read). */

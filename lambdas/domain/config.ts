@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, UnknownEntityError } from './errors';
+import { scheduleExpressionProblem, timeZoneProblem } from './sync';
 
 /** Field types a source column can be normalized to. */
 export const FIELD_TYPES = [
@@ -86,13 +87,30 @@ const sourceSchema = z.strictObject({
     .int()
     .positive()
     .default(128 * 1024),
-  /** Target size of a chunk in bytes (one transform worker invocation reads one chunk). */
-  chunkBytes: z
-    .number()
-    .int()
-    .min(1024)
-    .default(8 * 1024 * 1024),
+  /**
+   * Target size of a chunk in bytes (one transform worker invocation reads one chunk). Unset: Plan
+   * sizes chunks to the file (8 MiB up to 128 MiB, see lambdas/domain/sizing.ts); set: always this.
+   */
+  chunkBytes: z.number().int().min(1024).optional(),
 });
+
+/**
+ * The target table's throughput, which the merge workers share instead of throttling blindly.
+ * `on-demand`: the table's warm throughput (what it serves at once), by default that of a new
+ * on-demand table, 4,000 write and 12,000 read units per second; `provisioned`: its capacity units.
+ */
+const throughputSchema = z.discriminatedUnion('mode', [
+  z.strictObject({
+    mode: z.literal('on-demand'),
+    writeUnitsPerSecond: z.number().int().positive().default(4_000),
+    readUnitsPerSecond: z.number().int().positive().default(12_000),
+  }),
+  z.strictObject({
+    mode: z.literal('provisioned'),
+    writeCapacityUnits: z.number().int().positive(),
+    readCapacityUnits: z.number().int().positive(),
+  }),
+]);
 
 const entitySchema = z
   .strictObject({
@@ -103,6 +121,8 @@ const entitySchema = z
         tableName: z.string().min(3).max(255).optional(),
         /** Target field that is the table's partition key. */
         key: z.string().regex(NAME),
+        /** Throughput the run may use (default: a new on-demand table's warm throughput). */
+        throughput: throughputSchema.optional(),
       })
       .strict(),
     source: sourceSchema.default({
@@ -110,7 +130,6 @@ const entitySchema = z
       encoding: 'auto',
       delimiter: 'auto',
       maxFieldBytes: 128 * 1024,
-      chunkBytes: 8 * 1024 * 1024,
     }),
     /** target field name ← source column and type. */
     fields: z.record(z.string().regex(NAME, 'field names are letters, digits and _'), fieldSchema),
@@ -120,10 +139,42 @@ const entitySchema = z
     references: z.record(z.string().regex(NAME), referenceSchema).default({}),
     writeMode: z.enum(['upsert', 'newer-wins', 'insert-only']).default('newer-wins'),
     syncMode: z.enum(['merge', 'mirror']).default('merge'),
-    /** Rows per merge partition: the merge step fans out over ceil(rows / partitionRows) partitions. */
+    /**
+     * Rows per merge partition, at most: the merge step fans out over at least
+     * ceil(rows / partitionRows) partitions, more when the table's throughput needs smaller ones.
+     */
     partitionRows: z.number().int().min(100).default(50_000),
     /** Mirror mode refuses to delete more than this share of the target unless forced. */
     maxDeleteRatio: z.number().min(0).max(1).default(0.1),
+    /**
+     * Ongoing sync: an EventBridge Scheduler expression, `rate(1 hour)` or `cron(0 2 * * ? *)`. Each
+     * time it fires, the newest export under `inbox/<entity>/` runs unless it already ran (see
+     * lambdas/domain/sync.ts). No schedule by default: runs start only when a file lands.
+     */
+    schedule: z
+      .string()
+      .trim()
+      .superRefine((expr, ctx) => {
+        const problem = scheduleExpressionProblem(expr);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /** IANA time zone a `cron(...)` schedule is read in (daylight saving included); default `UTC`. */
+    scheduleTimezone: z
+      .string()
+      .superRefine((tz, ctx) => {
+        const problem = timeZoneProblem(tz);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /**
+     * How Reconcile verifies a run: `full` reads back every key of the run and scans the table for
+     * items no source explains; `sample:<n>` reads back about n keys of the run and does not scan.
+     */
+    verify: z
+      .string()
+      .regex(/^(full|sample:[1-9]\d*)$/, 'verify is "full" or "sample:<n>" (n ≥ 1)')
+      .default('full'),
   })
   .superRefine(
     (entity, ctx) => {
@@ -165,6 +216,13 @@ const entitySchema = z
             message: 'an enum field needs values',
           });
         }
+      }
+      if (entity.scheduleTimezone !== undefined && entity.schedule === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scheduleTimezone'],
+          message: 'scheduleTimezone needs a schedule',
+        });
       }
       for (const name of Object.keys(entity.references ?? {})) {
         if (!entity.fields[name]) {
@@ -252,7 +310,9 @@ export function canonicalJson(value: unknown): string {
 
 /** Hash of an entity's effective config: a change of mapping makes a new run id. */
 export function configHash(entity: EntityConfig): string {
-  return createHash('sha256').update(canonicalJson(entity)).digest('hex').slice(0, 16);
+  // When a run happens (the schedule) is not what it writes: changing it makes no new run ids.
+  const { schedule: _schedule, scheduleTimezone: _timezone, ...hashed } = entity;
+  return createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 16);
 }
 
 export function getEntity(config: CrmSyncConfig, name: string): EntityConfig {

@@ -55,3 +55,41 @@ export class EntityBusyError extends CrmSyncError {
 export class RunNotResumableError extends CrmSyncError {
   override readonly name = 'RunNotResumableError';
 }
+
+/** A snapshot's manifest is missing, malformed, inconsistent, or does not fit the target table. */
+export class InvalidSnapshotError extends CrmSyncError {
+  override readonly name = 'InvalidSnapshotError';
+}
+
+/** A snapshot part does not match its manifest (size, SHA-256, item count or digest): nothing is written. */
+export class SnapshotCorruptError extends CrmSyncError {
+  override readonly name = 'SnapshotCorruptError';
+}
+
+/** A snapshot with this id already exists (a manifest is there): snapshots are never overwritten. */
+export class SnapshotExistsError extends CrmSyncError {
+  override readonly name = 'SnapshotExistsError';
+}
+
+/** A restore is refused: the target table holds items (a restore only loads into an empty table). */
+export class TargetNotEmptyError extends CrmSyncError {
+  override readonly name = 'TargetNotEmptyError';
+}
+
+/** After a restore, the table's item count or digest differs from the snapshot's manifest. */
+export class RestoreMismatchError extends CrmSyncError {
+  override readonly name = 'RestoreMismatchError';
+}
+
+/** The file cannot be laid out inside an AWS limit (a state payload, the partition count): not retried. */
+export class PlanLimitError extends CrmSyncError {
+  override readonly name = 'PlanLimitError';
+}
+
+/**
+ * Mirror mode: the export leaves out more of the target than `maxDeleteRatio` allows (or rejected
+ * rows have no readable key), so the run is refused before it writes anything.
+ */
+export class MirrorDeleteLimitError extends CrmSyncError {
+  override readonly name = 'MirrorDeleteLimitError';
+}

@@ -421,10 +421,10 @@ function reconciliation(s: RunSummary): SafeHtml {
     r.mismatchedKeyCount > 0
       ? h`<h3>Keys that differ (${fmt(r.mismatchedKeyCount)})</h3>
 <table id="mismatched-keys">
-<thead><tr><th>key</th><th>problem</th></tr></thead>
-<tbody>${r.mismatchedKeys.map((m) => h`<tr><td class="cell">${m.key}</td><td>${m.problem}</td></tr>`)}</tbody>
+<thead><tr><th>key</th><th>scope</th><th>problem</th></tr></thead>
+<tbody>${r.mismatchedKeys.map((m) => h`<tr><td class="cell">${m.key}</td><td>${m.scope ?? 'run'}</td><td>${m.problem}</td></tr>`)}</tbody>
 </table>
-${r.mismatchedKeys.length < r.mismatchedKeyCount ? h`<p class="muted">showing the first ${fmt(r.mismatchedKeys.length)} of ${fmt(r.mismatchedKeyCount)}</p>` : null}`
+<p class="muted">Scope <code>run</code>: a decision of this run; <code>table</code>: an item of the table that no source row explains (added or changed behind crm-sync's back); <code>mirror</code>: an item a mirror run should have deleted.${r.mismatchedKeys.length < r.mismatchedKeyCount ? h` Showing the first ${fmt(r.mismatchedKeys.length)} of ${fmt(r.mismatchedKeyCount)}; all of them are in <a href="mismatches.csv">mismatches.csv</a>.` : null}</p>`
       : null;
   return h`<section id="reconciliation" aria-labelledby="reconciliation-title">
 <h2 id="reconciliation-title">Reconciliation: ${r.status}</h2>
@@ -527,6 +527,27 @@ ${fields}
 </section>`;
 }
 
+/** Mirror mode: how much of the target the export leaves out, the limit, and what was done. */
+function mirror(m: NonNullable<RunSummary['mirror']>, dryRun: boolean): SafeHtml {
+  const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
+  const verdict = !m.allowed
+    ? h`<strong>Refused</strong>: ${m.reason ?? 'above the limit'}`
+    : m.candidates === 0
+      ? h`The export names every item of the target: nothing to delete.`
+      : h`${fmt(m.deleted)} ${dryRun ? 'would be deleted' : 'deleted'}${m.forced ? ' (forced above the limit)' : ''}.`;
+  return h`<section id="mirror" aria-labelledby="mirror-title">
+<h2 id="mirror-title">Mirror deletes: ${fmt(m.candidates)} of ${fmt(m.targetItems)} items</h2>
+<p>A full export replaces the target: items it does not name are deleted when they are at most <span data-field="maxDeleteRatio">${pct(m.maxDeleteRatio)}</span> of the target.</p>
+<dl class="figures">
+${figure('target items', fmt(m.targetItems), 'mirror-target')}
+${figure('absent from the export', fmt(m.candidates), 'mirror-candidates')}
+${figure('share', pct(m.ratio), 'mirror-ratio')}
+${figure('unreadable keys in rejects', fmt(m.unkeyedRejects), 'mirror-unkeyed')}
+</dl>
+<p data-field="mirror-verdict">${verdict}${m.candidates > 0 ? h` The keys are in <a href="mirror-deletes.csv">mirror-deletes.csv</a>.` : null}</p>
+</section>`;
+}
+
 /** The steps to list: all of them, or the slowest STEPS_SHOWN (then in id order). */
 function shownSteps(steps: readonly StepTiming[]): StepTiming[] {
   const sorted = [...steps].sort((a, b) => a.id - b.id);
@@ -602,6 +623,7 @@ ${counts(s)}
 ${reconciliation(s)}
 ${rejects(s, input.rejectSamples ?? {})}
 ${duplicates(s, input.duplicates ?? [])}
+${s.mirror ? mirror(s.mirror, s.dryRun === true) : null}
 ${s.references && s.references.length > 0 ? references(s.references) : null}
 ${timings(input.chunks ?? [], input.partitions ?? [])}
 ${reportFiles(s.reports)}`;
@@ -633,6 +655,7 @@ ${figure('duration', duration(s.durationMs), 'duration')}
 </dl>
 <p class="muted">started ${time(s.startedAt)} UTC · failed ${time(s.finishedAt)} UTC</p>
 </section>
+${s.mirror ? mirror({ ...s.mirror, deleted: 0 }, false) : null}
 ${timings(chunks, partitions)}
 ${reportFiles(s.reports)}`;
   return page(`crm-sync ${s.entity} run ${s.runId}: FAILED`, body);

@@ -1,5 +1,6 @@
 import { csvCell } from './chunk';
 import { parseRecord } from './csv';
+import type { MirrorDecision } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { Counts } from './run';
 
@@ -26,7 +27,8 @@ export interface RunSummary {
     status: ReconciliationStatus;
     checks: Check[];
     verifiedKeys: number;
-    mismatchedKeys: Array<{ key: string; problem: string }>;
+    /** The first 100 problems; all of them are in mismatches.csv. */
+    mismatchedKeys: Array<{ key: string; problem: string; scope?: 'run' | 'table' | 'mirror' }>;
     mismatchedKeyCount: number;
   };
   reports: {
@@ -37,9 +39,18 @@ export interface RunSummary {
     diff?: string | undefined;
     /** Missing parents of reference fields, with the items pointing at them. */
     orphans?: string | undefined;
+    /** Mirror mode: the keys absent from the export (delete candidates), when there is any. */
+    mirrorDeletes?: string | undefined;
+    /** Every verification problem (key, scope, problem), when there is any. */
+    mismatches?: string | undefined;
     /** report.html: the page a person reads. */
     html?: string | undefined;
   };
+  /**
+   * Mirror mode: the target's items before the run, those absent from the export (delete
+   * candidates, listed in mirror-deletes.csv), the share and the limit, and how many were deleted.
+   */
+  mirror?: (MirrorDecision & { deleted: number }) | undefined;
   /** Referential integrity of the run's items, per reference field of the entity. */
   references?: ReferenceCheck[];
   /** A dry run: the counts say what the run would do; nothing was written. */
@@ -63,7 +74,9 @@ export interface FailedRunSummary {
   chunks: number | null;
   counts: null;
   reconciliation: null;
-  reports: { summary: string; html?: string | undefined };
+  /** Mirror mode: the delete decision that refused the run (MirrorDeleteLimitError). */
+  mirror?: MirrorDecision | undefined;
+  reports: { summary: string; html?: string | undefined; mirrorDeletes?: string | undefined };
   startedAt: string;
   finishedAt: string;
   durationMs: number;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceFormat } from './csv';
+import type { MirrorDecision } from './mirror';
 
 /** The source object of a run, as the trigger saw it. */
 export interface SourceRef {
@@ -40,6 +41,8 @@ export interface RunRecord {
   resumes?: number | undefined;
   /** A dry run: it wrote nothing to the target. */
   dryRun?: boolean | undefined;
+  /** Mirror mode: the delete decision (kept when it refused the run). */
+  mirror?: MirrorDecision | undefined;
 }
 
 /**
@@ -79,6 +82,14 @@ export interface WorkerJob {
   format: SourceFormat;
   /** Dry run: classify every key against the target and report, write nothing to it. */
   dryRun?: boolean | undefined;
+  /** Mirror mode: the full export replaces the target (absent items are delete candidates). */
+  mirror?: boolean | undefined;
+  /** Mirror mode: delete the candidates even above maxDeleteRatio. */
+  forceDeletes?: boolean | undefined;
+  /** Each merge worker's write ceiling, WCU/s: its share of the table's throughput (Plan's layout). */
+  writeUnitsPerSecond?: number | undefined;
+  /** Each merge or verify worker's read ceiling, RCU/s. */
+  readUnitsPerSecond?: number | undefined;
   delimiter: string;
   columns: string[];
 }
@@ -102,6 +113,8 @@ export interface ChunkResult {
   superseded: number;
   /** Distinct keys handed to the merge step. */
   candidates: number;
+  /** Mirror mode: rejected rows whose key could not be read. */
+  unkeyedRejects?: number;
   topReasons: Record<string, number>;
   durationMs: number;
 }
@@ -134,6 +147,25 @@ export const workKeys = {
     `${prefix}merged/p${String(partition).padStart(4, '0')}.jsonl`,
   duplicates: (prefix: string, partition: number) =>
     `${prefix}duplicates/p${String(partition).padStart(4, '0')}.jsonl`,
+  /** Verification problems of a partition (Mismatch per line). */
+  mismatches: (prefix: string, partition: number) =>
+    `${prefix}mismatches/p${String(partition).padStart(4, '0')}.jsonl`,
+  /** Mirror mode: keys of a chunk's rejected rows, per partition (they keep their items). */
+  keep: (prefix: string, partition: number, chunk: number) =>
+    `${workKeys.keepPrefix(prefix, partition)}c${String(chunk).padStart(6, '0')}.txt`,
+  keepPrefix: (prefix: string, partition: number) => `${prefix}keep/p${String(partition).padStart(4, '0')}/`,
+  /** Mirror mode: keys a scan segment found in the target, per partition. */
+  target: (prefix: string, partition: number, segment: number) =>
+    `${workKeys.targetPrefix(prefix, partition)}s${String(segment).padStart(6, '0')}.txt`,
+  targetPrefix: (prefix: string, partition: number) =>
+    `${prefix}target/p${String(partition).padStart(4, '0')}/`,
+  /** Mirror mode: CheckMirrorDeletes' decision (MirrorDecision), for Reconcile. */
+  mirrorDecision: (prefix: string) => `${prefix}mirror-decision.json`,
+  /** Mirror mode: the delete candidates of a partition. */
+  mirror: (prefix: string, partition: number) => `${prefix}mirror/p${String(partition).padStart(4, '0')}.txt`,
+  /** Missing parents of a partition's reference fields (orphans.csv rows). */
+  orphans: (prefix: string, partition: number) =>
+    `${prefix}orphans/p${String(partition).padStart(4, '0')}.csv`,
 };
 
 /** One line of a part object: a chunk's winner for a key, with the lines it beat in the chunk. */
@@ -151,8 +183,8 @@ export interface PartLine {
 /** One line of a merged file: the run's final decision for a key. */
 export interface MergedLine {
   k: string;
-  /** put | delete | unchanged | superseded */
-  o: 'put' | 'delete' | 'unchanged' | 'superseded';
+  /** put | delete | unchanged | superseded; mirror: an item absent from a full export, deleted */
+  o: 'put' | 'delete' | 'unchanged' | 'superseded' | 'mirror';
   /**
    * Digest the target must hold; null: the key must be absent (also for a row superseded by a newer
    * delete's tombstone); undefined for superseded: the target holds a newer item.
@@ -173,5 +205,33 @@ export interface PartitionResult {
   superseded: number;
   deleted: number;
   duplicateKeys: number;
+  /** Mirror mode: items absent from the full export that this partition deleted (or would, dry run). */
+  mirrorDeleted?: number;
   durationMs: number;
 }
+
+/** What the ledger records per step of a run (the steps a resume skips). */
+/** A chunk's or partition's result, as the worker that succeeded records it. */
+export type StepRecord = (ChunkResult & { kind: 'chunk' }) | (PartitionResult & { kind: 'partition' });
+
+/** A chunk (by index) or a merge partition (by number). */
+export type StepRef = { kind: 'chunk'; index: number } | { kind: 'partition'; partition: number };
+
+export type StepStatus = 'SUCCEEDED' | 'FAILED';
+
+/** How a step ended; `error` (the error's name) and `cause` (its message) when it failed. */
+export interface StepOutcome {
+  status: StepStatus;
+  recordedAt: string;
+  error?: string | undefined;
+  cause?: string | undefined;
+}
+
+/** A chunk as the ledger holds it: the worker's counts when it succeeded, the error when it failed. */
+export type ChunkStep = { kind: 'chunk'; index: number } & Partial<Omit<ChunkResult, 'index'>> & StepOutcome;
+/** A merge partition as the ledger holds it. */
+export type PartitionStep = { kind: 'partition'; partition: number } & Partial<
+  Omit<PartitionResult, 'partition'>
+> &
+  StepOutcome;
+export type LedgerStep = ChunkStep | PartitionStep;

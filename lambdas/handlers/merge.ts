@@ -7,18 +7,14 @@ import { z } from 'zod';
 import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
-import { putObject, readText } from '../adapters/s3';
+import { putObject, readText, readTextIfExists } from '../adapters/s3';
 import { TombstoneStore } from '../adapters/tombstones';
-import { META, type StoredVersion } from '../domain/chunk';
+import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { PartitionMerger, storedContentDigest } from '../domain/merge';
-import {
-  type PartitionItem,
-  type PartitionResult,
-  type PartLine,
-  type WorkerJob,
-  workKeys,
-} from '../domain/run';
+import { parseKeyLines } from '../domain/mirror';
+import { type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
+import { TokenBucket } from '../domain/token-bucket';
 import { parseEvent, targetTable, workerEnv } from './env';
 
 const eventSchema = z.object({
@@ -50,14 +46,17 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
           bucket: env.bucket,
           key: workKeys.part(job.workPrefix, item.partition, chunk),
         });
-        for (const line of text.split('\n')) if (line) merger.add(JSON.parse(line) as PartLine);
+        for (const line of readPartLines(text)) merger.add(line);
       }),
     ),
   );
 
   // Whole items: a read costs the same RCUs with or without a projection, and the content digest
   // must come from what the table holds now.
-  const storedItems = await batchGet(table, keyName, merger.keys());
+  // This worker's share of the table's throughput (Plan's layout): the workers together stay under it.
+  const readRate = job.readUnitsPerSecond ? new TokenBucket(job.readUnitsPerSecond) : undefined;
+  const writeRate = job.writeUnitsPerSecond ? new TokenBucket(job.writeUnitsPerSecond) : undefined;
+  const storedItems = await batchGet(table, keyName, merger.keys(), { rate: readRate });
   const stored = new Map<string, StoredVersion>();
   for (const [k, it] of storedItems) {
     stored.set(k, {
@@ -89,7 +88,18 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     })),
     ...outcome.deletes.map((c) => ({ DeleteRequest: { Key: { [keyName]: { S: c.key } } } })),
   ];
-  if (!job.dryRun) await batchWrite(table, requests, { inFlight: 8 });
+  // Mirror mode: the items the full export leaves out, which CheckMirrorDeletes allowed (it refuses
+  // the run before this step otherwise). Not source rows: they count apart from the row identity.
+  const mirrorDeletes = job.mirror
+    ? parseKeyLines(
+        await readTextIfExists({ bucket: env.bucket, key: workKeys.mirror(job.workPrefix, item.partition) }),
+      )
+    : [];
+  for (const key of mirrorDeletes) {
+    requests.push({ DeleteRequest: { Key: { [keyName]: { S: key } } } });
+    outcome.merged.push({ k: key, o: 'mirror', h: null });
+  }
+  if (!job.dryRun) await batchWrite(table, requests, { inFlight: 8, rate: writeRate });
 
   await putObject(
     env.bucket,
@@ -113,6 +123,7 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     superseded: outcome.superseded,
     deleted: outcome.deletes.length + outcome.alreadyDeleted,
     duplicateKeys: outcome.duplicates.length,
+    ...(job.mirror ? { mirrorDeleted: mirrorDeletes.length } : {}),
     durationMs: Date.now() - started,
   };
   await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'partition', ...result });

@@ -20,6 +20,7 @@ import {
   EntityBusyError,
   HeaderMismatchError,
   MalformedFileError,
+  PlanLimitError,
   RunNotResumableError,
 } from '../domain/errors';
 import { checkFirstJsonLine, firstJsonLine, jsonColumns, resolveFormat } from '../domain/jsonl';
@@ -33,6 +34,14 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
+import {
+  averageRowBytes,
+  chunkBytesFor,
+  type Layout,
+  planLayout,
+  sampleRows,
+  type TableThroughput,
+} from '../domain/sizing';
 import { parseEvent, workerEnv } from './env';
 
 const sourceSchema = z.object({
@@ -46,6 +55,8 @@ const sourceSchema = z.object({
   resume: z.string().optional(),
   /** Classify and report what a run would do, writing nothing to the target (`local diff`). */
   dryRun: z.boolean().optional(),
+  /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
+  forceDeletes: z.boolean().optional(),
 });
 
 const claimEvent = z.object({
@@ -67,8 +78,24 @@ export type ClaimOutput =
       runId: string;
       duplicate: false;
       entity: string;
-      source: SourceRef & { entity: string; size: number; dryRun?: boolean };
+      source: SourceRef & { entity: string; size: number; dryRun?: boolean; forceDeletes?: boolean };
     };
+
+/**
+ * What the state machine and the workers need of the run's layout (lambdas/domain/sizing.ts): the
+ * Distributed Maps read their MaxConcurrency from here (MaxConcurrencyPath).
+ */
+export interface PlanLayout {
+  chunkBytes: number;
+  transformConcurrency: number;
+  mergeConcurrency: number;
+  verifyConcurrency: number;
+  writeUnitsPerWorker: number;
+  readUnitsPerWorker: number;
+  /** Predicted wall time of the run, seconds. */
+  estimatedSeconds: number;
+  warnings: string[];
+}
 
 export interface PlanOutput {
   runId: string;
@@ -82,7 +109,30 @@ export interface PlanOutput {
   format: SourceFormat;
   encoding: string;
   missingOptionalColumns: string[];
+  layout: PlanLayout;
   job: WorkerJob;
+}
+
+/** Lambda workers at once, at most: the stack's `maxConcurrency` (CRM_SYNC_MAX_CONCURRENCY). */
+function maxConcurrency(): number | undefined {
+  const n = Number(process.env.CRM_SYNC_MAX_CONCURRENCY);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Tables with no throughput limit (the local stack's dynalite: CRM_SYNC_UNMETERED_TABLES=1): the
+ * merge workers get no write or read ceiling.
+ */
+const UNMETERED: TableThroughput = { mode: 'on-demand', writeUnitsPerSecond: 1e9, readUnitsPerSecond: 1e9 };
+
+/** Hard AWS limits the layout breaks fail the run here, before anything is written. */
+function checkLayout(layout: Layout): void {
+  const broken = layout.checks.filter((c) => !c.ok && c.kind === 'quota');
+  if (broken.length > 0) {
+    throw new PlanLimitError(
+      `the run cannot be laid out inside AWS limits: ${broken.map((c) => `${c.name} ${c.value} > ${c.limit}`).join('; ')}`,
+    );
+  }
 }
 
 /** How long a run may hold its entity's lock: the state machine's own time limit. */
@@ -132,12 +182,23 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       source: { ...ref, entity: source.entity, size: head.size, dryRun: true },
     };
   }
-  const runId = deriveRunId(ref, source.entity, hash, source.rerun);
+  // A forced mirror run is another run than the refused one it follows.
+  const runId = deriveRunId(
+    ref,
+    source.entity,
+    hash,
+    source.rerun ?? (source.forceDeletes ? 'force-deletes' : undefined),
+  );
   const claimed: ClaimOutput = {
     runId,
     duplicate: false,
     entity: source.entity,
-    source: { ...ref, entity: source.entity, size: head.size },
+    source: {
+      ...ref,
+      entity: source.entity,
+      size: head.size,
+      ...(source.forceDeletes ? { forceDeletes: true } : {}),
+    },
   };
   const duplicate = (existingStatus: string): ClaimOutput => {
     logger.info('duplicate trigger', { runId, existingStatus });
@@ -306,6 +367,11 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     const head = await utf8Head(rawHead, encoding);
     const format = resolveFormat(entity.source.format, source.key, head.toString('utf8', 0, 64));
     const headerDelimiter = checkHead(head, headEnd === source.size, format, entity);
+    // Size the chunks from the object and the rows in its head (UTF-8 bytes: a transcoded object
+    // shrinks or grows by the head's ratio).
+    const sample = sampleRows(head, { format, wholeFile: headEnd === source.size });
+    const utf8Bytes = Math.round(source.size * (rawHead.length > 0 ? head.length / rawHead.length : 1));
+    const chunkBytes = chunkBytesFor(utf8Bytes, averageRowBytes(sample, head.length), entity);
 
     if (encoding !== 'utf8') {
       const key = `${workPrefix}source.utf8.${format}`;
@@ -319,7 +385,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     }
     const plan = await planChunks(await readObject(data, undefined, data.etag), {
       format,
-      chunkBytes: entity.source.chunkBytes,
+      chunkBytes,
       maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
       delimiter: headerDelimiter ?? entity.source.delimiter,
     });
@@ -331,7 +397,35 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       columns = jsonColumns(entity);
       binding = bindHeader(columns, entity);
     }
-    const partitions = Math.max(1, Math.min(1000, Math.ceil(plan.rows / entity.partitionRows)));
+    const jobBase = {
+      runId,
+      entity: source.entity,
+      configHash: configHash(entity),
+      data,
+      workPrefix,
+      format,
+      delimiter: plan.delimiter,
+      columns,
+      ...(source.dryRun ? { dryRun: true } : {}),
+      ...(entity.syncMode === 'mirror' ? { mirror: true } : {}),
+      ...(source.forceDeletes ? { forceDeletes: true } : {}),
+    };
+    const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
+    const headerBytes = plan.header ? plan.header.end - plan.header.start + 1 : 0;
+    const dataBytes = plan.bytes - plan.bomBytes - headerBytes;
+    const layout = planLayout({
+      objectBytes: plan.bytes,
+      avgRowBytes: plan.rows > 0 ? dataBytes / plan.rows : averageRowBytes(sample, head.length),
+      rows: plan.rows,
+      chunks: plan.chunks.length,
+      entity,
+      maxConcurrency: maxConcurrency(),
+      table: unmetered ? UNMETERED : undefined,
+      // The job with its partition count and write ceilings (a few bytes more).
+      jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
+    });
+    checkLayout(layout);
+    const partitions = layout.partitions;
     const chunks: ChunkItem[] = plan.chunks.map((c) => ({ ...c }));
     const partitionItems: PartitionItem[] = Array.from({ length: partitions }, (_, p) => ({
       partition: p,
@@ -348,7 +442,13 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       rows: plan.rows,
       bytes: plan.bytes,
       encoding,
+      chunkBytes,
+      transformConcurrency: layout.transformConcurrency,
+      mergeConcurrency: layout.mergeConcurrency,
+      writeUnitsPerWorker: layout.writeUnitsPerWorker,
+      estimatedSeconds: Math.round(layout.seconds.total),
     });
+    for (const warning of layout.warnings) logger.warn('layout', { runId, warning });
     return {
       runId,
       entity: source.entity,
@@ -361,17 +461,25 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       format,
       encoding,
       missingOptionalColumns: plan.header ? binding.missingOptional : [],
+      layout: {
+        chunkBytes,
+        transformConcurrency: layout.transformConcurrency,
+        mergeConcurrency: layout.mergeConcurrency,
+        verifyConcurrency: layout.verifyConcurrency,
+        writeUnitsPerWorker: layout.writeUnitsPerWorker,
+        readUnitsPerWorker: layout.readUnitsPerWorker,
+        estimatedSeconds: Math.round(layout.seconds.total),
+        warnings: layout.warnings,
+      },
       job: {
-        runId,
-        entity: source.entity,
-        configHash: configHash(entity),
-        data,
-        workPrefix,
+        ...jobBase,
         partitions,
-        format,
-        delimiter: plan.delimiter,
-        columns,
-        ...(source.dryRun ? { dryRun: true } : {}),
+        ...(unmetered
+          ? {}
+          : {
+              writeUnitsPerSecond: layout.writeUnitsPerWorker,
+              readUnitsPerSecond: layout.readUnitsPerWorker,
+            }),
       },
     };
   } catch (err) {

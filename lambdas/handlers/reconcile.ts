@@ -2,16 +2,22 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
 import { csvCell } from '../domain/chunk';
 import { getEntity } from '../domain/config';
+import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
-import { storedContentDigest } from '../domain/merge';
-import { type ReferenceCheck, ReferenceCollector } from '../domain/references';
-import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
+import { decideMirrorDeletes, type MirrorDecision, parseKeyLines } from '../domain/mirror';
+import {
+  type Check,
+  type FailedRunSummary,
+  type RunSummary,
+  rejectsHeader,
+  rejectsRow,
+  topReasons,
+} from '../domain/report';
 import {
   accountingGap,
   type ChunkResult,
@@ -21,8 +27,14 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { parseEvent, targetTable, workerEnv } from './env';
+import { failureReport, runStatusView } from '../domain/run-status';
+import { type Mismatch, mergeReferenceChecks, type VerifyResult, verifyMode } from '../domain/verify';
+import { parseEvent, workerEnv } from './env';
+import type { MirrorPlanResult, MirrorScanResult } from './mirror';
 import type { PlanOutput } from './plan';
+
+/** The delete candidates of a mirror run, under reports/<runId>/. */
+export const MIRROR_REPORT = 'mirror-deletes.csv';
 
 const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 const eventSchema = z.object({
@@ -35,6 +47,7 @@ const eventSchema = z.object({
   }),
   transform: mapOutput,
   merge: mapOutput,
+  verify: mapOutput,
 });
 
 interface ResultManifest {
@@ -105,7 +118,7 @@ async function* diffCsv(bucket: string, job: WorkerJob, partitions: number): Asy
     for (const line of text.split('\n')) {
       if (!line) continue;
       const m = JSON.parse(line) as MergedLine;
-      const action = m.o === 'put' ? (m.n ? 'create' : 'update') : m.o;
+      const action = m.o === 'put' ? (m.n ? 'create' : 'update') : m.o === 'mirror' ? 'mirror-delete' : m.o;
       rows.push(`${[m.k, action, String(m.l ?? '')].map(csvCell).join(',')}\r\n`);
     }
     if (rows.length > 0) yield Buffer.from(rows.join(''));
@@ -113,16 +126,34 @@ async function* diffCsv(bucket: string, job: WorkerJob, partitions: number): Asy
 }
 
 /**
+ * One report made of the per-partition objects the workers wrote (in partition order), each object
+ * optionally rewritten by `transform`; only the partitions whose results say they wrote one are read.
+ */
+async function* concatenated(
+  bucket: string,
+  results: ReadonlyArray<{ partition: number }>,
+  header: string,
+  keyOf: (partition: number) => string,
+  transform: (text: string) => string = (t) => t,
+): AsyncGenerator<Buffer> {
+  yield Buffer.from(header);
+  const partitions = [...new Set(results.map((r) => r.partition))].sort((a, b) => a - b);
+  for (const p of partitions) {
+    const text = await readTextIfExists({ bucket, key: keyOf(p) });
+    if (text) yield Buffer.from(transform(text));
+  }
+}
+
+/**
  * Reconcile: sums the chunk and partition counts, checks that every planned row is accounted for
- * exactly once, verifies the target's content against every winner (by digest), and writes the
- * run's reports. Returns the summary; `reconciliation.status` decides the execution's outcome.
+ * exactly once, adds up what the verify workers found (content, provenance, references), and
+ * writes the run's reports. Returns the summary; `reconciliation.status` decides the execution's outcome.
  */
 export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<RunSummary> {
   const env = workerEnv();
   const plan = event.plan as unknown as PlanOutput;
   const job = plan.job;
   const entity = getEntity(env.config, job.entity);
-  const table = targetTable(env, job.entity);
   const ledger = new Ledger(env.ledgerTable);
   const run = await ledger.getRun(event.runId);
 
@@ -133,6 +164,10 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const merge = await readMapResults<{ partitions: PartitionResult[] }>(
     event.merge.ResultWriterDetails.Bucket,
     event.merge.ResultWriterDetails.Key,
+  );
+  const verify = await readMapResults<{ partitions: VerifyResult[] }>(
+    event.verify.ResultWriterDetails.Bucket,
+    event.verify.ResultWriterDetails.Key,
   );
   const chunks = transform.outputs.flatMap((o) => o.chunks);
   const partitions = merge.outputs.flatMap((o) => o.partitions);
@@ -149,6 +184,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   }
   let partitionCandidates = 0;
   let duplicateKeys = 0;
+  let mirrorDeleted = 0;
   for (const p of partitions) {
     counts.applied += p.applied;
     counts.unchanged += p.unchanged;
@@ -156,6 +192,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     counts.deleted += p.deleted;
     partitionCandidates += p.candidates;
     duplicateKeys += p.duplicateKeys;
+    mirrorDeleted += p.mirrorDeleted ?? 0;
   }
 
   const checks: Check[] = [];
@@ -191,79 +228,95 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     detail: `rows ${counts.rows} = applied ${counts.applied} + unchanged ${counts.unchanged} + superseded ${counts.superseded} + deleted ${counts.deleted} + rejected ${counts.rejected}${gap ? ` (gap ${gap})` : ''}`,
   });
 
-  // Content: every final decision is checked against the target by digest.
-  const mismatched: Array<{ key: string; problem: string }> = [];
-  let mismatchedCount = 0;
+  // Content: the verify workers checked every decision (or a sample) and, in full mode, scanned
+  // the table for items no source explains; their problems are listed in mismatches.csv.
+  const verifications = verify.outputs.flatMap((o) => o.partitions);
+  const verifiedIds = new Set(verifications.map((v) => v.partition));
   let verified = 0;
-  const references = new ReferenceCollector(entity.references);
-  // A dry run wrote nothing: there is nothing to verify, its merged decisions are the report.
-  for (let p = 0; p < (job.dryRun ? 0 : plan.partitions); p++) {
-    const text = await readTextIfExists({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, p) });
-    const lines = text
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as MergedLine);
-    const stored = await batchGet(
-      table,
-      entity.target.key,
-      lines.map((l) => l.k),
-    );
-    for (const l of lines) {
-      verified++;
-      const got = stored.get(l.k);
-      if (got) references.add(l.k, got);
-      let problem: string | undefined;
-      if (l.o === 'superseded') {
-        if (l.h === null) {
-          if (got) problem = 'present: a newer delete should keep it out';
-        } else if (!got) problem = 'missing: a newer stored item was expected';
-      } else if (l.h === null) {
-        if (got) problem = 'present: the item should have been deleted';
-      } else if (!got) {
-        problem = 'missing';
-      } else if (storedContentDigest(got) !== l.h) {
-        problem = 'content differs from the source row';
-      }
-      if (problem) {
-        mismatchedCount++;
-        if (mismatched.length < 100) mismatched.push({ key: l.k, problem });
-      }
-    }
+  let decisions = 0;
+  let scanned = 0;
+  let mismatchedCount = 0;
+  const mismatched: Mismatch[] = [];
+  for (const v of verifications) {
+    verified += v.verified;
+    decisions += v.decisions;
+    scanned += v.scanned;
+    mismatchedCount += v.problems;
+    for (const m of v.sample) if (mismatched.length < 100) mismatched.push(m);
+  }
+  const mode = verifyMode(entity);
+  if (!job.dryRun) {
+    checks.push({
+      name: 'all-verified',
+      ok:
+        verifiedIds.size === plan.partitions &&
+        verifications.length === plan.partitions &&
+        verify.failures.length === 0,
+      detail: `${verifiedIds.size} of ${plan.partitions} partitions verified${verify.failures.length ? `; failed: ${verify.failures.slice(0, 5).join(' | ')}` : ''}`,
+    });
   }
   checks.push({
     name: 'content',
     ok: mismatchedCount === 0,
     detail: job.dryRun
       ? 'dry run: nothing was written, the decisions are in diff.csv'
-      : `${verified} keys verified against the target, ${mismatchedCount} differ`,
+      : `${verified} of ${decisions} keys verified against the target${mode.mode === 'sample' ? ` (sample of about ${mode.keys})` : ''}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
   });
 
   const reportPrefix = `reports/${event.runId}/`;
   const reports: RunSummary['reports'] = { summary: `${reportPrefix}summary.json` };
 
-  // References: the parents the run's items point at must exist (a report, not a failed run:
-  // parents may arrive in a later run).
-  const referenceChecks: ReferenceCheck[] = [];
-  const orphanRows: string[] = [];
-  for (const { field, entity: parent, values } of references.fields()) {
-    const parentEntity = getEntity(env.config, parent);
-    const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values, {
-      projection: [parentEntity.target.key],
+  // Mirror mode: every candidate CheckMirrorDeletes allowed was deleted (verify checked each is gone).
+  let mirror: RunSummary['mirror'];
+  if (job.mirror) {
+    const decision = await readJson<MirrorDecision>({
+      bucket: env.bucket,
+      key: workKeys.mirrorDecision(job.workPrefix),
     });
-    const { check, missing } = references.result(field, new Set(found.keys()));
-    referenceChecks.push(check);
-    for (const m of missing) {
-      orphanRows.push(
-        `${[field, parent, m.value, String(m.children), m.keys.join(' ')].map(csvCell).join(',')}\r\n`,
-      );
-    }
+    mirror = { ...decision, deleted: mirrorDeleted };
+    if (decision.candidates > 0) reports.mirrorDeletes = `${reportPrefix}${MIRROR_REPORT}`;
+    const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
+    checks.push({
+      name: 'mirror-deletes',
+      ok: mirrorDeleted === decision.candidates,
+      detail: `${decision.candidates} of ${decision.targetItems} target items absent from the export (${pct(decision.ratio)}, limit ${pct(decision.maxDeleteRatio)}${decision.forced ? ', forced' : ''}), ${mirrorDeleted} ${job.dryRun ? 'would be ' : ''}deleted`,
+    });
   }
-  if (orphanRows.length > 0) {
+  if (mismatchedCount > 0) {
+    reports.mismatches = `${reportPrefix}mismatches.csv`;
+    await putStream(
+      env.bucket,
+      reports.mismatches,
+      concatenated(
+        env.bucket,
+        verifications,
+        'key,scope,problem\r\n',
+        (p) => workKeys.mismatches(job.workPrefix, p),
+        (text) =>
+          text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => {
+              const m = JSON.parse(l) as Mismatch;
+              return `${[m.key, m.scope, m.problem].map(csvCell).join(',')}\r\n`;
+            })
+            .join(''),
+      ),
+      'text/csv; charset=utf-8',
+    );
+  }
+
+  // References: the parents the run's items point at must exist (a report, not a failed run:
+  // parents may arrive in a later run). Each verify worker checked its partition's items.
+  const referenceChecks = mergeReferenceChecks(verifications.map((v) => v.references));
+  if (referenceChecks.some((c) => c.orphans > 0)) {
     reports.orphans = `${reportPrefix}orphans.csv`;
-    await putObject(
+    await putStream(
       env.bucket,
       reports.orphans,
-      `field,entity,missing value,items,sample keys\r\n${orphanRows.join('')}`,
+      concatenated(env.bucket, verifications, 'field,entity,missing value,items,sample keys\r\n', (p) =>
+        workKeys.orphans(job.workPrefix, p),
+      ),
       'text/csv; charset=utf-8',
     );
   }
@@ -328,6 +381,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     topReasons: topReasons(reasons),
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
+    ...(mirror ? { mirror } : {}),
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,
@@ -379,11 +433,126 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   return summary;
 }
 
+const checkDeletesSchema = z.object({
+  action: z.literal('check-deletes'),
+  runId: z.string(),
+  plan: eventSchema.shape.plan,
+  transform: mapOutput,
+  scan: mapOutput,
+  candidates: mapOutput,
+});
+
+/**
+ * CheckMirrorDeletes (mirror mode, before anything is written): adds up the target's items and the
+ * delete candidates of every partition, lists the candidates in `mirror-deletes.csv`, and refuses the
+ * run (MirrorDeleteLimitError) when they are too large a share of the target, unless forced. A dry
+ * run is never refused: it reports what the run would do.
+ */
+export async function checkMirrorDeletes(event: z.infer<typeof checkDeletesSchema>): Promise<MirrorDecision> {
+  const env = workerEnv();
+  const job = (event.plan as unknown as PlanOutput).job;
+  const entity = getEntity(env.config, job.entity);
+  const [transform, scan, plans] = await Promise.all([
+    readMapResults<{ chunks: ChunkResult[] }>(
+      event.transform.ResultWriterDetails.Bucket,
+      event.transform.ResultWriterDetails.Key,
+    ),
+    readMapResults<{ segments: MirrorScanResult[] }>(
+      event.scan.ResultWriterDetails.Bucket,
+      event.scan.ResultWriterDetails.Key,
+    ),
+    readMapResults<{ partitions: MirrorPlanResult[] }>(
+      event.candidates.ResultWriterDetails.Bucket,
+      event.candidates.ResultWriterDetails.Key,
+    ),
+  ]);
+  const failures = [...scan.failures, ...plans.failures];
+  if (failures.length > 0) throw new Error(`mirror planning failed: ${failures.slice(0, 5).join(' | ')}`);
+  const segments = scan.outputs.flatMap((o) => o.segments);
+  const partitions = plans.outputs.flatMap((o) => o.partitions);
+  const decision = decideMirrorDeletes(
+    {
+      targetItems: segments.reduce((n, s) => n + s.items, 0),
+      candidates: partitions.reduce((n, p) => n + p.candidates, 0),
+      unkeyedRejects: transform.outputs
+        .flatMap((o) => o.chunks)
+        .reduce((n, c) => n + (c.unkeyedRejects ?? 0), 0),
+    },
+    { maxDeleteRatio: entity.maxDeleteRatio, force: job.forceDeletes === true },
+  );
+  if (decision.candidates > 0) {
+    await putStream(
+      env.bucket,
+      `reports/${event.runId}/${MIRROR_REPORT}`,
+      concatenated(
+        env.bucket,
+        partitions.filter((p) => p.candidates > 0),
+        'key\r\n',
+        (p) => workKeys.mirror(job.workPrefix, p),
+        (text) =>
+          parseKeyLines(text)
+            .map((k) => `${csvCell(k)}\r\n`)
+            .join(''),
+      ),
+      'text/csv; charset=utf-8',
+    );
+  }
+  await putJson(env.bucket, workKeys.mirrorDecision(job.workPrefix), decision);
+  logger.info('mirror deletes checked', { runId: event.runId, ...decision });
+  if (!decision.allowed && !job.dryRun) {
+    // The ledger keeps the decision so the failure report can show it.
+    await new Ledger(env.ledgerTable).updateRun(event.runId, { mirror: decision });
+    throw new MirrorDeleteLimitError(decision.reason ?? 'mirror deletes refused');
+  }
+  return decision;
+}
+
 export async function reconcileHandler(event: unknown): Promise<RunSummary> {
   const data = parseEvent(eventSchema, event, 'reconcile');
   return reconcileRun(data);
 }
 
-export const handler = middy(reconcileHandler)
+export async function checkDeletesHandler(event: unknown): Promise<MirrorDecision> {
+  return checkMirrorDeletes(parseEvent(checkDeletesSchema, event, 'check-deletes'));
+}
+
+const reportFailureSchema = z.object({ action: z.literal('report-failure'), runId: z.string().min(1) });
+
+/**
+ * ReportFailure (after RecordFailure): a run that failed before Reconcile finished still gets its
+ * summary.json and report.html, built from its ledger record and steps.
+ */
+export async function reportFailureHandler(event: unknown): Promise<FailedRunSummary> {
+  const { runId } = parseEvent(reportFailureSchema, event, 'report-failure');
+  const env = workerEnv();
+  const ledger = new Ledger(env.ledgerTable);
+  const run = await ledger.getRun(runId);
+  if (!run) throw new Error(`run ${runId} is not in the ledger`);
+  const { summary, html } = failureReport(
+    runStatusView(run, await ledger.listSteps(runId)),
+    'redrive the execution (Step Functions "Redrive")',
+  );
+  await putObject(
+    env.bucket,
+    summary.reports.html ?? `reports/${runId}/report.html`,
+    html,
+    'text/html; charset=utf-8',
+  );
+  await putJson(env.bucket, summary.reports.summary, summary);
+  // The run is over: the next run of the entity may start (a no-op when it never took the lock).
+  await ledger.releaseLock(run.entity, runId);
+  logger.info('failure reported', { runId, error: summary.error.name });
+  return summary;
+}
+
+/** The function's tasks: CheckMirrorDeletes, ReportFailure and Reconcile, told apart by `action`. */
+async function route(event: unknown): Promise<RunSummary | MirrorDecision | FailedRunSummary> {
+  const action = (event as { action?: unknown } | null)?.action;
+  if (action === 'check-deletes') return checkDeletesHandler(event);
+  if (action === 'report-failure') return reportFailureHandler(event);
+  return reconcileHandler(event);
+}
+
+export const handler = middy(route)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -10,7 +10,8 @@ import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
-import { type ChunkItem, type ChunkResult, type WorkerJob, workKeys } from '../domain/run';
+import { keyLines } from '../domain/mirror';
+import { type ChunkItem, type ChunkResult, partitionOf, type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
 
 const chunkSchema = z.object({
@@ -77,12 +78,26 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
       'application/x-ndjson',
     );
   }
+  if (acc.keepKeys && acc.keepKeys.length > 0) {
+    // Mirror mode: the keys of rejected rows keep their stored items (per partition, sparse).
+    const byPartition = new Map<number, string[]>();
+    for (const k of acc.keepKeys) {
+      const p = partitionOf(k, job.partitions);
+      byPartition.set(p, [...(byPartition.get(p) ?? []), k]);
+    }
+    await Promise.all(
+      [...byPartition].map(([p, keys]) =>
+        putObject(env.bucket, workKeys.keep(job.workPrefix, p, chunk.index), keyLines(keys), 'text/plain'),
+      ),
+    );
+  }
   const result: ChunkResult = {
     index: chunk.index,
     rows: acc.rows,
     rejected: acc.rejects.length,
     superseded: acc.superseded,
     candidates: acc.winners.size,
+    ...(acc.keepKeys ? { unkeyedRejects: acc.unkeyedRejects } : {}),
     topReasons: acc.reasonCounts,
     durationMs: Date.now() - started,
   };

@@ -42,6 +42,7 @@ interface AslState {
   ItemBatcher?: Json;
   ResultWriter?: { Resource: string; Parameters?: Json };
   MaxConcurrency?: number;
+  MaxConcurrencyPath?: string;
   ToleratedFailurePercentage?: number;
   Choices?: Json[];
   Default?: string;
@@ -294,13 +295,16 @@ describe('CrmSyncStack', () => {
 
   describe('worker functions', () => {
     const workers = [
-      { handler: 'plan', memory: 1024, timeout: 600, task: 'PlanChunks' },
+      // Plan scans the whole object: a full vCPU and Lambda's 15 minutes (lambdas/domain/sizing.ts).
+      { handler: 'plan', memory: 1769, timeout: 900, task: 'PlanChunks' },
       { handler: 'transform', memory: 1769, timeout: 120, task: 'TransformChunk' },
       { handler: 'merge', memory: 1769, timeout: 120, task: 'MergePartition' },
-      { handler: 'reconcile', memory: 1024, timeout: 600, task: 'Reconcile' },
+      { handler: 'verify', memory: 1024, timeout: 120, task: 'VerifyPartition' },
+      { handler: 'mirror', memory: 1024, timeout: 120, task: 'ScanTargetSegment' },
+      { handler: 'reconcile', memory: 1024, timeout: 900, task: 'Reconcile' },
     ];
 
-    it('deploys exactly the 4 workers (plus CDK’s own S3 notifications handler)', () => {
+    it('deploys exactly the 6 workers and the snapshot/restore functions (plus CDK’s own S3 notifications handler)', () => {
       // Prepare
       const functions = template.findResources('AWS::Lambda::Function');
 
@@ -313,19 +317,32 @@ describe('CrmSyncStack', () => {
       );
 
       // Assess
-      expect(handlers.sort()).toEqual(['merge', 'plan', 'reconcile', 'transform']);
+      expect(handlers.sort()).toEqual([
+        'merge',
+        'mirror',
+        'plan',
+        'reconcile',
+        'restore',
+        'snapshot',
+        'transform',
+        'verify',
+      ]);
       expect(others).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
-      template.resourceCountIs('AWS::Lambda::Function', 5);
+      template.resourceCountIs('AWS::Lambda::Function', 9);
     });
 
     it.each(workers)(
       '$handler: the $task task times out with the function ($timeout s), so no invocation overlaps a retry',
       ({ task, timeout }) => {
         // Act
-        const found =
-          task === 'TransformChunk' || task === 'MergePartition'
-            ? innerState(task === 'TransformChunk' ? 'TransformChunks' : 'MergePartitions', task)
-            : state(task);
+        const maps: Record<string, string> = {
+          TransformChunk: 'TransformChunks',
+          MergePartition: 'MergePartitions',
+          VerifyPartition: 'VerifyPartitions',
+          ScanTargetSegment: 'ScanTargetSegments',
+        };
+        const map = maps[task];
+        const found = map ? innerState(map, task) : state(task);
 
         // Assess
         expect(found.TimeoutSeconds).toBe(timeout);
@@ -377,6 +394,8 @@ describe('CrmSyncStack', () => {
         stack.planFunction,
         stack.transformFunction,
         stack.mergeFunction,
+        stack.verifyFunction,
+        stack.mirrorFunction,
         stack.reconcileFunction,
       ].map((w) => logicalId(stack, w.role));
       const roles = template.findResources('AWS::IAM::Role');
@@ -393,7 +412,7 @@ describe('CrmSyncStack', () => {
   });
 
   describe('state machine', () => {
-    it('is STANDARD, traced, and logs ALL events without execution data', () => {
+    it('is STANDARD, traced, and logs ALL events without execution data (as are Snapshot and Restore)', () => {
       // Prepare
       const expected = {
         StateMachineType: 'STANDARD',
@@ -405,11 +424,17 @@ describe('CrmSyncStack', () => {
       const found = template.findResources('AWS::StepFunctions::StateMachine', { Properties: expected });
 
       // Assess
-      template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
-      expect(Object.keys(found)).toEqual([machineId]);
+      template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+      expect(Object.keys(found).sort()).toEqual(
+        [
+          machineId,
+          logicalId(stack, stack.backup.snapshotMachine),
+          logicalId(stack, stack.backup.restoreMachine),
+        ].sort(),
+      );
     });
 
-    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → Reconcile → IsMatched', () => {
+    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → VerifyPartitions → Reconcile → IsMatched', () => {
       // Prepare
       const { States } = definition;
 
@@ -420,7 +445,8 @@ describe('CrmSyncStack', () => {
       path.push('PlanChunks');
       while (next && path.length < 20) {
         path.push(next);
-        next = States[next]?.Next;
+        // A Choice goes on by its default (merge mode); the mirror branch is tested apart.
+        next = States[next]?.Next ?? (next === 'IsMirror' ? States[next]?.Default : undefined);
       }
 
       // Assess
@@ -431,15 +457,66 @@ describe('CrmSyncStack', () => {
         'ClaimRun',
         'PlanChunks',
         'TransformChunks',
+        'IsMirror',
         'MergePartitions',
+        'VerifyPartitions',
         'Reconcile',
+        'EmitRunFinished',
         'IsMatched',
+      ]);
+    });
+
+    it('in mirror mode plans the deletes before the merge: ScanTargetSegments → PlanMirrorDeletes → CheckMirrorDeletes', () => {
+      // Prepare
+      const isMirror = state('IsMirror');
+
+      // Act
+      const branch = must(isMirror.Choices?.[0], 'mirror choice') as { Next: string };
+      const path = [branch.Next];
+      for (let next = state(branch.Next).Next; next && path.length < 10; next = state(next).Next)
+        path.push(next);
+
+      // Assess
+      expect(isMirror.Default).toBe('MergePartitions');
+      expect(branch).toMatchObject({
+        And: [
+          { Variable: '$.plan.job.mirror', IsPresent: true },
+          { Variable: '$.plan.job.mirror', BooleanEquals: true },
+        ],
+      });
+      expect(path).toEqual([
+        'ScanTargetSegments',
+        'PlanMirrorDeletes',
+        'CheckMirrorDeletes',
+        'MergePartitions',
+        'VerifyPartitions',
+        'Reconcile',
+        'EmitRunFinished',
+        'IsMatched',
+      ]);
+      expect((state('ScanTargetSegments').ItemBatcher as { BatchInput?: Json }).BatchInput).toEqual({
+        'job.$': '$.plan.job',
+        action: 'scan',
+      });
+      expect((state('PlanMirrorDeletes').ItemBatcher as { BatchInput?: Json }).BatchInput).toEqual({
+        'job.$': '$.plan.job',
+        action: 'plan',
+      });
+      // A refusal is final: no retry, recorded as the run's failure.
+      const retry = state('CheckMirrorDeletes').Retry ?? [];
+      const permanent = retry.findIndex((r) => r.ErrorEquals.includes('MirrorDeleteLimitError'));
+      const catchAll = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+      expect(retry[permanent]?.MaxAttempts).toBe(0);
+      expect(permanent).toBeLessThan(catchAll);
+      expect(state('CheckMirrorDeletes').Catch).toEqual([
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
       ]);
     });
 
     it.each([
       ['TransformChunks', 'TransformChunk', '$.plan.manifestKey'],
       ['MergePartitions', 'MergePartition', '$.plan.partitionsKey'],
+      ['VerifyPartitions', 'VerifyPartition', '$.plan.partitionsKey'],
     ])(
       '%s is a Distributed Map of EXPRESS children over a JSON manifest in S3',
       (mapName, inner, keyPath) => {
@@ -457,7 +534,9 @@ describe('CrmSyncStack', () => {
         expect(map.ItemReader?.ReaderConfig).toEqual({ InputType: 'JSON' });
         expect(map.ItemReader?.Parameters).toMatchObject({ 'Key.$': keyPath });
         expect(map.ItemBatcher).toMatchObject({ MaxItemsPerBatch: expect.any(Number) });
-        expect(map.MaxConcurrency).toBeGreaterThan(0);
+        // Plan sizes the concurrency per run (lambdas/domain/sizing.ts): the Map reads it from its output.
+        expect(map.MaxConcurrency).toBeUndefined();
+        expect(map.MaxConcurrencyPath).toMatch(/^\$\.plan\.layout\.(transform|merge|verify)Concurrency$/);
         // CDK only renders ToleratedFailurePercentage when it is non-zero; absent means the service default, 0.
         expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
         expect(must(map.ResultWriter, 'ResultWriter').Resource).toMatch(/s3:putObject$/);
@@ -468,6 +547,7 @@ describe('CrmSyncStack', () => {
     it.each([
       ['TransformChunks', 'TransformChunk'],
       ['MergePartitions', 'MergePartition'],
+      ['VerifyPartitions', 'VerifyPartition'],
     ])('%s/%s retries transient errors with jittered backoff, never permanent ones', (mapName, inner) => {
       // Prepare
       const retry = innerState(mapName, inner).Retry ?? [];
@@ -521,8 +601,8 @@ describe('CrmSyncStack', () => {
       expect(permanent).toBeLessThan(busy);
     });
 
-    it.each(['PlanChunks', 'TransformChunks', 'MergePartitions', 'Reconcile'])(
-      '%s catches every error into RecordFailure → RunFailed',
+    it.each(['PlanChunks', 'TransformChunks', 'MergePartitions', 'VerifyPartitions', 'Reconcile'])(
+      '%s catches every error into RecordFailure → ReportFailure → EmitRunFailed → RunFailed',
       (name) => {
         // Prepare
         const catchers = state(name).Catch ?? [];
@@ -540,10 +620,63 @@ describe('CrmSyncStack', () => {
         ]);
         expect(recordFailure.Type).toBe('Task');
         expect(recordFailure.Resource).toMatch(/:states:::dynamodb:updateItem$/);
-        expect(recordFailure.Next).toBe('RunFailed');
+        expect(recordFailure.Next).toBe('ReportFailure');
+        expect(state('ReportFailure')).toMatchObject({
+          Type: 'Task',
+          Next: 'EmitRunFailed',
+          Parameters: { action: 'report-failure', 'runId.$': '$.claim.runId' },
+          // A report that cannot be written must not hide the run's own error
+          Catch: [expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'EmitRunFailed' })],
+        });
+        expect(state('EmitRunFailed')).toMatchObject({ Next: 'RunFailed' });
         expect(state('RunFailed').Type).toBe('Fail');
       },
     );
+
+    it.each([
+      [
+        'EmitRunFinished',
+        'IsMatched',
+        { 'status.$': '$.summary.status', 'reconciliation.$': '$.summary.reconciliation.status' },
+      ],
+      ['EmitRunFailed', 'RunFailed', { status: 'FAILED', 'error.$': '$.error.Error' }],
+    ])(
+      '%s puts a RunFinished event (source crm-sync) on the default bus, then goes on to %s even if it fails',
+      (name, next, detail) => {
+        // Prepare
+        const emit = state(name);
+
+        // Act
+        const entry = (emit as { Parameters?: { Entries?: Array<Record<string, unknown>> } }).Parameters
+          ?.Entries?.[0];
+
+        // Assess
+        expect(emit.Resource).toMatch(/:states:::events:putEvents$/);
+        expect(entry).toMatchObject({
+          Source: 'crm-sync',
+          DetailType: 'RunFinished',
+          Detail: expect.objectContaining(detail),
+        });
+        expect(emit.Next).toBe(next);
+        expect(emit.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: next })]);
+        expect(emit.Retry?.[0]).toMatchObject({ ErrorEquals: ['States.ALL'], MaxAttempts: 3 });
+      },
+    );
+
+    it('may put events on the default bus only', () => {
+      // Prepare
+      const machine = template.findResources('AWS::StepFunctions::StateMachine')[machineId];
+      const role = must(machine, 'state machine').Properties.RoleArn['Fn::GetAtt'][0] as string;
+
+      // Act
+      const puts = statementsOfRole(template, role).filter((s) =>
+        asArray(s.Action).includes('events:PutEvents'),
+      );
+
+      // Assess
+      expect(puts).toHaveLength(1);
+      expect(JSON.stringify(puts[0]?.Resource)).toContain(':event-bus/default');
+    });
 
     it('IsMatched succeeds only when the reconciliation status is MATCHED', () => {
       // Prepare
@@ -678,6 +811,8 @@ describe('CrmSyncStack', () => {
         plan: logicalId(stack, stack.planFunction.role),
         transform: logicalId(stack, stack.transformFunction.role),
         merge: logicalId(stack, stack.mergeFunction.role),
+        verify: logicalId(stack, stack.verifyFunction.role),
+        mirror: logicalId(stack, stack.mirrorFunction.role),
         reconcile: logicalId(stack, stack.reconcileFunction.role),
       };
 

@@ -79,16 +79,17 @@ describe('cdk synth (real CLI, real bundling)', () => {
     );
 
     // Act
-    const text = definitionText(machines[0]?.Properties.DefinitionString);
+    const sync = machines.find((m) => JSON.stringify(m.Properties.DefinitionString).includes('ClaimRun'));
+    const text = definitionText(sync?.Properties.DefinitionString);
 
     // Assess
-    expect(machines).toHaveLength(1);
+    expect(machines).toHaveLength(3); // the sync workflow, Snapshot and Restore
     expect(text).toContain('"DISTRIBUTED"');
     expect(text).toContain('"ItemReader"');
     expect(text).toMatch(/"ItemReader":\{"Resource":"arn:#\{TOKEN\}:states:::s3:getObject"/);
   });
 
-  it('bundles the 4 workers with index.js, its source map and the config file', () => {
+  it('bundles every function (6 run workers, snapshot and restore) with index.js, its source map and the config file', () => {
     // Prepare
     const workers = Object.values(template.Resources).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.CRM_SYNC_HANDLER,
@@ -103,8 +104,17 @@ describe('cdk synth (real CLI, real bundling)', () => {
     }));
 
     // Assess
-    expect(assets.map((a) => a.handler).sort()).toEqual(['merge', 'plan', 'reconcile', 'transform']);
-    expect(new Set(assets.map((a) => a.dir)).size).toBe(4);
+    expect(assets.map((a) => a.handler).sort()).toEqual([
+      'merge',
+      'mirror',
+      'plan',
+      'reconcile',
+      'restore',
+      'snapshot',
+      'transform',
+      'verify',
+    ]);
+    expect(new Set(assets.map((a) => a.dir)).size).toBe(8);
     for (const { dir, bundled } of assets) {
       expect(bundled).toBe(true);
       expect(existsSync(join(dir, 'index.js'))).toBe(true);

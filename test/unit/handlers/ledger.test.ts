@@ -10,7 +10,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { WriteRetriesExhaustedError } from '../../../lambdas/domain/errors';
 import type { RunRecord } from '../../../lambdas/domain/run';
-import { runStatusView } from '../../../local/runs';
+import { runStatusView } from '../../../lambdas/domain/run-status';
 import { RUN_ID } from './support';
 
 let Ledger: typeof import('../../../lambdas/adapters/ledger')['Ledger'];

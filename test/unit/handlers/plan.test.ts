@@ -329,6 +329,18 @@ describe('Handler: plan', () => {
         format: 'csv',
         encoding: 'utf8',
         missingOptionalColumns: [],
+        // The config's chunkBytes (256 KiB); one worker per Map; the merge worker may use a new
+        // on-demand table's warm throughput up to what one worker writes (4,000 items/s) and reads.
+        layout: {
+          chunkBytes: 256 * 1024,
+          transformConcurrency: 1,
+          mergeConcurrency: 1,
+          verifyConcurrency: 1,
+          writeUnitsPerWorker: 4_000,
+          readUnitsPerWorker: 10_000,
+          estimatedSeconds: expect.any(Number),
+          warnings: [],
+        },
         job: {
           runId: RUN_ID,
           entity: 'contact',
@@ -339,6 +351,8 @@ describe('Handler: plan', () => {
           format: 'csv',
           delimiter: ',',
           columns: COLUMNS,
+          writeUnitsPerSecond: 4_000,
+          readUnitsPerSecond: 10_000,
         },
       });
     });

@@ -5,6 +5,8 @@ import {
   type BatchGetItemCommandInput,
   DynamoDBClient,
   GetItemCommand,
+  ScanCommand,
+  type ScanCommandInput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -18,6 +20,7 @@ import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../
 import { BUCKET, COLUMNS, CONFIG_FILE, FakeBucket, PREFIX, RUN_ID } from './support';
 
 let reconcileHandler: typeof import('../../../lambdas/handlers/reconcile')['reconcileHandler'];
+let verifyHandler: typeof import('../../../lambdas/handlers/verify')['verifyHandler'];
 
 const TABLE = 'contacts';
 const SOURCE = { bucket: BUCKET, key: 'inbox/contact/contacts.csv', etag: 'abc' };
@@ -51,11 +54,13 @@ const PLAN = {
 
 const TRANSFORM_MANIFEST = 'results/transform/manifest.json';
 const MERGE_MANIFEST = 'results/merge/manifest.json';
+const VERIFY_MANIFEST = 'results/verify/manifest.json';
 const EVENT = {
   runId: RUN_ID,
   plan: PLAN,
   transform: { ResultWriterDetails: { Bucket: BUCKET, Key: TRANSFORM_MANIFEST } },
   merge: { ResultWriterDetails: { Bucket: BUCKET, Key: MERGE_MANIFEST } },
+  verify: { ResultWriterDetails: { Bucket: BUCKET, Key: VERIFY_MANIFEST } },
 };
 
 // 7 rows: chunk 0 has 4 (1 rejected, 1 lost to a newer row of its key), chunk 1 has 3.
@@ -212,7 +217,32 @@ function writeConsistentRun(): void {
   target.set('K1', { ...ITEMS.K1, _digest: h1, _run: RUN_ID });
   target.set('K2', { ...ITEMS.K2, _digest: h2, _run: 'contact-earlier' });
   target.set('K3', { ...ITEMS.K3, _digest: h3, _run: RUN_ID });
-  target.set('K4', { id: 'K4', lastName: 'Newer', _digest: 'newer-stored' });
+  const newer = { id: 'K4', lastName: 'Newer' };
+  target.set('K4', { ...newer, _digest: itemDigest(newer), _run: 'contact-later' });
+}
+
+/** Parallel scan of the target: segment 0 holds K1 and K3, segment 1 the rest. */
+function fakeScan(input: ScanCommandInput) {
+  const inSegment = (k: string) => (['K1', 'K3'].includes(k) ? 0 : 1) === (input.Segment ?? 0);
+  return { Items: [...target].filter(([k]) => inSegment(k)).map(([, item]) => marshall(item)) };
+}
+
+/**
+ * The last two steps of a run: the VerifyPartitions map (one child per partition, through the real
+ * verify handler) writes its results, then Reconcile adds everything up.
+ */
+async function reconcile(event: typeof EVENT = EVENT): Promise<RunSummary> {
+  const results: unknown[] = [];
+  for (let p = 0; p < event.plan.partitions; p++) {
+    results.push(
+      await verifyHandler({
+        BatchInput: { job: event.plan.job, rows: event.plan.rows },
+        Items: [{ partition: p, chunks: event.plan.chunks }],
+      }),
+    );
+  }
+  writeMapResults(VERIFY_MANIFEST, results);
+  return reconcileHandler(event);
 }
 
 function failedChecks(summary: RunSummary): string[] {
@@ -222,6 +252,7 @@ function failedChecks(summary: RunSummary): string[] {
 describe('Handler: reconcile', () => {
   beforeAll(async () => {
     ({ reconcileHandler } = await import('../../../lambdas/handlers/reconcile'));
+    ({ verifyHandler } = await import('../../../lambdas/handlers/verify'));
   });
 
   beforeEach(() => {
@@ -230,6 +261,7 @@ describe('Handler: reconcile', () => {
     target.clear();
     fakeS3.install(s3Mock);
     ddbMock.on(BatchGetItemCommand).callsFake(fakeBatchGet);
+    ddbMock.on(ScanCommand).callsFake(fakeScan);
     ddbMock.on(UpdateItemCommand).resolves({});
     ddbMock.on(GetItemCommand).resolves({
       Item: marshall({
@@ -248,7 +280,7 @@ describe('Handler: reconcile', () => {
 
   it('sums the counts, verifies the target, writes the summary and finishes the run (MATCHED)', async () => {
     // Act
-    const summary = await reconcileHandler(EVENT);
+    const summary = await reconcile(EVENT);
 
     // Assess
     expect(summary).toEqual({
@@ -273,7 +305,13 @@ describe('Handler: reconcile', () => {
             ok: true,
             detail: 'rows 7 = applied 2 + unchanged 1 + superseded 2 + deleted 1 + rejected 1',
           },
-          { name: 'content', ok: true, detail: '5 keys verified against the target, 0 differ' },
+          { name: 'all-verified', ok: true, detail: '2 of 2 partitions verified' },
+          {
+            name: 'content',
+            ok: true,
+            detail:
+              '5 of 5 keys verified against the target, 4 stored items checked for provenance, 0 differ',
+          },
         ],
         verifiedKeys: 5,
         mismatchedKeys: [],
@@ -303,12 +341,23 @@ describe('Handler: reconcile', () => {
     expect(fakeS3.find(`reports/${RUN_ID}/orphans.csv`)).toBe(
       'field,entity,missing value,items,sample keys\r\naccountId,account,A9,1,K3\r\n',
     );
-    // Two reads of the target (one per partition), one of the parents.
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 3);
+    // Per partition (one verify worker each): one read of the target, one of the parents it points at.
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 4);
+    // And one scan segment each: as many segments as partitions.
+    expect(ddbMock).toHaveReceivedCommandWith(ScanCommand, {
+      TableName: TABLE,
+      Segment: 0,
+      TotalSegments: 2,
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(ScanCommand, {
+      TableName: TABLE,
+      Segment: 1,
+      TotalSegments: 2,
+    });
     expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
       RequestItems: {
         accounts: expect.objectContaining({
-          Keys: expect.arrayContaining([{ id: { S: 'A1' } }, { id: { S: 'A9' } }]),
+          Keys: [{ id: { S: 'A9' } }],
         }),
       },
     });
@@ -341,51 +390,52 @@ describe('Handler: reconcile', () => {
     });
   });
 
+  const run = (key: string, problem: string) => ({ key, problem, scope: 'run' });
+  const table = (key: string, problem: string) => ({ key, problem, scope: 'table' });
   it.each([
     [
       'an attribute changed behind its back (its _digest left as it was)',
-      () => target.set('K3', { ...ITEMS.K3, score: 4, _digest: h3 }),
-      'K3',
-      'content differs from the source row',
+      () => target.set('K3', { ...target.get('K3'), score: 4 }),
+      [run('K3', 'content differs from the source row'), table('K3', 'changed outside crm-sync')],
     ],
     [
       'an attribute added behind its back',
-      () => target.set('K1', { ...ITEMS.K1, extra: 'x', _digest: h1 }),
-      'K1',
-      'content differs from the source row',
+      () => target.set('K1', { ...target.get('K1'), extra: 'x' }),
+      [run('K1', 'content differs from the source row'), table('K1', 'changed outside crm-sync')],
     ],
-    ['a written item that is missing', () => target.delete('K1'), 'K1', 'missing'],
-    ['an unchanged item that is missing', () => target.delete('K2'), 'K2', 'missing'],
+    ['a written item that is missing', () => target.delete('K1'), [run('K1', 'missing')]],
+    ['an unchanged item that is missing', () => target.delete('K2'), [run('K2', 'missing')]],
     [
-      'a deleted item that is still there',
-      () => target.set('K5', { id: 'K5', _digest: 'x' }),
-      'K5',
-      'present: the item should have been deleted',
+      'a deleted item that is still there (put back by hand)',
+      () => target.set('K5', { id: 'K5', lastName: 'Back' }),
+      [run('K5', 'present: the item should have been deleted'), table('K5', 'not written by crm-sync')],
     ],
     [
       'a newer stored item that is missing',
       () => target.delete('K4'),
-      'K4',
-      'missing: a newer stored item was expected',
+      [run('K4', 'missing: a newer stored item was expected')],
     ],
-  ])('reports MISMATCHED for %s, naming the key', async (_name, tamper, key, problem) => {
+    [
+      'an extra item added behind its back (a key no run wrote)',
+      () => target.set('K9', { id: 'K9', lastName: 'Extra' }),
+      [table('K9', 'not written by crm-sync')],
+    ],
+  ])('reports MISMATCHED for %s, naming the key', async (_name, tamper, problems) => {
     // Prepare
     tamper();
 
     // Act
-    const summary = await reconcileHandler(EVENT);
+    const summary = await reconcile(EVENT);
 
     // Assess
     expect(summary.status).toBe('FAILED');
     expect(summary.reconciliation).toEqual(
-      expect.objectContaining({
-        status: 'MISMATCHED',
-        verifiedKeys: 5,
-        mismatchedKeys: [{ key, problem }],
-        mismatchedKeyCount: 1,
-      }),
+      expect.objectContaining({ status: 'MISMATCHED', verifiedKeys: 5, mismatchedKeyCount: problems.length }),
     );
+    expect(summary.reconciliation.mismatchedKeys).toEqual(expect.arrayContaining(problems));
+    expect(summary.reconciliation.mismatchedKeys).toHaveLength(problems.length);
     expect(failedChecks(summary)).toEqual(['content']);
+    const scanned = target.size;
     expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
       ExpressionAttributeNames: {
         '#f0': 'status',
@@ -397,10 +447,22 @@ describe('Handler: reconcile', () => {
       ExpressionAttributeValues: expect.objectContaining({
         ':v0': { S: 'MISMATCHED' },
         ':v3': { S: 'ReconciliationMismatch' },
-        ':v4': { S: '5 keys verified against the target, 1 differ' },
+        ':v4': {
+          S: `5 of 5 keys verified against the target, ${scanned} stored items checked for provenance, ${problems.length} differ`,
+        },
       }),
     });
     expect(JSON.parse(fakeS3.find(`reports/${RUN_ID}/summary.json`) ?? '')).toEqual(summary);
+    // Every problem is listed in mismatches.csv, with its scope.
+    const csv = fakeS3.find(`reports/${RUN_ID}/mismatches.csv`) ?? '';
+    expect(csv.split('\r\n').filter(Boolean).sort()).toEqual(
+      [
+        'key,scope,problem',
+        ...problems.map(
+          (p) => `${p.key},${p.scope},${p.problem.includes(',') ? `"${p.problem}"` : p.problem}`,
+        ),
+      ].sort(),
+    );
   });
 
   it('reports MISMATCHED when a partition result is missing, naming the failed checks', async () => {
@@ -412,7 +474,7 @@ describe('Handler: reconcile', () => {
     );
 
     // Act
-    const summary = await reconcileHandler(EVENT);
+    const summary = await reconcile(EVENT);
 
     // Assess
     expect(summary.reconciliation.status).toBe('MISMATCHED');
@@ -446,7 +508,7 @@ describe('Handler: reconcile', () => {
 
   it('reports MISMATCHED when the workers read another number of rows than the plan counted', async () => {
     // Act
-    const summary = await reconcileHandler({ ...EVENT, plan: { ...PLAN, rows: 8 } });
+    const summary = await reconcile({ ...EVENT, plan: { ...PLAN, rows: 8 } });
 
     // Assess
     expect(summary.reconciliation.status).toBe('MISMATCHED');
@@ -460,7 +522,7 @@ describe('Handler: reconcile', () => {
 
   it('writes rejects.csv with line, reasons and the original cells, formula cells escaped', async () => {
     // Act
-    await reconcileHandler(EVENT);
+    await reconcile(EVENT);
 
     // Assess
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
@@ -493,7 +555,7 @@ describe('Handler: reconcile', () => {
     );
 
     // Act
-    const summary = await reconcileHandler({ ...EVENT, plan: { ...PLAN, rows: 6 } });
+    const summary = await reconcile({ ...EVENT, plan: { ...PLAN, rows: 6 } });
 
     // Assess
     expect(summary.reconciliation.status).toBe('MATCHED');
@@ -509,7 +571,7 @@ describe('Handler: reconcile', () => {
 
   it('writes report.html with the counts, the checks, escaped reject samples and the chunk timings', async () => {
     // Act
-    const summary = await reconcileHandler(EVENT);
+    const summary = await reconcile(EVENT);
 
     // Assess
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {

@@ -1,0 +1,31 @@
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { tracer } from './powertools';
+
+/** The Step Functions client, created once per process. */
+export const sfn = tracer.captureAWSv3Client(new SFNClient({ maxAttempts: 5 }));
+
+/**
+ * Starts an execution under a name; `started: false` when an execution of that name already exists
+ * (a duplicate delivery of the same trigger). A running execution with the same name and input is
+ * returned by Step Functions as if started: both cases start nothing new.
+ */
+export async function startExecution(
+  stateMachineArn: string,
+  name: string,
+  input: unknown,
+): Promise<{ started: boolean; executionArn: string }> {
+  try {
+    const out = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
+    );
+    return { started: true, executionArn: out.executionArn ?? '' };
+  } catch (err) {
+    if (err instanceof ExecutionAlreadyExists || (err as Error).name === 'ExecutionAlreadyExists') {
+      return {
+        started: false,
+        executionArn: `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+      };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Verification of a run against the target: every final decision of the run is checked against what
+ * the table holds now (by content digest), and in `full` mode every item of the table is checked for
+ * provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
+ */
+import { META } from './chunk';
+import type { EntityConfig } from './config';
+import { storedContentDigest } from './merge';
+import type { Scalar } from './normalize';
+import type { ReferenceCheck } from './references';
+import type { MergedLine } from './run';
+
+/** How much of a run Reconcile verifies (config `verify`). */
+export type VerifyMode = { mode: 'full' } | { mode: 'sample'; keys: number };
+
+/** Problems listed per verify worker in its result (all of them go to the worker's S3 file). */
+export const PROBLEMS_RETURNED = 20;
+
+/**
+ * `full` by default: the run's keys are read back (one strongly consistent read per key, the same
+ * cost as merge's read-before-write) and the table is scanned for items nobody's source explains.
+ * `sample:<n>` reads about n of the run's keys and skips the scan.
+ */
+export function verifyMode(entity: Pick<EntityConfig, 'verify'>): VerifyMode {
+  const m = /^sample:(\d+)$/.exec(entity.verify);
+  return m ? { mode: 'sample', keys: Number(m[1]) } : { mode: 'full' };
+}
+
+/**
+ * Share of a run's keys that a sample reads: n keys out of the run's rows (rows ≥ distinct keys,
+ * so the sample holds at most about n keys).
+ */
+export function sampleRate(mode: VerifyMode, rows: number): number {
+  if (mode.mode === 'full' || rows <= 0) return 1;
+  return Math.min(1, mode.keys / rows);
+}
+
+/**
+ * Whether a key is in the sample: a hash of the key (FNV-1a with another offset than partitioning,
+ * so the choice does not follow partitions) below rate × 2³². Deterministic: a rerun samples the
+ * same keys.
+ */
+export function inSample(key: string, rate: number): boolean {
+  if (rate >= 1) return true;
+  let h = 0x6c62272e;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Final avalanche (murmur3 fmix32): FNV's low bits alone are poorly mixed for short keys.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0 < rate * 0x1_0000_0000;
+}
+
+/**
+ * What is wrong with the target for one decision of the run, or undefined when it holds what the
+ * decision says: the winner's content, nothing (deleted), or a newer item (superseded).
+ */
+export function decisionProblem(
+  line: MergedLine,
+  got: Readonly<Record<string, Scalar>> | undefined,
+): string | undefined {
+  if (line.o === 'superseded') {
+    if (line.h === null) return got ? 'present: a newer delete should keep it out' : undefined;
+    return got ? undefined : 'missing: a newer stored item was expected';
+  }
+  if (line.h === null) return got ? 'present: the item should have been deleted' : undefined;
+  if (!got) return 'missing';
+  return storedContentDigest(got) === line.h ? undefined : 'content differs from the source row';
+}
+
+/**
+ * Provenance of a stored item: crm-sync writes every item with its run and the digest of its
+ * content. An item without them was added behind crm-sync's back; an item whose content no longer
+ * has its digest was changed behind its back. Either way no source row explains it.
+ */
+export function provenanceProblem(item: Readonly<Record<string, Scalar>>): string | undefined {
+  const digest = item[META.digest];
+  if (digest === undefined || item[META.run] === undefined) return 'not written by crm-sync';
+  return storedContentDigest(item) === digest ? undefined : 'changed outside crm-sync';
+}
+
+/** One problem found by verification, as listed in mismatches.csv. */
+export interface Mismatch {
+  key: string;
+  problem: string;
+  /** `run`: a decision of this run; `table`: an item of the table (full scan); `mirror`: a mirror delete. */
+  scope: 'run' | 'table' | 'mirror';
+}
+
+/** What one verify invocation returns per partition (never items). */
+export interface VerifyResult {
+  partition: number;
+  /** Decisions of the run checked against the target. */
+  verified: number;
+  /** Decisions in the partition (checked or not: a sample skips some). */
+  decisions: number;
+  /** Items of the table segment scanned (0 without a scan). */
+  scanned: number;
+  /** Mirror deletes carried out by this worker (mirror mode). */
+  mirrorDeleted: number;
+  /** Problems found (run decisions, table items, mirror deletes). */
+  problems: number;
+  /** The first problems; all of them are in the worker's mismatches object. */
+  sample: Mismatch[];
+  references: ReferenceCheck[];
+  durationMs: number;
+}
+
+/** Adds up the reference checks of the partitions (missing parents summed per partition). */
+export function mergeReferenceChecks(
+  perPartition: ReadonlyArray<readonly ReferenceCheck[]>,
+): ReferenceCheck[] {
+  const byField = new Map<string, ReferenceCheck>();
+  for (const checks of perPartition) {
+    for (const c of checks) {
+      const acc = byField.get(c.field);
+      if (!acc) {
+        byField.set(c.field, { ...c, sample: [...c.sample] });
+        continue;
+      }
+      acc.checked += c.checked;
+      acc.orphans += c.orphans;
+      acc.missingParents += c.missingParents;
+      for (const s of c.sample) {
+        const same = acc.sample.find((x) => x.value === s.value);
+        if (same) {
+          same.children += s.children;
+          same.keys = [...same.keys, ...s.keys].slice(0, 5);
+        } else acc.sample.push({ ...s });
+      }
+    }
+  }
+  return [...byField.values()].map((c) => ({
+    ...c,
+    sample: c.sample.sort((a, b) => b.children - a.children || a.value.localeCompare(b.value)).slice(0, 20),
+  }));
+}

@@ -1,0 +1,157 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { batchGet, scanSegment } from '../adapters/dynamodb';
+import { logger, tracer } from '../adapters/powertools';
+import { putObject, readTextIfExists } from '../adapters/s3';
+import { csvCell } from '../domain/chunk';
+import { getEntity } from '../domain/config';
+import { type ReferenceCheck, ReferenceCollector } from '../domain/references';
+import { type MergedLine, type WorkerJob, workKeys } from '../domain/run';
+import {
+  decisionProblem,
+  inSample,
+  type Mismatch,
+  PROBLEMS_RETURNED,
+  provenanceProblem,
+  sampleRate,
+  type VerifyResult,
+  verifyMode,
+} from '../domain/verify';
+import { parseEvent, targetTable, workerEnv } from './env';
+
+const eventSchema = z.object({
+  BatchInput: z.object({
+    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
+    /** Data rows of the run (the plan's count): the sample rate is computed from it. */
+    rows: z.number().int().min(0),
+  }),
+  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+});
+
+/**
+ * Verifies one partition of a run, so verification fans out like the merge did:
+ * - every decision of the partition (or a sample of them) against what the table holds now;
+ * - in `full` mode, segment `partition` of a parallel scan of the table (as many segments as
+ *   partitions): every item must carry crm-sync's provenance (run, content digest) and still match it;
+ * - the reference fields of the partition's items against their parent tables.
+ * Every problem goes to `mismatches/p<n>.jsonl`, every orphan to `orphans/p<n>.csv`; the result
+ * carries counts and the first few of each.
+ */
+export async function verifyPartition(
+  job: WorkerJob,
+  partition: number,
+  rows: number,
+): Promise<VerifyResult> {
+  const started = Date.now();
+  const env = workerEnv();
+  const entity = getEntity(env.config, job.entity);
+  const table = targetTable(env, job.entity);
+  const mode = verifyMode(entity);
+  const rate = sampleRate(mode, rows);
+  const problems: Mismatch[] = [];
+  const references = new ReferenceCollector(entity.references);
+
+  const text = await readTextIfExists({
+    bucket: env.bucket,
+    key: workKeys.merged(job.workPrefix, partition),
+  });
+  const lines: MergedLine[] = [];
+  let decisions = 0;
+  for (const l of text.split('\n')) {
+    if (!l) continue;
+    decisions++;
+    const m = JSON.parse(l) as MergedLine;
+    if (inSample(m.k, rate)) lines.push(m);
+  }
+  const stored = await batchGet(
+    table,
+    entity.target.key,
+    lines.map((l) => l.k),
+  );
+  for (const l of lines) {
+    const got = stored.get(l.k);
+    if (got) references.add(l.k, got);
+    const problem = decisionProblem(l, got);
+    if (problem) problems.push({ key: l.k, problem, scope: l.o === 'mirror' ? 'mirror' : 'run' });
+  }
+
+  let scanned = 0;
+  if (mode.mode === 'full') {
+    for await (const page of scanSegment(table, partition, job.partitions)) {
+      for (const item of page) {
+        scanned++;
+        const problem = provenanceProblem(item);
+        if (problem) problems.push({ key: String(item[entity.target.key]), problem, scope: 'table' });
+      }
+    }
+  }
+
+  const checks: ReferenceCheck[] = [];
+  const orphanRows: string[] = [];
+  for (const { field, entity: parent, values } of references.fields()) {
+    const parentEntity = getEntity(env.config, parent);
+    const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values, {
+      projection: [parentEntity.target.key],
+    });
+    const { check, missing } = references.result(field, new Set(found.keys()));
+    checks.push(check);
+    for (const m of missing) {
+      orphanRows.push(
+        `${[field, parent, m.value, String(m.children), m.keys.join(' ')].map(csvCell).join(',')}\r\n`,
+      );
+    }
+  }
+
+  if (problems.length > 0) {
+    await putObject(
+      env.bucket,
+      workKeys.mismatches(job.workPrefix, partition),
+      problems.map((p) => JSON.stringify(p)).join('\n'),
+      'application/x-ndjson',
+    );
+  }
+  if (orphanRows.length > 0) {
+    await putObject(
+      env.bucket,
+      workKeys.orphans(job.workPrefix, partition),
+      orphanRows.join(''),
+      'text/csv; charset=utf-8',
+    );
+  }
+  return {
+    partition,
+    verified: lines.length,
+    decisions,
+    scanned,
+    mirrorDeleted: 0,
+    problems: problems.length,
+    sample: problems.slice(0, PROBLEMS_RETURNED),
+    references: checks,
+    durationMs: Date.now() - started,
+  };
+}
+
+export async function verifyHandler(event: unknown): Promise<{ partitions: VerifyResult[] }> {
+  const data = parseEvent(eventSchema, event, 'verify');
+  const job = data.BatchInput.job as unknown as WorkerJob;
+  const partitions: VerifyResult[] = [];
+  for (const item of data.Items) {
+    // A dry run wrote nothing: there is nothing to verify, its decisions are the report.
+    if (job.dryRun) continue;
+    const result = await verifyPartition(job, item.partition, data.BatchInput.rows);
+    logger.info('partition verified', {
+      runId: job.runId,
+      partition: item.partition,
+      verified: result.verified,
+      problems: result.problems,
+    });
+    partitions.push(result);
+  }
+  return { partitions };
+}
+
+export const handler = middy(verifyHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }));

@@ -1,0 +1,325 @@
+import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct, type IConstruct } from 'constructs';
+import { BUSY_ERROR } from './sync-state-machine';
+import { WorkerFunction } from './worker-function';
+
+/** Stable state names of the Snapshot state machine (the local runner binds Tasks by name). */
+export const SNAPSHOT_STATE = {
+  prepare: 'PrepareSnapshot',
+  map: 'ExportSegments',
+  worker: 'ExportSegment',
+  finish: 'FinishSnapshot',
+  succeeded: 'SnapshotSucceeded',
+  abort: 'AbortSnapshot',
+  failed: 'SnapshotFailed',
+} as const;
+
+/** Stable state names of the Restore state machine. */
+export const RESTORE_STATE = {
+  prepare: 'PrepareRestore',
+  verifyMap: 'VerifyParts',
+  verify: 'VerifyPart',
+  loadMap: 'LoadParts',
+  load: 'LoadPart',
+  checkMap: 'CheckTarget',
+  check: 'CheckSegment',
+  finish: 'FinishRestore',
+  succeeded: 'RestoreSucceeded',
+  abort: 'AbortRestore',
+  failed: 'RestoreFailed',
+} as const;
+
+/** Errors of snapshots and restores that no retry can fix. */
+export const BACKUP_PERMANENT_ERRORS = [
+  'ConfigError',
+  'UnknownEntityError',
+  'InvalidEventError',
+  'InvalidSnapshotError',
+  'SnapshotCorruptError',
+  'SnapshotExistsError',
+  'TargetNotEmptyError',
+  'RestoreMismatchError',
+] as const;
+
+/** Where snapshots live in the data bucket. */
+export const SNAPSHOTS_PREFIX = 'snapshots/';
+
+export interface SnapshotStateMachinesProps {
+  readonly bucket: s3.IBucket;
+  readonly ledger: dynamodb.ITable;
+  /** The target table of each entity. */
+  readonly targetTables: Readonly<Record<string, dynamodb.ITable>>;
+  /** Path of the config file, bundled into the functions. */
+  readonly configFile: string;
+  /** Environment of the functions (bucket, ledger, target tables). */
+  readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Segments exported, or parts verified and loaded, at once.
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Time limit of one function invocation (and of its task).
+   * @default Duration.minutes(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Log retention of the state machines' log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Backup and restore of the target tables, as two small state machines beside the sync workflow.
+ *
+ * Snapshot (input `{entity, snapshotId?, formats?, segments?}`): PrepareSnapshot takes the entity's
+ * lock in the ledger (no sync run writes meanwhile: one point in time), ExportSegments scans the
+ * table in parallel segments (Distributed Map) into gzip JSONL (and CSV) parts under
+ * `snapshots/<entity>/<snapshotId>/`, FinishSnapshot writes `manifest.json` and gives the lock back
+ * (AbortSnapshot does on any failure).
+ *
+ * Restore (input `{entity, snapshotId, fromEntity?}` or `{entity, prefix}`): PrepareRestore checks
+ * the manifest, takes the lock and refuses a non-empty table; VerifyParts checks every part against
+ * the manifest before LoadParts writes anything; CheckTarget scans the restored table and
+ * FinishRestore requires its item count and digest to equal the manifest's.
+ */
+export class SnapshotStateMachines extends Construct {
+  readonly snapshotFunction: WorkerFunction;
+  readonly restoreFunction: WorkerFunction;
+  readonly snapshotMachine: sfn.StateMachine;
+  readonly restoreMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: SnapshotStateMachinesProps) {
+    super(scope, id);
+    const timeout = props.timeout ?? Duration.minutes(10);
+    const common = { configFile: props.configFile, environment: props.environment, timeout };
+    this.snapshotFunction = new WorkerFunction(this, 'SnapshotFunction', {
+      ...common,
+      handler: 'snapshot',
+      memorySize: 1769, // gzip and hashing are CPU-bound: one full vCPU
+    });
+    this.restoreFunction = new WorkerFunction(this, 'RestoreFunction', {
+      ...common,
+      handler: 'restore',
+      memorySize: 1769,
+    });
+
+    // Least privilege: the snapshot reads the tables and writes snapshots/; only the restore writes
+    // the tables, and it only reads snapshots/. Both keep per-segment results under work/.
+    const snapshot = this.snapshotFunction.function;
+    props.bucket.grantRead(snapshot, `${SNAPSHOTS_PREFIX}*`); // HEAD: is the id taken?
+    props.bucket.grantPut(snapshot, `${SNAPSHOTS_PREFIX}*`);
+    props.bucket.grantRead(snapshot, 'work/*');
+    props.bucket.grantPut(snapshot, 'work/*');
+    props.ledger.grantReadWriteData(snapshot);
+    const restore = this.restoreFunction.function;
+    props.bucket.grantRead(restore, `${SNAPSHOTS_PREFIX}*`);
+    props.bucket.grantRead(restore, 'work/*');
+    props.bucket.grantPut(restore, 'work/*');
+    props.ledger.grantReadWriteData(restore);
+    for (const table of Object.values(props.targetTables)) {
+      table.grantReadData(snapshot);
+      table.grantReadWriteData(restore);
+    }
+
+    const taskTimeout = sfn.Timeout.duration(timeout);
+    const maxConcurrency = props.maxConcurrency ?? 10;
+    const transient: sfn.RetryProps = {
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+      maxDelay: Duration.seconds(30),
+      jitterStrategy: sfn.JitterType.FULL,
+    };
+    const permanent: sfn.RetryProps = { errors: [...BACKUP_PERMANENT_ERRORS], maxAttempts: 0 };
+    const execution = {
+      name: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      startTime: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+    };
+
+    /** A machine: prepare → maps → finish → succeed; any failure → abort (frees the lock) → fail. */
+    const machine = (
+      machineId: string,
+      names: { prepare: string; finish: string; succeeded: string; abort: string; failed: string },
+      fn: lambda.IFunction,
+      jobPath: string,
+      maps: Array<{ map: string; worker: string; action: string }>,
+    ): sfn.StateMachine => {
+      const fail = new sfn.Fail(this, names.failed, {
+        errorPath: sfn.JsonPath.stringAt('$.error.Error'),
+        causePath: sfn.JsonPath.stringAt('$.error.Cause'),
+      });
+      const abort = new tasks.LambdaInvoke(this, names.abort, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({
+          action: 'abort',
+          input: sfn.JsonPath.objectAt('$$.Execution.Input'),
+          execution,
+          error: sfn.JsonPath.objectAt('$.error'),
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout,
+      });
+      abort.addRetry(transient);
+      abort.next(fail);
+
+      const prepare = new tasks.LambdaInvoke(this, names.prepare, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({
+          action: 'prepare',
+          input: sfn.JsonPath.objectAt('$$.Execution.Input'),
+          execution,
+        }),
+        resultPath: jobPath,
+        taskTimeout,
+      });
+      // The entity is busy while a sync run (or another snapshot or restore) holds its lock: wait for
+      // it like ClaimRun does (about two hours), then fail.
+      prepare
+        .addRetry(permanent)
+        .addRetry({
+          errors: [BUSY_ERROR],
+          interval: Duration.seconds(30),
+          maxAttempts: 30,
+          backoffRate: 1.5,
+          maxDelay: Duration.minutes(5),
+          jitterStrategy: sfn.JitterType.FULL,
+        })
+        .addRetry(transient);
+      prepare.addCatch(abort, { resultPath: '$.error' });
+
+      let start: sfn.Chain = sfn.Chain.start(prepare);
+      for (const m of maps) {
+        const worker = new tasks.LambdaInvoke(this, m.worker, {
+          lambdaFunction: fn,
+          payloadResponseOnly: true,
+          taskTimeout,
+        });
+        worker.addRetry(permanent).addRetry(transient);
+        const map = new sfn.DistributedMap(this, m.map, {
+          // One item per segment: the list is small (at most 1000 numbers) and rides in the payload.
+          itemsPath: `${jobPath}.segmentList`,
+          itemBatcher: new sfn.ItemBatcher({
+            maxItemsPerBatch: 1,
+            batchInput: { action: m.action, 'job.$': jobPath },
+          }),
+          maxConcurrency,
+          toleratedFailurePercentage: 0,
+          // STANDARD children: a segment may take longer than an EXPRESS child's 5 minutes.
+          mapExecutionType: sfn.StateMachineType.STANDARD,
+          // Workers write their results to S3; the Map's own output is dropped.
+          resultPath: sfn.JsonPath.DISCARD,
+        });
+        map.itemProcessor(worker);
+        map.addCatch(abort, { resultPath: '$.error' });
+        start = start.next(map);
+      }
+
+      const finish = new tasks.LambdaInvoke(this, names.finish, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({ action: 'finish', job: sfn.JsonPath.objectAt(jobPath) }),
+        resultPath: '$.result',
+        taskTimeout,
+      });
+      finish.addRetry(permanent).addRetry(transient);
+      finish.addCatch(abort, { resultPath: '$.error' });
+      const succeeded = new sfn.Succeed(this, names.succeeded, { outputPath: '$.result' });
+
+      const logGroup = new logs.LogGroup(this, `${machineId}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      });
+      return new sfn.StateMachine(this, machineId, {
+        definitionBody: sfn.DefinitionBody.fromChainable(start.next(finish).next(succeeded)),
+        stateMachineType: sfn.StateMachineType.STANDARD,
+        tracingEnabled: true,
+        // No execution data in the logs: payloads carry names and counts, never items.
+        logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+        timeout: Duration.hours(12),
+      });
+    };
+
+    this.snapshotMachine = machine('Snapshot', SNAPSHOT_STATE, snapshot, '$.snapshot', [
+      { map: SNAPSHOT_STATE.map, worker: SNAPSHOT_STATE.worker, action: 'segment' },
+    ]);
+    this.restoreMachine = machine('Restore', RESTORE_STATE, restore, '$.restore', [
+      { map: RESTORE_STATE.verifyMap, worker: RESTORE_STATE.verify, action: 'verify' },
+      { map: RESTORE_STATE.loadMap, worker: RESTORE_STATE.load, action: 'load' },
+      { map: RESTORE_STATE.checkMap, worker: RESTORE_STATE.check, action: 'check' },
+    ]);
+
+    new CfnOutput(this, 'SnapshotStateMachineArn', {
+      value: this.snapshotMachine.stateMachineArn,
+      description: 'Snapshot a target table: aws stepfunctions start-execution --input {"entity":"<name>"}',
+    });
+    new CfnOutput(this, 'RestoreStateMachineArn', {
+      value: this.restoreMachine.stateMachineArn,
+      description: 'Restore a snapshot into an empty table: --input {"entity":"<name>","snapshotId":"<id>"}',
+    });
+    this.acknowledgeFindings(props.bucket);
+  }
+
+  /** cdk-nag findings of these resources, each acknowledged with its reason (no `*` action). */
+  private acknowledgeFindings(bucket: s3.IBucket): void {
+    const stack = Stack.of(this);
+    const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as import('aws-cdk-lib').CfnElement);
+    const data = id(bucket);
+    const ack = (scope: IConstruct, finding: string, reason: string) =>
+      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
+    for (const worker of [this.snapshotFunction, this.restoreFunction]) {
+      ack(worker, 'L1', 'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.');
+      ack(
+        worker,
+        'IAM5[Resource::*]',
+        'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
+      );
+      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*']) {
+        ack(
+          worker,
+          `IAM5[Action::${action}]`,
+          'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.',
+        );
+      }
+      for (const prefix of ['snapshots', 'work']) {
+        ack(
+          worker,
+          `IAM5[Resource::<${data}.Arn>/${prefix}/*]`,
+          `Objects under ${prefix}/ only: snapshot ids are not known at deploy time.`,
+        );
+      }
+    }
+    for (const [machine, fn] of [
+      [this.snapshotMachine, this.snapshotFunction],
+      [this.restoreMachine, this.restoreFunction],
+    ] as const) {
+      const machineId = id(machine);
+      ack(
+        machine,
+        'IAM5[Resource::*]',
+        'X-Ray and CloudWatch Logs delivery actions have no resource-level permissions.',
+      );
+      ack(
+        machine,
+        `IAM5[Resource::<${id(fn.function)}.Arn>:*]`,
+        'LambdaInvoke allows the function\'s versions and aliases (":*").',
+      );
+      const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
+      ack(machine, `IAM5[Resource::${executions}:*]`, "The Distributed Map's own child executions.");
+      ack(
+        machine,
+        `IAM5[Resource::${executions}/*:*]`,
+        "The Distributed Map's own child executions (map runs).",
+      );
+    }
+  }
+}

@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { App, type CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { parseConfigText } from '../../lambdas/domain/config';
+import { CrmSyncStack } from '../../lib/crm-sync-stack';
+
+const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
+const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
+
+interface AslState {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  TimeoutSeconds?: number;
+  ItemsPath?: string;
+  Retry?: Array<{ ErrorEquals: string[]; MaxAttempts?: number }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+  ItemProcessor?: { ProcessorConfig?: Record<string, unknown>; States: Record<string, AslState> };
+  ItemBatcher?: { MaxItemsPerBatch?: number; BatchInput?: Record<string, unknown> };
+  ItemReader?: unknown;
+  ResultPath?: string | null;
+  Parameters?: Record<string, unknown>;
+}
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing: ${what}`);
+  return value;
+}
+
+describe('Snapshot and Restore state machines', () => {
+  let stack: CrmSyncStack;
+  let template: Template;
+  const id = (c: IConstruct) => stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
+
+  beforeAll(() => {
+    const app = new App({
+      context: {
+        'aws:cdk:bundling-stacks': [],
+        '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
+      },
+    });
+    stack = new CrmSyncStack(app, 'CrmSync', { config, configFile });
+    template = Template.fromStack(stack);
+  });
+
+  function definition(machine: IConstruct): { StartAt: string; States: Record<string, AslState> } {
+    const body = must(template.toJSON().Resources[id(machine)], 'machine').Properties.DefinitionString;
+    const join = body['Fn::Join'] as [string, unknown[]];
+    return JSON.parse(join[1].map((p) => (typeof p === 'string' ? p : '#TOKEN')).join(join[0]));
+  }
+
+  /** The states from StartAt following Next. */
+  function path(def: { StartAt: string; States: Record<string, AslState> }): string[] {
+    const out: string[] = [];
+    for (let name: string | undefined = def.StartAt; name; name = def.States[name]?.Next) out.push(name);
+    return out;
+  }
+
+  function statementsOf(role: IConstruct): Statement[] {
+    const roleId = id(role);
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(`"${roleId}"`))
+      .flatMap((p) => asArray<Statement>(p.Properties.PolicyDocument.Statement));
+  }
+
+  const targets = () => Object.values(stack.targetTables).map((t) => id(t));
+  const writesTargets = (role: IConstruct) =>
+    statementsOf(role).filter(
+      (s) =>
+        asArray(s.Action).some((a) => /^dynamodb:(PutItem|BatchWriteItem|UpdateItem|DeleteItem)$/.test(a)) &&
+        targets().some((t) => JSON.stringify(s.Resource).includes(`"${t}"`)),
+    );
+  const objectPrefixes = (role: IConstruct, action: RegExp) =>
+    statementsOf(role)
+      .filter((s) => asArray(s.Action).some((a) => action.test(a)))
+      .flatMap((s) => asArray(s.Resource))
+      .map((r) => JSON.stringify(r).match(/"\/([a-z]+)\/\*"/)?.[1])
+      .filter((p): p is string => p !== undefined)
+      .sort();
+
+  it('Snapshot: PrepareSnapshot → ExportSegments → FinishSnapshot, any failure → AbortSnapshot → SnapshotFailed', () => {
+    // Act
+    const def = definition(stack.backup.snapshotMachine);
+
+    // Assess
+    expect(path(def)).toEqual(['PrepareSnapshot', 'ExportSegments', 'FinishSnapshot', 'SnapshotSucceeded']);
+    for (const name of ['PrepareSnapshot', 'ExportSegments', 'FinishSnapshot']) {
+      expect(def.States[name]?.Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'AbortSnapshot' },
+      ]);
+    }
+    expect(def.States.AbortSnapshot?.Next).toBe('SnapshotFailed');
+    expect(def.States.SnapshotFailed?.Type).toBe('Fail');
+  });
+
+  it('Restore: every part is verified (VerifyParts) before LoadParts writes, then CheckTarget and FinishRestore', () => {
+    // Act
+    const def = definition(stack.backup.restoreMachine);
+
+    // Assess
+    expect(path(def)).toEqual([
+      'PrepareRestore',
+      'VerifyParts',
+      'LoadParts',
+      'CheckTarget',
+      'FinishRestore',
+      'RestoreSucceeded',
+    ]);
+    for (const name of ['PrepareRestore', 'VerifyParts', 'LoadParts', 'CheckTarget', 'FinishRestore']) {
+      expect(def.States[name]?.Catch?.[0]?.Next).toBe('AbortRestore');
+    }
+  });
+
+  it.each([
+    ['snapshot', 'ExportSegments', 'ExportSegment', 'segment', '$.snapshot'],
+    ['restore', 'VerifyParts', 'VerifyPart', 'verify', '$.restore'],
+    ['restore', 'LoadParts', 'LoadPart', 'load', '$.restore'],
+    ['restore', 'CheckTarget', 'CheckSegment', 'check', '$.restore'],
+  ])(
+    '%s: %s is a Distributed Map of STANDARD children, one segment each, over the job’s segment list',
+    (machine, mapName, inner, action, job) => {
+      // Prepare
+      const def = definition(
+        machine === 'snapshot' ? stack.backup.snapshotMachine : stack.backup.restoreMachine,
+      );
+
+      // Act
+      const map = must(def.States[mapName], mapName);
+
+      // Assess
+      expect(map.ItemProcessor?.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+      expect(map.ItemsPath).toBe(`${job}.segmentList`);
+      expect(map.ItemReader).toBeUndefined();
+      expect(map.ItemBatcher).toEqual({ MaxItemsPerBatch: 1, BatchInput: { action, 'job.$': job } });
+      expect(map.ResultPath).toBeNull();
+      const worker = must(map.ItemProcessor?.States[inner], inner);
+      expect(worker.TimeoutSeconds).toBe(600);
+      expect(worker.Retry?.find((r) => r.ErrorEquals.includes('TargetNotEmptyError'))?.MaxAttempts).toBe(0);
+    },
+  );
+
+  it.each([
+    ['snapshot', 'PrepareSnapshot'],
+    ['restore', 'PrepareRestore'],
+  ])(
+    '%s waits for a busy entity like ClaimRun (EntityBusyError before the catch-all retry)',
+    (machine, name) => {
+      // Prepare
+      const def = definition(
+        machine === 'snapshot' ? stack.backup.snapshotMachine : stack.backup.restoreMachine,
+      );
+
+      // Act
+      const retry = must(def.States[name]?.Retry, `${name}.Retry`);
+      const busy = retry.findIndex((r) => r.ErrorEquals.includes('EntityBusyError'));
+      const all = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+
+      // Assess
+      expect(busy).toBeGreaterThanOrEqual(0);
+      expect(retry[busy]?.MaxAttempts).toBe(30);
+      expect(busy).toBeLessThan(all);
+      expect(def.States[name]?.Parameters).toMatchObject({
+        'input.$': '$$.Execution.Input',
+        execution: { 'name.$': '$$.Execution.Name', 'startTime.$': '$$.Execution.StartTime' },
+      });
+    },
+  );
+
+  it('only the restore function writes the target tables; the snapshot function only reads them', () => {
+    // Act
+    const snapshotWrites = writesTargets(stack.backup.snapshotFunction.role);
+    const restoreWrites = writesTargets(stack.backup.restoreFunction.role);
+
+    // Assess
+    expect(snapshotWrites).toEqual([]);
+    expect(restoreWrites.length).toBeGreaterThan(0);
+    for (const t of targets()) expect(JSON.stringify(restoreWrites)).toContain(`"${t}"`);
+  });
+
+  it('the snapshot function writes snapshots/* and work/*; the restore function only reads snapshots/*', () => {
+    // Act
+    const snapshotPuts = objectPrefixes(stack.backup.snapshotFunction.role, /^s3:PutObject$/);
+    const restorePuts = objectPrefixes(stack.backup.restoreFunction.role, /^s3:PutObject$/);
+    const restoreReads = objectPrefixes(stack.backup.restoreFunction.role, /^s3:GetObject\*?$/);
+
+    // Assess
+    expect(snapshotPuts).toEqual(['snapshots', 'work']);
+    expect(restorePuts).toEqual(['work']);
+    expect(restoreReads).toEqual(['snapshots', 'work']);
+  });
+
+  it('no statement of the backup roles grants `*` or `service:*`; the machines touch no S3 object', () => {
+    // Prepare
+    const roles = [
+      stack.backup.snapshotFunction.role,
+      stack.backup.restoreFunction.role,
+      stack.backup.snapshotMachine.role,
+      stack.backup.restoreMachine.role,
+    ];
+
+    // Act
+    const actions = roles.flatMap((r) => statementsOf(r).flatMap((s) => asArray(s.Action)));
+    const machineS3 = [stack.backup.snapshotMachine.role, stack.backup.restoreMachine.role].flatMap((r) =>
+      statementsOf(r).flatMap((s) => asArray(s.Action).filter((a) => a.startsWith('s3:'))),
+    );
+
+    // Assess
+    expect(actions.length).toBeGreaterThan(10);
+    expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
+    expect(machineS3).toEqual([]);
+  });
+
+  it('outputs the two state machine ARNs for `aws stepfunctions start-execution`', () => {
+    // Act
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const values = Object.values(outputs).map((o) => JSON.stringify(o.Value));
+
+    // Assess
+    expect(values).toEqual(
+      expect.arrayContaining([
+        JSON.stringify({ Ref: id(stack.backup.snapshotMachine) }),
+        JSON.stringify({ Ref: id(stack.backup.restoreMachine) }),
+      ]),
+    );
+  });
+});
