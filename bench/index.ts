@@ -86,7 +86,7 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
     progress(`${file.bytes} bytes in ${file.generateMs} ms`);
 
     const entity = loadEntity();
-    const chunkBytes = options.chunkBytes ?? entity.source.chunkBytes;
+    const chunkBytes = options.chunkBytes ?? entity.source.chunkBytes ?? 8 * 1024 * 1024;
     const job = await planJob(file.path, entity, chunkBytes);
     if (job.plan.rows !== file.rows) {
       throw new Error(`planChunks counted ${job.plan.rows} data rows, the generator wrote ${file.rows}`);
