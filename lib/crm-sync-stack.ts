@@ -208,6 +208,15 @@ export class CrmSyncStack extends Stack {
       table.grantReadData(verify);
       table.grantReadData(mirror);
     }
+    // Transform reads only the parents whose orphans it rejects (references.<field>.reject).
+    const rejectParents = new Set(
+      Object.values(props.config.entities).flatMap((e) =>
+        Object.values(e.references)
+          .filter((r) => r.reject)
+          .map((r) => r.entity),
+      ),
+    );
+    for (const parent of rejectParents) tables[parent]?.grantReadData(transform);
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
       bucket: this.bucket,

@@ -63,6 +63,9 @@ export class ChunkAccumulator {
   /** Mirror mode: rejected rows whose key could not be read (unparseable record, empty key cell). */
   unkeyedRejects = 0;
   private readonly keyIndex: number | undefined;
+  /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
+  private readonly rejectOrphans: string[];
+  private held: Array<{ candidate: Candidate; raw: string; fields: readonly string[] }> | undefined;
 
   /**
    * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
@@ -81,6 +84,10 @@ export class ChunkAccumulator {
     this.digests = new DigestLayout(fields);
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
     this.keyIndex = binding.fieldColumns.find((f) => f.field === entity.target.key)?.index;
+    this.rejectOrphans = Object.entries(entity.references)
+      .filter(([, r]) => r.reject)
+      .map(([field]) => field);
+    this.held = this.rejectOrphans.length > 0 ? [] : undefined;
   }
 
   add(record: RawRecord): void {
@@ -127,6 +134,60 @@ export class ChunkAccumulator {
       // mapRecord only sets fields of the binding: same digest as itemDigest(mapped.item).
       digest: this.digests.digest(mapped.item),
     };
+    if (this.held) {
+      // Its parents are looked up before it may compete for its key (settleReferences).
+      this.held.push({ candidate, raw: text, fields });
+      return;
+    }
+    this.accept(candidate);
+  }
+
+  /**
+   * Reference fields whose orphans are rejected (`references.<field>.reject`) and, per field, the
+   * distinct values the rows waiting for settleReferences hold (delete rows excepted: removing an
+   * item needs no parent). Empty when the entity rejects no orphans.
+   */
+  referenceValues(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const field of this.rejectOrphans) out.set(field, new Set());
+    for (const { candidate } of this.held ?? []) {
+      if (candidate.deleted) continue;
+      for (const field of this.rejectOrphans) {
+        const v = candidate.item[field];
+        if (v !== undefined && v !== '') out.get(field)?.add(String(v));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Rejects every waiting row whose reference names a missing parent (`orphan:<field>`), then lets
+   * the others compete for their keys in file order, so an older row with a valid parent wins over
+   * a newer orphan. Call once, after the last record, with the parent values that exist.
+   */
+  settleReferences(existing: ReadonlyMap<string, ReadonlySet<string>>): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const { candidate, raw, fields } of held) {
+      const orphans = candidate.deleted
+        ? []
+        : this.rejectOrphans.filter((field) => {
+            const v = candidate.item[field];
+            return v !== undefined && v !== '' && !existing.get(field)?.has(String(v));
+          });
+      if (orphans.length > 0)
+        this.reject(
+          candidate.line,
+          orphans.map((f) => `orphan:${f}`),
+          raw,
+          fields,
+        );
+      else this.accept(candidate);
+    }
+    this.rejects.sort((a, b) => a.line - b.line);
+  }
+
+  private accept(candidate: Candidate): void {
     const current = this.winners.get(candidate.key);
     if (current) {
       let lines = this.linesByKey.get(candidate.key);

@@ -59,12 +59,11 @@ const referenceSchema = z.strictObject({
   /** Entity this field points at. */
   entity: z.string().regex(ENTITY_NAME),
   /**
-   * Reject rows whose reference points at a missing parent. Not supported yet: `true` is refused
-   * rather than ignored; orphans are reported in the run's summary and orphans.csv.
+   * Reject rows whose reference names a parent the parent entity's table does not hold
+   * (`orphan:<field>`), instead of loading them and reporting them as orphans. The parent must then
+   * be loaded first (accounts before contacts).
    */
-  reject: z
-    .literal(false, { error: 'reject: true is not supported yet (orphans are reported, not rejected)' })
-    .default(false),
+  reject: z.boolean().default(false),
 });
 
 const sourceSchema = z.strictObject({

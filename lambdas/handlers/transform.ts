@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readObject } from '../adapters/s3';
@@ -12,7 +13,7 @@ import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
 import { keyLines } from '../domain/mirror';
 import { type ChunkItem, type ChunkResult, partitionOf, type WorkerJob, workKeys } from '../domain/run';
-import { parseEvent, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 
 const chunkSchema = z.object({
   index: z.number().int().min(0),
@@ -62,6 +63,22 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
     throw new ChunkCountMismatchError(
       `chunk ${chunk.index}: the plan counted ${chunk.rows} rows, the worker read ${acc.rows}`,
     );
+  }
+
+  // references.<field>.reject: the rows wait for their parents to be looked up (one BatchGetItem
+  // per 100 distinct values of the chunk), then orphans are rejected before winners are chosen.
+  const wanted = acc.referenceValues();
+  if (wanted.size > 0) {
+    const existing = new Map<string, Set<string>>();
+    for (const [field, values] of wanted) {
+      const parentName = entity.references[field]?.entity ?? '';
+      const parent = getEntity(env.config, parentName);
+      const found = await batchGet(targetTable(env, parentName), parent.target.key, [...values], {
+        projection: [parent.target.key],
+      });
+      existing.set(field, new Set(found.keys()));
+    }
+    acc.settleReferences(existing);
   }
 
   const out = acc.serialize(job.partitions);

@@ -840,6 +840,31 @@ describe('CrmSyncStack', () => {
       }
     });
 
+    it.each([
+      [false, []],
+      [true, ['account']],
+    ])('transform reads no table unless orphans are rejected (reject: %s → %j)', (reject, readable) => {
+      // Prepare: the example config, with contact.accountId → account rejecting orphans or not
+      const withReject = structuredClone(config);
+      const contact = must(withReject.entities.contact, 'contact entity');
+      for (const r of Object.values(contact.references)) r.reject = reject;
+      const s = new CrmSyncStack(newApp(), 'CrmSync', { config: withReject, configFile });
+      const t = Template.fromStack(s);
+      const tableIds = Object.fromEntries(
+        Object.entries(s.targetTables).map(([name, table]) => [logicalId(s, table), name]),
+      );
+
+      // Act
+      const read = statementsOfRole(t, logicalId(s, s.transformFunction.role))
+        .filter((st) => asArray(st.Action).some((a) => a.startsWith('dynamodb:')))
+        .flatMap((st) => asArray(st.Resource))
+        .flatMap((r) => Object.entries(tableIds).filter(([id]) => JSON.stringify(r).includes(`"${id}"`)))
+        .map(([, name]) => name);
+
+      // Assess
+      expect([...new Set(read)]).toEqual(readable);
+    });
+
     it('plan reads inbox/* and writes work/* of the data bucket only', () => {
       // Prepare
       const planRole = logicalId(stack, stack.planFunction.role);

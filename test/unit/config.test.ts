@@ -104,20 +104,18 @@ describe('config', () => {
       ['entities.contact.references.accountId.entity: unknown entity "account"'],
     ],
     [
-      'references that would reject rows (not supported yet, so refused rather than ignored)',
+      'a reference whose reject is not a boolean',
       {
         entities: {
           account: entity(),
           contact: entity({
             fields: { id: { source: 'Id', required: true }, accountId: { source: 'AccountId' } },
             updatedAt: undefined,
-            references: { accountId: { entity: 'account', reject: true } },
+            references: { accountId: { entity: 'account', reject: 'yes' } },
           }),
         },
       },
-      [
-        'entities.contact.references.accountId.reject: reject: true is not supported yet (orphans are reported, not rejected)',
-      ],
+      ['entities.contact.references.accountId.reject: Invalid input: expected boolean, received string'],
     ],
     [
       'a bad delimiter and format',
