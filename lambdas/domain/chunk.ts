@@ -55,6 +55,8 @@ export class ChunkAccumulator {
   private readonly linesByKey = new Map<string, number[]>();
   /** Every field an item of this binding may hold: the digest's keys. */
   private readonly digests: DigestLayout;
+  /** The same fields, in the order part objects list an item's values. */
+  private readonly itemFields: readonly string[];
   /**
    * Mirror mode: keys of rejected rows (read from the key column as it is, trimmed), which keep
    * their stored items from being deleted; undefined in merge mode.
@@ -82,6 +84,7 @@ export class ChunkAccumulator {
     for (const f of binding.fieldColumns) fields.push(f.field);
     for (const f of binding.missingFields) fields.push(f.field);
     this.digests = new DigestLayout(fields);
+    this.itemFields = fields;
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
     this.keyIndex = binding.fieldColumns.find((f) => f.field === entity.target.key)?.index;
     this.rejectOrphans = Object.entries(entity.references)
@@ -210,16 +213,28 @@ export class ChunkAccumulator {
    */
   serialize(partitions: number): { parts: string[]; rejects: string } {
     const lines: string[][] = Array.from({ length: partitions }, () => []);
-    const dupes = new Map(this.duplicates().map((d) => [d.key, d.lines]));
+    const fields = this.itemFields;
+    const width = fields.length;
     for (const c of this.winners.values()) {
-      const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
-      const lost = dupes.get(c.key)?.filter((l) => l !== c.line);
-      if (lost && lost.length > 0) line.x = lost;
-      lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(line));
+      // One array per winner (PART_FORMAT): key, line, version, deleted, digest, lost lines, values.
+      const lost = this.linesByKey.get(c.key);
+      const row: Array<Scalar | number[] | null> = [
+        c.key,
+        c.line,
+        c.version,
+        c.deleted ? 1 : 0,
+        c.digest,
+        null,
+      ];
+      if (lost) row[5] = lost.filter((l) => l !== c.line);
+      const item = c.item;
+      for (let f = 0; f < width; f++) row.push(item[fields[f] as string] ?? null);
+      lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(row));
     }
+    const header = JSON.stringify({ format: PART_FORMAT, fields });
     const rejects = this.rejects.map((r) => JSON.stringify(r));
     return {
-      parts: lines.map((l) => (l.length > 0 ? `${l.join('\n')}\n` : '')),
+      parts: lines.map((l) => (l.length > 0 ? `${header}\n${l.join('\n')}\n` : '')),
       rejects: rejects.length > 0 ? `${rejects.join('\n')}\n` : '',
     };
   }
@@ -261,10 +276,52 @@ export class ChunkAccumulator {
   }
 }
 
-/** The lines of a part object written by `serialize` (the one reader of the part format). */
+/**
+ * The part format `serialize` writes: a header line `{"format","fields"}`, then one JSON array per
+ * winner: `[key, line, version, deleted 0|1, digest, lost lines|null, ...values in field order]`
+ * (null: the item has no such attribute). Field names once per object instead of once per row make
+ * parts about a third smaller and cheaper to write and read than one JSON object per row.
+ */
+export const PART_FORMAT = 'crm-sync-part/2';
+
+/**
+ * The lines of a part object (the one reader of the part format): the current format, and the
+ * earlier one (one PartLine object per line), so a run resumed after an upgrade reads its parts.
+ */
 export function readPartLines(text: string): PartLine[] {
   const out: PartLine[] = [];
-  for (const line of text.split('\n')) if (line) out.push(JSON.parse(line) as PartLine);
+  let fields: string[] | undefined;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    if (fields === undefined && line.startsWith('{"format":')) {
+      const header = JSON.parse(line) as { format: string; fields: string[] };
+      if (header.format !== PART_FORMAT) throw new Error(`unknown part format ${header.format}`);
+      fields = header.fields;
+      continue;
+    }
+    if (line.charCodeAt(0) !== 0x5b /* [ */) {
+      out.push(JSON.parse(line) as PartLine);
+      continue;
+    }
+    const row = JSON.parse(line) as [
+      string,
+      number,
+      string,
+      0 | 1,
+      string,
+      number[] | null,
+      ...Array<Scalar | null>,
+    ];
+    const item: Record<string, Scalar> = {};
+    const names = fields ?? [];
+    for (let f = 0; f < names.length; f++) {
+      const v = row[6 + f];
+      if (v !== null && v !== undefined) item[names[f] as string] = v as Scalar;
+    }
+    const part: PartLine = { k: row[0], l: row[1], v: row[2], d: row[3] === 1, h: row[4], i: item };
+    if (row[5] && row[5].length > 0) part.x = row[5];
+    out.push(part);
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readPartLines } from '../../../lambdas/domain/chunk';
 import { itemDigest } from '../../../lambdas/domain/digest';
 import { ConfigError, InvalidEventError } from '../../../lambdas/domain/errors';
 import { type ChunkItem, type PartLine, partitionOf, type WorkerJob } from '../../../lambdas/domain/run';
@@ -69,12 +70,9 @@ function makeJob(etag: string, overrides: Partial<WorkerJob> = {}): WorkerJob {
 const partKey = (partition: number, chunk: number) =>
   `${PREFIX}parts/p${String(partition).padStart(4, '0')}/c${String(chunk).padStart(6, '0')}.jsonl`;
 
+/** The winners of a part object, read with the merge step's reader. */
 function partLines(key: string): PartLine[] {
-  return fakeS3
-    .read(key)
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as PartLine);
+  return readPartLines(fakeS3.read(key));
 }
 
 describe('Handler: transform', () => {
