@@ -273,13 +273,16 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       bucket: env.bucket,
       key: workKeys.mirrorDecision(job.workPrefix),
     });
-    mirror = { ...decision, deleted: mirrorDeleted };
+    // Only a dry run gets here with a refusal (a real run stops at CheckMirrorDeletes): it reports
+    // that the run would be refused, and deletes nothing either way.
+    const refused = !decision.allowed;
+    mirror = { ...decision, deleted: refused ? 0 : mirrorDeleted };
     if (decision.candidates > 0) reports.mirrorDeletes = `${reportPrefix}${MIRROR_REPORT}`;
     const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
     checks.push({
       name: 'mirror-deletes',
-      ok: mirrorDeleted === decision.candidates,
-      detail: `${decision.candidates} of ${decision.targetItems} target items absent from the export (${pct(decision.ratio)}, limit ${pct(decision.maxDeleteRatio)}${decision.forced ? ', forced' : ''}), ${mirrorDeleted} ${job.dryRun ? 'would be ' : ''}deleted`,
+      ok: refused || mirrorDeleted === decision.candidates,
+      detail: `${decision.candidates} of ${decision.targetItems} target items absent from the export (${pct(decision.ratio)}, limit ${pct(decision.maxDeleteRatio)}${decision.forced ? ', forced' : ''}), ${refused ? `a run would be refused: ${decision.reason ?? ''}` : `${mirrorDeleted} ${job.dryRun ? 'would be ' : ''}deleted`}`,
     });
   }
   if (mismatchedCount > 0) {

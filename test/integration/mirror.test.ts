@@ -180,6 +180,17 @@ describe('mirror mode on the local stack', () => {
     expect(dry.mirror).toMatchObject({ targetItems: 6, candidates: 1, deleted: 1 });
     expect(readFileSync(dry.reports.diff ?? '', 'utf8')).toContain('k06,mirror-delete,');
     expect(await local.items('person')).toEqual(before);
+
+    // A dry run of an export a real run would refuse says so, and is not refused itself
+    const tooFew = await run(csv('dry-too-few.csv', [`k01,k01 v3,${T2.replace('06', '07')},false`]), {
+      dryRun: true,
+    });
+    expect(tooFew.status).toBe('SUCCEEDED');
+    expect(tooFew.mirror).toMatchObject({ targetItems: 6, candidates: 5, allowed: false, deleted: 0 });
+    expect(tooFew.reconciliation?.checks.find((c) => c.name === 'mirror-deletes')?.detail).toContain(
+      'a run would be refused: 5 of 6 items (83.3%) are absent from the export',
+    );
+    expect(await local.items('person')).toEqual(before);
   });
 
   it('refuses deletes when a rejected row has no readable key, since its item cannot be told apart', async () => {
