@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -7,6 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
+import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { SnapshotStateMachines } from './snapshot-state-machine';
 import { SyncSchedules } from './sync-schedules';
 import { SyncStateMachine } from './sync-state-machine';
@@ -300,83 +301,42 @@ export class CrmSyncStack extends Stack {
    * policy that CDK generates for a narrow purpose; none grants a `*` action.
    */
   private acknowledgeFindings(): void {
-    const id = (c: { node: { defaultChild?: unknown } }) =>
-      this.getLogicalId(c.node.defaultChild as CfnElement);
-    const data = id(this.bucket);
-    const ack = (scope: import('constructs').IConstruct, finding: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
-    for (const worker of [
+    const workers = [
       this.planFunction,
       this.transformFunction,
       this.mergeFunction,
       this.verifyFunction,
       this.mirrorFunction,
       this.reconcileFunction,
-    ]) {
-      ack(worker, 'L1', 'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.');
-      ack(
+    ];
+    for (const worker of workers) {
+      acknowledgeBucketWorker(
         worker,
-        'IAM5[Resource::*]',
-        'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
+        this.bucket,
+        ['inbox', 'work', 'reports'],
+        'file names are not known at deploy time.',
       );
-      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*']) {
-        ack(
-          worker,
-          `IAM5[Action::${action}]`,
-          'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.',
-        );
-      }
-      for (const prefix of ['inbox', 'work', 'reports']) {
-        ack(
-          worker,
-          `IAM5[Resource::<${data}.Arn>/${prefix}/*]`,
-          `Objects under ${prefix}/ only: file names are not known at deploy time.`,
-        );
-      }
     }
     const machine = this.workflow.stateMachine;
-    const machineId = id(machine);
-    ack(
+    acknowledgeStateMachine(
       machine,
-      'IAM5[Resource::*]',
-      'X-Ray and CloudWatch Logs delivery actions have no resource-level permissions.',
+      workers.map((w) => w.function),
     );
-    ack(
+    acknowledge(
       machine,
-      `IAM5[Resource::arn:<AWS::Partition>:s3:::<${data}>/*]`,
+      `IAM5[Resource::arn:<AWS::Partition>:s3:::<${logicalId(this.bucket)}>/*]`,
       'Distributed Map ItemReader/ResultWriter grants of CDK: manifests and results under work/.',
-    );
-    for (const worker of [
-      this.planFunction,
-      this.transformFunction,
-      this.mergeFunction,
-      this.verifyFunction,
-      this.mirrorFunction,
-      this.reconcileFunction,
-    ]) {
-      ack(
-        machine,
-        `IAM5[Resource::<${id(worker.function)}.Arn>:*]`,
-        'LambdaInvoke allows the function\'s versions and aliases (":*").',
-      );
-    }
-    const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
-    ack(machine, `IAM5[Resource::${executions}:*]`, "The Distributed Map's own child executions.");
-    ack(
-      machine,
-      `IAM5[Resource::${executions}/*:*]`,
-      "The Distributed Map's own child executions (map runs).",
     );
     const notifications = this.node.tryFindChild(
       'BucketNotificationsHandler050a0587b7544547bf325f094a3db834',
     );
     if (notifications) {
-      ack(
+      acknowledge(
         notifications,
         'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         "CDK's own handler that turns on the bucket's EventBridge notifications at deploy time.",
       );
-      ack(
+      acknowledge(
         notifications,
         'IAM5[Resource::*]',
         "CDK's own notifications handler: s3:PutBucketNotification on the data bucket.",

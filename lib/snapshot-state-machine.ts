@@ -1,12 +1,13 @@
-import { CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct, type IConstruct } from 'constructs';
-import { BUSY_ERROR } from './sync-state-machine';
+import { Construct } from 'constructs';
+import { acknowledgeBucketWorker, acknowledgeStateMachine } from './nag';
+import { BUSY_RETRY, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
 
 /** Stable state names of the Snapshot state machine (the local runner binds Tasks by name). */
@@ -131,14 +132,6 @@ export class SnapshotStateMachines extends Construct {
 
     const taskTimeout = sfn.Timeout.duration(timeout);
     const maxConcurrency = props.maxConcurrency ?? 10;
-    const transient: sfn.RetryProps = {
-      errors: ['States.ALL'],
-      interval: Duration.seconds(2),
-      maxAttempts: 3,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      jitterStrategy: sfn.JitterType.FULL,
-    };
     const permanent: sfn.RetryProps = { errors: [...BACKUP_PERMANENT_ERRORS], maxAttempts: 0 };
     const execution = {
       name: sfn.JsonPath.stringAt('$$.Execution.Name'),
@@ -169,7 +162,7 @@ export class SnapshotStateMachines extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout,
       });
-      abort.addRetry(transient);
+      abort.addRetry(TRANSIENT_RETRY);
       abort.next(fail);
 
       const prepare = new tasks.LambdaInvoke(this, names.prepare, {
@@ -185,17 +178,7 @@ export class SnapshotStateMachines extends Construct {
       });
       // The entity is busy while a sync run (or another snapshot or restore) holds its lock: wait for
       // it like ClaimRun does (about two hours), then fail.
-      prepare
-        .addRetry(permanent)
-        .addRetry({
-          errors: [BUSY_ERROR],
-          interval: Duration.seconds(30),
-          maxAttempts: 30,
-          backoffRate: 1.5,
-          maxDelay: Duration.minutes(5),
-          jitterStrategy: sfn.JitterType.FULL,
-        })
-        .addRetry(transient);
+      prepare.addRetry(permanent).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
       prepare.addCatch(abort, { resultPath: '$.error' });
 
       let start: sfn.Chain = sfn.Chain.start(prepare);
@@ -205,7 +188,7 @@ export class SnapshotStateMachines extends Construct {
           payloadResponseOnly: true,
           taskTimeout,
         });
-        worker.addRetry(permanent).addRetry(transient);
+        worker.addRetry(permanent).addRetry(TRANSIENT_RETRY);
         const map = new sfn.DistributedMap(this, m.map, {
           // One item per segment: the list is small (at most 1000 numbers) and rides in the payload.
           itemsPath: `${jobPath}.segmentList`,
@@ -232,7 +215,7 @@ export class SnapshotStateMachines extends Construct {
         resultPath: '$.result',
         taskTimeout,
       });
-      finish.addRetry(permanent).addRetry(transient);
+      finish.addRetry(permanent).addRetry(TRANSIENT_RETRY);
       finish.addCatch(abort, { resultPath: '$.error' });
       const succeeded = new sfn.Succeed(this, names.succeeded, { outputPath: '$.result' });
 
@@ -271,55 +254,15 @@ export class SnapshotStateMachines extends Construct {
 
   /** cdk-nag findings of these resources, each acknowledged with its reason (no `*` action). */
   private acknowledgeFindings(bucket: s3.IBucket): void {
-    const stack = Stack.of(this);
-    const id = (c: IConstruct) => stack.getLogicalId(c.node.defaultChild as import('aws-cdk-lib').CfnElement);
-    const data = id(bucket);
-    const ack = (scope: IConstruct, finding: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
     for (const worker of [this.snapshotFunction, this.restoreFunction]) {
-      ack(worker, 'L1', 'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.');
-      ack(
+      acknowledgeBucketWorker(
         worker,
-        'IAM5[Resource::*]',
-        'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
-      );
-      for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*']) {
-        ack(
-          worker,
-          `IAM5[Action::${action}]`,
-          'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.',
-        );
-      }
-      for (const prefix of ['snapshots', 'work']) {
-        ack(
-          worker,
-          `IAM5[Resource::<${data}.Arn>/${prefix}/*]`,
-          `Objects under ${prefix}/ only: snapshot ids are not known at deploy time.`,
-        );
-      }
-    }
-    for (const [machine, fn] of [
-      [this.snapshotMachine, this.snapshotFunction],
-      [this.restoreMachine, this.restoreFunction],
-    ] as const) {
-      const machineId = id(machine);
-      ack(
-        machine,
-        'IAM5[Resource::*]',
-        'X-Ray and CloudWatch Logs delivery actions have no resource-level permissions.',
-      );
-      ack(
-        machine,
-        `IAM5[Resource::<${id(fn.function)}.Arn>:*]`,
-        'LambdaInvoke allows the function\'s versions and aliases (":*").',
-      );
-      const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${machineId}"}]}]}`;
-      ack(machine, `IAM5[Resource::${executions}:*]`, "The Distributed Map's own child executions.");
-      ack(
-        machine,
-        `IAM5[Resource::${executions}/*:*]`,
-        "The Distributed Map's own child executions (map runs).",
+        bucket,
+        ['snapshots', 'work'],
+        'snapshot ids are not known at deploy time.',
       );
     }
+    acknowledgeStateMachine(this.snapshotMachine, [this.snapshotFunction.function]);
+    acknowledgeStateMachine(this.restoreMachine, [this.restoreFunction.function]);
   }
 }

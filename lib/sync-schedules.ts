@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
@@ -9,6 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { acknowledge, acknowledgeWorkerRuntime, logicalId } from './nag';
 import { WorkerFunction } from './worker-function';
 
 export interface SyncSchedulesProps {
@@ -109,22 +110,10 @@ export class SyncSchedules extends Construct {
   }
 
   private acknowledgeFindings(): void {
-    const ack = (scope: Construct, finding: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${finding}`, reason });
-    ack(
-      this.function,
-      'L1',
-      'Workers run nodejs22.x on purpose: the runtime the project tests and runs locally.',
-    );
-    ack(
-      this.function,
-      'IAM5[Resource::*]',
-      'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
-    );
-    const fnId = Stack.of(this).getLogicalId(this.function.function.node.defaultChild as CfnElement);
-    ack(
+    acknowledgeWorkerRuntime(this.function);
+    acknowledge(
       this.schedulerRole,
-      `IAM5[Resource::<${fnId}.Arn>:*]`,
+      `IAM5[Resource::<${logicalId(this.function.function)}.Arn>:*]`,
       'The scheduler target grant allows the function\'s versions and aliases (":*").',
     );
   }

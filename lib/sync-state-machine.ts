@@ -65,6 +65,26 @@ const CONCURRENCY_PATH: Readonly<Record<string, string>> = {
 /** Another run of the entity holds its lock: ClaimRun waits for it with this retry. */
 export const BUSY_ERROR = 'EntityBusyError';
 
+/** Waits for the entity's lock (BUSY_ERROR) up to about two hours, then fails. */
+export const BUSY_RETRY: sfn.RetryProps = {
+  errors: [BUSY_ERROR],
+  interval: Duration.seconds(30),
+  maxAttempts: 30,
+  backoffRate: 1.5,
+  maxDelay: Duration.minutes(5),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/** Any other error of a task: three more tries, two seconds apart at first. */
+export const TRANSIENT_RETRY: sfn.RetryProps = {
+  errors: ['States.ALL'],
+  interval: Duration.seconds(2),
+  maxAttempts: 3,
+  backoffRate: 2,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
 export interface SyncStateMachineProps {
   readonly bucket: s3.IBucket;
   readonly ledger: dynamodb.ITable;
@@ -132,14 +152,6 @@ export class SyncStateMachine extends Construct {
         'workerTimeout must be at most 150 seconds: workers run in EXPRESS children (5 minutes with retries)',
       );
     }
-    const transientRetry: sfn.RetryProps = {
-      errors: ['States.ALL'],
-      interval: Duration.seconds(2),
-      maxAttempts: 3,
-      backoffRate: 2,
-      maxDelay: Duration.seconds(30),
-      jitterStrategy: sfn.JitterType.FULL,
-    };
     const noRetry: sfn.RetryProps = { errors: [...PERMANENT_ERRORS], maxAttempts: 0 };
 
     const runFailed = new sfn.Fail(this, STATE.failed, {
@@ -165,7 +177,7 @@ export class SyncStateMachine extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     this.recordFailure = recordFailure;
-    recordFailure.addRetry({ ...transientRetry, errors: ['States.ALL'] });
+    recordFailure.addRetry({ ...TRANSIENT_RETRY, errors: ['States.ALL'] });
 
     // A run that fails still gets its report (from the ledger) and its RunFinished event. Neither
     // may hide the failure: if they fail, the run goes on to RunFailed with its own error.
@@ -179,7 +191,7 @@ export class SyncStateMachine extends Construct {
       resultPath: '$.failureReport',
       taskTimeout,
     });
-    reportFailure.addRetry(transientRetry);
+    reportFailure.addRetry(TRANSIENT_RETRY);
     const emitFailed = this.runFinishedEvent(STATE.emitFailed, {
       runId: sfn.JsonPath.stringAt('$.claim.runId'),
       entity: sfn.JsonPath.stringAt('$.claim.entity'),
@@ -203,17 +215,7 @@ export class SyncStateMachine extends Construct {
       taskTimeout,
     });
     // One run per entity at a time: wait for the running one (up to about two hours), then fail.
-    claim
-      .addRetry(noRetry)
-      .addRetry({
-        errors: [BUSY_ERROR],
-        interval: Duration.seconds(30),
-        maxAttempts: 30,
-        backoffRate: 1.5,
-        maxDelay: Duration.minutes(5),
-        jitterStrategy: sfn.JitterType.FULL,
-      })
-      .addRetry(transientRetry);
+    claim.addRetry(noRetry).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
     claim.addCatch(
       new sfn.Fail(this, STATE.claimFailed, {
         errorPath: sfn.JsonPath.stringAt('$.error.Error'),
@@ -222,19 +224,35 @@ export class SyncStateMachine extends Construct {
       { resultPath: '$.error' },
     );
 
-    const plan = new tasks.LambdaInvoke(this, STATE.plan, {
-      lambdaFunction: props.planFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    // A task after the claim: permanent errors are not retried, and any failure is recorded.
+    const runTask = (
+      id: string,
+      fn: lambda.IFunction,
+      payload: Record<string, unknown>,
+      resultPath: string,
+    ) => {
+      const task = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject(payload),
+        resultPath,
+        taskTimeout,
+      });
+      task.addRetry(noRetry).addRetry(TRANSIENT_RETRY);
+      task.addCatch(recordFailure, { resultPath: '$.error' });
+      return task;
+    };
+
+    const plan = runTask(
+      STATE.plan,
+      props.planFunction,
+      {
         action: 'plan',
         runId: sfn.JsonPath.stringAt('$.claim.runId'),
         source: sfn.JsonPath.objectAt('$.claim.source'),
-      }),
-      resultPath: '$.plan',
-      taskTimeout,
-    });
-    plan.addRetry(noRetry).addRetry(transientRetry);
-    plan.addCatch(recordFailure, { resultPath: '$.error' });
+      },
+      '$.plan',
+    );
 
     // A Distributed Map's worker task: its child is EXPRESS (5 minutes at most), so delays stay short.
     const workerTask = (id: string, fn: lambda.IFunction) => {
@@ -243,7 +261,7 @@ export class SyncStateMachine extends Construct {
         payloadResponseOnly: true,
         taskTimeout: workerTimeout,
       });
-      task.addRetry(noRetry).addRetry({ ...transientRetry, maxDelay: Duration.seconds(10) });
+      task.addRetry(noRetry).addRetry({ ...TRANSIENT_RETRY, maxDelay: Duration.seconds(10) });
       return task;
     };
     const transform = workerTask(STATE.transform, props.transformFunction);
@@ -281,22 +299,19 @@ export class SyncStateMachine extends Construct {
       { ...props, chunksPerBatch: 1 },
       { 'job.$': '$.plan.job', action: 'plan' },
     );
-    const checkDeletes = new tasks.LambdaInvoke(this, STATE.checkDeletes, {
-      lambdaFunction: props.reconcileFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    const checkDeletes = runTask(
+      STATE.checkDeletes,
+      props.reconcileFunction,
+      {
         action: 'check-deletes',
         runId: sfn.JsonPath.stringAt('$.claim.runId'),
         plan: sfn.JsonPath.objectAt('$.plan'),
         transform: sfn.JsonPath.objectAt('$.transform'),
         scan: sfn.JsonPath.objectAt('$.mirrorScan'),
         candidates: sfn.JsonPath.objectAt('$.mirrorCandidates'),
-      }),
-      resultPath: '$.mirror',
-      taskTimeout,
-    });
-    checkDeletes.addRetry(noRetry).addRetry(transientRetry);
-    checkDeletes.addCatch(recordFailure, { resultPath: '$.error' });
+      },
+      '$.mirror',
+    );
     const isMirror = new sfn.Choice(this, STATE.isMirror)
       .when(
         sfn.Condition.and(
@@ -318,21 +333,18 @@ export class SyncStateMachine extends Construct {
       { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows' },
     );
 
-    const reconcile = new tasks.LambdaInvoke(this, STATE.reconcile, {
-      lambdaFunction: props.reconcileFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
+    const reconcile = runTask(
+      STATE.reconcile,
+      props.reconcileFunction,
+      {
         runId: sfn.JsonPath.stringAt('$.claim.runId'),
         plan: sfn.JsonPath.objectAt('$.plan'),
         transform: sfn.JsonPath.objectAt('$.transform'),
         merge: sfn.JsonPath.objectAt('$.merge'),
         verify: sfn.JsonPath.objectAt('$.verify'),
-      }),
-      resultPath: '$.summary',
-      taskTimeout,
-    });
-    reconcile.addRetry(noRetry).addRetry(transientRetry);
-    reconcile.addCatch(recordFailure, { resultPath: '$.error' });
+      },
+      '$.summary',
+    );
 
     const succeeded = new sfn.Succeed(this, STATE.succeeded, { outputPath: '$.summary' });
     const mismatch = new sfn.Fail(this, STATE.mismatch, {

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { CrmSyncError } from '../lambdas/domain/errors';
+import { fmix32, fnv1a32 } from '../lambdas/domain/hash';
 import { mulberry32 } from './random';
 
 /**
@@ -105,17 +106,7 @@ export function formatFaultSpec(rates: FaultRates): string {
 
 /** FNV-1a over UTF-16 code units, finished with murmur3's avalanche: a 32-bit hash of a string. */
 export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(fnv1a32(text));
 }
 
 /** The random stream of one decision: depends only on the seed and the decision's key. */

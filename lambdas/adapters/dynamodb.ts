@@ -2,7 +2,10 @@ import {
   type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
   ScanCommand,
+  type ScanCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { WriteRetriesExhaustedError } from '../domain/errors';
@@ -286,20 +289,10 @@ export async function* scanTable(table: string, options: { segments?: number } =
   let wake: (() => void) | undefined;
   let failure: unknown;
   const run = async (segment: number) => {
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new ScanCommand({
-          TableName: table,
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-          ...(segments > 1 ? { Segment: segment, TotalSegments: segments } : {}),
-        }),
-      );
-      queues.push((out.Items ?? []).map(fromAttributeMap));
+    for await (const page of scanSegment(table, segment, segments, { consistent: true })) {
+      queues.push(page);
       wake?.();
-      start = out.LastEvaluatedKey;
-    } while (start);
+    }
   };
   for (let s = 0; s < segments; s++) {
     run(s)
@@ -326,6 +319,59 @@ export async function* scanTable(table: string, options: { segments?: number } =
   }
 }
 
+/** Raw DynamoDB items, one page at a time. */
+type RawPage = Array<Record<string, AttributeValue>>;
+
+type PageKey = Record<string, AttributeValue> | undefined;
+
+/** Every page of a Scan or Query, following LastEvaluatedKey. */
+async function* pagesOf(
+  read: (start: PageKey) => Promise<{ Items?: RawPage | undefined; LastEvaluatedKey?: PageKey }>,
+): AsyncGenerator<RawPage> {
+  let start: PageKey;
+  do {
+    const out = await read(start);
+    yield out.Items ?? [];
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+/** Every page of a Scan: the items as DynamoDB returns them. */
+export function scanPages(input: Omit<ScanCommandInput, 'ExclusiveStartKey'>): AsyncGenerator<RawPage> {
+  return pagesOf((start) => dynamodb.send(new ScanCommand({ ...input, ExclusiveStartKey: start })));
+}
+
+/** Every page of a Query: the items as DynamoDB returns them. */
+export function queryPages(input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): AsyncGenerator<RawPage> {
+  return pagesOf((start) => dynamodb.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+}
+
+/**
+ * One segment of a parallel scan (Segment `segment` of `total`), page by page, raw (DynamoDB's
+ * attribute values, untouched). `consistent` false costs half the read units.
+ */
+export function scanSegmentRaw(
+  table: string,
+  segment: number,
+  total: number,
+  options: { projection?: string[]; consistent?: boolean } = {},
+): AsyncGenerator<RawPage> {
+  const names = options.projection?.map((_, i) => `#p${i}`);
+  return scanPages({
+    TableName: table,
+    ConsistentRead: options.consistent ?? false,
+    ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
+    ...(options.projection && names
+      ? {
+          ProjectionExpression: names.join(', '),
+          ExpressionAttributeNames: Object.fromEntries(
+            names.map((n, i) => [n, options.projection?.[i] ?? '']),
+          ),
+        }
+      : {}),
+  });
+}
+
 /**
  * One segment of a parallel scan (Segment `segment` of `total`), page by page. `consistent` false
  * costs half the read units; the provenance check of verification uses it, since a stale page can
@@ -337,26 +383,5 @@ export async function* scanSegment(
   total: number,
   options: { projection?: string[]; consistent?: boolean } = {},
 ): AsyncGenerator<Item[]> {
-  const names = options.projection?.map((_, i) => `#p${i}`);
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await dynamodb.send(
-      new ScanCommand({
-        TableName: table,
-        ExclusiveStartKey: start,
-        ConsistentRead: options.consistent ?? false,
-        ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-        ...(options.projection && names
-          ? {
-              ProjectionExpression: names.join(', '),
-              ExpressionAttributeNames: Object.fromEntries(
-                names.map((n, i) => [n, options.projection?.[i] ?? '']),
-              ),
-            }
-          : {}),
-      }),
-    );
-    yield (out.Items ?? []).map(fromAttributeMap);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  for await (const page of scanSegmentRaw(table, segment, total, options)) yield page.map(fromAttributeMap);
 }

@@ -1,13 +1,13 @@
-import { ListObjectsCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
+import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type { InboxObject } from '../domain/sync';
 import { s3 } from './clients';
+import { listObjects } from './s3';
 
 /**
  * Every current object under a prefix. `versions: true` lists object versions and keeps the latest
  * of each key (not a delete marker), with its version id, which ClaimRun derives the run id from in
  * a versioned bucket (s3:ListBucketVersions). `versions: false` lists objects (s3:ListBucket), for an
- * unversioned bucket such as the local emulator's, where ETags identify runs. That listing pages by
- * marker (ListObjects): the emulator's ListObjectsV2 continuation tokens need a legacy cipher.
+ * unversioned bucket such as the local emulator's, where ETags identify runs (see listObjects).
  */
 export async function listInbox(
   bucket: string,
@@ -42,22 +42,12 @@ export async function listInbox(
     } while (keyMarker !== undefined);
     return objects;
   }
-  let marker: string | undefined;
-  do {
-    const out = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
-    const contents = out.Contents ?? [];
-    for (const o of contents) {
-      if (o.Key === undefined) continue;
-      objects.push({
-        key: o.Key,
-        size: o.Size ?? 0,
-        lastModified: o.LastModified ?? new Date(0),
-        etag: clean(o.ETag),
-      });
-    }
-    marker = out.IsTruncated ? (out.NextMarker ?? contents.at(-1)?.Key) : undefined;
-  } while (marker !== undefined);
-  return objects;
+  return (await listObjects(bucket, prefix)).map((o) => ({
+    key: o.Key,
+    size: o.Size ?? 0,
+    lastModified: o.LastModified ?? new Date(0),
+    etag: clean(o.ETag),
+  }));
 }
 
 function clean(etag: string | undefined): string | undefined {

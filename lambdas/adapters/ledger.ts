@@ -4,8 +4,6 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
-  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -21,6 +19,7 @@ import type {
 } from '../domain/run';
 import { backupLedgerKey, parseBackupLockHolder } from '../domain/snapshot';
 import { dynamodb } from './clients';
+import { queryPages, scanPages } from './dynamodb';
 import { logger } from './powertools';
 
 export type {
@@ -180,28 +179,20 @@ export class Ledger {
       }),
     );
     if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...rest } = unmarshall(out.Item);
-    return rest as RunRecord;
+    return withoutKey<RunRecord>(out.Item);
   }
 
   /** Sets fields of the run item. */
   async updateRun(runId: string, fields: Partial<RunRecord> & { status?: RunStatus }): Promise<void> {
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return;
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const sets = entries.map(([k, v], i) => {
-      names[`#f${i}`] = k;
-      values[`:v${i}`] = v;
-      return `#f${i} = :v${i}`;
-    });
+    const set = setFields(fields);
+    if (!set) return;
     await dynamodb.send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
-        UpdateExpression: `SET ${sets.join(', ')}`,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: marshall(values, {
+        UpdateExpression: set.expression,
+        ExpressionAttributeNames: set.names,
+        ExpressionAttributeValues: marshall(set.values, {
           removeUndefinedValues: true,
           convertClassInstanceToMap: true,
         }),
@@ -300,23 +291,14 @@ export class Ledger {
       filter += ' AND #entity = :entity';
     }
     const runs: RunRecord[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new ScanCommand({
-          TableName: this.table,
-          FilterExpression: filter,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshall(values),
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
-        runs.push(rest as RunRecord);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of scanPages({
+      TableName: this.table,
+      FilterExpression: filter,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: marshall(values),
+    })) {
+      for (const raw of page) runs.push(withoutKey<RunRecord>(raw));
+    }
     runs.sort(
       (a, b) => (b.startedAt ?? '').localeCompare(a.startedAt ?? '') || b.runId.localeCompare(a.runId),
     );
@@ -339,28 +321,46 @@ export class Ledger {
 
   private async queryPrefix(runId: string, prefix: string): Promise<Array<Record<string, unknown>>> {
     const items: Array<Record<string, unknown>> = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: marshall({ ':pk': `RUN#${runId}`, ':prefix': prefix }),
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
-        items.push(rest);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of queryPages({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: marshall({ ':pk': `RUN#${runId}`, ':prefix': prefix }),
+      ConsistentRead: true,
+    })) {
+      for (const raw of page) items.push(withoutKey(raw));
+    }
     return items;
   }
 }
 
 export type { SourceRef };
+
+/**
+ * `SET #f0 = :v0, …` of the fields that are defined, with its names and (plain) values; undefined
+ * when no field is.
+ */
+export function setFields(
+  fields: object,
+): { expression: string; names: Record<string, string>; values: Record<string, unknown> } | undefined {
+  const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return undefined;
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets = entries.map(([k, v], i) => {
+    names[`#f${i}`] = k;
+    values[`:v${i}`] = v;
+    return `#f${i} = :v${i}`;
+  });
+  return { expression: `SET ${sets.join(', ')}`, names, values };
+}
+
+/** A ledger item's attributes without its key (pk, sk). */
+export function withoutKey<T extends object = Record<string, unknown>>(
+  raw: Record<string, AttributeValue>,
+): T {
+  const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
+  return rest as T;
+}
 
 function isConditionFailure(err: unknown): boolean {
   return (

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  type _Object,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsCommand,
@@ -121,13 +122,21 @@ export async function putStream(
  * ListObjectsV2 continuation tokens need a legacy cipher).
  */
 export async function listKeys(bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+  return (await listObjects(bucket, prefix)).map((o) => o.Key);
+}
+
+/**
+ * Every object under a prefix (those with a key), paged by marker (ListObjects, s3:ListBucket):
+ * the local emulator's ListObjectsV2 continuation tokens need a legacy cipher.
+ */
+export async function listObjects(bucket: string, prefix: string): Promise<Array<_Object & { Key: string }>> {
+  const objects: Array<_Object & { Key: string }> = [];
   let marker: string | undefined;
   do {
     const out = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
     const contents = out.Contents ?? [];
-    for (const o of contents) if (o.Key !== undefined) keys.push(o.Key);
+    for (const o of contents) if (o.Key !== undefined) objects.push({ ...o, Key: o.Key });
     marker = out.IsTruncated ? (out.NextMarker ?? contents.at(-1)?.Key) : undefined;
   } while (marker !== undefined);
-  return keys;
+  return objects;
 }

@@ -7,39 +7,17 @@ import {
   DescribeTableCommand,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   ScanCommand,
   UpdateItemCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { Upload } from '@aws-sdk/lib-storage';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { type BackupKind, backupLedgerKey } from '../domain/snapshot';
 import { dynamodb, s3 } from './clients';
-import { batchWrite } from './dynamodb';
+import { batchWrite, queryPages } from './dynamodb';
+import { setFields, withoutKey } from './ledger';
 import { headObject, readObject } from './s3';
-
-/** Raw items (DynamoDB's attribute values, untouched) of one parallel scan segment, page by page. */
-export async function* scanSegmentRaw(
-  table: string,
-  segment: number,
-  total: number,
-): AsyncGenerator<Array<Record<string, AttributeValue>>> {
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await dynamodb.send(
-      new ScanCommand({
-        TableName: table,
-        ExclusiveStartKey: start,
-        // Strongly consistent: every write acknowledged before the snapshot took the lock is seen.
-        ConsistentRead: true,
-        ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-      }),
-    );
-    yield out.Items ?? [];
-    start = out.LastEvaluatedKey;
-  } while (start);
-}
 
 /** The table's size estimate (DynamoDB updates it about every six hours; 0 when unknown). */
 export async function tableSizeBytes(table: string): Promise<number> {
@@ -167,8 +145,7 @@ export class BackupLedger {
       }),
     );
     if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...rest } = unmarshall(out.Item);
-    return rest as BackupRecord;
+    return withoutKey<BackupRecord>(out.Item);
   }
 
   /** Sets fields of an existing record (no-op when there is none, e.g. a prepare that never ran). */
@@ -178,23 +155,16 @@ export class BackupLedger {
     id: string,
     fields: Partial<Omit<BackupRecord, 'kind' | 'id' | 'entity'>>,
   ): Promise<void> {
-    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return;
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const sets = entries.map(([k, v], i) => {
-      names[`#f${i}`] = k;
-      values[`:v${i}`] = v;
-      return `#f${i} = :v${i}`;
-    });
+    const set = setFields(fields);
+    if (!set) return;
     try {
       await dynamodb.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(backupLedgerKey(entity, kind, id)),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: marshall(values),
+          UpdateExpression: set.expression,
+          ExpressionAttributeNames: set.names,
+          ExpressionAttributeValues: marshall(set.values),
           ConditionExpression: 'attribute_exists(pk)',
         }),
       );
@@ -206,23 +176,14 @@ export class BackupLedger {
   /** The snapshots and restores of an entity, newest first. */
   async list(entity: string): Promise<BackupRecord[]> {
     const records: BackupRecord[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await dynamodb.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: marshall({ ':pk': backupLedgerKey(entity, 'snapshot', 'x').pk }),
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      for (const raw of out.Items ?? []) {
-        const { pk: _pk, sk: _sk, ...rest } = unmarshall(raw);
-        records.push(rest as BackupRecord);
-      }
-      start = out.LastEvaluatedKey;
-    } while (start);
+    for await (const page of queryPages({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: marshall({ ':pk': backupLedgerKey(entity, 'snapshot', 'x').pk }),
+      ConsistentRead: true,
+    })) {
+      for (const raw of page) records.push(withoutKey<BackupRecord>(raw));
+    }
     return records.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceFormat } from './csv';
+import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
 
 /** The source object of a run, as the trigger saw it. */
@@ -121,12 +122,7 @@ export interface ChunkResult {
 
 /** Partition of a key (FNV-1a 32-bit over UTF-16 units): stable across processes. */
 export function partitionOf(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
+  return fnv1a32(key) % partitions;
 }
 
 /** One item of the partition manifest that the merge Distributed Map reads. */

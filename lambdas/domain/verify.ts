@@ -5,6 +5,7 @@
  */
 import { META } from './chunk';
 import type { EntityConfig } from './config';
+import { fmix32, fnv1a32 } from './hash';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
 import type { ReferenceCheck } from './references';
@@ -35,25 +36,17 @@ export function sampleRate(mode: VerifyMode, rows: number): number {
   return Math.min(1, mode.keys / rows);
 }
 
+/** The sample's FNV-1a offset (not partitionOf's). */
+const SAMPLE_SEED = 0x6c62272e;
+
 /**
  * Whether a key is in the sample: a hash of the key (FNV-1a with another offset than partitioning,
- * so the choice does not follow partitions) below rate × 2³². Deterministic: a rerun samples the
- * same keys.
+ * so the choice does not follow partitions, then murmur3's fmix32) below rate × 2³². Deterministic:
+ * a rerun samples the same keys.
  */
 export function inSample(key: string, rate: number): boolean {
   if (rate >= 1) return true;
-  let h = 0x6c62272e;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // Final avalanche (murmur3 fmix32): FNV's low bits alone are poorly mixed for short keys.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0 < rate * 0x1_0000_0000;
+  return fmix32(fnv1a32(key, SAMPLE_SEED)) < rate * 0x1_0000_0000;
 }
 
 /**

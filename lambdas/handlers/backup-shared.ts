@@ -19,6 +19,33 @@ export const caughtSchema = z
   .object({ Error: z.string().optional(), Cause: z.string().optional() })
   .optional();
 
+/**
+ * A backup state machine's events: prepare (the machine's input), finish, abort (a Catch: the input
+ * as given, which may be what failed validation) and a Distributed Map batch of segments for a worker
+ * `action`.
+ */
+export function backupEventSchema<
+  Input extends z.ZodType,
+  AbortInput extends z.ZodType,
+  Job extends z.ZodType,
+  Action extends z.ZodType<string>,
+>(schemas: { input: Input; abortInput: AbortInput; job: Job; workerAction: Action }) {
+  return z.union([
+    z.object({ action: z.literal('prepare'), input: schemas.input, execution: executionSchema }),
+    z.object({ action: z.literal('finish'), job: schemas.job }),
+    z.object({
+      action: z.literal('abort'),
+      input: schemas.abortInput,
+      execution: executionSchema,
+      error: caughtSchema,
+    }),
+    z.object({
+      BatchInput: z.object({ action: schemas.workerAction, job: schemas.job }),
+      Items: z.array(z.number().int().min(0)).min(1),
+    }),
+  ]);
+}
+
 /** The given id, checked, or the execution's. */
 export function backupId(given: string | undefined, execution: ExecutionRef, kind: BackupKind): string {
   return given === undefined
@@ -113,4 +140,14 @@ export async function readSegmentResults<T>(bucket: string, keys: readonly strin
 /** The id of a Catch's input: the given one when valid, else the execution's. */
 export function idForAbort(given: unknown, execution: ExecutionRef): string {
   return typeof given === 'string' ? given : deriveBackupId(execution.startTime, execution.name);
+}
+
+/** A Distributed Map batch of segments, one after the other: each segment's item count. */
+export async function eachSegment(
+  segments: readonly number[],
+  run: (segment: number) => Promise<number>,
+): Promise<{ segments: Array<{ segment: number; items: number }> }> {
+  const done: Array<{ segment: number; items: number }> = [];
+  for (const segment of segments) done.push({ segment, items: await run(segment) });
+  return { segments: done };
 }

@@ -2,9 +2,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { scanSegmentRaw } from '../adapters/dynamodb';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, readText } from '../adapters/s3';
-import { isTableEmpty, putRawItems, readObjectBytes, scanSegmentRaw } from '../adapters/snapshots';
+import { isTableEmpty, putRawItems, readObjectBytes } from '../adapters/snapshots';
 import { getEntity } from '../domain/config';
 import {
   InvalidSnapshotError,
@@ -31,11 +32,12 @@ import {
 } from '../domain/snapshot';
 import {
   abortBackup,
+  backupEventSchema,
   backupId,
   beginBackup,
-  caughtSchema,
+  eachSegment,
   endBackup,
-  executionSchema,
+  type executionSchema,
   idForAbort,
   readSegmentResults,
 } from './backup-shared';
@@ -74,22 +76,12 @@ const jobSchema = z.object({
 });
 export type RestoreJob = z.infer<typeof jobSchema>;
 
-const workerAction = z.enum(['verify', 'load', 'check']);
-
-const eventSchema = z.union([
-  z.object({ action: z.literal('prepare'), input: restoreInputSchema, execution: executionSchema }),
-  z.object({ action: z.literal('finish'), job: jobSchema }),
-  z.object({
-    action: z.literal('abort'),
-    input: z.looseObject({ entity: z.string(), restoreId: z.unknown().optional() }),
-    execution: executionSchema,
-    error: caughtSchema,
-  }),
-  z.object({
-    BatchInput: z.object({ action: workerAction, job: jobSchema }),
-    Items: z.array(z.number().int().min(0)).min(1),
-  }),
-]);
+const eventSchema = backupEventSchema({
+  input: restoreInputSchema,
+  abortInput: z.looseObject({ entity: z.string(), restoreId: z.unknown().optional() }),
+  job: jobSchema,
+  workerAction: z.enum(['verify', 'load', 'check']),
+});
 
 export interface RestoreSummary {
   restoreId: string;
@@ -263,7 +255,7 @@ export async function checkSegment(
   segment: number,
 ): Promise<{ segment: number; items: number; digest: string }> {
   const digest = new TableDigest();
-  for await (const page of scanSegmentRaw(job.table, segment, job.segments)) {
+  for await (const page of scanSegmentRaw(job.table, segment, job.segments, { consistent: true })) {
     for (const raw of page) digest.add(canonicalItem(toDynamoJson(raw)));
   }
   const result = { segment, items: digest.count, digest: digest.hex };
@@ -307,17 +299,11 @@ export async function restoreHandler(event: unknown): Promise<unknown> {
   if ('BatchInput' in data) {
     const { action, job } = data.BatchInput;
     const manifests = new Map<string, SnapshotManifest>();
-    const segments: Array<{ segment: number; items: number }> = [];
-    for (const segment of data.Items) {
-      if (action === 'check') {
-        segments.push({ segment, items: (await checkSegment(job, segment)).items });
-        continue;
-      }
+    return eachSegment(data.Items, async (segment) => {
+      if (action === 'check') return (await checkSegment(job, segment)).items;
       const part = await partOf(job, segment, manifests);
-      const items = action === 'verify' ? await verifyPart(job, part) : await loadPart(job, part);
-      segments.push({ segment, items });
-    }
-    return { segments };
+      return action === 'verify' ? verifyPart(job, part) : loadPart(job, part);
+    });
   }
   switch (data.action) {
     case 'prepare':

@@ -2,9 +2,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { scanSegmentRaw } from '../adapters/dynamodb';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson } from '../adapters/s3';
-import { GzipObjectWriter, objectExists, scanSegmentRaw, tableSizeBytes } from '../adapters/snapshots';
+import { GzipObjectWriter, objectExists, tableSizeBytes } from '../adapters/snapshots';
 import { configHash, getEntity } from '../domain/config';
 import { SnapshotExistsError } from '../domain/errors';
 import {
@@ -26,11 +27,12 @@ import {
 } from '../domain/snapshot';
 import {
   abortBackup,
+  backupEventSchema,
   backupId,
   beginBackup,
-  caughtSchema,
+  eachSegment,
   endBackup,
-  executionSchema,
+  type executionSchema,
   idForAbort,
   readSegmentResults,
 } from './backup-shared';
@@ -65,20 +67,12 @@ const jobSchema = z.object({
 });
 export type SnapshotJob = z.infer<typeof jobSchema>;
 
-const eventSchema = z.union([
-  z.object({ action: z.literal('prepare'), input: snapshotInputSchema, execution: executionSchema }),
-  z.object({ action: z.literal('finish'), job: jobSchema }),
-  z.object({
-    action: z.literal('abort'),
-    input: z.looseObject({ entity: z.string(), snapshotId: z.unknown().optional() }),
-    execution: executionSchema,
-    error: caughtSchema,
-  }),
-  z.object({
-    BatchInput: z.object({ action: z.literal('segment'), job: jobSchema }),
-    Items: z.array(z.number().int().min(0)).min(1),
-  }),
-]);
+const eventSchema = backupEventSchema({
+  input: snapshotInputSchema,
+  abortInput: z.looseObject({ entity: z.string(), snapshotId: z.unknown().optional() }),
+  job: jobSchema,
+  workerAction: z.literal('segment'),
+});
 
 export interface SnapshotSummary {
   snapshotId: string;
@@ -148,7 +142,8 @@ export async function exportSegment(job: SnapshotJob, segment: number): Promise<
   let result: SegmentResult;
   try {
     if (csv) await csv.write(csvHeader(job.columns));
-    for await (const page of scanSegmentRaw(job.table, segment, job.segments)) {
+    // Strongly consistent: every write acknowledged before the snapshot took the lock is seen.
+    for await (const page of scanSegmentRaw(job.table, segment, job.segments, { consistent: true })) {
       let lines = '';
       let rows = '';
       for (const raw of page) {
@@ -228,12 +223,8 @@ export async function finishSnapshot(job: SnapshotJob): Promise<SnapshotSummary>
 export async function snapshotHandler(event: unknown): Promise<unknown> {
   const data = parseEvent(eventSchema, event, 'snapshot');
   if ('BatchInput' in data) {
-    const segments: Array<{ segment: number; items: number }> = [];
-    for (const segment of data.Items) {
-      const r = await exportSegment(data.BatchInput.job, segment);
-      segments.push({ segment, items: r.part.items });
-    }
-    return { segments };
+    const { job } = data.BatchInput;
+    return eachSegment(data.Items, async (segment) => (await exportSegment(job, segment)).part.items);
   }
   switch (data.action) {
     case 'prepare':

@@ -1,13 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { App, type CfnElement } from 'aws-cdk-lib';
+import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { parseConfigText } from '../../lambdas/domain/config';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
-
-const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
-const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
+import { asArray, config, configFile, must, newApp } from './support';
 
 interface AslState {
   Type: string;
@@ -29,26 +24,13 @@ interface Statement {
   Resource: unknown;
 }
 
-const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-function must<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`missing: ${what}`);
-  return value;
-}
-
 describe('Snapshot and Restore state machines', () => {
   let stack: CrmSyncStack;
   let template: Template;
   const id = (c: IConstruct) => stack.getLogicalId((c.node.defaultChild ?? c) as CfnElement);
 
   beforeAll(() => {
-    const app = new App({
-      context: {
-        'aws:cdk:bundling-stacks': [],
-        '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
-      },
-    });
-    stack = new CrmSyncStack(app, 'CrmSync', { config, configFile });
+    stack = new CrmSyncStack(newApp(), 'CrmSync', { config, configFile });
     template = Template.fromStack(stack);
   });
 

@@ -1,14 +1,23 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { App, type CfnElement, Validations } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
 import { parseConfig } from '../../lambdas/domain/config';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import {
+  asArray,
+  configFile,
+  logicalId,
+  must,
+  nagErrors,
+  nagReport,
+  newApp,
+  type PolicyStatement,
+  statementsOfRole,
+} from './support';
 
-const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
 const example = JSON.parse(readFileSync(configFile, 'utf8')) as {
   entities: Record<string, Record<string, unknown>>;
 };
@@ -25,42 +34,6 @@ function scheduledConfig() {
 }
 
 type Json = Record<string, unknown>;
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Json;
-}
-
-const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-function must<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`missing: ${what}`);
-  return value;
-}
-
-function newApp(outdir?: string): App {
-  return new App({
-    ...(outdir ? { outdir } : {}),
-    context: {
-      'aws:cdk:bundling-stacks': [],
-      '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
-      '@aws-cdk/core:appMode': 'inmemory',
-    },
-  });
-}
-
-function logicalId(stack: CrmSyncStack, construct: IConstruct): string {
-  return stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-}
-
-function statementsOfRole(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(`"${roleId}"`))
-    .flatMap((p) => asArray<Statement>(p.Properties.PolicyDocument.Statement));
-}
-
 describe('CrmSyncStack: sync schedules', () => {
   let stack: CrmSyncStack;
   let template: Template;
@@ -162,7 +135,7 @@ describe('CrmSyncStack: sync schedules', () => {
     );
     const byAction = Object.fromEntries(
       statements.flatMap((s) => asArray(s.Action).map((a) => [a, s] as const)),
-    ) as Record<string, Statement>;
+    ) as Record<string, PolicyStatement>;
 
     // Assess
     expect(Object.keys(byAction).sort()).toEqual([
@@ -212,24 +185,8 @@ describe('CrmSyncStack: sync schedules', () => {
 
       // Act
       app.synth();
-      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
-        pluginReports: {
-          pluginName: string;
-          conclusion: string;
-          violations: {
-            ruleName: string;
-            severity: string;
-            violatingConstructs: { constructPath: string }[];
-          }[];
-        }[];
-      };
-      const nag = must(
-        report.pluginReports.find((r) => r.pluginName === 'AwsSolutions'),
-        'AwsSolutions report',
-      );
-      const errors = nag.violations
-        .filter((v) => v.severity === 'error' || v.severity === 'fatal')
-        .map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`);
+      const nag = nagReport(outdir);
+      const errors = nagErrors(nag);
 
       // Assess
       expect(errors).toEqual([]);

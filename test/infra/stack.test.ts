@@ -1,16 +1,25 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { App, type CfnElement, Validations } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { type App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import type { IConstruct } from 'constructs';
-import { parseConfigText } from '../../lambdas/domain/config';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import {
+  asArray,
+  config,
+  configFile,
+  logicalId,
+  must,
+  nagErrors,
+  nagReport,
+  newApp,
+  type PolicyStatement,
+  STACK_HANDLERS,
+  statementsOfRole,
+} from './support';
 
-const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
-const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
 const entities = Object.keys(config.entities);
 
 type Json = Record<string, unknown>;
@@ -53,21 +62,6 @@ interface AslDefinition {
   States: Record<string, AslState>;
 }
 
-interface PolicyStatement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-}
-
-interface ValidationReport {
-  pluginReports: {
-    pluginName: string;
-    conclusion: string;
-    violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[];
-    suppressedViolations?: { ruleName: string; acknowledgedId: string; reason?: string }[];
-  }[];
-}
-
 const PERMANENT = ['HeaderMismatchError', 'MalformedFileError', 'ConfigError'];
 const DYNAMODB_WRITES = [
   'dynamodb:PutItem',
@@ -77,31 +71,8 @@ const DYNAMODB_WRITES = [
   'dynamodb:TransactWriteItems',
 ];
 
-/** A value that must be there (noUncheckedIndexedAccess). */
-function must<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`missing: ${what}`);
-  return value;
-}
-
-function newApp(outdir?: string): App {
-  return new App({
-    ...(outdir ? { outdir } : {}),
-    context: {
-      'aws:cdk:bundling-stacks': [],
-      '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
-      // Validation failures throw from app.synth() with the report in the message, whatever NODE_ENV says.
-      '@aws-cdk/core:appMode': 'inmemory',
-    },
-  });
-}
-
 function newStack(app: App): CrmSyncStack {
   return new CrmSyncStack(app, 'CrmSync', { config, configFile });
-}
-
-function logicalId(stack: CrmSyncStack, construct: IConstruct): string {
-  const child = construct.node.defaultChild ?? construct;
-  return stack.getLogicalId(child as CfnElement);
 }
 
 /** Joins the `Fn::Join` parts of the definition, with a placeholder for every token, and parses it. */
@@ -114,19 +85,6 @@ function parseDefinition(definition: unknown): AslDefinition {
   return JSON.parse(text) as AslDefinition;
 }
 
-function asArray<T>(value: T | T[] | undefined): T[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-/** Every statement of every AWS::IAM::Policy attached to the role. */
-function statementsOfRole(template: Template, roleId: string): PolicyStatement[] {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy'));
-  return policies
-    .filter((p) => JSON.stringify(p.Properties.Roles ?? []).includes(`"${roleId}"`))
-    .flatMap((p) => asArray<PolicyStatement>(p.Properties.PolicyDocument.Statement));
-}
-
 /** Whether an IAM action pattern (may hold `*` / `?`) matches the action. */
 function actionMatches(pattern: string, action: string): boolean {
   const regex = new RegExp(
@@ -137,10 +95,6 @@ function actionMatches(pattern: string, action: string): boolean {
     'i',
   );
   return regex.test(action);
-}
-
-function readReport(outdir: string): ValidationReport {
-  return JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as ValidationReport;
 }
 
 describe('CrmSyncStack', () => {
@@ -317,16 +271,7 @@ describe('CrmSyncStack', () => {
       );
 
       // Assess
-      expect(handlers.sort()).toEqual([
-        'merge',
-        'mirror',
-        'plan',
-        'reconcile',
-        'restore',
-        'snapshot',
-        'transform',
-        'verify',
-      ]);
+      expect(handlers.sort()).toEqual([...STACK_HANDLERS]);
       expect(others).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
       template.resourceCountIs('AWS::Lambda::Function', 9);
     });
@@ -925,13 +870,8 @@ describe('CrmSyncStack', () => {
 
       // Act
       synth();
-      const report = must(
-        readReport(outdir).pluginReports.find((r) => r.pluginName === 'AwsSolutions'),
-        'AwsSolutions report',
-      );
-      const errors = report.violations
-        .filter((v) => v.severity === 'error' || v.severity === 'fatal')
-        .map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`);
+      const report = nagReport(outdir);
+      const errors = nagErrors(report);
 
       // Assess
       expect(errors).toEqual([]);
@@ -952,10 +892,7 @@ describe('CrmSyncStack', () => {
       } catch (err) {
         error = err as Error;
       }
-      const report = must(
-        readReport(outdir).pluginReports.find((r) => r.pluginName === 'AwsSolutions'),
-        'AwsSolutions report',
-      );
+      const report = nagReport(outdir);
       const paths = report.violations.flatMap((v) => v.violatingConstructs.map((c) => c.constructPath));
 
       // Assess

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { columnKey, configHash, getEntity, parseConfig, parseConfigText } from '../../lambdas/domain/config';
-import { ConfigError, UnknownEntityError } from '../../lambdas/domain/errors';
+import { UnknownEntityError } from '../../lambdas/domain/errors';
 import { PRESETS } from '../../lambdas/domain/presets';
+import { configIssues } from './fixtures';
 
 const EXAMPLE = readFileSync(join(__dirname, '../../examples/crm-sync.config.json'), 'utf8');
 
@@ -18,17 +19,6 @@ const entity = (over: Record<string, unknown> = {}) => ({
   updatedAt: 'modified',
   ...over,
 });
-
-/** The issues of a config that must fail, by path. */
-function issuesOf(raw: unknown): string[] {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues];
-    throw err;
-  }
-  throw new Error('the config was accepted');
-}
 
 describe('config', () => {
   it.each([
@@ -144,7 +134,7 @@ describe('config', () => {
     ],
   ])('lists every problem of %s by path', (_name, raw, expected) => {
     // Act
-    const issues = issuesOf(raw);
+    const issues = configIssues(raw);
 
     // Assess
     expect(issues).toEqual(expected);

@@ -1,21 +1,7 @@
-import { parseConfig } from '../../lambdas/domain/config';
 import { type CostItem, estimateRun, PRICES, priceUsage, type Usage } from '../../lambdas/domain/estimate';
+import { contactEntity } from './fixtures';
 
-const entity = parseConfig({
-  entities: {
-    contact: {
-      target: { key: 'id' },
-      fields: {
-        id: { source: 'Id', required: true },
-        email: { source: 'Email', type: 'email' },
-        lastName: { source: 'LastName' },
-        updatedAt: { source: 'LastModifiedDate', type: 'datetime' },
-      },
-      updatedAt: 'updatedAt',
-    },
-  },
-}).entities.contact;
-if (!entity) throw new Error('no entity');
+const entity = contactEntity();
 
 const total = (items: readonly CostItem[]) => items.reduce((t, i) => t + i.usd, 0);
 const line = (items: readonly CostItem[], name: string) => {

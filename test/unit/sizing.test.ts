@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { parseConfig } from '../../lambdas/domain/config';
 import {
   AWS_LIMITS,
   averageRowBytes,
@@ -13,35 +12,14 @@ import {
   sampleRows,
 } from '../../lambdas/domain/sizing';
 import { TokenBucket, writeUnits } from '../../lambdas/domain/token-bucket';
+import { contactEntity } from './fixtures';
 
 const MiB = 1024 * 1024;
 const GB = 1e9;
 
-/** A Salesforce-like contact entity: no chunkBytes set, so the planner sizes chunks. */
-function entityWith(target: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
-  const config = parseConfig({
-    entities: {
-      contact: {
-        target: { key: 'id', ...target },
-        fields: {
-          id: { source: 'Id', required: true },
-          email: { source: 'Email', type: 'email' },
-          lastName: { source: 'LastName' },
-          updatedAt: { source: 'LastModifiedDate', type: 'datetime' },
-        },
-        updatedAt: 'updatedAt',
-        ...extra,
-      },
-    },
-  });
-  const entity = config.entities.contact;
-  if (!entity) throw new Error('no entity');
-  return entity;
-}
-
-const ENTITY = entityWith();
+const ENTITY = contactEntity();
 /** A table warmed to 40,000 WCU/s and 120,000 RCU/s (on-demand warm throughput set by the user). */
-const WARM = entityWith({
+const WARM = contactEntity({
   throughput: { mode: 'on-demand', writeUnitsPerSecond: 40_000, readUnitsPerSecond: 120_000 },
 });
 
@@ -117,7 +95,7 @@ describe('sizing: the scale planner', () => {
 
     it('warns when a slow table would make the run outlast its time limit', () => {
       // Prepare
-      const slow = entityWith({
+      const slow = contactEntity({
         throughput: { mode: 'provisioned', writeCapacityUnits: 1_000, readCapacityUnits: 3_000 },
       });
 
@@ -164,7 +142,7 @@ describe('sizing: the scale planner', () => {
 
     it('keeps an explicit source.chunkBytes', () => {
       // Prepare
-      const entity = entityWith({}, { source: { chunkBytes: 4096 } });
+      const entity = contactEntity({}, { source: { chunkBytes: 4096 } });
 
       // Act
       const layout = planLayout({ objectBytes: 1e6, avgRowBytes: 100, entity });
@@ -235,7 +213,7 @@ describe('sizing: the scale planner', () => {
           table,
           fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: undefined }),
           (bytes, avg, target, maxConcurrency) => {
-            const entity = entityWith(target);
+            const entity = contactEntity(target);
             const l = planLayout({ objectBytes: bytes, avgRowBytes: avg, entity, maxConcurrency });
             expect(l.chunks * l.chunkBytes).toBeGreaterThanOrEqual(bytes);
             expect(l.chunkBytes).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
@@ -271,7 +249,7 @@ describe('sizing: the scale planner', () => {
               planLayout({
                 objectBytes: bytes,
                 avgRowBytes: 400,
-                entity: entityWith({
+                entity: contactEntity({
                   throughput: { mode: 'provisioned', writeCapacityUnits: w, readCapacityUnits: 3 * w },
                 }),
               });

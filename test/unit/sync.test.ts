@@ -1,5 +1,4 @@
 import { configHash, parseConfig } from '../../lambdas/domain/config';
-import { ConfigError } from '../../lambdas/domain/errors';
 import { deriveRunId } from '../../lambdas/domain/run';
 import {
   type InboxObject,
@@ -11,6 +10,7 @@ import {
   syncOrder,
   timeZoneProblem,
 } from '../../lambdas/domain/sync';
+import { configIssues } from './fixtures';
 
 const BUCKET = 'data';
 const CONTEXT = { bucket: BUCKET, entity: 'contact', configHash: 'aaaaaaaaaaaaaaaa' };
@@ -270,15 +270,6 @@ describe('config: schedule', () => {
     fields: { id: { source: 'Id', required: true } },
     ...over,
   });
-  const issuesOf = (raw: unknown): string[] => {
-    try {
-      parseConfig(raw);
-    } catch (err) {
-      if (err instanceof ConfigError) return [...err.issues];
-      throw err;
-    }
-    throw new Error('the config was accepted');
-  };
 
   it('has no schedule by default; takes a schedule and a time zone', () => {
     // Act
@@ -300,7 +291,7 @@ describe('config: schedule', () => {
 
   it('lists every schedule problem by path', () => {
     expect(
-      issuesOf({
+      configIssues({
         entities: {
           a: entity({ schedule: 'rate(1 hours)' }),
           b: entity({ schedule: 'cron(0 2 * * ? *)', scheduleTimezone: 'Berlin' }),
