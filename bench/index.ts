@@ -3,6 +3,7 @@
  * generated Salesforce-style Contact export, plus hot-path memory at two file sizes.
  *
  *   npm run bench -- [--rows N] [--quick] [--out file.json] [--chunk-bytes N] [--runs N] [--warmup N] [--keep]
+ *   npm run bench -- e2e [...]   the end-to-end comparison with a baseline load (bench/e2e.ts)
  *
  * --rows       data rows of the generated file (default 200,000 ≈ 55 MB; --quick: 20,000)
  * --quick      1 measured run, no warm-up, 20,000 rows unless --rows says otherwise
@@ -16,6 +17,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Dataset, generateDataset, makeWorkDir, prefixOf, removeWorkDir } from './dataset';
+import { e2eMain } from './e2e';
 import { loadEntity, mappingCoverage, planJob, runHotPath } from './hot-path';
 import { type CaseResult, HIGH_WATER_MARK, MB, measure, type RunPlan, round } from './measure';
 import { measureMemory } from './memory';
@@ -219,7 +221,8 @@ async function main(argv: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
+  const argv = process.argv.slice(2);
+  (argv[0] === 'e2e' ? e2eMain(argv.slice(1)) : main(argv)).catch((err: unknown) => {
     console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exitCode = 1;
   });

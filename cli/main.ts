@@ -138,6 +138,17 @@ export function describeRun(r: LocalRunResult, file: string): string {
         (ref.orphans > 0 ? ` (${fmt(ref.missingParents)} missing ${ref.entity} ids, see orphans.csv)` : ''),
     );
   }
+  if (r.mirror) {
+    const m = r.mirror;
+    const share = `${Math.round(m.ratio * 1000) / 10}%`;
+    lines.push(
+      `  mirror         ${fmt(m.candidates)} of ${fmt(m.targetItems)} items absent from the export (${share}, limit ${Math.round(m.maxDeleteRatio * 1000) / 10}%): ` +
+        (m.allowed
+          ? `${fmt(m.deleted)} ${would}deleted${m.forced ? ' (forced)' : ''}`
+          : 'refused, nothing deleted') +
+        (m.candidates > 0 ? ', see mirror-deletes.csv' : ''),
+    );
+  }
   if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
   if (r.faults) {
     const injected = Object.entries(r.faults).map(([k, n]) => `${k} ×${fmt(n)}`);

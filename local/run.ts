@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
-import type { RunSummary } from '../lambdas/domain/report';
+import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
 import { deriveRunId } from '../lambdas/domain/run';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
@@ -37,7 +37,7 @@ async function readSummary(stack: LocalStack, runId: string): Promise<RunSummary
 /** Copies a run's reports out of the emulated bucket into `<stateDir>/reports/<runId>/`. */
 async function copyReports(
   stack: LocalStack,
-  summary: RunSummary,
+  summary: Pick<RunSummary | FailedRunSummary, 'runId' | 'reports'>,
   stateDir: string,
 ): Promise<Record<string, string>> {
   const dir = join(stateDir, 'reports', summary.runId);
@@ -234,7 +234,12 @@ async function executeRun(
     result.status = 'FAILED';
     result.error = twinError;
   }
-  if (summary) {
+  if (summary && summary.counts === null) {
+    // A run that failed before Reconcile: the state machine's ReportFailure wrote its report.
+    const failed = summary as unknown as FailedRunSummary;
+    result.reports = await copyReports(stack, failed, stateDir);
+    if (failed.mirror) result.mirror = { ...failed.mirror, deleted: 0 };
+  } else if (summary) {
     result.counts = summary.counts;
     result.duplicateKeys = summary.duplicateKeys;
     result.chunks = summary.chunks;

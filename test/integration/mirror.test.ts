@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { describeRun } from '../../cli/main';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { readEvents } from '../../local/events';
 import { runLocalFile } from '../../local/run';
@@ -149,6 +150,12 @@ describe('mirror mode on the local stack', () => {
     expect(
       (await report(`reports/${refused.runId}/mirror-deletes.csv`)).split('\r\n').filter(Boolean),
     ).toHaveLength(13);
+
+    // What the CLI prints for both
+    expect(describeRun(refused, 'partial.csv')).toContain(
+      'mirror         12 of 18 items absent from the export (66.7%, limit 25%): refused, nothing deleted, see mirror-deletes.csv',
+    );
+    expect(describeRun(forced, 'partial.csv')).toContain(': 12 deleted (forced), see mirror-deletes.csv');
 
     expect(forced.error).toBeUndefined();
     expect(forced.runId).not.toBe(refused.runId);
