@@ -177,6 +177,8 @@ export class CrmSyncStack extends Stack {
     this.bucket.grantRead(plan, `${PREFIX.inbox}*`);
     this.bucket.grantPut(plan, `${PREFIX.work}*`);
     this.ledger.grantReadWriteData(plan);
+    // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
+    for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan');
 
     const transform = this.transformFunction.function;
     this.bucket.grantRead(transform, `${PREFIX.inbox}*`);

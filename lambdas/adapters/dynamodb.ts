@@ -281,6 +281,15 @@ export async function batchGet(
   return found;
 }
 
+/**
+ * Whether the table holds no item: a Scan with Limit 1 that only counts (1 read unit at most).
+ * An answer without a count is taken as "not empty", the safe side.
+ */
+export async function isTableEmpty(table: string): Promise<boolean> {
+  const out = await dynamodb.send(new ScanCommand({ TableName: table, Limit: 1, Select: 'COUNT' }));
+  return out.Count === 0 && out.LastEvaluatedKey === undefined;
+}
+
 /** Scans a whole table, page by page, with `segments` parallel segments. */
 export async function* scanTable(table: string, options: { segments?: number } = {}): AsyncGenerator<Item[]> {
   const segments = options.segments ?? 1;

@@ -83,6 +83,11 @@ export interface WorkerJob {
   format: SourceFormat;
   /** Dry run: classify every key against the target and report, write nothing to it. */
   dryRun?: boolean | undefined;
+  /**
+   * The target held no item when the run was planned (a first load): the merge skips reading the
+   * stored versions of its keys, since there are none to read.
+   */
+  targetEmpty?: boolean | undefined;
   /** Mirror mode: the full export replaces the target (absent items are delete candidates). */
   mirror?: boolean | undefined;
   /** Mirror mode: delete the candidates even above maxDeleteRatio. */

@@ -13,6 +13,7 @@ import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { PartitionMerger, storedContentDigest } from '../domain/merge';
 import { parseKeyLines } from '../domain/mirror';
+import type { Scalar } from '../domain/normalize';
 import { type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
 import { TokenBucket } from '../domain/token-bucket';
 import { parseEvent, targetTable, workerEnv } from './env';
@@ -56,7 +57,11 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   // This worker's share of the table's throughput (Plan's layout): the workers together stay under it.
   const readRate = job.readUnitsPerSecond ? new TokenBucket(job.readUnitsPerSecond) : undefined;
   const writeRate = job.writeUnitsPerSecond ? new TokenBucket(job.writeUnitsPerSecond) : undefined;
-  const storedItems = await batchGet(table, keyName, merger.keys(), { rate: readRate });
+  // A first load (the target was empty at Plan) has nothing stored to read. A retried partition of
+  // such a run writes its puts again: the same items, counted applied once.
+  const storedItems = job.targetEmpty
+    ? new Map<string, Record<string, Scalar>>()
+    : await batchGet(table, keyName, merger.keys(), { rate: readRate });
   const stored = new Map<string, StoredVersion>();
   for (const [k, it] of storedItems) {
     stored.set(k, {

@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { isTableEmpty } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
@@ -42,7 +43,7 @@ import {
   sampleRows,
   type TableThroughput,
 } from '../domain/sizing';
-import { parseEvent, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 
 const sourceSchema = z.object({
   bucket: z.string().min(1),
@@ -397,6 +398,9 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       columns = jsonColumns(entity);
       binding = bindHeader(columns, entity);
     }
+    // A first load: the merge need not read what the (empty) target holds. The entity's lock keeps
+    // other crm-sync runs out until this one ends.
+    const targetEmpty = await isTableEmpty(targetTable(env, source.entity));
     const jobBase = {
       runId,
       entity: source.entity,
@@ -408,6 +412,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       columns,
       ...(source.dryRun ? { dryRun: true } : {}),
       ...(entity.syncMode === 'mirror' ? { mirror: true } : {}),
+      ...(targetEmpty ? { targetEmpty: true } : {}),
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
     };
     const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';

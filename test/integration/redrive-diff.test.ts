@@ -27,13 +27,13 @@ describe('dry runs and redrives on the local stack', () => {
   const client = () =>
     (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
   /** Creates the person table again (the tests delete it to make merges fail). */
-  const createTable = (table: string) =>
+  const createTable = (table: string, key = 'id') =>
     client().send(
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
       }),
     );
   const exportTable = (entity: string) => local.items(entity, { omit: ['_run'] });
@@ -97,12 +97,15 @@ describe('dry runs and redrives on the local stack', () => {
   });
 
   it('resumes a failed run: finished chunks are not run again, and the table equals a clean run', async () => {
-    // Prepare: a run whose merges fail (the table is gone) after every chunk was transformed.
+    // Prepare: a run whose merges fail after every chunk was transformed: the table was replaced
+    // by one with another key (Plan finds it, the writes are refused).
     const file = csv('resume.csv', [...people('r', 80), `r005,Newer Five,2024-02-01T00:00:00Z,false`]);
     const table = local.stack.tableOf('person');
     await client().send(new DeleteTableCommand({ TableName: table }));
+    await createTable(table, 'pk');
     const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     const before = await steps(failed.runId as string);
+    await client().send(new DeleteTableCommand({ TableName: table }));
     await createTable(table);
     const clean = await runLocalFile(local.stack, file, CONFIG, { entity: 'clean', stateDir });
 

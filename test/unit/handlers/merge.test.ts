@@ -252,6 +252,25 @@ describe('Handler: merge', () => {
     ]);
   });
 
+  it('reads nothing from a target that was empty at Plan (first load), and writes every winner', async () => {
+    // Prepare: K3 and K5 are new keys; the tombstone marker says the entity never deleted
+    writeParts([K3], [K5]);
+
+    // Act
+    const out = await mergeHandler({ ...EVENT, BatchInput: { job: { ...JOB, targetEmpty: true } } });
+
+    // Assess
+    expect(ddbMock).not.toHaveReceivedCommandWith(BatchGetItemCommand, {
+      RequestItems: { [TABLE]: expect.anything() },
+    });
+    expect(out.partitions).toEqual([
+      expect.objectContaining({ candidates: 2, applied: 2, unchanged: 0, superseded: 0, deleted: 0 }),
+    ]);
+    expect(ddbMock).toHaveReceivedCommandWith(BatchWriteItemCommand, {
+      RequestItems: { [TABLE]: expect.arrayContaining([K5_PUT]) },
+    });
+  });
+
   it('skips a partition that already succeeded in an earlier attempt of the run (resume)', async () => {
     // Prepare
     const recorded = {

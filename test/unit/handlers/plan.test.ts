@@ -4,6 +4,7 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -42,6 +43,8 @@ describe('Handler: plan', () => {
     ddbMock.on(PutItemCommand).resolves({});
     ddbMock.on(UpdateItemCommand).resolves({});
     ddbMock.on(GetItemCommand).resolves({});
+    // The target already holds items (the merge reads before it writes), unless a test says not.
+    ddbMock.on(ScanCommand).resolves({ Count: 1 });
   });
 
   describe('action: claim', () => {
@@ -356,6 +359,31 @@ describe('Handler: plan', () => {
         },
       });
     });
+
+    it.each([
+      ['empty', { Count: 0 }, true],
+      ['holding items', { Count: 1, LastEvaluatedKey: { id: { S: 'x' } } }, false],
+      ['answering without a count', {}, false],
+    ])(
+      'asks whether the target is empty (%s → targetEmpty %s), with one counting Scan of one item',
+      async (_name, answer, empty) => {
+        // Prepare
+        ddbMock.on(ScanCommand).resolves(answer);
+        const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+        // Act
+        const out = await plan(etag);
+
+        // Assess
+        expect(ddbMock).toHaveReceivedCommandWith(ScanCommand, {
+          TableName: 'contacts',
+          Limit: 1,
+          Select: 'COUNT',
+        });
+        expect(ddbMock).toHaveReceivedCommandTimes(ScanCommand, 1);
+        expect((out as { job: { targetEmpty?: boolean } }).job.targetEmpty).toBe(empty ? true : undefined);
+      },
+    );
 
     it('cuts a larger file into contiguous chunks on record boundaries (quoted newlines are no boundary)', async () => {
       // Prepare: every record spans two lines; 1,500 records are more than one 256 KiB chunk
