@@ -6,6 +6,7 @@ import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { PRESETS } from '../lambdas/domain/presets';
+import { readEvents } from '../local/events';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
 import { formatReport, localReport } from '../local/report';
@@ -404,6 +405,31 @@ export function buildCli(): Command {
       if (opts.json) process.stdout.write(`${JSON.stringify(runs)}\n`);
       else if (runs.length === 0) process.stdout.write(`no runs in ${stateDir}\n`);
       else process.stdout.write(`${formatRuns(runs)}\n`);
+    });
+
+  local
+    .command('events')
+    .description('list the RunFinished events the local event bus received, oldest first')
+    .option('--json', 'print one event per line, as an EventBridge rule target receives it')
+    .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
+    .action((opts: { json?: boolean; stateDir?: string }) => {
+      const events = readEvents(stateDirOf(opts.stateDir));
+      if (opts.json) {
+        for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
+        return;
+      }
+      if (events.length === 0) process.stdout.write('no events\n');
+      for (const e of events) {
+        const d = e.detail as {
+          runId?: string;
+          entity?: string;
+          status?: string;
+          reconciliation?: string;
+          error?: string;
+        };
+        const outcome = d.error ? `${d.status} (${d.error})` : `${d.status}, ${d.reconciliation}`;
+        process.stdout.write(`${e.time}  ${e['detail-type']}  ${d.entity}  ${d.runId}  ${outcome}\n`);
+      }
     });
 
   local

@@ -4,7 +4,7 @@ import { describeRun } from '../../cli/main';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { readEvents } from '../../local/events';
 import { runLocalFile } from '../../local/run';
-import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
+import { cli, PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
  * Integration: mirror mode on the local stack. A full export replaces the target: items it leaves
@@ -146,6 +146,11 @@ describe('mirror mode on the local stack', () => {
       error: 'MirrorDeleteLimitError',
       summary: `reports/${refused.runId}/summary.json`,
     });
+    // `local events` prints both runs' events (a process of its own, as a user runs it)
+    const listed = await cli(['local', 'events', '--state-dir', local.stateDir]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`RunFinished  person  ${refused.runId}  FAILED (MirrorDeleteLimitError)`);
+    expect(listed.stdout).toMatch(/RunFinished {2}person {2}\S+ {2}SUCCEEDED, MATCHED/);
     // The candidates are listed even though the run failed
     expect(
       (await report(`reports/${refused.runId}/mirror-deletes.csv`)).split('\r\n').filter(Boolean),
