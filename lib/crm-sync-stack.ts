@@ -178,7 +178,8 @@ export class CrmSyncStack extends Stack {
     this.bucket.grantPut(plan, `${PREFIX.work}*`);
     this.ledger.grantReadWriteData(plan);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
-    for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan');
+    // and, for entities without `verify`, how many items it holds (full or sampled verification).
+    for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan', 'dynamodb:DescribeTable');
 
     const transform = this.transformFunction.function;
     this.bucket.grantRead(transform, `${PREFIX.inbox}*`);

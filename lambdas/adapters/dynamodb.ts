@@ -2,6 +2,7 @@ import {
   type AttributeValue,
   BatchGetItemCommand,
   BatchWriteItemCommand,
+  DescribeTableCommand,
   QueryCommand,
   type QueryCommandInput,
   ScanCommand,
@@ -279,6 +280,12 @@ export async function batchGet(
   };
   await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 4, batches.length) }, worker));
   return found;
+}
+
+/** DynamoDB's approximate item count of a table (refreshed about every six hours). */
+export async function approximateItemCount(table: string): Promise<number | undefined> {
+  const out = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
+  return out.Table?.ItemCount;
 }
 
 /**

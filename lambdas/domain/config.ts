@@ -167,13 +167,14 @@ const entitySchema = z
       })
       .optional(),
     /**
-     * How Reconcile verifies a run: `full` reads back every key of the run and scans the table for
-     * items no source explains; `sample:<n>` reads back about n keys of the run and does not scan.
+     * How a run is verified: `full` reads back every key of the run and scans the table for items
+     * no source explains; `sample:<n>` reads back about n keys of the run and does not scan. Unset:
+     * full up to FULL_VERIFY_MAX_ITEMS items in the table, sample:100000 above (lambdas/domain/verify.ts).
      */
     verify: z
       .string()
       .regex(/^(full|sample:[1-9]\d*)$/, 'verify is "full" or "sample:<n>" (n ≥ 1)')
-      .default('full'),
+      .optional(),
   })
   .superRefine(
     (entity, ctx) => {

@@ -83,6 +83,8 @@ export interface WorkerJob {
   format: SourceFormat;
   /** Dry run: classify every key against the target and report, write nothing to it. */
   dryRun?: boolean | undefined;
+  /** The verification mode Plan resolved (`full` or `sample:<n>`, see resolveVerify). */
+  verify?: string | undefined;
   /**
    * The target held no item when the run was planned (a first load): the merge skips reading the
    * stored versions of its keys, since there are none to read.

@@ -4,7 +4,6 @@
  * provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
  */
 import { META } from './chunk';
-import type { EntityConfig } from './config';
 import { fmix32, fnv1a32 } from './hash';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
@@ -18,12 +17,32 @@ export type VerifyMode = { mode: 'full' } | { mode: 'sample'; keys: number };
 export const PROBLEMS_RETURNED = 20;
 
 /**
- * `full` by default: the run's keys are read back (one strongly consistent read per key, the same
- * cost as merge's read-before-write) and the table is scanned for items nobody's source explains.
- * `sample:<n>` reads about n of the run's keys and skips the scan.
+ * Above this many items in the target, an entity without a `verify` setting is sampled: a full
+ * verification scans the whole table every run (½ read unit per 4 KB: 10M items of 1 KB ≈ 1.25M
+ * read units ≈ $0.16 on demand and ~2 minutes at a new on-demand table's 12,000 reads/s), which
+ * past this size costs more than a typical delta run itself and grows with the table, not the run.
  */
-export function verifyMode(entity: Pick<EntityConfig, 'verify'>): VerifyMode {
-  const m = /^sample:(\d+)$/.exec(entity.verify);
+export const FULL_VERIFY_MAX_ITEMS = 10_000_000;
+/** The sample an unset `verify` gets above FULL_VERIFY_MAX_ITEMS. */
+export const DEFAULT_SAMPLE = 'sample:100000';
+
+/**
+ * The mode a run uses: the entity's `verify` when set, else `full` up to FULL_VERIFY_MAX_ITEMS
+ * items in the target (DynamoDB's item count, refreshed about every six hours; unknown counts as
+ * small) and DEFAULT_SAMPLE above. Plan resolves it once and hands it to every worker.
+ */
+export function resolveVerify(configured: string | undefined, targetItems: number | undefined): string {
+  if (configured !== undefined) return configured;
+  return (targetItems ?? 0) > FULL_VERIFY_MAX_ITEMS ? DEFAULT_SAMPLE : 'full';
+}
+
+/**
+ * `full`: the run's keys are read back (one strongly consistent read per key, the same cost as
+ * merge's read-before-write) and the table is scanned for items nobody's source explains.
+ * `sample:<n>`: about n of the run's keys are read back, and no scan.
+ */
+export function verifyMode(verify: string | undefined): VerifyMode {
+  const m = /^sample:(\d+)$/.exec(verify ?? 'full');
   return m ? { mode: 'sample', keys: Number(m[1]) } : { mode: 'full' };
 }
 

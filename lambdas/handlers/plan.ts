@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { isTableEmpty } from '../adapters/dynamodb';
+import { approximateItemCount, isTableEmpty } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
@@ -43,6 +43,7 @@ import {
   sampleRows,
   type TableThroughput,
 } from '../domain/sizing';
+import { resolveVerify } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
 const sourceSchema = z.object({
@@ -400,7 +401,12 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     }
     // A first load: the merge need not read what the (empty) target holds. The entity's lock keeps
     // other crm-sync runs out until this one ends.
-    const targetEmpty = await isTableEmpty(targetTable(env, source.entity));
+    const target = targetTable(env, source.entity);
+    const targetEmpty = await isTableEmpty(target);
+    const verify = resolveVerify(
+      entity.verify,
+      entity.verify === undefined && !targetEmpty ? await approximateItemCount(target) : 0,
+    );
     const jobBase = {
       runId,
       entity: source.entity,
@@ -413,6 +419,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       ...(source.dryRun ? { dryRun: true } : {}),
       ...(entity.syncMode === 'mirror' ? { mirror: true } : {}),
       ...(targetEmpty ? { targetEmpty: true } : {}),
+      verify,
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
     };
     const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';

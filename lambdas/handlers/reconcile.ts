@@ -244,7 +244,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     mismatchedCount += v.problems;
     for (const m of v.sample) if (mismatched.length < 100) mismatched.push(m);
   }
-  const mode = verifyMode(entity);
+  const mode = verifyMode(job.verify ?? entity.verify);
   if (!job.dryRun) {
     checks.push({
       name: 'all-verified',

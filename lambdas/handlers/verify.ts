@@ -48,7 +48,7 @@ export async function verifyPartition(
   const env = workerEnv();
   const entity = getEntity(env.config, job.entity);
   const table = targetTable(env, job.entity);
-  const mode = verifyMode(entity);
+  const mode = verifyMode(job.verify ?? entity.verify);
   const rate = sampleRate(mode, rows);
   const problems: Mismatch[] = [];
   const references = new ReferenceCollector(entity.references);

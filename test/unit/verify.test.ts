@@ -8,6 +8,7 @@ import {
   inSample,
   mergeReferenceChecks,
   provenanceProblem,
+  resolveVerify,
   sampleRate,
   verifyMode,
 } from '../../lambdas/domain/verify';
@@ -39,8 +40,22 @@ describe('verifyMode (config `verify`)', () => {
     const entity = parseConfigText(entityConfig(verify)).entities.contact;
 
     // Assess
-    expect(entity && verifyMode(entity)).toEqual(expected);
+    expect(entity && verifyMode(entity.verify)).toEqual(expected);
   });
+
+  it.each<[string | undefined, number | undefined, string]>([
+    ['full', 50_000_000, 'full'],
+    ['sample:10', 0, 'sample:10'],
+    [undefined, undefined, 'full'],
+    [undefined, 0, 'full'],
+    [undefined, 10_000_000, 'full'],
+    [undefined, 10_000_001, 'sample:100000'],
+  ])(
+    'resolveVerify(%s, %s items) → %s: unset is full up to 10M items, a sample above',
+    (configured, items, mode) => {
+      expect(resolveVerify(configured, items)).toBe(mode);
+    },
+  );
 
   it.each(['sample', 'sample:0', 'sample:-3', 'sample:1.5', 'all', 'FULL'])('refuses "%s"', (verify) => {
     // Act & Assess

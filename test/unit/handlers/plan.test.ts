@@ -1,6 +1,7 @@
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -45,6 +46,7 @@ describe('Handler: plan', () => {
     ddbMock.on(GetItemCommand).resolves({});
     // The target already holds items (the merge reads before it writes), unless a test says not.
     ddbMock.on(ScanCommand).resolves({ Count: 1 });
+    ddbMock.on(DescribeTableCommand).resolves({ Table: { ItemCount: 3 } });
   });
 
   describe('action: claim', () => {
@@ -356,6 +358,7 @@ describe('Handler: plan', () => {
           columns: COLUMNS,
           writeUnitsPerSecond: 4_000,
           readUnitsPerSecond: 10_000,
+          verify: 'full',
         },
       });
     });
@@ -382,6 +385,25 @@ describe('Handler: plan', () => {
         });
         expect(ddbMock).toHaveReceivedCommandTimes(ScanCommand, 1);
         expect((out as { job: { targetEmpty?: boolean } }).job.targetEmpty).toBe(empty ? true : undefined);
+      },
+    );
+
+    it.each([
+      [3, 'full'],
+      [10_000_001, 'sample:100000'],
+    ])(
+      'verifies in full up to 10M items in the target and samples above (%d items → %s)',
+      async (items, mode) => {
+        // Prepare
+        ddbMock.on(DescribeTableCommand).resolves({ Table: { ItemCount: items } });
+        const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+        // Act
+        const out = await plan(etag);
+
+        // Assess
+        expect((out as { job: { verify?: string } }).job.verify).toBe(mode);
+        expect(ddbMock).toHaveReceivedCommandWith(DescribeTableCommand, { TableName: 'contacts' });
       },
     );
 
