@@ -65,28 +65,34 @@ export async function verifyPartition(
     const m = JSON.parse(l) as MergedLine;
     if (inSample(m.k, rate)) lines.push(m);
   }
-  const stored = await batchGet(
-    table,
-    entity.target.key,
-    lines.map((l) => l.k),
-  );
+  // The decisions' reads and the table scan are independent: they run at the same time.
+  const tableProblems: Mismatch[] = [];
+  let scanned = 0;
+  const scan = async () => {
+    if (mode.mode !== 'full') return;
+    for await (const page of scanSegment(table, partition, job.partitions)) {
+      for (const item of page) {
+        scanned++;
+        const problem = provenanceProblem(item);
+        if (problem) tableProblems.push({ key: String(item[entity.target.key]), problem, scope: 'table' });
+      }
+    }
+  };
+  const [stored] = await Promise.all([
+    batchGet(
+      table,
+      entity.target.key,
+      lines.map((l) => l.k),
+    ),
+    scan(),
+  ]);
   for (const l of lines) {
     const got = stored.get(l.k);
     if (got) references.add(l.k, got);
     const problem = decisionProblem(l, got);
     if (problem) problems.push({ key: l.k, problem, scope: l.o === 'mirror' ? 'mirror' : 'run' });
   }
-
-  let scanned = 0;
-  if (mode.mode === 'full') {
-    for await (const page of scanSegment(table, partition, job.partitions)) {
-      for (const item of page) {
-        scanned++;
-        const problem = provenanceProblem(item);
-        if (problem) problems.push({ key: String(item[entity.target.key]), problem, scope: 'table' });
-      }
-    }
-  }
+  problems.push(...tableProblems);
 
   const checks: ReferenceCheck[] = [];
   const orphanRows: string[] = [];
