@@ -293,7 +293,9 @@ export async function approximateItemCount(table: string): Promise<number | unde
  * An answer without a count is taken as "not empty", the safe side.
  */
 export async function isTableEmpty(table: string): Promise<boolean> {
-  const out = await dynamodb.send(new ScanCommand({ TableName: table, Limit: 1, Select: 'COUNT' }));
+  const out = await dynamodb.send(
+    new ScanCommand({ TableName: table, Limit: 1, Select: 'COUNT', ConsistentRead: true }),
+  );
   return out.Count === 0 && out.LastEvaluatedKey === undefined;
 }
 

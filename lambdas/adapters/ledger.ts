@@ -154,6 +154,18 @@ export class Ledger {
     return out.Item?.status?.S;
   }
 
+  /** The run that holds the entity's lock now (strongly consistent), or undefined. */
+  async lockHolder(entity: string): Promise<string | undefined> {
+    const out = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: `LOCK#${entity}` }, sk: { S: 'LOCK' } },
+        ConsistentRead: true,
+      }),
+    );
+    return out?.Item?.runId?.S;
+  }
+
   /** Gives the lock back if this run holds it (a duplicate trigger, the end of a run). */
   async releaseLock(entity: string, runId: string): Promise<void> {
     try {

@@ -1,9 +1,10 @@
-import type { EntityConfig } from './config';
+import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { DigestLayout } from './digest';
 import { jsonFields } from './jsonl';
 import { type HeaderBinding, mapRecord } from './mapping';
-import type { Scalar } from './normalize';
+import { normalizeField, type Scalar } from './normalize';
+import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
 
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
@@ -58,13 +59,14 @@ export class ChunkAccumulator {
   /** The same fields, in the order part objects list an item's values. */
   private readonly itemFields: readonly string[];
   /**
-   * Mirror mode: keys of rejected rows (read from the key column as it is, trimmed), which keep
-   * their stored items from being deleted; undefined in merge mode.
+   * Mirror mode: keys of rejected rows (their key cell normalized as the mapping does: transforms
+   * and type), which keep their stored items from being deleted; undefined in merge mode.
    */
   readonly keepKeys: string[] | undefined;
   /** Mirror mode: rejected rows whose key could not be read (unparseable record, empty key cell). */
   unkeyedRejects = 0;
   private readonly keyIndex: number | undefined;
+  private readonly keySpec: FieldSpec | undefined;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
   private held: Array<{ candidate: Candidate; raw: string; fields: readonly string[] }> | undefined;
@@ -86,7 +88,9 @@ export class ChunkAccumulator {
     this.digests = new DigestLayout(fields);
     this.itemFields = fields;
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
-    this.keyIndex = binding.fieldColumns.find((f) => f.field === entity.target.key)?.index;
+    const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
+    this.keyIndex = keyColumn?.index;
+    this.keySpec = keyColumn?.spec;
     this.rejectOrphans = Object.entries(entity.references)
       .filter(([, r]) => r.reject)
       .map(([field]) => field);
@@ -157,7 +161,8 @@ export class ChunkAccumulator {
       if (candidate.deleted) continue;
       for (const field of this.rejectOrphans) {
         const v = candidate.item[field];
-        if (v !== undefined && v !== '') out.get(field)?.add(String(v));
+        // A value that cannot be a key is an orphan without asking (settleReferences).
+        if (v !== undefined && v !== '' && canBeKey(String(v))) out.get(field)?.add(String(v));
       }
     }
     return out;
@@ -184,6 +189,7 @@ export class ChunkAccumulator {
           orphans.map((f) => `orphan:${f}`),
           raw,
           fields,
+          candidate.key,
         );
       else this.accept(candidate);
     }
@@ -239,6 +245,17 @@ export class ChunkAccumulator {
     };
   }
 
+  /**
+   * The key a rejected row's cells name, normalized as the mapping normalizes it (stored keys are
+   * normalized), or undefined when it cannot be read: no cells, an empty key cell, or a key cell
+   * that fails its own type.
+   */
+  private keyOf(fields: readonly string[] | undefined): string | undefined {
+    if (this.keyIndex === undefined || this.keySpec === undefined || fields === undefined) return undefined;
+    const value = normalizeField(fields[this.keyIndex], this.keySpec);
+    return value.ok && value.value !== undefined && value.value !== '' ? String(value.value) : undefined;
+  }
+
   duplicates(): DuplicateKey[] {
     return [...this.linesByKey].map(([key, lines]) => ({
       key,
@@ -262,11 +279,18 @@ export class ChunkAccumulator {
     return reasons;
   }
 
-  private reject(line: number, reasons: string[], raw: string, fields?: readonly string[]): void {
+  /** `key`: the row's normalized key when it is known (a row rejected after its mapping). */
+  private reject(
+    line: number,
+    reasons: string[],
+    raw: string,
+    fields?: readonly string[],
+    key?: string,
+  ): void {
     this.rejects.push({ line, reasons, raw });
     if (this.keepKeys) {
-      const key = this.keyIndex === undefined ? undefined : fields?.[this.keyIndex]?.trim();
-      if (key) this.keepKeys.push(key);
+      const k = key ?? this.keyOf(fields);
+      if (k) this.keepKeys.push(k);
       else this.unkeyedRejects++;
     }
     for (const r of reasons) {

@@ -5,6 +5,19 @@
  */
 import type { Scalar } from './normalize';
 
+/** DynamoDB's limit on a partition key value, in UTF-8 bytes. */
+const MAX_KEY_BYTES = 2048;
+
+/**
+ * Whether a value can name an item at all (1 to 2,048 UTF-8 bytes, DynamoDB's limit on a partition
+ * key): one that cannot is a missing parent without a lookup (a lookup would fail the whole batch).
+ */
+export function canBeKey(value: string): boolean {
+  return (
+    value !== '' && (value.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(value, 'utf8') <= MAX_KEY_BYTES)
+  );
+}
+
 /** Child keys kept per orphan value (the count is always exact). */
 const SAMPLE_KEYS = 5;
 

@@ -57,9 +57,13 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   // This worker's share of the table's throughput (Plan's layout): the workers together stay under it.
   const readRate = job.readUnitsPerSecond ? new TokenBucket(job.readUnitsPerSecond) : undefined;
   const writeRate = job.writeUnitsPerSecond ? new TokenBucket(job.writeUnitsPerSecond) : undefined;
-  // A first load (the target was empty at Plan) has nothing stored to read. A retried partition of
-  // such a run writes its puts again: the same items, counted applied once.
-  const storedItems = job.targetEmpty
+  // A first load (the target was empty at Plan) has nothing stored to read, as long as this run
+  // still holds the entity's lock: a run resumed after its lock was given back (a Step Functions
+  // redrive after a failure) may find other runs' items, so it reads. A retried partition of a
+  // first load writes its puts again: the same items, counted applied once.
+  const firstLoad =
+    job.targetEmpty === true && (await new Ledger(env.ledgerTable).lockHolder(job.entity)) === job.runId;
+  const storedItems = firstLoad
     ? new Map<string, Record<string, Scalar>>()
     : await batchGet(table, keyName, merger.keys(), { rate: readRate });
   const stored = new Map<string, StoredVersion>();

@@ -7,7 +7,7 @@ import { logger, tracer } from '../adapters/powertools';
 import { putObject, readTextIfExists } from '../adapters/s3';
 import { csvCell } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { type ReferenceCheck, ReferenceCollector } from '../domain/references';
+import { canBeKey, type ReferenceCheck, ReferenceCollector } from '../domain/references';
 import { type MergedLine, type WorkerJob, workKeys } from '../domain/run';
 import {
   decisionProblem,
@@ -98,7 +98,7 @@ export async function verifyPartition(
   const orphanRows: string[] = [];
   for (const { field, entity: parent, values } of references.fields()) {
     const parentEntity = getEntity(env.config, parent);
-    const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values, {
+    const found = await batchGet(targetTable(env, parent), parentEntity.target.key, values.filter(canBeKey), {
       projection: [parentEntity.target.key],
     });
     const { check, missing } = references.result(field, new Set(found.keys()));

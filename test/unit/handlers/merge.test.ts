@@ -252,23 +252,33 @@ describe('Handler: merge', () => {
     ]);
   });
 
-  it('reads nothing from a target that was empty at Plan (first load), and writes every winner', async () => {
-    // Prepare: K3 and K5 are new keys; the tombstone marker says the entity never deleted
+  it.each([
+    ['holds the entity lock: it reads nothing', RUN_ID, false],
+    ['lost its lock (resumed after a failure): it reads what is stored', 'contact-other-run', true],
+  ])('first load (target empty at Plan), and the run %s', async (_name, holder, reads) => {
+    // Prepare: K3 and K5 are new keys
     writeParts([K3], [K5]);
+    ddbMock
+      .on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } })
+      .resolves({ Item: marshall({ pk: 'LOCK#contact', sk: 'LOCK', runId: holder }) });
 
     // Act
     const out = await mergeHandler({ ...EVENT, BatchInput: { job: { ...JOB, targetEmpty: true } } });
 
     // Assess
-    expect(ddbMock).not.toHaveReceivedCommandWith(BatchGetItemCommand, {
-      RequestItems: { [TABLE]: expect.anything() },
-    });
-    expect(out.partitions).toEqual([
-      expect.objectContaining({ candidates: 2, applied: 2, unchanged: 0, superseded: 0, deleted: 0 }),
-    ]);
+    const readTarget = ddbMock
+      .commandCalls(BatchGetItemCommand)
+      .some((c) => c.args[0].input.RequestItems?.[TABLE] !== undefined);
+    expect(readTarget).toBe(reads);
+    // Either way K5 is written; without reads both winners are (the stored K3 is only seen by reading)
     expect(ddbMock).toHaveReceivedCommandWith(BatchWriteItemCommand, {
       RequestItems: { [TABLE]: expect.arrayContaining([K5_PUT]) },
     });
+    if (!reads) {
+      expect(out.partitions).toEqual([
+        expect.objectContaining({ candidates: 2, applied: 2, unchanged: 0, superseded: 0, deleted: 0 }),
+      ]);
+    }
   });
 
   it('skips a partition that already succeeded in an earlier attempt of the run (resume)', async () => {

@@ -382,6 +382,7 @@ describe('Handler: plan', () => {
           TableName: 'contacts',
           Limit: 1,
           Select: 'COUNT',
+          ConsistentRead: true,
         });
         expect(ddbMock).toHaveReceivedCommandTimes(ScanCommand, 1);
         expect((out as { job: { targetEmpty?: boolean } }).job.targetEmpty).toBe(empty ? true : undefined);
