@@ -34,6 +34,8 @@ export interface RunRecord {
   finishedAt?: string | undefined;
   counts?: Counts | undefined;
   chunks?: number | undefined;
+  /** Merge partitions the plan spread the keys over (a resume keeps them). */
+  partitions?: number | undefined;
   error?: string | undefined;
   cause?: string | undefined;
   /** The `rerun` token the run id was derived with (a resume needs it to find the same run). */

@@ -437,7 +437,11 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
     });
     checkLayout(layout);
-    const partitions = layout.partitions;
+    // A resumed run keeps the partition count its finished chunks wrote their parts for: a layout
+    // computed anew (another concurrency setting) must not move keys to other partitions.
+    const ledger = new Ledger(env.ledgerTable);
+    const planned = (await ledger.getRun(runId))?.partitions;
+    const partitions = planned ?? layout.partitions;
     const chunks: ChunkItem[] = plan.chunks.map((c) => ({ ...c }));
     const partitionItems: PartitionItem[] = Array.from({ length: partitions }, (_, p) => ({
       partition: p,
@@ -445,7 +449,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     }));
     await putJson(env.bucket, workKeys.manifest(workPrefix), chunks);
     await putJson(env.bucket, workKeys.partitions(workPrefix), partitionItems);
-    await new Ledger(env.ledgerTable).updateRun(runId, { chunks: chunks.length });
+    await ledger.updateRun(runId, { chunks: chunks.length, partitions });
     logger.info('planned', {
       runId,
       format,

@@ -317,9 +317,9 @@ describe('Handler: plan', () => {
       expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
         TableName: 'ledger',
         Key: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN' }),
-        UpdateExpression: 'SET #f0 = :v0',
-        ExpressionAttributeNames: { '#f0': 'chunks' },
-        ExpressionAttributeValues: { ':v0': { N: '1' } },
+        UpdateExpression: 'SET #f0 = :v0, #f1 = :v1',
+        ExpressionAttributeNames: { '#f0': 'chunks', '#f1': 'partitions' },
+        ExpressionAttributeValues: { ':v0': { N: '1' }, ':v1': { N: '1' } },
         ConditionExpression: 'attribute_exists(pk)',
       });
       expect(out).toEqual({
@@ -388,6 +388,22 @@ describe('Handler: plan', () => {
         expect((out as { job: { targetEmpty?: boolean } }).job.targetEmpty).toBe(empty ? true : undefined);
       },
     );
+
+    it('a resumed run keeps the partition count the ledger recorded for it, whatever the layout says now', async () => {
+      // Prepare: the first attempt planned 7 partitions (its finished chunks wrote 7 parts each)
+      ddbMock.on(GetItemCommand, { Key: { pk: { S: `RUN#${RUN_ID}` }, sk: { S: 'RUN' } } }).resolves({
+        Item: marshall({ pk: `RUN#${RUN_ID}`, sk: 'RUN', runId: RUN_ID, partitions: 7, chunks: 1 }),
+      });
+      const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+      // Act
+      const out = (await plan(etag)) as { partitions: number; job: { partitions: number } };
+
+      // Assess
+      expect(out.partitions).toBe(7);
+      expect(out.job.partitions).toBe(7);
+      expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/partitions.json`))).toHaveLength(7);
+    });
 
     it.each([
       [3, 'full'],
