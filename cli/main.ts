@@ -5,6 +5,7 @@ import { stringify as toYaml } from 'yaml';
 import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import { type CrmSyncConfig, getEntity, parseConfig, parseConfigText } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
+import { percent } from '../lambdas/domain/mirror';
 import { PRESETS } from '../lambdas/domain/presets';
 import { readEvents } from '../local/events';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
@@ -141,9 +142,8 @@ export function describeRun(r: LocalRunResult, file: string): string {
   }
   if (r.mirror) {
     const m = r.mirror;
-    const share = `${Math.round(m.ratio * 1000) / 10}%`;
     lines.push(
-      `  mirror         ${fmt(m.candidates)} of ${fmt(m.targetItems)} items absent from the export (${share}, limit ${Math.round(m.maxDeleteRatio * 1000) / 10}%): ` +
+      `  mirror         ${fmt(m.candidates)} of ${fmt(m.targetItems)} items absent from the export (${percent(m.ratio)}, limit ${percent(m.maxDeleteRatio)}): ` +
         (m.allowed
           ? `${fmt(m.deleted)} ${would}deleted${m.forced ? ' (forced)' : ''}`
           : 'refused, nothing deleted') +

@@ -8,6 +8,7 @@
  * file names, reasons, keys and sample cells are the customer's data.
  */
 import { parseRecord } from './csv';
+import { percent } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { FailedRunSummary, RunSummary } from './report';
 import type { Counts } from './run';
@@ -529,7 +530,6 @@ ${fields}
 
 /** Mirror mode: how much of the target the export leaves out, the limit, and what was done. */
 function mirror(m: NonNullable<RunSummary['mirror']>, dryRun: boolean): SafeHtml {
-  const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
   const verdict = !m.allowed
     ? h`<strong>Refused</strong>: ${m.reason ?? 'above the limit'}`
     : m.candidates === 0
@@ -537,11 +537,11 @@ function mirror(m: NonNullable<RunSummary['mirror']>, dryRun: boolean): SafeHtml
       : h`${fmt(m.deleted)} ${dryRun ? 'would be deleted' : 'deleted'}${m.forced ? ' (forced above the limit)' : ''}.`;
   return h`<section id="mirror" aria-labelledby="mirror-title">
 <h2 id="mirror-title">Mirror deletes: ${fmt(m.candidates)} of ${fmt(m.targetItems)} items</h2>
-<p>A full export replaces the target: items it does not name are deleted when they are at most <span data-field="maxDeleteRatio">${pct(m.maxDeleteRatio)}</span> of the target.</p>
+<p>A full export replaces the target: items it does not name are deleted when they are at most <span data-field="maxDeleteRatio">${percent(m.maxDeleteRatio)}</span> of the target.</p>
 <dl class="figures">
 ${figure('target items', fmt(m.targetItems), 'mirror-target')}
 ${figure('absent from the export', fmt(m.candidates), 'mirror-candidates')}
-${figure('share', pct(m.ratio), 'mirror-ratio')}
+${figure('share', percent(m.ratio), 'mirror-ratio')}
 ${figure('unreadable keys in rejects', fmt(m.unkeyedRejects), 'mirror-unkeyed')}
 </dl>
 <p data-field="mirror-verdict">${verdict}${m.candidates > 0 ? h` The keys are in <a href="mirror-deletes.csv">mirror-deletes.csv</a>.` : null}</p>

@@ -4,6 +4,12 @@
  * they are a small enough share of the target (`maxDeleteRatio`), or when the run is forced.
  * Pure: the mirror handler feeds it keys.
  */
+import { partitionOf } from './run';
+
+/** A share as people read it: one decimal at most (`0.1` → `10%`, `2/3` → `66.7%`). */
+export function percent(ratio: number): string {
+  return `${Math.round(ratio * 1000) / 10}%`;
+}
 
 /** Keys of the target that the export does not name: the delete candidates, sorted. */
 export function deleteCandidates(targetKeys: Iterable<string>, exportKeys: ReadonlySet<string>): string[] {
@@ -47,12 +53,11 @@ export function decideMirrorDeletes(
   const ratio = counts.targetItems === 0 ? 0 : counts.candidates / counts.targetItems;
   const base = { ...counts, ratio, maxDeleteRatio: options.maxDeleteRatio, forced: options.force };
   if (counts.candidates === 0 || options.force) return { ...base, allowed: true };
-  const pct = (r: number) => `${(r * 100).toFixed(1).replace(/\.0$/, '')}%`;
   if (ratio > options.maxDeleteRatio) {
     return {
       ...base,
       allowed: false,
-      reason: `${counts.candidates} of ${counts.targetItems} items (${pct(ratio)}) are absent from the export, above maxDeleteRatio ${pct(options.maxDeleteRatio)}: nothing was written; check that the export is complete, or run again with --force-deletes`,
+      reason: `${counts.candidates} of ${counts.targetItems} items (${percent(ratio)}) are absent from the export, above maxDeleteRatio ${percent(options.maxDeleteRatio)}: nothing was written; check that the export is complete, or run again with --force-deletes`,
     };
   }
   if (counts.unkeyedRejects > 0) {
@@ -63,6 +68,18 @@ export function decideMirrorDeletes(
     };
   }
   return { ...base, allowed: true };
+}
+
+/** Keys grouped by the merge partition they belong to (partitionOf), each group in arrival order. */
+export function keysByPartition(keys: Iterable<string>, partitions: number): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const k of keys) {
+    const p = partitionOf(k, partitions);
+    const group = out.get(p);
+    if (group) group.push(k);
+    else out.set(p, [k]);
+  }
+  return out;
 }
 
 /** One line per key in the mirror objects (`target/…`, `keep/…`, `mirror/…`). */

@@ -18,8 +18,20 @@ export function canBeKey(value: string): boolean {
   );
 }
 
+/** A parent value no item of the parent entity has, and the children pointing at it. */
+export interface MissingParent {
+  value: string;
+  /** Items pointing at it (exact). */
+  children: number;
+  /** A few of their keys. */
+  keys: string[];
+}
+
+/** Missing parents a check lists (the counts are always exact). */
+const SAMPLE_PARENTS = 20;
+
 /** Child keys kept per orphan value (the count is always exact). */
-const SAMPLE_KEYS = 5;
+export const SAMPLE_KEYS = 5;
 
 export interface ReferenceCheck {
   /** The reference field of this entity, and the entity it points at. */
@@ -32,7 +44,14 @@ export interface ReferenceCheck {
   /** Distinct missing parent values. */
   missingParents: number;
   /** Up to 20 missing parents, each with a few of the child keys pointing at it. */
-  sample: Array<{ value: string; children: number; keys: string[] }>;
+  sample: MissingParent[];
+}
+
+/** The SAMPLE_PARENTS missing parents with the most children (ties by value): a check's sample. */
+export function largestFirst(missing: ReadonlyArray<MissingParent>): MissingParent[] {
+  return [...missing]
+    .sort((a, b) => b.children - a.children || a.value.localeCompare(b.value))
+    .slice(0, SAMPLE_PARENTS);
 }
 
 export class ReferenceCollector {
@@ -72,10 +91,7 @@ export class ReferenceCollector {
    * The check of one field, given the parent values that exist, and every missing parent with the
    * children pointing at it (for orphans.csv), in the order they were met.
    */
-  result(
-    field: string,
-    existing: ReadonlySet<string>,
-  ): { check: ReferenceCheck; missing: Array<{ value: string; children: number; keys: string[] }> } {
+  result(field: string, existing: ReadonlySet<string>): { check: ReferenceCheck; missing: MissingParent[] } {
     const values = this.byField.get(field) ?? new Map<string, { children: number; keys: string[] }>();
     const missing = [...values]
       .filter(([value]) => !existing.has(value))
@@ -86,9 +102,7 @@ export class ReferenceCollector {
       checked: this.checked.get(field) ?? 0,
       orphans: missing.reduce((n, m) => n + m.children, 0),
       missingParents: missing.length,
-      sample: [...missing]
-        .sort((a, b) => b.children - a.children || a.value.localeCompare(b.value))
-        .slice(0, 20),
+      sample: largestFirst(missing),
     };
     return { check, missing };
   }

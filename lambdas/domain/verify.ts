@@ -7,7 +7,7 @@ import { META } from './chunk';
 import { fmix32, fnv1a32 } from './hash';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
-import type { ReferenceCheck } from './references';
+import { largestFirst, type ReferenceCheck, SAMPLE_KEYS } from './references';
 import type { MergedLine } from './run';
 
 /** How much of a run Reconcile verifies (config `verify`). */
@@ -142,13 +142,13 @@ export function mergeReferenceChecks(
         const same = acc.sample.find((x) => x.value === s.value);
         if (same) {
           same.children += s.children;
-          same.keys = [...same.keys, ...s.keys].slice(0, 5);
+          same.keys = [...same.keys, ...s.keys].slice(0, SAMPLE_KEYS);
         } else acc.sample.push({ ...s });
       }
     }
   }
   return [...byField.values()].map((c) => ({
     ...c,
-    sample: c.sample.sort((a, b) => b.children - a.children || a.value.localeCompare(b.value)).slice(0, 20),
+    sample: largestFirst(c.sample),
   }));
 }

@@ -8,8 +8,8 @@ import { logger, tracer } from '../adapters/powertools';
 import { listKeys, putObject, readText, readTextIfExists } from '../adapters/s3';
 import { readPartLines } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { deleteCandidates, keyLines, parseKeyLines } from '../domain/mirror';
-import { partitionOf, type WorkerJob, workKeys } from '../domain/run';
+import { deleteCandidates, keyLines, keysByPartition, parseKeyLines } from '../domain/mirror';
+import { type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
 const eventSchema = z.object({
@@ -43,33 +43,22 @@ export async function scanTargetSegment(job: WorkerJob, segment: number): Promis
   const env = workerEnv();
   const entity = getEntity(env.config, job.entity);
   const keyName = entity.target.key;
-  const byPartition = new Map<number, string[]>();
-  let items = 0;
+  const keys: string[] = [];
   for await (const page of scanSegment(targetTable(env, job.entity), segment, job.partitions, {
     projection: [keyName],
     consistent: true,
   })) {
-    for (const item of page) {
-      items++;
-      const key = String(item[keyName]);
-      const p = partitionOf(key, job.partitions);
-      let keys = byPartition.get(p);
-      if (!keys) {
-        keys = [];
-        byPartition.set(p, keys);
-      }
-      keys.push(key);
-    }
+    for (const item of page) keys.push(String(item[keyName]));
   }
   const limit = pLimit(8);
   await Promise.all(
-    [...byPartition].map(([p, keys]) =>
+    [...keysByPartition(keys, job.partitions)].map(([p, group]) =>
       limit(() =>
-        putObject(env.bucket, workKeys.target(job.workPrefix, p, segment), keyLines(keys), 'text/plain'),
+        putObject(env.bucket, workKeys.target(job.workPrefix, p, segment), keyLines(group), 'text/plain'),
       ),
     ),
   );
-  return { segment, items };
+  return { segment, items: keys.length };
 }
 
 /**

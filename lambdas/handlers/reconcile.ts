@@ -5,11 +5,11 @@ import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
-import { csvCell } from '../domain/chunk';
+import { csvCell, type DuplicateKey, type Reject } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
-import { decideMirrorDeletes, type MirrorDecision, parseKeyLines } from '../domain/mirror';
+import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
 import {
   type Check,
   type FailedRunSummary,
@@ -87,61 +87,43 @@ function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string |
     : { columns: job.columns, delimiter: job.delimiter };
 }
 
-/** rejects.csv, streamed chunk by chunk; `sampler` keeps a few lines per reason for report.html. */
-async function* rejectsCsv(
-  bucket: string,
-  job: WorkerJob,
-  chunks: number,
-  sampler: RejectSampler,
-): AsyncGenerator<Buffer> {
-  const { columns, delimiter } = rejectColumns(job);
-  yield Buffer.from(rejectsHeader(columns));
-  for (let c = 0; c < chunks; c++) {
-    const text = await readTextIfExists({ bucket, key: workKeys.rejects(job.workPrefix, c) });
-    const rows: string[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      const reject = JSON.parse(line) as { line: number; reasons: string[]; raw: string };
-      sampler.add(reject);
-      rows.push(rejectsRow(reject, columns, delimiter));
-    }
-    if (rows.length > 0) yield Buffer.from(rows.join(''));
-  }
-}
-
-/** diff.csv of a dry run: what the run would do per key (create, update, delete, unchanged, superseded). */
-async function* diffCsv(bucket: string, job: WorkerJob, partitions: number): AsyncGenerator<Buffer> {
-  yield Buffer.from('key,action,line\r\n');
-  for (let p = 0; p < partitions; p++) {
-    const text = await readTextIfExists({ bucket, key: workKeys.merged(job.workPrefix, p) });
-    const rows: string[] = [];
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      const m = JSON.parse(line) as MergedLine;
-      const action = m.o === 'put' ? (m.n ? 'create' : 'update') : m.o === 'mirror' ? 'mirror-delete' : m.o;
-      rows.push(`${[m.k, action, String(m.l ?? '')].map(csvCell).join(',')}\r\n`);
-    }
-    if (rows.length > 0) yield Buffer.from(rows.join(''));
-  }
-}
-
 /**
- * One report made of the per-partition objects the workers wrote (in partition order), each object
- * optionally rewritten by `transform`; only the partitions whose results say they wrote one are read.
+ * One report made of the objects the workers wrote, one per partition (or chunk), in their order:
+ * the header, then each object's text (`transform` may rewrite it: `jsonRows`, `csvRows`).
  */
 async function* concatenated(
   bucket: string,
-  results: ReadonlyArray<{ partition: number }>,
+  partitions: Iterable<number>,
   header: string,
   keyOf: (partition: number) => string,
   transform: (text: string) => string = (t) => t,
 ): AsyncGenerator<Buffer> {
   yield Buffer.from(header);
-  const partitions = [...new Set(results.map((r) => r.partition))].sort((a, b) => a - b);
-  for (const p of partitions) {
+  for (const p of [...new Set(partitions)].sort((a, b) => a - b)) {
     const text = await readTextIfExists({ bucket, key: keyOf(p) });
     if (text) yield Buffer.from(transform(text));
   }
+}
+
+/** A `transform` for concatenated: each JSON line of the object becomes one row of text. */
+function jsonRows<T>(row: (line: T) => string): (text: string) => string {
+  return (text) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => row(JSON.parse(l) as T))
+      .join('');
+}
+
+/** jsonRows whose rows are CSV cells (escaped for spreadsheets). */
+function csvRows<T>(cells: (line: T) => string[]): (text: string) => string {
+  return jsonRows<T>((line) => `${cells(line).map(csvCell).join(',')}\r\n`);
+}
+
+/** diff.csv's action of a dry run's decision. */
+function diffAction(m: MergedLine): string {
+  if (m.o === 'put') return m.n ? 'create' : 'update';
+  return m.o === 'mirror' ? 'mirror-delete' : m.o;
 }
 
 /**
@@ -278,14 +260,13 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     const refused = !decision.allowed;
     mirror = { ...decision, deleted: refused ? 0 : mirrorDeleted };
     if (decision.candidates > 0) reports.mirrorDeletes = `${reportPrefix}${MIRROR_REPORT}`;
-    const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
     // Each candidate left is verified gone by the verify workers (scope `mirror`). A resumed run
     // re-plans its candidates against the table as it is then, while partitions that had finished
     // keep their recorded deletes: the run may have deleted more than the candidates left.
     checks.push({
       name: 'mirror-deletes',
       ok: refused || mirrorDeleted >= decision.candidates,
-      detail: `${decision.candidates} of ${decision.targetItems} target items absent from the export (${pct(decision.ratio)}, limit ${pct(decision.maxDeleteRatio)}${decision.forced ? ', forced' : ''}), ${refused ? `a run would be refused: ${decision.reason ?? ''}` : `${mirrorDeleted} ${job.dryRun ? 'would be ' : ''}deleted`}`,
+      detail: `${decision.candidates} of ${decision.targetItems} target items absent from the export (${percent(decision.ratio)}, limit ${percent(decision.maxDeleteRatio)}${decision.forced ? ', forced' : ''}), ${refused ? `a run would be refused: ${decision.reason ?? ''}` : `${mirrorDeleted} ${job.dryRun ? 'would be ' : ''}deleted`}`,
     });
   }
   if (mismatchedCount > 0) {
@@ -295,18 +276,10 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       reports.mismatches,
       concatenated(
         env.bucket,
-        verifications,
+        verifications.map((v) => v.partition),
         'key,scope,problem\r\n',
         (p) => workKeys.mismatches(job.workPrefix, p),
-        (text) =>
-          text
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => {
-              const m = JSON.parse(l) as Mismatch;
-              return `${[m.key, m.scope, m.problem].map(csvCell).join(',')}\r\n`;
-            })
-            .join(''),
+        csvRows<Mismatch>((m) => [m.key, m.scope, m.problem]),
       ),
       'text/csv; charset=utf-8',
     );
@@ -320,8 +293,11 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     await putStream(
       env.bucket,
       reports.orphans,
-      concatenated(env.bucket, verifications, 'field,entity,missing value,items,sample keys\r\n', (p) =>
-        workKeys.orphans(job.workPrefix, p),
+      concatenated(
+        env.bucket,
+        verifications.map((v) => v.partition),
+        'field,entity,missing value,items,sample keys\r\n',
+        (p) => workKeys.orphans(job.workPrefix, p),
       ),
       'text/csv; charset=utf-8',
     );
@@ -333,32 +309,39 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     await putStream(
       env.bucket,
       reports.rejects,
-      rejectsCsv(env.bucket, job, plan.chunks, sampler),
+      // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
+      concatenated(
+        env.bucket,
+        Array.from({ length: plan.chunks }, (_, c) => c),
+        rejectsHeader(rejectCols),
+        (c) => workKeys.rejects(job.workPrefix, c),
+        jsonRows<Reject>((reject) => {
+          sampler.add(reject);
+          return rejectsRow(reject, rejectCols, rejectDelimiter);
+        }),
+      ),
       'text/csv; charset=utf-8',
     );
   }
-  const duplicateSample: Array<{ key: string; lines: number[]; winner: number }> = [];
+  const allPartitions = Array.from({ length: plan.partitions }, (_, p) => p);
+  const duplicateSample: DuplicateKey[] = [];
   if (duplicateKeys > 0) {
     reports.duplicates = `${reportPrefix}duplicates.csv`;
-    const body = async function* () {
-      yield Buffer.from('key,lines,winner\r\n');
-      for (let p = 0; p < plan.partitions; p++) {
-        const dupes = await readTextIfExists({
-          bucket: env.bucket,
-          key: workKeys.duplicates(job.workPrefix, p),
-        });
-        const rows = dupes
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => {
-            const d = JSON.parse(l) as { key: string; lines: number[]; winner: number };
-            if (duplicateSample.length < DUPLICATES_SHOWN) duplicateSample.push(d);
-            return `${[d.key, d.lines.join(' '), String(d.winner)].map(csvCell).join(',')}\r\n`;
-          });
-        if (rows.length) yield Buffer.from(rows.join(''));
-      }
-    };
-    await putStream(env.bucket, reports.duplicates, body(), 'text/csv; charset=utf-8');
+    await putStream(
+      env.bucket,
+      reports.duplicates,
+      concatenated(
+        env.bucket,
+        allPartitions,
+        'key,lines,winner\r\n',
+        (p) => workKeys.duplicates(job.workPrefix, p),
+        csvRows<DuplicateKey>((d) => {
+          if (duplicateSample.length < DUPLICATES_SHOWN) duplicateSample.push(d);
+          return [d.key, d.lines.join(' '), String(d.winner)];
+        }),
+      ),
+      'text/csv; charset=utf-8',
+    );
   }
 
   if (job.dryRun) {
@@ -366,7 +349,13 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     await putStream(
       env.bucket,
       reports.diff,
-      diffCsv(env.bucket, job, plan.partitions),
+      concatenated(
+        env.bucket,
+        allPartitions,
+        'key,action,line\r\n',
+        (p) => workKeys.merged(job.workPrefix, p),
+        csvRows<MergedLine>((m) => [m.k, diffAction(m), String(m.l ?? '')]),
+      ),
       'text/csv; charset=utf-8',
     );
   }
@@ -492,7 +481,7 @@ export async function checkMirrorDeletes(event: z.infer<typeof checkDeletesSchem
       `reports/${event.runId}/${MIRROR_REPORT}`,
       concatenated(
         env.bucket,
-        partitions.filter((p) => p.candidates > 0),
+        partitions.filter((p) => p.candidates > 0).map((p) => p.partition),
         'key\r\n',
         (p) => workKeys.mirror(job.workPrefix, p),
         (text) =>

@@ -11,8 +11,8 @@ import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
-import { keyLines } from '../domain/mirror';
-import { type ChunkItem, type ChunkResult, partitionOf, type WorkerJob, workKeys } from '../domain/run';
+import { keyLines, keysByPartition } from '../domain/mirror';
+import { type ChunkItem, type ChunkResult, type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
 const chunkSchema = z.object({
@@ -97,13 +97,8 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
   }
   if (acc.keepKeys && acc.keepKeys.length > 0) {
     // Mirror mode: the keys of rejected rows keep their stored items (per partition, sparse).
-    const byPartition = new Map<number, string[]>();
-    for (const k of acc.keepKeys) {
-      const p = partitionOf(k, job.partitions);
-      byPartition.set(p, [...(byPartition.get(p) ?? []), k]);
-    }
     await Promise.all(
-      [...byPartition].map(([p, keys]) =>
+      [...keysByPartition(acc.keepKeys, job.partitions)].map(([p, keys]) =>
         putObject(env.bucket, workKeys.keep(job.workPrefix, p, chunk.index), keyLines(keys), 'text/plain'),
       ),
     );
