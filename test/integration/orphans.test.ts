@@ -5,8 +5,8 @@ import { useLocalStack } from './support';
 
 /**
  * Integration: referential integrity on the local stack. With `reject: true` a row whose parent is
- * missing is rejected (`orphan:<field>`, in rejects.csv with its cells) and never written; without
- * it the row is loaded and reported as an orphan.
+ * missing is rejected (`orphan:<field>`, in rejects.csv with its cells) and never written, also when
+ * its value cannot be a key at all; without it the row is loaded and reported as an orphan.
  */
 const person = (reject: boolean) => ({
   target: { key: 'id' },
@@ -71,6 +71,25 @@ describe('orphans on the local stack', () => {
         '4,orphan:companyId,p2,Grace,C9,2024-01-01T00:00:00Z\r\n',
     );
     expect(result.references).toEqual([expect.objectContaining({ field: 'companyId', orphans: 0 })]);
+  });
+
+  it('reject: true rejects a value that cannot be a key (over 2,048 bytes) as an orphan, and loads the others', async () => {
+    // Prepare: a lookup of such a value would fail the whole batch, and with it the run
+    const rows = [
+      'Id,Name,CompanyId,Modified',
+      'q1,Ada,C1,2024-01-01T00:00:00Z',
+      `q2,Grace,${'X'.repeat(3000)},2024-01-01T00:00:00Z`,
+      'q3,Barbara,C1,2024-01-01T00:00:00Z',
+    ].join('\n');
+
+    // Act
+    const result = await run('strict', local.write('strict-oversized.csv', `${rows}\n`));
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.counts).toMatchObject({ rows: 3, applied: 2, rejected: 1 });
+    expect(result.topReasons).toEqual([{ reason: 'orphan', count: 1 }]);
   });
 
   it('reject: false loads them and reports the orphans', async () => {
