@@ -30,6 +30,7 @@ import {
   PutItemCommand,
   ScanCommand,
   type WriteRequest,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { parse } from 'csv-parse';
 import { startDynalite } from '../local/emulators';
@@ -177,6 +178,10 @@ export async function load(
         KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
         AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       }),
+    );
+    await waitUntilTableExists(
+      { client, minDelay: 0.05, maxDelay: 0.5, maxWaitTime: 60 },
+      { TableName: BASELINE_TABLE },
     );
     const mapping = mappingOf();
     const inFlight = options.inFlight ?? (mode === 'batch' ? 8 : 32);

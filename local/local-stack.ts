@@ -6,6 +6,7 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   UpdateItemCommand,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -197,8 +198,8 @@ export class LocalStack {
 
   private async ensureTables(): Promise<void> {
     const existing = new Set((await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []);
-    const wanted = this.tableKeys();
-    for (const t of wanted) {
+    const created: string[] = [];
+    for (const t of this.tableKeys()) {
       if (existing.has(t.name)) continue;
       await this.dynamodb.send(
         new CreateTableCommand({
@@ -208,7 +209,11 @@ export class LocalStack {
           AttributeDefinitions: t.keys.map((k) => ({ AttributeName: k.name, AttributeType: 'S' })),
         }),
       );
+      created.push(t.name);
     }
+    // The emulator answers CREATING and activates the table a moment later: wait, as on AWS.
+    const waiter = { client: this.dynamodb, minDelay: 0.05, maxDelay: 0.5, maxWaitTime: 60 };
+    await Promise.all(created.map((TableName) => waitUntilTableExists(waiter, { TableName })));
   }
 
   private handler(name: HandlerName): LambdaHandler {

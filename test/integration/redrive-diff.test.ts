@@ -3,6 +3,8 @@ import {
   DeleteItemCommand,
   DeleteTableCommand,
   UpdateItemCommand,
+  waitUntilTableExists,
+  waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { redriveLocalRun, runLocalFile } from '../../local/run';
@@ -26,9 +28,16 @@ describe('dry runs and redrives on the local stack', () => {
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
   const client = () =>
     (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
-  /** Creates the person table again (the tests delete it to make merges fail). */
-  const createTable = (table: string, key = 'id') =>
-    client().send(
+  /** The emulator deletes and creates tables asynchronously: these helpers wait until it is done. */
+  const waiter = { minDelay: 0.05, maxDelay: 0.2, maxWaitTime: 30 };
+  /** Deletes the person table (the tests delete it to make merges fail) and waits until it is gone. */
+  const deleteTable = async (table: string): Promise<void> => {
+    await client().send(new DeleteTableCommand({ TableName: table }));
+    await waitUntilTableNotExists({ ...waiter, client: client() }, { TableName: table });
+  };
+  /** Creates the person table again and waits until it is active. */
+  const createTable = async (table: string, key = 'id'): Promise<void> => {
+    await client().send(
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
@@ -36,6 +45,8 @@ describe('dry runs and redrives on the local stack', () => {
         AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
       }),
     );
+    await waitUntilTableExists({ ...waiter, client: client() }, { TableName: table });
+  };
   const exportTable = (entity: string) => local.items(entity, { omit: ['_run'] });
   const steps = async (runId: string) => {
     const { Ledger } =
@@ -101,11 +112,11 @@ describe('dry runs and redrives on the local stack', () => {
     // by one with another key (Plan finds it, the writes are refused).
     const file = csv('resume.csv', [...people('r', 80), `r005,Newer Five,2024-02-01T00:00:00Z,false`]);
     const table = local.stack.tableOf('person');
-    await client().send(new DeleteTableCommand({ TableName: table }));
+    await deleteTable(table);
     await createTable(table, 'pk');
     const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     const before = await steps(failed.runId as string);
-    await client().send(new DeleteTableCommand({ TableName: table }));
+    await deleteTable(table);
     await createTable(table);
     const clean = await runLocalFile(local.stack, file, CONFIG, { entity: 'clean', stateDir });
 
@@ -138,7 +149,7 @@ describe('dry runs and redrives on the local stack', () => {
     // Prepare: a failed run, then a new file under the same name.
     const table = local.stack.tableOf('person');
     const file = csv('changed.csv', people('c', 5));
-    await client().send(new DeleteTableCommand({ TableName: table }));
+    await deleteTable(table);
     const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir });
     await createTable(table);
     await local.stack.upload(csv('changed.csv', people('c', 6)), 'person');
