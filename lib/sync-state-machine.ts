@@ -25,6 +25,10 @@ export const STATE = {
   checkDeletes: 'CheckMirrorDeletes',
   verifyMap: 'VerifyPartitions',
   verify: 'VerifyPartition',
+  checkWritten: 'CheckWrittenDigest',
+  isWrittenProven: 'IsWrittenProven',
+  verifyByKeyMap: 'VerifyPartitionsByKey',
+  verifyByKey: 'VerifyPartitionByKey',
   reconcile: 'Reconcile',
   isMatched: 'IsMatched',
   succeeded: 'RunSucceeded',
@@ -57,6 +61,7 @@ const CONCURRENCY_PATH: Readonly<Record<string, string>> = {
   [STATE.transformMap]: '$.plan.layout.transformConcurrency',
   [STATE.mergeMap]: '$.plan.layout.mergeConcurrency',
   [STATE.verifyMap]: '$.plan.layout.verifyConcurrency',
+  [STATE.verifyByKeyMap]: '$.plan.layout.verifyConcurrency',
   // Mirror planning reads like verification: the table (a scan segment each) and the work objects.
   [STATE.mirrorScanMap]: '$.plan.layout.verifyConcurrency',
   [STATE.mirrorPlanMap]: '$.plan.layout.verifyConcurrency',
@@ -323,6 +328,9 @@ export class SyncStateMachine extends Construct {
       .otherwise(mergeMap);
 
     // Verification fans out like the merge: one worker per partition (and table scan segment).
+    // In full mode the workers prove the run's puts by a digest of what the scan found written by
+    // the run; only when the digests differ does a second pass read every decision by key, to name
+    // the keys (and the run goes on to Reconcile either way).
     const verify = workerTask(STATE.verify, props.verifyFunction);
     const verifyMap = this.distributedMap(
       STATE.verifyMap,
@@ -331,6 +339,24 @@ export class SyncStateMachine extends Construct {
       '$.verify',
       { ...props, chunksPerBatch: 1 },
       { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows' },
+    );
+    const checkWritten = runTask(
+      STATE.checkWritten,
+      props.reconcileFunction,
+      {
+        action: 'check-written',
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        verify: sfn.JsonPath.objectAt('$.verify'),
+      },
+      '$.written',
+    );
+    const verifyByKeyMap = this.distributedMap(
+      STATE.verifyByKeyMap,
+      workerTask(STATE.verifyByKey, props.verifyFunction),
+      '$.plan.partitionsKey',
+      '$.verify',
+      { ...props, chunksPerBatch: 1 },
+      { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows', byKey: true },
     );
 
     const reconcile = runTask(
@@ -368,7 +394,11 @@ export class SyncStateMachine extends Construct {
       .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
       .otherwise(plan.next(transformMap).next(isMirror));
     emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });
-    mergeMap.next(verifyMap).next(reconcile).next(emitFinished).next(isMatched);
+    const isWrittenProven = new sfn.Choice(this, STATE.isWrittenProven)
+      .when(sfn.Condition.booleanEquals('$.written.byKey', true), verifyByKeyMap.next(reconcile))
+      .otherwise(reconcile);
+    mergeMap.next(verifyMap).next(checkWritten).next(isWrittenProven);
+    reconcile.next(emitFinished).next(isMatched);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -414,7 +444,7 @@ export class SyncStateMachine extends Construct {
     resultPath: string,
     props: SyncStateMachineProps,
     // What every worker needs: source object, header, delimiter, partitions, config hash.
-    batchInput: Record<string, string> = { 'job.$': '$.plan.job' },
+    batchInput: Record<string, string | boolean> = { 'job.$': '$.plan.job' },
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
       itemReader: new sfn.S3JsonItemReader({

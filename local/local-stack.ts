@@ -54,6 +54,12 @@ export interface LocalStackOptions {
    * (tests with faults: the retries happen as defined, only sooner).
    */
   retryIntervalMs?: number | undefined;
+  /**
+   * Called before every Lambda task of the state machine runs (inside a Distributed Map: before
+   * every child), with the state's name. A seam for tests that change the target between two
+   * steps, as anyone with access to the table could in AWS.
+   */
+  beforeTask?: ((state: string) => Promise<void> | void) | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -384,8 +390,12 @@ export class LocalStack {
           const resource = String(state.Resource);
           const fn = functions[resource];
           const task: FaultTask = { state: name, worker: inDistributedMap, retry: state.Retry };
-          if (fn) handlers[name] = (payload) => this.invoke(fn, payload, task);
-          else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
+          if (fn) {
+            handlers[name] = async (payload) => {
+              await this.options.beforeTask?.(name);
+              return this.invoke(fn, payload, task);
+            };
+          } else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
             handlers[name] = async (params) => {
               return JSON.parse(
                 JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))),

@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { csvCell } from './chunk';
 import { InvalidSnapshotError } from './errors';
+import { combineDigests } from './hash';
 
 /**
  * Snapshots (backups) of a target table and their restore: naming, the item format, the
@@ -193,50 +194,6 @@ export function parseItemLine(line: string, where: string): DynamoJsonItem {
   }
   return item as DynamoJsonItem;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Table digest
-
-const MOD = 1n << 256n;
-const ZERO = '0'.repeat(64);
-
-/**
- * Order-independent digest of a set of items: the sum modulo 2^256 of the SHA-256 of each item's
- * canonical text (a multiset hash). Any scan order, segmentation or part split gives the same digest;
- * unlike XOR, an item counted twice does not cancel out.
- */
-export class TableDigest {
-  private sum = 0n;
-  count = 0;
-
-  /** Adds one item (its canonical text). */
-  add(canonical: string): void {
-    this.sum = (this.sum + BigInt(`0x${createHash('sha256').update(canonical).digest('hex')}`)) % MOD;
-    this.count++;
-  }
-
-  /** Adds another digest (of disjoint items). */
-  merge(digest: string, count: number): void {
-    this.sum = (this.sum + BigInt(`0x${digest}`)) % MOD;
-    this.count += count;
-  }
-
-  get hex(): string {
-    return this.sum.toString(16).padStart(64, '0');
-  }
-}
-
-/** The digest of the union of disjoint item sets. */
-export function combineDigests(digests: ReadonlyArray<{ digest: string; items: number }>): {
-  digest: string;
-  items: number;
-} {
-  const d = new TableDigest();
-  for (const x of digests) d.merge(x.digest, x.items);
-  return { digest: d.hex, items: d.count };
-}
-
-export const EMPTY_DIGEST = ZERO;
 
 // ---------------------------------------------------------------------------------------------
 // CSV (for people)

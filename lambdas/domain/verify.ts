@@ -4,7 +4,7 @@
  * provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
  */
 import { META } from './chunk';
-import { fmix32, fnv1a32 } from './hash';
+import { combineDigests, fmix32, fnv1a32 } from './hash';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
 import { largestFirst, type ReferenceCheck, SAMPLE_KEYS } from './references';
@@ -37,8 +37,9 @@ export function resolveVerify(configured: string | undefined, targetItems: numbe
 }
 
 /**
- * `full`: the run's keys are read back (one strongly consistent read per key, the same cost as
- * merge's read-before-write) and the table is scanned for items nobody's source explains.
+ * `full`: the table is scanned for items nobody's source explains; the run's puts are proven by the
+ * digest of the items the scan finds written by the run (read back by key only when it differs) and
+ * the run's other keys are read back (one strongly consistent read per key).
  * `sample:<n>`: about n of the run's keys are read back, and no scan.
  */
 export function verifyMode(verify: string | undefined): VerifyMode {
@@ -90,10 +91,51 @@ export function decisionProblem(
  * content. An item without them was added behind crm-sync's back; an item whose content no longer
  * has its digest was changed behind its back. Either way no source row explains it.
  */
-export function provenanceProblem(item: Readonly<Record<string, Scalar>>): string | undefined {
+export function provenanceProblem(
+  item: Readonly<Record<string, Scalar>>,
+  content: string = storedContentDigest(item),
+): string | undefined {
   const digest = item[META.digest];
   if (digest === undefined || item[META.run] === undefined) return 'not written by crm-sync';
-  return storedContentDigest(item) === digest ? undefined : 'changed outside crm-sync';
+  return content === digest ? undefined : 'changed outside crm-sync';
+}
+
+/**
+ * What the set digest of a run's writes holds per item: its key and content digest. Verification
+ * adds one per put decision of the run (expected) and one per item the scan finds written by the
+ * run, with the digest of the content it holds now (found): equal sums and counts mean the table
+ * holds exactly the run's puts, each with the winner's content.
+ */
+export function writtenEntry(key: string, contentDigest: string): string {
+  return `${key}\u0000${contentDigest}`;
+}
+
+/** A set digest and the number of items in it. */
+export interface DigestCount {
+  digest: string;
+  items: number;
+}
+
+/**
+ * Whether the items the scan found written by the run are exactly the run's puts: the sums of the
+ * partitions' expected and the segments' found digests. Undefined when no worker digested (sample
+ * mode, or the second pass, which reads every key).
+ */
+export function compareWritten(
+  results: ReadonlyArray<Pick<VerifyResult, 'written'>>,
+): { ok: boolean; expected: DigestCount; found: DigestCount } | undefined {
+  const digested = results.flatMap((r) => (r.written ? [r.written] : []));
+  if (digested.length === 0) return undefined;
+  const expected = combineDigests(digested.map((w) => w.expected));
+  const found = combineDigests(digested.map((w) => w.found));
+  return {
+    ok:
+      digested.length === results.length &&
+      expected.items === found.items &&
+      expected.digest === found.digest,
+    expected,
+    found,
+  };
 }
 
 /** One problem found by verification, as listed in mismatches.csv. */
@@ -113,6 +155,13 @@ export interface VerifyResult {
   decisions: number;
   /** Items of the table segment scanned (0 without a scan). */
   scanned: number;
+  /**
+   * Full mode, first pass: the set digest of the partition's puts (expected) and of the items of
+   * the scan segment written by this run (found). Reconcile compares the sums over all workers.
+   */
+  written?: { expected: DigestCount; found: DigestCount };
+  /** The second pass: every decision was read back by key (the written digests differed). */
+  byKey?: boolean;
   /** Mirror deletes carried out by this worker (mirror mode). */
   mirrorDeleted: number;
   /** Problems found (run decisions, table items, mirror deletes). */

@@ -28,7 +28,14 @@ import {
   workKeys,
 } from '../domain/run';
 import { failureReport, runStatusView } from '../domain/run-status';
-import { type Mismatch, mergeReferenceChecks, type VerifyResult, verifyMode } from '../domain/verify';
+import {
+  compareWritten,
+  type DigestCount,
+  type Mismatch,
+  mergeReferenceChecks,
+  type VerifyResult,
+  verifyMode,
+} from '../domain/verify';
 import { parseEvent, workerEnv } from './env';
 import type { MirrorPlanResult, MirrorScanResult } from './mirror';
 import type { PlanOutput } from './plan';
@@ -214,6 +221,10 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   // the table for items no source explains; their problems are listed in mismatches.csv.
   const verifications = verify.outputs.flatMap((o) => o.partitions);
   const verifiedIds = new Set(verifications.map((v) => v.partition));
+  // Full mode proves the run's puts by the digest of the items the scan found written by the run;
+  // when it differed, CheckWrittenDigest had every decision read back by key (`byKey` results).
+  const written = compareWritten(verifications);
+  const byKey = verifications.some((v) => v.byKey);
   let verified = 0;
   let decisions = 0;
   let scanned = 0;
@@ -237,12 +248,19 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       detail: `${verifiedIds.size} of ${plan.partitions} partitions verified${verify.failures.length ? `; failed: ${verify.failures.slice(0, 5).join(' | ')}` : ''}`,
     });
   }
+  const how = written
+    ? ` (${written.expected.items} puts by the digest of the ${written.found.items} items the run wrote)`
+    : byKey
+      ? ' (key by key: the digest of the items the run wrote differed from its puts)'
+      : mode.mode === 'sample'
+        ? ` (sample of about ${mode.keys})`
+        : '';
   checks.push({
     name: 'content',
-    ok: mismatchedCount === 0,
+    ok: mismatchedCount === 0 && (written?.ok ?? true),
     detail: job.dryRun
       ? 'dry run: nothing was written, the decisions are in diff.csv'
-      : `${verified} of ${decisions} keys verified against the target${mode.mode === 'sample' ? ` (sample of about ${mode.keys})` : ''}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
+      : `${verified} of ${decisions} keys verified against the target${how}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
   });
 
   const reportPrefix = `reports/${event.runId}/`;
@@ -502,6 +520,48 @@ export async function checkMirrorDeletes(event: z.infer<typeof checkDeletesSchem
   return decision;
 }
 
+const checkWrittenSchema = z.object({
+  action: z.literal('check-written'),
+  runId: z.string(),
+  verify: mapOutput,
+});
+
+/** What CheckWrittenDigest decides: whether verification must read every decision by key. */
+export interface WrittenCheck {
+  byKey: boolean;
+  expected?: DigestCount;
+  found?: DigestCount;
+}
+
+/**
+ * CheckWrittenDigest (after VerifyPartitions): compares the digest of the run's puts with the digest
+ * of the items the scan found written by the run. Equal: every put is proven and Reconcile follows.
+ * Different: something is missing, extra or changed, and only a read of every decision can name
+ * which keys, so `byKey` sends the run through VerifyPartitionsByKey first.
+ */
+export async function checkWritten(event: z.infer<typeof checkWrittenSchema>): Promise<WrittenCheck> {
+  const verify = await readMapResults<{ partitions: VerifyResult[] }>(
+    event.verify.ResultWriterDetails.Bucket,
+    event.verify.ResultWriterDetails.Key,
+  );
+  const written = compareWritten(verify.outputs.flatMap((o) => o.partitions));
+  if (!written) return { byKey: false };
+  // A failed worker is reported by Reconcile (all-verified); a second pass would not help it.
+  const byKey = !written.ok && verify.failures.length === 0;
+  if (byKey) {
+    logger.warn('written items differ from the puts: verifying key by key', {
+      runId: event.runId,
+      expected: written.expected.items,
+      found: written.found.items,
+    });
+  }
+  return { byKey, expected: written.expected, found: written.found };
+}
+
+export async function checkWrittenHandler(event: unknown): Promise<WrittenCheck> {
+  return checkWritten(parseEvent(checkWrittenSchema, event, 'check-written'));
+}
+
 export async function reconcileHandler(event: unknown): Promise<RunSummary> {
   const data = parseEvent(eventSchema, event, 'reconcile');
   return reconcileRun(data);
@@ -540,10 +600,14 @@ export async function reportFailureHandler(event: unknown): Promise<FailedRunSum
   return summary;
 }
 
-/** The function's tasks: CheckMirrorDeletes, ReportFailure and Reconcile, told apart by `action`. */
-async function route(event: unknown): Promise<RunSummary | MirrorDecision | FailedRunSummary> {
+/**
+ * The function's tasks: CheckMirrorDeletes, CheckWrittenDigest, ReportFailure and Reconcile, told
+ * apart by `action`.
+ */
+async function route(event: unknown): Promise<RunSummary | MirrorDecision | WrittenCheck | FailedRunSummary> {
   const action = (event as { action?: unknown } | null)?.action;
   if (action === 'check-deletes') return checkDeletesHandler(event);
+  if (action === 'check-written') return checkWrittenHandler(event);
   if (action === 'report-failure') return reportFailureHandler(event);
   return reconcileHandler(event);
 }

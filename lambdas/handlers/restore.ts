@@ -13,10 +13,10 @@ import {
   SnapshotCorruptError,
   TargetNotEmptyError,
 } from '../domain/errors';
+import { combineDigests, SetDigest } from '../domain/hash';
 import {
   backupWorkKeys,
   canonicalItem,
-  combineDigests,
   fromDynamoJson,
   gunzipLines,
   manifestKey,
@@ -27,7 +27,6 @@ import {
   type SnapshotPart,
   sha256Hex,
   snapshotPrefix,
-  TableDigest,
   toDynamoJson,
 } from '../domain/snapshot';
 import {
@@ -212,7 +211,7 @@ async function readPart(job: RestoreJob, part: SnapshotPart): Promise<Buffer> {
  */
 export async function verifyPart(job: RestoreJob, part: SnapshotPart): Promise<number> {
   const data = await readPart(job, part);
-  const digest = new TableDigest();
+  const digest = new SetDigest();
   let line = 0;
   try {
     for await (const text of gunzipLines(data)) {
@@ -254,7 +253,7 @@ export async function checkSegment(
   job: RestoreJob,
   segment: number,
 ): Promise<{ segment: number; items: number; digest: string }> {
-  const digest = new TableDigest();
+  const digest = new SetDigest();
   for await (const page of scanSegmentRaw(job.table, segment, job.segments, { consistent: true })) {
     for (const raw of page) digest.add(canonicalItem(toDynamoJson(raw)));
   }

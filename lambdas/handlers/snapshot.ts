@@ -8,6 +8,7 @@ import { putJson } from '../adapters/s3';
 import { GzipObjectWriter, objectExists, tableSizeBytes } from '../adapters/snapshots';
 import { configHash, getEntity } from '../domain/config';
 import { SnapshotExistsError } from '../domain/errors';
+import { SetDigest } from '../domain/hash';
 import {
   backupWorkKeys,
   buildManifest,
@@ -22,7 +23,6 @@ import {
   type SegmentResult,
   type SnapshotManifest,
   snapshotPrefix,
-  TableDigest,
   toDynamoJson,
 } from '../domain/snapshot';
 import {
@@ -138,7 +138,7 @@ export async function exportSegment(job: SnapshotJob, segment: number): Promise<
   const csv = job.formats.includes('csv')
     ? new GzipObjectWriter(env.bucket, `${job.prefix}${csvFile}`, 'text/csv')
     : undefined;
-  const digest = new TableDigest();
+  const digest = new SetDigest();
   let result: SegmentResult;
   try {
     if (csv) await csv.write(csvHeader(job.columns));

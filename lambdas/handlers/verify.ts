@@ -5,8 +5,10 @@ import { z } from 'zod';
 import { batchGet, scanSegment } from '../adapters/dynamodb';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readTextIfExists } from '../adapters/s3';
-import { csvCell } from '../domain/chunk';
+import { csvCell, META } from '../domain/chunk';
 import { getEntity } from '../domain/config';
+import { SetDigest } from '../domain/hash';
+import { storedContentDigest } from '../domain/merge';
 import { canBeKey, type ReferenceCheck, ReferenceCollector } from '../domain/references';
 import { type MergedLine, type WorkerJob, workKeys } from '../domain/run';
 import {
@@ -18,6 +20,7 @@ import {
   sampleRate,
   type VerifyResult,
   verifyMode,
+  writtenEntry,
 } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
@@ -26,15 +29,22 @@ const eventSchema = z.object({
     job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
     /** Data rows of the run (the plan's count): the sample rate is computed from it. */
     rows: z.number().int().min(0),
+    /** The second pass of a full verification: every decision read back by key. */
+    byKey: z.boolean().optional(),
   }),
   Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
 });
 
 /**
  * Verifies one partition of a run, so verification fans out like the merge did:
- * - every decision of the partition (or a sample of them) against what the table holds now;
  * - in `full` mode, segment `partition` of a parallel scan of the table (as many segments as
- *   partitions): every item must carry crm-sync's provenance (run, content digest) and still match it;
+ *   partitions): every item must carry crm-sync's provenance (run, content digest) and still match
+ *   it. The items the scan finds written by this run are digested (key and content digest, a set
+ *   digest): Reconcile compares the segments' sum with the sum of the partitions' puts, which proves
+ *   every put without reading its key again. Only when the two differ does a second pass (`byKey`)
+ *   read every decision back to name the keys;
+ * - every other decision of the partition (all of them by key in the second pass, a sample of them
+ *   in `sample` mode) against what the table holds now;
  * - the reference fields of the partition's items against their parent tables.
  * Every problem goes to `mismatches/p<n>.jsonl`, every orphan to `orphans/p<n>.csv`; the result
  * carries counts and the first few of each.
@@ -43,6 +53,7 @@ export async function verifyPartition(
   job: WorkerJob,
   partition: number,
   rows: number,
+  byKey = false,
 ): Promise<VerifyResult> {
   const started = Date.now();
   const env = workerEnv();
@@ -57,24 +68,35 @@ export async function verifyPartition(
     bucket: env.bucket,
     key: workKeys.merged(job.workPrefix, partition),
   });
+  // Full mode proves the run's puts by digest (first pass); the rest is read back by key.
+  const byDigest = mode.mode === 'full' && !byKey;
+  const expected = new SetDigest();
   const lines: MergedLine[] = [];
   let decisions = 0;
   for (const l of text.split('\n')) {
     if (!l) continue;
     decisions++;
     const m = JSON.parse(l) as MergedLine;
-    if (inSample(m.k, rate)) lines.push(m);
+    if (byDigest && m.o === 'put' && typeof m.h === 'string') expected.add(writtenEntry(m.k, m.h));
+    else if (inSample(m.k, rate)) lines.push(m);
   }
   // The decisions' reads and the table scan are independent: they run at the same time.
   const tableProblems: Mismatch[] = [];
+  const found = new SetDigest();
   let scanned = 0;
   const scan = async () => {
     if (mode.mode !== 'full') return;
     for await (const page of scanSegment(table, partition, job.partitions)) {
       for (const item of page) {
         scanned++;
-        const problem = provenanceProblem(item);
-        if (problem) tableProblems.push({ key: String(item[entity.target.key]), problem, scope: 'table' });
+        const key = String(item[entity.target.key]);
+        const content = storedContentDigest(item);
+        const problem = provenanceProblem(item, content);
+        if (problem) tableProblems.push({ key, problem, scope: 'table' });
+        if (byDigest && item[META.run] === job.runId) {
+          found.add(writtenEntry(key, content));
+          references.add(key, item);
+        }
       }
     }
   };
@@ -128,9 +150,18 @@ export async function verifyPartition(
   }
   return {
     partition,
-    verified: lines.length,
+    verified: lines.length + expected.count,
     decisions,
     scanned,
+    ...(byDigest
+      ? {
+          written: {
+            expected: { digest: expected.hex, items: expected.count },
+            found: { digest: found.hex, items: found.count },
+          },
+        }
+      : {}),
+    ...(byKey ? { byKey: true } : {}),
     mirrorDeleted: 0,
     problems: problems.length,
     sample: problems.slice(0, PROBLEMS_RETURNED),
@@ -146,7 +177,7 @@ export async function verifyHandler(event: unknown): Promise<{ partitions: Verif
   for (const item of data.Items) {
     // A dry run wrote nothing: there is nothing to verify, its decisions are the report.
     if (job.dryRun) continue;
-    const result = await verifyPartition(job, item.partition, data.BatchInput.rows);
+    const result = await verifyPartition(job, item.partition, data.BatchInput.rows, data.BatchInput.byKey);
     logger.info('partition verified', {
       runId: job.runId,
       partition: item.partition,

@@ -2,22 +2,8 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
-import { asArray, config, configFile, must, newApp } from './support';
+import { type AslState, asArray, config, configFile, must, newApp } from './support';
 
-interface AslState {
-  Type: string;
-  Next?: string;
-  End?: boolean;
-  TimeoutSeconds?: number;
-  ItemsPath?: string;
-  Retry?: Array<{ ErrorEquals: string[]; MaxAttempts?: number }>;
-  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
-  ItemProcessor?: { ProcessorConfig?: Record<string, unknown>; States: Record<string, AslState> };
-  ItemBatcher?: { MaxItemsPerBatch?: number; BatchInput?: Record<string, unknown> };
-  ItemReader?: unknown;
-  ResultPath?: string | null;
-  Parameters?: Record<string, unknown>;
-}
 interface Statement {
   Effect: string;
   Action: string | string[];

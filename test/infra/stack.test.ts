@@ -7,6 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import {
+  type AslState,
   asArray,
   config,
   configFile,
@@ -23,39 +24,6 @@ import {
 const entities = Object.keys(config.entities);
 
 type Json = Record<string, unknown>;
-
-interface Retrier {
-  ErrorEquals: string[];
-  MaxAttempts?: number;
-  BackoffRate?: number;
-  JitterStrategy?: string;
-  IntervalSeconds?: number;
-  MaxDelaySeconds?: number;
-}
-
-interface Catcher {
-  ErrorEquals: string[];
-  Next: string;
-}
-
-interface AslState {
-  Type: string;
-  Next?: string;
-  End?: boolean;
-  Resource?: string;
-  TimeoutSeconds?: number;
-  Retry?: Retrier[];
-  Catch?: Catcher[];
-  ItemProcessor?: { ProcessorConfig?: Json; StartAt: string; States: Record<string, AslState> };
-  ItemReader?: { Resource: string; ReaderConfig?: Json; Parameters?: Json };
-  ItemBatcher?: Json;
-  ResultWriter?: { Resource: string; Parameters?: Json };
-  MaxConcurrency?: number;
-  MaxConcurrencyPath?: string;
-  ToleratedFailurePercentage?: number;
-  Choices?: Json[];
-  Default?: string;
-}
 
 interface AslDefinition {
   StartAt: string;
@@ -379,7 +347,7 @@ describe('CrmSyncStack', () => {
       );
     });
 
-    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → VerifyPartitions → Reconcile → IsMatched', () => {
+    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → VerifyPartitions → CheckWrittenDigest → Reconcile → IsMatched', () => {
       // Prepare
       const { States } = definition;
 
@@ -390,8 +358,11 @@ describe('CrmSyncStack', () => {
       path.push('PlanChunks');
       while (next && path.length < 20) {
         path.push(next);
-        // A Choice goes on by its default (merge mode); the mirror branch is tested apart.
-        next = States[next]?.Next ?? (next === 'IsMirror' ? States[next]?.Default : undefined);
+        // A Choice goes on by its default (merge mode, puts proven by digest); the other branches
+        // are tested apart.
+        next =
+          States[next]?.Next ??
+          (States[next]?.Type === 'Choice' && next !== 'IsMatched' ? States[next]?.Default : undefined);
       }
 
       // Assess
@@ -405,10 +376,46 @@ describe('CrmSyncStack', () => {
         'IsMirror',
         'MergePartitions',
         'VerifyPartitions',
+        'CheckWrittenDigest',
+        'IsWrittenProven',
         'Reconcile',
         'EmitRunFinished',
         'IsMatched',
       ]);
+    });
+
+    it('reads every decision by key (VerifyPartitionsByKey) only when the digest of the written items differs', () => {
+      // Prepare
+      const check = state('CheckWrittenDigest');
+      const choice = state('IsWrittenProven');
+
+      // Act
+      const branch = must(choice.Choices?.[0], 'by-key choice') as { Next: string };
+      const byKey = state(branch.Next);
+
+      // Assess
+      expect(check.Parameters).toMatchObject({
+        action: 'check-written',
+        'runId.$': '$.claim.runId',
+        'verify.$': '$.verify',
+      });
+      expect(check.ResultPath).toBe('$.written');
+      expect(check.Catch).toEqual([
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
+      ]);
+      expect(choice.Default).toBe('Reconcile');
+      expect(branch).toMatchObject({ Variable: '$.written.byKey', BooleanEquals: true });
+      expect(branch.Next).toBe('VerifyPartitionsByKey');
+      expect(byKey.Next).toBe('Reconcile');
+      // The same workers as VerifyPartitions, told to read by key; their results replace the first pass's.
+      expect(byKey.ResultPath).toBe('$.verify');
+      expect((byKey.ItemBatcher as { BatchInput?: Json }).BatchInput).toEqual({
+        'job.$': '$.plan.job',
+        'rows.$': '$.plan.rows',
+        byKey: true,
+      });
+      expect(byKey.MaxConcurrencyPath).toBe('$.plan.layout.verifyConcurrency');
+      expect(must(byKey.ItemProcessor, 'ItemProcessor').StartAt).toBe('VerifyPartitionByKey');
     });
 
     it('in mirror mode plans the deletes before the merge: ScanTargetSegments → PlanMirrorDeletes → CheckMirrorDeletes', () => {
@@ -435,9 +442,8 @@ describe('CrmSyncStack', () => {
         'CheckMirrorDeletes',
         'MergePartitions',
         'VerifyPartitions',
-        'Reconcile',
-        'EmitRunFinished',
-        'IsMatched',
+        'CheckWrittenDigest',
+        'IsWrittenProven',
       ]);
       expect((state('ScanTargetSegments').ItemBatcher as { BatchInput?: Json }).BatchInput).toEqual({
         'job.$': '$.plan.job',
@@ -462,6 +468,7 @@ describe('CrmSyncStack', () => {
       ['TransformChunks', 'TransformChunk', '$.plan.manifestKey'],
       ['MergePartitions', 'MergePartition', '$.plan.partitionsKey'],
       ['VerifyPartitions', 'VerifyPartition', '$.plan.partitionsKey'],
+      ['VerifyPartitionsByKey', 'VerifyPartitionByKey', '$.plan.partitionsKey'],
     ])(
       '%s is a Distributed Map of EXPRESS children over a JSON manifest in S3',
       (mapName, inner, keyPath) => {
@@ -493,6 +500,7 @@ describe('CrmSyncStack', () => {
       ['TransformChunks', 'TransformChunk'],
       ['MergePartitions', 'MergePartition'],
       ['VerifyPartitions', 'VerifyPartition'],
+      ['VerifyPartitionsByKey', 'VerifyPartitionByKey'],
     ])('%s/%s retries transient errors with jittered backoff, never permanent ones', (mapName, inner) => {
       // Prepare
       const retry = innerState(mapName, inner).Retry ?? [];
@@ -546,37 +554,42 @@ describe('CrmSyncStack', () => {
       expect(permanent).toBeLessThan(busy);
     });
 
-    it.each(['PlanChunks', 'TransformChunks', 'MergePartitions', 'VerifyPartitions', 'Reconcile'])(
-      '%s catches every error into RecordFailure → ReportFailure → EmitRunFailed → RunFailed',
-      (name) => {
-        // Prepare
-        const catchers = state(name).Catch ?? [];
+    it.each([
+      'PlanChunks',
+      'TransformChunks',
+      'MergePartitions',
+      'VerifyPartitions',
+      'CheckWrittenDigest',
+      'VerifyPartitionsByKey',
+      'Reconcile',
+    ])('%s catches every error into RecordFailure → ReportFailure → EmitRunFailed → RunFailed', (name) => {
+      // Prepare
+      const catchers = state(name).Catch ?? [];
 
-        // Act
-        const recordFailure = state('RecordFailure');
+      // Act
+      const recordFailure = state('RecordFailure');
 
-        // Assess
-        expect(catchers).toEqual([
-          expect.objectContaining({
-            ErrorEquals: ['States.ALL'],
-            Next: 'RecordFailure',
-            ResultPath: '$.error',
-          }),
-        ]);
-        expect(recordFailure.Type).toBe('Task');
-        expect(recordFailure.Resource).toMatch(/:states:::dynamodb:updateItem$/);
-        expect(recordFailure.Next).toBe('ReportFailure');
-        expect(state('ReportFailure')).toMatchObject({
-          Type: 'Task',
-          Next: 'EmitRunFailed',
-          Parameters: { action: 'report-failure', 'runId.$': '$.claim.runId' },
-          // A report that cannot be written must not hide the run's own error
-          Catch: [expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'EmitRunFailed' })],
-        });
-        expect(state('EmitRunFailed')).toMatchObject({ Next: 'RunFailed' });
-        expect(state('RunFailed').Type).toBe('Fail');
-      },
-    );
+      // Assess
+      expect(catchers).toEqual([
+        expect.objectContaining({
+          ErrorEquals: ['States.ALL'],
+          Next: 'RecordFailure',
+          ResultPath: '$.error',
+        }),
+      ]);
+      expect(recordFailure.Type).toBe('Task');
+      expect(recordFailure.Resource).toMatch(/:states:::dynamodb:updateItem$/);
+      expect(recordFailure.Next).toBe('ReportFailure');
+      expect(state('ReportFailure')).toMatchObject({
+        Type: 'Task',
+        Next: 'EmitRunFailed',
+        Parameters: { action: 'report-failure', 'runId.$': '$.claim.runId' },
+        // A report that cannot be written must not hide the run's own error
+        Catch: [expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'EmitRunFailed' })],
+      });
+      expect(state('EmitRunFailed')).toMatchObject({ Next: 'RunFailed' });
+      expect(state('RunFailed').Type).toBe('Fail');
+    });
 
     it.each([
       [

@@ -21,6 +21,38 @@ export const STACK_HANDLERS = [
   'verify',
 ] as const;
 
+type Json = Record<string, unknown>;
+
+/** The parts of an Amazon States Language state that the infra tests read. */
+export interface AslState {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Resource?: string;
+  TimeoutSeconds?: number;
+  ItemsPath?: string;
+  Retry?: Array<{
+    ErrorEquals: string[];
+    MaxAttempts?: number;
+    BackoffRate?: number;
+    JitterStrategy?: string;
+    IntervalSeconds?: number;
+    MaxDelaySeconds?: number;
+  }>;
+  Catch?: Array<{ ErrorEquals: string[]; Next: string; ResultPath?: string }>;
+  ItemProcessor?: { ProcessorConfig?: Json; StartAt: string; States: Record<string, AslState> };
+  ItemReader?: { Resource: string; ReaderConfig?: Json; Parameters?: Json };
+  ItemBatcher?: { MaxItemsPerBatch?: number; BatchInput?: Json };
+  ResultWriter?: { Resource: string; Parameters?: Json };
+  ResultPath?: string | null;
+  Parameters?: Json;
+  MaxConcurrency?: number;
+  MaxConcurrencyPath?: string;
+  ToleratedFailurePercentage?: number;
+  Choices?: Json[];
+  Default?: string;
+}
+
 /** A value that must be there (noUncheckedIndexedAccess). */
 export function must<T>(value: T | undefined, what: string): T {
   if (value === undefined) throw new Error(`missing: ${what}`);

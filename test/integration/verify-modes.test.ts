@@ -1,14 +1,16 @@
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalFile } from '../../local/run';
 import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
- * Integration: the two verification modes on the local stack. `full` reads back every key of the
- * run and scans the table, so an item added behind crm-sync's back fails the next run; `sample:<n>`
- * reads back about n keys and does not scan (cheap for small deltas into huge tables), so it
- * cannot see such an item: that is the trade, and the report says which mode ran.
+ * Integration: the two verification modes on the local stack. `full` scans the table, proves the
+ * run's puts by the digest of the items it finds written by the run (a second pass reads every key
+ * only when that digest differs) and reads the other decisions back, so an item added behind
+ * crm-sync's back fails the next run; `sample:<n>` reads back about n keys and does not scan (cheap
+ * for small deltas into huge tables), so it cannot see such an item: that is the trade, and the
+ * report says which mode ran.
  */
 const CONFIG: CrmSyncConfig = parseConfig({
   entities: {
@@ -18,6 +20,7 @@ const CONFIG: CrmSyncConfig = parseConfig({
       target: { key: 'id', tableName: 'crm-sync-verify-sampled' },
       verify: 'sample:20',
     },
+    tampered: { ...PERSON_ENTITY, target: { key: 'id', tableName: 'crm-sync-verify-tampered' } },
   },
 });
 const ROWS = Array.from(
@@ -26,7 +29,22 @@ const ROWS = Array.from(
 );
 
 describe('verification modes on the local stack', () => {
-  const local = useLocalStack('verify-modes', CONFIG);
+  /** The Lambda tasks the state machine ran (children of a map included), and a change to make before one. */
+  let tasks: string[] = [];
+  let beforeVerify: (() => Promise<void>) | undefined;
+  const local = useLocalStack('verify-modes', CONFIG, {
+    beforeTask: async (state) => {
+      tasks.push(state);
+      if (state !== 'VerifyPartition' || !beforeVerify) return;
+      const change = beforeVerify;
+      beforeVerify = undefined;
+      await change();
+    },
+  });
+  beforeEach(() => {
+    tasks = [];
+    beforeVerify = undefined;
+  });
   const run = (entity: string, file: string) =>
     runLocalFile(local.stack, file, CONFIG, { entity, stateDir: local.stateDir });
   const addByHand = (entity: string) =>
@@ -53,7 +71,7 @@ describe('verification modes on the local stack', () => {
     if (entity === 'full') {
       expect(result.reconciliation?.verifiedKeys).toBe(400);
       expect(content?.detail).toBe(
-        '400 of 400 keys verified against the target, 400 stored items checked for provenance, 0 differ',
+        '400 of 400 keys verified against the target (400 puts by the digest of the 400 items the run wrote), 400 stored items checked for provenance, 0 differ',
       );
     } else {
       // About 20 of 400 keys (the hash picks each with probability 20/400), and no scan
@@ -63,6 +81,38 @@ describe('verification modes on the local stack', () => {
         /^\d+ of 400 keys verified against the target \(sample of about 20\), 0 differ$/,
       );
     }
+  });
+
+  it('full mode proves the puts by digest; a put deleted before verification is named by a key-by-key pass', async () => {
+    // Prepare: the item p0007 disappears after the merge wrote it, before verification reads.
+    const file = local.write('tampered-1.csv', `${PERSON_HEADER}\n${ROWS.join('\n')}\n`);
+    const update = `${PERSON_HEADER}\np0399,renamed,2024-03-01T00:00:00Z,false\n`;
+    const clean = await run('full', local.write('full-update.csv', update));
+    const cleanTasks = tasks;
+    tasks = [];
+    beforeVerify = async () => {
+      await local.stack.dynamodbClient.send(
+        new DeleteItemCommand({ TableName: local.stack.tableOf('tampered'), Key: marshall({ id: 'p0007' }) }),
+      );
+    };
+
+    // Act
+    const result = await run('tampered', file);
+
+    // Assess
+    expect(clean.reconciliation?.status).toBe('MATCHED');
+    expect(clean.counts?.applied).toBe(1);
+    expect(cleanTasks).toContain('VerifyPartition');
+    expect(cleanTasks).not.toContain('VerifyPartitionByKey');
+    expect(tasks).toContain('VerifyPartitionByKey');
+    expect(result.status).toBe('FAILED');
+    expect(result.reconciliation?.status).toBe('MISMATCHED');
+    expect(result.reconciliation?.mismatchedKeys).toEqual([
+      { key: 'p0007', problem: 'missing', scope: 'run' },
+    ]);
+    expect(result.reconciliation?.checks.find((c) => c.name === 'content')?.detail).toBe(
+      '400 of 400 keys verified against the target (key by key: the digest of the items the run wrote differed from its puts), 399 stored items checked for provenance, 1 differ',
+    );
   });
 
   it('full mode fails the next run over an item added by hand; sample mode does not scan for it', async () => {

@@ -1,16 +1,15 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { InvalidSnapshotError } from '../../lambdas/domain/errors';
+import { combineDigests, EMPTY_DIGEST, SetDigest } from '../../lambdas/domain/hash';
 import {
   buildManifest,
   canonicalItem,
   checkBackupId,
   chooseSegments,
-  combineDigests,
   csvRow,
   type DynamoJsonItem,
   deriveBackupId,
-  EMPTY_DIGEST,
   fromDynamoJson,
   gunzipLines,
   itemLine,
@@ -20,7 +19,6 @@ import {
   partFile,
   type SegmentResult,
   sha256Hex,
-  TableDigest,
   toDynamoJson,
 } from '../../lambdas/domain/snapshot';
 
@@ -42,7 +40,7 @@ const SDK_ITEM = {
 };
 
 const digestOf = (items: readonly DynamoJsonItem[]) => {
-  const d = new TableDigest();
+  const d = new SetDigest();
   for (const item of items) d.add(canonicalItem(item));
   return { digest: d.hex, items: d.count };
 };

@@ -2,15 +2,19 @@ import fc from 'fast-check';
 import { parseConfigText } from '../../lambdas/domain/config';
 import { itemDigest } from '../../lambdas/domain/digest';
 import { ConfigError } from '../../lambdas/domain/errors';
+import { SetDigest } from '../../lambdas/domain/hash';
 import type { MergedLine } from '../../lambdas/domain/run';
 import {
+  compareWritten,
   decisionProblem,
   inSample,
   mergeReferenceChecks,
   provenanceProblem,
   resolveVerify,
   sampleRate,
+  type VerifyResult,
   verifyMode,
+  writtenEntry,
 } from '../../lambdas/domain/verify';
 
 const CONTENT = { id: 'K1', lastName: 'Lovelace' };
@@ -211,5 +215,105 @@ describe('mergeReferenceChecks', () => {
         ],
       },
     ]);
+  });
+});
+
+describe('compareWritten (puts proven by the digest of the items the run wrote)', () => {
+  type Entry = readonly [key: string, digest: string];
+  /** One worker's result: the puts of its partition (expected), the run's items of its segment (found). */
+  const worker = (expected: Entry[], found: Entry[]): Pick<VerifyResult, 'written'> => {
+    const digest = (entries: Entry[]) => {
+      const d = new SetDigest();
+      for (const [k, h] of entries) d.add(writtenEntry(k, h));
+      return { digest: d.hex, items: d.count };
+    };
+    return { written: { expected: digest(expected), found: digest(found) } };
+  };
+  const A: Entry = ['K1', 'h1'];
+  const B: Entry = ['K2', 'h2'];
+  const C: Entry = ['K3', 'h3'];
+
+  it.each<[string, Array<Pick<VerifyResult, 'written'>>, boolean]>([
+    [
+      'the same items, partitioned otherwise than the scan segments',
+      [worker([A, B], [C]), worker([C], [B, A])],
+      true,
+    ],
+    ['nothing written, nothing found', [worker([], []), worker([], [])], true],
+    ['a put missing from the table', [worker([A, B], [A]), worker([C], [C])], false],
+    ['a put whose content changed', [worker([A], [['K1', 'h9']])], false],
+    ['an item written by the run that is no put of it', [worker([A], [A, B])], false],
+    ['an item found twice (not cancelled out as XOR would)', [worker([A, B], [A, A, B])], false],
+    [
+      'a key and a digest swapped between two items',
+      [
+        worker(
+          [A, B],
+          [
+            ['K1', 'h2'],
+            ['K2', 'h1'],
+          ],
+        ),
+      ],
+      false,
+    ],
+    ['a worker that did not digest (mixed passes)', [worker([A], [A]), {}], false],
+  ])('%s → ok: %s', (_name, results, ok) => {
+    // Act
+    const compared = compareWritten(results);
+
+    // Assess
+    expect(compared?.ok).toBe(ok);
+  });
+
+  it('is undefined when no worker digested (sample mode, or the key-by-key pass)', () => {
+    expect(compareWritten([{}, {}])).toBeUndefined();
+    expect(compareWritten([])).toBeUndefined();
+  });
+
+  it('holds for any split of the same puts into partitions and segments, and fails for any one item dropped', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(
+          fc.tuple(
+            fc.string({ minLength: 1 }),
+            fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 1 }),
+          ),
+          {
+            selector: ([k]) => k,
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
+        fc.integer({ min: 1, max: 5 }),
+        fc.nat(),
+        fc.nat(),
+        (entries, workers, seed, dropAt) => {
+          // Prepare: the puts dealt to partitions one way and to scan segments another.
+          const deal = (salt: number) => {
+            const out: Entry[][] = Array.from({ length: workers }, () => []);
+            entries.forEach((e, i) => {
+              out[(i * 7 + seed + salt) % workers]?.push(e);
+            });
+            return out;
+          };
+          const partitions = deal(0);
+          const segments = deal(3);
+          const dropped = segments.map((s) => [...s]);
+          const from = dropped.find((s) => s.length > 0) as Entry[];
+          from.splice(dropAt % from.length, 1);
+
+          // Act
+          const same = compareWritten(partitions.map((p, i) => worker(p, segments[i] ?? [])));
+          const short = compareWritten(partitions.map((p, i) => worker(p, dropped[i] ?? [])));
+
+          // Assess
+          expect(same?.ok).toBe(true);
+          expect(same?.expected).toEqual(same?.found);
+          expect(short?.ok).toBe(false);
+          expect(short?.found.items).toBe(entries.length - 1);
+        },
+      ),
+    );
   });
 });

@@ -20,6 +20,7 @@ import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../
 import { BUCKET, COLUMNS, CONFIG_FILE, FakeBucket, PREFIX, RUN_ID } from './support';
 
 let reconcileHandler: typeof import('../../../lambdas/handlers/reconcile')['reconcileHandler'];
+let checkWrittenHandler: typeof import('../../../lambdas/handlers/reconcile')['checkWrittenHandler'];
 let verifyHandler: typeof import('../../../lambdas/handlers/verify')['verifyHandler'];
 
 const TABLE = 'contacts';
@@ -227,21 +228,32 @@ function fakeScan(input: ScanCommandInput) {
   return { Items: [...target].filter(([k]) => inSegment(k)).map(([, item]) => marshall(item)) };
 }
 
+/** Whether the last reconcile() needed the second, key-by-key verification pass. */
+let verifiedByKey = false;
+
 /**
- * The last two steps of a run: the VerifyPartitions map (one child per partition, through the real
- * verify handler) writes its results, then Reconcile adds everything up.
+ * The last steps of a run, as the state machine chains them: the VerifyPartitions map (one child
+ * per partition, through the real verify handler) writes its results; CheckWrittenDigest decides
+ * whether VerifyPartitionsByKey must run (it then replaces the results); Reconcile adds everything up.
  */
 async function reconcile(event: typeof EVENT = EVENT): Promise<RunSummary> {
-  const results: unknown[] = [];
-  for (let p = 0; p < event.plan.partitions; p++) {
-    results.push(
-      await verifyHandler({
-        BatchInput: { job: event.plan.job, rows: event.plan.rows },
-        Items: [{ partition: p, chunks: event.plan.chunks }],
-      }),
-    );
-  }
-  writeMapResults(VERIFY_MANIFEST, results);
+  const verifyPass = async (byKey: boolean) => {
+    const results: unknown[] = [];
+    for (let p = 0; p < event.plan.partitions; p++) {
+      results.push(
+        await verifyHandler({
+          BatchInput: { job: event.plan.job, rows: event.plan.rows, ...(byKey ? { byKey } : {}) },
+          Items: [{ partition: p, chunks: event.plan.chunks }],
+        }),
+      );
+    }
+    writeMapResults(VERIFY_MANIFEST, results);
+  };
+  await verifyPass(false);
+  verifiedByKey = (
+    await checkWrittenHandler({ action: 'check-written', runId: event.runId, verify: event.verify })
+  ).byKey;
+  if (verifiedByKey) await verifyPass(true);
   return reconcileHandler(event);
 }
 
@@ -251,7 +263,7 @@ function failedChecks(summary: RunSummary): string[] {
 
 describe('Handler: reconcile', () => {
   beforeAll(async () => {
-    ({ reconcileHandler } = await import('../../../lambdas/handlers/reconcile'));
+    ({ reconcileHandler, checkWrittenHandler } = await import('../../../lambdas/handlers/reconcile'));
     ({ verifyHandler } = await import('../../../lambdas/handlers/verify'));
   });
 
@@ -310,7 +322,7 @@ describe('Handler: reconcile', () => {
             name: 'content',
             ok: true,
             detail:
-              '5 of 5 keys verified against the target, 4 stored items checked for provenance, 0 differ',
+              '5 of 5 keys verified against the target (2 puts by the digest of the 2 items the run wrote), 4 stored items checked for provenance, 0 differ',
           },
         ],
         verifiedKeys: 5,
@@ -341,8 +353,10 @@ describe('Handler: reconcile', () => {
     expect(fakeS3.find(`reports/${RUN_ID}/orphans.csv`)).toBe(
       'field,entity,missing value,items,sample keys\r\naccountId,account,A9,1,K3\r\n',
     );
-    // Per partition (one verify worker each): one read of the target, one of the parents it points at.
-    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 4);
+    // Per partition (one verify worker each): one read of the decisions that are not puts of the run
+    // (the puts K1 and K3 are proven by the digest of what the scan found) and, for worker 0 whose
+    // scan segment holds the run's items, one read of the parents they point at.
+    expect(ddbMock).toHaveReceivedCommandTimes(BatchGetItemCommand, 3);
     // And one scan segment each: as many segments as partitions.
     expect(ddbMock).toHaveReceivedCommandWith(ScanCommand, {
       TableName: TABLE,
@@ -357,17 +371,20 @@ describe('Handler: reconcile', () => {
     expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
       RequestItems: {
         accounts: expect.objectContaining({
-          Keys: [{ id: { S: 'A9' } }],
+          Keys: [{ id: { S: 'A1' } }, { id: { S: 'A9' } }],
         }),
       },
     });
     expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
       RequestItems: {
         [TABLE]: {
-          Keys: [{ id: { S: 'K3' } }, { id: { S: 'K4' } }, { id: { S: 'K5' } }],
+          Keys: [{ id: { S: 'K4' } }, { id: { S: 'K5' } }],
           ConsistentRead: true,
         },
       },
+    });
+    expect(ddbMock).toHaveReceivedCommandWith(BatchGetItemCommand, {
+      RequestItems: { [TABLE]: { Keys: [{ id: { S: 'K2' } }], ConsistentRead: true } },
     });
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
       Bucket: BUCKET,
@@ -393,34 +410,41 @@ describe('Handler: reconcile', () => {
   const run = (key: string, problem: string) => ({ key, problem, scope: 'run' });
   const table = (key: string, problem: string) => ({ key, problem, scope: 'table' });
   it.each([
+    // A put of the run (K1, K3) that differs changes the digest of the items the run wrote: the
+    // second pass reads every decision by key to name it. Other decisions are read by key at once.
     [
       'an attribute changed behind its back (its _digest left as it was)',
       () => target.set('K3', { ...target.get('K3'), score: 4 }),
       [run('K3', 'content differs from the source row'), table('K3', 'changed outside crm-sync')],
+      true,
     ],
     [
       'an attribute added behind its back',
       () => target.set('K1', { ...target.get('K1'), extra: 'x' }),
       [run('K1', 'content differs from the source row'), table('K1', 'changed outside crm-sync')],
+      true,
     ],
-    ['a written item that is missing', () => target.delete('K1'), [run('K1', 'missing')]],
-    ['an unchanged item that is missing', () => target.delete('K2'), [run('K2', 'missing')]],
+    ['a written item that is missing', () => target.delete('K1'), [run('K1', 'missing')], true],
+    ['an unchanged item that is missing', () => target.delete('K2'), [run('K2', 'missing')], false],
     [
       'a deleted item that is still there (put back by hand)',
       () => target.set('K5', { id: 'K5', lastName: 'Back' }),
       [run('K5', 'present: the item should have been deleted'), table('K5', 'not written by crm-sync')],
+      false,
     ],
     [
       'a newer stored item that is missing',
       () => target.delete('K4'),
       [run('K4', 'missing: a newer stored item was expected')],
+      false,
     ],
     [
       'an extra item added behind its back (a key no run wrote)',
       () => target.set('K9', { id: 'K9', lastName: 'Extra' }),
       [table('K9', 'not written by crm-sync')],
+      false,
     ],
-  ])('reports MISMATCHED for %s, naming the key', async (_name, tamper, problems) => {
+  ])('reports MISMATCHED for %s, naming the key', async (_name, tamper, problems, byKey) => {
     // Prepare
     tamper();
 
@@ -435,7 +459,11 @@ describe('Handler: reconcile', () => {
     expect(summary.reconciliation.mismatchedKeys).toEqual(expect.arrayContaining(problems));
     expect(summary.reconciliation.mismatchedKeys).toHaveLength(problems.length);
     expect(failedChecks(summary)).toEqual(['content']);
+    expect(verifiedByKey).toBe(byKey);
     const scanned = target.size;
+    const how = byKey
+      ? 'key by key: the digest of the items the run wrote differed from its puts'
+      : '2 puts by the digest of the 2 items the run wrote';
     expect(ddbMock).toHaveReceivedCommandWith(UpdateItemCommand, {
       ExpressionAttributeNames: {
         '#f0': 'status',
@@ -448,7 +476,7 @@ describe('Handler: reconcile', () => {
         ':v0': { S: 'MISMATCHED' },
         ':v3': { S: 'ReconciliationMismatch' },
         ':v4': {
-          S: `5 of 5 keys verified against the target, ${scanned} stored items checked for provenance, ${problems.length} differ`,
+          S: `5 of 5 keys verified against the target (${how}), ${scanned} stored items checked for provenance, ${problems.length} differ`,
         },
       }),
     });
