@@ -368,6 +368,7 @@ export class SyncStateMachine extends Construct {
         transform: sfn.JsonPath.objectAt('$.transform'),
         merge: sfn.JsonPath.objectAt('$.merge'),
         verify: sfn.JsonPath.objectAt('$.verify'),
+        written: sfn.JsonPath.objectAt('$.written'),
       },
       '$.summary',
     );

@@ -392,8 +392,7 @@ export function scanSegmentRaw(
 
 /**
  * One segment of a parallel scan (Segment `segment` of `total`), page by page. `consistent` false
- * costs half the read units; the provenance check of verification uses it, since a stale page can
- * only show an item as it was written before.
+ * costs half the read units (verification scans consistently: it proves the run's puts).
  */
 export async function* scanSegment(
   table: string,

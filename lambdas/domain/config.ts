@@ -167,8 +167,9 @@ const entitySchema = z
       })
       .optional(),
     /**
-     * How a run is verified: `full` reads back every key of the run and scans the table for items
-     * no source explains; `sample:<n>` reads back about n keys of the run and does not scan. Unset:
+     * How a run is verified: `full` scans the table for items no source explains, proves the run's
+     * puts by the digest of what the scan finds written by the run and reads back its other keys;
+     * `sample:<n>` reads back about n keys of the run and does not scan. Unset:
      * full up to FULL_VERIFY_MAX_ITEMS items in the table, sample:100000 above (lambdas/domain/verify.ts).
      */
     verify: z

@@ -105,8 +105,9 @@ export class PartitionMerger {
         continue;
       }
       const decision = classify(c, s, mode);
-      if (decision === 'unchanged' && s?.run === runId && !c.deleted) {
-        // Written by this run before a crash and retry: it counts as applied, and is not written again.
+      if (s?.run === runId && !c.deleted && s.digest === c.digest) {
+        // Written by this run before a crash and retry: it counts as applied, and is not written
+        // again (checked before the mode's rule: insert-only would call the run's own item superseded).
         out.alreadyApplied++;
         out.merged.push({ k: key, o: 'put', h: c.digest, l: c.line });
       } else if (decision === 'put') {

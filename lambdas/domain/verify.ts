@@ -1,7 +1,8 @@
 /**
- * Verification of a run against the target: every final decision of the run is checked against what
- * the table holds now (by content digest), and in `full` mode every item of the table is checked for
- * provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
+ * Verification of a run against the target: the final decisions of the run are checked against what
+ * the table holds now (by content digest: key by key, or in `full` mode the run's puts all at once
+ * by the set digest of the items the run wrote), and in `full` mode every item of the table is
+ * checked for provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
  */
 import { META } from './chunk';
 import { combineDigests, fmix32, fnv1a32 } from './hash';
@@ -18,8 +19,9 @@ export const PROBLEMS_RETURNED = 20;
 
 /**
  * Above this many items in the target, an entity without a `verify` setting is sampled: a full
- * verification scans the whole table every run (½ read unit per 4 KB: 10M items of 1 KB ≈ 1.25M
- * read units ≈ $0.16 on demand and ~2 minutes at a new on-demand table's 12,000 reads/s), which
+ * verification scans the whole table every run (strongly consistent, 1 read unit per 4 KB: 10M
+ * items of 1 KB ≈ 2.5M read units ≈ $0.31 on demand and ~3.5 minutes at a new on-demand table's
+ * 12,000 reads/s), which
  * past this size costs more than a typical delta run itself and grows with the table, not the run.
  */
 export const FULL_VERIFY_MAX_ITEMS = 10_000_000;

@@ -86,7 +86,9 @@ export async function verifyPartition(
   let scanned = 0;
   const scan = async () => {
     if (mode.mode !== 'full') return;
-    for await (const page of scanSegment(table, partition, job.partitions)) {
+    // Strongly consistent: the scan proves the run's puts, so a stale page must not show an item
+    // as the run wrote it after someone changed it.
+    for await (const page of scanSegment(table, partition, job.partitions, { consistent: true })) {
       for (const item of page) {
         scanned++;
         const key = String(item[entity.target.key]);
@@ -132,22 +134,20 @@ export async function verifyPartition(
     }
   }
 
-  if (problems.length > 0) {
-    await putObject(
-      env.bucket,
-      workKeys.mismatches(job.workPrefix, partition),
-      problems.map((p) => JSON.stringify(p)).join('\n'),
-      'application/x-ndjson',
-    );
-  }
-  if (orphanRows.length > 0) {
-    await putObject(
-      env.bucket,
-      workKeys.orphans(job.workPrefix, partition),
-      orphanRows.join(''),
-      'text/csv; charset=utf-8',
-    );
-  }
+  // Written even when empty: they replace what an earlier pass or attempt left for this partition
+  // (the first pass collects references by scan segment, the key-by-key pass by partition).
+  await putObject(
+    env.bucket,
+    workKeys.mismatches(job.workPrefix, partition),
+    problems.map((p) => JSON.stringify(p)).join('\n'),
+    'application/x-ndjson',
+  );
+  await putObject(
+    env.bucket,
+    workKeys.orphans(job.workPrefix, partition),
+    orphanRows.join(''),
+    'text/csv; charset=utf-8',
+  );
   return {
     partition,
     verified: lines.length + expected.count,

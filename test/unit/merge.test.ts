@@ -97,20 +97,32 @@ describe('PartitionMerger', () => {
     expect(out.duplicates).toEqual([{ key: 'a', lines: [10, 20, 50], winner: 50 }]);
   });
 
-  it('counts an item this run already wrote (a retried merge) as applied, not unchanged', () => {
-    // Prepare
-    const merger = new PartitionMerger();
-    merger.add(line('a', 2, '2024-01-01', 'h'));
-    const stored = new Map([['a', { version: '2024-01-01', line: 2, digest: 'h', run: 'run-1' }]]);
+  it.each([
+    ['newer-wins', 'unchanged'],
+    ['upsert', 'unchanged'],
+    // insert-only calls any stored item superseded: the run's own item must still count applied.
+    ['insert-only', 'superseded'],
+  ] as const)(
+    '%s: counts an item this run already wrote (a retried merge) as applied, another run’s as %s',
+    (mode, other) => {
+      // Prepare
+      const merger = new PartitionMerger();
+      merger.add(line('a', 2, '2024-01-01', 'h'));
+      const stored = new Map([['a', { version: '2024-01-01', line: 2, digest: 'h', run: 'run-1' }]]);
 
-    // Act
-    const sameRun = merger.finish(stored, 'newer-wins', 'run-1');
-    const otherRun = merger.finish(stored, 'newer-wins', 'run-2');
+      // Act
+      const sameRun = merger.finish(stored, mode, 'run-1');
+      const otherRun = merger.finish(stored, mode, 'run-2');
 
-    // Assess
-    expect([sameRun.alreadyApplied, sameRun.unchanged, sameRun.puts.length]).toEqual([1, 0, 0]);
-    expect([otherRun.alreadyApplied, otherRun.unchanged]).toEqual([0, 1]);
-  });
+      // Assess
+      expect([sameRun.alreadyApplied, sameRun.unchanged, sameRun.superseded, sameRun.puts.length]).toEqual([
+        1, 0, 0, 0,
+      ]);
+      expect(sameRun.merged).toEqual([{ k: 'a', o: 'put', h: 'h', l: 2 }]);
+      expect(otherRun.alreadyApplied).toBe(0);
+      expect(otherRun.merged[0]?.o).toBe(other);
+    },
+  );
 
   describe('tombstones of deleted keys', () => {
     type Row = { d: boolean; v: string; l: number };

@@ -244,6 +244,7 @@ describe('compareWritten (puts proven by the digest of the items the run wrote)'
     ['a put whose content changed', [worker([A], [['K1', 'h9']])], false],
     ['an item written by the run that is no put of it', [worker([A], [A, B])], false],
     ['an item found twice (not cancelled out as XOR would)', [worker([A, B], [A, A, B])], false],
+    ['an item found twice in place of another (same count)', [worker([A, B], [A, A])], false],
     [
       'a key and a digest swapped between two items',
       [
@@ -271,7 +272,7 @@ describe('compareWritten (puts proven by the digest of the items the run wrote)'
     expect(compareWritten([])).toBeUndefined();
   });
 
-  it('holds for any split of the same puts into partitions and segments, and fails for any one item dropped', () => {
+  it('holds for any split of the same puts into partitions and segments, and fails for any one item dropped or changed', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(
@@ -290,28 +291,38 @@ describe('compareWritten (puts proven by the digest of the items the run wrote)'
         fc.nat(),
         (entries, workers, seed, dropAt) => {
           // Prepare: the puts dealt to partitions one way and to scan segments another.
-          const deal = (salt: number) => {
+          const deal = (slot: (i: number) => number) => {
             const out: Entry[][] = Array.from({ length: workers }, () => []);
             entries.forEach((e, i) => {
-              out[(i * 7 + seed + salt) % workers]?.push(e);
+              out[slot(i) % workers]?.push(e);
             });
             return out;
           };
-          const partitions = deal(0);
-          const segments = deal(3);
-          const dropped = segments.map((s) => [...s]);
-          const from = dropped.find((s) => s.length > 0) as Entry[];
-          from.splice(dropAt % from.length, 1);
+          const partitions = deal((i) => i * 7 + seed);
+          const segments = deal((i) => i * 3 + seed * 5 + 1);
+          const altered = (change: (s: Entry[], at: number) => void) => {
+            const copy = segments.map((s) => [...s]);
+            const from = copy.find((s) => s.length > 0) as Entry[];
+            change(from, dropAt % from.length);
+            return compareWritten(partitions.map((p, i) => worker(p, copy[i] ?? [])));
+          };
 
           // Act
           const same = compareWritten(partitions.map((p, i) => worker(p, segments[i] ?? [])));
-          const short = compareWritten(partitions.map((p, i) => worker(p, dropped[i] ?? [])));
+          const short = altered((s, at) => s.splice(at, 1));
+          const changed = altered((s, at) => {
+            const [k, h] = s[at] as Entry;
+            s[at] = [k, `${h}0`];
+          });
 
           // Assess
           expect(same?.ok).toBe(true);
           expect(same?.expected).toEqual(same?.found);
           expect(short?.ok).toBe(false);
           expect(short?.found.items).toBe(entries.length - 1);
+          // Same count, other content: only the digest tells.
+          expect(changed?.ok).toBe(false);
+          expect(changed?.found.items).toBe(entries.length);
         },
       ),
     );

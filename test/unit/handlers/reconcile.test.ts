@@ -250,11 +250,14 @@ async function reconcile(event: typeof EVENT = EVENT): Promise<RunSummary> {
     writeMapResults(VERIFY_MANIFEST, results);
   };
   await verifyPass(false);
-  verifiedByKey = (
-    await checkWrittenHandler({ action: 'check-written', runId: event.runId, verify: event.verify })
-  ).byKey;
+  const written = await checkWrittenHandler({
+    action: 'check-written',
+    runId: event.runId,
+    verify: event.verify,
+  });
+  verifiedByKey = written.byKey;
   if (verifiedByKey) await verifyPass(true);
-  return reconcileHandler(event);
+  return reconcileHandler({ ...event, written });
 }
 
 function failedChecks(summary: RunSummary): string[] {
@@ -571,6 +574,41 @@ describe('Handler: reconcile', () => {
     expect(csv).toContain(`"'=HYPERLINK(""x"")"`);
   });
 
+  it('fails a run whose table holds an item marked as written by it that is none of its puts, though no key can be named', async () => {
+    // Prepare: K4 (superseded: the run did not write it) carries this run's _run and a valid digest.
+    const k4 = target.get('K4') ?? {};
+    target.set('K4', { ...k4, _run: RUN_ID });
+
+    // Act
+    const summary = await reconcile(EVENT);
+
+    // Assess
+    expect(verifiedByKey).toBe(true);
+    expect(summary.reconciliation.status).toBe('MISMATCHED');
+    expect(summary.reconciliation.mismatchedKeyCount).toBe(0);
+    expect(failedChecks(summary)).toEqual(['content']);
+    expect(summary.reconciliation.checks.find((c) => c.name === 'content')?.detail).toContain(
+      'no key explains it: an item is marked as written by this run without being one of its puts',
+    );
+  });
+
+  it('lists each orphan once when the key-by-key pass ran (its files replace the first pass’s)', async () => {
+    // Prepare: K1 missing sends the run through the second pass; K3 points at the missing account A9
+    // (the first pass finds K3 in scan segment 0, the second in partition 1).
+    target.delete('K1');
+
+    // Act
+    const summary = await reconcile(EVENT);
+
+    // Assess
+    expect(verifiedByKey).toBe(true);
+    expect(summary.references).toEqual([expect.objectContaining({ orphans: 1, missingParents: 1 })]);
+    expect(fakeS3.find(`reports/${RUN_ID}/orphans.csv`)).toBe(
+      'field,entity,missing value,items,sample keys\r\naccountId,account,A9,1,K3\r\n',
+    );
+    expect(fakeS3.find(`reports/${RUN_ID}/mismatches.csv`)).toBe('key,scope,problem\r\nK1,run,missing\r\n');
+  });
+
   it('writes no rejects, duplicates or orphans report when there are none', async () => {
     // Prepare
     ACCOUNTS.add('A9');
@@ -592,7 +630,12 @@ describe('Handler: reconcile', () => {
       html: `reports/${RUN_ID}/report.html`,
     });
     expect(summary.references).toEqual([expect.objectContaining({ checked: 2, orphans: 0 })]);
-    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2);
+    // Only the two reports (the verify workers write their, empty, work files under work/).
+    const reportKeys = s3Mock
+      .commandCalls(PutObjectCommand)
+      .map((c) => c.args[0].input.Key ?? '')
+      .filter((k) => k.startsWith('reports/'));
+    expect(reportKeys.sort()).toEqual([`reports/${RUN_ID}/report.html`, `reports/${RUN_ID}/summary.json`]);
     expect(fakeS3.find(`reports/${RUN_ID}/report.html`)).toContain('No rejects');
     ACCOUNTS.delete('A9');
   });
