@@ -444,28 +444,37 @@ async function memory(options: E2eOptions, dir: string): Promise<Record<string, 
   const prepared = await prepareDefinition(dir, options.chunkBytes);
   const sizes: Array<Record<string, unknown>> = [];
   const peaks: number[] = [];
+  const anonPeaks: number[] = [];
   for (const rows of options.memoryRows) {
     progress(`generating ${rows} rows`);
     const file = await generateDataset(dir, rows);
     progress(`crm-sync local run, ${rows} rows (${file.bytes} bytes)`);
     const crm = await runCrmSync(file, join(dir, `crm-sync-state-${rows}`), prepared);
     if (crm.rows !== file.rows) fail(`crm-sync read ${crm.rows} rows, the file has ${file.rows}`);
-    progress(`${rows} rows: peak RSS ${crm.memory.peakTreeRssMiB} MiB, ${crm.rowsPerS} rows/s`);
+    progress(
+      `${rows} rows: peak RSS ${crm.memory.peakTreeRssMiB} MiB (anonymous ${crm.memory.peakTreeAnonMiB} MiB), ${crm.rowsPerS} rows/s`,
+    );
     peaks.push(crm.memory.peakTreeRssMiB);
+    anonPeaks.push(crm.memory.peakTreeAnonMiB);
     sizes.push({ ...crm, rows, bytes: file.bytes, mb: round(file.bytes / MB) });
     if (!options.keep) await removeWorkDir(join(dir, `crm-sync-state-${rows}`));
   }
-  const growth = round((peaks[peaks.length - 1] as number) / (peaks[0] as number), 2);
+  const growthOf = (p: number[]) => round((p[p.length - 1] as number) / (p[0] as number), 2);
+  const growth = growthOf(peaks);
+  const anonGrowth = growthOf(anonPeaks);
   return {
     mode: 'e2e-memory',
     machine: machine(),
     config: chunkBytesNote(options.chunkBytes),
     method:
-      'fresh crm-sync local run process per size; /proc VmRSS summed over its process tree every 100 ms',
+      'fresh crm-sync local run process per size; /proc VmRSS (and RssAnon) summed over its process tree every 100 ms',
     sizes,
     peakRssGrowth: growth,
+    /** Without mapped file pages (dynalite's LevelDB table files, read whole by the verification scan). */
+    peakAnonGrowth: anonGrowth,
     goal: GOALS.memoryGrowth,
     meetsGoal: growth < GOALS.memoryGrowth,
+    meetsGoalAnon: anonGrowth < GOALS.memoryGrowth,
   };
 }
 

@@ -2,19 +2,30 @@
  * Peak resident memory of a child process and everything it starts (Linux /proc): the sum of VmRSS
  * over the process tree, sampled every `intervalMs`, and the largest VmHWM (kernel-tracked peak) of
  * any single process in it. The tree sum matters when a contender runs its emulators in a process of
- * their own: their memory is part of the contender's.
+ * their own: their memory is part of the contender's. VmRSS counts file pages a process has mapped
+ * and touched (dynalite's LevelDB maps its table files: reading the whole table, as verification
+ * does, maps all of it); the anonymous part (RssAnon: heaps, buffers, stacks) is what the processes
+ * allocated, and is reported apart.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { MiB, round } from './measure';
 
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+const STATUS_FIELDS = ['VmRSS', 'VmHWM', 'RssAnon', 'RssFile'] as const;
+type StatusField = (typeof STATUS_FIELDS)[number];
+
+/** The memory fields of /proc/<pid>/status, in KiB (all 0 when the process has ended). */
+function statusKiB(pid: number): Record<StatusField, number> {
+  const out = { VmRSS: 0, VmHWM: 0, RssAnon: 0, RssFile: 0 };
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-    return match ? Number(match[1]) : 0;
+    for (const field of STATUS_FIELDS) {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+      if (match) out[field] = Number(match[1]);
+    }
   } catch {
-    return 0; // ended between listing and reading
+    // ended between listing and reading
   }
+  return out;
 }
 
 /** utime + stime of one process, in clock ticks (100 per second on Linux). */
@@ -55,6 +66,10 @@ export function treeOf(root: number): number[] {
 export interface TreeMemory {
   /** Largest sampled sum of VmRSS over the tree. */
   peakTreeRssMiB: number;
+  /** Largest sampled sum of RssAnon over the tree (VmRSS without mapped file pages and shared memory). */
+  peakTreeAnonMiB: number;
+  /** Largest sampled sum of RssFile over the tree (mapped file pages: code, dynalite's table files). */
+  peakTreeFileMiB: number;
   /** Largest VmHWM of one process of the tree (the root's own peak, unless a child grew more). */
   peakProcessRssMiB: number;
   /** CPU seconds (user + system) of the tree's processes, as last sampled (up to one interval short). */
@@ -67,6 +82,8 @@ export interface TreeMemory {
 export class TreeMemorySampler {
   private timer: NodeJS.Timeout | undefined;
   private peakTree = 0;
+  private peakAnon = 0;
+  private peakFile = 0;
   private peakProcess = 0;
   private processes = 0;
   private samples = 0;
@@ -83,13 +100,17 @@ export class TreeMemorySampler {
   sample(): void {
     const pids = treeOf(this.root);
     let sum = 0;
+    let anon = 0;
+    let file = 0;
     let alive = 0;
     for (const pid of pids) {
-      const rss = statusKiB(pid, 'VmRSS');
-      if (rss === 0) continue;
+      const status = statusKiB(pid);
+      if (status.VmRSS === 0) continue;
       alive++;
-      sum += rss;
-      this.peakProcess = Math.max(this.peakProcess, statusKiB(pid, 'VmHWM'));
+      sum += status.VmRSS;
+      anon += status.RssAnon;
+      file += status.RssFile;
+      this.peakProcess = Math.max(this.peakProcess, status.VmHWM);
       const ticks = cpuTicks(pid);
       if (ticks >= 0) this.ticks.set(pid, ticks);
     }
@@ -97,6 +118,8 @@ export class TreeMemorySampler {
     this.samples++;
     this.processes = Math.max(this.processes, alive);
     this.peakTree = Math.max(this.peakTree, sum);
+    this.peakAnon = Math.max(this.peakAnon, anon);
+    this.peakFile = Math.max(this.peakFile, file);
   }
 
   stop(): TreeMemory {
@@ -104,6 +127,8 @@ export class TreeMemorySampler {
     this.timer = undefined;
     return {
       peakTreeRssMiB: round((this.peakTree * 1024) / MiB, 1),
+      peakTreeAnonMiB: round((this.peakAnon * 1024) / MiB, 1),
+      peakTreeFileMiB: round((this.peakFile * 1024) / MiB, 1),
       peakProcessRssMiB: round((this.peakProcess * 1024) / MiB, 1),
       cpuS: round([...this.ticks.values()].reduce((a, b) => a + b, 0) / 100, 1),
       processes: this.processes,

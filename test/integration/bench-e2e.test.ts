@@ -88,6 +88,9 @@ describe('npm run bench -- e2e (2,000 rows)', () => {
         true,
         true,
       ]);
+      // The anonymous part (heaps, buffers) is a part of the resident set, never more.
+      expect(positive(memory.peakTreeAnonMiB)).toBe(true);
+      expect(memory.peakTreeAnonMiB as number).toBeLessThanOrEqual(memory.peakTreeRssMiB as number);
     }
     expect(Object.keys(stages)).toEqual([
       'startAndUpload',
