@@ -162,8 +162,6 @@ export interface VerifyResult {
    * the scan segment written by this run (found). Reconcile compares the sums over all workers.
    */
   written?: { expected: DigestCount; found: DigestCount };
-  /** The second pass: every decision was read back by key (the written digests differed). */
-  byKey?: boolean;
   /** Mirror deletes carried out by this worker (mirror mode). */
   mirrorDeleted: number;
   /** Problems found (run decisions, table items, mirror deletes). */

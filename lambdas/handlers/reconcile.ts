@@ -97,24 +97,29 @@ function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string |
 }
 
 /**
- * One report made of the objects the workers wrote, one per partition (or chunk), in their order:
- * the header, then each object's text (`transform` may rewrite it: `jsonRows`, `csvRows`).
+ * Writes one CSV report made of the objects the workers wrote, one per partition (or chunk), in
+ * their order: the header, then each object's text (`transform` may rewrite it: `jsonRows`,
+ * `csvRows`). Streamed: no report is held whole.
  */
-async function* concatenated(
+async function putCsvReport(
   bucket: string,
+  key: string,
   partitions: Iterable<number>,
   header: string,
   keyOf: (partition: number) => string,
   transform: (text: string) => string = (t) => t,
-): AsyncGenerator<Buffer> {
-  yield Buffer.from(header);
-  for (const p of [...new Set(partitions)].sort((a, b) => a - b)) {
-    const text = await readTextIfExists({ bucket, key: keyOf(p) });
-    if (text) yield Buffer.from(transform(text));
+): Promise<void> {
+  async function* body(): AsyncGenerator<Buffer> {
+    yield Buffer.from(header);
+    for (const p of [...new Set(partitions)].sort((a, b) => a - b)) {
+      const text = await readTextIfExists({ bucket, key: keyOf(p) });
+      if (text) yield Buffer.from(transform(text));
+    }
   }
+  await putStream(bucket, key, body(), 'text/csv; charset=utf-8');
 }
 
-/** A `transform` for concatenated: each JSON line of the object becomes one row of text. */
+/** A `transform` for putCsvReport: each JSON line of the object becomes one row of text. */
 function jsonRows<T>(row: (line: T) => string): (text: string) => string {
   return (text) =>
     text
@@ -224,9 +229,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const verifications = verify.outputs.flatMap((o) => o.partitions);
   const verifiedIds = new Set(verifications.map((v) => v.partition));
   // Full mode proves the run's puts by the digest of the items the scan found written by the run;
-  // when it differed, CheckWrittenDigest had every decision read back by key (`byKey` results).
+  // when it differed, CheckWrittenDigest had every decision read back by key (these results).
   const written = compareWritten(verifications);
-  const byKey = verifications.some((v) => v.byKey);
+  const byKey = event.written?.byKey === true;
 
   let verified = 0;
   let decisions = 0;
@@ -243,7 +248,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   // The digests differed but reading every decision by key named nothing: the table holds an item
   // marked as written by this run that is none of its puts (the scans are strongly consistent, so
   // not a stale page). The run does not match, even without a key to name.
-  const unexplained = event.written?.byKey === true && mismatchedCount === 0;
+  const unexplained = byKey && mismatchedCount === 0;
   const mode = verifyMode(job.verify ?? entity.verify);
   if (!job.dryRun) {
     checks.push({
@@ -300,17 +305,13 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   }
   if (mismatchedCount > 0) {
     reports.mismatches = `${reportPrefix}mismatches.csv`;
-    await putStream(
+    await putCsvReport(
       env.bucket,
       reports.mismatches,
-      concatenated(
-        env.bucket,
-        verifications.map((v) => v.partition),
-        'key,scope,problem\r\n',
-        (p) => workKeys.mismatches(job.workPrefix, p),
-        csvRows<Mismatch>((m) => [m.key, m.scope, m.problem]),
-      ),
-      'text/csv; charset=utf-8',
+      verifications.map((v) => v.partition),
+      'key,scope,problem\r\n',
+      (p) => workKeys.mismatches(job.workPrefix, p),
+      csvRows<Mismatch>((m) => [m.key, m.scope, m.problem]),
     );
   }
 
@@ -319,73 +320,57 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const referenceChecks = mergeReferenceChecks(verifications.map((v) => v.references));
   if (referenceChecks.some((c) => c.orphans > 0)) {
     reports.orphans = `${reportPrefix}orphans.csv`;
-    await putStream(
+    await putCsvReport(
       env.bucket,
       reports.orphans,
-      concatenated(
-        env.bucket,
-        verifications.map((v) => v.partition),
-        'field,entity,missing value,items,sample keys\r\n',
-        (p) => workKeys.orphans(job.workPrefix, p),
-      ),
-      'text/csv; charset=utf-8',
+      verifications.map((v) => v.partition),
+      'field,entity,missing value,items,sample keys\r\n',
+      (p) => workKeys.orphans(job.workPrefix, p),
     );
   }
   const { columns: rejectCols, delimiter: rejectDelimiter } = rejectColumns(job);
   const sampler = new RejectSampler(rejectCols, rejectDelimiter);
   if (counts.rejected > 0) {
     reports.rejects = `${reportPrefix}rejects.csv`;
-    await putStream(
+    // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
+    await putCsvReport(
       env.bucket,
       reports.rejects,
-      // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
-      concatenated(
-        env.bucket,
-        Array.from({ length: plan.chunks }, (_, c) => c),
-        rejectsHeader(rejectCols),
-        (c) => workKeys.rejects(job.workPrefix, c),
-        jsonRows<Reject>((reject) => {
-          sampler.add(reject);
-          return rejectsRow(reject, rejectCols, rejectDelimiter);
-        }),
-      ),
-      'text/csv; charset=utf-8',
+      Array.from({ length: plan.chunks }, (_, c) => c),
+      rejectsHeader(rejectCols),
+      (c) => workKeys.rejects(job.workPrefix, c),
+      jsonRows<Reject>((reject) => {
+        sampler.add(reject);
+        return rejectsRow(reject, rejectCols, rejectDelimiter);
+      }),
     );
   }
   const allPartitions = Array.from({ length: plan.partitions }, (_, p) => p);
   const duplicateSample: DuplicateKey[] = [];
   if (duplicateKeys > 0) {
     reports.duplicates = `${reportPrefix}duplicates.csv`;
-    await putStream(
+    await putCsvReport(
       env.bucket,
       reports.duplicates,
-      concatenated(
-        env.bucket,
-        allPartitions,
-        'key,lines,winner\r\n',
-        (p) => workKeys.duplicates(job.workPrefix, p),
-        csvRows<DuplicateKey>((d) => {
-          if (duplicateSample.length < DUPLICATES_SHOWN) duplicateSample.push(d);
-          return [d.key, d.lines.join(' '), String(d.winner)];
-        }),
-      ),
-      'text/csv; charset=utf-8',
+      allPartitions,
+      'key,lines,winner\r\n',
+      (p) => workKeys.duplicates(job.workPrefix, p),
+      csvRows<DuplicateKey>((d) => {
+        if (duplicateSample.length < DUPLICATES_SHOWN) duplicateSample.push(d);
+        return [d.key, d.lines.join(' '), String(d.winner)];
+      }),
     );
   }
 
   if (job.dryRun) {
     reports.diff = `${reportPrefix}diff.csv`;
-    await putStream(
+    await putCsvReport(
       env.bucket,
       reports.diff,
-      concatenated(
-        env.bucket,
-        allPartitions,
-        'key,action,line\r\n',
-        (p) => workKeys.merged(job.workPrefix, p),
-        csvRows<MergedLine>((m) => [m.k, diffAction(m), String(m.l ?? '')]),
-      ),
-      'text/csv; charset=utf-8',
+      allPartitions,
+      'key,action,line\r\n',
+      (p) => workKeys.merged(job.workPrefix, p),
+      csvRows<MergedLine>((m) => [m.k, diffAction(m), String(m.l ?? '')]),
     );
   }
 
@@ -505,20 +490,16 @@ export async function checkMirrorDeletes(event: z.infer<typeof checkDeletesSchem
     { maxDeleteRatio: entity.maxDeleteRatio, force: job.forceDeletes === true },
   );
   if (decision.candidates > 0) {
-    await putStream(
+    await putCsvReport(
       env.bucket,
       `reports/${event.runId}/${MIRROR_REPORT}`,
-      concatenated(
-        env.bucket,
-        partitions.filter((p) => p.candidates > 0).map((p) => p.partition),
-        'key\r\n',
-        (p) => workKeys.mirror(job.workPrefix, p),
-        (text) =>
-          parseKeyLines(text)
-            .map((k) => `${csvCell(k)}\r\n`)
-            .join(''),
-      ),
-      'text/csv; charset=utf-8',
+      partitions.filter((p) => p.candidates > 0).map((p) => p.partition),
+      'key\r\n',
+      (p) => workKeys.mirror(job.workPrefix, p),
+      (text) =>
+        parseKeyLines(text)
+          .map((k) => `${csvCell(k)}\r\n`)
+          .join(''),
     );
   }
   await putJson(env.bucket, workKeys.mirrorDecision(job.workPrefix), decision);

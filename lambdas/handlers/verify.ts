@@ -161,7 +161,6 @@ export async function verifyPartition(
           },
         }
       : {}),
-    ...(byKey ? { byKey: true } : {}),
     mirrorDeleted: 0,
     problems: problems.length,
     sample: problems.slice(0, PROBLEMS_RETURNED),
