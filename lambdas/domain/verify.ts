@@ -21,8 +21,8 @@ export const PROBLEMS_RETURNED = 20;
  * Above this many items in the target, an entity without a `verify` setting is sampled: a full
  * verification scans the whole table every run (strongly consistent, 1 read unit per 4 KB: 10M
  * items of 1 KB ≈ 2.5M read units ≈ $0.31 on demand and ~3.5 minutes at a new on-demand table's
- * 12,000 reads/s), which
- * past this size costs more than a typical delta run itself and grows with the table, not the run.
+ * 12,000 reads/s), which past this size costs more than a typical delta run itself and grows with
+ * the table, not the run.
  */
 export const FULL_VERIFY_MAX_ITEMS = 10_000_000;
 /** The sample an unset `verify` gets above FULL_VERIFY_MAX_ITEMS. */
