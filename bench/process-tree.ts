@@ -63,6 +63,25 @@ export function treeOf(root: number): number[] {
   return seen;
 }
 
+/** What a process of the tree is: the contender itself, or an emulator it started. */
+function roleOf(pid: number, root: number): string {
+  if (pid === root) return 'main';
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('dynalite') ? 'dynalite' : 'child';
+  } catch {
+    return 'child';
+  }
+}
+
+/** One process's own peaks, in MiB. */
+export interface ProcessPeak {
+  role: string;
+  peakRssMiB: number;
+  peakAnonMiB: number;
+  peakFileMiB: number;
+}
+
 export interface TreeMemory {
   /** Largest sampled sum of VmRSS over the tree. */
   peakTreeRssMiB: number;
@@ -73,6 +92,8 @@ export interface TreeMemory {
   /** Largest VmHWM of one process of the tree (the root's own peak, unless a child grew more). */
   peakProcessRssMiB: number;
   /** CPU seconds (user + system) of the tree's processes, as last sampled (up to one interval short). */
+  /** Per process of the tree (largest first): which of them grew. */
+  perProcess: ProcessPeak[];
   cpuS: number;
   /** Processes seen in the tree at once, at most. */
   processes: number;
@@ -88,6 +109,7 @@ export class TreeMemorySampler {
   private processes = 0;
   private samples = 0;
   private readonly ticks = new Map<number, number>();
+  private readonly perProcess = new Map<number, { role: string; rss: number; anon: number; file: number }>();
 
   constructor(
     private readonly root: number,
@@ -111,6 +133,14 @@ export class TreeMemorySampler {
       anon += status.RssAnon;
       file += status.RssFile;
       this.peakProcess = Math.max(this.peakProcess, status.VmHWM);
+      let own = this.perProcess.get(pid);
+      if (!own) {
+        own = { role: roleOf(pid, this.root), rss: 0, anon: 0, file: 0 };
+        this.perProcess.set(pid, own);
+      }
+      own.rss = Math.max(own.rss, status.VmRSS);
+      own.anon = Math.max(own.anon, status.RssAnon);
+      own.file = Math.max(own.file, status.RssFile);
       const ticks = cpuTicks(pid);
       if (ticks >= 0) this.ticks.set(pid, ticks);
     }
@@ -130,6 +160,14 @@ export class TreeMemorySampler {
       peakTreeAnonMiB: round((this.peakAnon * 1024) / MiB, 1),
       peakTreeFileMiB: round((this.peakFile * 1024) / MiB, 1),
       peakProcessRssMiB: round((this.peakProcess * 1024) / MiB, 1),
+      perProcess: [...this.perProcess.values()]
+        .sort((a, b) => b.rss - a.rss)
+        .map((p) => ({
+          role: p.role,
+          peakRssMiB: round((p.rss * 1024) / MiB, 1),
+          peakAnonMiB: round((p.anon * 1024) / MiB, 1),
+          peakFileMiB: round((p.file * 1024) / MiB, 1),
+        })),
       cpuS: round([...this.ticks.values()].reduce((a, b) => a + b, 0) / 100, 1),
       processes: this.processes,
       samples: this.samples,

@@ -157,21 +157,32 @@ function isThrottling(err: unknown): boolean {
  */
 export async function batchWrite(
   table: string,
-  requests: readonly WriteRequest[],
+  requests: Iterable<WriteRequest>,
   options: { inFlight?: number; policy?: RetryPolicy; rate?: TokenBucket | undefined } = {},
 ): Promise<{ calls: number; retries: number; lowestInFlight: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
-  const batches: WriteRequest[][] = [];
-  for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
+  // Batches are taken from `requests` as calls go out: a generator's requests are built 25 at a time,
+  // not all at once (a merge partition's puts would otherwise sit in memory twice, as items and as
+  // attribute maps).
+  const source = requests[Symbol.iterator]();
+  let exhausted = false;
+  const nextBatch = (): WriteRequest[] => {
+    const batch: WriteRequest[] = [];
+    while (!exhausted && batch.length < 25) {
+      const r = source.next();
+      if (r.done) exhausted = true;
+      else batch.push(r.value);
+    }
+    return batch;
+  };
   let calls = 0;
   let retries = 0;
-  let next = 0;
   let failed = false;
-  const workers = Math.min(options.inFlight ?? 8, batches.length);
-  const limit = new InFlightLimit(Math.max(1, workers));
+  const workers = Math.max(1, options.inFlight ?? 8);
+  const limit = new InFlightLimit(workers);
   const worker = async () => {
-    while (next < batches.length && !failed) {
-      let pending = batches[next++] ?? [];
+    while (!exhausted && !failed) {
+      let pending = nextBatch();
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           if (attempt >= policy.maxAttempts) {

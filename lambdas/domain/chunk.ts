@@ -1,6 +1,5 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
-import { DigestLayout } from './digest';
 import { jsonFields } from './jsonl';
 import { type HeaderBinding, mapRecord } from './mapping';
 import { normalizeField, type Scalar } from './normalize';
@@ -11,14 +10,22 @@ import { type PartLine, partitionOf } from './run';
 export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
 
-/** One accepted row: the candidate for its key. */
-export interface Candidate {
+/** One accepted row of a chunk: the candidate for its key. */
+export interface ChunkCandidate {
   key: string;
   line: number;
   /** updatedAt as normalized ISO text ('' when the entity has none). */
   version: string;
   deleted: boolean;
   item: Record<string, Scalar>;
+}
+
+/**
+ * A partition's winner for its key, with its content digest (itemDigest of the item). The merge
+ * computes the digest, for winners only: the transform worker is CPU-bound and the merge waits on
+ * the table, so the hashing costs the merge no time.
+ */
+export interface Candidate extends ChunkCandidate {
   digest: string;
 }
 
@@ -48,15 +55,13 @@ export function newer(
  * Holds one candidate per distinct key of the chunk (a chunk is bounded in bytes by the plan).
  */
 export class ChunkAccumulator {
-  readonly winners = new Map<string, Candidate>();
+  readonly winners = new Map<string, ChunkCandidate>();
   readonly rejects: Reject[] = [];
   readonly reasonCounts: Record<string, number> = {};
   rows = 0;
   superseded = 0;
   private readonly linesByKey = new Map<string, number[]>();
-  /** Every field an item of this binding may hold: the digest's keys. */
-  private readonly digests: DigestLayout;
-  /** The same fields, in the order part objects list an item's values. */
+  /** Every field an item of this binding may hold, in the order part objects list an item's values. */
   private readonly itemFields: readonly string[];
   /**
    * Mirror mode: keys of rejected rows (their key cell normalized as the mapping does: transforms
@@ -69,7 +74,7 @@ export class ChunkAccumulator {
   private readonly keySpec: FieldSpec | undefined;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
-  private held: Array<{ candidate: Candidate; raw: string; fields: readonly string[] }> | undefined;
+  private held: Array<{ candidate: ChunkCandidate; raw: string; fields: readonly string[] }> | undefined;
 
   /**
    * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
@@ -85,7 +90,6 @@ export class ChunkAccumulator {
     const fields: string[] = [];
     for (const f of binding.fieldColumns) fields.push(f.field);
     for (const f of binding.missingFields) fields.push(f.field);
-    this.digests = new DigestLayout(fields);
     this.itemFields = fields;
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
     const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
@@ -132,14 +136,12 @@ export class ChunkAccumulator {
       this.reject(record.line, mapped.reasons, text, fields);
       return;
     }
-    const candidate: Candidate = {
+    const candidate: ChunkCandidate = {
       key: mapped.key,
       line: record.line,
       version: mapped.updatedAt ?? '',
       deleted: mapped.deleted,
       item: mapped.item,
-      // mapRecord only sets fields of the binding: same digest as itemDigest(mapped.item).
-      digest: this.digests.digest(mapped.item),
     };
     if (this.held) {
       // Its parents are looked up before it may compete for its key (settleReferences).
@@ -196,7 +198,7 @@ export class ChunkAccumulator {
     this.rejects.sort((a, b) => a.line - b.line);
   }
 
-  private accept(candidate: Candidate): void {
+  private accept(candidate: ChunkCandidate): void {
     const current = this.winners.get(candidate.key);
     if (current) {
       let lines = this.linesByKey.get(candidate.key);
@@ -222,17 +224,10 @@ export class ChunkAccumulator {
     const fields = this.itemFields;
     const width = fields.length;
     for (const c of this.winners.values()) {
-      // One array per winner (PART_FORMAT): key, line, version, deleted, digest, lost lines, values.
+      // One array per winner (PART_FORMAT): key, line, version, deleted, lost lines, values.
       const lost = this.linesByKey.get(c.key);
-      const row: Array<Scalar | number[] | null> = [
-        c.key,
-        c.line,
-        c.version,
-        c.deleted ? 1 : 0,
-        c.digest,
-        null,
-      ];
-      if (lost) row[5] = lost.filter((l) => l !== c.line);
+      const row: Array<Scalar | number[] | null> = [c.key, c.line, c.version, c.deleted ? 1 : 0, null];
+      if (lost) row[4] = lost.filter((l) => l !== c.line);
       const item = c.item;
       for (let f = 0; f < width; f++) row.push(item[fields[f] as string] ?? null);
       lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(row));
@@ -302,24 +297,31 @@ export class ChunkAccumulator {
 
 /**
  * The part format `serialize` writes: a header line `{"format","fields"}`, then one JSON array per
- * winner: `[key, line, version, deleted 0|1, digest, lost lines|null, ...values in field order]`
- * (null: the item has no such attribute). Field names once per object instead of once per row make
- * parts about a third smaller and cheaper to write and read than one JSON object per row.
+ * winner: `[key, line, version, deleted 0|1, lost lines|null, ...values in field order]` (null: the
+ * item has no such attribute). Field names once per object instead of once per row make parts about
+ * a third smaller and cheaper to write and read than one JSON object per row. No digest: the merge
+ * computes it for the partition's winners (format 2 carried one per row; 1 was an object per row).
  */
-export const PART_FORMAT = 'crm-sync-part/2';
+export const PART_FORMAT = 'crm-sync-part/3';
+const PART_FORMAT_2 = 'crm-sync-part/2';
 
 /**
  * The lines of a part object (the one reader of the part format): the current format, and the
- * earlier one (one PartLine object per line), so a run resumed after an upgrade reads its parts.
+ * earlier ones (2: with a digest per row; 1: one PartLine object per line), so a run resumed after
+ * an upgrade reads its parts.
  */
 export function readPartLines(text: string): PartLine[] {
   const out: PartLine[] = [];
   let fields: string[] | undefined;
+  // Where a row's values start: after key, line, version, deleted, (digest,) lost lines.
+  let first = 5;
   for (const line of text.split('\n')) {
     if (!line) continue;
     if (fields === undefined && line.startsWith('{"format":')) {
       const header = JSON.parse(line) as { format: string; fields: string[] };
-      if (header.format !== PART_FORMAT) throw new Error(`unknown part format ${header.format}`);
+      if (header.format !== PART_FORMAT && header.format !== PART_FORMAT_2)
+        throw new Error(`unknown part format ${header.format}`);
+      if (header.format === PART_FORMAT_2) first = 6;
       fields = header.fields;
       continue;
     }
@@ -327,23 +329,17 @@ export function readPartLines(text: string): PartLine[] {
       out.push(JSON.parse(line) as PartLine);
       continue;
     }
-    const row = JSON.parse(line) as [
-      string,
-      number,
-      string,
-      0 | 1,
-      string,
-      number[] | null,
-      ...Array<Scalar | null>,
-    ];
+    const row = JSON.parse(line) as [string, number, string, 0 | 1, ...Array<Scalar | number[] | null>];
     const item: Record<string, Scalar> = {};
     const names = fields ?? [];
     for (let f = 0; f < names.length; f++) {
-      const v = row[6 + f];
+      const v = row[first + f];
       if (v !== null && v !== undefined) item[names[f] as string] = v as Scalar;
     }
-    const part: PartLine = { k: row[0], l: row[1], v: row[2], d: row[3] === 1, h: row[4], i: item };
-    if (row[5] && row[5].length > 0) part.x = row[5];
+    const part: PartLine = { k: row[0], l: row[1], v: row[2], d: row[3] === 1, i: item };
+    if (first === 6) part.h = row[4] as string;
+    const lost = row[first - 1] as number[] | null;
+    if (lost && lost.length > 0) part.x = lost;
     out.push(part);
   }
   return out;

@@ -37,7 +37,8 @@ export class PartitionMerger {
 
   add(p: PartLine): void {
     this.candidates++;
-    const c: Candidate = { key: p.k, line: p.l, version: p.v, deleted: p.d, digest: p.h, item: p.i };
+    // The digest is computed in finish, for winners only ('' until then).
+    const c: Candidate = { key: p.k, line: p.l, version: p.v, deleted: p.d, digest: p.h ?? '', item: p.i };
     const seen = p.x && p.x.length > 0 ? [p.l, ...p.x] : undefined;
     const current = this.winners.get(c.key);
     if (current) {
@@ -86,6 +87,7 @@ export class PartitionMerger {
       tombstone: { version: c.version, line: c.line, run: runId, removed },
     });
     for (const [key, c] of this.winners) {
+      if (!c.deleted && c.digest === '') c.digest = itemDigest(c.item);
       const s = stored.get(key);
       const t = s ? undefined : tombstones.get(key);
       if (!s && c.deleted) {

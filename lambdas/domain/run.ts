@@ -179,7 +179,8 @@ export interface PartLine {
   l: number;
   v: string;
   d: boolean;
-  h: string;
+  /** Content digest, in parts of format 2 only (the merge computes it otherwise). */
+  h?: string;
   i: Record<string, string | number | boolean>;
   /** Lines of this key in the chunk that lost (duplicates), if any. */
   x?: number[];

@@ -83,20 +83,6 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
   // A dry run stops here: it has classified every key and writes nothing to the target or the ledger.
   if (!job.dryRun) await graves.put(outcome.tombstones);
-  const requests: WriteRequest[] = [
-    ...outcome.puts.map((c) => ({
-      PutRequest: {
-        Item: toAttributeMap({
-          ...c.item,
-          [META.version]: c.version,
-          [META.line]: c.line,
-          [META.run]: job.runId,
-          [META.digest]: c.digest,
-        }),
-      },
-    })),
-    ...outcome.deletes.map((c) => ({ DeleteRequest: { Key: { [keyName]: { S: c.key } } } })),
-  ];
   // Mirror mode: the items the full export leaves out, which CheckMirrorDeletes allowed (it refuses
   // the run before this step otherwise). Not source rows: they count apart from the row identity.
   const mirrorDeletes = job.mirror
@@ -104,11 +90,27 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
         await readTextIfExists({ bucket: env.bucket, key: workKeys.mirror(job.workPrefix, item.partition) }),
       )
     : [];
-  for (const key of mirrorDeletes) {
-    requests.push({ DeleteRequest: { Key: { [keyName]: { S: key } } } });
-    outcome.merged.push({ k: key, o: 'mirror', h: null });
+  for (const key of mirrorDeletes) outcome.merged.push({ k: key, o: 'mirror', h: null });
+  // Built as batches go out (batchWrite pulls 25 at a time): the attribute maps of a whole partition
+  // never sit in memory beside its items.
+  function* requests(): Generator<WriteRequest> {
+    for (const c of outcome.puts) {
+      yield {
+        PutRequest: {
+          Item: toAttributeMap({
+            ...c.item,
+            [META.version]: c.version,
+            [META.line]: c.line,
+            [META.run]: job.runId,
+            [META.digest]: c.digest,
+          }),
+        },
+      };
+    }
+    for (const c of outcome.deletes) yield { DeleteRequest: { Key: { [keyName]: { S: c.key } } } };
+    for (const key of mirrorDeletes) yield { DeleteRequest: { Key: { [keyName]: { S: key } } } };
   }
-  if (!job.dryRun) await batchWrite(table, requests, { inFlight: 8, rate: writeRate });
+  if (!job.dryRun) await batchWrite(table, requests(), { inFlight: 8, rate: writeRate });
 
   await putObject(
     env.bucket,

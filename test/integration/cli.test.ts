@@ -115,6 +115,24 @@ describe('crm-sync CLI, local mode', () => {
     expect(unknown.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('refuses a heap growing setting that is not a whole number, before doing anything', async () => {
+    // Act
+    const bad = await cli(['config', 'validate', 'examples/crm-sync.config.json'], {
+      CRM_SYNC_HEAP_GROWING_PERCENT: '1.5x',
+    });
+    const off = await cli(['config', 'validate', 'examples/crm-sync.config.json'], {
+      CRM_SYNC_HEAP_GROWING_PERCENT: '0',
+    });
+
+    // Assess
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe(
+      'crm-sync: CRM_SYNC_HEAP_GROWING_PERCENT must be a whole number, got "1.5x"',
+    );
+    expect(bad.stdout).toBe('');
+    expect(off.code).toBe(0);
+  });
+
   it('validates config files and lists every problem by path', async () => {
     // Prepare
     const bad = join(base, 'bad.yaml');

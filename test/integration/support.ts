@@ -94,11 +94,15 @@ const CLI = join(ROOT, 'bin/crm-sync.js');
 const execFileAsync = promisify(execFile);
 
 /** Runs the CLI in its own process, as a user would; never throws (the exit code is returned). */
-export async function cli(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+export async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
     const out = await execFileAsync(process.execPath, [CLI, ...args], {
       cwd: ROOT,
       maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, ...env },
     });
     return { ...out, code: 0 };
   } catch (err) {

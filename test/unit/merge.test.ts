@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { type Candidate, classify, csvCell, newer } from '../../lambdas/domain/chunk';
+import { itemDigest } from '../../lambdas/domain/digest';
 import { PartitionMerger } from '../../lambdas/domain/merge';
 import type { PartLine } from '../../lambdas/domain/run';
 import { partitionOf } from '../../lambdas/domain/run';
@@ -76,6 +77,28 @@ describe('PartitionMerger', () => {
     h,
     i: { id: k },
     ...extra,
+  });
+
+  it('digests each winner’s item itself when the part carries no digest (format 3), and only winners', () => {
+    // Prepare
+    const merger = new PartitionMerger();
+    const item = { id: 'a', name: 'Ada', score: 3, active: true };
+    merger.add({ k: 'a', l: 2, v: '2024-01-01', d: false, i: { id: 'a', name: 'old' } });
+    merger.add({ k: 'a', l: 5, v: '2024-02-01', d: false, i: item });
+    merger.add({ k: 'b', l: 7, v: '2024-02-01', d: true, i: { id: 'b' } });
+    const stored = new Map([['c', { version: '', line: 1, digest: itemDigest({ id: 'c' }) }]]);
+    merger.add({ k: 'c', l: 9, v: '2024-02-01', d: false, i: { id: 'c' } });
+
+    // Act
+    const out = merger.finish(stored, 'newer-wins', 'run-1');
+
+    // Assess
+    expect(out.puts.map((c) => [c.key, c.digest])).toEqual([['a', itemDigest(item)]]);
+    expect(out.merged).toEqual([
+      { k: 'a', o: 'put', h: itemDigest(item), l: 5, n: true },
+      { k: 'b', o: 'unchanged', h: null, l: 7 },
+      { k: 'c', o: 'unchanged', h: itemDigest({ id: 'c' }), l: 9 },
+    ]);
   });
 
   it('picks the newest (updatedAt, line) per key whatever order chunks arrive in, and lists every duplicate line', () => {

@@ -37,7 +37,7 @@ const csv = (cells: readonly string[]) => cells.map((c) => `"${c.replaceAll('"',
 function expected(acc: ChunkAccumulator): PartLine[] {
   const lost = new Map(acc.duplicates().map((d) => [d.key, d.lines.filter((l) => l !== d.winner)]));
   return [...acc.winners.values()].map((c) => {
-    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, h: c.digest, i: c.item };
+    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, i: c.item };
     const x = lost.get(c.key);
     if (x && x.length > 0) line.x = x;
     return line;
@@ -144,7 +144,26 @@ describe('part objects (ChunkAccumulator.serialize → readPartLines)', () => {
     );
   });
 
-  it('still reads parts in the earlier format (one object per line): a run resumed after an upgrade', () => {
+  it('still reads format 2 parts (a digest per row): a run resumed after an upgrade', () => {
+    // Prepare
+    const text = [
+      JSON.stringify({ format: 'crm-sync-part/2', fields: ['id', 'name', 'score'] }),
+      JSON.stringify(['a', 3, '2024-02-01', 0, 'digest-a', [2], 'a', 'Ada', null]),
+      JSON.stringify(['b', 4, '2024-01-01', 1, 'digest-b', null, 'b', null, 7]),
+      '',
+    ].join('\n');
+
+    // Act
+    const read = readPartLines(text);
+
+    // Assess
+    expect(read).toEqual([
+      { k: 'a', l: 3, v: '2024-02-01', d: false, h: 'digest-a', x: [2], i: { id: 'a', name: 'Ada' } },
+      { k: 'b', l: 4, v: '2024-01-01', d: true, h: 'digest-b', i: { id: 'b', score: 7 } },
+    ]);
+  });
+
+  it('still reads parts in the earliest format (one object per line): a run resumed after an upgrade', () => {
     // Prepare
     const old: PartLine = { k: 'a', l: 2, v: '', d: false, h: 'h', i: { id: 'a' }, x: [1] };
 

@@ -3,7 +3,6 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readPartLines } from '../../../lambdas/domain/chunk';
-import { itemDigest } from '../../../lambdas/domain/digest';
 import { ConfigError, InvalidEventError } from '../../../lambdas/domain/errors';
 import { type ChunkItem, type PartLine, partitionOf, type WorkerJob } from '../../../lambdas/domain/run';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, PREFIX, RUN_ID, row, SOURCE_KEY } from './support';
@@ -131,10 +130,10 @@ describe('Handler: transform', () => {
       ContentType: 'application/x-ndjson',
     });
     expect(partLines(partKey(partitionOf(KEY_A, 2), 3))).toEqual([
-      { k: KEY_A, l: 7, v: '2024-02-01T09:00:00.000Z', d: false, h: itemDigest(itemA), i: itemA, x: [3] },
+      { k: KEY_A, l: 7, v: '2024-02-01T09:00:00.000Z', d: false, i: itemA, x: [3] },
     ]);
     expect(partLines(partKey(partitionOf(KEY_B, 2), 3))).toEqual([
-      { k: KEY_B, l: 4, v: '2021-04-30T04:21:16.000Z', d: false, h: itemDigest(itemB), i: itemB },
+      { k: KEY_B, l: 4, v: '2021-04-30T04:21:16.000Z', d: false, i: itemB },
     ]);
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 3);
     expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
@@ -221,7 +220,7 @@ describe('Handler: transform', () => {
     // Assess
     expect(out.chunks[0]).toMatchObject({ rows: 5, rejected: 4, candidates: 1, superseded: 0 });
     expect(partLines(partKey(partitionOf(KEY_A, 2), 0))).toEqual([
-      { k: KEY_A, l: 1, v: '2024-02-01T09:00:00.000Z', d: false, h: itemDigest(item), i: item },
+      { k: KEY_A, l: 1, v: '2024-02-01T09:00:00.000Z', d: false, i: item },
     ]);
     const rejects = fakeS3
       .read(`${PREFIX}rejects/c000000.jsonl`)
