@@ -2,6 +2,7 @@ import {
   type Candidate,
   classify,
   type DuplicateKey,
+  META,
   META_ATTRIBUTES,
   newer,
   type StoredVersion,
@@ -137,6 +138,24 @@ export class PartitionMerger {
     out.duplicates.sort((a, b) => (a.lines[0] ?? 0) - (b.lines[0] ?? 0));
     return out;
   }
+}
+
+/**
+ * What a stored item says of the row that wrote it. Its version is the item's updatedAt field
+ * (normalized when written), or '' for an entity without one: crm-sync no longer writes `_v`, which
+ * always equalled that. Items written with `_v` (earlier versions) are read by it.
+ */
+export function storedVersionOf(
+  item: Readonly<Record<string, Scalar>>,
+  updatedAtField: string | undefined,
+): StoredVersion {
+  const v = item[META.version] ?? (updatedAtField === undefined ? undefined : item[updatedAtField]);
+  return {
+    version: v === undefined ? '' : String(v),
+    line: Number(item[META.line] ?? 0),
+    digest: storedContentDigest(item),
+    run: item[META.run] === undefined ? undefined : String(item[META.run]),
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { putObject, readText, readTextIfExists } from '../adapters/s3';
 import { TombstoneStore } from '../adapters/tombstones';
 import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { PartitionMerger, storedContentDigest } from '../domain/merge';
+import { PartitionMerger, storedVersionOf } from '../domain/merge';
 import { parseKeyLines } from '../domain/mirror';
 import type { Scalar } from '../domain/normalize';
 import { type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
@@ -67,14 +67,7 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     ? new Map<string, Record<string, Scalar>>()
     : await batchGet(table, keyName, merger.keys(), { rate: readRate });
   const stored = new Map<string, StoredVersion>();
-  for (const [k, it] of storedItems) {
-    stored.set(k, {
-      version: String(it[META.version] ?? ''),
-      line: Number(it[META.line] ?? 0),
-      digest: storedContentDigest(it),
-      run: it[META.run] === undefined ? undefined : String(it[META.run]),
-    });
-  }
+  for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it, entity.updatedAt));
   // Tombstones matter only for keys the target does not hold, and only once the entity has any.
   const graves = new TombstoneStore(env.ledgerTable, job.entity);
   const absent = merger.keys().filter((k) => !stored.has(k));
@@ -97,9 +90,9 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     for (const c of outcome.puts) {
       yield {
         PutRequest: {
+          // No `_v`: the version is the item's updatedAt field (storedVersionOf).
           Item: toAttributeMap({
             ...c.item,
-            [META.version]: c.version,
             [META.line]: c.line,
             [META.run]: job.runId,
             [META.digest]: c.digest,

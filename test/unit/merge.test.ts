@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { type Candidate, classify, csvCell, newer } from '../../lambdas/domain/chunk';
 import { itemDigest } from '../../lambdas/domain/digest';
-import { PartitionMerger } from '../../lambdas/domain/merge';
+import { PartitionMerger, storedContentDigest, storedVersionOf } from '../../lambdas/domain/merge';
 import type { PartLine } from '../../lambdas/domain/run';
 import { partitionOf } from '../../lambdas/domain/run';
 
@@ -65,6 +65,43 @@ describe('classify', () => {
 
     // Assess
     expect(decision).toBe(expected);
+  });
+});
+
+describe('storedVersionOf', () => {
+  const content = { id: 'a', updatedAt: '2024-05-01T00:00:00.000Z', name: 'Ada' };
+  it.each([
+    [
+      'an item written without `_v`: its updatedAt field',
+      { ...content, _line: 7, _run: 'r2', _digest: 'd' },
+      'updatedAt',
+      { version: '2024-05-01T00:00:00.000Z', line: 7, run: 'r2' },
+    ],
+    [
+      'an item written by an earlier version, with `_v`: `_v`',
+      { ...content, _v: '2024-04-01T00:00:00.000Z', _line: 3, _run: 'r1', _digest: 'd' },
+      'updatedAt',
+      { version: '2024-04-01T00:00:00.000Z', line: 3, run: 'r1' },
+    ],
+    [
+      'an entity without updatedAt: empty',
+      { ...content, _line: 2, _run: 'r3' },
+      undefined,
+      { version: '', line: 2, run: 'r3' },
+    ],
+    [
+      'an item crm-sync did not write: no line, no run',
+      { ...content },
+      'updatedAt',
+      { version: '2024-05-01T00:00:00.000Z', line: 0, run: undefined },
+    ],
+  ] as const)('%s', (_name, item, updatedAt, expected) => {
+    // Act
+    const version = storedVersionOf(item, updatedAt);
+
+    // Assess
+    expect(version).toEqual({ ...expected, digest: itemDigest(content) });
+    expect(version.digest).toBe(storedContentDigest(item));
   });
 });
 
