@@ -1,7 +1,7 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { jsonFields } from './jsonl';
-import { type HeaderBinding, mapRecord } from './mapping';
+import { boundFields, type HeaderBinding, mapValues } from './mapping';
 import { normalizeField, type Scalar } from './normalize';
 import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
@@ -10,14 +10,22 @@ import { type PartLine, partitionOf } from './run';
 export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
 
-/** One accepted row of a chunk: the candidate for its key. */
+/** One part row (PART_FORMAT): key, line, version, deleted 0|1, lost lines|null, then the values. */
+export type PartRow = Array<Scalar | number[] | null>;
+/** Where a part row's values start. */
+const ROW_VALUES = 5;
+
+/**
+ * One accepted row of a chunk: the candidate for its key. Its values stay in the part row it will
+ * be written as (no item object per row: ChunkAccumulator.itemOf builds one when asked).
+ */
 export interface ChunkCandidate {
   key: string;
   line: number;
   /** updatedAt as normalized ISO text ('' when the entity has none). */
   version: string;
   deleted: boolean;
-  item: Record<string, Scalar>;
+  row: PartRow;
 }
 
 /**
@@ -25,7 +33,12 @@ export interface ChunkCandidate {
  * computes the digest, for winners only: the transform worker is CPU-bound and the merge waits on
  * the table, so the hashing costs the merge no time.
  */
-export interface Candidate extends ChunkCandidate {
+export interface Candidate {
+  key: string;
+  line: number;
+  version: string;
+  deleted: boolean;
+  item: Record<string, Scalar>;
   digest: string;
 }
 
@@ -87,10 +100,7 @@ export class ChunkAccumulator {
     private readonly maxFieldBytes: number,
     private readonly format: SourceFormat = 'csv',
   ) {
-    const fields: string[] = [];
-    for (const f of binding.fieldColumns) fields.push(f.field);
-    for (const f of binding.missingFields) fields.push(f.field);
-    this.itemFields = fields;
+    this.itemFields = boundFields(binding, entity);
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
     const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
     this.keyIndex = keyColumn?.index;
@@ -131,17 +141,23 @@ export class ChunkAccumulator {
       this.reject(record.line, tooLarge, text, fields);
       return;
     }
-    const mapped = mapRecord(fields, this.binding, this.entity);
+    // The part row, values appended by mapValues: serialize writes it as it is.
+    const row: PartRow = [null, record.line, null, 0, null];
+    const mapped = mapValues(fields, this.binding, this.entity, row);
     if (!mapped.ok) {
       this.reject(record.line, mapped.reasons, text, fields);
       return;
     }
+    const version = mapped.updatedAt ?? '';
+    row[0] = mapped.key;
+    row[2] = version;
+    if (mapped.deleted) row[3] = 1;
     const candidate: ChunkCandidate = {
       key: mapped.key,
       line: record.line,
-      version: mapped.updatedAt ?? '',
+      version,
       deleted: mapped.deleted,
-      item: mapped.item,
+      row,
     };
     if (this.held) {
       // Its parents are looked up before it may compete for its key (settleReferences).
@@ -162,9 +178,9 @@ export class ChunkAccumulator {
     for (const { candidate } of this.held ?? []) {
       if (candidate.deleted) continue;
       for (const field of this.rejectOrphans) {
-        const v = candidate.item[field];
+        const v = this.valueOf(candidate, field);
         // A value that cannot be a key is an orphan without asking (settleReferences).
-        if (v !== undefined && v !== '' && canBeKey(String(v))) out.get(field)?.add(String(v));
+        if (v !== null && v !== '' && canBeKey(String(v))) out.get(field)?.add(String(v));
       }
     }
     return out;
@@ -182,8 +198,8 @@ export class ChunkAccumulator {
       const orphans = candidate.deleted
         ? []
         : this.rejectOrphans.filter((field) => {
-            const v = candidate.item[field];
-            return v !== undefined && v !== '' && !existing.get(field)?.has(String(v));
+            const v = this.valueOf(candidate, field);
+            return v !== null && v !== '' && !existing.get(field)?.has(String(v));
           });
       if (orphans.length > 0)
         this.reject(
@@ -214,25 +230,36 @@ export class ChunkAccumulator {
     }
   }
 
-  /** Keys seen more than once in this chunk, with every line and the winning one. */
+  /** A candidate's value of one field (null: the item has no such attribute). */
+  private valueOf(candidate: ChunkCandidate, field: string): Scalar | null {
+    const at = this.itemFields.indexOf(field);
+    return at < 0 ? null : ((candidate.row[ROW_VALUES + at] ?? null) as Scalar | null);
+  }
+
+  /** A candidate's item: the attributes it holds (absent fields omitted), as the merge reads it. */
+  itemOf(candidate: ChunkCandidate): Record<string, Scalar> {
+    const item: Record<string, Scalar> = {};
+    const fields = this.itemFields;
+    for (let f = 0; f < fields.length; f++) {
+      const v = candidate.row[ROW_VALUES + f];
+      if (v !== null && v !== undefined) item[fields[f] as string] = v as Scalar;
+    }
+    return item;
+  }
+
   /**
    * The chunk's output objects: per merge partition, the text of its part object (one JSON line
    * per winner, with the lines it beat), and the rejects as JSON lines ('' when none).
    */
   serialize(partitions: number): { parts: string[]; rejects: string } {
     const lines: string[][] = Array.from({ length: partitions }, () => []);
-    const fields = this.itemFields;
-    const width = fields.length;
     for (const c of this.winners.values()) {
-      // One array per winner (PART_FORMAT): key, line, version, deleted, lost lines, values.
+      // The candidate's part row (PART_FORMAT), with the lines it beat in the chunk.
       const lost = this.linesByKey.get(c.key);
-      const row: Array<Scalar | number[] | null> = [c.key, c.line, c.version, c.deleted ? 1 : 0, null];
-      if (lost) row[4] = lost.filter((l) => l !== c.line);
-      const item = c.item;
-      for (let f = 0; f < width; f++) row.push(item[fields[f] as string] ?? null);
-      lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(row));
+      if (lost) c.row[4] = lost.filter((l) => l !== c.line);
+      lines[partitionOf(c.key, partitions)]?.push(JSON.stringify(c.row));
     }
-    const header = JSON.stringify({ format: PART_FORMAT, fields });
+    const header = JSON.stringify({ format: PART_FORMAT, fields: this.itemFields });
     const rejects = this.rejects.map((r) => JSON.stringify(r));
     return {
       parts: lines.map((l) => (l.length > 0 ? `${header}\n${l.join('\n')}\n` : '')),

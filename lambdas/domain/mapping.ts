@@ -104,6 +104,11 @@ export type MapResult =
   | { ok: true; key: string; item: Record<string, Scalar>; updatedAt: string | undefined; deleted: boolean }
   | { ok: false; reasons: string[] };
 
+/** mapValues' result: the values themselves are in its `out` array. */
+export type MapValuesResult =
+  | { ok: true; key: string; updatedAt: string | undefined; deleted: boolean }
+  | { ok: false; reasons: string[] };
+
 const deleteValueSets = new WeakMap<EntityConfig, Set<string>>();
 
 function deleteValues(entity: EntityConfig): Set<string> {
@@ -115,34 +120,128 @@ function deleteValues(entity: EntityConfig): Set<string> {
   return set;
 }
 
-/**
- * Normalizes one cell into `item`, or appends its reason (`<code>:<SourceColumn>`, or
- * `required:<SourceColumn>` when a needed value is absent). Returns the reasons so far (created on the
- * first one: a valid row allocates none).
- */
-function take(
-  item: Record<string, Scalar>,
-  reasons: string[] | undefined,
-  field: string,
-  spec: FieldSpec,
-  raw: string | undefined,
-  needed: boolean,
-): string[] | undefined {
-  const value = normalizeValue(raw, spec);
-  let reason: string;
-  if (value instanceof Invalid) {
-    reason = `${value.code}:${spec.source}`;
-  } else if (value !== undefined) {
-    item[field] = value;
-    return reasons;
-  } else if (spec.required || needed) {
-    reason = `required:${spec.source}`;
-  } else {
-    return reasons;
+/** One target field of a binding, as mapValues reads it. */
+interface BoundField {
+  field: string;
+  spec: FieldSpec;
+  /** Its column, or -1 when the header lacks it (the cell reads as absent). */
+  index: number;
+  /** The key or the updatedAt field: needed even by a delete row, and never absent. */
+  needed: boolean;
+}
+
+interface BindingPlan {
+  fields: BoundField[];
+  names: string[];
+  /** Positions of the key and the updatedAt field in `fields` (-1: not bound). */
+  keyAt: number;
+  updatedAtAt: number;
+}
+
+const plans = new WeakMap<HeaderBinding, WeakMap<EntityConfig, BindingPlan>>();
+
+function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
+  let byEntity = plans.get(binding);
+  if (!byEntity) {
+    byEntity = new WeakMap();
+    plans.set(binding, byEntity);
   }
-  if (reasons === undefined) return [reason];
-  reasons.push(reason);
-  return reasons;
+  let plan = byEntity.get(entity);
+  if (!plan) {
+    const isNeeded = (field: string) => field === entity.target.key || field === entity.updatedAt;
+    const fields: BoundField[] = [
+      ...binding.fieldColumns.map(({ field, spec, index }) => ({
+        field,
+        spec,
+        index,
+        needed: isNeeded(field),
+      })),
+      ...binding.missingFields.map(({ field, spec }) => ({
+        field,
+        spec,
+        index: -1,
+        needed: isNeeded(field),
+      })),
+    ];
+    const names = fields.map((f) => f.field);
+    plan = {
+      fields,
+      names,
+      keyAt: names.indexOf(entity.target.key),
+      updatedAtAt: entity.updatedAt === undefined ? -1 : names.indexOf(entity.updatedAt),
+    };
+    byEntity.set(entity, plan);
+  }
+  return plan;
+}
+
+/**
+ * The target fields of a binding in the order mapValues writes their values: the header's mapped
+ * fields in config order, then the optional fields the header lacks.
+ */
+export function boundFields(binding: HeaderBinding, entity: EntityConfig): readonly string[] {
+  return planOf(binding, entity).names;
+}
+
+/**
+ * mapRecord without the item object (the transform worker's per-row call): appends one value per
+ * boundFields entry to `out` (null where the item has no such attribute), so the caller can keep
+ * the row as an array. Same reasons, key, updatedAt and deleted as mapRecord. On a reject, `out`
+ * holds some of the values: discard it.
+ */
+export function mapValues(
+  fields: readonly string[],
+  binding: HeaderBinding,
+  entity: EntityConfig,
+  out: Array<Scalar | number[] | null>,
+): MapValuesResult {
+  if (fields.length !== binding.columns.length) {
+    return { ok: false, reasons: [`column_count:${binding.columns.length}:${fields.length}`] };
+  }
+  let deleted = false;
+  if (binding.deleteIndex !== undefined) {
+    const flag = fields[binding.deleteIndex];
+    deleted = flag !== undefined && deleteValues(entity).has(flag.trim().toLowerCase());
+  }
+  const plan = planOf(binding, entity);
+  const start = out.length;
+  let reasons: string[] | undefined;
+  for (const { spec, index, needed } of plan.fields) {
+    // A delete only needs to know which record, and as of when: other fields are skipped.
+    if (deleted && !needed) {
+      out.push(null);
+      continue;
+    }
+    const value = normalizeValue(index < 0 ? undefined : fields[index], spec);
+    if (value !== undefined && !(value instanceof Invalid)) {
+      out.push(value);
+      continue;
+    }
+    out.push(null);
+    let reason: string;
+    if (value instanceof Invalid) reason = `${value.code}:${spec.source}`;
+    else if (spec.required || needed) reason = `required:${spec.source}`;
+    else continue;
+    // Created on the first reason: a valid row allocates none.
+    if (reasons === undefined) reasons = [reason];
+    else reasons.push(reason);
+  }
+  if (reasons !== undefined) return { ok: false, reasons };
+
+  const key = plan.keyAt < 0 ? null : out[start + plan.keyAt];
+  if (key === null || key === undefined) {
+    return {
+      ok: false,
+      reasons: [`required:${entity.fields[entity.target.key]?.source ?? entity.target.key}`],
+    };
+  }
+  const version = plan.updatedAtAt < 0 ? null : out[start + plan.updatedAtAt];
+  return {
+    ok: true,
+    key: String(key),
+    updatedAt: version === null || version === undefined ? undefined : String(version),
+    deleted,
+  };
 }
 
 /**
@@ -164,42 +263,14 @@ export function mapRecord(
   binding: HeaderBinding,
   entity: EntityConfig,
 ): MapResult {
-  if (fields.length !== binding.columns.length) {
-    return { ok: false, reasons: [`column_count:${binding.columns.length}:${fields.length}`] };
-  }
-
-  let deleted = false;
-  if (binding.deleteIndex !== undefined) {
-    const flag = fields[binding.deleteIndex];
-    deleted = flag !== undefined && deleteValues(entity).has(flag.trim().toLowerCase());
-  }
-
-  const keyField = entity.target.key;
-  const updatedAtField = entity.updatedAt;
+  const values: Array<Scalar | number[] | null> = [];
+  const mapped = mapValues(fields, binding, entity, values);
+  if (!mapped.ok) return mapped;
+  const names = boundFields(binding, entity);
   const item: Record<string, Scalar> = {};
-  let reasons: string[] | undefined;
-
-  // A delete only needs to know which record, and as of when: other fields are skipped.
-  for (const { field, spec, index } of binding.fieldColumns) {
-    const needed = field === keyField || field === updatedAtField;
-    if (deleted && !needed) continue;
-    reasons = take(item, reasons, field, spec, fields[index], needed);
+  for (let i = 0; i < names.length; i++) {
+    const v = values[i];
+    if (v !== null && v !== undefined) item[names[i] as string] = v as Scalar;
   }
-  for (const { field, spec } of binding.missingFields) {
-    const needed = field === keyField || field === updatedAtField;
-    if (deleted && !needed) continue;
-    reasons = take(item, reasons, field, spec, undefined, needed);
-  }
-
-  if (reasons !== undefined) return { ok: false, reasons };
-
-  const key = item[keyField];
-  if (key === undefined)
-    return { ok: false, reasons: [`required:${entity.fields[keyField]?.source ?? keyField}`] };
-  let updatedAt: string | undefined;
-  if (updatedAtField !== undefined) {
-    const value = item[updatedAtField];
-    updatedAt = value === undefined ? undefined : String(value);
-  }
-  return { ok: true, key: String(key), item, updatedAt, deleted };
+  return { ok: true, key: mapped.key, item, updatedAt: mapped.updatedAt, deleted: mapped.deleted };
 }

@@ -37,7 +37,7 @@ const csv = (cells: readonly string[]) => cells.map((c) => `"${c.replaceAll('"',
 function expected(acc: ChunkAccumulator): PartLine[] {
   const lost = new Map(acc.duplicates().map((d) => [d.key, d.lines.filter((l) => l !== d.winner)]));
   return [...acc.winners.values()].map((c) => {
-    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, i: c.item };
+    const line: PartLine = { k: c.key, l: c.line, v: c.version, d: c.deleted, i: acc.itemOf(c) };
     const x = lost.get(c.key);
     if (x && x.length > 0) line.x = x;
     return line;
