@@ -91,6 +91,13 @@ describe('npm run bench -- e2e (2,000 rows)', () => {
       // The anonymous part (heaps, buffers) is a part of the resident set, never more.
       expect(positive(memory.peakTreeAnonMiB)).toBe(true);
       expect(memory.peakTreeAnonMiB as number).toBeLessThanOrEqual(memory.peakTreeRssMiB as number);
+      // Each process's own peaks: the contender itself ('main') and its dynalite, none above the tree's.
+      const perProcess = memory.perProcess as Json[];
+      expect(perProcess.map((p) => p.role).sort()).toEqual(['dynalite', 'main']);
+      for (const p of perProcess) {
+        expect(positive(p.peakRssMiB)).toBe(true);
+        expect(p.peakRssMiB as number).toBeLessThanOrEqual(memory.peakTreeRssMiB as number);
+      }
     }
     expect(Object.keys(stages)).toEqual([
       'startAndUpload',
