@@ -7,8 +7,8 @@
 // quickly, so its peak was mostly uncollected garbage (100k rows: 711 MiB peak RSS for ~140 MiB
 // live). 2× (a growing factor, not a limit: a large partition still gets the heap it needs) halved
 // the peak at the same speed (measured; see README, Performance). CRM_SYNC_HEAP_GROWING_PERCENT
-// overrides (0: V8's default).
-const growing = process.env.CRM_SYNC_HEAP_GROWING_PERCENT ?? '100';
+// overrides (0: V8's default; empty: unset).
+const growing = process.env.CRM_SYNC_HEAP_GROWING_PERCENT || '100';
 if (!/^\d+$/.test(growing)) {
   process.stderr.write(`crm-sync: CRM_SYNC_HEAP_GROWING_PERCENT must be a whole number, got "${growing}"\n`);
   process.exit(2);

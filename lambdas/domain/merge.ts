@@ -141,17 +141,14 @@ export class PartitionMerger {
 }
 
 /**
- * What a stored item says of the row that wrote it. Its version is the item's updatedAt field
- * (normalized when written), or '' for an entity without one: crm-sync no longer writes `_v`, which
- * always equalled that. Items written with `_v` (earlier versions) are read by it.
+ * What a stored item says of the row that wrote it: `_v`, `_line` and `_run` as crm-sync wrote
+ * them, and the digest of what it holds now. The version is `_v`, never the item's own updatedAt
+ * attribute: that is content, which an edit by hand may have changed (a rerun must still see the
+ * item as written by its row, and repair it); an item crm-sync did not write has version ''.
  */
-export function storedVersionOf(
-  item: Readonly<Record<string, Scalar>>,
-  updatedAtField: string | undefined,
-): StoredVersion {
-  const v = item[META.version] ?? (updatedAtField === undefined ? undefined : item[updatedAtField]);
+export function storedVersionOf(item: Readonly<Record<string, Scalar>>): StoredVersion {
   return {
-    version: v === undefined ? '' : String(v),
+    version: String(item[META.version] ?? ''),
     line: Number(item[META.line] ?? 0),
     digest: storedContentDigest(item),
     run: item[META.run] === undefined ? undefined : String(item[META.run]),

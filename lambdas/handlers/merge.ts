@@ -67,7 +67,7 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     ? new Map<string, Record<string, Scalar>>()
     : await batchGet(table, keyName, merger.keys(), { rate: readRate });
   const stored = new Map<string, StoredVersion>();
-  for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it, entity.updatedAt));
+  for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it));
   // Tombstones matter only for keys the target does not hold, and only once the entity has any.
   const graves = new TombstoneStore(env.ledgerTable, job.entity);
   const absent = merger.keys().filter((k) => !stored.has(k));
@@ -90,9 +90,9 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     for (const c of outcome.puts) {
       yield {
         PutRequest: {
-          // No `_v`: the version is the item's updatedAt field (storedVersionOf).
           Item: toAttributeMap({
             ...c.item,
+            [META.version]: c.version,
             [META.line]: c.line,
             [META.run]: job.runId,
             [META.digest]: c.digest,

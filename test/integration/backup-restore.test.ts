@@ -103,7 +103,7 @@ describe('backup and restore on the local stack', () => {
       active: { BOOL: true },
       name: { S: 'Zoë Łukaszewski 😀' },
     });
-    expect(Object.keys(a1 ?? {})).toEqual(expect.arrayContaining(['_line', '_run', '_digest']));
+    expect(Object.keys(a1 ?? {})).toEqual(expect.arrayContaining(['_v', '_line', '_run', '_digest']));
     expect(source.find((i) => i.id?.S === 'a3')?.code).toEqual({ S: '007' });
     process.stderr.write(`backup-restore: snapshot ${snapshotMs} ms, restore ${restoreMs} ms (304 items)\n`);
   });

@@ -123,6 +123,9 @@ describe('crm-sync CLI, local mode', () => {
     const off = await cli(['config', 'validate', 'examples/crm-sync.config.json'], {
       CRM_SYNC_HEAP_GROWING_PERCENT: '0',
     });
+    const empty = await cli(['config', 'validate', 'examples/crm-sync.config.json'], {
+      CRM_SYNC_HEAP_GROWING_PERCENT: '',
+    });
 
     // Assess
     expect(bad.code).toBe(2);
@@ -131,6 +134,7 @@ describe('crm-sync CLI, local mode', () => {
     );
     expect(bad.stdout).toBe('');
     expect(off.code).toBe(0);
+    expect(empty.code).toBe(0);
   });
 
   it('validates config files and lists every problem by path', async () => {

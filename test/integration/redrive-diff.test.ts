@@ -69,6 +69,17 @@ describe('dry runs and redrives on the local stack', () => {
         ExpressionAttributeValues: { ':n': { S: 'Mallory' } },
       }),
     );
+    // The version attribute itself, moved to a later time with the name: the rerun must still see
+    // the item as its row wrote it (not as newer than the row), and repair it.
+    await client().send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { id: { S: 'd003' } },
+        UpdateExpression: 'SET #n = :n, #u = :u',
+        ExpressionAttributeNames: { '#n': 'name', '#u': 'updatedAt' },
+        ExpressionAttributeValues: { ':n': { S: 'Eve' }, ':u': { S: '2030-01-01T00:00:00.000Z' } },
+      }),
+    );
     const tampered = await exportTable('person');
 
     // Act
@@ -86,8 +97,8 @@ describe('dry runs and redrives on the local stack', () => {
     expect(diff.runId).toMatch(/^person-/);
     expect(diff.counts).toEqual({
       rows: 60,
-      applied: 2,
-      unchanged: 58,
+      applied: 3,
+      unchanged: 57,
       superseded: 0,
       deleted: 0,
       rejected: 0,
@@ -98,13 +109,17 @@ describe('dry runs and redrives on the local stack', () => {
       expect.arrayContaining([
         ['d001', 'create', '3'],
         ['d002', 'update', '4'],
+        ['d003', 'update', '5'],
       ]),
     );
     expect(rows).toHaveLength(60);
     expect(afterDiff).toEqual(tampered);
-    expect(repair.counts).toMatchObject({ applied: 2, unchanged: 58 });
+    expect(repair.counts).toMatchObject({ applied: 3, unchanged: 57 });
     expect(repair.reconciliation?.status).toBe('MATCHED');
-    expect((await exportTable('person')).find((i) => i.id === 'd002')?.name).toBe('Person 2');
+    const repaired = await exportTable('person');
+    expect(repaired.find((i) => i.id === 'd002')?.name).toBe('Person 2');
+    expect(repaired.find((i) => i.id === 'd003')).toMatchObject({ name: 'Person 3' });
+    expect(repaired.find((i) => i.id === 'd003')?.updatedAt).not.toBe('2030-01-01T00:00:00.000Z');
   });
 
   it('resumes a failed run: finished chunks are not run again, and the table equals a clean run', async () => {

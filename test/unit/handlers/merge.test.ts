@@ -83,11 +83,9 @@ const STORED = [
   { id: 'K4', _v: '2020-01-01T00:00:00.000Z', _line: 2, _digest: 'old-digest', _run: 'contact-earlier' },
 ];
 
-// Written items carry no `_v` (their version is the updatedAt field); STORED above has items
-// written by earlier versions, with `_v`.
 const putRequest = (p: PartLine): WriteRequest => ({
   PutRequest: {
-    Item: marshall({ ...p.i, _line: p.l, _run: RUN_ID, _digest: p.h }),
+    Item: marshall({ ...p.i, _v: p.v, _line: p.l, _run: RUN_ID, _digest: p.h }),
   },
 });
 const K1_PUT = putRequest(K1_NEW);
@@ -183,6 +181,7 @@ describe('Handler: merge', () => {
         id: { S: 'K1' },
         lastName: { S: 'Newer' },
         updatedAt: { S: '2024-02-01T00:00:00.000Z' },
+        _v: { S: '2024-02-01T00:00:00.000Z' },
         _line: { N: '10' },
         _run: { S: RUN_ID },
         _digest: { S: K1_NEW.h },
