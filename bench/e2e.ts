@@ -8,7 +8,8 @@
  * - baseline: csv-parse stream + mapping + simple checks + BatchWriteItem, 8 batches in flight, into
  *   a fresh dynalite (bench/baseline.ts);
  * - put-per-row: one conditional PutItem per row, 32 in flight, on the first `--put-rows` rows
- *   (extrapolated to the file: it is slow).
+ *   (extrapolated to the file: it is slow); and the plain script's way, one PutItem at a time, on
+ *   the first 5,000 of them.
  *
  *   npm run bench -- e2e [--rows N] [--put-rows N] [--memory] [--memory-rows 100000,1000000] [--out f] [--keep]
  *
@@ -34,6 +35,8 @@ import { type TreeMemory, TreeMemorySampler } from './process-tree';
 
 export const E2E_DEFAULT_ROWS = 200_000;
 export const E2E_DEFAULT_PUT_ROWS = 20_000;
+/** Rows of the one-at-a-time put-per-row load (at most --put-rows). */
+export const E2E_ONE_AT_A_TIME_ROWS = 5_000;
 export const E2E_MEMORY_ROWS = [100_000, 1_000_000] as const;
 /** Goals of issue #7: crm-sync rows/s over the baseline's, and over put-per-row's. */
 export const GOALS = { vsBaseline: 0.8, vsPutPerRow: 10, memoryGrowth: 1.3 } as const;
@@ -282,9 +285,11 @@ async function runLoad(
   file: Dataset,
   dir: string,
   limit: number | undefined,
+  inFlight?: number,
 ): Promise<LoadRun> {
   const args = ['--import', 'tsx', BASELINE, mode, file.path, dir];
   if (limit !== undefined) args.push('--limit', String(limit));
+  if (inFlight !== undefined) args.push('--in-flight', String(inFlight));
   const run = await runChild(args);
   if (run.code !== 0) throw new Error(`${mode} load exited ${run.code}: ${run.stderr.trim()}`);
   const result = lastJson<LoadResult>(run, `${mode} load`);
@@ -380,6 +385,10 @@ async function compare(options: E2eOptions, dir: string): Promise<Record<string,
   progress(`put-per-row on ${options.putRows} rows`);
   const put = await runLoad('put', file, join(dir, 'put-dynamodb'), options.putRows);
   progress(`put-per-row: ${put.rowsPerS} rows/s`);
+  const oneRows = Math.min(options.putRows, E2E_ONE_AT_A_TIME_ROWS);
+  progress(`put-per-row one at a time on ${oneRows} rows`);
+  const one = await runLoad('put', file, join(dir, 'put-one-dynamodb'), oneRows, 1);
+  progress(`put-per-row one at a time: ${one.rowsPerS} rows/s`);
 
   if (crm.rows !== file.rows) fail(`crm-sync read ${crm.rows} rows, the file has ${file.rows}`);
   if (batch.rowsRead !== file.rows)
@@ -394,9 +403,15 @@ async function compare(options: E2eOptions, dir: string): Promise<Record<string,
   if (put.items !== put.distinctKeys) {
     fail(`put-per-row's table holds ${put.items} items for ${put.distinctKeys} distinct loaded keys`);
   }
+  if (one.rowsRead !== oneRows)
+    fail(`put-per-row one at a time read ${one.rowsRead} rows, expected ${oneRows}`);
+  if (one.items !== one.distinctKeys) {
+    fail(`put-per-row one at a time: ${one.items} items for ${one.distinctKeys} distinct loaded keys`);
+  }
 
   const vsBaseline = round(crm.rowsPerS / batch.rowsPerS, 3);
   const vsPutPerRow = round(crm.rowsPerS / put.rowsPerS, 2);
+  const vsOneAtATime = round(crm.rowsPerS / one.rowsPerS, 2);
   return {
     mode: 'e2e',
     file: describeFile(file),
@@ -422,16 +437,25 @@ async function compare(options: E2eOptions, dir: string): Promise<Record<string,
           : 'measured on the whole file',
       ...put,
     },
+    putPerRowOneAtATime: {
+      what: 'the same, one PutItem at a time (a plain `for … await put` script), fresh dynalite',
+      subset: one.rowsRead < file.rows,
+      extrapolatedMs: Math.round((file.rows / one.rowsPerS) * 1000),
+      note: `measured on the first ${one.rowsRead} rows; extrapolatedMs is the whole file at that rate`,
+      ...one,
+    },
     ratios: {
       basis:
         'rows/s over each contender’s load time (crm-sync: the run summary’s durationMs; loads: file open to last write)',
       crmSyncVsBaseline: vsBaseline,
       crmSyncVsPutPerRow: vsPutPerRow,
+      crmSyncVsPutPerRowOneAtATime: vsOneAtATime,
       crmSyncVsBaselineWall: round(batch.wallMs / crm.wallMs, 3),
       peakRssCrmSyncVsBaseline: round(crm.memory.peakTreeRssMiB / batch.memory.peakTreeRssMiB, 2),
       goals: GOALS,
       meetsBaselineGoal: vsBaseline >= GOALS.vsBaseline,
       meetsPutPerRowGoal: vsPutPerRow >= GOALS.vsPutPerRow,
+      meetsPutPerRowGoalOneAtATime: vsOneAtATime >= GOALS.vsPutPerRow,
     },
     checks: {
       rowsRead: `crm-sync ${crm.rows}, baseline ${batch.rowsRead}, file ${file.rows}`,

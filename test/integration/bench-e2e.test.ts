@@ -69,6 +69,14 @@ describe('npm run bench -- e2e (2,000 rows)', () => {
     expect(put.items).toBe(put.distinctKeys);
     expect(String(put.note)).toContain(`first ${PUT_ROWS} rows`);
     expect(positive(put.extrapolatedMs)).toBe(true);
+    // The plain script's way too: one PutItem at a time, on at most the same prefix.
+    const one = report.putPerRowOneAtATime as Json;
+    expect(one).toMatchObject({ rowsRead: PUT_ROWS, inFlight: 1, subset: true });
+    expect(one.items).toBe(put.items);
+    expect((report.ratios as Json).crmSyncVsPutPerRowOneAtATime).toBeCloseTo(
+      ((report.crmSync as Json).rowsPerS as number) / (one.rowsPerS as number),
+      2,
+    );
   });
 
   it('reports throughput, peak RSS and stage times of each contender, and their ratios', () => {
@@ -80,7 +88,7 @@ describe('npm run bench -- e2e (2,000 rows)', () => {
     const stages = crm.stagesMs as Json;
 
     // Assess
-    for (const name of ['crmSync', 'baseline', 'putPerRow']) {
+    for (const name of ['crmSync', 'baseline', 'putPerRow', 'putPerRowOneAtATime']) {
       const c = report[name] as Json;
       const memory = c.memory as Json;
       expect([positive(c.rowsPerS), positive(c.mbPerS), positive(memory.peakTreeRssMiB)]).toEqual([
