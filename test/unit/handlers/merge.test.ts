@@ -481,6 +481,53 @@ describe('Handler: merge', () => {
       expect(out.retries).toBe(calls - 16);
     });
 
+    it('pulls requests from an iterable as calls go out: each written once, never a partition ahead', async () => {
+      // Prepare: a generator that records how far it was pulled while calls were in flight.
+      let pulled = 0;
+      let written = 0;
+      let furthestAhead = 0;
+      function* requests(): Generator<WriteRequest> {
+        for (let i = 0; i < 201; i++) {
+          pulled++;
+          furthestAhead = Math.max(furthestAhead, pulled - written);
+          yield { DeleteRequest: { Key: { id: { S: `K${i}` } } } };
+        }
+      }
+      ddbMock
+        .on(BatchWriteItemCommand)
+        .callsFake(async (input: { RequestItems: Record<string, WriteRequest[]> }) => {
+          await new Promise((r) => setTimeout(r, 1));
+          written += input.RequestItems[TABLE]?.length ?? 0;
+          return {};
+        });
+
+      // Act
+      const out = await batchWrite(TABLE, requests(), { inFlight: 2, policy });
+
+      // Assess: 9 calls (8 × 25 + 1), every key once, at most the batches in flight pulled ahead.
+      const keys = ddbMock
+        .commandCalls(BatchWriteItemCommand)
+        .flatMap((c) => c.args[0].input.RequestItems?.[TABLE] ?? [])
+        .map((r) => r.DeleteRequest?.Key?.id?.S);
+      expect(out.calls).toBe(9);
+      expect(keys).toHaveLength(201);
+      expect(new Set(keys).size).toBe(201);
+      expect(furthestAhead).toBeLessThanOrEqual(2 * 25);
+    });
+
+    it('fails with the error of an iterable that throws, after sending what it gave before', async () => {
+      // Prepare
+      function* requests(): Generator<WriteRequest> {
+        for (let i = 0; i < 30; i++) yield { DeleteRequest: { Key: { id: { S: `K${i}` } } } };
+        throw new Error('bad part line');
+      }
+      ddbMock.on(BatchWriteItemCommand).resolves({});
+
+      // Act & Assess: the first 25 went out; the next batch never formed.
+      await expect(batchWrite(TABLE, requests(), { inFlight: 1, policy })).rejects.toThrow('bad part line');
+      expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 1);
+    });
+
     it('gives up after policy.maxAttempts with WriteRetriesExhaustedError', async () => {
       // Prepare
       ddbMock.on(BatchWriteItemCommand).resolves({ UnprocessedItems: { [TABLE]: [K4_DELETE_REQUEST] } });
