@@ -63,13 +63,14 @@ export const RUN_TIMEOUT_SECONDS = 12 * 3600;
  * Throughputs the planner assumes on Lambda (arm64). Where they come from:
  * - `npm run bench` measured the transform hot path (split, parse, map, validate, dedupe, digest,
  *   serialize) at 70,600 rows/s = 19.5 MB/s on one local core, and the splitter + parser at 124 MB/s
- *   (README, Performance). Per row that is ~12 µs of work plus ~8 ns per byte. Lambda's 1769 MB
+ *   (README, Performance). Since then the digest moved to the merge and the hot path measures
+ *   25.8 MB/s on a slower hour; the planner keeps the earlier, conservative figures. Per row that is ~12 µs of work plus ~8 ns per byte. Lambda's 1769 MB
  *   vCPU, S3 streaming and the part uploads are counted at 3.5× slower: 42 µs per row and 35 MB/s.
  * - Plan's scan (the splitter only, one S3 stream): 80 MB/s, the lower of one S3 GET stream
  *   (~90 MB/s) and the splitter on one vCPU.
  * - Merge worker: BatchWriteItem 25 items a call, 8 in flight at ~50 ms: 4,000 items/s; BatchGetItem
  *   100 keys a call, 4 in flight at ~40 ms: 10,000 keys/s; ~20 µs of CPU per row (JSON parse,
- *   classify, marshal). Locally, dynalite on disk took ~5,400 rows/s with 8 batches in flight.
+ *   digest, classify, marshal). Locally, dynalite on disk took ~5,400 rows/s with 8 batches in flight.
  * These are estimates for sizing and the cost estimator, not measurements on Lambda.
  */
 export const THROUGHPUT = {
