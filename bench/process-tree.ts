@@ -137,6 +137,9 @@ export class TreeMemorySampler {
       if (!own) {
         own = { role: roleOf(pid, this.root), rss: 0, anon: 0, file: 0 };
         this.perProcess.set(pid, own);
+      } else if (own.role === 'child') {
+        // Seen between fork and exec, a child still shows its parent's command line: look again.
+        own.role = roleOf(pid, this.root);
       }
       own.rss = Math.max(own.rss, status.VmRSS);
       own.anon = Math.max(own.anon, status.RssAnon);
