@@ -1,7 +1,7 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { jsonFields } from './jsonl';
-import { boundFields, type HeaderBinding, mapValues } from './mapping';
+import { boundFields, type HeaderBinding, itemOfValues, mapValues } from './mapping';
 import { normalizeField, type Scalar } from './normalize';
 import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
@@ -15,16 +15,20 @@ export type PartRow = Array<Scalar | number[] | null>;
 /** Where a part row's values start. */
 const ROW_VALUES = 5;
 
-/**
- * One accepted row of a chunk: the candidate for its key. Its values stay in the part row it will
- * be written as (no item object per row: ChunkAccumulator.itemOf builds one when asked).
- */
-export interface ChunkCandidate {
+/** Which row a candidate is, and whether it wins: its key, line, version and delete flag. */
+interface RowVersion {
   key: string;
   line: number;
   /** updatedAt as normalized ISO text ('' when the entity has none). */
   version: string;
   deleted: boolean;
+}
+
+/**
+ * One accepted row of a chunk: the candidate for its key. Its values stay in the part row it will
+ * be written as (no item object per row: ChunkAccumulator.itemOf builds one when asked).
+ */
+export interface ChunkCandidate extends RowVersion {
   row: PartRow;
 }
 
@@ -33,11 +37,7 @@ export interface ChunkCandidate {
  * computes the digest, for winners only: the transform worker is CPU-bound and the merge waits on
  * the table, so the hashing costs the merge no time.
  */
-export interface Candidate {
-  key: string;
-  line: number;
-  version: string;
-  deleted: boolean;
+export interface Candidate extends RowVersion {
   item: Record<string, Scalar>;
   digest: string;
 }
@@ -87,6 +87,8 @@ export class ChunkAccumulator {
   private readonly keySpec: FieldSpec | undefined;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
+  /** Where each of rejectOrphans' values sits in a part row (-1: the binding lacks the field). */
+  private readonly rejectAt: number[];
   private held: Array<{ candidate: ChunkCandidate; raw: string; fields: readonly string[] }> | undefined;
 
   /**
@@ -108,6 +110,10 @@ export class ChunkAccumulator {
     this.rejectOrphans = Object.entries(entity.references)
       .filter(([, r]) => r.reject)
       .map(([field]) => field);
+    this.rejectAt = this.rejectOrphans.map((f) => {
+      const at = this.itemFields.indexOf(f);
+      return at < 0 ? -1 : ROW_VALUES + at;
+    });
     this.held = this.rejectOrphans.length > 0 ? [] : undefined;
   }
 
@@ -177,11 +183,11 @@ export class ChunkAccumulator {
     for (const field of this.rejectOrphans) out.set(field, new Set());
     for (const { candidate } of this.held ?? []) {
       if (candidate.deleted) continue;
-      for (const field of this.rejectOrphans) {
-        const v = this.valueOf(candidate, field);
+      this.rejectOrphans.forEach((field, f) => {
+        const v = this.referenceValue(candidate, f);
         // A value that cannot be a key is an orphan without asking (settleReferences).
         if (v !== null && v !== '' && canBeKey(String(v))) out.get(field)?.add(String(v));
-      }
+      });
     }
     return out;
   }
@@ -197,8 +203,8 @@ export class ChunkAccumulator {
     for (const { candidate, raw, fields } of held) {
       const orphans = candidate.deleted
         ? []
-        : this.rejectOrphans.filter((field) => {
-            const v = this.valueOf(candidate, field);
+        : this.rejectOrphans.filter((field, f) => {
+            const v = this.referenceValue(candidate, f);
             return v !== null && v !== '' && !existing.get(field)?.has(String(v));
           });
       if (orphans.length > 0)
@@ -230,21 +236,15 @@ export class ChunkAccumulator {
     }
   }
 
-  /** A candidate's value of one field (null: the item has no such attribute). */
-  private valueOf(candidate: ChunkCandidate, field: string): Scalar | null {
-    const at = this.itemFields.indexOf(field);
-    return at < 0 ? null : ((candidate.row[ROW_VALUES + at] ?? null) as Scalar | null);
+  /** A candidate's value of rejectOrphans[f] (null: the item has no such attribute). */
+  private referenceValue(candidate: ChunkCandidate, f: number): Scalar | null {
+    const at = this.rejectAt[f] ?? -1;
+    return at < 0 ? null : ((candidate.row[at] ?? null) as Scalar | null);
   }
 
   /** A candidate's item: the attributes it holds (absent fields omitted), as the merge reads it. */
   itemOf(candidate: ChunkCandidate): Record<string, Scalar> {
-    const item: Record<string, Scalar> = {};
-    const fields = this.itemFields;
-    for (let f = 0; f < fields.length; f++) {
-      const v = candidate.row[ROW_VALUES + f];
-      if (v !== null && v !== undefined) item[fields[f] as string] = v as Scalar;
-    }
-    return item;
+    return itemOfValues(this.itemFields, candidate.row, ROW_VALUES);
   }
 
   /**
@@ -357,12 +357,7 @@ export function readPartLines(text: string): PartLine[] {
       continue;
     }
     const row = JSON.parse(line) as [string, number, string, 0 | 1, ...Array<Scalar | number[] | null>];
-    const item: Record<string, Scalar> = {};
-    const names = fields ?? [];
-    for (let f = 0; f < names.length; f++) {
-      const v = row[first + f];
-      if (v !== null && v !== undefined) item[names[f] as string] = v as Scalar;
-    }
+    const item = itemOfValues(fields ?? [], row, first);
     const part: PartLine = { k: row[0], l: row[1], v: row[2], d: row[3] === 1, i: item };
     if (first === 6) part.h = row[4] as string;
     const lost = row[first - 1] as number[] | null;

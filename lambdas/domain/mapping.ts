@@ -266,11 +266,23 @@ export function mapRecord(
   const values: Array<Scalar | number[] | null> = [];
   const mapped = mapValues(fields, binding, entity, values);
   if (!mapped.ok) return mapped;
-  const names = boundFields(binding, entity);
+  const item = itemOfValues(boundFields(binding, entity), values, 0);
+  return { ok: true, key: mapped.key, item, updatedAt: mapped.updatedAt, deleted: mapped.deleted };
+}
+
+/**
+ * The item that values in field order stand for (mapValues' output, a part row's values from
+ * `offset` on): one attribute per name whose value is present, absent ones (null) omitted.
+ */
+export function itemOfValues(
+  names: readonly string[],
+  values: ReadonlyArray<Scalar | number[] | null | undefined>,
+  offset: number,
+): Record<string, Scalar> {
   const item: Record<string, Scalar> = {};
   for (let i = 0; i < names.length; i++) {
-    const v = values[i];
+    const v = values[offset + i];
     if (v !== null && v !== undefined) item[names[i] as string] = v as Scalar;
   }
-  return { ok: true, key: mapped.key, item, updatedAt: mapped.updatedAt, deleted: mapped.deleted };
+  return item;
 }
