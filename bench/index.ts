@@ -18,8 +18,25 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type Dataset, generateDataset, makeWorkDir, prefixOf, removeWorkDir } from './dataset';
 import { e2eMain } from './e2e';
-import { loadEntity, mappingCoverage, planJob, runHotPath } from './hot-path';
-import { type CaseResult, HIGH_WATER_MARK, MB, measure, type RunPlan, round } from './measure';
+import {
+  type HotPathJob,
+  loadEntity,
+  mappingCoverage,
+  planJob,
+  runHotPath,
+  runStages,
+  type StageTimes,
+} from './hot-path';
+import {
+  type CaseResult,
+  collectGarbage,
+  HIGH_WATER_MARK,
+  MB,
+  measure,
+  median,
+  type RunPlan,
+  round,
+} from './measure';
 import { measureMemory } from './memory';
 import { PARSERS, type ParserName } from './parsers';
 
@@ -74,6 +91,83 @@ export function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
+/** runStages warmup + runs times (GC before each); the median of each stage over the measured runs. */
+async function measureStages(
+  job: HotPathJob,
+  plan: RunPlan,
+  log: (line: string) => void,
+): Promise<StageTimes> {
+  const runs: StageTimes[] = [];
+  for (let i = 0; i < plan.warmup + plan.runs; i++) {
+    collectGarbage();
+    const times = await runStages(job);
+    if (i >= plan.warmup) runs.push(times);
+    log(
+      `stages: split ${times.splitMs.toFixed(0)} ms, parse ${times.parseMs.toFixed(0)} ms, map ${times.mapMs.toFixed(0)} ms`,
+    );
+  }
+  const last = runs[runs.length - 1];
+  if (!last) throw new RangeError('stages: no runs');
+  return {
+    splitMs: median(runs.map((r) => r.splitMs)),
+    parseMs: median(runs.map((r) => r.parseMs)),
+    mapMs: median(runs.map((r) => r.mapMs)),
+    fieldMs: Object.fromEntries(
+      Object.keys(last.fieldMs).map((f) => [f, median(runs.map((r) => r.fieldMs[f] ?? 0))]),
+    ),
+    rows: last.rows,
+    mapped: last.mapped,
+  };
+}
+
+/**
+ * Where the hot path's time goes: each stage timed on its own (runStages; serialize inside the hot
+ * path runs), in ms and µs per row; `other` is what the stages leave out of the hot path's median
+ * (the accumulator's dedupe and reject bookkeeping, per-chunk set-up; negative only through noise).
+ */
+function stageReport(
+  stages: StageTimes,
+  serializeMs: number,
+  hotMs: number,
+  rows: number,
+): Record<string, unknown> {
+  const ms = {
+    split: stages.splitMs,
+    parse: stages.parseMs,
+    map: stages.mapMs,
+    serialize: serializeMs,
+  };
+  const sum = ms.split + ms.parse + ms.map + ms.serialize;
+  const all = { ...ms, other: hotMs - sum };
+  return {
+    what: 'each stage timed on its own over the same chunks (median of the runs); serialize: inside the hot path runs',
+    ms: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round(v, 1)])),
+    usPerRow: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round((v * 1000) / rows, 2)])),
+    share: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round(v / hotMs, 3)])),
+    mapUsPerRowByField: Object.fromEntries(
+      Object.entries(stages.fieldMs).map(([f, v]) => [f, round((v * 1000) / rows, 3)]),
+    ),
+    mapped: stages.mapped,
+  };
+}
+
+/**
+ * The best the hot path could do with today's parser, mapping and serialization and no glue at all:
+ * our parse-only pass plus the map and serialize stages. If even that stays under the target, the
+ * target needs those stages faster, not the glue between them.
+ */
+function floorOf(
+  stages: StageTimes,
+  serializeMs: number,
+  parseOnlyMs: number,
+  bytes: number,
+  fastestMbPerS: number,
+): { stagesOnlyMbPerS: number; stagesOnlyVsFastestParse: number } {
+  const ms = parseOnlyMs + stages.mapMs + serializeMs;
+  const mbPerS = bytes / MB / (ms / 1000);
+  return { stagesOnlyMbPerS: round(mbPerS), stagesOnlyVsFastestParse: round(mbPerS / fastestMbPerS, 3) };
+}
+
 function progress(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
@@ -125,17 +219,21 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
     }
 
     let totals: Awaited<ReturnType<typeof runHotPath>> | undefined;
+    const serializeRunsMs: number[] = [];
     const hot = await measure(
       'hotPath',
       file.bytes,
       options.plan,
       async () => {
         totals = await runHotPath(job);
+        serializeRunsMs.push(totals.serializeMs);
         return { rows: totals.rows, fields: 0 };
       },
       progress,
     );
     if (!totals) throw new Error('hot path did not run');
+    const stages = await measureStages(job, options.plan, progress);
+    const serializeMs = median(serializeRunsMs.slice(options.plan.warmup));
 
     const quarter = Math.max(1, Math.floor(file.rows / 4));
     const small: Dataset = await prefixOf(file, dir, quarter);
@@ -188,6 +286,7 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
         superseded: totals.superseded,
         outputChars: totals.outputChars,
         lastRunSerializeMs: round(totals.serializeMs, 1),
+        stages: stageReport(stages, serializeMs, hot.medianMs, file.rows),
         plan: { ms: round(job.planMs, 1), mbPerS: round(file.bytes / MB / (job.planMs / 1000)), runs: 1 },
       },
       memory,
@@ -197,6 +296,7 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
         target: TARGET_RATIO,
         meetsTarget: hotPathVsFastestParse >= TARGET_RATIO,
         hotPathVsOurParse: round(hot.mbPerS / parse.ours.mbPerS, 3),
+        ...floorOf(stages, serializeMs, parse.ours.medianMs, file.bytes, fastestMbPerS),
         parseVsFastest,
       },
     };

@@ -115,6 +115,28 @@ describe('npm run bench -- --quick', () => {
     expect((hot.runsMs as unknown[]).length).toBe(1);
   });
 
+  it('breaks the hot path into stages that account for its time', () => {
+    // Prepare
+    const hot = obj(report.hotPath, 'hotPath');
+    const stages = obj(hot.stages, 'hotPath.stages');
+
+    // Act
+    const ms = obj(stages.ms, 'hotPath.stages.ms') as Record<string, number>;
+    const perRow = obj(stages.usPerRow, 'hotPath.stages.usPerRow') as Record<string, number>;
+    const total = Object.values(ms).reduce((a, b) => a + b, 0);
+
+    // Assess
+    expect(Object.keys(ms)).toEqual(['split', 'parse', 'map', 'serialize', 'other']);
+    for (const stage of ['split', 'parse', 'map', 'serialize']) {
+      expect({ stage, positive: positive(ms[stage]) }).toEqual({ stage, positive: true });
+      expect(perRow[stage]).toBeCloseTo(((ms[stage] as number) * 1000) / ROWS, 1);
+    }
+    // `other` is the hot path's median less the stages: together they are the hot path's time.
+    expect(total).toBeCloseTo(hot.medianMs as number, 0);
+    // Every parsed row is mapped; the rows that map are the hot path's accepted rows.
+    expect(stages.mapped).toBe((hot.candidates as number) + (hot.superseded as number));
+  });
+
   it('reports hot-path memory at two file sizes, the smaller first', () => {
     // Prepare
     const memory = obj(report.memory, 'memory');
@@ -153,6 +175,9 @@ describe('npm run bench -- --quick', () => {
     expect(ratios.hotPathVsFastestParse).toBeCloseTo((hot.mbPerS as number) / best, 2);
     expect(ratios.target).toBe(0.5);
     expect(ratios.meetsTarget).toBe((ratios.hotPathVsFastestParse as number) >= 0.5);
+    // The stages-only figure: our parse-only pass plus the map and serialize stages, against the same best.
+    expect(ratios.stagesOnlyVsFastestParse).toBeCloseTo((ratios.stagesOnlyMbPerS as number) / best, 2);
+    expect(positive(ratios.stagesOnlyMbPerS)).toBe(true);
   });
 
   it('rejects a bad option with exit code 2 and no JSON', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ChunkAccumulator, PART_FORMAT, readPartLines } from '../../lambdas/domain/chunk';
+import { ChunkAccumulator, PART_FORMAT, readPartLines, withLostLines } from '../../lambdas/domain/chunk';
 import { getEntity, parseConfig } from '../../lambdas/domain/config';
 import { bindHeader } from '../../lambdas/domain/mapping';
 import { type PartLine, partitionOf } from '../../lambdas/domain/run';
@@ -142,6 +142,48 @@ describe('part objects (ChunkAccumulator.serialize → readPartLines)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('puts the lost lines into a serialized row exactly where serializing the row with them would (property)', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 10 }), fc.string({ unit: 'grapheme' }));
+    const value = fc.oneof(text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null));
+    fc.assert(
+      fc.property(
+        fc.record({
+          key: text,
+          line: fc.nat(),
+          version: text,
+          deleted: fc.boolean(),
+          values: fc.array(value, { maxLength: 8 }),
+          lost: fc.array(fc.nat(), { minLength: 1, maxLength: 5 }),
+        }),
+        ({ key, line, version, deleted, values, lost }) => {
+          // Prepare: the row as the accumulator serializes it (no lost lines yet)
+          const flag = deleted ? 1 : 0;
+          const json = JSON.stringify([key, line, version, flag, null, ...values]);
+
+          // Act
+          const out = withLostLines({ key, line, version, deleted, json }, lost);
+
+          // Assess
+          return out === JSON.stringify([key, line, version, flag, lost, ...values]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses to put lost lines into a row that is not the candidate’s', () => {
+    const json = JSON.stringify(['a', 2, 'v', 0, null, 'x']);
+    expect(() => withLostLines({ key: 'b', line: 2, version: 'v', deleted: false, json }, [1])).toThrow(
+      'part row of line 2 does not start with its key',
+    );
+    expect(() =>
+      withLostLines(
+        { key: 'a', line: 2, version: 'v', deleted: false, json: json.replace('null', '[]') },
+        [1],
+      ),
+    ).toThrow('does not start with');
   });
 
   it('still reads format 2 parts (a digest per row): a run resumed after an upgrade', () => {
