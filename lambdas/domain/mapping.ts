@@ -109,17 +109,6 @@ export type MapValuesResult =
   | { ok: true; key: string; updatedAt: string | undefined; deleted: boolean }
   | { ok: false; reasons: string[] };
 
-const deleteValueSets = new WeakMap<EntityConfig, Set<string>>();
-
-function deleteValues(entity: EntityConfig): Set<string> {
-  let set = deleteValueSets.get(entity);
-  if (!set) {
-    set = new Set((entity.deleteFlag?.values ?? []).map((v) => v.trim().toLowerCase()));
-    deleteValueSets.set(entity, set);
-  }
-  return set;
-}
-
 /** One target field of a binding, as mapValues reads it. */
 interface BoundField {
   field: string;
@@ -136,11 +125,16 @@ interface BindingPlan {
   /** Positions of the key and the updatedAt field in `fields` (-1: not bound). */
   keyAt: number;
   updatedAtAt: number;
+  /** The delete flag's values, trimmed and lower-cased. */
+  deleteValues: Set<string>;
 }
 
 const plans = new WeakMap<HeaderBinding, WeakMap<EntityConfig, BindingPlan>>();
+/** The last plan asked for: a worker maps a whole chunk with one binding and one entity. */
+let last: { binding: HeaderBinding; entity: EntityConfig; plan: BindingPlan } | undefined;
 
 function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
+  if (last !== undefined && last.binding === binding && last.entity === entity) return last.plan;
   let byEntity = plans.get(binding);
   if (!byEntity) {
     byEntity = new WeakMap();
@@ -169,9 +163,11 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
       names,
       keyAt: names.indexOf(entity.target.key),
       updatedAtAt: entity.updatedAt === undefined ? -1 : names.indexOf(entity.updatedAt),
+      deleteValues: new Set((entity.deleteFlag?.values ?? []).map((v) => v.trim().toLowerCase())),
     };
     byEntity.set(entity, plan);
   }
+  last = { binding, entity, plan };
   return plan;
 }
 
@@ -198,12 +194,12 @@ export function mapValues(
   if (fields.length !== binding.columns.length) {
     return { ok: false, reasons: [`column_count:${binding.columns.length}:${fields.length}`] };
   }
+  const plan = planOf(binding, entity);
   let deleted = false;
   if (binding.deleteIndex !== undefined) {
     const flag = fields[binding.deleteIndex];
-    deleted = flag !== undefined && deleteValues(entity).has(flag.trim().toLowerCase());
+    deleted = flag !== undefined && plan.deleteValues.has(flag.trim().toLowerCase());
   }
-  const plan = planOf(binding, entity);
   const start = out.length;
   let reasons: string[] | undefined;
   for (const { spec, index, needed } of plan.fields) {

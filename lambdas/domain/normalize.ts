@@ -24,6 +24,26 @@ function trim(s: string): string {
   return s.trim();
 }
 
+/**
+ * Whether collapseSpaces would leave `s` as it is, told without the regex for printable ASCII text
+ * with no two spaces in a row (false: let the regex decide).
+ */
+function isCollapsedAscii(s: string): boolean {
+  let space = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20) {
+      if (space) return false;
+      space = true;
+    } else if (c > 0x20 && c < 0x7f) {
+      space = false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** Applies transforms in order: trim, lower, upper, collapseSpaces (runs of Unicode whitespace -> one space). */
 export function applyTransforms(value: string, transforms: readonly Transform[]): string {
   let out = value;
@@ -39,7 +59,7 @@ export function applyTransforms(value: string, transforms: readonly Transform[])
         out = out.toUpperCase();
         break;
       case 'collapseSpaces':
-        out = out.replace(WHITESPACE_RUN, ' ');
+        if (!isCollapsedAscii(out)) out = out.replace(WHITESPACE_RUN, ' ');
         break;
       default: {
         const unknown: never = t;
@@ -170,6 +190,79 @@ const EMAIL_LOCAL_FORBIDDEN = /[\s\p{Cc}@,;:<>()[\]\\"]/u;
 const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?$/u;
 const HAS_LETTER = /\p{L}/u;
 
+/** What the regexes answer, told by a scan of ASCII text: yes, no, or not ASCII (ask the regex). */
+const YES = 1;
+const NO = 0;
+const NOT_ASCII = -1;
+
+/**
+ * EMAIL_LOCAL_FORBIDDEN.test(local) for ASCII text. Its ASCII members: controls and DEL (\p{Cc}),
+ * the space (\s: the other ASCII spaces are controls) and `@,;:<>()[]\"`.
+ */
+function localForbiddenAscii(local: string): number {
+  let answer = NO;
+  for (let i = 0; i < local.length; i++) {
+    const c = local.charCodeAt(i);
+    if (c > 0x7e) {
+      if (c === 0x7f) return YES; // DEL is a control
+      answer = NOT_ASCII; // the regex decides, unless a forbidden ASCII character comes
+    } else if (
+      c <= 0x20 ||
+      c === 0x40 || // @
+      c === 0x2c || // ,
+      c === 0x3b || // ;
+      c === 0x3a || // :
+      c === 0x3c || // <
+      c === 0x3e || // >
+      c === 0x28 || // (
+      c === 0x29 || // )
+      c === 0x5b || // [
+      c === 0x5d || // ]
+      c === 0x5c || // \
+      c === 0x22 // "
+    ) {
+      return YES; // the regex finds it too, whatever else the text holds
+    }
+  }
+  return answer;
+}
+
+const isAsciiLetter = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
+const isAsciiDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/**
+ * DOMAIN_LABEL.test(label) for ASCII text: in ASCII, \p{L} is a–z and A–Z, \p{N} is 0–9 and
+ * \p{M} is empty, so a label is letters, digits and inner hyphens.
+ */
+function domainLabelAscii(label: string): number {
+  const n = label.length;
+  let answer = n > 0 ? YES : NO;
+  for (let i = 0; i < n; i++) {
+    const c = label.charCodeAt(i);
+    if (c > 0x7f) return NOT_ASCII;
+    const alnum = isAsciiLetter(c) || isAsciiDigit(c);
+    if (!alnum && !(c === 0x2d && i > 0 && i < n - 1)) answer = NO;
+  }
+  return answer;
+}
+
+/** HAS_LETTER.test(text) for ASCII text. */
+function hasLetterAscii(text: string): number {
+  let answer = NO;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) return NOT_ASCII;
+    if (isAsciiLetter(c)) answer = YES;
+  }
+  return answer;
+}
+
+/** `regex.test(text)`, answered by `ascii` when the text is ASCII. */
+function testAsciiFirst(ascii: (text: string) => number, regex: RegExp, text: string): boolean {
+  const answer = ascii(text);
+  return answer === NOT_ASCII ? regex.test(text) : answer === YES;
+}
+
 function normalizeEmail(text: string): string | Invalid {
   const email = trim(text).toLowerCase();
   const at = email.indexOf('@');
@@ -177,7 +270,7 @@ function normalizeEmail(text: string): string | Invalid {
   const local = email.slice(0, at);
   if (
     longerThan(local, 64) ||
-    EMAIL_LOCAL_FORBIDDEN.test(local) ||
+    testAsciiFirst(localForbiddenAscii, EMAIL_LOCAL_FORBIDDEN, local) ||
     local.charCodeAt(0) === 0x2e ||
     local.charCodeAt(local.length - 1) === 0x2e ||
     local.includes('..')
@@ -192,13 +285,13 @@ function normalizeEmail(text: string): string | Invalid {
     const dot = email.indexOf('.', from);
     last = dot === -1 ? email.slice(from) : email.slice(from, dot);
     labels++;
-    if (longerThan(last, 63) || !DOMAIN_LABEL.test(last)) return INVALID_EMAIL;
+    if (longerThan(last, 63) || !testAsciiFirst(domainLabelAscii, DOMAIN_LABEL, last)) return INVALID_EMAIL;
     if (dot === -1) break;
     from = dot + 1;
   }
   if (labels < 2) return INVALID_EMAIL;
   // The top-level domain is never all digits (`a@1.2.3.4` is not a mailbox a CRM should hold).
-  if (!HAS_LETTER.test(last)) return INVALID_EMAIL;
+  if (!testAsciiFirst(hasLetterAscii, HAS_LETTER, last)) return INVALID_EMAIL;
   return email;
 }
 
@@ -218,9 +311,16 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
  * the region) with libphonenumber-js's default (min) metadata: phoneE164 gives exactly
  * `parsePhoneNumberFromString(input, region)` → `isValid()` → `.number`, fast for common shapes.
  */
+/**
+ * Part of PHONE_TEXT's language, in ASCII and without the Unicode regex: `(`?, `+`?, then ASCII
+ * digits, spaces and `().-/` (ASCII digits are \p{Nd}, the space is \s). Text it refuses may still
+ * be a phone: PHONE_TEXT decides.
+ */
+const PLAIN_PHONE_TEXT = /^\(?\+?[0-9 ().\-/]+$/;
+
 function normalizePhone(text: string, region: string | undefined): string | Invalid {
   const input = trim(text);
-  if (!PHONE_TEXT.test(input)) return INVALID_PHONE;
+  if (!PLAIN_PHONE_TEXT.test(input) && !PHONE_TEXT.test(input)) return INVALID_PHONE;
   return phoneE164(input, region ?? 'US') ?? INVALID_PHONE;
 }
 

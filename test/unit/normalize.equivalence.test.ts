@@ -43,8 +43,53 @@ const padded = (core: fc.Arbitrary<string>) =>
     )
     .map(([a, b, c]) => a + b + c);
 
+/**
+ * Characters around the ASCII fast paths (collapseSpaces, email local parts and labels, phone text):
+ * ASCII specials, spaces and controls, DEL, and the first characters past ASCII.
+ */
+const EDGE_CHARS = [
+  'a',
+  'Z',
+  '0',
+  '9',
+  '.',
+  '-',
+  '+',
+  '_',
+  ' ',
+  '  ',
+  '\t',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\u0080',
+  '\u0085',
+  '\u00a0',
+  'é',
+  '@',
+  ',',
+  ';',
+  ':',
+  '<',
+  '>',
+  '(',
+  ')',
+  '[',
+  ']',
+  '\\',
+  '"',
+  '/',
+  '#',
+  'x',
+  'ext',
+  '王',
+];
+const edgeText = (maxLength: number) =>
+  fc.array(fc.constantFrom(...EDGE_CHARS), { maxLength }).map((parts) => parts.join(''));
+
 const word = fc.oneof(
   fc.string({ maxLength: 12 }),
+  edgeText(8),
   fc.string({ unit: 'grapheme', maxLength: 8 }),
   fc.constantFrom(
     'Ada',
@@ -189,15 +234,38 @@ const dateText = fc.constantFrom(
   '2024-03-05T10:22:33+05:30',
   'yesterday',
 );
-const phoneText = fc.constantFrom(
-  '(206) 249-1750',
-  '+1 206 688 0480',
-  '650.857.1959 ext. 12',
-  '+44 20 7946 0958',
-  '12',
-  'call me',
-  '+49 30 12345678',
-  '020 7946 0958',
+const phoneText = fc.oneof(
+  fc.constantFrom(
+    '(206) 249-1750',
+    '+1 206 688 0480',
+    '650.857.1959 ext. 12',
+    '+44 20 7946 0958',
+    '12',
+    'call me',
+    '+49 30 12345678',
+    '020 7946 0958',
+    '(+1) 206 688 0480',
+    '-+1 206 688 0480',
+    '+(1) 206 688 0480',
+    '206/688/0480',
+    '206\u00a0688\u00a00480',
+    '\u0661\u0662\u0663 456 7890',
+    '206 688 0480 x12',
+    '206 688 0480 #12',
+    // libphonenumber ignores trailing letters: only the text check refuses these.
+    '650-253-0000x',
+    '650-253-0000abc',
+    '(650) 253-0000 call',
+  ),
+  fc
+    .array(
+      fc.constantFrom('2', '0', '6', '8', '4', ' ', '(', ')', '.', '-', '/', '+', 'x', 'a', '\t', '\u00a0'),
+      {
+        minLength: 3,
+        maxLength: 16,
+      },
+    )
+    .map((parts) => parts.join('')),
 );
 
 const transforms = fc
@@ -286,5 +354,27 @@ describe('normalize.ts equals its previous implementation', () => {
       { numRuns: runs, seed: 20261125 },
     );
     expect(accepted).toBeGreaterThan(runs * 0.1);
+  });
+
+  it('emails made of the characters around the ASCII fast paths: the same answers', () => {
+    let accepted = 0;
+    let refused = 0;
+    const emailSpec: FieldSpec = { source: 'Email', type: 'email', required: false, transforms: [] };
+    const edgeEmail = fc
+      .tuple(
+        fc.oneof(localPart, edgeText(6)),
+        fc.array(fc.oneof(label, edgeText(4)), { minLength: 1, maxLength: 3 }),
+      )
+      .map(([l, labels]) => `${l}@${labels.join('.')}`);
+    fc.assert(
+      fc.property(edgeEmail, (raw) => {
+        const expected = referenceNormalizeField(raw, emailSpec);
+        expect(normalizeField(raw, emailSpec)).toEqual(expected);
+        if (expected.ok) accepted++;
+        else refused++;
+      }),
+      { numRuns: 20_000, seed: 20261126 },
+    );
+    expect([accepted > 500, refused > 500]).toEqual([true, true]);
   });
 });
