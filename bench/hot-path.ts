@@ -21,6 +21,7 @@ import {
 } from '../lambdas/domain/csv';
 import { bindHeader, mapValues } from '../lambdas/domain/mapping';
 import { normalizeValue } from '../lambdas/domain/normalize';
+import { partitionOf } from '../lambdas/domain/run';
 import { HIGH_WATER_MARK } from './measure';
 
 export const CONFIG_PATH = join(__dirname, '..', 'examples', 'crm-sync.config.json');
@@ -167,6 +168,11 @@ export interface StageTimes {
   /** mapValues per parsed record (map, validate, normalize every field into the part row). */
   mapMs: number;
   /**
+   * Every mapped row to its JSON text (as the accumulator does when it accepts a row) and the
+   * texts joined into one part object per merge partition (as it does at the end of the chunk).
+   */
+  serializeMs: number;
+  /**
    * normalizeValue per target field over the same parsed rows (one field at a time within a chunk):
    * what each field's type and transforms cost, summed over the chunks.
    */
@@ -178,16 +184,24 @@ export interface StageTimes {
 
 /**
  * The hot path's stages, each timed on its own over the same planned chunks: a chunk's records are
- * split and held (a chunk is bounded by chunkBytes), then all parsed, then all mapped. What this
- * leaves out of the hot path is the glue: the accumulator (dedupe by key, rejects, the field size
- * check), the per-chunk set-up, and the serialization (which runHotPath times itself). Then each
- * field's normalizeValue alone, over the same rows.
+ * split and held (a chunk is bounded by chunkBytes), then all parsed, then all mapped, then all
+ * serialized. What this leaves out of the hot path is the glue: the accumulator (dedupe by key,
+ * rejects, the field size check) and the per-chunk set-up. Then each field's normalizeValue alone,
+ * over the same rows.
  */
 export async function runStages(job: HotPathJob): Promise<StageTimes> {
   const { entity } = job;
   const { delimiter } = job.plan;
   const binding = bindHeader(job.columns, entity);
-  const times: StageTimes = { splitMs: 0, parseMs: 0, mapMs: 0, fieldMs: {}, rows: 0, mapped: 0 };
+  const times: StageTimes = {
+    splitMs: 0,
+    parseMs: 0,
+    mapMs: 0,
+    serializeMs: 0,
+    fieldMs: {},
+    rows: 0,
+    mapped: 0,
+  };
   for (const { field } of binding.fieldColumns) times.fieldMs[field] = 0;
   for (const chunk of job.plan.chunks) {
     if (chunk.end <= chunk.start) continue;
@@ -217,11 +231,26 @@ export async function runStages(job: HotPathJob): Promise<StageTimes> {
     times.parseMs += performance.now() - started;
 
     started = performance.now();
+    const rows: PartRow[] = [];
     for (const { line, fields } of parsed) {
       const row: PartRow = [null, line, null, 0, null];
-      if (mapValues(fields, binding, entity, row).ok) times.mapped++;
+      const mapped = mapValues(fields, binding, entity, row);
+      if (!mapped.ok) continue;
+      row[0] = mapped.key;
+      row[2] = mapped.updatedAt ?? '';
+      if (mapped.deleted) row[3] = 1;
+      rows.push(row);
     }
     times.mapMs += performance.now() - started;
+    times.mapped += rows.length;
+
+    started = performance.now();
+    const lines: string[][] = Array.from({ length: job.partitions }, () => []);
+    for (const row of rows) lines[partitionOf(String(row[0]), job.partitions)]?.push(JSON.stringify(row));
+    let chars = 0;
+    for (const l of lines) chars += l.join('\n').length;
+    times.serializeMs += performance.now() - started;
+    if (chars < 0) throw new Error('unreachable'); // keeps the joined texts' length used
 
     for (const { field, spec, index } of binding.fieldColumns) {
       started = performance.now();
