@@ -173,8 +173,9 @@ export interface StageTimes {
    */
   serializeMs: number;
   /**
-   * normalizeValue per target field over the same parsed rows (one field at a time within a chunk):
-   * what each field's type and transforms cost, summed over the chunks.
+   * normalizeValue per target field over the same parsed rows (one field at a time within a chunk,
+   * every row, deletes included, which mapValues maps only in part): what each field's type and
+   * transforms cost, summed over the chunks.
    */
   fieldMs: Record<string, number>;
   rows: number;
