@@ -94,6 +94,17 @@ export interface HotPathTotals {
 
 export class ChunkRowsMismatchError extends Error {}
 
+/** A chunk's records as the worker reads them: its byte range streamed from disk, split by recordsOf. */
+function chunkRecords(job: HotPathJob, chunk: ChunkPlan): AsyncGenerator<RawRecord[]> {
+  const body = createReadStream(job.path, {
+    start: chunk.start,
+    end: chunk.end - 1, // inclusive, like the ranged GET `bytes=start-(end-1)`
+    highWaterMark: HIGH_WATER_MARK,
+  });
+  const options = { maxRecordBytes: job.maxRecordBytes, delimiter: job.plan.delimiter, quoting: true };
+  return recordsOf(body, chunk, options);
+}
+
 /** Transforms one chunk like transformChunk (minus S3 and the ledger); returns what it would upload. */
 async function transformChunk(
   job: HotPathJob,
@@ -106,13 +117,7 @@ async function transformChunk(
   const { delimiter } = job.plan;
   const acc = new ChunkAccumulator(entity, binding, delimiter, entity.source.maxFieldBytes, 'csv');
   if (chunk.end > chunk.start) {
-    const body = createReadStream(job.path, {
-      start: chunk.start,
-      end: chunk.end - 1, // inclusive, like the ranged GET `bytes=start-(end-1)`
-      highWaterMark: HIGH_WATER_MARK,
-    });
-    const options = { maxRecordBytes: job.maxRecordBytes, delimiter, quoting: true };
-    for await (const records of recordsOf(body, chunk, options)) {
+    for await (const records of chunkRecords(job, chunk)) {
       for (const r of records) acc.add(r);
       onBatch?.();
     }
@@ -208,13 +213,7 @@ export async function runStages(job: HotPathJob): Promise<StageTimes> {
     if (chunk.end <= chunk.start) continue;
     let started = performance.now();
     const records: RawRecord[] = [];
-    const body = createReadStream(job.path, {
-      start: chunk.start,
-      end: chunk.end - 1,
-      highWaterMark: HIGH_WATER_MARK,
-    });
-    const options = { maxRecordBytes: job.maxRecordBytes, delimiter, quoting: true };
-    for await (const batch of recordsOf(body, chunk, options)) for (const r of batch) records.push(r);
+    for await (const batch of chunkRecords(job, chunk)) for (const r of batch) records.push(r);
     times.splitMs += performance.now() - started;
 
     started = performance.now();

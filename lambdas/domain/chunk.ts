@@ -170,13 +170,13 @@ export class ChunkAccumulator {
     row[0] = mapped.key;
     row[2] = version;
     if (mapped.deleted) row[3] = 1;
-    const candidate: RowVersion = { key: mapped.key, line: record.line, version, deleted: mapped.deleted };
     if (this.held) {
       // Its parents are looked up before it may compete for its key (settleReferences).
+      const candidate: RowVersion = { key: mapped.key, line: record.line, version, deleted: mapped.deleted };
       this.held.push({ candidate, row, raw: text, fields });
       return;
     }
-    this.accept(candidate, row);
+    this.accept(mapped.key, record.line, version, mapped.deleted, row);
   }
 
   /**
@@ -221,19 +221,13 @@ export class ChunkAccumulator {
           fields,
           candidate.key,
         );
-      else this.accept(candidate, row);
+      else this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, row);
     }
     this.rejects.sort((a, b) => a.line - b.line);
   }
 
-  private accept(version: RowVersion, row: PartRow): void {
-    const candidate: ChunkCandidate = {
-      key: version.key,
-      line: version.line,
-      version: version.version,
-      deleted: version.deleted,
-      json: JSON.stringify(row),
-    };
+  private accept(key: string, line: number, version: string, deleted: boolean, row: PartRow): void {
+    const candidate: ChunkCandidate = { key, line, version, deleted, json: JSON.stringify(row) };
     const current = this.winners.get(candidate.key);
     if (current) {
       let lines = this.linesByKey.get(candidate.key);
@@ -346,13 +340,12 @@ export class ChunkAccumulator {
  * they do alone, so what follows them is found by length, not by parsing.
  */
 export function withLostLines(c: ChunkCandidate, lost: readonly number[]): string {
-  const head = JSON.stringify([c.key, c.line, c.version, c.deleted ? 1 : 0]);
-  // head is `[k,l,v,d]`; the row text continues `,null,…` (or `,null]` with no values).
-  const nullAt = head.length; // after `[k,l,v,d,`
-  if (c.json.slice(0, head.length - 1) !== head.slice(0, -1) || !c.json.startsWith('null', nullAt)) {
+  // `[k,l,v,d,`: the row text continues `null,…` (or `null]` with no values).
+  const head = `${JSON.stringify([c.key, c.line, c.version, c.deleted ? 1 : 0]).slice(0, -1)},`;
+  if (!c.json.startsWith(`${head}null`)) {
     throw new Error(`part row of line ${c.line} does not start with its key, line, version and delete flag`);
   }
-  return `${head.slice(0, -1)},${JSON.stringify(lost)}${c.json.slice(nullAt + 4)}`;
+  return `${head}${JSON.stringify(lost)}${c.json.slice(head.length + 4)}`;
 }
 
 /**

@@ -236,12 +236,15 @@ const isAsciiDigit = (c: number) => c >= 0x30 && c <= 0x39;
  */
 function domainLabelAscii(label: string): number {
   const n = label.length;
-  let answer = n > 0 ? YES : NO;
+  if (n === 0) return NO;
+  let answer = YES;
   for (let i = 0; i < n; i++) {
     const c = label.charCodeAt(i);
-    if (c > 0x7f) return NOT_ASCII;
-    const alnum = isAsciiLetter(c) || isAsciiDigit(c);
-    if (!alnum && !(c === 0x2d && i > 0 && i < n - 1)) answer = NO;
+    if (c > 0x7f) {
+      answer = NOT_ASCII; // the regex decides, unless an ASCII character refuses the label
+    } else if (!isAsciiLetter(c) && !isAsciiDigit(c) && !(c === 0x2d && i > 0 && i < n - 1)) {
+      return NO; // the regex is anchored: one character outside its classes refuses the label
+    }
   }
   return answer;
 }
@@ -251,8 +254,8 @@ function hasLetterAscii(text: string): number {
   let answer = NO;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c > 0x7f) return NOT_ASCII;
-    if (isAsciiLetter(c)) answer = YES;
+    if (isAsciiLetter(c)) return YES; // the regex finds it too, whatever else the text holds
+    if (c > 0x7f) answer = NOT_ASCII;
   }
   return answer;
 }
