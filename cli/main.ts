@@ -10,7 +10,7 @@ import { PRESETS } from '../lambdas/domain/presets';
 import { readEvents } from '../local/events';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
-import { formatReport, localReport } from '../local/report';
+import { formatReport, localReport, warningLines } from '../local/report';
 import { redriveLocalRun, runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
 import {
@@ -128,6 +128,7 @@ export function describeRun(r: LocalRunResult, file: string): string {
   if (r.topReasons.length > 0) {
     lines.push(`  top reject reasons: ${r.topReasons.map((t) => `${t.reason} ×${t.count}`).join(', ')}`);
   }
+  lines.push(...warningLines(r));
   if (r.reconciliation) {
     lines.push(
       `  reconciliation ${r.reconciliation.status} (${fmt(r.reconciliation.verifiedKeys)} keys verified)`,

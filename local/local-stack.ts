@@ -75,6 +75,11 @@ export interface LocalRunResult {
   partitions: number;
   reconciliation: RunSummary['reconciliation'] | null;
   topReasons: RunSummary['topReasons'];
+  /** Cells dropped or kept as text by their field's onInvalid (warnings.csv). */
+  warnings?: number;
+  topWarnings?: RunSummary['topWarnings'];
+  /** Source columns of mapped fields the file does not carry (their stored values were kept). */
+  missingColumns?: string[];
   reports: Record<string, string>;
   durationMs: number;
   /** A dry run: the counts say what the run would do; `reports.diff` lists it per key. */

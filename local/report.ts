@@ -112,6 +112,7 @@ export function formatReport(r: LocalReport): string {
         `  top reject reasons: ${s.topReasons.map((t) => `${t.reason} ×${fmt(t.count)}`).join(', ')}`,
       );
     }
+    lines.push(...warningLines(s));
     const orphans = (s.references ?? []).reduce((n, x) => n + x.orphans, 0);
     if (s.references) lines.push(`  orphans        ${fmt(orphans)}`);
     lines.push(`  reconciliation ${fmt(s.reconciliation.verifiedKeys)} keys verified`);
@@ -120,4 +121,23 @@ export function formatReport(r: LocalReport): string {
   lines.push(`  summary.json   ${r.summaryPath}`);
   lines.push(`  report.html    ${r.htmlPath ?? '(none: the run was reported before report.html existed)'}`);
   return lines.join('\n');
+}
+
+/** The cells a run dropped or kept as text, and the mapped columns its file lacks. */
+export function warningLines(r: {
+  warnings?: number | undefined;
+  topWarnings?: ReadonlyArray<{ reason: string; count: number }> | undefined;
+  missingColumns?: readonly string[] | undefined;
+}): string[] {
+  const lines: string[] = [];
+  if (r.warnings) {
+    const top = (r.topWarnings ?? []).map((t) => `${t.reason} ×${fmt(t.count)}`).join(', ');
+    lines.push(
+      `  warnings       ${fmt(r.warnings)} cells dropped or kept as text (warnings.csv)${top ? `: ${top}` : ''}`,
+    );
+  }
+  if (r.missingColumns && r.missingColumns.length > 0) {
+    lines.push(`  missing columns ${r.missingColumns.join(', ')} (not in the file: stored values kept)`);
+  }
+  return lines;
 }

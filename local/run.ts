@@ -246,6 +246,12 @@ async function executeRun(
     result.partitions = summary.partitions;
     result.reconciliation = summary.reconciliation;
     result.topReasons = summary.topReasons;
+    if (summary.warnings) {
+      result.warnings = summary.warnings;
+      result.topWarnings = summary.topWarnings ?? [];
+    }
+    if (summary.missingColumns && summary.missingColumns.length > 0)
+      result.missingColumns = summary.missingColumns;
     result.reports = await copyReports(stack, summary, stateDir);
     if (summary.dryRun) result.dryRun = true;
     if (summary.mirror) result.mirror = summary.mirror;

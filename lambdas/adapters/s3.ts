@@ -90,10 +90,19 @@ export async function putObject(
       Bucket: bucket,
       Key: key,
       Body: body,
+      // Said for text and bytes: an empty body otherwise goes without a Content-Length, which S3's
+      // client warns about as a stream of unknown length on every empty report object.
+      ContentLength: contentLengthOf(body),
       ContentType: contentType,
       ContentEncoding: contentEncoding,
     }),
   );
+}
+
+function contentLengthOf(body: PutObjectCommandInput['Body']): number | undefined {
+  if (typeof body === 'string') return Buffer.byteLength(body, 'utf8');
+  if (body instanceof Uint8Array) return body.byteLength;
+  return undefined;
 }
 
 export async function putJson(bucket: string, key: string, value: unknown): Promise<void> {

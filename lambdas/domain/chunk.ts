@@ -1,7 +1,7 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { jsonFields } from './jsonl';
-import { boundFields, type HeaderBinding, itemOfValues, mapValues } from './mapping';
+import { boundFields, type FieldWarning, type HeaderBinding, itemOfValues, mapValues } from './mapping';
 import { normalizeField, type Scalar } from './normalize';
 import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
@@ -42,6 +42,17 @@ interface HeldRow {
   row: PartRow;
   raw: string;
   fields: readonly string[];
+  warnings: FieldWarning[] | undefined;
+}
+
+/** A cell a kept row dropped or kept as text (onInvalid), as warnings.csv lists it. */
+export interface Warning {
+  line: number;
+  /** `<code>:<SourceColumn>`, like a reject reason. */
+  reason: string;
+  action: 'drop' | 'keep';
+  /** The cell as the file wrote it (for warnings.csv; never logged). */
+  value: string;
 }
 
 /**
@@ -83,6 +94,9 @@ export class ChunkAccumulator {
   readonly winners = new Map<string, ChunkCandidate>();
   readonly rejects: Reject[] = [];
   readonly reasonCounts: Record<string, number> = {};
+  /** Cells of kept rows that failed their type in a field with onInvalid drop or keep. */
+  readonly warnings: Warning[] = [];
+  readonly warningCounts: Record<string, number> = {};
   rows = 0;
   superseded = 0;
   private readonly linesByKey = new Map<string, number[]>();
@@ -173,9 +187,10 @@ export class ChunkAccumulator {
     if (this.held) {
       // Its parents are looked up before it may compete for its key (settleReferences).
       const candidate: RowVersion = { key: mapped.key, line: record.line, version, deleted: mapped.deleted };
-      this.held.push({ candidate, row, raw: text, fields });
+      this.held.push({ candidate, row, raw: text, fields, warnings: mapped.warnings });
       return;
     }
+    if (mapped.warnings) this.warn(record.line, mapped.warnings);
     this.accept(mapped.key, record.line, version, mapped.deleted, row);
   }
 
@@ -206,7 +221,7 @@ export class ChunkAccumulator {
   settleReferences(existing: ReadonlyMap<string, ReadonlySet<string>>): void {
     const held = this.held ?? [];
     this.held = undefined;
-    for (const { candidate, row, raw, fields } of held) {
+    for (const { candidate, row, raw, fields, warnings } of held) {
       const orphans = candidate.deleted
         ? []
         : this.rejectOrphans.filter((field, f) => {
@@ -221,9 +236,21 @@ export class ChunkAccumulator {
           fields,
           candidate.key,
         );
-      else this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, row);
+      else {
+        if (warnings) this.warn(candidate.line, warnings);
+        this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, row);
+      }
     }
     this.rejects.sort((a, b) => a.line - b.line);
+    this.warnings.sort((a, b) => a.line - b.line);
+  }
+
+  private warn(line: number, warnings: readonly FieldWarning[]): void {
+    for (const w of warnings) {
+      this.warnings.push({ line, reason: w.reason, action: w.action, value: w.value });
+      const code = w.reason.split(':')[0] ?? w.reason;
+      this.warningCounts[code] = (this.warningCounts[code] ?? 0) + 1;
+    }
   }
 
   private accept(key: string, line: number, version: string, deleted: boolean, row: PartRow): void {
@@ -258,7 +285,7 @@ export class ChunkAccumulator {
    * The chunk's output objects: per merge partition, the text of its part object (one JSON line
    * per winner, with the lines it beat), and the rejects as JSON lines ('' when none).
    */
-  serialize(partitions: number): { parts: string[]; rejects: string } {
+  serialize(partitions: number): { parts: string[]; rejects: string; warnings: string } {
     const lines: string[][] = Array.from({ length: partitions }, () => []);
     for (const c of this.winners.values()) {
       // The candidate's part row (PART_FORMAT), with the lines it beat in the chunk.
@@ -276,6 +303,7 @@ export class ChunkAccumulator {
     return {
       parts: lines.map((l) => (l.length > 0 ? `${header}\n${l.join('\n')}\n` : '')),
       rejects: rejects.length > 0 ? `${rejects.join('\n')}\n` : '',
+      warnings: this.warnings.length > 0 ? `${this.warnings.map((w) => JSON.stringify(w)).join('\n')}\n` : '',
     };
   }
 

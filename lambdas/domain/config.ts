@@ -45,6 +45,13 @@ const fieldSchema = z.strictObject({
     .optional(),
   /** Maximum length in characters of a string value (longer → reject). */
   maxLength: z.number().int().positive().optional(),
+  /**
+   * What a cell that fails its type does to its row: `reject` (default) rejects the row; `drop`
+   * stores the row without the field; `keep` stores the cell's text as it is (after the
+   * transforms). Every drop and keep is a warning (warnings.csv: line, column, reason, value).
+   * The key, the updatedAt field and required fields always reject. Unset: `reject`.
+   */
+  onInvalid: z.enum(['reject', 'drop', 'keep']).optional(),
 });
 export type FieldSpec = z.output<typeof fieldSchema>;
 
@@ -137,6 +144,14 @@ const entitySchema = z
     deleteFlag: deleteFlagSchema.optional(),
     references: z.record(z.string().regex(NAME), referenceSchema).default({}),
     writeMode: z.enum(['upsert', 'newer-wins', 'insert-only']).default('newer-wins'),
+    /**
+     * What a put does to the attributes of mapped fields whose column the file does not carry (a
+     * report export with five of the object's columns): `keep` (default) keeps what the stored item
+     * holds for them, so a partial export updates the columns it has and erases nothing; `remove`
+     * replaces the item whole with what the row holds. An empty cell of a column the file has
+     * removes its attribute either way (the file says it is empty). Unset: `keep`.
+     */
+    onMissingColumns: z.enum(['keep', 'remove']).optional(),
     syncMode: z.enum(['merge', 'mirror']).default('merge'),
     /**
      * Rows per merge partition, at most: the merge step fans out over at least
@@ -210,6 +225,14 @@ const entitySchema = z
         }
       }
       for (const [name, f] of Object.entries(entity.fields)) {
+        const needed = f.required || name === entity.target.key || name === entity.updatedAt;
+        if (f.onInvalid !== undefined && f.onInvalid !== 'reject' && needed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', name, 'onInvalid'],
+            message: `onInvalid "${f.onInvalid}" cannot apply to ${name === entity.target.key ? 'the key field' : name === entity.updatedAt ? 'the updatedAt field' : 'a required field'}: its row needs a valid value (use "reject")`,
+          });
+        }
         if (f.type === 'enum' && !f.values) {
           ctx.addIssue({
             code: 'custom',

@@ -21,6 +21,8 @@ export const SAMPLE_LEADING_CELLS = 3;
 export const SAMPLE_CELL_CHARS = 80;
 /** Duplicate keys listed on the page (duplicates.csv has them all). */
 export const DUPLICATES_SHOWN = 20;
+/** Warnings (cells dropped or kept as text) listed on the page; all of them are in warnings.csv. */
+export const WARNINGS_SHOWN = 20;
 /** Chunks or partitions listed one per row; above this, only the slowest. */
 export const STEPS_SHOWN = 50;
 
@@ -96,6 +98,8 @@ export interface ReportInput {
   rejectSamples?: Readonly<Record<string, readonly RejectSample[]>>;
   /** The first duplicate keys, with every line and the winning line. */
   duplicates?: ReadonlyArray<{ key: string; lines: readonly number[]; winner: number }>;
+  /** The first warnings (WARNINGS_SHOWN): line, reason, what was stored, the cell. */
+  warnings?: ReadonlyArray<{ line: number; reason: string; action: string; value: string }>;
   chunks?: readonly StepTiming[];
   partitions?: readonly StepTiming[];
 }
@@ -481,6 +485,45 @@ ${sampled.length > 0 ? h`<p class="muted">Up to ${SAMPLES_PER_REASON} sample lin
 </section>`;
 }
 
+/** Cells that failed their type in fields that keep the row (onInvalid), and columns the file lacks. */
+function warnings(s: RunSummary, list: NonNullable<ReportInput['warnings']>): SafeHtml {
+  const missing = s.missingColumns ?? [];
+  const count = s.warnings ?? 0;
+  const missingPart =
+    missing.length > 0
+      ? h`<p data-field="missing-columns">The file has no column <strong>${missing.join(', ')}</strong>: no row set ${missing.length === 1 ? 'its field' : 'their fields'}, and items already in the table kept their stored values unless the entity says <code>onMissingColumns: remove</code>.</p>`
+      : null;
+  if (count === 0) {
+    return h`<section id="warnings" aria-labelledby="warnings-title">
+<h2 id="warnings-title">Warnings</h2>
+${missingPart}
+<p data-field="no-warnings">No warnings: no cell was dropped or kept as text.</p>
+</section>`;
+  }
+  const reasons = (s.topWarnings ?? []).map(
+    (t) =>
+      h`<tr data-warning="${t.reason}"><td><code>${t.reason}</code></td><td class="num">${fmt(t.count)}</td></tr>`,
+  );
+  return h`<section id="warnings" aria-labelledby="warnings-title">
+<h2 id="warnings-title">Warnings: ${fmt(count)} cells</h2>
+${missingPart}
+<p class="muted">Cells that failed their type in a field whose <code>onInvalid</code> keeps the row: <code>drop</code> stored the row without the field, <code>keep</code> stored the cell's text. Every one is in <a href="warnings.csv">warnings.csv</a>.</p>
+<table id="warning-reasons">
+<thead><tr><th>reason</th><th class="num">cells</th></tr></thead>
+<tbody>${reasons}</tbody>
+</table>
+${
+  list.length > 0
+    ? h`<table id="warning-sample" class="samples">
+<thead><tr><th class="num">line</th><th>reason</th><th>stored</th><th>cell</th></tr></thead>
+<tbody>${list.map((w) => h`<tr class="sample"><td class="num">${w.line}</td><td><code>${w.reason}</code></td><td>${w.action === 'drop' ? 'nothing' : 'the text'}</td><td class="cell">${cut(w.value)}</td></tr>`)}</tbody>
+</table>
+${list.length < count ? h`<p class="muted">showing the first ${fmt(list.length)} of ${fmt(count)}</p>` : null}`
+    : null
+}
+</section>`;
+}
+
 function duplicates(s: RunSummary, list: NonNullable<ReportInput['duplicates']>): SafeHtml {
   if (s.duplicateKeys === 0) {
     return h`<section id="duplicates" aria-labelledby="duplicates-title">
@@ -622,6 +665,7 @@ ${outcome(s)}
 ${counts(s)}
 ${reconciliation(s)}
 ${rejects(s, input.rejectSamples ?? {})}
+${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 ? warnings(s, input.warnings ?? []) : null}
 ${duplicates(s, input.duplicates ?? [])}
 ${s.mirror ? mirror(s.mirror, s.dryRun === true) : null}
 ${s.references && s.references.length > 0 ? references(s.references) : null}

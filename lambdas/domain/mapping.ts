@@ -1,6 +1,6 @@
 import { columnKey, type EntityConfig, type FieldSpec } from './config';
 import { HeaderMismatchError } from './errors';
-import { Invalid, normalizeValue, type Scalar } from './normalize';
+import { applyTransforms, Invalid, normalizeValue, type Scalar } from './normalize';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -12,8 +12,10 @@ export interface HeaderBinding {
   /** Source columns of optional fields not in the header. */
   missingOptional: string[];
   /**
-   * Optional fields whose column is not in the header, in config order: every row reads them as
-   * empty, so a configured default still applies.
+   * Optional fields whose column is not in the header, in config order: the file does not carry
+   * them, so no row has a value for them (a `default` fills an empty cell of a column the file has,
+   * never a column it lacks) and the merge keeps what the stored item holds for them
+   * (`onMissingColumns: "keep"`, the default).
    */
   missingFields: Array<{ field: string; spec: FieldSpec }>;
 }
@@ -100,13 +102,47 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
   };
 }
 
+/**
+ * The target fields a file does not carry: mapped fields whose column its header lacks (a JSON
+ * Lines entity reads every mapped name from each object, so its file carries them all).
+ */
+export function notCarriedFields(columns: string[], format: string, entity: EntityConfig): string[] {
+  if (format === 'jsonl') return [];
+  return bindHeader(columns, entity).missingFields.map((f) => f.field);
+}
+
+/** The source columns of mapped fields the file does not carry (summary `missingColumns`). */
+export function missingColumnsOf(columns: string[], format: string, entity: EntityConfig): string[] {
+  if (format === 'jsonl') return [];
+  return bindHeader(columns, entity).missingOptional;
+}
+
 export type MapResult =
   | { ok: true; key: string; item: Record<string, Scalar>; updatedAt: string | undefined; deleted: boolean }
   | { ok: false; reasons: string[] };
 
+/**
+ * A cell that failed its type in a field that tolerates it (`onInvalid: drop | keep`): the row is
+ * kept, and the cell is reported. `reason` is `<code>:<SourceColumn>` like a reject reason.
+ */
+export interface FieldWarning {
+  reason: string;
+  /** The cell as the file wrote it. */
+  value: string;
+  /** What was stored: nothing (`drop`) or the cell's text (`keep`). */
+  action: 'drop' | 'keep';
+}
+
 /** mapValues' result: the values themselves are in its `out` array. */
 export type MapValuesResult =
-  | { ok: true; key: string; updatedAt: string | undefined; deleted: boolean }
+  | {
+      ok: true;
+      key: string;
+      updatedAt: string | undefined;
+      deleted: boolean;
+      /** Cells dropped or kept as text by their field's onInvalid; absent when there is none. */
+      warnings?: FieldWarning[];
+    }
   | { ok: false; reasons: string[] };
 
 /** One target field of a binding, as mapValues reads it. */
@@ -117,6 +153,8 @@ interface BoundField {
   index: number;
   /** The key or the updatedAt field: needed even by a delete row, and never absent. */
   needed: boolean;
+  /** onInvalid of an optional field that does not reject its row (config refuses it on needed ones). */
+  tolerate: 'drop' | 'keep' | undefined;
 }
 
 interface BindingPlan {
@@ -143,19 +181,22 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
   let plan = byEntity.get(entity);
   if (!plan) {
     const isNeeded = (field: string) => field === entity.target.key || field === entity.updatedAt;
-    const fields: BoundField[] = [
-      ...binding.fieldColumns.map(({ field, spec, index }) => ({
+    const bound = (field: string, spec: FieldSpec, index: number): BoundField => {
+      const needed = isNeeded(field);
+      return {
         field,
         spec,
         index,
-        needed: isNeeded(field),
-      })),
-      ...binding.missingFields.map(({ field, spec }) => ({
-        field,
-        spec,
-        index: -1,
-        needed: isNeeded(field),
-      })),
+        needed,
+        tolerate:
+          spec.onInvalid === undefined || spec.onInvalid === 'reject' || needed || spec.required
+            ? undefined
+            : spec.onInvalid,
+      };
+    };
+    const fields: BoundField[] = [
+      ...binding.fieldColumns.map(({ field, spec, index }) => bound(field, spec, index)),
+      ...binding.missingFields.map(({ field, spec }) => bound(field, spec, -1)),
     ];
     const names = fields.map((f) => f.field);
     plan = {
@@ -202,15 +243,32 @@ export function mapValues(
   }
   const start = out.length;
   let reasons: string[] | undefined;
-  for (const { spec, index, needed } of plan.fields) {
+  let warnings: FieldWarning[] | undefined;
+  for (const { spec, index, needed, tolerate } of plan.fields) {
     // A delete only needs to know which record, and as of when: other fields are skipped.
     if (deleted && !needed) {
       out.push(null);
       continue;
     }
-    const value = normalizeValue(index < 0 ? undefined : fields[index], spec);
+    // A column the file lacks is not carried: no value, and no default invented for it (the
+    // merge keeps what the item stores for it, see missingFields). Plan refuses a file that lacks
+    // a needed column, so such a field is optional.
+    if (index < 0) {
+      out.push(null);
+      continue;
+    }
+    const value = normalizeValue(fields[index], spec);
     if (value !== undefined && !(value instanceof Invalid)) {
       out.push(value);
+      continue;
+    }
+    if (value instanceof Invalid && tolerate !== undefined) {
+      // The row stays; the cell is dropped or kept as its text, and reported.
+      const cell = fields[index] ?? '';
+      out.push(tolerate === 'keep' ? applyTransforms(cell, spec.transforms) : null);
+      const warning: FieldWarning = { reason: `${value.code}:${spec.source}`, value: cell, action: tolerate };
+      if (warnings === undefined) warnings = [warning];
+      else warnings.push(warning);
       continue;
     }
     out.push(null);
@@ -237,6 +295,7 @@ export function mapValues(
     key: String(key),
     updatedAt: version === null || version === undefined ? undefined : String(version),
     deleted,
+    ...(warnings !== undefined ? { warnings } : {}),
   };
 }
 

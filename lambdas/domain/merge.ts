@@ -71,6 +71,7 @@ export class PartitionMerger {
     mode: WriteMode,
     runId: string,
     tombstones: ReadonlyMap<string, Tombstone> = new Map(),
+    carry?: CarriedAttributes,
   ): MergeOutcome {
     const out: MergeOutcome = {
       puts: [],
@@ -88,8 +89,15 @@ export class PartitionMerger {
       tombstone: { version: c.version, line: c.line, run: runId, removed },
     });
     for (const [key, c] of this.winners) {
-      if (!c.deleted && c.digest === '') c.digest = itemDigest(c.item);
       const s = stored.get(key);
+      if (!c.deleted && s && carry && carry.fields.length > 0) {
+        const storedItem = carry.items.get(key);
+        if (storedItem) {
+          c.item = withCarried(c.item, storedItem, carry.fields);
+          c.digest = '';
+        }
+      }
+      if (!c.deleted && c.digest === '') c.digest = itemDigest(c.item);
       const t = s ? undefined : tombstones.get(key);
       if (!s && c.deleted) {
         if (t && t.run === runId && t.removed) {
@@ -138,6 +146,32 @@ export class PartitionMerger {
     out.duplicates.sort((a, b) => (a.lines[0] ?? 0) - (b.lines[0] ?? 0));
     return out;
   }
+}
+
+/**
+ * The attributes a partial export does not carry (mapped fields whose column its file lacks), kept
+ * from the stored items: a winner that updates a stored item takes their stored values, so its
+ * put erases nothing the file did not say, and its digest is that of the item as it will be
+ * stored (verification and the next run's `unchanged` compare that).
+ */
+export interface CarriedAttributes {
+  fields: readonly string[];
+  /** The stored items, by key (business attributes and crm-sync's own: only `fields` are read). */
+  items: ReadonlyMap<string, Readonly<Record<string, Scalar>>>;
+}
+
+/** `item` with the stored values of `fields` it does not hold (it holds none of them: not carried). */
+export function withCarried(
+  item: Readonly<Record<string, Scalar>>,
+  stored: Readonly<Record<string, Scalar>>,
+  fields: readonly string[],
+): Record<string, Scalar> {
+  const out: Record<string, Scalar> = { ...item };
+  for (const f of fields) {
+    const v = stored[f];
+    if (v !== undefined && !(f in out)) out[f] = v;
+  }
+  return out;
 }
 
 /**

@@ -23,6 +23,15 @@ export interface RunSummary {
   chunks: number;
   partitions: number;
   topReasons: Array<{ reason: string; count: number }>;
+  /** Cells of kept rows dropped or kept as text by their field's onInvalid (warnings.csv). */
+  warnings?: number;
+  /** Warnings per reason code, most first (up to 10). */
+  topWarnings?: Array<{ reason: string; count: number }>;
+  /**
+   * Source columns of mapped fields the file does not carry: no row set them, and the stored items
+   * kept their values (`onMissingColumns: keep`) or lost them (`remove`).
+   */
+  missingColumns?: string[];
   reconciliation: {
     status: ReconciliationStatus;
     checks: Check[];
@@ -34,6 +43,8 @@ export interface RunSummary {
   reports: {
     summary: string;
     rejects?: string | undefined;
+    /** Cells dropped or kept as text (onInvalid): line, reason, action, value. */
+    warnings?: string | undefined;
     duplicates?: string | undefined;
     /** A dry run's decisions per key. */
     diff?: string | undefined;

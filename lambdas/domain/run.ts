@@ -126,6 +126,10 @@ export interface ChunkResult {
   /** Mirror mode: rejected rows whose key could not be read. */
   unkeyedRejects?: number;
   topReasons: Record<string, number>;
+  /** Cells dropped or kept as text by their field's onInvalid (their rows were kept). */
+  warnings?: number;
+  /** Warnings per reason code. */
+  topWarnings?: Record<string, number>;
   durationMs: number;
 }
 
@@ -148,6 +152,8 @@ export const workKeys = {
   part: (prefix: string, partition: number, chunk: number) =>
     `${prefix}parts/p${String(partition).padStart(4, '0')}/c${String(chunk).padStart(6, '0')}.jsonl`,
   rejects: (prefix: string, chunk: number) => `${prefix}rejects/c${String(chunk).padStart(6, '0')}.jsonl`,
+  /** Cells a chunk's kept rows dropped or kept as text (onInvalid), one Warning per line. */
+  warnings: (prefix: string, chunk: number) => `${prefix}warnings/c${String(chunk).padStart(6, '0')}.jsonl`,
   merged: (prefix: string, partition: number) =>
     `${prefix}merged/p${String(partition).padStart(4, '0')}.jsonl`,
   duplicates: (prefix: string, partition: number) =>

@@ -11,7 +11,8 @@ import { putObject, readText, readTextIfExists } from '../adapters/s3';
 import { TombstoneStore } from '../adapters/tombstones';
 import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
-import { PartitionMerger, storedVersionOf } from '../domain/merge';
+import { notCarriedFields } from '../domain/mapping';
+import { type CarriedAttributes, PartitionMerger, storedVersionOf } from '../domain/merge';
 import { parseKeyLines } from '../domain/mirror';
 import type { Scalar } from '../domain/normalize';
 import { type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
@@ -72,7 +73,13 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   const graves = new TombstoneStore(env.ledgerTable, job.entity);
   const absent = merger.keys().filter((k) => !stored.has(k));
   const tombstones = absent.length > 0 && (await graves.any()) ? await graves.get(absent) : new Map();
-  const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones);
+  // A partial export (a file without some mapped columns) updates the attributes it carries and
+  // keeps the stored values of the others, unless the entity asks for whole-item replacement.
+  const carry: CarriedAttributes | undefined =
+    entity.onMissingColumns !== 'remove'
+      ? { fields: notCarriedFields(job.columns, job.format, entity), items: storedItems }
+      : undefined;
+  const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones, carry);
   // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
   // A dry run stops here: it has classified every key and writes nothing to the target or the ledger.
   if (!job.dryRun) await graves.put(outcome.tombstones);

@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
-import { csvCell, type DuplicateKey, type Reject } from '../domain/chunk';
+import { csvCell, type DuplicateKey, type Reject, type Warning } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { MirrorDeleteLimitError } from '../domain/errors';
-import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
+import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '../domain/html-report';
+import { missingColumnsOf } from '../domain/mapping';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
 import {
   type Check,
@@ -170,6 +171,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
 
   const counts: Counts = { rows: 0, applied: 0, unchanged: 0, superseded: 0, deleted: 0, rejected: 0 };
   const reasons: Record<string, number> = {};
+  const warningReasons: Record<string, number> = {};
+  let warnings = 0;
   let chunkCandidates = 0;
   for (const c of chunks) {
     counts.rows += c.rows;
@@ -177,6 +180,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     counts.superseded += c.superseded;
     chunkCandidates += c.candidates;
     for (const [r, n] of Object.entries(c.topReasons)) reasons[r] = (reasons[r] ?? 0) + n;
+    warnings += c.warnings ?? 0;
+    for (const [r, n] of Object.entries(c.topWarnings ?? {}))
+      warningReasons[r] = (warningReasons[r] ?? 0) + n;
   }
   let partitionCandidates = 0;
   let duplicateKeys = 0;
@@ -345,6 +351,21 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       }),
     );
   }
+  const warningSample: Warning[] = [];
+  if (warnings > 0) {
+    reports.warnings = `${reportPrefix}warnings.csv`;
+    await putCsvReport(
+      env.bucket,
+      reports.warnings,
+      Array.from({ length: plan.chunks }, (_, c) => c),
+      'line,reason,action,value\r\n',
+      (c) => workKeys.warnings(job.workPrefix, c),
+      csvRows<Warning>((w) => {
+        if (warningSample.length < WARNINGS_SHOWN) warningSample.push(w);
+        return [String(w.line), w.reason, w.action, w.value];
+      }),
+    );
+  }
   const allPartitions = Array.from({ length: plan.partitions }, (_, p) => p);
   const duplicateSample: DuplicateKey[] = [];
   if (duplicateKeys > 0) {
@@ -388,6 +409,9 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     chunks: plan.chunks,
     partitions: plan.partitions,
     topReasons: topReasons(reasons),
+    warnings,
+    topWarnings: topReasons(warningReasons),
+    missingColumns: missingColumnsOf(job.columns, job.format, entity),
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
@@ -406,6 +430,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const html = renderReport({
     summary,
     rejectSamples: sampler.samples(),
+    warnings: warningSample,
     duplicates: duplicateSample,
     chunks: chunks.map((c) => ({
       id: c.index,

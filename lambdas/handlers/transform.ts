@@ -95,6 +95,14 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
       'application/x-ndjson',
     );
   }
+  if (out.warnings) {
+    await putObject(
+      env.bucket,
+      workKeys.warnings(job.workPrefix, chunk.index),
+      out.warnings,
+      'application/x-ndjson',
+    );
+  }
   if (acc.keepKeys && acc.keepKeys.length > 0) {
     // Mirror mode: the keys of rejected rows keep their stored items (per partition, sparse).
     await Promise.all(
@@ -111,6 +119,7 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
     candidates: acc.winners.size,
     ...(acc.keepKeys ? { unkeyedRejects: acc.unkeyedRejects } : {}),
     topReasons: acc.reasonCounts,
+    ...(acc.warnings.length > 0 ? { warnings: acc.warnings.length, topWarnings: acc.warningCounts } : {}),
     durationMs: Date.now() - started,
   };
   await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'chunk', ...result });

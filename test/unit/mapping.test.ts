@@ -336,7 +336,7 @@ describe('mapRecord', () => {
     expect(result).toMatchObject({ ok: true, item: { hasOptedOutOfEmail: false } });
   });
 
-  it('fills a default for a column the file does not have', () => {
+  it('never fills a default for a column the file does not have (the stored value is kept)', () => {
     // Prepare
     const entity = contactEntity();
     const header = ['Id', 'LastName', 'LastModifiedDate', 'IsDeleted'];
@@ -355,7 +355,6 @@ describe('mapRecord', () => {
       item: {
         id: '003A',
         lastName: 'Lovelace',
-        hasOptedOutOfEmail: false,
         updatedAt: '2024-03-05T10:22:33.000Z',
       },
     });

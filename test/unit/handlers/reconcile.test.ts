@@ -308,6 +308,9 @@ describe('Handler: reconcile', () => {
       chunks: 2,
       partitions: 2,
       topReasons: [{ reason: 'invalid_email', count: 1 }],
+      warnings: 0,
+      topWarnings: [],
+      missingColumns: [],
       reconciliation: {
         status: 'MATCHED',
         checks: [

@@ -4,7 +4,9 @@ import { Invalid, normalizeValue, type Scalar } from '../../../lambdas/domain/no
 
 /**
  * mapRecord as it was before the transform worker kept rows as arrays (mapValues): one item
- * object per row, filled field by field. The equivalence test holds the new code to it.
+ * object per row, filled field by field. The equivalence test holds the new code to it. Since then
+ * one rule changed on purpose, here too: a default fills an empty cell of a column the file has,
+ * never a column it lacks.
  */
 const deleteValueSets = new WeakMap<EntityConfig, Set<string>>();
 
@@ -87,11 +89,8 @@ export function referenceMapRecord(
     if (deleted && !needed) continue;
     reasons = take(item, reasons, field, spec, fields[index], needed);
   }
-  for (const { field, spec } of binding.missingFields) {
-    const needed = field === keyField || field === updatedAtField;
-    if (deleted && !needed) continue;
-    reasons = take(item, reasons, field, spec, undefined, needed);
-  }
+  // A column the file lacks is not carried: no value and no default for it (Plan refuses a file
+  // that lacks a needed column, so these fields are optional).
 
   if (reasons !== undefined) return { ok: false, reasons };
 
