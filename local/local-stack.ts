@@ -309,6 +309,8 @@ export class LocalStack {
       dryRun?: boolean;
       /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
       forceDeletes?: boolean;
+      /** The file as the person named it (messages and reports name it). */
+      label?: string;
     },
     which: 'sync' | 'snapshot' | 'restore' = 'sync',
   ): Promise<{

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
+import { sourceName } from '../lambdas/domain/run';
 import { failureReport, type RunStatusView, runStatusView } from '../lambdas/domain/run-status';
 import type { LocalRunResult } from './local-stack';
 import { localLedger, localRunStatus } from './runs';
@@ -95,7 +96,7 @@ export function formatReport(r: LocalReport): string {
       `run ${s.runId} → ${s.entity}: ${s.status}${s.dryRun ? ' (dry run)' : ''}, reconciliation ${s.reconciliation.status}`,
     );
   }
-  lines.push(`  file           s3://${s.source.bucket}/${s.source.key}`);
+  lines.push(`  file           ${sourceName(s.source)}`);
   lines.push(`  started        ${time(s.startedAt)}, took ${(s.durationMs / 1000).toFixed(1)} s`);
   if (s.counts === null) {
     lines.push(`  error          ${s.error.name}: ${s.error.message}`);

@@ -108,6 +108,7 @@ export async function runLocalFile(
     key,
     etag,
     entity: options.entity,
+    label: file,
     rerun: options.rerun,
     ...(options.dryRun ? { dryRun: true } : {}),
     ...(options.forceDeletes ? { forceDeletes: true } : {}),
@@ -155,6 +156,7 @@ export async function redriveLocalRun(
     key: run.source.key,
     etag: run.source.etag,
     entity: run.entity,
+    ...(run.source.label ? { label: run.source.label } : {}),
     rerun: run.rerun,
     resume: runId,
   };

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Ledger, ListRunsOptions } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
+import { sourceName } from '../lambdas/domain/run';
 import {
   type ErrorView,
   type RunStatusView,
@@ -197,7 +198,7 @@ export function formatRunStatus(v: RunStatusView): string {
   const version = v.source.versionId
     ? `version ${v.source.versionId}`
     : v.source.etag && `ETag ${v.source.etag}`;
-  lines.push(`  file           s3://${v.source.bucket}/${v.source.key}${version ? ` (${version})` : ''}`);
+  lines.push(`  file           ${sourceName(v.source)}${version ? ` (${version})` : ''}`);
   lines.push(`  started        ${time(v.startedAt)}`);
   lines.push(
     `  finished       ${v.finishedAt ? `${time(v.finishedAt)} (${secs(v.durationMs)})` : 'not yet'}`,

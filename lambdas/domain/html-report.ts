@@ -11,7 +11,7 @@ import { parseRecord } from './csv';
 import { percent } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { FailedRunSummary, RunSummary } from './report';
-import type { Counts } from './run';
+import { type Counts, sourceName } from './run';
 
 /** Sample reject lines kept per reason: the page shows a few, rejects.csv has them all. */
 export const SAMPLES_PER_REASON = 3;
@@ -310,7 +310,7 @@ function header(s: { runId: string; entity: string; source: RunSummary['source']
   return h`<header>
 <h1>crm-sync run report: <span data-field="entity">${s.entity}</span></h1>
 <p>run <code data-field="runId">${s.runId}</code></p>
-<p>file <code data-field="source">s3://${s.source.bucket}/${s.source.key}</code>${version}</p>
+<p>file <code data-field="source">${sourceName(s.source)}</code>${version}</p>
 </header>`;
 }
 

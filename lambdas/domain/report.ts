@@ -17,7 +17,13 @@ export interface RunSummary {
   runId: string;
   entity: string;
   status: 'SUCCEEDED' | 'FAILED';
-  source: { bucket: string; key: string; versionId?: string | undefined; etag?: string | undefined };
+  source: {
+    bucket: string;
+    key: string;
+    versionId?: string | undefined;
+    etag?: string | undefined;
+    label?: string | undefined;
+  };
   counts: Counts;
   duplicateKeys: number;
   chunks: number;

@@ -9,6 +9,16 @@ export interface SourceRef {
   key: string;
   versionId?: string | undefined;
   etag?: string | undefined;
+  /**
+   * How the person who started the run named the file (a local run: the path on their machine):
+   * messages and reports name it. The bucket and key stay the object's identity (never hashed).
+   */
+  label?: string | undefined;
+}
+
+/** The file as messages name it: the label a person gave it, else its S3 URL. */
+export function sourceName(source: Pick<SourceRef, 'bucket' | 'key' | 'label'>): string {
+  return source.label ?? `s3://${source.bucket}/${source.key}`;
 }
 
 export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'MISMATCHED';

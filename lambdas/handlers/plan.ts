@@ -32,6 +32,7 @@ import {
   type PartitionItem,
   type RunRecord,
   type SourceRef,
+  sourceName,
   type WorkerJob,
   workKeys,
 } from '../domain/run';
@@ -59,6 +60,8 @@ const sourceSchema = z.object({
   dryRun: z.boolean().optional(),
   /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
   forceDeletes: z.boolean().optional(),
+  /** How the person who started the run named the file (a local path): messages name it. */
+  label: z.string().min(1).max(4096).optional(),
 });
 
 const claimEvent = z.object({
@@ -159,6 +162,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
     key: source.key,
     versionId: head.versionId,
     etag: head.etag,
+    ...(source.label ? { label: source.label } : {}),
   };
   const hash = configHash(entity);
   const ledger = new Ledger(env.ledgerTable);
@@ -213,7 +217,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   if (source.resume !== undefined) {
     if (source.resume !== runId) {
       throw new RunNotResumableError(
-        `run ${source.resume} cannot be resumed: s3://${source.bucket}/${source.key} or the config of ` +
+        `run ${source.resume} cannot be resumed: ${sourceName(source)} or the config of ` +
           `"${source.entity}" changed since it ran (they now make run ${runId}); start a new run`,
       );
     }
@@ -348,7 +352,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
   const env = workerEnv();
   const { runId, source } = event;
   const entity = getEntity(env.config, source.entity);
-  const where = `s3://${source.bucket}/${source.key}`;
+  const where = sourceName(source);
   const workPrefix = `work/${runId}/`;
   try {
     let data: SourceRef = {

@@ -177,7 +177,7 @@ describe('dry runs and redrives on the local stack', () => {
     expect(resumed.status).toBe('FAILED');
     expect(resumed.error?.name).toBe('RunNotResumableError');
     expect(resumed.error?.message).toContain(
-      `run ${failed.runId} cannot be resumed: s3://crm-sync-local/inbox/person/changed.csv or the config of "person" changed since it ran`,
+      `run ${failed.runId} cannot be resumed: ${file} or the config of "person" changed since it ran`,
     );
   });
 });

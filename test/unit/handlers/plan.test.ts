@@ -269,7 +269,7 @@ describe('Handler: plan', () => {
   });
 
   describe('action: plan', () => {
-    const plan = (etag: string, key = SOURCE_KEY) =>
+    const plan = (etag: string, key = SOURCE_KEY, label?: string) =>
       planHandler({
         action: 'plan',
         runId: RUN_ID,
@@ -279,8 +279,26 @@ describe('Handler: plan', () => {
           entity: 'contact',
           etag,
           size: fakeS3.sizeOf(key),
+          ...(label ? { label } : {}),
         },
       });
+
+    it('names the file as the person named it (a local path) when the run says so', async () => {
+      // Prepare
+      const columns = COLUMNS.filter((c) => c !== 'LastName');
+      const csv = `${[columns.join(','), row({ Id: '003qP0000002VdAAAA' }, columns)].join('\n')}\n`;
+      const etag = fakeS3.store(SOURCE_KEY, csv);
+
+      // Act
+      const err = await plan(etag, SOURCE_KEY, '/home/ann/exports/contacts.csv').catch((e: unknown) => e);
+
+      // Assess
+      expect(err).toBeInstanceOf(HeaderMismatchError);
+      expect((err as Error).message).toMatch(
+        /^\/home\/ann\/exports\/contacts\.csv: header is missing required columns/,
+      );
+      expect((err as Error).message).not.toContain('s3://');
+    });
 
     it('writes the chunk and partition manifests and returns the worker job', async () => {
       // Prepare
