@@ -1,4 +1,5 @@
 import { columnKey, type EntityConfig, type FieldSpec } from './config';
+import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
 import { Invalid, normalizeValue, type Scalar } from './normalize';
 
@@ -16,6 +17,11 @@ export interface HeaderBinding {
    * empty, so a configured default still applies.
    */
   missingFields: Array<{ field: string; spec: FieldSpec }>;
+  /**
+   * Phone fields with a `regionFrom` column, in config order, and that column's index (undefined when
+   * the header lacks it: the field's `region` applies, and the column is in missingOptional).
+   */
+  regionColumns: Array<{ field: string; source: string; index: number | undefined }>;
 }
 
 /** How many header cells an error message lists before it abbreviates. */
@@ -74,6 +80,11 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
     else missingFields.push({ field, spec });
   }
   const deleteIndex = entity.deleteFlag ? locate(entity.deleteFlag.source, true) : undefined;
+  const regionColumns: HeaderBinding['regionColumns'] = [];
+  for (const [field, spec] of Object.entries(entity.fields)) {
+    if (spec.type !== 'phone' || spec.regionFrom === undefined) continue;
+    regionColumns.push({ field, source: spec.regionFrom, index: locate(spec.regionFrom, false) });
+  }
   for (const key of missingRequired.keys()) missingOptional.delete(key);
 
   const problems: string[] = [];
@@ -97,6 +108,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
     deleteIndex,
     missingOptional: [...missingOptional.values()],
     missingFields,
+    regionColumns,
   };
 }
 
@@ -117,6 +129,8 @@ interface BoundField {
   index: number;
   /** The key or the updatedAt field: needed even by a delete row, and never absent. */
   needed: boolean;
+  /** The column of a phone field's `regionFrom`, or -1 (none, or not in the header). */
+  regionIndex: number;
 }
 
 interface BindingPlan {
@@ -143,18 +157,21 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
   let plan = byEntity.get(entity);
   if (!plan) {
     const isNeeded = (field: string) => field === entity.target.key || field === entity.updatedAt;
+    const regionIndex = (field: string) => binding.regionColumns.find((r) => r.field === field)?.index ?? -1;
     const fields: BoundField[] = [
       ...binding.fieldColumns.map(({ field, spec, index }) => ({
         field,
         spec,
         index,
         needed: isNeeded(field),
+        regionIndex: regionIndex(field),
       })),
       ...binding.missingFields.map(({ field, spec }) => ({
         field,
         spec,
         index: -1,
         needed: isNeeded(field),
+        regionIndex: regionIndex(field),
       })),
     ];
     const names = fields.map((f) => f.field);
@@ -202,13 +219,17 @@ export function mapValues(
   }
   const start = out.length;
   let reasons: string[] | undefined;
-  for (const { spec, index, needed } of plan.fields) {
+  for (const { spec, index, needed, regionIndex } of plan.fields) {
     // A delete only needs to know which record, and as of when: other fields are skipped.
     if (deleted && !needed) {
       out.push(null);
       continue;
     }
-    const value = normalizeValue(index < 0 ? undefined : fields[index], spec);
+    const cell = index < 0 ? undefined : fields[index];
+    const value =
+      regionIndex < 0
+        ? normalizeValue(cell, spec)
+        : normalizeValue(cell, spec, rowRegion(fields[regionIndex]));
     if (value !== undefined && !(value instanceof Invalid)) {
       out.push(value);
       continue;
@@ -238,6 +259,11 @@ export function mapValues(
     updatedAt: version === null || version === undefined ? undefined : String(version),
     deleted,
   };
+}
+
+/** The region a `regionFrom` cell names (trimmed, by country.ts), undefined when empty or unknown. */
+function rowRegion(cell: string | undefined): string | undefined {
+  return cell === undefined || cell === '' ? undefined : countryCodeOf(cell);
 }
 
 /**
