@@ -131,10 +131,16 @@ function buildTable(): Map<string, string> {
   for (const [alias, code] of Object.entries(ALIASES)) add(alias, code);
   // Native names last: what is already taken keeps its meaning; a name two countries share is dropped.
   const native = new Map<string, string | null>();
+  const namesIn = new Map<string, Intl.DisplayNames>();
   for (const code of countries) {
     const language = new Intl.Locale(`und-${code}`).maximize().language;
     if (language === 'und' || language === 'en') continue;
-    const name = new Intl.DisplayNames([language], { type: 'region', fallback: 'none' }).of(code);
+    let names = namesIn.get(language);
+    if (!names) {
+      names = new Intl.DisplayNames([language], { type: 'region', fallback: 'none' });
+      namesIn.set(language, names);
+    }
+    const name = names.of(code);
     if (name === undefined) continue;
     const key = keyOf(name);
     if (key === '' || byKey.has(key)) continue;
