@@ -21,6 +21,10 @@ export type FieldType = (typeof FIELD_TYPES)[number];
 export const TRANSFORMS = ['trim', 'lower', 'upper', 'collapseSpaces'] as const;
 export type Transform = (typeof TRANSFORMS)[number];
 
+/** How strictly a `phone` field checks a number (see fieldSchema.validity). */
+export const PHONE_VALIDITIES = ['valid', 'possible'] as const;
+export type PhoneValidity = (typeof PHONE_VALIDITIES)[number];
+
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const ENTITY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -43,6 +47,22 @@ const fieldSchema = z.strictObject({
     .string()
     .regex(/^[A-Z]{2}$/, 'region must be an ISO 3166 alpha-2 code such as "US"')
     .optional(),
+  /**
+   * `phone` only: how strictly a number is checked. `valid` (the default): libphonenumber's isValid(),
+   * the number plan (length and leading digits of a real range: the fictional `1-572-069-1592` fails,
+   * 572 is no US area code). `possible`: isPossible(), the length for the country only.
+   */
+  validity: z
+    .enum(PHONE_VALIDITIES, {
+      error: (iss) => `unknown validity ${JSON.stringify(iss.input)} (valid or possible)`,
+    })
+    .optional(),
+  /**
+   * `phone` only: a source column (e.g. `MailingCountry`) whose cell gives the row's default region:
+   * an ISO 3166 alpha-2 or alpha-3 code or a country name (`US`, `USA`, `United States`, `Deutschland`),
+   * case-insensitive. An empty or unknown cell, or a header without the column, falls back to `region`.
+   */
+  regionFrom: z.string().trim().min(1, 'regionFrom column name is empty').optional(),
   /** Maximum length in characters of a string value (longer → reject). */
   maxLength: z.number().int().positive().optional(),
   /**
@@ -239,6 +259,15 @@ const entitySchema = z
             path: ['fields', name, 'values'],
             message: 'an enum field needs values',
           });
+        }
+        for (const setting of ['validity', 'regionFrom'] as const) {
+          if (f.type !== 'phone' && f[setting] !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['fields', name, setting],
+              message: `${setting} applies to phone fields only`,
+            });
+          }
         }
       }
       if (entity.scheduleTimezone !== undefined && entity.schedule === undefined) {

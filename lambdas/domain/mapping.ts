@@ -1,4 +1,5 @@
 import { columnKey, type EntityConfig, type FieldSpec } from './config';
+import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
 import { applyTransforms, Invalid, normalizeValue, type Scalar } from './normalize';
 
@@ -18,6 +19,11 @@ export interface HeaderBinding {
    * (`onMissingColumns: "keep"`, the default).
    */
   missingFields: Array<{ field: string; spec: FieldSpec }>;
+  /**
+   * Phone fields with a `regionFrom` column, in config order, and that column's index (undefined when
+   * the header lacks it: the field's `region` applies, and the column is in missingOptional).
+   */
+  regionColumns: Array<{ field: string; source: string; index: number | undefined }>;
 }
 
 /** How many header cells an error message lists before it abbreviates. */
@@ -76,6 +82,11 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
     else missingFields.push({ field, spec });
   }
   const deleteIndex = entity.deleteFlag ? locate(entity.deleteFlag.source, true) : undefined;
+  const regionColumns: HeaderBinding['regionColumns'] = [];
+  for (const [field, spec] of Object.entries(entity.fields)) {
+    if (spec.type !== 'phone' || spec.regionFrom === undefined) continue;
+    regionColumns.push({ field, source: spec.regionFrom, index: locate(spec.regionFrom, false) });
+  }
   for (const key of missingRequired.keys()) missingOptional.delete(key);
 
   const problems: string[] = [];
@@ -99,6 +110,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
     deleteIndex,
     missingOptional: [...missingOptional.values()],
     missingFields,
+    regionColumns,
   };
 }
 
@@ -155,6 +167,8 @@ interface BoundField {
   needed: boolean;
   /** onInvalid of an optional field that does not reject its row (config refuses it on needed ones). */
   tolerate: 'drop' | 'keep' | undefined;
+  /** The column of a phone field's `regionFrom`, or -1 (none, or not in the header). */
+  regionIndex: number;
 }
 
 interface BindingPlan {
@@ -181,6 +195,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
   let plan = byEntity.get(entity);
   if (!plan) {
     const isNeeded = (field: string) => field === entity.target.key || field === entity.updatedAt;
+    const regionIndex = (field: string) => binding.regionColumns.find((r) => r.field === field)?.index ?? -1;
     const bound = (field: string, spec: FieldSpec, index: number): BoundField => {
       const needed = isNeeded(field);
       return {
@@ -192,6 +207,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
           spec.onInvalid === undefined || spec.onInvalid === 'reject' || needed || spec.required
             ? undefined
             : spec.onInvalid,
+        regionIndex: regionIndex(field),
       };
     };
     const fields: BoundField[] = [
@@ -244,7 +260,7 @@ export function mapValues(
   const start = out.length;
   let reasons: string[] | undefined;
   let warnings: FieldWarning[] | undefined;
-  for (const { spec, index, needed, tolerate } of plan.fields) {
+  for (const { spec, index, needed, tolerate, regionIndex } of plan.fields) {
     // A delete only needs to know which record, and as of when: other fields are skipped.
     if (deleted && !needed) {
       out.push(null);
@@ -257,16 +273,20 @@ export function mapValues(
       out.push(null);
       continue;
     }
-    const value = normalizeValue(fields[index], spec);
+    const cell = fields[index];
+    const value =
+      regionIndex < 0
+        ? normalizeValue(cell, spec)
+        : normalizeValue(cell, spec, rowRegion(fields[regionIndex]));
     if (value !== undefined && !(value instanceof Invalid)) {
       out.push(value);
       continue;
     }
     if (value instanceof Invalid && tolerate !== undefined) {
       // The row stays; the cell is dropped or kept as its text, and reported.
-      const cell = fields[index] ?? '';
-      out.push(tolerate === 'keep' ? applyTransforms(cell, spec.transforms) : null);
-      const warning: FieldWarning = { reason: `${value.code}:${spec.source}`, value: cell, action: tolerate };
+      const text = cell ?? '';
+      out.push(tolerate === 'keep' ? applyTransforms(text, spec.transforms) : null);
+      const warning: FieldWarning = { reason: `${value.code}:${spec.source}`, value: text, action: tolerate };
       if (warnings === undefined) warnings = [warning];
       else warnings.push(warning);
       continue;
@@ -297,6 +317,11 @@ export function mapValues(
     deleted,
     ...(warnings !== undefined ? { warnings } : {}),
   };
+}
+
+/** The region a `regionFrom` cell names (trimmed, by country.ts), undefined when empty or unknown. */
+function rowRegion(cell: string | undefined): string | undefined {
+  return cell === undefined || cell === '' ? undefined : countryCodeOf(cell);
 }
 
 /**

@@ -108,33 +108,42 @@ const INVALID_ENUM = Invalid.of('invalid_enum');
  * ignored (a number or a date has no meaningful edge spaces); a `string` keeps exactly what the
  * transforms leave.
  */
-export function normalizeField(raw: string | undefined, spec: FieldSpec): NormalizeResult {
-  const value = normalizeValue(raw, spec);
+export function normalizeField(
+  raw: string | undefined,
+  spec: FieldSpec,
+  rowRegion?: string,
+): NormalizeResult {
+  const value = normalizeValue(raw, spec, rowRegion);
   return value instanceof Invalid ? { ok: false, code: value.code } : { ok: true, value };
 }
 
 /**
  * normalizeField without the result object (the mapping's per-cell call): the value, undefined when
- * absent, or an Invalid with the reason code.
+ * absent, or an Invalid with the reason code. rowRegion: a `phone` field's region for this row (its
+ * `regionFrom` cell, as an alpha-2 code), overriding spec.region.
  */
-export function normalizeValue(raw: string | undefined, spec: FieldSpec): Scalar | undefined | Invalid {
+export function normalizeValue(
+  raw: string | undefined,
+  spec: FieldSpec,
+  rowRegion?: string,
+): Scalar | undefined | Invalid {
   const text = applyTransforms(raw ?? '', spec.transforms);
   const empty = spec.type === 'string' ? text === '' : trim(text) === '';
-  if (!empty) return typedValue(text, spec);
+  if (!empty) return typedValue(text, spec, rowRegion);
   if (spec.default === undefined) return undefined;
   // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
-  const typed = typedValue(String(spec.default), spec);
+  const typed = typedValue(String(spec.default), spec, rowRegion);
   return typed instanceof Invalid ? INVALID_DEFAULT : typed;
 }
 
-function typedValue(text: string, spec: FieldSpec): Scalar | Invalid {
+function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined): Scalar | Invalid {
   switch (spec.type) {
     case 'string':
       return normalizeString(text, spec.maxLength);
     case 'email':
       return normalizeEmail(text);
     case 'phone':
-      return normalizePhone(text, spec.region);
+      return normalizePhone(text, rowRegion ?? spec.region, spec.validity === 'possible');
     case 'number': {
       const n = parseDecimal(text);
       return n === undefined ? INVALID_NUMBER : n;
@@ -309,10 +318,11 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
 
 /**
  * E.164 (`+14155552671`). The region is the default country for numbers written without a country
- * code (US if unset). An extension (`x12`, `ext. 12`) is accepted but dropped: the stored value is
- * the E.164 number only. Validation uses `isValid()` (number plan: length and leading digits for
- * the region) with libphonenumber-js's default (min) metadata: phoneE164 gives exactly
- * `parsePhoneNumberFromString(input, region)` → `isValid()` → `.number`, fast for common shapes.
+ * code (US if unset). An extension (`x12`, `ext. 12`, `#12`, `;ext=12`) is kept after the number,
+ * RFC 3966 style: `+14155552671;ext=12`. Validation uses `isValid()` (number plan: length and leading
+ * digits for the region), or `isPossible()` (length only) when `possible`, with libphonenumber-js's
+ * default (min) metadata: phoneE164 gives exactly `parsePhoneNumberFromString(input, region)` →
+ * `isValid()` / `isPossible()` → `.number` (+ `;ext=`), fast for common shapes.
  */
 /**
  * Part of PHONE_TEXT's language, in ASCII and without the Unicode regex: `(`?, `+`?, then ASCII
@@ -321,10 +331,10 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
  */
 const PLAIN_PHONE_TEXT = /^\(?\+?[0-9 ().\-/]+$/;
 
-function normalizePhone(text: string, region: string | undefined): string | Invalid {
+function normalizePhone(text: string, region: string | undefined, possible: boolean): string | Invalid {
   const input = trim(text);
   if (!PLAIN_PHONE_TEXT.test(input) && !PHONE_TEXT.test(input)) return INVALID_PHONE;
-  return phoneE164(input, region ?? 'US') ?? INVALID_PHONE;
+  return phoneE164(input, region ?? 'US', possible) ?? INVALID_PHONE;
 }
 
 // ---------------------------------------------------------------- number / integer

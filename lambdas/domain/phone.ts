@@ -1,10 +1,16 @@
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import {
+  type CountryCode,
+  isSupportedCountry,
+  parseDigits,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
 import { Metadata, type MetadataJson } from 'libphonenumber-js/core';
 import minMetadata from 'libphonenumber-js/min/metadata';
 
 /**
  * Phone numbers to E.164, with exactly the results of
- * `parsePhoneNumberFromString(input, region)` + `isValid()` + `.number` of libphonenumber-js (min metadata),
+ * `parsePhoneNumberFromString(input, region)` + `isValid()` (or `isPossible()`) + `.number` of
+ * libphonenumber-js (min metadata), followed by `;ext=<digits>` when the library found an extension,
  * but fast for the shapes CRM exports are made of.
  *
  * Why: libphonenumber-js builds a `new RegExp('^(?:' + pattern + ')$')` from the metadata on every
@@ -271,12 +277,14 @@ const MAX_LENGTH_FOR_NSN = 17;
 /**
  * What libphonenumber-js answers (E.164 if valid, else undefined) for a number that
  * `parseIncompletePhoneNumber` reduced to `(plus ? '+' : '') + digits` (ASCII digits), with
- * `defaultCountry` a supported country or undefined.
+ * `defaultCountry` a supported country or undefined. `possible`: PhoneNumber.isPossible() (the
+ * length for the number's country) instead of isValid().
  */
 export function libE164(
   plus: boolean,
   digits: string,
   defaultCountry: string | undefined,
+  possible = false,
 ): string | undefined {
   // ---- extractCountryCallingCode
   let international = plus;
@@ -330,6 +338,12 @@ export function libE164(
   if (!nationalNumber || nationalNumber.length < MIN_LENGTH_FOR_NSN) return undefined;
   if (nationalNumber.length > MAX_LENGTH_FOR_NSN) return undefined;
   const validPlan = planOf(country || callingCode);
+  // isPossible.js: checkNumberLength on the plan of the country, else of the calling code.
+  if (possible) {
+    return checkNumberLength(nationalNumber, validPlan) === 'IS_POSSIBLE'
+      ? `+${callingCode}${nationalNumber}`
+      : undefined;
+  }
   const valid = validPlan.hasTypes
     ? hasNumberType(nationalNumber, validPlan)
     : matches(validPlan.nationalNumber, nationalNumber);
@@ -341,7 +355,7 @@ export function libE164(
 /** parse.js MAX_INPUT_STRING_LENGTH: longer texts throw TOO_LONG. */
 const MAX_INPUT_STRING_LENGTH = 250;
 /** An extension label this fast path accepts after the number: `ext`, `ext.`, `x` (any case), then digits. */
-const SIMPLE_EXTENSION = /^(?:ext\.?|x) *[0-9]{1,9}$/i;
+const SIMPLE_EXTENSION = /^(?:ext\.?|x) *([0-9]{1,9})$/i;
 
 const NOT_SIMPLE = 0;
 
@@ -360,9 +374,10 @@ const NOT_SIMPLE = 0;
  *   label); with one, the leftmost match starts at the label or the spaces right before it (no
  *   alternative can start earlier: after optional spaces each needs a label, `#`, `,` or `;`), so the
  *   number part holds exactly the digits before the label;
- * - parseIncompletePhoneNumber keeps a leading `+` and the digits.
+ * - parseIncompletePhoneNumber keeps a leading `+` and the digits;
+ * - the extension is the label's digits (the pattern's capture group), as the library's is.
  */
-function scan(input: string): { plus: boolean; digits: string } | typeof NOT_SIMPLE {
+function scan(input: string): { plus: boolean; digits: string; ext: string } | typeof NOT_SIMPLE {
   if (input.length > MAX_INPUT_STRING_LENGTH) return NOT_SIMPLE;
   let digits = '';
   let plus = false;
@@ -386,13 +401,13 @@ function scan(input: string): { plus: boolean; digits: string } | typeof NOT_SIM
       plus = true;
     } else if (c === 0x65 || c === 0x45 || c === 0x78 || c === 0x58) {
       // e E x X: an extension label; the digits so far are the number.
-      if (digits.length < 3 || !SIMPLE_EXTENSION.test(input.slice(i))) return NOT_SIMPLE;
-      return { plus, digits };
+      const ext = digits.length < 3 ? null : SIMPLE_EXTENSION.exec(input.slice(i));
+      return ext ? { plus, digits, ext: ext[1] as string } : NOT_SIMPLE;
     } else {
       return NOT_SIMPLE;
     }
   }
-  return digits.length < 3 ? NOT_SIMPLE : { plus, digits };
+  return digits.length < 3 ? NOT_SIMPLE : { plus, digits, ext: '' };
 }
 
 const supported = new Map<string, boolean>();
@@ -406,10 +421,15 @@ function isSupported(region: string): boolean {
   return yes;
 }
 
-/** The library path, as normalize.ts always called it. */
-function libraryE164(input: string, defaultCountry: string | undefined): string | undefined {
+/** The library path: E.164, then `;ext=` and the extension's digits (in ASCII) when it has one. */
+function libraryE164(
+  input: string,
+  defaultCountry: string | undefined,
+  possible: boolean,
+): string | undefined {
   const phone = parsePhoneNumberFromString(input, defaultCountry as CountryCode | undefined);
-  return phone?.isValid() ? phone.number : undefined;
+  if (!phone || !(possible ? phone.isPossible() : phone.isValid())) return undefined;
+  return phone.ext ? `${phone.number}${EXTENSION}${parseDigits(phone.ext)}` : phone.number;
 }
 
 /** Answers of the library path by (default country, input): exports repeat their odd values. */
@@ -418,25 +438,34 @@ const MAX_LIBRARY_ANSWERS = 4096;
 /** Longer inputs are not remembered (with MAX_LIBRARY_ANSWERS, the memo stays well under 1 MiB). */
 const MAX_REMEMBERED_INPUT = 64;
 
-function rememberedLibraryE164(input: string, defaultCountry: string | undefined): string | undefined {
-  if (input.length > MAX_REMEMBERED_INPUT) return libraryE164(input, defaultCountry);
-  const key = `${defaultCountry ?? ''}\u0000${input}`;
+function rememberedLibraryE164(
+  input: string,
+  defaultCountry: string | undefined,
+  possible: boolean,
+): string | undefined {
+  if (input.length > MAX_REMEMBERED_INPUT) return libraryE164(input, defaultCountry, possible);
+  const key = `${possible ? 'p' : 'v'}${defaultCountry ?? ''}\u0000${input}`;
   const known = libraryAnswers.get(key);
   if (known !== undefined) return known ?? undefined;
-  const e164 = libraryE164(input, defaultCountry);
+  const e164 = libraryE164(input, defaultCountry, possible);
   // Bounded: start over when full (a worker's memory stays flat whatever the file holds).
   if (libraryAnswers.size >= MAX_LIBRARY_ANSWERS) libraryAnswers.clear();
   libraryAnswers.set(key, e164 ?? null);
   return e164;
 }
 
+/** What separates the number from its extension in a stored value (RFC 3966's parameter). */
+export const EXTENSION = ';ext=';
+
 /**
  * E.164 of `input` (already trimmed) for `parsePhoneNumberFromString(input, region)` (region: a default
- * country; unsupported means none) when the library says it is valid, else undefined.
+ * country; unsupported means none) when the library says it is valid (`possible`: possible, by its
+ * length), else undefined. An extension is kept: `+14155552671;ext=12`.
  */
-export function phoneE164(input: string, region: string): string | undefined {
+export function phoneE164(input: string, region: string, possible = false): string | undefined {
   const defaultCountry = isSupported(region) ? region : undefined;
   const simple = scan(input);
-  if (simple === NOT_SIMPLE) return rememberedLibraryE164(input, defaultCountry);
-  return libE164(simple.plus, simple.digits, defaultCountry);
+  if (simple === NOT_SIMPLE) return rememberedLibraryE164(input, defaultCountry, possible);
+  const e164 = libE164(simple.plus, simple.digits, defaultCountry, possible);
+  return e164 === undefined || simple.ext === '' ? e164 : `${e164}${EXTENSION}${simple.ext}`;
 }

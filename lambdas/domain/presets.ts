@@ -3,6 +3,13 @@ import type { CrmSyncConfigInput } from './config';
 type EntityInput = CrmSyncConfigInput['entities'][string];
 
 /**
+ * An optional phone as exports hold it: checked by length only (sample and sandbox data is full of
+ * fictional numbers that fail the number plan, and one should not cost the whole record), read in the
+ * record's country (`regionFrom`, per entity), else as a US number.
+ */
+const OPTIONAL_PHONE = { type: 'phone', region: 'US', validity: 'possible' } as const;
+
+/**
  * Built-in entity mappings with the real column names of CRM exports.
  * Salesforce: Data Loader / Data Export (`Id`, `LastModifiedDate`, `IsDeleted`…).
  * HubSpot: the CRM export (`Record ID`, `Last Modified Date`…).
@@ -15,8 +22,8 @@ export const salesforceContact: EntityInput = {
     firstName: { source: 'FirstName', type: 'string', transforms: ['trim', 'collapseSpaces'] },
     lastName: { source: 'LastName', type: 'string', required: true, transforms: ['trim', 'collapseSpaces'] },
     email: { source: 'Email', type: 'email' },
-    phone: { source: 'Phone', type: 'phone', region: 'US' },
-    mobilePhone: { source: 'MobilePhone', type: 'phone', region: 'US' },
+    phone: { source: 'Phone', ...OPTIONAL_PHONE, regionFrom: 'MailingCountry' },
+    mobilePhone: { source: 'MobilePhone', ...OPTIONAL_PHONE, regionFrom: 'MailingCountry' },
     title: { source: 'Title', type: 'string' },
     mailingStreet: { source: 'MailingStreet', type: 'string' },
     mailingCity: { source: 'MailingCity', type: 'string' },
@@ -44,7 +51,7 @@ export const salesforceAccount: EntityInput = {
     type: { source: 'Type', type: 'string' },
     industry: { source: 'Industry', type: 'string' },
     website: { source: 'Website', type: 'string', transforms: ['trim', 'lower'] },
-    phone: { source: 'Phone', type: 'phone', region: 'US' },
+    phone: { source: 'Phone', ...OPTIONAL_PHONE, regionFrom: 'BillingCountry' },
     billingCity: { source: 'BillingCity', type: 'string' },
     billingState: { source: 'BillingState', type: 'string' },
     billingCountry: { source: 'BillingCountry', type: 'string' },
@@ -88,7 +95,7 @@ export const hubspotContacts: EntityInput = {
     firstName: { source: 'First Name', type: 'string' },
     lastName: { source: 'Last Name', type: 'string' },
     email: { source: 'Email', type: 'email' },
-    phone: { source: 'Phone Number', type: 'phone', region: 'US' },
+    phone: { source: 'Phone Number', ...OPTIONAL_PHONE, regionFrom: 'Country/Region' },
     lifecycleStage: { source: 'Lifecycle Stage', type: 'string', transforms: ['trim', 'lower'] },
     companyId: { source: 'Associated Company IDs', type: 'string' },
     createdAt: { source: 'Create Date', type: 'datetime' },
@@ -106,7 +113,7 @@ export const hubspotCompanies: EntityInput = {
     name: { source: 'Company name', type: 'string', required: true },
     domain: { source: 'Company Domain Name', type: 'string', transforms: ['trim', 'lower'] },
     industry: { source: 'Industry', type: 'string' },
-    phone: { source: 'Phone Number', type: 'phone', region: 'US' },
+    phone: { source: 'Phone Number', ...OPTIONAL_PHONE, regionFrom: 'Country/Region' },
     city: { source: 'City', type: 'string' },
     country: { source: 'Country/Region', type: 'string' },
     numberOfEmployees: { source: 'Number of Employees', type: 'integer' },

@@ -132,6 +132,31 @@ describe('config', () => {
         'entities.contact.updatedAt: field "gone" is not in fields',
       ],
     ],
+    [
+      'malformed phone settings',
+      {
+        entities: {
+          contact: entity({
+            fields: {
+              id: { source: 'Id', required: true },
+              a: { source: 'A', type: 'phone', validity: 'strict' },
+              b: { source: 'B', type: 'phone', regionFrom: '  ' },
+              c: { source: 'C', type: 'string', validity: 'possible', regionFrom: 'Country' },
+              d: { source: 'D', type: 'phone', validity: 1, regionFrom: 7 },
+            },
+            updatedAt: undefined,
+          }),
+        },
+      },
+      [
+        'entities.contact.fields.a.validity: unknown validity "strict" (valid or possible)',
+        'entities.contact.fields.b.regionFrom: regionFrom column name is empty',
+        'entities.contact.fields.d.validity: unknown validity 1 (valid or possible)',
+        'entities.contact.fields.d.regionFrom: Invalid input: expected string, received number',
+        'entities.contact.fields.c.validity: validity applies to phone fields only',
+        'entities.contact.fields.c.regionFrom: regionFrom applies to phone fields only',
+      ],
+    ],
   ])('lists every problem of %s by path', (_name, raw, expected) => {
     // Act
     const issues = configIssues(raw);

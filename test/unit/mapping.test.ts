@@ -390,3 +390,75 @@ describe('mapRecord', () => {
     expect(binding.deleteIndex).toBeUndefined();
   });
 });
+
+describe('phone regionFrom', () => {
+  /** An entity whose phone takes its region from the Country column. */
+  function withRegionColumn(): EntityConfig {
+    const config = parseConfig({
+      entities: {
+        people: {
+          target: { key: 'id' },
+          fields: {
+            id: { source: 'Id', required: true },
+            phone: { source: 'Phone', type: 'phone', region: 'US', regionFrom: 'Country' },
+          },
+        },
+      },
+    });
+    const entity = config.entities['people'];
+    if (!entity) throw new Error('people entity missing');
+    return entity;
+  }
+
+  it.each<[string, string, string | undefined]>([
+    ['GB', '020 7946 0958', '+442079460958'],
+    ['United Kingdom', '020 7946 0958', '+442079460958'],
+    ['Germany', '030 12345678', '+493012345678'],
+    ['deutschland', '030 12345678', '+493012345678'],
+    ['USA', '(650) 253-0000', '+16502530000'],
+    ['', '(650) 253-0000', '+16502530000'], // empty: the field's region
+    ['Narnia', '(650) 253-0000', '+16502530000'], // unknown: the field's region
+    ['Germany', '(650) 253-0000', '+496502530000'], // read as a German number
+    ['France', '(650) 253-0000', undefined], // not a valid French number
+  ])('reads the row in the region of its Country cell %j: %j → %s', (country, number, expected) => {
+    // Prepare
+    const entity = withRegionColumn();
+    const binding = bindHeader(['Id', 'Phone', 'COUNTRY'], entity);
+
+    // Act
+    const result = mapRecord(['p1', number, country], binding, entity);
+
+    // Assess
+    if (expected === undefined) expect(result).toEqual({ ok: false, reasons: ['invalid_phone:Phone'] });
+    else expect(result).toMatchObject({ ok: true, item: { id: 'p1', phone: expected } });
+  });
+
+  it('exposes the region column, and falls back to the region when the header lacks it', () => {
+    // Prepare
+    const entity = withRegionColumn();
+
+    // Act
+    const present = bindHeader(['Id', 'Phone', 'Country'], entity);
+    const absent = bindHeader(['Id', 'Phone'], entity);
+    const result = mapRecord(['p1', '(650) 253-0000'], absent, entity);
+
+    // Assess
+    expect(present.regionColumns).toEqual([{ field: 'phone', source: 'Country', index: 2 }]);
+    expect(present.missingOptional).toEqual([]);
+    expect(absent.regionColumns).toEqual([{ field: 'phone', source: 'Country', index: undefined }]);
+    expect(absent.missingOptional).toEqual(['Country']);
+    expect(result).toMatchObject({ ok: true, item: { phone: '+16502530000' } });
+  });
+
+  it('refuses a header with the region column twice', () => {
+    // Prepare
+    const entity = withRegionColumn();
+
+    // Act
+    const bind = () => bindHeader(['Id', 'Phone', 'Country', 'country'], entity);
+
+    // Assess
+    expect(bind).toThrow(HeaderMismatchError);
+    expect(bind).toThrow(/duplicate columns used by the mapping: Country \/ country/);
+  });
+});

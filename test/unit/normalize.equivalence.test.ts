@@ -294,8 +294,16 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
   fc.record({
     raw: padded(phoneText),
     spec: fc
-      .tuple(spec('phone'), fc.constantFrom(undefined, 'US', 'GB', 'XX'))
-      .map(([s, region]) => (region === undefined ? s : { ...s, region })),
+      .tuple(
+        spec('phone'),
+        fc.constantFrom(undefined, 'US', 'GB', 'XX'),
+        fc.constantFrom(undefined, 'valid', 'possible'),
+      )
+      .map(([s, region, validity]) => ({
+        ...s,
+        ...(region === undefined ? {} : { region }),
+        ...(validity === undefined ? {} : { validity }),
+      })),
   }),
   // Missing columns and blank cells with defaults (typed like a cell, or invalid_default).
   fc.record({

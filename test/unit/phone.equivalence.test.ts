@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import {
+  type CountryCode,
+  isSupportedCountry,
+  parseDigits,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
 import examples from 'libphonenumber-js/examples.mobile.json';
 import metadata from 'libphonenumber-js/min/metadata';
 import type { FieldSpec } from '../../lambdas/domain/config';
@@ -9,28 +14,36 @@ import { libE164, phoneE164 } from '../../lambdas/domain/phone';
 /**
  * The fast phone path (lambdas/domain/phone.ts) must give exactly what the straightforward
  * libphonenumber-js path gives. The reference below is normalize.ts's normalizePhone as it was before
- * the fast path: PHONE_TEXT, then parsePhoneNumberFromString + isValid().
+ * the fast path: PHONE_TEXT, then parsePhoneNumberFromString + isValid(), with two intended changes
+ * since: `possible` checks isPossible() instead (validity: possible), and an extension is kept as
+ * `;ext=<digits>` after the E.164 number (it used to be dropped).
  */
 const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x|#)\s*\p{Nd}{1,10})?$/iu;
 
-function referenceLibrary(input: string, region: string): string | undefined {
+function referenceLibrary(input: string, region: string, possible = false): string | undefined {
   const phone = parsePhoneNumberFromString(
     input,
     isSupportedCountry(region) ? (region as CountryCode) : undefined,
   );
-  return phone?.isValid() ? phone.number : undefined;
+  if (!phone || !(possible ? phone.isPossible() : phone.isValid())) return undefined;
+  return phone.ext ? `${phone.number};ext=${parseDigits(phone.ext)}` : phone.number;
 }
 
-function referenceNormalize(text: string, region: string | undefined): { ok: boolean; value?: string } {
+function referenceNormalize(
+  text: string,
+  region: string | undefined,
+  possible = false,
+): { ok: boolean; value?: string } {
   const input = text.trim();
   if (!PHONE_TEXT.test(input)) return { ok: false };
-  const e164 = referenceLibrary(input, region ?? 'US');
+  const e164 = referenceLibrary(input, region ?? 'US', possible);
   return e164 === undefined ? { ok: false } : { ok: true, value: e164 };
 }
 
-function ours(text: string, region: string | undefined): { ok: boolean; value?: string } {
+function ours(text: string, region: string | undefined, possible = false): { ok: boolean; value?: string } {
   const spec: FieldSpec = { source: 'Phone', type: 'phone', required: false, transforms: [] };
   if (region !== undefined) spec.region = region;
+  if (possible) spec.validity = 'possible';
   const r = normalizeField(text, spec);
   if (!r.ok) {
     expect(r.code).toBe('invalid_phone');
@@ -304,9 +317,9 @@ describe('phoneE164 equals libphonenumber-js', () => {
     let simple = 0;
     const runs = NUM_RUNS * 5;
     fc.assert(
-      fc.property(phoneText, REGION, (text, region) => {
-        const expected = referenceNormalize(text, region);
-        expect(ours(text, region)).toEqual(expected);
+      fc.property(phoneText, REGION, fc.boolean(), (text, region, possible) => {
+        const expected = referenceNormalize(text, region, possible);
+        expect(ours(text, region, possible)).toEqual(expected);
         if (expected.ok) valid++;
         if (/^[0-9 ().\-/+]*(?:(?:ext\.?|x) *[0-9]{1,9})?$/i.test(text.trim())) simple++;
       }),
@@ -320,8 +333,8 @@ describe('phoneE164 equals libphonenumber-js', () => {
 
   it('for any country as the default region', () => {
     fc.assert(
-      fc.property(phoneText, ANY_COUNTRY, (text, region) => {
-        expect(ours(text, region)).toEqual(referenceNormalize(text, region));
+      fc.property(phoneText, ANY_COUNTRY, fc.boolean(), (text, region, possible) => {
+        expect(ours(text, region, possible)).toEqual(referenceNormalize(text, region, possible));
       }),
       { numRuns: NUM_RUNS * 3 },
     );
@@ -329,8 +342,8 @@ describe('phoneE164 equals libphonenumber-js', () => {
 
   it('for noise over a phone-ish alphabet', () => {
     fc.assert(
-      fc.property(noise, REGION, (text, region) => {
-        expect(ours(text, region)).toEqual(referenceNormalize(text, region));
+      fc.property(noise, REGION, fc.boolean(), (text, region, possible) => {
+        expect(ours(text, region, possible)).toEqual(referenceNormalize(text, region, possible));
       }),
       { numRuns: NUM_RUNS * 2 },
     );
@@ -343,6 +356,7 @@ describe('phoneE164 equals libphonenumber-js', () => {
         const defaultCountry = isSupportedCountry(region) ? region : undefined;
         expect(libE164(plus, d, defaultCountry)).toBe(referenceLibrary(input, region));
         expect(phoneE164(input, region)).toBe(referenceLibrary(input, region));
+        expect(libE164(plus, d, defaultCountry, true)).toBe(referenceLibrary(input, region, true));
       }),
       { numRuns: NUM_RUNS * 5 },
     );
@@ -363,6 +377,7 @@ describe('phoneE164 equals libphonenumber-js', () => {
       for (const region of [ex.country, 'US', 'GB', 'XX']) {
         for (const input of inputs) {
           expect(phoneE164(input, region)).toBe(referenceLibrary(input, region));
+          expect(phoneE164(input, region, true)).toBe(referenceLibrary(input, region, true));
         }
       }
     }
@@ -380,6 +395,7 @@ describe('phoneE164 equals libphonenumber-js', () => {
             `00 ${code} ${national}`,
           ]) {
             expect(phoneE164(input, region)).toBe(referenceLibrary(input, region));
+            expect(phoneE164(input, region, true)).toBe(referenceLibrary(input, region, true));
           }
         }),
         { numRuns: 40 },
@@ -425,7 +441,13 @@ describe('phoneE164 equals libphonenumber-js', () => {
     ['0 650 253 0000', 'US'],
     ['+', 'US'],
     ['12', 'US'],
+    ['1-572-069-1592', 'US'],
+    ['(555) 010-9999', 'US'],
+    ['415-555-2671 #12', 'US'],
+    ['+1-415-555-2671;ext=12', 'US'],
+    ['415 555 2671 x١٢', 'US'],
   ])('%s in %s', (input, region) => {
     expect(phoneE164(input, region)).toBe(referenceLibrary(input, region));
+    expect(phoneE164(input, region, true)).toBe(referenceLibrary(input, region, true));
   });
 });

@@ -1,11 +1,17 @@
-import { type CountryCode, isSupportedCountry, parsePhoneNumberFromString } from 'libphonenumber-js';
+import {
+  type CountryCode,
+  isSupportedCountry,
+  parseDigits,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
 import type { FieldSpec, Transform } from '../../../lambdas/domain/config';
 
 /**
  * normalize.ts as it was before it was rewritten for speed (values instead of result objects, shared
  * Invalid codes, one pass over emails, a trim that skips clean ends, a fast date path, a fast phone
- * path), verbatim but for the names: the reference of the equivalence tests, which must find the
- * same result for every cell and spec. Not a test file.
+ * path), verbatim but for the names and two intended changes since (phones: an extension is kept as
+ * `;ext=<digits>`, and `validity: possible` checks isPossible()): the reference of the equivalence
+ * tests, which must find the same result for every cell and spec. Not a test file.
  */
 export type Scalar = string | number | boolean;
 export type NormalizeResult = { ok: true; value: Scalar | undefined } | { ok: false; code: string };
@@ -64,7 +70,7 @@ function parseTyped(text: string, spec: FieldSpec): NormalizeResult {
     case 'email':
       return normalizeEmail(text);
     case 'phone':
-      return normalizePhone(text, spec.region);
+      return normalizePhone(text, spec.region, spec.validity === 'possible');
     case 'number': {
       const n = parseDecimal(text);
       return n === undefined ? fail('invalid_number') : ok(n);
@@ -162,11 +168,11 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
 
 /**
  * E.164 (`+14155552671`). The region is the default country for numbers written without a country
- * code (US if unset). An extension (`x12`, `ext. 12`) is accepted but dropped: the stored value is
- * the E.164 number only. Validation uses `isValid()` (number plan: length and leading digits for
- * the region) with libphonenumber-js's default (min) metadata.
+ * code (US if unset). An extension (`x12`, `ext. 12`) is kept: `+14155552671;ext=12`. Validation
+ * uses `isValid()` (number plan: length and leading digits for the region), or `isPossible()` for
+ * `possible`, with libphonenumber-js's default (min) metadata.
  */
-function normalizePhone(text: string, region: string | undefined): NormalizeResult {
+function normalizePhone(text: string, region: string | undefined, possible: boolean): NormalizeResult {
   const input = text.trim();
   if (!PHONE_TEXT.test(input)) return fail('invalid_phone');
   const country = region ?? 'US';
@@ -174,8 +180,8 @@ function normalizePhone(text: string, region: string | undefined): NormalizeResu
     input,
     isSupportedCountry(country) ? (country as CountryCode) : undefined,
   );
-  if (!phone?.isValid()) return fail('invalid_phone');
-  return ok(phone.number);
+  if (!phone || !(possible ? phone.isPossible() : phone.isValid())) return fail('invalid_phone');
+  return ok(phone.ext ? `${phone.number};ext=${parseDigits(phone.ext)}` : phone.number);
 }
 
 // ---------------------------------------------------------------- number / integer
