@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SourceFormat } from './csv';
 import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
+import type { RejectDecision } from './rejects';
 
 /** The source object of a run, as the trigger saw it. */
 export interface SourceRef {
@@ -46,6 +47,22 @@ export interface RunRecord {
   dryRun?: boolean | undefined;
   /** Mirror mode: the delete decision (kept when it refused the run). */
   mirror?: MirrorDecision | undefined;
+  /** The reject decision (kept when it refused the run: RejectLimitError, EmptyExportError). */
+  rejects?: RejectDecision | undefined;
+}
+
+/**
+ * The `rerun` token of a forced run: a forced run is another run than the refused one it follows
+ * (`force-deletes`, `force`, or both). An explicit `rerun` wins.
+ */
+export function forcedRerun(options: {
+  rerun?: string | undefined;
+  force?: boolean | undefined;
+  forceDeletes?: boolean | undefined;
+}): string | undefined {
+  if (options.rerun !== undefined) return options.rerun;
+  const tags = [options.force ? 'force' : '', options.forceDeletes ? 'force-deletes' : ''].filter(Boolean);
+  return tags.length > 0 ? tags.join('+') : undefined;
 }
 
 /**
@@ -96,6 +113,8 @@ export interface WorkerJob {
   mirror?: boolean | undefined;
   /** Mirror mode: delete the candidates even above maxDeleteRatio. */
   forceDeletes?: boolean | undefined;
+  /** Load the valid rows even when too many were rejected, or the file has no data row. */
+  force?: boolean | undefined;
   /** Each merge worker's write ceiling, WCU/s: its share of the table's throughput (Plan's layout). */
   writeUnitsPerSecond?: number | undefined;
   /** Each merge or verify worker's read ceiling, RCU/s. */
@@ -126,6 +145,8 @@ export interface ChunkResult {
   /** Mirror mode: rejected rows whose key could not be read. */
   unkeyedRejects?: number;
   topReasons: Record<string, number>;
+  /** The first few rejected line numbers per reason code (absent in records of older runs). */
+  reasonLines?: Record<string, number[]>;
   durationMs: number;
 }
 

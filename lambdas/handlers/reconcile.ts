@@ -10,6 +10,7 @@ import { getEntity } from '../domain/config';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
+import { decideRejects, sumRejectCounts } from '../domain/rejects';
 import {
   type Check,
   type FailedRunSummary,
@@ -70,7 +71,7 @@ interface ChildResult {
 }
 
 /** Reads a Distributed Map's ResultWriter output: the children's outputs and the failures. */
-async function readMapResults<T>(
+export async function readMapResults<T>(
   bucket: string,
   manifestKey: string,
 ): Promise<{ outputs: T[]; failures: string[] }> {
@@ -90,7 +91,7 @@ async function readMapResults<T>(
 }
 
 /** A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header. */
-function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
+export function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
   return job.format === 'jsonl'
     ? { columns: ['record'], delimiter: undefined }
     : { columns: job.columns, delimiter: job.delimiter };
@@ -101,7 +102,7 @@ function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string |
  * their order: the header, then each object's text (`transform` may rewrite it: `jsonRows`,
  * `csvRows`). Streamed: no report is held whole.
  */
-async function putCsvReport(
+export async function putCsvReport(
   bucket: string,
   key: string,
   partitions: Iterable<number>,
@@ -120,7 +121,7 @@ async function putCsvReport(
 }
 
 /** A `transform` for putCsvReport: each JSON line of the object becomes one row of text. */
-function jsonRows<T>(row: (line: T) => string): (text: string) => string {
+export function jsonRows<T>(row: (line: T) => string): (text: string) => string {
   return (text) =>
     text
       .split('\n')
@@ -279,6 +280,21 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       : `${verified} of ${decisions} keys verified against the target${how}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
   });
 
+  // The reject gate: a real run gets here only when CheckRejects allowed it (or it was forced); a
+  // dry run reports that a run would be refused.
+  const rejectDecision = decideRejects(sumRejectCounts(chunks), {
+    maxRejectRatio: entity.maxRejectRatio,
+    allowEmptyExport: entity.allowEmptyExport,
+    force: job.force === true,
+  });
+  if (!rejectDecision.allowed || rejectDecision.forced) {
+    checks.push({
+      name: 'reject-gate',
+      ok: job.dryRun === true || rejectDecision.allowed,
+      detail: `${rejectDecision.rejected} of ${rejectDecision.rows} rows rejected (${percent(rejectDecision.ratio)}, limit ${percent(rejectDecision.maxRejectRatio)}), ${rejectDecision.allowed ? 'forced: the valid rows were loaded' : `a run would be refused: ${rejectDecision.reason ?? ''}`}`,
+    });
+  }
+
   const reportPrefix = `reports/${event.runId}/`;
   const reports: RunSummary['reports'] = { summary: `${reportPrefix}summary.json` };
 
@@ -391,6 +407,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
+    rejects: rejectDecision,
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,
