@@ -35,6 +35,7 @@ export interface RejectDecision {
   ratio: number;
   maxRejectRatio: number;
   allowEmptyExport: boolean;
+  /** The run was forced past a refusal (`force` on a run the gate would have refused). */
   forced: boolean;
   /** Whether the run may write. */
   allowed: boolean;
@@ -117,15 +118,24 @@ export function decideRejects(
     ratio,
     maxRejectRatio: options.maxRejectRatio,
     allowEmptyExport: options.allowEmptyExport,
-    forced: options.force,
+    forced: false,
     topReasons,
   };
-  if (options.force) return { ...base, allowed: true };
+  const refusal = refuse(counts, ratio, topReasons, options);
+  if (!refusal) return { ...base, allowed: true };
+  if (options.force) return { ...base, forced: true, allowed: true };
+  return { ...base, allowed: false, ...refusal };
+}
+
+function refuse(
+  counts: RejectCounts,
+  ratio: number,
+  topReasons: readonly RejectReason[],
+  options: { maxRejectRatio: number; allowEmptyExport: boolean },
+): Pick<RejectDecision, 'error' | 'reason'> | undefined {
   if (counts.rows === 0) {
-    if (options.allowEmptyExport) return { ...base, allowed: true };
+    if (options.allowEmptyExport) return undefined;
     return {
-      ...base,
-      allowed: false,
       error: 'EmptyExportError',
       reason:
         'the file has no data rows (a header only): nothing was written; check the export, set allowEmptyExport on the entity if empty exports are expected (deltas), or run again with --force',
@@ -134,11 +144,9 @@ export function decideRejects(
   const all = counts.rejected >= counts.rows;
   if (all || ratio > options.maxRejectRatio) {
     return {
-      ...base,
-      allowed: false,
       error: 'RejectLimitError',
       reason: `${counts.rejected} of ${counts.rows} rows rejected (${percent(ratio)}), ${all ? 'every row' : `above maxRejectRatio ${percent(options.maxRejectRatio)}`}: nothing was written; top reasons: ${describe(topReasons)}; see rejects.csv, fix the file or the config, or run again with --force to load the valid rows`,
     };
   }
-  return { ...base, allowed: true };
+  return undefined;
 }

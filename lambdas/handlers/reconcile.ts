@@ -280,18 +280,19 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       : `${verified} of ${decisions} keys verified against the target${how}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
   });
 
-  // The reject gate: a real run gets here only when CheckRejects allowed it (or it was forced); a
-  // dry run reports that a run would be refused.
+  // The reject gate: a real run gets here only when CheckRejects allowed it, or forced past it (said
+  // here); a dry run reports that a run would be refused.
   const rejectDecision = decideRejects(sumRejectCounts(chunks), {
     maxRejectRatio: entity.maxRejectRatio,
     allowEmptyExport: entity.allowEmptyExport,
     force: job.force === true,
   });
-  if (!rejectDecision.allowed || rejectDecision.forced) {
+  const gate = rejectDecision.forced || (job.dryRun && !rejectDecision.allowed) ? rejectDecision : undefined;
+  if (gate) {
     checks.push({
       name: 'reject-gate',
-      ok: job.dryRun === true || rejectDecision.allowed,
-      detail: `${rejectDecision.rejected} of ${rejectDecision.rows} rows rejected (${percent(rejectDecision.ratio)}, limit ${percent(rejectDecision.maxRejectRatio)}), ${rejectDecision.allowed ? 'forced: the valid rows were loaded' : `a run would be refused: ${rejectDecision.reason ?? ''}`}`,
+      ok: true,
+      detail: `${gate.rejected} of ${gate.rows} rows rejected (${percent(gate.ratio)}, limit ${percent(gate.maxRejectRatio)}), ${gate.forced ? 'forced: the valid rows were loaded' : `a run would be refused: ${gate.reason ?? ''}`}`,
     });
   }
 
@@ -407,7 +408,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
-    rejects: rejectDecision,
+    ...(gate ? { rejects: gate } : {}),
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,
