@@ -666,8 +666,9 @@ export function renderFailureReport(input: FailureReportInput): string {
   const chunks = input.chunks ?? [];
   const partitions = input.partitions ?? [];
   const chunksDone = chunks.filter((c) => c.status === 'SUCCEEDED').length;
-  const progress =
-    s.chunks === null
+  const progress = s.rejects
+    ? `The reject gate stopped the run after the transform (${fmt(s.rejects.rows)} rows read, ${fmt(s.rejects.rejected)} rejected), before anything was written to the table.`
+    : s.chunks === null
       ? 'The file was never cut into chunks: the run stopped while claiming or planning it (a header or file problem is reported there), before anything was written to the table.'
       : `The plan cut the file into ${fmt(s.chunks)} chunks; ${fmt(chunksDone)} were transformed and ${fmt(partitions.filter((p) => p.status === 'SUCCEEDED').length)} partitions merged before the run stopped. Nothing was reconciled: the counts of a failed run are not known.`;
   const body = h`${header(s)}
