@@ -151,6 +151,15 @@ export function describeRun(r: LocalRunResult, file: string): string {
         (m.candidates > 0 ? ', see mirror-deletes.csv' : ''),
     );
   }
+  if (r.rejects && (!r.rejects.allowed || r.rejects.forced)) {
+    const d = r.rejects;
+    lines.push(
+      `  reject gate    ${fmt(d.rejected)} of ${fmt(d.rows)} rows rejected (${percent(d.ratio)}, limit ${percent(d.maxRejectRatio)}): ` +
+        (d.allowed
+          ? 'forced, the valid rows were loaded'
+          : `${r.dryRun ? 'a run would be ' : ''}refused, nothing written`),
+    );
+  }
   if (r.error) lines.push(`  error          ${r.error.name}: ${r.error.message}`);
   if (r.faults) {
     const injected = Object.entries(r.faults).map(([k, n]) => `${k} ×${fmt(n)}`);
@@ -194,6 +203,10 @@ export function buildCli(): Command {
       '--force-deletes',
       'mirror mode: delete the items the export leaves out even above maxDeleteRatio',
     )
+    .option(
+      '--force',
+      'load the valid rows even above maxRejectRatio, or a file with no data row (not --force-deletes)',
+    )
     .option('--faults <spec>', FAULTS_HELP)
     .option('--seed <n>', SEED_HELP)
     .action(
@@ -204,6 +217,7 @@ export function buildCli(): Command {
           json?: boolean;
           rerun?: boolean;
           forceDeletes?: boolean;
+          force?: boolean;
           config?: string;
           stateDir?: string;
           verbose?: boolean;
@@ -220,6 +234,7 @@ export function buildCli(): Command {
             stateDir,
             rerun: opts.rerun ? new Date().toISOString() : undefined,
             forceDeletes: opts.forceDeletes,
+            force: opts.force,
           });
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -56,6 +56,7 @@ export class CrmSyncStack extends Stack {
   readonly mergeFunction: WorkerFunction;
   readonly verifyFunction: WorkerFunction;
   readonly mirrorFunction: WorkerFunction;
+  readonly checkRejectsFunction: WorkerFunction;
   readonly reconcileFunction: WorkerFunction;
   readonly workflow: SyncStateMachine;
   readonly triggerDeadLetterQueue: sqs.Queue;
@@ -165,6 +166,12 @@ export class CrmSyncStack extends Stack {
       memorySize: 1024,
       timeout: workerTimeout,
     });
+    this.checkRejectsFunction = new WorkerFunction(this, 'CheckRejectsFunction', {
+      ...common,
+      handler: 'check-rejects',
+      memorySize: 512,
+      timeout: stepTimeout,
+    });
     this.reconcileFunction = new WorkerFunction(this, 'ReconcileFunction', {
       ...common,
       handler: 'reconcile',
@@ -201,6 +208,13 @@ export class CrmSyncStack extends Stack {
     this.bucket.grantRead(mirror, `${PREFIX.work}*`);
     this.bucket.grantPut(mirror, `${PREFIX.work}*`);
 
+    // The reject gate reads the transform's map results, writes a refused run's rejects.csv (from
+    // the chunks' reject objects) and its decision in the ledger: no target table.
+    const checkRejects = this.checkRejectsFunction.function;
+    this.bucket.grantRead(checkRejects, `${PREFIX.work}*`);
+    this.bucket.grantPut(checkRejects, `${PREFIX.reports}*`);
+    this.ledger.grantWriteData(checkRejects);
+
     const reconcile = this.reconcileFunction.function;
     this.bucket.grantRead(reconcile, `${PREFIX.work}*`);
     this.bucket.grantPut(reconcile, `${PREFIX.work}*`); // large reports are uploaded in parts
@@ -230,6 +244,7 @@ export class CrmSyncStack extends Stack {
       mergeFunction: merge,
       verifyFunction: verify,
       mirrorFunction: mirror,
+      checkRejectsFunction: checkRejects,
       taskTimeout: stepTimeout,
       workerTimeout,
       reconcileFunction: reconcile,
@@ -310,6 +325,7 @@ export class CrmSyncStack extends Stack {
       this.mergeFunction,
       this.verifyFunction,
       this.mirrorFunction,
+      this.checkRejectsFunction,
       this.reconcileFunction,
     ];
     for (const worker of workers) {

@@ -15,6 +15,7 @@ export const STATE = {
   plan: 'PlanChunks',
   transformMap: 'TransformChunks',
   transform: 'TransformChunk',
+  checkRejects: 'CheckRejects',
   mergeMap: 'MergePartitions',
   merge: 'MergePartition',
   isMirror: 'IsMirror',
@@ -50,6 +51,8 @@ export const PERMANENT_ERRORS = [
   'InvalidEventError',
   'RunNotResumableError',
   'MirrorDeleteLimitError',
+  'RejectLimitError',
+  'EmptyExportError',
   'PlanLimitError',
 ] as const;
 
@@ -99,6 +102,8 @@ export interface SyncStateMachineProps {
   readonly verifyFunction: lambda.IFunction;
   /** Mirror mode: scans the target's keys and finds the delete candidates. */
   readonly mirrorFunction: lambda.IFunction;
+  /** The reject gate: refuses a run whose rows are mostly rejected, before anything is written. */
+  readonly checkRejectsFunction: lambda.IFunction;
   readonly reconcileFunction: lambda.IFunction;
   /**
    * Chunks transformed at once, and partitions merged at once.
@@ -138,7 +143,7 @@ export interface SyncStateMachineProps {
 
 /**
  * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
- * manifest) → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
+ * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
  * same partitions, and table scan segments) → Reconcile, with every failure after the claim
  * recorded in the ledger.
  */
@@ -279,6 +284,19 @@ export class SyncStateMachine extends Construct {
       props,
     );
 
+    // The reject gate, before anything is written (and before mirror mode's scans): a file whose
+    // rows are all, or more than maxRejectRatio, rejected (or that has none) fails the run here.
+    const checkRejects = runTask(
+      STATE.checkRejects,
+      props.checkRejectsFunction,
+      {
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        plan: sfn.JsonPath.objectAt('$.plan'),
+        transform: sfn.JsonPath.objectAt('$.transform'),
+      },
+      '$.rejects',
+    );
+
     const merge = workerTask(STATE.merge, props.mergeFunction);
     const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.plan.partitionsKey', '$.merge', {
       ...props,
@@ -393,7 +411,7 @@ export class SyncStateMachine extends Construct {
     const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
     const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
       .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
-      .otherwise(plan.next(transformMap).next(isMirror));
+      .otherwise(plan.next(transformMap).next(checkRejects).next(isMirror));
     emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });
     const isWrittenProven = new sfn.Choice(this, STATE.isWrittenProven)
       .when(sfn.Condition.booleanEquals('$.written.byKey', true), verifyByKeyMap.next(reconcile))

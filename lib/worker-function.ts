@@ -12,6 +12,7 @@ export type HandlerName =
   | 'merge'
   | 'verify'
   | 'mirror'
+  | 'check-rejects'
   | 'reconcile'
   | 'scheduled-sync'
   | 'snapshot'

@@ -12,6 +12,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Upload } from '@aws-sdk/lib-storage';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import type { RejectDecision } from '../lambdas/domain/rejects';
 import type { RunSummary } from '../lambdas/domain/report';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
@@ -88,6 +89,8 @@ export interface LocalRunResult {
   references?: RunSummary['references'];
   /** Mirror mode: target items absent from the export, the limit, and how many were deleted. */
   mirror?: RunSummary['mirror'];
+  /** The reject gate's decision (CheckRejects): rows, rejects, the share and the limit, top reasons. */
+  rejects?: RejectDecision;
   error?: { name: string; message: string };
   /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
   faults?: Record<string, number>;
@@ -311,6 +314,8 @@ export class LocalStack {
       forceDeletes?: boolean;
       /** The file as the person named it (messages and reports name it). */
       label?: string;
+      /** Load the valid rows even above maxRejectRatio, or a file with no data row. */
+      force?: boolean;
     },
     which: 'sync' | 'snapshot' | 'restore' = 'sync',
   ): Promise<{

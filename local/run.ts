@@ -4,7 +4,7 @@ import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
-import { deriveRunId } from '../lambdas/domain/run';
+import { deriveRunId, forcedRerun } from '../lambdas/domain/run';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
@@ -18,6 +18,8 @@ export interface LocalRunOptions {
   rerun?: string | undefined;
   /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
   forceDeletes?: boolean | undefined;
+  /** Load the valid rows even above maxRejectRatio, or a file with no data row. */
+  force?: boolean | undefined;
   stateDir: string;
 }
 
@@ -100,7 +102,7 @@ export async function runLocalFile(
         { bucket: stack.bucket, key, etag },
         options.entity,
         configHash(entity),
-        options.rerun ?? (options.forceDeletes ? 'force-deletes' : undefined),
+        forcedRerun(options),
       );
   await failInterruptedRuns(options.entity);
   const input = {
@@ -112,6 +114,7 @@ export async function runLocalFile(
     rerun: options.rerun,
     ...(options.dryRun ? { dryRun: true } : {}),
     ...(options.forceDeletes ? { forceDeletes: true } : {}),
+    ...(options.force ? { force: true } : {}),
   };
   return executeRun(stack, input, runId, options.stateDir, started);
 }
@@ -241,6 +244,10 @@ async function executeRun(
     const failed = summary as unknown as FailedRunSummary;
     result.reports = await copyReports(stack, failed, stateDir);
     if (failed.mirror) result.mirror = { ...failed.mirror, deleted: 0 };
+    if (failed.rejects) {
+      result.rejects = failed.rejects;
+      result.topReasons = failed.rejects.topReasons.map(({ reason, count }) => ({ reason, count }));
+    }
   } else if (summary) {
     result.counts = summary.counts;
     result.duplicateKeys = summary.duplicateKeys;
@@ -258,6 +265,7 @@ async function executeRun(
     if (summary.dryRun) result.dryRun = true;
     if (summary.mirror) result.mirror = summary.mirror;
     if (summary.references) result.references = summary.references;
+    if (summary.rejects) result.rejects = summary.rejects;
   }
   // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).
   return withFailureReport({ ...result, ...faults() }, stateDir);

@@ -181,6 +181,21 @@ const entitySchema = z
     /** Mirror mode refuses to delete more than this share of the target unless forced. */
     maxDeleteRatio: z.number().min(0).max(1).default(0.1),
     /**
+     * Share of the file's rows that may be rejected before the run is refused (RejectLimitError,
+     * before anything is written); a file whose every row is rejected is refused whatever this says.
+     * `--force` (`"force": true`) loads the valid rows anyway. Default 0.1.
+     */
+    maxRejectRatio: z
+      .number()
+      .min(0, 'maxRejectRatio is a share from 0 to 1')
+      .max(1, 'maxRejectRatio is a share from 0 to 1')
+      .default(0.1),
+    /**
+     * A file with a header and no data row succeeds with `rows: 0` (delta exports with no change)
+     * instead of failing with EmptyExportError. Default false: a full export is never empty.
+     */
+    allowEmptyExport: z.boolean().default(false),
+    /**
      * Ongoing sync: an EventBridge Scheduler expression, `rate(1 hour)` or `cron(0 2 * * ? *)`. Each
      * time it fires, the newest export under `inbox/<entity>/` runs unless it already ran (see
      * lambdas/domain/sync.ts). No schedule by default: runs start only when a file lands.

@@ -93,3 +93,16 @@ export class PlanLimitError extends CrmSyncError {
 export class MirrorDeleteLimitError extends CrmSyncError {
   override readonly name = 'MirrorDeleteLimitError';
 }
+
+/**
+ * Too many rows of the file were rejected (every row, or more than `maxRejectRatio`): the run is
+ * refused after the transform, before it writes anything. `--force` loads the valid rows.
+ */
+export class RejectLimitError extends CrmSyncError {
+  override readonly name = 'RejectLimitError';
+}
+
+/** The file has no data row (a header only) and the entity does not set `allowEmptyExport`. */
+export class EmptyExportError extends CrmSyncError {
+  override readonly name = 'EmptyExportError';
+}

@@ -10,6 +10,7 @@
 import { parseRecord } from './csv';
 import { percent } from './mirror';
 import type { ReferenceCheck } from './references';
+import type { RejectDecision } from './rejects';
 import type { FailedRunSummary, RunSummary } from './report';
 import { type Counts, sourceName } from './run';
 
@@ -328,7 +329,7 @@ function outcome(s: RunSummary): SafeHtml {
   const verdict = s.dryRun
     ? `Dry run: nothing was written. The counts say what a run of this file would do; diff.csv lists the action per key.`
     : matched
-      ? `All ${fmt(s.counts.rows)} rows are accounted for and the table holds exactly what the file said (${fmt(s.reconciliation.verifiedKeys)} keys verified).`
+      ? `All ${fmt(s.counts.rows)} rows are accounted for and the table holds exactly what the file said${s.counts.rejected > 0 ? `, less its ${fmt(s.counts.rejected)} rejected rows (rejects.csv)` : ''} (${fmt(s.reconciliation.verifiedKeys)} keys verified).`
       : `Reconciliation found differences: ${failedChecks.map((c) => c.name).join(', ')} failed${s.reconciliation.mismatchedKeyCount > 0 ? `, ${fmt(s.reconciliation.mismatchedKeyCount)} keys differ` : ''}. Do not trust the table until this is resolved.`;
   return h`<section id="outcome" aria-labelledby="outcome-title">
 <h2 id="outcome-title">Outcome</h2>
@@ -591,6 +592,33 @@ ${figure('unreadable keys in rejects', fmt(m.unkeyedRejects), 'mirror-unkeyed')}
 </section>`;
 }
 
+/** The reject gate (CheckRejects): the share of rejected rows, the limit, the top reasons with lines. */
+function rejectGate(d: RejectDecision, dryRun: boolean): SafeHtml {
+  const verdict = !d.allowed
+    ? h`<strong>${dryRun ? 'A run would be refused' : 'Refused'}</strong>: ${d.error ?? ''} — nothing was written to the table.`
+    : d.forced
+      ? h`Forced: the valid rows were loaded although the limit was passed.`
+      : h`Within the limit.`;
+  return h`<section id="reject-gate" aria-labelledby="reject-gate-title">
+<h2 id="reject-gate-title">Reject gate: ${fmt(d.rejected)} of ${fmt(d.rows)} rows rejected</h2>
+<p>A run is refused before it writes anything when every row is rejected, or more than <span data-field="maxRejectRatio">${percent(d.maxRejectRatio)}</span> of them${d.allowEmptyExport ? '' : ', or when the file has no data row'}.</p>
+<dl class="figures">
+${figure('rows', fmt(d.rows), 'gate-rows')}
+${figure('rejected', fmt(d.rejected), 'gate-rejected')}
+${figure('share', percent(d.ratio), 'gate-ratio')}
+</dl>
+<p data-field="gate-verdict">${verdict}</p>
+${
+  d.topReasons.length > 0
+    ? h`<table><thead><tr><th>reason</th><th>rows</th><th>first lines</th></tr></thead><tbody>${d.topReasons.map(
+        (r) =>
+          h`<tr><td><code>${r.reason}</code></td><td>${fmt(r.count)}</td><td>${r.lines.join(', ')}</td></tr>`,
+      )}</tbody></table>`
+    : null
+}
+</section>`;
+}
+
 /** The steps to list: all of them, or the slowest STEPS_SHOWN (then in id order). */
 function shownSteps(steps: readonly StepTiming[]): StepTiming[] {
   const sorted = [...steps].sort((a, b) => a.id - b.id);
@@ -667,6 +695,7 @@ ${reconciliation(s)}
 ${rejects(s, input.rejectSamples ?? {})}
 ${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 ? warnings(s, input.warnings ?? []) : null}
 ${duplicates(s, input.duplicates ?? [])}
+${s.rejects && (!s.rejects.allowed || s.rejects.forced) ? rejectGate(s.rejects, s.dryRun === true) : null}
 ${s.mirror ? mirror(s.mirror, s.dryRun === true) : null}
 ${s.references && s.references.length > 0 ? references(s.references) : null}
 ${timings(input.chunks ?? [], input.partitions ?? [])}
@@ -681,8 +710,9 @@ export function renderFailureReport(input: FailureReportInput): string {
   const chunks = input.chunks ?? [];
   const partitions = input.partitions ?? [];
   const chunksDone = chunks.filter((c) => c.status === 'SUCCEEDED').length;
-  const progress =
-    s.chunks === null
+  const progress = s.rejects
+    ? `The reject gate stopped the run after the transform (${fmt(s.rejects.rows)} rows read, ${fmt(s.rejects.rejected)} rejected), before anything was written to the table.`
+    : s.chunks === null
       ? 'The file was never cut into chunks: the run stopped while claiming or planning it (a header or file problem is reported there), before anything was written to the table.'
       : `The plan cut the file into ${fmt(s.chunks)} chunks; ${fmt(chunksDone)} were transformed and ${fmt(partitions.filter((p) => p.status === 'SUCCEEDED').length)} partitions merged before the run stopped. Nothing was reconciled: the counts of a failed run are not known.`;
   const body = h`${header(s)}
@@ -699,6 +729,7 @@ ${figure('duration', duration(s.durationMs), 'duration')}
 </dl>
 <p class="muted">started ${time(s.startedAt)} UTC · failed ${time(s.finishedAt)} UTC</p>
 </section>
+${s.rejects ? rejectGate(s.rejects, false) : null}
 ${s.mirror ? mirror({ ...s.mirror, deleted: 0 }, false) : null}
 ${timings(chunks, partitions)}
 ${reportFiles(s.reports)}`;

@@ -2,6 +2,7 @@ import { csvCell } from './chunk';
 import { parseRecord } from './csv';
 import type { MirrorDecision } from './mirror';
 import type { ReferenceCheck } from './references';
+import type { RejectDecision } from './rejects';
 import type { Counts } from './run';
 
 export type ReconciliationStatus = 'MATCHED' | 'MISMATCHED';
@@ -68,6 +69,8 @@ export interface RunSummary {
    * candidates, listed in mirror-deletes.csv), the share and the limit, and how many were deleted.
    */
   mirror?: (MirrorDecision & { deleted: number }) | undefined;
+  /** The reject gate's decision: rows, rejects, their share and maxRejectRatio, the top reasons. */
+  rejects?: RejectDecision | undefined;
   /** Referential integrity of the run's items, per reference field of the entity. */
   references?: ReferenceCheck[];
   /** A dry run: the counts say what the run would do; nothing was written. */
@@ -93,7 +96,15 @@ export interface FailedRunSummary {
   reconciliation: null;
   /** Mirror mode: the delete decision that refused the run (MirrorDeleteLimitError). */
   mirror?: MirrorDecision | undefined;
-  reports: { summary: string; html?: string | undefined; mirrorDeletes?: string | undefined };
+  /** The reject decision that refused the run (RejectLimitError, EmptyExportError): the counts known. */
+  rejects?: RejectDecision | undefined;
+  reports: {
+    summary: string;
+    html?: string | undefined;
+    mirrorDeletes?: string | undefined;
+    /** The rejected rows of a run the reject gate refused. */
+    rejects?: string | undefined;
+  };
   startedAt: string;
   finishedAt: string;
   durationMs: number;

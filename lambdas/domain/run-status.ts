@@ -4,6 +4,7 @@
  */
 import { renderFailureReport, type StepTiming } from './html-report';
 import type { MirrorDecision } from './mirror';
+import type { RejectDecision } from './rejects';
 import type { FailedRunSummary } from './report';
 import type { ChunkStep, Counts, PartitionStep, RunRecord, RunStatus, SourceRef, StepStatus } from './run';
 
@@ -28,6 +29,8 @@ export interface RunView {
   error?: ErrorView;
   /** Mirror mode: the delete decision, when it refused the run. */
   mirror?: MirrorDecision;
+  /** The reject decision, when it refused the run. */
+  rejects?: RejectDecision;
 }
 
 /** PENDING / MISSING: a planned chunk with no ledger record, while the run runs / after it ended. */
@@ -79,6 +82,7 @@ export function runView(r: RunRecord): RunView {
   const error = errorView(r.error, r.cause);
   if (error) view.error = error;
   if (r.mirror) view.mirror = r.mirror;
+  if (r.rejects) view.rejects = r.rejects;
   return view;
 }
 
@@ -155,11 +159,14 @@ export function failureReport(
     counts: null,
     reconciliation: null,
     ...(run.mirror ? { mirror: run.mirror } : {}),
+    ...(run.rejects ? { rejects: run.rejects } : {}),
     reports: {
       summary: `${prefix}summary.json`,
       html: `${prefix}report.html`,
       // CheckMirrorDeletes listed the keys before it refused the run.
       ...(run.mirror && run.mirror.candidates > 0 ? { mirrorDeletes: `${prefix}mirror-deletes.csv` } : {}),
+      // CheckRejects wrote the rejected rows before it refused the run.
+      ...(run.rejects && run.rejects.rejected > 0 ? { rejects: `${prefix}rejects.csv` } : {}),
     },
     startedAt: run.startedAt,
     finishedAt,
@@ -172,9 +179,13 @@ export function failureReport(
     nextStep:
       run.error?.name === 'MirrorDeleteLimitError'
         ? 'check that the export is complete (mirror-deletes.csv lists the keys it leaves out), or run it again with --force-deletes if the deletes are meant.'
-        : run.chunks === null
-          ? `correct the file (or the config) and run it again. If the cause was passing (the store was unavailable), ${resume}.`
-          : `${resume} once the cause is fixed: chunks and partitions that finished are not run again.`,
+        : run.error?.name === 'RejectLimitError'
+          ? 'nothing was written: read rejects.csv (every rejected line and its reasons), fix the file or the config, or run it again with --force to load the valid rows.'
+          : run.error?.name === 'EmptyExportError'
+            ? 'nothing was written: check the export; if empty exports are expected (deltas), set allowEmptyExport on the entity, or run it again with --force.'
+            : run.chunks === null
+              ? `correct the file (or the config) and run it again. If the cause was passing (the store was unavailable), ${resume}.`
+              : `${resume} once the cause is fixed: chunks and partitions that finished are not run again.`,
   });
   return { summary, html };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { SourceFormat } from './csv';
 import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
+import type { RejectDecision } from './rejects';
 
 /** The source object of a run, as the trigger saw it. */
 export interface SourceRef {
@@ -56,6 +57,22 @@ export interface RunRecord {
   dryRun?: boolean | undefined;
   /** Mirror mode: the delete decision (kept when it refused the run). */
   mirror?: MirrorDecision | undefined;
+  /** The reject decision (kept when it refused the run: RejectLimitError, EmptyExportError). */
+  rejects?: RejectDecision | undefined;
+}
+
+/**
+ * The `rerun` token of a forced run: a forced run is another run than the refused one it follows
+ * (`force-deletes`, `force`, or both). An explicit `rerun` wins.
+ */
+export function forcedRerun(options: {
+  rerun?: string | undefined;
+  force?: boolean | undefined;
+  forceDeletes?: boolean | undefined;
+}): string | undefined {
+  if (options.rerun !== undefined) return options.rerun;
+  const tags = [options.force ? 'force' : '', options.forceDeletes ? 'force-deletes' : ''].filter(Boolean);
+  return tags.length > 0 ? tags.join('+') : undefined;
 }
 
 /**
@@ -106,6 +123,8 @@ export interface WorkerJob {
   mirror?: boolean | undefined;
   /** Mirror mode: delete the candidates even above maxDeleteRatio. */
   forceDeletes?: boolean | undefined;
+  /** Load the valid rows even when too many were rejected, or the file has no data row. */
+  force?: boolean | undefined;
   /** Each merge worker's write ceiling, WCU/s: its share of the table's throughput (Plan's layout). */
   writeUnitsPerSecond?: number | undefined;
   /** Each merge or verify worker's read ceiling, RCU/s. */
@@ -140,6 +159,8 @@ export interface ChunkResult {
   warnings?: number;
   /** Warnings per reason code. */
   topWarnings?: Record<string, number>;
+  /** The first few rejected line numbers per reason code (absent in records of older runs). */
+  reasonLines?: Record<string, number[]>;
   durationMs: number;
 }
 

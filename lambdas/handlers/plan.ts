@@ -29,6 +29,7 @@ import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
   type ChunkItem,
   deriveRunId,
+  forcedRerun,
   type PartitionItem,
   type RunRecord,
   type SourceRef,
@@ -62,6 +63,8 @@ const sourceSchema = z.object({
   forceDeletes: z.boolean().optional(),
   /** How the person who started the run named the file (a local path): messages name it. */
   label: z.string().min(1).max(4096).optional(),
+  /** Load the valid rows even above maxRejectRatio (or of a file with no data row). */
+  force: z.boolean().optional(),
 });
 
 const claimEvent = z.object({
@@ -83,7 +86,13 @@ export type ClaimOutput =
       runId: string;
       duplicate: false;
       entity: string;
-      source: SourceRef & { entity: string; size: number; dryRun?: boolean; forceDeletes?: boolean };
+      source: SourceRef & {
+        entity: string;
+        size: number;
+        dryRun?: boolean;
+        forceDeletes?: boolean;
+        force?: boolean;
+      };
     };
 
 /**
@@ -188,13 +197,8 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       source: { ...ref, entity: source.entity, size: head.size, dryRun: true },
     };
   }
-  // A forced mirror run is another run than the refused one it follows.
-  const runId = deriveRunId(
-    ref,
-    source.entity,
-    hash,
-    source.rerun ?? (source.forceDeletes ? 'force-deletes' : undefined),
-  );
+  // A forced run is another run than the refused one it follows.
+  const runId = deriveRunId(ref, source.entity, hash, forcedRerun(source));
   const claimed: ClaimOutput = {
     runId,
     duplicate: false,
@@ -204,6 +208,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       entity: source.entity,
       size: head.size,
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
+      ...(source.force ? { force: true } : {}),
     },
   };
   const duplicate = (existingStatus: string): ClaimOutput => {
@@ -425,6 +430,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       ...(targetEmpty ? { targetEmpty: true } : {}),
       verify,
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
+      ...(source.force ? { force: true } : {}),
     };
     const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
     const headerBytes = plan.header ? plan.header.end - plan.header.start + 1 : 0;

@@ -11,6 +11,7 @@ import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '../domain/html-report';
 import { missingColumnsOf } from '../domain/mapping';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
+import { decideRejects, sumRejectCounts } from '../domain/rejects';
 import {
   type Check,
   type FailedRunSummary,
@@ -71,7 +72,7 @@ interface ChildResult {
 }
 
 /** Reads a Distributed Map's ResultWriter output: the children's outputs and the failures. */
-async function readMapResults<T>(
+export async function readMapResults<T>(
   bucket: string,
   manifestKey: string,
 ): Promise<{ outputs: T[]; failures: string[] }> {
@@ -91,7 +92,7 @@ async function readMapResults<T>(
 }
 
 /** A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header. */
-function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
+export function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
   return job.format === 'jsonl'
     ? { columns: ['record'], delimiter: undefined }
     : { columns: job.columns, delimiter: job.delimiter };
@@ -102,7 +103,7 @@ function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string |
  * their order: the header, then each object's text (`transform` may rewrite it: `jsonRows`,
  * `csvRows`). Streamed: no report is held whole.
  */
-async function putCsvReport(
+export async function putCsvReport(
   bucket: string,
   key: string,
   partitions: Iterable<number>,
@@ -121,7 +122,7 @@ async function putCsvReport(
 }
 
 /** A `transform` for putCsvReport: each JSON line of the object becomes one row of text. */
-function jsonRows<T>(row: (line: T) => string): (text: string) => string {
+export function jsonRows<T>(row: (line: T) => string): (text: string) => string {
   return (text) =>
     text
       .split('\n')
@@ -285,6 +286,22 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       : `${verified} of ${decisions} keys verified against the target${how}${mode.mode === 'full' ? `, ${scanned} stored items checked for provenance` : ''}, ${mismatchedCount} differ`,
   });
 
+  // The reject gate: a real run gets here only when CheckRejects allowed it, or forced past it (said
+  // here); a dry run reports that a run would be refused.
+  const rejectDecision = decideRejects(sumRejectCounts(chunks), {
+    maxRejectRatio: entity.maxRejectRatio,
+    allowEmptyExport: entity.allowEmptyExport,
+    force: job.force === true,
+  });
+  const gate = rejectDecision.forced || (job.dryRun && !rejectDecision.allowed) ? rejectDecision : undefined;
+  if (gate) {
+    checks.push({
+      name: 'reject-gate',
+      ok: true,
+      detail: `${gate.rejected} of ${gate.rows} rows rejected (${percent(gate.ratio)}, limit ${percent(gate.maxRejectRatio)}), ${gate.forced ? 'forced: the valid rows were loaded' : `a run would be refused: ${gate.reason ?? ''}`}`,
+    });
+  }
+
   const reportPrefix = `reports/${event.runId}/`;
   const reports: RunSummary['reports'] = { summary: `${reportPrefix}summary.json` };
 
@@ -415,6 +432,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
+    ...(gate ? { rejects: gate } : {}),
     reconciliation: {
       status: ok ? 'MATCHED' : 'MISMATCHED',
       checks,

@@ -12,6 +12,7 @@ import { recordsOf } from '../domain/csv';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
 import { keyLines, keysByPartition } from '../domain/mirror';
+import { reasonLines } from '../domain/rejects';
 import { type ChunkItem, type ChunkResult, type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
@@ -120,6 +121,7 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
     ...(acc.keepKeys ? { unkeyedRejects: acc.unkeyedRejects } : {}),
     topReasons: acc.reasonCounts,
     ...(acc.warnings.length > 0 ? { warnings: acc.warnings.length, topWarnings: acc.warningCounts } : {}),
+    ...(acc.rejects.length > 0 ? { reasonLines: reasonLines(acc.rejects) } : {}),
     durationMs: Date.now() - started,
   };
   await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'chunk', ...result });

@@ -223,10 +223,11 @@ describe('CrmSyncStack', () => {
       { handler: 'merge', memory: 1769, timeout: 120, task: 'MergePartition' },
       { handler: 'verify', memory: 1024, timeout: 120, task: 'VerifyPartition' },
       { handler: 'mirror', memory: 1024, timeout: 120, task: 'ScanTargetSegment' },
+      { handler: 'check-rejects', memory: 512, timeout: 900, task: 'CheckRejects' },
       { handler: 'reconcile', memory: 1024, timeout: 900, task: 'Reconcile' },
     ];
 
-    it('deploys exactly the 6 workers and the snapshot/restore functions (plus CDK’s own S3 notifications handler)', () => {
+    it('deploys exactly the 7 workers and the snapshot/restore functions (plus CDK’s own S3 notifications handler)', () => {
       // Prepare
       const functions = template.findResources('AWS::Lambda::Function');
 
@@ -241,7 +242,7 @@ describe('CrmSyncStack', () => {
       // Assess
       expect(handlers.sort()).toEqual([...STACK_HANDLERS]);
       expect(others).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
-      template.resourceCountIs('AWS::Lambda::Function', 9);
+      template.resourceCountIs('AWS::Lambda::Function', 10);
     });
 
     it.each(workers)(
@@ -309,6 +310,7 @@ describe('CrmSyncStack', () => {
         stack.mergeFunction,
         stack.verifyFunction,
         stack.mirrorFunction,
+        stack.checkRejectsFunction,
         stack.reconcileFunction,
       ].map((w) => logicalId(stack, w.role));
       const roles = template.findResources('AWS::IAM::Role');
@@ -347,7 +349,7 @@ describe('CrmSyncStack', () => {
       );
     });
 
-    it('runs ClaimRun → PlanChunks → TransformChunks → MergePartitions → VerifyPartitions → CheckWrittenDigest → Reconcile → IsMatched', () => {
+    it('runs ClaimRun → PlanChunks → TransformChunks → CheckRejects → MergePartitions → VerifyPartitions → CheckWrittenDigest → Reconcile → IsMatched', () => {
       // Prepare
       const { States } = definition;
 
@@ -373,6 +375,7 @@ describe('CrmSyncStack', () => {
         'ClaimRun',
         'PlanChunks',
         'TransformChunks',
+        'CheckRejects',
         'IsMirror',
         'MergePartitions',
         'VerifyPartitions',
@@ -460,6 +463,35 @@ describe('CrmSyncStack', () => {
       expect(retry[permanent]?.MaxAttempts).toBe(0);
       expect(permanent).toBeLessThan(catchAll);
       expect(state('CheckMirrorDeletes').Catch).toEqual([
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
+      ]);
+    });
+
+    it('refuses a run by its rejects after TransformChunks, before mirror scans and the merge (CheckRejects)', () => {
+      // Prepare
+      const transform = state('TransformChunks');
+
+      // Act
+      const check = state('CheckRejects');
+      const retry = check.Retry ?? [];
+      const permanent = retry.findIndex((r) => r.ErrorEquals.includes('RejectLimitError'));
+      const catchAll = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
+
+      // Assess
+      expect(transform.Next).toBe('CheckRejects');
+      expect(check.Next).toBe('IsMirror');
+      expect(state('IsMirror').Default).toBe('MergePartitions');
+      expect(check.Parameters).toMatchObject({
+        'runId.$': '$.claim.runId',
+        'plan.$': '$.plan',
+        'transform.$': '$.transform',
+      });
+      expect(check.ResultPath).toBe('$.rejects');
+      // A refusal is final: no retry, recorded as the run's failure.
+      expect(retry[permanent]?.ErrorEquals).toEqual(expect.arrayContaining(['EmptyExportError']));
+      expect(retry[permanent]?.MaxAttempts).toBe(0);
+      expect(permanent).toBeLessThan(catchAll);
+      expect(check.Catch).toEqual([
         expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
       ]);
     });
@@ -557,6 +589,7 @@ describe('CrmSyncStack', () => {
     it.each([
       'PlanChunks',
       'TransformChunks',
+      'CheckRejects',
       'MergePartitions',
       'VerifyPartitions',
       'CheckWrittenDigest',
@@ -771,6 +804,7 @@ describe('CrmSyncStack', () => {
         merge: logicalId(stack, stack.mergeFunction.role),
         verify: logicalId(stack, stack.verifyFunction.role),
         mirror: logicalId(stack, stack.mirrorFunction.role),
+        checkRejects: logicalId(stack, stack.checkRejectsFunction.role),
         reconcile: logicalId(stack, stack.reconcileFunction.role),
       };
 
@@ -821,6 +855,34 @@ describe('CrmSyncStack', () => {
 
       // Assess
       expect([...new Set(read)]).toEqual(readable);
+    });
+
+    it('check-rejects reads work/*, writes reports/* and updates the ledger, touches no target table', () => {
+      // Prepare
+      const role = logicalId(stack, stack.checkRejectsFunction.role);
+      const objects = (prefix: string) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}/*`]],
+      });
+      const targets = entities.map((e) => logicalId(stack, must(stack.targetTables[e], e)));
+
+      // Act
+      const statements = statementsOfRole(template, role);
+      const s3Objects = statements
+        .filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:')))
+        .flatMap((s) => asArray(s.Resource))
+        .filter((r) => typeof r !== 'object' || !('Fn::GetAtt' in (r as Json)));
+      const dynamodbActions = statements
+        .filter((s) => asArray(s.Action).some((a) => a.startsWith('dynamodb:')))
+        .flatMap((s) => asArray(s.Action));
+      const touchesTargets = statements.filter((s) =>
+        targets.some((t) => JSON.stringify(s.Resource).includes(`"${t}"`)),
+      );
+
+      // Assess
+      expect(s3Objects).toEqual([objects('work'), objects('reports')]);
+      expect(dynamodbActions).toContain('dynamodb:UpdateItem');
+      expect(dynamodbActions.filter((a) => /Get|Query|Scan/.test(a))).toEqual([]);
+      expect(touchesTargets).toEqual([]);
     });
 
     it('plan reads inbox/* and writes work/* of the data bucket only', () => {

@@ -9,8 +9,9 @@ import { parseConfigText } from '../../lambdas/domain/config';
 export const configFile = resolve(__dirname, '../../examples/crm-sync.config.json');
 export const config = parseConfigText(readFileSync(configFile, 'utf8'), configFile);
 
-/** CRM_SYNC_HANDLER of every function the example stack deploys: the 6 run workers, snapshot and restore. */
+/** CRM_SYNC_HANDLER of every function the example stack deploys: the 7 run workers, snapshot and restore. */
 export const STACK_HANDLERS = [
+  'check-rejects',
   'merge',
   'mirror',
   'plan',

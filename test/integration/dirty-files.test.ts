@@ -20,6 +20,8 @@ const FIELDS = {
 };
 const ENTITY = {
   target: { key: 'id' },
+  // The files here are dirt on purpose: the reject gate (reject-gate.test.ts) must not stop them.
+  maxRejectRatio: 1,
   fields: FIELDS,
   updatedAt: 'updatedAt',
   deleteFlag: { source: 'IsDeleted' },

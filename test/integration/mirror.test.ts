@@ -11,8 +11,10 @@ import { cli, PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
  * out are deleted when they are few enough (maxDeleteRatio), the run is refused before writing
  * anything when they are not, and a forced run deletes them anyway. Rejected rows keep their items.
  */
+// maxRejectRatio 0.5: the small files here reject 1 row of 6 on purpose, for the mirror checks
+// (the reject gate has tests of its own, reject-gate.test.ts).
 const CONFIG: CrmSyncConfig = parseConfig({
-  entities: { person: { ...PERSON_ENTITY, syncMode: 'mirror', maxDeleteRatio: 0.25 } },
+  entities: { person: { ...PERSON_ENTITY, syncMode: 'mirror', maxDeleteRatio: 0.25, maxRejectRatio: 0.5 } },
 });
 const T1 = '2024-01-01T00:00:00Z';
 const T2 = '2024-06-01T00:00:00Z';

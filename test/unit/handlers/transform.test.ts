@@ -165,6 +165,8 @@ describe('Handler: transform', () => {
           superseded: 1,
           candidates: 2,
           topReasons: { invalid_email: 1 },
+          // the line numbers only (never a cell), for the reject gate's message
+          reasonLines: { invalid_email: [6] },
           durationMs: expect.any(Number),
         },
       ],
