@@ -46,6 +46,7 @@ export const PERMANENT_ERRORS = [
   'ConfigError',
   'HeaderMismatchError',
   'MalformedFileError',
+  'InconsistentDateOrderError',
   'UnknownEntityError',
   'InvalidEventError',
   'RunNotResumableError',
