@@ -11,10 +11,13 @@ import { InconsistentDateOrderError } from './errors';
 /** How a numeric date `03/04/24` is read: month first (US) or day first (most of the world). */
 export type DateOrder = 'month-first' | 'day-first';
 
-/** A column's order and what decided it: its own values, or the field's `dayFirst` setting. */
+/**
+ * A column's order and what decided it: its own values, the field's `dayFirst` (true, or false as
+ * by default), or nothing (`dayFirst: 'auto'` and no value decides: read month-first, `undecided`).
+ */
 export interface DateOrderDecision {
   order: DateOrder;
-  decidedBy: 'values' | 'setting';
+  decidedBy: 'values' | 'setting' | 'undecided';
 }
 
 /**
@@ -38,9 +41,10 @@ export const DEFAULT_DATE_FORMATS: readonly string[] = [
 export const ISO_DATE_FORMS =
   'yyyy-MM-dd, yyyy-MM-dd[T| ]HH:mm[:ss[.SSS]][Z|±HH:mm], yyyy/M/d [time], 13-digit epoch ms';
 
-/** The text a report shows for the formats a field reads (after the ISO forms). */
-export function acceptedFormats(spec: Pick<FieldSpec, 'formats'>): string {
-  const formats = spec.formats ?? ['M/d/yyyy [h:mm[:ss] a|H:mm[:ss]]', ...DEFAULT_DATE_FORMATS];
+/** The text a report shows for the formats a field reads (after the ISO forms), in its day/month order. */
+export function acceptedFormats(spec: Pick<FieldSpec, 'formats' | 'dayFirst'>): string {
+  const defaults = ['M/d/yyyy [h:mm[:ss] a|H:mm[:ss]]', ...DEFAULT_DATE_FORMATS];
+  const formats = spec.formats ?? (spec.dayFirst === true ? defaults.map(swapDayMonth) : defaults);
   return `${ISO_DATE_FORMS}; ${formats.join(', ')}`;
 }
 
@@ -208,13 +212,13 @@ export function withEntityTimezone<
  */
 export function withDateOrder(
   entity: EntityConfig,
-  orders: Record<string, DateOrder> | undefined,
+  orders: Record<string, DateOrderDecision> | undefined,
 ): EntityConfig {
   if (orders === undefined || Object.keys(orders).length === 0) return entity;
   const fields: Record<string, FieldSpec> = {};
   for (const [name, spec] of Object.entries(entity.fields)) {
-    const order = orders[name];
-    fields[name] = order === undefined ? spec : { ...spec, dayFirst: order === 'day-first' };
+    const decision = orders[name];
+    fields[name] = decision === undefined ? spec : { ...spec, dayFirst: decision.order === 'day-first' };
   }
   return { ...entity, fields };
 }
@@ -310,7 +314,10 @@ export class DateOrderScan {
       } else if (c.monthFirstLine !== undefined) {
         out[c.field] = { order: 'month-first', decidedBy: 'values' };
       } else {
-        out[c.field] = { order: c.setting === true ? 'day-first' : 'month-first', decidedBy: 'setting' };
+        out[c.field] = {
+          order: c.setting === true ? 'day-first' : 'month-first',
+          decidedBy: c.setting === 'auto' ? 'undecided' : 'setting',
+        };
       }
     }
     if (problems.length > 0) throw new InconsistentDateOrderError(problems.join('; '));

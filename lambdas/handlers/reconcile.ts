@@ -6,7 +6,8 @@ import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
 import { csvCell, type DuplicateKey, type Reject } from '../domain/chunk';
-import { getEntity } from '../domain/config';
+import { type EntityConfig, getEntity } from '../domain/config';
+import { acceptedFormats, type DateOrderDecision, withDateOrder } from '../domain/dates';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport } from '../domain/html-report';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
@@ -138,6 +139,32 @@ function csvRows<T>(cells: (line: T) => string[]): (text: string) => string {
 function diffAction(m: MergedLine): string {
   if (m.o === 'put') return m.n ? 'create' : 'update';
   return m.o === 'mirror' ? 'mirror-delete' : m.o;
+}
+
+/** Plan's date order decisions keyed by the source column a person reads in the file. */
+function dateOrderBySource(
+  orders: Record<string, DateOrderDecision>,
+  entity: EntityConfig,
+): Record<string, DateOrderDecision> {
+  const out: Record<string, DateOrderDecision> = {};
+  for (const [field, decision] of Object.entries(orders))
+    out[entity.fields[field]?.source ?? field] = decision;
+  return out;
+}
+
+/** The formats each date column with `invalid_date`/`invalid_datetime` rejects reads (summary.dateFormats). */
+function dateFormatsOfRejects(
+  reasons: Record<string, number>,
+  entity: EntityConfig,
+): { dateFormats?: Record<string, string> } {
+  const out: Record<string, string> = {};
+  for (const reason of Object.keys(reasons)) {
+    const [code, column] = reason.split(':');
+    if ((code !== 'invalid_date' && code !== 'invalid_datetime') || column === undefined) continue;
+    const spec = Object.values(entity.fields).find((f) => f.source === column);
+    if (spec) out[column] = acceptedFormats(spec);
+  }
+  return Object.keys(out).length > 0 ? { dateFormats: out } : {};
 }
 
 /**
@@ -389,6 +416,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     partitions: plan.partitions,
     topReasons: topReasons(reasons),
     ...(job.dryRun ? { dryRun: true } : {}),
+    ...(job.dateOrder ? { dateOrder: dateOrderBySource(job.dateOrder, entity) } : {}),
+    ...dateFormatsOfRejects(reasons, withDateOrder(entity, job.dateOrder)),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
     reconciliation: {
