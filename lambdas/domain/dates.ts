@@ -37,6 +37,12 @@ export const DEFAULT_DATE_FORMATS: readonly string[] = [
   'M.d.yy H:mm:ss',
 ];
 
+/**
+ * What a value must start with for the default formats to be tried: a numeric slash or dot date
+ * whose year has 2 digits or 4 (from 1000). luxon's `yy` alone would also take `000` or `0024`.
+ */
+export const DEFAULT_FORMAT_SHAPE = /^\d{1,2}([/.])\d{1,2}\1(?:\d{2}|[1-9]\d{3})(?!\d)/;
+
 /** What every date/datetime field reads before its formats: the ISO family and epoch milliseconds. */
 export const ISO_DATE_FORMS =
   'yyyy-MM-dd, yyyy-MM-dd[T| ]HH:mm[:ss[.SSS]][Z|±HH:mm], yyyy/M/d [time], 13-digit epoch ms';

@@ -3,6 +3,7 @@ import {
   type CompiledFormat,
   compileFormat,
   DEFAULT_DATE_FORMATS,
+  DEFAULT_FORMAT_SHAPE,
   parseWithFormats,
   swapDayMonth,
   type ZoneClock,
@@ -553,6 +554,7 @@ function readInstantOrWall(text: string, s: DateSettings): number {
   if (EPOCH_MILLIS.test(text)) return Number(text);
   const byPattern = readByPattern(text, s);
   if (byPattern !== undefined) return byPattern;
+  if (s.defaults && !DEFAULT_FORMAT_SHAPE.test(text)) return Number.NaN;
   let ms = s.memo.get(text);
   if (ms !== undefined) {
     readOffset = s.memoZoned.has(text);
