@@ -98,11 +98,15 @@ export function formatProblem(format: string): string | undefined {
  * format with an offset token (then `zonedResult.value` is true), else the wall-clock time as if it
  * were UTC (the caller places it in the field's zone). NaN: no format takes it.
  */
+/** A time of hour 24 (`24:00`): luxon rolls it over to the next day; it is refused, as in ISO values. */
+const HOUR_24 = /(?:^|[\sT])24:\d/;
+
 export function parseWithFormats(
   text: string,
   formats: readonly CompiledFormat[],
   zonedResult: { value: boolean },
 ): number {
+  if (HOUR_24.test(text)) return Number.NaN;
   for (const f of formats) {
     const dt = f.zoned
       ? DateTime.fromFormatParser(text, f.parser, { ...OPTIONS, zone: 'utc', setZone: true })
@@ -231,17 +235,33 @@ export function withDateOrder(
 
 // ---------------------------------------------------------------- the order decision
 
-/** First two numbers of a numeric slash or dot date (`3/04/24 …`, `24.02.2026 …`). */
-const NUMERIC_DATE = /^(\d{1,2})[/.](\d{1,2})[/.]\d{2,4}(?:$|[\sT])/;
+/** The numbers of a numeric slash or dot date (`3/04/24 …`, `24.02.2026 …`). */
+const NUMERIC_DATE = /^(\d{1,2})[/.](\d{1,2})[/.](\d{2}|\d{4})(?:$|[\sT])/;
 
-/** What one value says about its column's order, or undefined when it says nothing. */
+/** Whether day/month/year is a date of the calendar (a 2-digit year by luxon's pivot, 60). */
+function isCalendarDate(day: number, month: number, yearText: string): boolean {
+  const yy = Number(yearText);
+  const year = yearText.length === 4 ? yy : yy <= 60 ? 2000 + yy : 1900 + yy;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return month >= 1 && month <= 12 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/**
+ * What one value says about its column's order: `day-first` or `month-first` when only that
+ * reading is a date (`24/02/26`, `02/24/26`), `numeric` when it is a numeric date that does not
+ * decide (`03/04/24`, or a date neither way: `31/02/2024` is rejected whatever the order),
+ * undefined for any other text.
+ */
 export function orderEvidence(value: string): DateOrder | 'numeric' | undefined {
   const m = NUMERIC_DATE.exec(value);
   if (!m) return undefined;
   const first = Number(m[1]);
   const second = Number(m[2]);
-  if (first > 12 && second >= 1 && second <= 12) return 'day-first';
-  if (second > 12 && first >= 1 && first <= 12) return 'month-first';
+  const year = m[3] as string;
+  const dayFirst = isCalendarDate(first, second, year);
+  const monthFirst = isCalendarDate(second, first, year);
+  if (dayFirst && !monthFirst) return 'day-first';
+  if (monthFirst && !dayFirst) return 'month-first';
   return 'numeric';
 }
 
