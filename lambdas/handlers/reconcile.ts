@@ -154,11 +154,11 @@ function dateOrderBySource(
 
 /** The formats each date column with `invalid_date`/`invalid_datetime` rejects reads (summary.dateFormats). */
 function dateFormatsOfRejects(
-  reasons: Record<string, number>,
+  reasons: Iterable<string>,
   entity: EntityConfig,
 ): { dateFormats?: Record<string, string> } {
   const out: Record<string, string> = {};
-  for (const reason of Object.keys(reasons)) {
+  for (const reason of reasons) {
     const [code, column] = reason.split(':');
     if ((code !== 'invalid_date' && code !== 'invalid_datetime') || column === undefined) continue;
     const spec = Object.values(entity.fields).find((f) => f.source === column);
@@ -357,6 +357,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   }
   const { columns: rejectCols, delimiter: rejectDelimiter } = rejectColumns(job);
   const sampler = new RejectSampler(rejectCols, rejectDelimiter);
+  const dateReasons = new Set<string>();
   if (counts.rejected > 0) {
     reports.rejects = `${reportPrefix}rejects.csv`;
     // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
@@ -368,6 +369,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       (c) => workKeys.rejects(job.workPrefix, c),
       jsonRows<Reject>((reject) => {
         sampler.add(reject);
+        for (const r of reject.reasons) if (r.startsWith('invalid_date')) dateReasons.add(r);
         return rejectsRow(reject, rejectCols, rejectDelimiter);
       }),
     );
@@ -417,7 +419,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     topReasons: topReasons(reasons),
     ...(job.dryRun ? { dryRun: true } : {}),
     ...(job.dateOrder ? { dateOrder: dateOrderBySource(job.dateOrder, entity) } : {}),
-    ...dateFormatsOfRejects(reasons, withDateOrder(entity, job.dateOrder)),
+    ...dateFormatsOfRejects(dateReasons, withDateOrder(entity, job.dateOrder)),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
     reconciliation: {
