@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { type FieldSpec, parseConfig } from '../../lambdas/domain/config';
+import { decideDateOrders, needsDateOrder } from '../../lambdas/domain/date-order';
 import {
   acceptedFormats,
   DateOrderScan,
@@ -456,5 +457,71 @@ describe('dates: presets', () => {
     // Assess
     expect(specs.length).toBeGreaterThan(0);
     expect(values.filter((v) => v === undefined || v.startsWith('invalid_'))).toEqual([]);
+  });
+});
+
+describe('dates: the sample Plan reads', () => {
+  const spec = field('datetime', { source: 'Created' });
+  const fieldColumns = [{ field: 'createdAt', spec, index: 1 }];
+  const batches = (lines: string[]) =>
+    (async function* () {
+      yield lines.map((text, i) => ({ line: i + 1, offset: 0, bytes: Buffer.from(text) }));
+    })();
+
+  it.each<[string, 'csv' | 'jsonl', string[], boolean, Record<string, unknown>]>([
+    [
+      'CSV, the header skipped',
+      'csv',
+      ['Id,Created', '1,03/04/24', '2,24/02/26'],
+      false,
+      { createdAt: { order: 'day-first', decidedBy: 'values' } },
+    ],
+    [
+      'CSV, a header that looks like a date is not a value',
+      'csv',
+      ['Id,24/02/26', '1,03/04/24', '2,02/24/26'],
+      false,
+      { createdAt: { order: 'month-first', decidedBy: 'values' } },
+    ],
+    [
+      'CSV, malformed and ragged rows skipped',
+      'csv',
+      ['Id,Created', '1,"03/04/24', '2,24/02/26,extra', '3,02/24/26'],
+      false,
+      { createdAt: { order: 'month-first', decidedBy: 'values' } },
+    ],
+    [
+      'CSV, a cut last record is not read',
+      'csv',
+      ['Id,Created', '1,03/04/24', '2,24/02/2'],
+      true,
+      { createdAt: { order: 'month-first', decidedBy: 'setting' } },
+    ],
+    [
+      'JSON Lines, no header, bad lines skipped',
+      'jsonl',
+      ['{"Id":"1","Created":"24/02/26"}', 'not json', '{"Id":"2","Created":"03/04/24"}'],
+      false,
+      { createdAt: { order: 'day-first', decidedBy: 'values' } },
+    ],
+  ])('%s', async (_what, format, lines, truncated, expected) => {
+    // Act
+    const decided = await decideDateOrders(batches(lines), {
+      format,
+      delimiter: ',',
+      columns: ['Id', 'Created'],
+      fieldColumns,
+      truncated,
+    });
+
+    // Assess
+    expect(decided).toEqual(expected);
+  });
+
+  it('needs no sample for fields with formats or without dates', () => {
+    expect(needsDateOrder([{ field: 'a', spec: field('date', { formats: ['dd.MM.yyyy'] }), index: 0 }])).toBe(
+      false,
+    );
+    expect(needsDateOrder(fieldColumns)).toBe(true);
   });
 });
