@@ -18,6 +18,7 @@ const CONFIG: CrmSyncConfig = parseConfig({
         id: { source: 'Record ID', required: true },
         created: { source: 'Create Date', type: 'datetime' },
         closes: { source: 'Close Date', type: 'date' },
+        signed: { source: 'Signed', type: 'date' },
         paid: {
           source: 'Paid At',
           type: 'datetime',
@@ -37,15 +38,15 @@ describe('dates and times as CRM exports write them, on the local stack', () => 
     const file = local.write(
       'deals.csv',
       [
-        'Record ID,Create Date,Close Date,Paid At',
-        'd1,2/5/24 1:51,2/29/24,24.02.2026 14:18',
-        'd2,02/24/26 02:18 AM,12/31/24,',
-        'd3,7/4/2024 9:00 PM,1/2/25,01.07.2024 09:00',
-        'd4,3/10/24 2:30,3/10/24,',
-        'd5,11/3/24 1:30,11/3/24,',
-        'd6,2024-02-05 01:51,2024-02-05,',
-        'd7,2017-08-04T09:09:50.000+0000,,',
-        'd8,2/30/24 2:18 PM,,',
+        'Record ID,Create Date,Close Date,Paid At,Signed',
+        'd1,2/5/24 1:51,2/29/24,24.02.2026 14:18,03/04/24',
+        'd2,02/24/26 02:18 AM,12/31/24,,13/02/24',
+        'd3,7/4/2024 9:00 PM,1/2/25,01.07.2024 09:00,',
+        'd4,3/10/24 2:30,3/10/24,,',
+        'd5,11/3/24 1:30,11/3/24,,',
+        'd6,2024-02-05 01:51,2024-02-05,,',
+        'd7,2017-08-04T09:09:50.000+0000,,,',
+        'd8,2/30/24 2:18 PM,,,',
       ].join('\r\n'),
     );
 
@@ -68,8 +69,9 @@ describe('dates and times as CRM exports write them, on the local stack', () => 
         created: '2024-02-05T06:51:00.000Z',
         closes: '2024-02-29',
         paid: '2026-02-24T13:18:00.000Z',
+        signed: '2024-04-03',
       },
-      { id: 'd2', created: '2026-02-24T07:18:00.000Z', closes: '2024-12-31' },
+      { id: 'd2', created: '2026-02-24T07:18:00.000Z', closes: '2024-12-31', signed: '2024-02-13' },
       {
         id: 'd3',
         created: '2024-07-05T01:00:00.000Z',
@@ -86,6 +88,8 @@ describe('dates and times as CRM exports write them, on the local stack', () => 
     expect(summary.dateOrder).toEqual({
       'Create Date': { order: 'month-first', decidedBy: 'values' },
       'Close Date': { order: 'month-first', decidedBy: 'values' },
+      // Read day-first by every worker: 03/04/24 is 3 April.
+      Signed: { order: 'day-first', decidedBy: 'values' },
     });
     expect(summary.dateFormats?.['Create Date']).toContain('M/d/yy h:mm a');
   });
