@@ -47,6 +47,7 @@ export const PERMANENT_ERRORS = [
   'ConfigError',
   'HeaderMismatchError',
   'MalformedFileError',
+  'InconsistentDateOrderError',
   'UnknownEntityError',
   'InvalidEventError',
   'RunNotResumableError',

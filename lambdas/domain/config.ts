@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { formatProblem, withEntityTimezone } from './dates';
 import { ConfigError, UnknownEntityError } from './errors';
 import { scheduleExpressionProblem, timeZoneProblem } from './sync';
 
@@ -72,8 +73,35 @@ const fieldSchema = z.strictObject({
    * The key, the updatedAt field and required fields always reject. Unset: `reject`.
    */
   onInvalid: z.enum(['reject', 'drop', 'keep']).optional(),
+  // Dates (type date / datetime only; see lambdas/domain/dates.ts and the README's "Dates and times").
+  /**
+   * Formats (luxon tokens: `M/d/yy h:mm a`, `dd.MM.yyyy HH:mm`) tried in order after the ISO forms,
+   * which are always read. Unset: the defaults (DEFAULT_DATE_FORMATS and `M/d/yyyy` with times),
+   * read in the column's day/month order.
+   */
+  formats: z
+    .array(z.string().trim().min(1, 'a format is empty').superRefine(formatIssue))
+    .min(1, 'formats lists at least one format')
+    .optional(),
+  /**
+   * How numeric dates `03/04/24` (slash or dot) are read when the file's values do not decide it:
+   * true day-first, false month-first (US); `auto` month-first too, said so in the summary. Default false.
+   */
+  dayFirst: z.union([z.boolean(), z.literal('auto')]).optional(),
+  /** IANA zone of values written without an offset (daylight saving included). Default: the entity's, else `UTC`. */
+  timezone: z.string().superRefine(timeZoneIssue).optional(),
 });
 export type FieldSpec = z.output<typeof fieldSchema>;
+
+function timeZoneIssue(tz: string, ctx: z.RefinementCtx): void {
+  const problem = timeZoneProblem(tz);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}
+
+function formatIssue(format: string, ctx: z.RefinementCtx): void {
+  const problem = formatProblem(format);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}
 
 const deleteFlagSchema = z.strictObject({
   /** Source column holding the delete flag (Salesforce `IsDeleted`). */
@@ -208,6 +236,8 @@ const entitySchema = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
+    /** IANA zone of date/datetime values written without an offset, for every field that sets none. Default `UTC`. */
+    timezone: z.string().superRefine(timeZoneIssue).optional(),
     /** IANA time zone a `cron(...)` schedule is read in (daylight saving included); default `UTC`. */
     scheduleTimezone: z
       .string()
@@ -284,6 +314,22 @@ const entitySchema = z
             });
           }
         }
+        for (const setting of ['formats', 'dayFirst', 'timezone'] as const) {
+          if (f[setting] !== undefined && f.type !== 'date' && f.type !== 'datetime') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['fields', name, setting],
+              message: `${setting} applies to date and datetime fields only`,
+            });
+          }
+        }
+        if (f.formats !== undefined && f.dayFirst !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fields', name, 'dayFirst'],
+            message: 'dayFirst applies to the default formats only: with formats, write the order in them',
+          });
+        }
       }
       if (entity.scheduleTimezone !== undefined && entity.schedule === undefined) {
         ctx.addIssue({
@@ -310,7 +356,9 @@ const entitySchema = z
         return typeof v?.fields === 'object' && v.fields !== null && typeof v.target?.key === 'string';
       },
     },
-  );
+  )
+  // The entity's timezone reaches each date field that sets none (the cell parser reads the field).
+  .transform(withEntityTimezone);
 export type EntityConfig = z.output<typeof entitySchema>;
 
 export const configSchema = z

@@ -31,6 +31,14 @@ export class MalformedFileError extends CrmSyncError {
   override readonly name = 'MalformedFileError';
 }
 
+/**
+ * A date column of the file writes its numeric dates both day-first and month-first: its order
+ * cannot be decided once for the file (Plan names the column and two lines).
+ */
+export class InconsistentDateOrderError extends CrmSyncError {
+  override readonly name = 'InconsistentDateOrderError';
+}
+
 /** The entity named by a trigger is not in the config. */
 export class UnknownEntityError extends CrmSyncError {
   override readonly name = 'UnknownEntityError';

@@ -1,4 +1,14 @@
 import type { FieldSpec, Transform } from './config';
+import {
+  type CompiledFormat,
+  compileFormat,
+  DEFAULT_DATE_FORMATS,
+  DEFAULT_FORMAT_SHAPE,
+  parseWithFormats,
+  swapDayMonth,
+  type ZoneClock,
+  zoneClock,
+} from './dates';
 import { phoneE164 } from './phone';
 
 /**
@@ -157,11 +167,20 @@ function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined
       return b === undefined ? INVALID_BOOLEAN : b;
     }
     case 'date': {
-      const iso = parseDateTime(trim(text));
+      const t = trim(text);
+      // The ISO fast path first; in a zone, a UTC time's date is the zone's (the general path).
+      const canonical = parseCanonicalDateTime(t);
+      if (canonical !== undefined && (spec.timezone === undefined || !endsWithZ(t))) {
+        return canonical.slice(0, 10);
+      }
+      const iso = parseDateTime(t, dateSettings(spec));
       return iso === undefined ? INVALID_DATE : iso.slice(0, 10);
     }
     case 'datetime': {
-      const iso = parseDateTime(trim(text));
+      const t = trim(text);
+      const canonical = parseCanonicalDateTime(t);
+      if (canonical !== undefined && (spec.timezone === undefined || endsWithZ(t))) return canonical;
+      const iso = parseDateTime(t, dateSettings(spec), false);
       return iso === undefined ? INVALID_DATETIME : iso;
     }
     case 'enum':
@@ -463,15 +482,111 @@ function parseCanonicalDateTime(text: string): string | undefined {
   return `${text.slice(0, 10)}T${text.slice(11, 19)}${ms}Z`;
 }
 
+/** Whether text ends in `Z` (a canonical value with its zone written: UTC). */
+function endsWithZ(text: string): boolean {
+  return text.charCodeAt(text.length - 1) === 0x5a;
+}
+
+/** A date/datetime field's settings, prepared once per FieldSpec. */
+interface DateSettings {
+  /** The default formats: the 4-digit-year US regex (in `dayFirst` order) before `formats`. */
+  defaults: boolean;
+  dayFirst: boolean;
+  formats: CompiledFormat[];
+  /** The field's zone; undefined for UTC. */
+  clock: ZoneClock | undefined;
+  /** Results of `formats` per text (they cost microseconds; columns repeat values). */
+  memo: Map<string, number>;
+  /** Whether each memoized result is an instant (its format had an offset). */
+  memoZoned: Set<string>;
+}
+
+const dateSettingsOf = new WeakMap<FieldSpec, DateSettings>();
+const MEMO_ENTRIES = 10_000;
+
+function dateSettings(spec: FieldSpec): DateSettings {
+  let s = dateSettingsOf.get(spec);
+  if (!s) {
+    const dayFirst = spec.dayFirst === true;
+    const formats =
+      spec.formats ?? (dayFirst ? DEFAULT_DATE_FORMATS.map(swapDayMonth) : DEFAULT_DATE_FORMATS);
+    s = {
+      defaults: spec.formats === undefined,
+      dayFirst,
+      formats: formats.map(compileFormat),
+      clock: zoneClock(spec.timezone),
+      memo: new Map(),
+      memoZoned: new Set(),
+    };
+    dateSettingsOf.set(spec, s);
+  }
+  return s;
+}
+
+/** Set by the parsers below: whether the value they read carried its offset (an instant). */
+let readOffset = false;
+const zonedResult = { value: false };
+
 /**
- * Parses the accepted date/datetime shapes with explicit patterns (never `Date.parse`) and returns
- * ISO-8601 UTC with milliseconds, or undefined. No zone means UTC; a bare date is midnight UTC.
- * Fractions of a second beyond milliseconds are truncated. Years are 1000–9999.
+ * The general path after parseCanonicalDateTime: ISO-8601 UTC with milliseconds, or undefined.
+ * Reads, in order, the canonical shapes again (for a field in a zone), 13-digit epoch
+ * milliseconds, the ISO and `YYYY/M/D` shapes with explicit patterns (never `Date.parse`), then the
+ * default formats (`M/D/YYYY` by pattern, in the field's day/month order, then luxon's
+ * DEFAULT_DATE_FORMATS) or the field's own `formats` (luxon). A value without an offset is read in
+ * the field's zone (ZoneClock; UTC by default); `date` fields (`bareDate`) keep the calendar date
+ * as written, and a value with an offset gives its date in the field's zone. Fractions of a second
+ * beyond milliseconds are truncated. Years are 1000–9999.
  */
-function parseDateTime(text: string): string | undefined {
-  const canonical = parseCanonicalDateTime(text);
-  if (canonical !== undefined) return canonical;
-  if (EPOCH_MILLIS.test(text)) return new Date(Number(text)).toISOString();
+function parseDateTime(text: string, s: DateSettings, bareDate = true): string | undefined {
+  let ms = readInstantOrWall(text, s);
+  if (Number.isNaN(ms)) return undefined;
+  if (s.clock !== undefined) {
+    if (bareDate) {
+      if (readOffset) ms = s.clock.wallOf(ms);
+    } else if (!readOffset) {
+      ms = s.clock.toInstant(ms);
+    }
+  }
+  const iso = new Date(ms).toISOString();
+  // An offset can push 9999-12-31 past year 9999 (toISOString then writes an expanded year).
+  return iso.length === 24 ? iso : undefined;
+}
+
+/** Epoch ms of the value: the instant when it carries an offset (readOffset), else its wall time as UTC. NaN: unreadable. */
+function readInstantOrWall(text: string, s: DateSettings): number {
+  readOffset = true;
+  // Without a zone, typedValue's fast path already took every canonical value.
+  const canonical = s.clock === undefined ? undefined : parseCanonicalDateTime(text);
+  if (canonical !== undefined) {
+    readOffset = text.length !== 10 && endsWithZ(text);
+    return Date.parse(canonical);
+  }
+  if (EPOCH_MILLIS.test(text)) return Number(text);
+  const byPattern = readByPattern(text, s);
+  if (byPattern !== undefined) return byPattern;
+  if (s.defaults && !DEFAULT_FORMAT_SHAPE.test(text)) return Number.NaN;
+  let ms = s.memo.get(text);
+  if (ms !== undefined) {
+    readOffset = s.memoZoned.has(text);
+    return ms;
+  }
+  ms = parseWithFormats(text, s.formats, zonedResult);
+  readOffset = !Number.isNaN(ms) && zonedResult.value;
+  if (s.memo.size >= MEMO_ENTRIES) {
+    s.memo.clear();
+    s.memoZoned.clear();
+  }
+  s.memo.set(text, ms);
+  if (readOffset) s.memoZoned.add(text);
+  return ms;
+}
+
+/**
+ * The shapes read with explicit patterns: ISO and `YYYY/M/D` (always), `M/D/YYYY` (default formats
+ * only; `D/M/YYYY` when the field reads day-first). NaN: the pattern matched but the date or time is
+ * invalid (no format is tried then); undefined: no pattern matched.
+ */
+function readByPattern(text: string, s: DateSettings): number | undefined {
   let year: string | undefined;
   let month: string | undefined;
   let day: string | undefined;
@@ -479,35 +594,33 @@ function parseDateTime(text: string): string | undefined {
   if (m) {
     [year, month, day] = [m[1], m[2], m[3]];
   } else {
-    m = US_DATETIME.exec(text);
+    m = s.defaults ? US_DATETIME.exec(text) : null;
     if (!m) return undefined;
-    [month, day, year] = [m[1], m[2], m[3]];
+    [month, day, year] = s.dayFirst ? [m[2], m[1], m[3]] : [m[1], m[2], m[3]];
   }
-  const [hourText, minuteText, secondText, fraction, ampm, , sign, offHours, offMinutes] = m.slice(4);
+  const [hourText, minuteText, secondText, fraction, ampm, utc, sign, offHours, offMinutes] = m.slice(4);
   const y = Number(year);
   const mo = Number(month);
   const d = Number(day);
-  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return Number.NaN;
 
   let h = hourText === undefined ? 0 : Number(hourText);
   const mi = minuteText === undefined ? 0 : Number(minuteText);
-  const s = secondText === undefined ? 0 : Number(secondText);
+  const sec = secondText === undefined ? 0 : Number(secondText);
   const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
   if (ampm !== undefined) {
-    if (h < 1 || h > 12) return undefined;
+    if (h < 1 || h > 12) return Number.NaN;
     h = (h % 12) + (ampm.toUpperCase() === 'PM' ? 12 : 0);
   }
-  if (h > 23 || mi > 59 || s > 59) return undefined;
+  if (h > 23 || mi > 59 || sec > 59) return Number.NaN;
 
   let offset = 0;
   if (sign !== undefined) {
     const oh = Number(offHours);
     const om = offMinutes === undefined ? 0 : Number(offMinutes);
-    if (oh > MAX_OFFSET_HOURS || om > 59) return undefined;
+    if (oh > MAX_OFFSET_HOURS || om > 59) return Number.NaN;
     offset = (sign === '-' ? -1 : 1) * (oh * 60 + om);
   }
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offset * 60_000;
-  const iso = new Date(utc).toISOString();
-  // An offset can push 9999-12-31 past year 9999 (toISOString then writes an expanded year).
-  return iso.length === 24 ? iso : undefined;
+  readOffset = utc !== undefined || sign !== undefined;
+  return Date.UTC(y, mo - 1, d, h, mi, sec, ms) - offset * 60_000;
 }

@@ -1,5 +1,6 @@
 import { csvCell } from './chunk';
 import { parseRecord } from './csv';
+import type { DateOrderDecision } from './dates';
 import type { MirrorDecision } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { RejectDecision } from './rejects';
@@ -75,6 +76,10 @@ export interface RunSummary {
   references?: ReferenceCheck[];
   /** A dry run: the counts say what the run would do; nothing was written. */
   dryRun?: boolean;
+  /** Day/month order of the numeric dates of each date column that has them (by source column), as Plan decided it. */
+  dateOrder?: Record<string, DateOrderDecision>;
+  /** The formats each date column with invalid_date/invalid_datetime rejects reads (by source column). */
+  dateFormats?: Record<string, string>;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

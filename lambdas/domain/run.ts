@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SourceFormat } from './csv';
+import type { DateOrderDecision } from './dates';
 import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
 import type { RejectDecision } from './rejects';
@@ -131,6 +132,11 @@ export interface WorkerJob {
   readUnitsPerSecond?: number | undefined;
   delimiter: string;
   columns: string[];
+  /**
+   * The day/month order Plan decided per date/datetime field (by target field name) for numeric
+   * dates, from the file's values or the field's `dayFirst`; the workers read every row with it.
+   */
+  dateOrder?: Record<string, DateOrderDecision> | undefined;
 }
 
 /** One item of the chunk manifest that the Distributed Map reads. */

@@ -13,13 +13,17 @@ import {
   headerFromHead,
   parseRecord,
   planChunks,
+  recordsOf,
   type SourceEncoding,
   type SourceFormat,
   transcodeToUtf8,
 } from '../domain/csv';
+import { DATE_SAMPLE_BYTES, decideDateOrders, needsDateOrder } from '../domain/date-order';
+import type { DateOrderDecision } from '../domain/dates';
 import {
   EntityBusyError,
   HeaderMismatchError,
+  InconsistentDateOrderError,
   MalformedFileError,
   PlanLimitError,
   RunNotResumableError,
@@ -408,6 +412,38 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       columns = jsonColumns(entity);
       binding = bindHeader(columns, entity);
     }
+    // The day/month order of numeric dates, once per file: from the values of its first records.
+    let dateOrder: Record<string, DateOrderDecision> = {};
+    if (needsDateOrder(binding.fieldColumns)) {
+      const end = Math.min(plan.bytes, DATE_SAMPLE_BYTES);
+      dateOrder = await decideDateOrders(
+        recordsOf(
+          await readObject(data, { start: 0, end }, data.etag),
+          { start: 0, firstLine: 1 },
+          {
+            maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+            delimiter: format === 'csv' ? plan.delimiter : ',',
+            quoting: format === 'csv',
+          },
+        ),
+        {
+          format,
+          delimiter: plan.delimiter,
+          columns,
+          fieldColumns: binding.fieldColumns,
+          truncated: end < plan.bytes,
+        },
+      );
+      for (const [field, d] of Object.entries(dateOrder)) {
+        if (d.decidedBy === 'undecided') {
+          logger.warn('date order undecided: read month-first', {
+            runId,
+            field,
+            source: entity.fields[field]?.source,
+          });
+        }
+      }
+    }
     // A first load: the merge need not read what the (empty) target holds. The entity's lock keeps
     // other crm-sync runs out until this one ends.
     const target = targetTable(env, source.entity);
@@ -431,6 +467,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       verify,
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
       ...(source.force ? { force: true } : {}),
+      ...(Object.keys(dateOrder).length > 0 ? { dateOrder } : {}),
     };
     const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
     const headerBytes = plan.header ? plan.header.end - plan.header.start + 1 : 0;
@@ -514,6 +551,8 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       throw new HeaderMismatchError(`${where}: ${err.message}`, { cause: err });
     if (err instanceof MalformedFileError)
       throw new MalformedFileError(`${where}: ${err.message}`, { cause: err });
+    if (err instanceof InconsistentDateOrderError)
+      throw new InconsistentDateOrderError(`${where}: ${err.message}`, { cause: err });
     throw err;
   }
 }

@@ -6,7 +6,8 @@ import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
 import { csvCell, type DuplicateKey, type Reject, type Warning } from '../domain/chunk';
-import { getEntity } from '../domain/config';
+import { type EntityConfig, getEntity } from '../domain/config';
+import { acceptedFormats, type DateOrderDecision, withDateOrder } from '../domain/dates';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '../domain/html-report';
 import { missingColumnsOf } from '../domain/mapping';
@@ -140,6 +141,32 @@ function csvRows<T>(cells: (line: T) => string[]): (text: string) => string {
 function diffAction(m: MergedLine): string {
   if (m.o === 'put') return m.n ? 'create' : 'update';
   return m.o === 'mirror' ? 'mirror-delete' : m.o;
+}
+
+/** Plan's date order decisions keyed by the source column a person reads in the file. */
+function dateOrderBySource(
+  orders: Record<string, DateOrderDecision>,
+  entity: EntityConfig,
+): Record<string, DateOrderDecision> {
+  const out: Record<string, DateOrderDecision> = {};
+  for (const [field, decision] of Object.entries(orders))
+    out[entity.fields[field]?.source ?? field] = decision;
+  return out;
+}
+
+/** The formats each date column with `invalid_date`/`invalid_datetime` rejects reads (summary.dateFormats). */
+function dateFormatsOfRejects(
+  reasons: Iterable<string>,
+  entity: EntityConfig,
+): { dateFormats?: Record<string, string> } {
+  const out: Record<string, string> = {};
+  for (const reason of reasons) {
+    const [code, column] = reason.split(':');
+    if ((code !== 'invalid_date' && code !== 'invalid_datetime') || column === undefined) continue;
+    const spec = Object.values(entity.fields).find((f) => f.source === column);
+    if (spec) out[column] = acceptedFormats(spec);
+  }
+  return Object.keys(out).length > 0 ? { dateFormats: out } : {};
 }
 
 /**
@@ -353,6 +380,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   }
   const { columns: rejectCols, delimiter: rejectDelimiter } = rejectColumns(job);
   const sampler = new RejectSampler(rejectCols, rejectDelimiter);
+  const dateReasons = new Set<string>();
   if (counts.rejected > 0) {
     reports.rejects = `${reportPrefix}rejects.csv`;
     // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
@@ -364,6 +392,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
       (c) => workKeys.rejects(job.workPrefix, c),
       jsonRows<Reject>((reject) => {
         sampler.add(reject);
+        for (const r of reject.reasons) if (r.startsWith('invalid_date')) dateReasons.add(r);
         return rejectsRow(reject, rejectCols, rejectDelimiter);
       }),
     );
@@ -430,6 +459,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     topWarnings: topReasons(warningReasons),
     missingColumns: missingColumnsOf(job.columns, job.format, entity),
     ...(job.dryRun ? { dryRun: true } : {}),
+    ...(job.dateOrder ? { dateOrder: dateOrderBySource(job.dateOrder, entity) } : {}),
+    ...dateFormatsOfRejects(dateReasons, withDateOrder(entity, job.dateOrder)),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),
     ...(mirror ? { mirror } : {}),
     ...(gate ? { rejects: gate } : {}),

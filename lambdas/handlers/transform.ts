@@ -9,6 +9,7 @@ import { putObject, readObject } from '../adapters/s3';
 import { ChunkAccumulator } from '../domain/chunk';
 import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
+import { withDateOrder } from '../domain/dates';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
 import { keyLines, keysByPartition } from '../domain/mirror';
@@ -43,12 +44,14 @@ export class ChunkCountMismatchError extends CrmSyncError {
 export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<ChunkResult> {
   const started = Date.now();
   const env = workerEnv();
-  const entity = getEntity(env.config, job.entity);
-  if (configHash(entity) !== job.configHash) {
+  const configured = getEntity(env.config, job.entity);
+  if (configHash(configured) !== job.configHash) {
     throw new ConfigError(
       `the config of "${job.entity}" changed since run ${job.runId} was planned; start a new run`,
     );
   }
+  // Every row reads numeric dates in the order Plan decided for the file.
+  const entity = withDateOrder(configured, job.dateOrder);
   const binding = bindHeader(job.columns, entity);
   const format = job.format ?? 'csv';
   const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes, format);

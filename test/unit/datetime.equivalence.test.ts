@@ -5,13 +5,48 @@ import { referenceParseDateTime } from './reference/normalize-before';
 
 /**
  * parseDateTime's fast path for canonical shapes must not change any result: the reference is the
- * regex parser of normalize.ts as it was before (test/unit/reference/normalize-before.ts).
+ * regex parser of normalize.ts as it was before (test/unit/reference/normalize-before.ts), plus,
+ * on purpose since, the default formats read with luxon: numeric slash or dot dates with a 2-digit
+ * or 4-digit year, month first, optionally with a time (newShape below models them).
  */
+
+/**
+ * The default formats' shapes the old parser refused: `M/d/yy` and `M.d.yy` (a 4-digit year too),
+ * then optionally ` H:mm[:ss]` or, slash dates only, ` h:mm[:ss] a`. 2-digit years: 00–60 → 20xx,
+ * 61–99 → 19xx. Returns the expected ISO value, or undefined when the text is not of that shape.
+ */
+function newShape(text: string): string | null | undefined {
+  const m =
+    /^(\d{1,2})([/.])(\d{1,2})\2(\d{2}|\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp][Mm]))?)?$/.exec(
+      text,
+    );
+  if (!m) return undefined;
+  const [, mo, sep, d, y, h, mi, s, ap] = m;
+  if (ap !== undefined && (sep === '.' || !text.includes(` ${ap}`))) return undefined;
+  const yy = Number(y);
+  const year = (y as string).length === 4 ? yy : yy <= 60 ? 2000 + yy : 1900 + yy;
+  let hour = Number(h ?? 0);
+  if (ap !== undefined) {
+    if (/p/i.test(ap) && hour < 12) hour += 12;
+    else if (/a/i.test(ap) && hour === 12) hour = 0;
+  }
+  const ms = Date.UTC(year, Number(mo) - 1, Number(d), hour, Number(mi ?? 0), Number(s ?? 0));
+  const date = new Date(ms);
+  const valid =
+    year >= 1000 &&
+    date.getUTCMonth() === Number(mo) - 1 &&
+    date.getUTCDate() === Number(d) &&
+    date.getUTCHours() === hour &&
+    hour < 24 &&
+    Number(mi ?? 0) < 60 &&
+    Number(s ?? 0) < 60;
+  return valid ? date.toISOString() : null;
+}
 
 function reference(raw: string, type: 'date' | 'datetime'): { ok: boolean; value?: string } {
   const text = raw.trim();
   if (text === '') return { ok: true, value: undefined };
-  const iso = referenceParseDateTime(text);
+  const iso = referenceParseDateTime(text) ?? newShape(text) ?? undefined;
   if (iso === undefined) return { ok: false };
   return { ok: true, value: type === 'date' ? iso.slice(0, 10) : iso };
 }

@@ -11,7 +11,12 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { HeaderMismatchError, InvalidEventError, MalformedFileError } from '../../../lambdas/domain/errors';
+import {
+  HeaderMismatchError,
+  InconsistentDateOrderError,
+  InvalidEventError,
+  MalformedFileError,
+} from '../../../lambdas/domain/errors';
 import { deriveRunId } from '../../../lambdas/domain/run';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
 
@@ -481,6 +486,59 @@ describe('Handler: plan', () => {
       expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/partitions.json`))).toEqual([
         { partition: 0, chunks: chunks.length },
       ]);
+    });
+
+    describe('the day/month order of numeric dates, decided once per file', () => {
+      const csvOf = (created: string[]) =>
+        `${[HEADER, ...created.map((c, i) => row({ Id: `003qP0000002V${String(i).padStart(3, '0')}AAA`, CreatedDate: c }))].join('\n')}\n`;
+
+      it.each<[string, string[], Record<string, unknown> | undefined]>([
+        [
+          'day-first by its values',
+          ['03/04/24 10:00', '24/02/26 2:18 PM'],
+          { createdAt: { order: 'day-first', decidedBy: 'values' } },
+        ],
+        [
+          'month-first by its values',
+          ['03/04/24 10:00', '2/24/26 2:18 PM'],
+          { createdAt: { order: 'month-first', decidedBy: 'values' } },
+        ],
+        [
+          'by the setting when no value decides',
+          ['03/04/24 10:00', '1/2/24'],
+          { createdAt: { order: 'month-first', decidedBy: 'setting' } },
+        ],
+        ['not at all for ISO dates', ['2020-01-18T19:48:02.000Z'], undefined],
+      ])('decides %s and hands the decision to the workers', async (_what, created, expected) => {
+        // Prepare
+        const etag = fakeS3.store(SOURCE_KEY, csvOf(created));
+
+        // Act
+        const out = (await plan(etag)) as { job: { dateOrder?: unknown } };
+
+        // Assess
+        expect(out.job.dateOrder).toEqual(expected);
+      });
+
+      it('fails a column written both ways with InconsistentDateOrderError, naming the file, the column and two lines, and writes no manifest', async () => {
+        // Prepare
+        const etag = fakeS3.store(
+          SOURCE_KEY,
+          csvOf(['03/04/24 10:00', '24/02/26 2:18 PM', '1/1/24', '2/24/26 9:00']),
+        );
+
+        // Act
+        const err = await plan(etag).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(InconsistentDateOrderError);
+        expect((err as Error).name).toBe('InconsistentDateOrderError');
+        expect((err as Error).message).toBe(
+          `s3://${BUCKET}/${SOURCE_KEY}: column CreatedDate has dates written day-first (line 3: "24/02/26 2:18 PM") ` +
+            `and month-first (line 5: "2/24/26 9:00"); one file must write one order (or set the field's formats)`,
+        );
+        expect(fakeS3.find(`work/${RUN_ID}/chunks.json`)).toBeUndefined();
+      });
     });
 
     it('rejects a header without a required column, naming the file and the column, and writes nothing', async () => {
