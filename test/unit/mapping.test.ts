@@ -93,17 +93,21 @@ describe('bindHeader', () => {
     // Assess
     expect(act).toThrow(HeaderMismatchError);
     expect(act).toThrow(
-      'header is missing required columns: LastName, LastModifiedDate (found: Id, FirstName, Email, IsDeleted)',
+      'header is missing required columns: LastName (or Last Name), LastModifiedDate (or Last Modified Date) ' +
+        '(found: Id, FirstName, Email, IsDeleted)',
     );
   });
 
   it.each([
-    ['the key column', ['LastName', 'LastModifiedDate', 'IsDeleted'], 'Id'],
+    ['the key column', ['LastName', 'LastModifiedDate', 'IsDeleted'], 'Id (or Contact ID)'],
     ['the delete flag column', ['Id', 'LastName', 'LastModifiedDate'], 'IsDeleted'],
-    ['the updatedAt column', ['Id', 'LastName', 'IsDeleted'], 'LastModifiedDate'],
+    ['the updatedAt column', ['Id', 'LastName', 'IsDeleted'], 'LastModifiedDate (or Last Modified Date)'],
   ])('requires %s', (_name, header, missing) => {
-    // Prepare
-    const entity = contactEntity();
+    // Prepare: the preset's delete flag column is optional (report exports have none); here it is not.
+    const entity = {
+      ...contactEntity(),
+      deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: true },
+    };
 
     // Act
     const act = () => bindHeader(header, entity);
@@ -147,8 +151,9 @@ describe('bindHeader', () => {
 
     // Assess
     expect(act).toThrow(
-      'header is missing required columns: LastName, LastModifiedDate; ' +
-        'header has duplicate columns used by the mapping: Id / Id (columns 1, 2) (found: Id, Id, IsDeleted)',
+      'header is missing required columns: LastName (or Last Name), LastModifiedDate (or Last Modified Date); ' +
+        'header has duplicate columns used by the mapping: Id / Id (columns 1, 2) (pick one on the field with ' +
+        '`occurrence: <n>`, the n-th column of that name, or `position: <column number>`) (found: Id, Id, IsDeleted)',
     );
   });
 });
