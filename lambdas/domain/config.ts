@@ -287,7 +287,9 @@ const entitySchema = z
             message: 'an enum field needs values',
           });
         }
-        for (const problem of cellRuleProblems(entity, f)) {
+        // Only for a field (and entity source) that parsed: this check also runs on invalid entities.
+        const parsed = fieldSchema.safeParse(f).success && sourceSchema.safeParse(entity.source).success;
+        for (const problem of parsed ? cellRuleProblems(entity, f) : []) {
           ctx.addIssue({ code: 'custom', path: ['fields', name, ...problem.path], message: problem.message });
         }
       }
