@@ -1,6 +1,6 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
-import { jsonFields } from './jsonl';
+import { jsonAliases, jsonFields } from './jsonl';
 import { boundFields, type FieldWarning, type HeaderBinding, itemOfValues, mapValues } from './mapping';
 import { normalizeField, type Scalar } from './normalize';
 import { canBeKey } from './references';
@@ -116,6 +116,8 @@ export class ChunkAccumulator {
   /** Where each of rejectOrphans' values sits in a part row (-1: the binding lacks the field). */
   private readonly rejectAt: number[];
   private held: HeldRow[] | undefined;
+  /** JSONL: the aliases of each column (jsonAliases), worked out on the first record. */
+  private jsonAliases: ReadonlyArray<readonly string[] | undefined> | undefined;
 
   /**
    * `format` 'jsonl': each record is one JSON object; `binding.columns` are then the source names
@@ -154,7 +156,8 @@ export class ChunkAccumulator {
     }
     let fields: string[];
     if (this.format === 'jsonl') {
-      const parsed = jsonFields(text, this.binding.columns);
+      this.jsonAliases ??= jsonAliases(this.entity, this.binding.columns);
+      const parsed = jsonFields(text, this.binding.columns, this.jsonAliases);
       if (!parsed.ok) {
         this.reject(record.line, parsed.reasons, text);
         return;

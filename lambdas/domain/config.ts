@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatProblem, withEntityTimezone } from './dates';
 import { ConfigError, UnknownEntityError } from './errors';
+import { applyTransforms, Invalid, trimInvisible, typeLiteral } from './normalize';
 import { scheduleExpressionProblem, timeZoneProblem } from './sync';
 
 /** Field types a source column can be normalized to. */
@@ -25,6 +26,8 @@ export type Transform = (typeof TRANSFORMS)[number];
 /** How strictly a `phone` field checks a number (see fieldSchema.validity). */
 export const PHONE_VALIDITIES = ['valid', 'possible'] as const;
 export type PhoneValidity = (typeof PHONE_VALIDITIES)[number];
+
+const NULL_VALUE_EMPTY = 'a null value is empty (an empty cell is already absent)';
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const ENTITY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -90,6 +93,57 @@ const fieldSchema = z.strictObject({
   dayFirst: z.union([z.boolean(), z.literal('auto')]).optional(),
   /** IANA zone of values written without an offset (daylight saving included). Default: the entity's, else `UTC`. */
   timezone: z.string().superRefine(timeZoneIssue).optional(),
+  // ---------------------------------------------------------------- header and cell conventions
+  /**
+   * Other header names this field's column may have, tried after `source` in order: the first name
+   * the header holds wins (one mapping for an API export's `Id` and a report's `Contact ID`).
+   * Matched like `source`. Default: none.
+   */
+  aliases: z
+    .array(z.string().trim().min(1, 'an alias is empty'), { error: 'aliases is a list of column names' })
+    .optional(),
+  /**
+   * When the header repeats the name (HubSpot multi-object exports: `Phone Number` twice), the n-th
+   * column of that name, counted from 1. Default: unset (a repeated name fails at Plan).
+   */
+  occurrence: z
+    .number({ error: 'occurrence is a whole number from 1' })
+    .int('occurrence is a whole number from 1')
+    .min(1, 'occurrence counts from 1 (the first column of that name is occurrence 1)')
+    .optional(),
+  /**
+   * The column number, counted from 1; the header cell there must still be `source` or an alias,
+   * else Plan fails naming both. Default: unset (found by name).
+   */
+  position: z
+    .number({ error: 'position is a whole number from 1' })
+    .int('position is a whole number from 1')
+    .min(1, 'position counts from 1 (the first column is position 1)')
+    .optional(),
+  /**
+   * Cells that mean "no value" for this field (compared after its transforms, ignoring case and
+   * surrounding spaces): read as empty, so `default` applies. Replaces the entity's
+   * `source.nullValues`; `[]` turns them off for this field. Default: the entity's.
+   */
+  nullValues: z
+    .array(z.string({ error: 'a null value is a string' }).trim().min(1, NULL_VALUE_EMPTY), {
+      error: 'nullValues is a list of strings',
+    })
+    .optional(),
+  /**
+   * Source text → stored value (a string, number or boolean, typed like `default`), keys compared
+   * after the field's transforms, ignoring case and surrounding spaces; applied after nullValues,
+   * before typing. Cells not in the map pass through and are typed as usual. Default: none.
+   */
+  map: z
+    .record(
+      z.string(),
+      z.union([z.string(), z.number(), z.boolean()], {
+        error: 'map values are strings, numbers or booleans',
+      }),
+      { error: 'map is an object of source text → value' },
+    )
+    .optional(),
 });
 export type FieldSpec = z.output<typeof fieldSchema>;
 
@@ -108,6 +162,11 @@ const deleteFlagSchema = z.strictObject({
   source: z.string().trim().min(1),
   /** Values (case-insensitive) that mean "deleted". */
   values: z.array(z.string()).min(1).default(['true', '1', 'yes']),
+  /**
+   * Whether the header must hold the column (Plan fails without it). `false`: a header without it
+   * (a Salesforce report export) reads every row as not deleted. Default: true.
+   */
+  required: z.boolean().default(true),
 });
 
 const referenceSchema = z.strictObject({
@@ -146,6 +205,17 @@ const sourceSchema = z.strictObject({
    * sizes chunks to the file (8 MiB up to 128 MiB, see lambdas/domain/sizing.ts); set: always this.
    */
   chunkBytes: z.number().int().min(1024).optional(),
+  /**
+   * Cells that mean "no value" in every field (compared after each field's transforms, ignoring
+   * case and surrounding spaces): read as empty, so a field's `default` applies; a field's own
+   * `nullValues` replaces this list. `[]` turns them off. Unset: DEFAULT_NULL_VALUES by field type
+   * (see defaultNullValues: none for boolean and enum fields).
+   */
+  nullValues: z
+    .array(z.string({ error: 'a null value is a string' }).trim().min(1, NULL_VALUE_EMPTY), {
+      error: 'nullValues is a list of strings',
+    })
+    .optional(),
 });
 
 /**
@@ -330,6 +400,11 @@ const entitySchema = z
             message: 'dayFirst applies to the default formats only: with formats, write the order in them',
           });
         }
+        // Only for a field (and entity source) that parsed: this check also runs on invalid entities.
+        const parsed = fieldSchema.safeParse(f).success && sourceSchema.safeParse(entity.source).success;
+        for (const problem of parsed ? cellRuleProblems(entity, f) : []) {
+          ctx.addIssue({ code: 'custom', path: ['fields', name, ...problem.path], message: problem.message });
+        }
       }
       if (entity.scheduleTimezone !== undefined && entity.schedule === undefined) {
         ctx.addIssue({
@@ -441,7 +516,105 @@ export function getEntity(config: CrmSyncConfig, name: string): EntityConfig {
   return entity;
 }
 
-/** Normalized column name used for matching headers: trimmed, lower-cased. */
+/**
+ * Normalized column name used for matching headers: trimmed (invisible characters at the ends too,
+ * like the `trim` transform), lower-cased.
+ */
 export function columnKey(name: string): string {
-  return name.trim().toLowerCase();
+  return trimInvisible(name).toLowerCase();
+}
+
+// ---------------------------------------------------------------- null values, value maps
+
+/**
+ * Null values that no value of the type can be (none parses as an email, phone, number or date), so
+ * treating them as empty only turns what would be a reject into an absent value.
+ */
+const TYPED_NULL_VALUES = ['null', 'none', 'n/a', '#n/a', '[not provided]'] as const;
+/**
+ * For `string` fields only markers that are never a name or a picklist value: `#N/A` (a spreadsheet's
+ * failed lookup) and `[not provided]`. `Null` and `None` are surnames and picklist values.
+ */
+const STRING_NULL_VALUES = ['#n/a', '[not provided]'] as const;
+
+/**
+ * The null values a field gets when neither it nor its entity sets `nullValues`: TYPED_NULL_VALUES
+ * for email, phone, number, integer, date, datetime; STRING_NULL_VALUES for string; none for boolean
+ * and enum (their own vocabulary decides, and `None` or `N/A` may be a real picklist value).
+ */
+export function defaultNullValues(type: FieldType): readonly string[] {
+  switch (type) {
+    case 'string':
+      return STRING_NULL_VALUES;
+    case 'boolean':
+    case 'enum':
+      return [];
+    default:
+      return TYPED_NULL_VALUES;
+  }
+}
+
+/** The null values a field of the entity uses: its own, else the entity's, else the type's defaults. */
+export function effectiveNullValues(
+  entity: { source?: { nullValues?: readonly string[] | undefined } },
+  spec: Pick<FieldSpec, 'type' | 'nullValues'>,
+): readonly string[] {
+  return spec.nullValues ?? entity.source?.nullValues ?? defaultNullValues(spec.type);
+}
+
+/** How a null value or map key is compared with a cell: after the field's transforms, trimmed, lower-cased. */
+export function cellRuleKey(text: string, spec: Pick<FieldSpec, 'transforms'>): string {
+  return trimInvisible(applyTransforms(text, spec.transforms)).toLowerCase();
+}
+
+/** Problems of a field's aliases, occurrence/position, nullValues and map, with paths under the field. */
+function cellRuleProblems(
+  entity: { source?: { nullValues?: readonly string[] | undefined } },
+  spec: FieldSpec,
+): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  if (spec.occurrence !== undefined && spec.position !== undefined) {
+    problems.push({ path: ['position'], message: 'set occurrence or position, not both' });
+  }
+  const names = new Set([columnKey(spec.source)]);
+  (spec.aliases ?? []).forEach((alias, i) => {
+    if (names.has(columnKey(alias))) {
+      problems.push({
+        path: ['aliases', i],
+        message: `alias "${alias}" repeats the source or another alias`,
+      });
+    }
+    names.add(columnKey(alias));
+  });
+  if (spec.map === undefined) return problems;
+  const nulls = new Set(effectiveNullValues(entity, spec).map((v) => cellRuleKey(v, spec)));
+  const keys = new Map<string, string>();
+  for (const [key, value] of Object.entries(spec.map)) {
+    const k = cellRuleKey(key, spec);
+    if (k === '') {
+      problems.push({
+        path: ['map', key],
+        message: 'a map key is empty: an empty cell is absent, set `default` for it instead',
+      });
+      continue;
+    }
+    const earlier = keys.get(k);
+    if (earlier !== undefined) {
+      problems.push({ path: ['map', key], message: `map key "${key}" is the same cell as "${earlier}"` });
+    }
+    keys.set(k, key);
+    if (nulls.has(k)) {
+      problems.push({
+        path: ['map', key],
+        message: `map key "${key}" is a null value of this field (null values apply first): drop it from one`,
+      });
+    }
+    if (typeLiteral(value, spec) instanceof Invalid) {
+      problems.push({
+        path: ['map', key],
+        message: `map value ${JSON.stringify(value)} is not a valid ${spec.type}`,
+      });
+    }
+  }
+  return problems;
 }

@@ -5,12 +5,25 @@
  */
 import { columnKey, type EntityConfig } from './config';
 import type { SourceFormat } from './csv';
+import { HeaderMismatchError } from './errors';
 
 const LF = 0x0a;
 const CR = 0x0d;
 
-/** Source names a JSONL entity reads, in config order, one per distinct column key (the "columns"). */
+/**
+ * Source names a JSONL entity reads, in config order, one per distinct column key (the "columns").
+ * Throws HeaderMismatchError when a field sets `position` or `occurrence` above 1: they pick columns
+ * of a CSV header, and a JSON object has one property per name.
+ */
 export function jsonColumns(entity: EntityConfig): string[] {
+  for (const [field, spec] of Object.entries(entity.fields)) {
+    if (spec.position !== undefined || (spec.occurrence ?? 1) > 1) {
+      throw new HeaderMismatchError(
+        `field ${field}: position and occurrence pick columns of a CSV header; ` +
+          'a JSON Lines record has one property per name (remove them for this file)',
+      );
+    }
+  }
   const seen = new Set<string>();
   const columns: string[] = [];
   const add = (name: string): void => {
@@ -22,6 +35,30 @@ export function jsonColumns(entity: EntityConfig): string[] {
   for (const spec of Object.values(entity.fields)) add(spec.source);
   if (entity.deleteFlag) add(entity.deleteFlag.source);
   return columns;
+}
+
+/**
+ * The other names of each of `columns` (the aliases of the fields that read it, in config order), or
+ * undefined where there are none: jsonFields tries them, in order, when the record lacks the column.
+ */
+export function jsonAliases(
+  entity: EntityConfig,
+  columns: readonly string[],
+): ReadonlyArray<readonly string[] | undefined> {
+  const byKey = new Map<string, string[]>();
+  for (const spec of Object.values(entity.fields)) {
+    if (spec.aliases === undefined) continue;
+    const list = byKey.get(columnKey(spec.source)) ?? [];
+    for (const a of spec.aliases) if (!list.includes(a)) list.push(a);
+    byKey.set(columnKey(spec.source), list);
+  }
+  return columns.map((c) => byKey.get(columnKey(c)));
+}
+
+/** Every name a JSONL entity may read: its columns and their aliases. */
+export function jsonNames(entity: EntityConfig): string[] {
+  const columns = jsonColumns(entity);
+  return [...columns, ...jsonAliases(entity, columns).flatMap((a) => a ?? [])];
 }
 
 export type JsonRecord = { ok: true; fields: string[] } | { ok: false; reasons: string[] };
@@ -48,11 +85,16 @@ function lookup(obj: Record<string, unknown>, column: string): unknown {
 
 /**
  * Parses one JSONL line into cells aligned with `columns`: strings as they are, numbers and booleans
- * as their JSON text, null and missing properties as '' (absent). Reasons: `invalid_json` (not JSON),
+ * as their JSON text, null and missing properties as '' (absent); a missing column is looked up by
+ * its `aliases` in order. Reasons: `invalid_json` (not JSON),
  * `not_an_object` (JSON, but not an object), `not_scalar:<column>` (an object or array where a value
  * is expected).
  */
-export function jsonFields(text: string, columns: readonly string[]): JsonRecord {
+export function jsonFields(
+  text: string,
+  columns: readonly string[],
+  aliases?: ReadonlyArray<readonly string[] | undefined>,
+): JsonRecord {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -65,8 +107,16 @@ export function jsonFields(text: string, columns: readonly string[]): JsonRecord
   const obj = value as Record<string, unknown>;
   const fields: string[] = [];
   const reasons: string[] = [];
-  for (const column of columns) {
-    const v = lookup(obj, column);
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i] as string;
+    let v = lookup(obj, column);
+    const others = v === undefined ? aliases?.[i] : undefined;
+    if (others !== undefined) {
+      for (const alias of others) {
+        v = lookup(obj, alias);
+        if (v !== undefined) break;
+      }
+    }
     if (v === undefined || v === null) fields.push('');
     else if (typeof v === 'string') fields.push(v);
     else if (typeof v === 'number' || typeof v === 'boolean') fields.push(String(v));

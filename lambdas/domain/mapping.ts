@@ -1,7 +1,16 @@
-import { columnKey, type EntityConfig, type FieldSpec } from './config';
+import { cellRuleKey, columnKey, type EntityConfig, effectiveNullValues, type FieldSpec } from './config';
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
-import { applyTransforms, Invalid, normalizeValue, type Scalar } from './normalize';
+import {
+  applyTransforms,
+  type CellRules,
+  cellRules,
+  Invalid,
+  normalizeValue,
+  normalizeWithRules,
+  type Scalar,
+} from './normalize';
+import { presetHint } from './preset-hint';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -40,11 +49,15 @@ function isRequiredField(field: string, spec: FieldSpec, entity: EntityConfig): 
 }
 
 /**
- * Matches source column names case-insensitively after trimming (columnKey). Throws HeaderMismatchError
- * whose message lists every missing column that is required (required fields, the key field, the
- * updatedAt field, the delete flag column), e.g.
- * `header is missing required columns: LastName, LastModifiedDate (found: Id, FirstName, …)`; it also
- * names duplicate header columns that a mapping uses (ambiguous).
+ * Matches source column names case-insensitively after trimming (columnKey): a field's `source`, else
+ * its `aliases` in order (the first name the header holds wins); `occurrence: n` takes the n-th column
+ * of a repeated name, `position: n` the n-th column (whose name must still be the source or an alias).
+ * Throws HeaderMismatchError whose message lists every missing column that is required (required
+ * fields, the key field, the updatedAt field, the delete flag column unless `deleteFlag.required` is
+ * false), e.g. `header is missing required columns: LastName, LastModifiedDate (found: Id, FirstName, …)`;
+ * it also names duplicate header columns that a mapping uses (ambiguous: pick one with `occurrence`
+ * or `position`), positions that do not hold the field's column, and, when the header misses required
+ * columns, the preset entity it looks like (presetHint).
  */
 export function bindHeader(columns: string[], entity: EntityConfig): HeaderBinding {
   const positions = new Map<string, number[]>();
@@ -57,35 +70,62 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
 
   const missingRequired = new Map<string, string>();
   const ambiguous = new Map<string, number[]>();
+  const misplaced: string[] = [];
   const fieldColumns: HeaderBinding['fieldColumns'] = [];
   const missingFields: HeaderBinding['missingFields'] = [];
   const missingOptional = new Map<string, string>();
 
-  const locate = (source: string, required: boolean): number | undefined => {
-    const key = columnKey(source);
-    const found = positions.get(key);
-    if (!found) {
-      if (required) missingRequired.set(key, source);
-      else if (!missingRequired.has(key)) missingOptional.set(key, source);
+  const locate = (
+    spec: Pick<FieldSpec, 'source' | 'aliases' | 'occurrence' | 'position'>,
+    required: boolean,
+  ): number | undefined => {
+    const names = spec.aliases === undefined ? [spec.source] : [spec.source, ...spec.aliases];
+    if (spec.position !== undefined) {
+      const at = spec.position - 1;
+      const cell = columns[at];
+      if (cell !== undefined && names.some((n) => columnKey(n) === columnKey(cell))) return at;
+      misplaced.push(
+        cell === undefined
+          ? `position ${spec.position} of ${spec.source} is beyond the header's ${columns.length} columns`
+          : `column ${spec.position} is ${cell}, not ${names.join(' or ')} (position of ${spec.source})`,
+      );
       return undefined;
     }
-    if (found.length > 1) {
-      ambiguous.set(key, found);
-      return undefined;
+    for (const name of names) {
+      const key = columnKey(name);
+      const found = positions.get(key);
+      if (!found) continue;
+      if (spec.occurrence !== undefined) {
+        const at = found[spec.occurrence - 1];
+        if (at !== undefined) return at;
+        continue;
+      }
+      if (found.length > 1) {
+        ambiguous.set(key, found);
+        return undefined;
+      }
+      return found[0];
     }
-    return found[0];
+    const key = columnKey(spec.source);
+    const label =
+      (spec.occurrence !== undefined && spec.occurrence > 1
+        ? `${spec.source} (occurrence ${spec.occurrence})`
+        : spec.source) + (names.length > 1 ? ` (or ${names.slice(1).join(', ')})` : '');
+    if (required) missingRequired.set(key, label);
+    else if (!missingRequired.has(key)) missingOptional.set(key, spec.source);
+    return undefined;
   };
 
   for (const [field, spec] of Object.entries(entity.fields)) {
-    const index = locate(spec.source, isRequiredField(field, spec, entity));
+    const index = locate(spec, isRequiredField(field, spec, entity));
     if (index !== undefined) fieldColumns.push({ field, spec, index });
     else missingFields.push({ field, spec });
   }
-  const deleteIndex = entity.deleteFlag ? locate(entity.deleteFlag.source, true) : undefined;
+  const deleteIndex = entity.deleteFlag ? locate(entity.deleteFlag, entity.deleteFlag.required) : undefined;
   const regionColumns: HeaderBinding['regionColumns'] = [];
   for (const [field, spec] of Object.entries(entity.fields)) {
     if (spec.type !== 'phone' || spec.regionFrom === undefined) continue;
-    regionColumns.push({ field, source: spec.regionFrom, index: locate(spec.regionFrom, false) });
+    regionColumns.push({ field, source: spec.regionFrom, index: locate({ source: spec.regionFrom }, false) });
   }
   for (const key of missingRequired.keys()) missingOptional.delete(key);
 
@@ -98,10 +138,17 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
       (idx) =>
         `${idx.map((i) => columns[i] ?? '').join(' / ')} (columns ${idx.map((i) => i + 1).join(', ')})`,
     );
-    problems.push(`header has duplicate columns used by the mapping: ${dups.join('; ')}`);
+    problems.push(
+      `header has duplicate columns used by the mapping: ${dups.join('; ')} ` +
+        '(pick one on the field with `occurrence: <n>`, the n-th column of that name, or `position: <column number>`)',
+    );
   }
+  if (misplaced.length > 0) problems.push(`header does not fit the positions: ${misplaced.join('; ')}`);
   if (problems.length > 0) {
-    throw new HeaderMismatchError(`${problems.join('; ')} (found: ${listColumns(columns)})`);
+    const hint = missingRequired.size > 0 ? presetHint(columns, entity) : undefined;
+    throw new HeaderMismatchError(
+      `${problems.join('; ')} (found: ${listColumns(columns)})${hint === undefined ? '' : `; ${hint}`}`,
+    );
   }
 
   return {
@@ -169,6 +216,8 @@ interface BoundField {
   tolerate: 'drop' | 'keep' | undefined;
   /** The column of a phone field's `regionFrom`, or -1 (none, or not in the header). */
   regionIndex: number;
+  /** Null values, value map, Excel id check (undefined: none, normalizeValue does all). */
+  rules: CellRules | undefined;
 }
 
 interface BindingPlan {
@@ -208,6 +257,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
             ? undefined
             : spec.onInvalid,
         regionIndex: regionIndex(field),
+        rules: index < 0 ? undefined : rulesOf(field, spec, entity),
       };
     };
     const fields: BoundField[] = [
@@ -226,6 +276,19 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
   }
   last = { binding, entity, plan };
   return plan;
+}
+
+/** A field's CellRules: its null values, map, and the Excel id check for string keys and references. */
+function rulesOf(field: string, spec: FieldSpec, entity: EntityConfig): CellRules | undefined {
+  const nullKeys = [...new Set(effectiveNullValues(entity, spec).map((v) => cellRuleKey(v, spec)))];
+  const mapEntries = Object.entries(spec.map ?? {}).map(([k, v]) => [cellRuleKey(k, spec), v] as const);
+  const isId = field === entity.target.key || Object.hasOwn(entity.references, field);
+  return cellRules(
+    spec,
+    nullKeys.filter((k) => k !== ''),
+    mapEntries,
+    isId && spec.type === 'string',
+  );
 }
 
 /**
@@ -260,7 +323,7 @@ export function mapValues(
   const start = out.length;
   let reasons: string[] | undefined;
   let warnings: FieldWarning[] | undefined;
-  for (const { spec, index, needed, tolerate, regionIndex } of plan.fields) {
+  for (const { spec, index, needed, tolerate, regionIndex, rules } of plan.fields) {
     // A delete only needs to know which record, and as of when: other fields are skipped.
     if (deleted && !needed) {
       out.push(null);
@@ -274,10 +337,11 @@ export function mapValues(
       continue;
     }
     const cell = fields[index];
+    const region = regionIndex < 0 ? undefined : rowRegion(fields[regionIndex]);
     const value =
-      regionIndex < 0
-        ? normalizeValue(cell, spec)
-        : normalizeValue(cell, spec, rowRegion(fields[regionIndex]));
+      rules === undefined
+        ? normalizeValue(cell, spec, region)
+        : normalizeWithRules(cell, spec, rules, region);
     if (value !== undefined && !(value instanceof Invalid)) {
       out.push(value);
       continue;

@@ -10,34 +10,65 @@ type EntityInput = CrmSyncConfigInput['entities'][string];
 const OPTIONAL_PHONE = { type: 'phone', region: 'US', validity: 'possible' } as const;
 
 /**
- * Built-in entity mappings with the real column names of CRM exports.
- * Salesforce: Data Loader / Data Export (`Id`, `LastModifiedDate`, `IsDeleted`…).
- * HubSpot: the CRM export (`Record ID`, `Last Modified Date`…).
+ * Built-in entity mappings with the real column names of CRM exports, each field's `source` the API
+ * name and its `aliases` the other headers the same column has:
+ * Salesforce: Data Loader / Data Export / API (`Id`, `LastModifiedDate`, `IsDeleted`…) and report
+ * exports (field labels: `Contact ID`, `Last Modified Date`, `Mailing State/Province`…; reports
+ * have no `IsDeleted`, so the delete flag column is optional).
+ * HubSpot: the CRM export (`Record ID`, `Last Modified Date`…) and multi-object exports, which name
+ * the record ids `Record ID - Contact` / `Record ID - Company` (other repeated names, `Phone Number`,
+ * `Create Date`, need `occurrence` on the field: which object comes first is the export's choice).
  */
 export const salesforceContact: EntityInput = {
   target: { key: 'id' },
   fields: {
-    id: { source: 'Id', type: 'string', required: true },
-    accountId: { source: 'AccountId', type: 'string' },
-    firstName: { source: 'FirstName', type: 'string', transforms: ['trim', 'collapseSpaces'] },
-    lastName: { source: 'LastName', type: 'string', required: true, transforms: ['trim', 'collapseSpaces'] },
+    id: { source: 'Id', aliases: ['Contact ID'], type: 'string', required: true },
+    accountId: { source: 'AccountId', aliases: ['Account ID'], type: 'string' },
+    firstName: {
+      source: 'FirstName',
+      aliases: ['First Name'],
+      type: 'string',
+      transforms: ['trim', 'collapseSpaces'],
+    },
+    lastName: {
+      source: 'LastName',
+      aliases: ['Last Name'],
+      type: 'string',
+      required: true,
+      transforms: ['trim', 'collapseSpaces'],
+    },
     email: { source: 'Email', type: 'email' },
     phone: { source: 'Phone', ...OPTIONAL_PHONE, regionFrom: 'MailingCountry' },
-    mobilePhone: { source: 'MobilePhone', ...OPTIONAL_PHONE, regionFrom: 'MailingCountry' },
+    mobilePhone: {
+      source: 'MobilePhone',
+      aliases: ['Mobile', 'Mobile Phone'],
+      ...OPTIONAL_PHONE,
+      regionFrom: 'MailingCountry',
+    },
     title: { source: 'Title', type: 'string' },
-    mailingStreet: { source: 'MailingStreet', type: 'string' },
-    mailingCity: { source: 'MailingCity', type: 'string' },
-    mailingState: { source: 'MailingState', type: 'string' },
-    mailingPostalCode: { source: 'MailingPostalCode', type: 'string' },
-    mailingCountry: { source: 'MailingCountry', type: 'string' },
-    leadSource: { source: 'LeadSource', type: 'string' },
-    hasOptedOutOfEmail: { source: 'HasOptedOutOfEmail', type: 'boolean', default: false },
+    mailingStreet: { source: 'MailingStreet', aliases: ['Mailing Street'], type: 'string' },
+    mailingCity: { source: 'MailingCity', aliases: ['Mailing City'], type: 'string' },
+    mailingState: { source: 'MailingState', aliases: ['Mailing State/Province'], type: 'string' },
+    mailingPostalCode: { source: 'MailingPostalCode', aliases: ['Mailing Zip/Postal Code'], type: 'string' },
+    mailingCountry: { source: 'MailingCountry', aliases: ['Mailing Country'], type: 'string' },
+    leadSource: { source: 'LeadSource', aliases: ['Lead Source'], type: 'string' },
+    hasOptedOutOfEmail: {
+      source: 'HasOptedOutOfEmail',
+      aliases: ['Email Opt Out'],
+      type: 'boolean',
+      default: false,
+    },
     birthdate: { source: 'Birthdate', type: 'date' },
-    createdAt: { source: 'CreatedDate', type: 'datetime' },
-    updatedAt: { source: 'LastModifiedDate', type: 'datetime', required: true },
+    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
+    updatedAt: {
+      source: 'LastModifiedDate',
+      aliases: ['Last Modified Date'],
+      type: 'datetime',
+      required: true,
+    },
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'] },
+  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',
@@ -46,22 +77,33 @@ export const salesforceContact: EntityInput = {
 export const salesforceAccount: EntityInput = {
   target: { key: 'id' },
   fields: {
-    id: { source: 'Id', type: 'string', required: true },
-    name: { source: 'Name', type: 'string', required: true, transforms: ['trim', 'collapseSpaces'] },
+    id: { source: 'Id', aliases: ['Account ID'], type: 'string', required: true },
+    name: {
+      source: 'Name',
+      aliases: ['Account Name'],
+      type: 'string',
+      required: true,
+      transforms: ['trim', 'collapseSpaces'],
+    },
     type: { source: 'Type', type: 'string' },
     industry: { source: 'Industry', type: 'string' },
     website: { source: 'Website', type: 'string', transforms: ['trim', 'lower'] },
     phone: { source: 'Phone', ...OPTIONAL_PHONE, regionFrom: 'BillingCountry' },
-    billingCity: { source: 'BillingCity', type: 'string' },
-    billingState: { source: 'BillingState', type: 'string' },
-    billingCountry: { source: 'BillingCountry', type: 'string' },
-    annualRevenue: { source: 'AnnualRevenue', type: 'number' },
-    numberOfEmployees: { source: 'NumberOfEmployees', type: 'integer' },
-    createdAt: { source: 'CreatedDate', type: 'datetime' },
-    updatedAt: { source: 'LastModifiedDate', type: 'datetime', required: true },
+    billingCity: { source: 'BillingCity', aliases: ['Billing City'], type: 'string' },
+    billingState: { source: 'BillingState', aliases: ['Billing State/Province'], type: 'string' },
+    billingCountry: { source: 'BillingCountry', aliases: ['Billing Country'], type: 'string' },
+    annualRevenue: { source: 'AnnualRevenue', aliases: ['Annual Revenue'], type: 'number' },
+    numberOfEmployees: { source: 'NumberOfEmployees', aliases: ['Employees'], type: 'integer' },
+    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
+    updatedAt: {
+      source: 'LastModifiedDate',
+      aliases: ['Last Modified Date'],
+      type: 'datetime',
+      required: true,
+    },
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'] },
+  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
   writeMode: 'newer-wins',
   syncMode: 'merge',
 };
@@ -69,20 +111,25 @@ export const salesforceAccount: EntityInput = {
 export const salesforceOpportunity: EntityInput = {
   target: { key: 'id' },
   fields: {
-    id: { source: 'Id', type: 'string', required: true },
-    accountId: { source: 'AccountId', type: 'string' },
-    name: { source: 'Name', type: 'string', required: true },
-    stageName: { source: 'StageName', type: 'string', required: true },
+    id: { source: 'Id', aliases: ['Opportunity ID'], type: 'string', required: true },
+    accountId: { source: 'AccountId', aliases: ['Account ID'], type: 'string' },
+    name: { source: 'Name', aliases: ['Opportunity Name'], type: 'string', required: true },
+    stageName: { source: 'StageName', aliases: ['Stage'], type: 'string', required: true },
     amount: { source: 'Amount', type: 'number' },
-    probability: { source: 'Probability', type: 'number' },
-    closeDate: { source: 'CloseDate', type: 'date', required: true },
-    isClosed: { source: 'IsClosed', type: 'boolean' },
-    isWon: { source: 'IsWon', type: 'boolean' },
-    createdAt: { source: 'CreatedDate', type: 'datetime' },
-    updatedAt: { source: 'LastModifiedDate', type: 'datetime', required: true },
+    probability: { source: 'Probability', aliases: ['Probability (%)'], type: 'number' },
+    closeDate: { source: 'CloseDate', aliases: ['Close Date'], type: 'date', required: true },
+    isClosed: { source: 'IsClosed', aliases: ['Closed'], type: 'boolean' },
+    isWon: { source: 'IsWon', aliases: ['Won'], type: 'boolean' },
+    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
+    updatedAt: {
+      source: 'LastModifiedDate',
+      aliases: ['Last Modified Date'],
+      type: 'datetime',
+      required: true,
+    },
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'] },
+  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',
@@ -91,13 +138,22 @@ export const salesforceOpportunity: EntityInput = {
 export const hubspotContacts: EntityInput = {
   target: { key: 'id' },
   fields: {
-    id: { source: 'Record ID', type: 'string', required: true },
+    id: {
+      source: 'Record ID',
+      aliases: ['Record ID - Contact', 'Contact ID'],
+      type: 'string',
+      required: true,
+    },
     firstName: { source: 'First Name', type: 'string' },
     lastName: { source: 'Last Name', type: 'string' },
     email: { source: 'Email', type: 'email' },
     phone: { source: 'Phone Number', ...OPTIONAL_PHONE, regionFrom: 'Country/Region' },
     lifecycleStage: { source: 'Lifecycle Stage', type: 'string', transforms: ['trim', 'lower'] },
-    companyId: { source: 'Associated Company IDs', type: 'string' },
+    companyId: {
+      source: 'Associated Company IDs',
+      aliases: ['Associated Company ID', 'Record ID - Company'],
+      type: 'string',
+    },
     createdAt: { source: 'Create Date', type: 'datetime' },
     updatedAt: { source: 'Last Modified Date', type: 'datetime', required: true },
   },
@@ -109,7 +165,12 @@ export const hubspotContacts: EntityInput = {
 export const hubspotCompanies: EntityInput = {
   target: { key: 'id' },
   fields: {
-    id: { source: 'Record ID', type: 'string', required: true },
+    id: {
+      source: 'Record ID',
+      aliases: ['Record ID - Company', 'Company ID'],
+      type: 'string',
+      required: true,
+    },
     name: { source: 'Company name', type: 'string', required: true },
     domain: { source: 'Company Domain Name', type: 'string', transforms: ['trim', 'lower'] },
     industry: { source: 'Industry', type: 'string' },

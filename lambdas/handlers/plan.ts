@@ -28,7 +28,7 @@ import {
   PlanLimitError,
   RunNotResumableError,
 } from '../domain/errors';
-import { checkFirstJsonLine, firstJsonLine, jsonColumns, resolveFormat } from '../domain/jsonl';
+import { checkFirstJsonLine, firstJsonLine, jsonColumns, jsonNames, resolveFormat } from '../domain/jsonl';
 import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
   type ChunkItem,
@@ -342,7 +342,7 @@ function checkHead(
   const checked = checkFirstJsonLine(first.text);
   if ('problem' in checked) throw new MalformedFileError(`line ${first.line}: ${checked.problem}`);
   const found = new Set(checked.keys.map(columnKey));
-  const columns = jsonColumns(entity);
+  const columns = jsonNames(entity);
   if (!columns.some((c) => found.has(columnKey(c)) || found.has(columnKey(c.split('.')[0] ?? c)))) {
     throw new HeaderMismatchError(
       `line ${first.line}: the first record has none of the mapped fields ` +

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { columnKey, configHash, getEntity, parseConfig, parseConfigText } from '../../lambdas/domain/config';
+import {
+  columnKey,
+  configHash,
+  effectiveNullValues,
+  getEntity,
+  parseConfig,
+  parseConfigText,
+} from '../../lambdas/domain/config';
 import { UnknownEntityError } from '../../lambdas/domain/errors';
 import { PRESETS } from '../../lambdas/domain/presets';
 import { configIssues } from './fixtures';
@@ -165,6 +172,171 @@ describe('config', () => {
     expect(issues).toEqual(expected);
   });
 
+  /** An entity whose field `f` (column F) has the given settings. */
+  const withField = (f: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
+    entities: {
+      contact: entity({
+        fields: { id: { source: 'Id', required: true }, f: { source: 'F', ...f } },
+        updatedAt: undefined,
+        ...over,
+      }),
+    },
+  });
+
+  it.each<[string, unknown, string[]]>([
+    [
+      'occurrence 0',
+      withField({ occurrence: 0 }),
+      [
+        'entities.contact.fields.f.occurrence: occurrence counts from 1 (the first column of that name is occurrence 1)',
+      ],
+    ],
+    [
+      'occurrence 1.5',
+      withField({ occurrence: 1.5 }),
+      ['entities.contact.fields.f.occurrence: occurrence is a whole number from 1'],
+    ],
+    [
+      'position as text',
+      withField({ position: '7' }),
+      ['entities.contact.fields.f.position: position is a whole number from 1'],
+    ],
+    [
+      'position 0',
+      withField({ position: 0 }),
+      ['entities.contact.fields.f.position: position counts from 1 (the first column is position 1)'],
+    ],
+    [
+      'occurrence and position together',
+      withField({ occurrence: 2, position: 7 }),
+      ['entities.contact.fields.f.position: set occurrence or position, not both'],
+    ],
+    [
+      'aliases not a list',
+      withField({ aliases: 'Contact ID' }),
+      ['entities.contact.fields.f.aliases: aliases is a list of column names'],
+    ],
+    [
+      'an empty alias',
+      withField({ aliases: [' '] }),
+      ['entities.contact.fields.f.aliases.0: an alias is empty'],
+    ],
+    [
+      'an alias that repeats the source',
+      withField({ aliases: ['G', ' f '] }),
+      ['entities.contact.fields.f.aliases.1: alias "f" repeats the source or another alias'],
+    ],
+    [
+      'nullValues not a list',
+      withField({ nullValues: 'NULL' }),
+      ['entities.contact.fields.f.nullValues: nullValues is a list of strings'],
+    ],
+    [
+      'a null value that is a number',
+      withField({ nullValues: [0] }),
+      ['entities.contact.fields.f.nullValues.0: a null value is a string'],
+    ],
+    [
+      'an empty null value',
+      withField({ nullValues: [''] }),
+      ['entities.contact.fields.f.nullValues.0: a null value is empty (an empty cell is already absent)'],
+    ],
+    [
+      'entity nullValues not a list',
+      withField({}, { source: { nullValues: { null: true } } }),
+      ['entities.contact.source.nullValues: nullValues is a list of strings'],
+    ],
+    [
+      'map not an object',
+      withField({ map: ['a'] }),
+      ['entities.contact.fields.f.map: map is an object of source text → value'],
+    ],
+    [
+      'a map value that is not a scalar',
+      withField({ map: { a: { b: 1 } } }),
+      ['entities.contact.fields.f.map.a: map values are strings, numbers or booleans'],
+    ],
+    [
+      'a map with an empty key',
+      withField({ map: { ' ': 'x' } }),
+      [
+        'entities.contact.fields.f.map. : a map key is empty: an empty cell is absent, set `default` for it instead',
+      ],
+    ],
+    [
+      'two map keys for the same cell',
+      withField({ map: { Won: 'w', ' WON ': 'x' } }),
+      ['entities.contact.fields.f.map. WON : map key " WON " is the same cell as "Won"'],
+    ],
+    [
+      'a map key that is a null value',
+      withField({ map: { 'N/A': 'x' }, nullValues: ['n/a'] }),
+      [
+        'entities.contact.fields.f.map.N/A: map key "N/A" is a null value of this field (null values apply first): drop it from one',
+      ],
+    ],
+    [
+      'a map value that does not fit the type',
+      withField({ type: 'boolean', map: { 'opted out': 'maybe' } }),
+      ['entities.contact.fields.f.map.opted out: map value "maybe" is not a valid boolean'],
+    ],
+    [
+      'a delete flag whose required is not a boolean',
+      withField({}, { deleteFlag: { source: 'IsDeleted', required: 'no' } }),
+      ['entities.contact.deleteFlag.required: Invalid input: expected boolean, received string'],
+    ],
+  ])('refuses %s', (_name, raw, expected) => {
+    // Act
+    const issues = configIssues(raw);
+
+    // Assess
+    expect(issues).toEqual(expected);
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>, string[]]>([
+    ['a string field: only unmistakable markers', { type: 'string' }, {}, ['#n/a', '[not provided]']],
+    [
+      'a number field: the wider list',
+      { type: 'number' },
+      {},
+      ['null', 'none', 'n/a', '#n/a', '[not provided]'],
+    ],
+    ['a boolean field: none', { type: 'boolean' }, {}, []],
+    ['an enum field: none', { type: 'enum', values: ['None', 'Gold'] }, {}, []],
+    ['the entity list for every type', { type: 'boolean' }, { source: { nullValues: ['-'] } }, ['-']],
+    [
+      'the field list over the entity list',
+      { type: 'date', nullValues: [] },
+      { source: { nullValues: ['-'] } },
+      [],
+    ],
+  ])('null values of %s', (_name, f, over, expected) => {
+    // Prepare
+    const parsed = parseConfig(withField(f, over)).entities.contact;
+    const spec = parsed?.fields.f;
+    if (!parsed || !spec) throw new Error('missing field');
+
+    // Act
+    const values = effectiveNullValues(parsed, spec);
+
+    // Assess
+    expect(values).toEqual(expected);
+  });
+
+  it('accepts aliases, occurrence, position, nullValues, map and an optional delete flag column', () => {
+    // Act
+    const parsed = parseConfig(
+      withField(
+        { aliases: ['G'], occurrence: 2, nullValues: ['-'], map: { Won: 'won', Lost: 'lost' } },
+        { deleteFlag: { source: 'IsDeleted', required: false } },
+      ),
+    ).entities.contact;
+
+    // Assess
+    expect(parsed?.fields.f).toMatchObject({ aliases: ['G'], occurrence: 2, map: { Won: 'won' } });
+    expect(parsed?.deleteFlag?.required).toBe(false);
+  });
+
   it('says which file is not JSON or YAML', () => {
     // Act / Assess
     expect(() => parseConfigText('entities: [', 'crm.yaml')).toThrow(/^crm\.yaml is not valid JSON or YAML/);
@@ -198,6 +370,7 @@ describe('config', () => {
   it.each([
     ['LASTMODIFIEDDATE', 'lastmodifieddate'],
     ['  Last Name ', 'last name'],
+    ['\u200bRecord ID\ufeff', 'record id'],
   ])('matches column %j as %j', (name, key) => {
     // Act / Assess
     expect(columnKey(name)).toBe(key);

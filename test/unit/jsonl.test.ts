@@ -1,9 +1,12 @@
 import { parseConfig } from '../../lambdas/domain/config';
+import { HeaderMismatchError } from '../../lambdas/domain/errors';
 import {
   checkFirstJsonLine,
   firstJsonLine,
+  jsonAliases,
   jsonColumns,
   jsonFields,
+  jsonNames,
   resolveFormat,
 } from '../../lambdas/domain/jsonl';
 
@@ -123,5 +126,66 @@ describe('resolveFormat', () => {
   ])('picks the format for %s', (_name, configured, key, head, expected) => {
     // Act / Assess
     expect(resolveFormat(configured, key, head)).toBe(expected);
+  });
+});
+
+describe('JSONL and column aliases', () => {
+  const withAliases = parseConfig({
+    entities: {
+      contact: {
+        target: { key: 'id' },
+        fields: {
+          id: { source: 'Id', aliases: ['Contact ID', 'hs_object_id'], required: true },
+          email: { source: 'Email', aliases: ['properties.email'] },
+        },
+      },
+    },
+  }).entities.contact;
+  if (!withAliases) throw new Error('test config has no contact');
+
+  it.each<[string, string, ReturnType<typeof jsonFields>]>([
+    ['the source name', '{"Id":"1","Email":"a@b.co"}', { ok: true, fields: ['1', 'a@b.co'] }],
+    ['the first alias present', '{"hs_object_id":"2","Contact ID":"3"}', { ok: true, fields: ['3', ''] }],
+    [
+      'an alias as a dotted path',
+      '{"Id":"4","properties":{"email":"x@y.z"}}',
+      { ok: true, fields: ['4', 'x@y.z'] },
+    ],
+    ['the source over an alias', '{"Id":"5","Contact ID":"6"}', { ok: true, fields: ['5', ''] }],
+  ])('reads %s', (_name, line, expected) => {
+    // Prepare
+    const columns = jsonColumns(withAliases);
+
+    // Act
+    const parsed = jsonFields(line, columns, jsonAliases(withAliases, columns));
+
+    // Assess
+    expect(parsed).toEqual(expected);
+  });
+
+  it('lists the aliases among the names a record may hold', () => {
+    expect(jsonNames(withAliases)).toEqual(['Id', 'Email', 'Contact ID', 'hs_object_id', 'properties.email']);
+  });
+
+  it.each([
+    ['position', { position: 2 }],
+    ['occurrence 2', { occurrence: 2 }],
+  ])('refuses a field with %s (CSV header columns only)', (_name, extra) => {
+    // Prepare
+    const entity = parseConfig({
+      entities: {
+        c: {
+          target: { key: 'id' },
+          fields: { id: { source: 'Id', required: true }, p: { source: 'P', ...extra } },
+        },
+      },
+    }).entities.c;
+    if (!entity) throw new Error('no entity');
+
+    // Act / Assess
+    expect(() => jsonColumns(entity)).toThrow(HeaderMismatchError);
+    expect(() => jsonColumns(entity)).toThrow(
+      'field p: position and occurrence pick columns of a CSV header',
+    );
   });
 });

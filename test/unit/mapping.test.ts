@@ -10,6 +10,12 @@ function contactEntity(): EntityConfig {
   return entity;
 }
 
+/** The header of a real full-field Salesforce Contact export (Data Export / Data Loader names). */
+const REAL_CONTACT_HEADER =
+  'Id,IsDeleted,MasterRecordId,AccountId,LastName,FirstName,Salutation,Name,OtherStreet,OtherCity,OtherState,OtherPostalCode,OtherCountry,OtherLatitude,OtherLongitude,OtherGeocodeAccuracy,OtherAddress,MailingStreet,MailingCity,MailingState,MailingPostalCode,MailingCountry,MailingLatitude,MailingLongitude,MailingGeocodeAccuracy,MailingAddress,Phone,Fax,MobilePhone,HomePhone,OtherPhone,AssistantPhone,ReportsToId,Email,Title,Department,AssistantName,LeadSource,Birthdate,Description,OwnerId,CreatedDate,CreatedById,LastModifiedDate,LastModifiedById,SystemModstamp,LastActivityDate,LastCURequestDate,LastCUUpdateDate,LastViewedDate,LastReferencedDate,EmailBouncedReason,EmailBouncedDate,IsEmailBounced,PhotoUrl,Jigsaw,JigsawContactId,CleanStatus,IndividualId,Level__c,Languages__c'.split(
+    ',',
+  );
+
 /** Data Loader export header: upper-case names, columns in its own order. */
 const DATA_LOADER_HEADER = [
   'ID',
@@ -93,17 +99,21 @@ describe('bindHeader', () => {
     // Assess
     expect(act).toThrow(HeaderMismatchError);
     expect(act).toThrow(
-      'header is missing required columns: LastName, LastModifiedDate (found: Id, FirstName, Email, IsDeleted)',
+      'header is missing required columns: LastName (or Last Name), LastModifiedDate (or Last Modified Date) ' +
+        '(found: Id, FirstName, Email, IsDeleted)',
     );
   });
 
   it.each([
-    ['the key column', ['LastName', 'LastModifiedDate', 'IsDeleted'], 'Id'],
+    ['the key column', ['LastName', 'LastModifiedDate', 'IsDeleted'], 'Id (or Contact ID)'],
     ['the delete flag column', ['Id', 'LastName', 'LastModifiedDate'], 'IsDeleted'],
-    ['the updatedAt column', ['Id', 'LastName', 'IsDeleted'], 'LastModifiedDate'],
+    ['the updatedAt column', ['Id', 'LastName', 'IsDeleted'], 'LastModifiedDate (or Last Modified Date)'],
   ])('requires %s', (_name, header, missing) => {
-    // Prepare
-    const entity = contactEntity();
+    // Prepare: the preset's delete flag column is optional (report exports have none); here it is not.
+    const entity = {
+      ...contactEntity(),
+      deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: true },
+    };
 
     // Act
     const act = () => bindHeader(header, entity);
@@ -147,8 +157,9 @@ describe('bindHeader', () => {
 
     // Assess
     expect(act).toThrow(
-      'header is missing required columns: LastName, LastModifiedDate; ' +
-        'header has duplicate columns used by the mapping: Id / Id (columns 1, 2) (found: Id, Id, IsDeleted)',
+      'header is missing required columns: LastName (or Last Name), LastModifiedDate (or Last Modified Date); ' +
+        'header has duplicate columns used by the mapping: Id / Id (columns 1, 2) (pick one on the field with ' +
+        '`occurrence: <n>`, the n-th column of that name, or `position: <column number>`) (found: Id, Id, IsDeleted)',
     );
   });
 });
@@ -460,5 +471,329 @@ describe('phone regionFrom', () => {
     // Assess
     expect(bind).toThrow(HeaderMismatchError);
     expect(bind).toThrow(/duplicate columns used by the mapping: Country \/ country/);
+  });
+});
+
+describe('header conventions of real exports', () => {
+  /** A HubSpot-like contact entity with the given field settings merged in. */
+  const hubspot = (
+    fields: Record<string, Record<string, unknown>> = {},
+    extra: Record<string, unknown> = {},
+  ) => {
+    const entity = parseConfig({
+      entities: {
+        contacts: {
+          target: { key: 'id' },
+          fields: {
+            id: { source: 'Record ID', aliases: ['Record ID - Contact'], required: true, ...fields.id },
+            phone: { source: 'Phone Number', type: 'phone', ...fields.phone },
+            companyPhone: { source: 'Phone Number', type: 'phone', occurrence: 2, ...fields.companyPhone },
+            companyId: { source: 'Record ID - Company', ...fields.companyId },
+          },
+          references: { companyId: { entity: 'companies' } },
+          ...extra,
+        },
+        companies: { target: { key: 'id' }, fields: { id: { source: 'Record ID', required: true } } },
+      },
+    }).entities.contacts;
+    if (!entity) throw new Error('no entity');
+    return entity;
+  };
+  const MULTI = [
+    'Record ID - Contact',
+    'Phone Number',
+    'Record ID - Company',
+    'Company name',
+    'Phone Number',
+  ];
+
+  it.each<[string, Record<string, Record<string, unknown>>, string[], Array<[string, number]>]>([
+    [
+      'an alias, and the occurrences of a repeated name',
+      { phone: { occurrence: 1 } },
+      MULTI,
+      [
+        ['id', 0],
+        ['phone', 1],
+        ['companyPhone', 4],
+        ['companyId', 2],
+      ],
+    ],
+    [
+      'a position whose header cell is the source',
+      { phone: { position: 2 }, companyPhone: { occurrence: undefined, position: 5 } },
+      MULTI,
+      [
+        ['id', 0],
+        ['phone', 1],
+        ['companyPhone', 4],
+        ['companyId', 2],
+      ],
+    ],
+    [
+      'the source before an alias when the header holds both',
+      {},
+      ['Record ID - Contact', 'Record ID', 'Phone Number'],
+      [
+        ['id', 1],
+        ['phone', 2],
+      ],
+    ],
+    [
+      'an occurrence the header does not reach: an absent optional column',
+      {},
+      ['Record ID', 'phone number'],
+      [
+        ['id', 0],
+        ['phone', 1],
+      ],
+    ],
+  ])('binds %s', (_name, fields, header, expected) => {
+    // Prepare
+    const entity = hubspot(fields);
+
+    // Act
+    const binding = bindHeader(header, entity);
+
+    // Assess
+    expect(binding.fieldColumns.map((f) => [f.field, f.index])).toEqual(expected);
+  });
+
+  it.each<[string, Record<string, Record<string, unknown>>, string[], RegExp]>([
+    [
+      'a repeated name without occurrence or position',
+      {},
+      MULTI,
+      /duplicate columns used by the mapping: Phone Number \/ Phone Number \(columns 2, 5\) \(pick one on the field with `occurrence: <n>`.*`position: <column number>`\)/,
+    ],
+    [
+      'a position whose header cell is another column',
+      { phone: { position: 4 } },
+      MULTI,
+      /header does not fit the positions: column 4 is Company name, not Phone Number \(position of Phone Number\)/,
+    ],
+    [
+      'a position beyond the header',
+      { phone: { position: 9 } },
+      ['Record ID', 'Phone Number'],
+      /position 9 of Phone Number is beyond the header's 2 columns/,
+    ],
+    [
+      'a required field by occurrence the header does not reach',
+      { companyPhone: { required: true } },
+      ['Record ID', 'Phone Number'],
+      /missing required columns: Phone Number \(occurrence 2\)/,
+    ],
+    [
+      'a key none of whose names is in the header',
+      {},
+      ['Contact ID', 'Phone Number'],
+      /missing required columns: Record ID \(or Record ID - Contact\)/,
+    ],
+  ])('refuses %s', (_name, fields, header, message) => {
+    // Prepare
+    const entity = hubspot(fields);
+
+    // Act
+    const act = () => bindHeader(header, entity);
+
+    // Assess
+    expect(act).toThrow(HeaderMismatchError);
+    expect(act).toThrow(message);
+  });
+
+  it.each<[string, string[], string | undefined]>([
+    [
+      'a HubSpot contacts export',
+      [
+        'Record ID',
+        'First Name',
+        'Last Name',
+        'Email',
+        'Phone Number',
+        'Lifecycle Stage',
+        'Create Date',
+        'Last Modified Date',
+      ],
+      `this header looks like the hubspot preset's "contacts" entity (8 of 9 columns): crm-sync config init --preset hubspot`,
+    ],
+    [
+      'a Salesforce contact report',
+      [
+        'Contact ID',
+        'Account ID',
+        'First Name',
+        'Last Name',
+        'Email',
+        'Phone',
+        'Mobile',
+        'Title',
+        'Created Date',
+        'Last Modified Date',
+      ],
+      `this header looks like the salesforce preset's "contact" entity (10 of 18 columns): crm-sync config init --preset salesforce`,
+    ],
+    ['a header like no preset', ['Foo', 'Bar', 'Baz'], undefined],
+  ])('says which preset %s looks like', (_name, header, hint) => {
+    // Prepare: an entity that needs columns none of these headers has
+    const entity = hubspot({ id: { source: 'Key', aliases: undefined } });
+
+    // Act
+    let message = '';
+    try {
+      bindHeader(header, entity);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+
+    // Assess
+    expect(message).toMatch(/^header is missing required columns: Key/);
+    if (hint === undefined) expect(message).not.toMatch(/looks like/);
+    else expect(message.endsWith(`; ${hint}`)).toBe(true);
+  });
+
+  it('binds the Salesforce preset to a report export (labels, no IsDeleted) and to the real Data Loader header', () => {
+    // Prepare
+    const entity = contactEntity();
+    const report = [
+      'Contact ID',
+      'Account ID',
+      'First Name',
+      'Last Name',
+      'Mailing State/Province',
+      'Last Modified Date',
+    ];
+    const real = REAL_CONTACT_HEADER;
+
+    // Act
+    const fromReport = bindHeader(report, entity);
+    const fromDataLoader = bindHeader(real, entity);
+
+    // Assess
+    expect(fromReport.fieldColumns.map((f) => f.field)).toEqual([
+      'id',
+      'accountId',
+      'firstName',
+      'lastName',
+      'mailingState',
+      'updatedAt',
+    ]);
+    expect(fromReport.deleteIndex).toBeUndefined();
+    expect(fromDataLoader.fieldColumns.find((f) => f.field === 'id')?.index).toBe(real.indexOf('Id'));
+    expect(fromDataLoader.deleteIndex).toBe(real.indexOf('IsDeleted'));
+  });
+
+  it.each<[string, Record<string, Record<string, unknown>>, Record<string, unknown>, string[], unknown]>([
+    [
+      'an Excel-mangled key',
+      {},
+      {},
+      ['1.11015E+11', '', '', '', ''],
+      { ok: false, reasons: ['excel_mangled_id:Record ID'] },
+    ],
+    [
+      'an Excel-mangled reference with a decimal comma',
+      {},
+      {},
+      ['101', '', '1,23E+15', '', ''],
+      { ok: false, reasons: ['excel_mangled_id:Record ID - Company'] },
+    ],
+    [
+      'a null value in a required key',
+      {},
+      {},
+      ['#N/A', '', '', '', ''],
+      { ok: false, reasons: ['required:Record ID'] },
+    ],
+    [
+      'a null value in an optional phone: absent, not invalid',
+      { phone: { occurrence: 1 } },
+      {},
+      ['101', '[not provided]', '', '', 'none'],
+      { ok: true, key: '101', updatedAt: undefined, deleted: false, item: { id: '101' } },
+    ],
+    [
+      'a field without null values keeps the marker (and rejects it)',
+      { phone: { occurrence: 1, nullValues: [] } },
+      {},
+      ['101', 'N/A', '', '', ''],
+      { ok: false, reasons: ['invalid_phone:Phone Number'] },
+    ],
+    [
+      'the entity list replaces the defaults',
+      { phone: { occurrence: 1 } },
+      { source: { nullValues: ['-'] } },
+      ['101', '-', '', '', ''],
+      { ok: true, key: '101', updatedAt: undefined, deleted: false, item: { id: '101' } },
+    ],
+    [
+      'a zero-width space around the key',
+      {},
+      {},
+      ['\u200b101\u200b', '', '', '', ''],
+      { ok: true, key: '101', updatedAt: undefined, deleted: false, item: { id: '101' } },
+    ],
+    [
+      'a number-typed key keeps accepting exponents',
+      { id: { type: 'number' } },
+      {},
+      ['1.5E+3', '', '', '', ''],
+      { ok: true, key: '1500', updatedAt: undefined, deleted: false, item: { id: 1500 } },
+    ],
+  ])('maps %s', (_name, fields, extra, row, expected) => {
+    // Prepare
+    const entity = hubspot({ phone: { occurrence: 1 }, ...fields }, extra);
+    const binding = bindHeader(MULTI, entity);
+
+    // Act
+    const result = mapRecord(row, binding, entity);
+
+    // Assess
+    expect(result).toEqual(expected);
+  });
+
+  it('maps picklist values and types them, leaving unmapped ones to the type', () => {
+    // Prepare
+    const entity = parseConfig({
+      entities: {
+        deal: {
+          target: { key: 'id' },
+          fields: {
+            id: { source: 'Id', required: true },
+            stage: { source: 'Stage', map: { 'Closed Won': 'won', 'Closed Lost': 'lost' } },
+            tier: { source: 'Tier', type: 'enum', values: ['gold', 'silver'], map: { Platinum: 'gold' } },
+            optedOut: { source: 'Opt Out', type: 'boolean', map: { 'Opted Out': true, Subscribed: false } },
+          },
+        },
+      },
+    }).entities.deal;
+    if (!entity) throw new Error('no entity');
+    const binding = bindHeader(['Id', 'Stage', 'Tier', 'Opt Out'], entity);
+
+    // Act
+    const results = [
+      ['1', 'closed won', 'PLATINUM', 'Opted Out'],
+      ['2', 'Prospecting', 'silver', 'yes'],
+      ['3', 'Closed Lost', 'bronze', 'Subscribed'],
+    ].map((r) => mapRecord(r, binding, entity));
+
+    // Assess
+    expect(results).toEqual([
+      {
+        ok: true,
+        key: '1',
+        updatedAt: undefined,
+        deleted: false,
+        item: { id: '1', stage: 'won', tier: 'gold', optedOut: true },
+      },
+      {
+        ok: true,
+        key: '2',
+        updatedAt: undefined,
+        deleted: false,
+        item: { id: '2', stage: 'Prospecting', tier: 'silver', optedOut: true },
+      },
+      { ok: false, reasons: ['invalid_enum:Tier'] },
+    ]);
   });
 });

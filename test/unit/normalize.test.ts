@@ -1,5 +1,11 @@
+import fc from 'fast-check';
 import type { FieldSpec, Transform } from '../../lambdas/domain/config';
-import { applyTransforms, normalizeField } from '../../lambdas/domain/normalize';
+import {
+  applyTransforms,
+  cellRules,
+  normalizeField,
+  normalizeWithRules,
+} from '../../lambdas/domain/normalize';
 
 /** A field spec as the config schema outputs it (defaults filled in). */
 function spec(overrides: Partial<FieldSpec> = {}): FieldSpec {
@@ -96,7 +102,7 @@ describe('normalizeField: string', () => {
     ['zalgo', 'Ṱ̺̺̕o͞ ̷i̲̬͇̪͙n̝̗͕v̟̜̘̦͟o̶̙̰̠kè͚̮̺̪̹̱̤'],
     ['math symbols', 'Ω≈ç√∫˜µ≤≥÷'],
     ['CJK', '田中さんにあげて下さい'],
-    ['zero-width space inside', 'a\u200bb'],
+    ['zero-width non-joiner inside (Persian)', 'می\u200cخواهم'],
     ['null-like "null"', 'null'],
     ['null-like "undefined"', 'undefined'],
     ['null-like "NULL"', 'NULL'],
@@ -553,5 +559,172 @@ describe('normalizeField: enum', () => {
 
     // Assess
     expect(result).toEqual(expected);
+  });
+});
+
+describe('trim: invisible characters', () => {
+  it.each<[string, string, string]>([
+    ['zero-width space at the end', 'Ada\u200b', 'Ada'],
+    ['BOM and zero-width space at the start', '\ufeff\u200bAda', 'Ada'],
+    ['spaces and invisibles interleaved', ' \u200b \u2060Ada\u00ad \u200e ', 'Ada'],
+    ['Mongolian vowel separator and soft hyphen', '\u180eAda\u00ad', 'Ada'],
+    ['direction marks and invisible operators', '\u200fAda\u2064\u2061', 'Ada'],
+    ['zero-width space inside', 'a\u200bb', 'ab'],
+    ['word joiner and BOM inside', 'a\u2060b\ufeffc', 'abc'],
+    ['zero-width joiner inside stays', '👨\u200d👩', '👨\u200d👩'],
+    ['zero-width non-joiner inside stays', 'می\u200cخواهم', 'می\u200cخواهم'],
+    ['soft hyphen inside stays', 'Ada\u00adLovelace', 'Ada\u00adLovelace'],
+    ['only invisibles', '\u200b\u200d\ufeff', ''],
+    ['printable ASCII ends with a zero-width space inside', 'a\u200bb c', 'ab c'],
+    ['plain ASCII', 'Ada Lovelace', 'Ada Lovelace'],
+  ])('%s', (_name, input, expected) => {
+    // Act
+    const out = applyTransforms(input, ['trim']);
+
+    // Assess
+    expect(out).toBe(expected);
+  });
+
+  it('a typed field reads a cell of only invisible characters as empty, and ignores them at the ends', () => {
+    // Act
+    const results = [
+      normalizeField('\u200b', spec({ type: 'number', transforms: [] })),
+      normalizeField('42\u200b', spec({ type: 'integer', transforms: [] })),
+      normalizeField('ada@example.com\u2060', spec({ type: 'email', transforms: [] })),
+    ];
+
+    // Assess
+    expect(results).toEqual([
+      { ok: true, value: undefined },
+      { ok: true, value: 42 },
+      { ok: true, value: 'ada@example.com' },
+    ]);
+  });
+
+  const INVISIBLE = [
+    '\u200b',
+    '\u200c',
+    '\u200d',
+    '\u200e',
+    '\u200f',
+    '\u2060',
+    '\u2064',
+    '\ufeff',
+    '\u00ad',
+    '\u180e',
+  ];
+  const text = fc
+    .array(fc.oneof(fc.constantFrom(...INVISIBLE, ' ', '\t', '\u00a0'), fc.string({ maxLength: 3 })), {
+      maxLength: 8,
+    })
+    .map((parts) => parts.join(''));
+  const isBlank = (c: string) => /[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064]/u.test(c);
+
+  it('is idempotent and leaves neither whitespace nor invisible characters at the ends', () => {
+    fc.assert(
+      fc.property(text, (s) => {
+        const once = applyTransforms(s, ['trim']);
+        expect(applyTransforms(once, ['trim'])).toBe(once);
+        expect(once === '' || (!isBlank(once[0] as string) && !isBlank(once.at(-1) as string))).toBe(true);
+        expect(/[\u200b\u2060\ufeff]/.test(once)).toBe(false);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+});
+
+describe('normalizeWithRules', () => {
+  const rulesFor = (
+    field: FieldSpec,
+    nulls: string[],
+    map: Array<[string, string | number | boolean]> = [],
+    excelIds = false,
+  ) => {
+    const rules = cellRules(field, nulls, map, excelIds);
+    if (!rules) throw new Error('no rules');
+    return rules;
+  };
+
+  it.each<
+    [string, FieldSpec, string[], Array<[string, string | number | boolean]>, boolean, string, unknown]
+  >([
+    ['a null value reads as empty', spec(), ['#n/a'], [], false, '#N/A', undefined],
+    [
+      'a null value ignores case and spaces',
+      spec(),
+      ['[not provided]'],
+      [],
+      false,
+      ' [Not Provided] ',
+      undefined,
+    ],
+    ['a null value takes the default', spec({ default: 'unknown' }), ['#n/a'], [], false, '#n/a', 'unknown'],
+    ['a cell that only starts like a null value stays', spec(), ['#n/a'], [], false, '#N/A2', '#N/A2'],
+    ['a longer cell is not compared', spec(), ['null'], [], false, 'Nullington', 'Nullington'],
+    ['a mapped picklist value', spec(), [], [['closed won', 'won']], false, 'Closed Won', 'won'],
+    [
+      'a boolean map typed like a default',
+      spec({ type: 'boolean' }),
+      [],
+      [['opted out', true]],
+      false,
+      'Opted Out',
+      true,
+    ],
+    ['a number map', spec({ type: 'integer' }), [], [['ten', 10]], false, 'TEN', 10],
+    [
+      'an unmapped value passes through',
+      spec(),
+      [],
+      [['closed won', 'won']],
+      false,
+      'Prospecting',
+      'Prospecting',
+    ],
+    [
+      'an unmapped value is typed as usual',
+      spec({ type: 'boolean' }),
+      [],
+      [['opted out', true]],
+      false,
+      'maybe',
+      'invalid_boolean',
+    ],
+    ['null values apply before the map', spec(), ['n/a'], [['n/a', 'x']], false, 'N/A', undefined],
+    ['an Excel id is refused', spec(), [], [], true, '1.11015E+11', 'excel_mangled_id'],
+    ['an Excel id with a decimal comma', spec(), [], [], true, '1,11015E+11', 'excel_mangled_id'],
+    ['an Excel id without a fraction', spec(), [], [], true, '1E+15', 'excel_mangled_id'],
+    ['a Salesforce id is not an Excel id', spec(), [], [], true, '0035e00000AbCdEAAV', '0035e00000AbCdEAAV'],
+    ['an id with an E but no sign is not an Excel id', spec(), [], [], true, '1E5', '1E5'],
+    ['an empty cell keeps its default', spec({ default: 'd' }), ['#n/a'], [], true, '', 'd'],
+  ])('%s', (_name, field, nulls, map, excelIds, cell, expected) => {
+    // Prepare
+    const rules = rulesFor(field, nulls, map, excelIds);
+
+    // Act
+    const value = normalizeWithRules(cell, field, rules);
+
+    // Assess
+    expect(typeof value === 'object' && value !== null ? (value as { code: string }).code : value).toEqual(
+      expected,
+    );
+  });
+
+  it('gives no rules to a field without null values, map or id check', () => {
+    expect(cellRules(spec(), [], [], false)).toBeUndefined();
+  });
+
+  it('never stores a null value, whatever its case and surrounding spaces', () => {
+    const tokens = ['null', 'none', 'n/a', '#n/a', '[not provided]'];
+    const field = spec();
+    const rules = rulesFor(field, tokens);
+    const casing = fc.tuple(fc.constantFrom(...tokens), fc.array(fc.boolean(), { maxLength: 14 }));
+    fc.assert(
+      fc.property(casing, fc.constantFrom('', ' ', '\t', '\u200b'), ([token, upper], pad) => {
+        const cell = pad + [...token].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join('') + pad;
+        expect(normalizeWithRules(cell, field, rules)).toBeUndefined();
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });

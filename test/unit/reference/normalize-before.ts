@@ -9,14 +9,30 @@ import type { FieldSpec, Transform } from '../../../lambdas/domain/config';
 /**
  * normalize.ts as it was before it was rewritten for speed (values instead of result objects, shared
  * Invalid codes, one pass over emails, a trim that skips clean ends, a fast date path, a fast phone
- * path), verbatim but for the names and two intended changes since (phones: an extension is kept as
- * `;ext=<digits>`, and `validity: possible` checks isPossible()): the reference of the equivalence
- * tests, which must find the same result for every cell and spec. Not a test file.
+ * path), verbatim but for the names: the reference of the equivalence tests, which must find the
+ * same result for every cell and spec. Not a test file.
+ *
+ * Intended changes since: phones keep an extension as `;ext=<digits>`, and `validity: possible`
+ * checks isPossible(); trimming also drops invisible characters at the ends (soft hyphen, U+180E,
+ * U+200B–U+200F, U+2060–U+2064; U+FEFF is whitespace already), and the `trim` transform drops
+ * U+200B, U+2060 and U+FEFF inside too (referenceTrim, referenceTrimCell, written plainly).
  */
 export type Scalar = string | number | boolean;
 export type NormalizeResult = { ok: true; value: Scalar | undefined } | { ok: false; code: string };
 
 // ------------------------------------------------------------------------------ reference (before)
+const EDGE_BLANKS =
+  /^[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064]+|[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064]+$/gu;
+
+/** Whitespace and invisible characters off both ends. */
+export function referenceTrim(s: string): string {
+  return s.replace(EDGE_BLANKS, '');
+}
+
+/** The `trim` transform: referenceTrim, then zero-width spaces, word joiners and BOMs inside removed. */
+export function referenceTrimCell(s: string): string {
+  return referenceTrim(s).replace(/[\u200b\u2060\ufeff]/g, '');
+}
 const WHITESPACE_RUN = /\s+/gu;
 
 /** Applies transforms in order: trim, lower, upper, collapseSpaces (runs of Unicode whitespace -> one space). */
@@ -25,7 +41,7 @@ export function referenceApplyTransforms(value: string, transforms: readonly Tra
   for (const t of transforms) {
     switch (t) {
       case 'trim':
-        out = out.trim();
+        out = referenceTrimCell(out);
         break;
       case 'lower':
         out = out.toLowerCase();
@@ -55,7 +71,7 @@ export function referenceApplyTransforms(value: string, transforms: readonly Tra
  */
 export function referenceNormalizeField(raw: string | undefined, spec: FieldSpec): NormalizeResult {
   const text = referenceApplyTransforms(raw ?? '', spec.transforms);
-  const empty = spec.type === 'string' ? text === '' : text.trim() === '';
+  const empty = spec.type === 'string' ? text === '' : referenceTrim(text) === '';
   if (!empty) return parseTyped(text, spec);
   if (spec.default === undefined) return { ok: true, value: undefined };
   // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
@@ -80,19 +96,19 @@ function parseTyped(text: string, spec: FieldSpec): NormalizeResult {
       return n === undefined || !Number.isSafeInteger(n) ? fail('invalid_integer') : ok(n);
     }
     case 'boolean': {
-      const b = BOOLEANS.get(text.trim().toLowerCase());
+      const b = BOOLEANS.get(referenceTrim(text).toLowerCase());
       return b === undefined ? fail('invalid_boolean') : ok(b);
     }
     case 'date': {
-      const iso = referenceParseDateTime(text.trim());
+      const iso = referenceParseDateTime(referenceTrim(text));
       return iso === undefined ? fail('invalid_date') : ok(iso.slice(0, 10));
     }
     case 'datetime': {
-      const iso = referenceParseDateTime(text.trim());
+      const iso = referenceParseDateTime(referenceTrim(text));
       return iso === undefined ? fail('invalid_datetime') : ok(iso);
     }
     case 'enum':
-      return normalizeEnum(text.trim(), spec);
+      return normalizeEnum(referenceTrim(text), spec);
     default: {
       const unknown: never = spec.type;
       throw new Error(`unknown field type ${String(unknown)}`);
@@ -133,7 +149,7 @@ const DOMAIN_LABEL = /^[\p{L}\p{N}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?$/u;
 const HAS_LETTER = /\p{L}/u;
 
 function normalizeEmail(text: string): NormalizeResult {
-  const email = text.trim().toLowerCase();
+  const email = referenceTrim(text).toLowerCase();
   const at = email.indexOf('@');
   if (at <= 0 || at !== email.lastIndexOf('@') || codePointLength(email) > 254) return fail('invalid_email');
   const local = email.slice(0, at);
@@ -173,7 +189,7 @@ const PHONE_TEXT = /^\(?\+?[\p{Nd}\s().\-/]+(?:\s*(?:;\s*ext=|ext\.?|extension|x
  * `possible`, with libphonenumber-js's default (min) metadata.
  */
 function normalizePhone(text: string, region: string | undefined, possible: boolean): NormalizeResult {
-  const input = text.trim();
+  const input = referenceTrim(text);
   if (!PHONE_TEXT.test(input)) return fail('invalid_phone');
   const country = region ?? 'US';
   const phone = parsePhoneNumberFromString(
@@ -192,7 +208,7 @@ const THOUSANDS_NUMBER = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 
 /** Finite decimal number, or undefined. -0 becomes 0 (one value, one representation). */
 function parseDecimal(text: string): number | undefined {
-  let s = text.trim();
+  let s = referenceTrim(text);
   if (THOUSANDS_NUMBER.test(s)) s = s.replaceAll(',', '');
   else if (!PLAIN_NUMBER.test(s)) return undefined;
   const n = Number(s);
