@@ -532,10 +532,13 @@ export function columnKey(name: string): string {
  */
 const TYPED_NULL_VALUES = ['null', 'none', 'n/a', '#n/a', '[not provided]'] as const;
 /**
- * For `string` fields only markers that are never a name or a picklist value: `#N/A` (a spreadsheet's
- * failed lookup) and `[not provided]`. `Null` and `None` are surnames and picklist values.
+ * For `string` fields: `#N/A` (a spreadsheet's failed lookup), `[not provided]` (HubSpot), and the
+ * literal `null` and `None` that database and script exports write for a missing value. Stored as
+ * text, they become names (`firstName: "null"`) that no reader can tell from real ones; the rare
+ * person whose surname is Null or None gets `nullValues: ["#n/a", "[not provided]"]` on that field.
+ * `N/A` stays text in a string field ("not applicable" is an answer some fields hold).
  */
-const STRING_NULL_VALUES = ['#n/a', '[not provided]'] as const;
+const STRING_NULL_VALUES = ['null', 'none', '#n/a', '[not provided]'] as const;
 
 /**
  * The null values a field gets when neither it nor its entity sets `nullValues`: TYPED_NULL_VALUES

@@ -10,6 +10,24 @@ type EntityInput = CrmSyncConfigInput['entities'][string];
 const OPTIONAL_PHONE = { type: 'phone', region: 'US', validity: 'possible' } as const;
 
 /**
+ * What the presets do with a cell that fails its type in an optional field: `drop` it (the record
+ * loads without that attribute, and warnings.csv lists the line, the column and the cell), so one
+ * bad optional phone, email, date or number never costs a whole contact (its name, its account, its
+ * other fields). Not `keep`: an attribute then holds one type for every reader of the table (a
+ * phone is E.164, a date ISO-8601). The key, required fields and the updatedAt field still reject.
+ */
+function tolerant(entity: EntityInput): EntityInput {
+  const needed = new Set([entity.target.key, entity.updatedAt]);
+  const fields = Object.fromEntries(
+    Object.entries(entity.fields).map(([name, f]) => [
+      name,
+      f.required || needed.has(name) || (f.type ?? 'string') === 'string' ? f : { onInvalid: 'drop', ...f },
+    ]),
+  ) as EntityInput['fields'];
+  return { ...entity, fields };
+}
+
+/**
  * Built-in entity mappings with the real column names of CRM exports, each field's `source` the API
  * name and its `aliases` the other headers the same column has:
  * Salesforce: Data Loader / Data Export / API (`Id`, `LastModifiedDate`, `IsDeleted`…) and report
@@ -19,7 +37,7 @@ const OPTIONAL_PHONE = { type: 'phone', region: 'US', validity: 'possible' } as 
  * the record ids `Record ID - Contact` / `Record ID - Company` (other repeated names, `Phone Number`,
  * `Create Date`, need `occurrence` on the field: which object comes first is the export's choice).
  */
-export const salesforceContact: EntityInput = {
+export const salesforceContact: EntityInput = tolerant({
   target: { key: 'id' },
   fields: {
     id: { source: 'Id', aliases: ['Contact ID'], type: 'string', required: true },
@@ -72,9 +90,9 @@ export const salesforceContact: EntityInput = {
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',
-};
+});
 
-export const salesforceAccount: EntityInput = {
+export const salesforceAccount: EntityInput = tolerant({
   target: { key: 'id' },
   fields: {
     id: { source: 'Id', aliases: ['Account ID'], type: 'string', required: true },
@@ -106,9 +124,9 @@ export const salesforceAccount: EntityInput = {
   deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
   writeMode: 'newer-wins',
   syncMode: 'merge',
-};
+});
 
-export const salesforceOpportunity: EntityInput = {
+export const salesforceOpportunity: EntityInput = tolerant({
   target: { key: 'id' },
   fields: {
     id: { source: 'Id', aliases: ['Opportunity ID'], type: 'string', required: true },
@@ -133,9 +151,9 @@ export const salesforceOpportunity: EntityInput = {
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',
-};
+});
 
-export const hubspotContacts: EntityInput = {
+export const hubspotContacts: EntityInput = tolerant({
   target: { key: 'id' },
   fields: {
     id: {
@@ -160,9 +178,9 @@ export const hubspotContacts: EntityInput = {
   updatedAt: 'updatedAt',
   writeMode: 'newer-wins',
   syncMode: 'merge',
-};
+});
 
-export const hubspotCompanies: EntityInput = {
+export const hubspotCompanies: EntityInput = tolerant({
   target: { key: 'id' },
   fields: {
     id: {
@@ -185,7 +203,7 @@ export const hubspotCompanies: EntityInput = {
   updatedAt: 'updatedAt',
   writeMode: 'newer-wins',
   syncMode: 'merge',
-};
+});
 
 /** Presets for `crm-sync config init --preset <name>`: whole config files. */
 export const PRESETS: Record<string, CrmSyncConfigInput> = {

@@ -294,7 +294,12 @@ describe('config', () => {
   });
 
   it.each<[string, Record<string, unknown>, Record<string, unknown>, string[]]>([
-    ['a string field: only unmistakable markers', { type: 'string' }, {}, ['#n/a', '[not provided]']],
+    [
+      'a string field: the markers and the literal null and None',
+      { type: 'string' },
+      {},
+      ['null', 'none', '#n/a', '[not provided]'],
+    ],
     [
       'a number field: the wider list',
       { type: 'number' },
