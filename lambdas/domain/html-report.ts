@@ -483,7 +483,23 @@ function rejects(s: RunSummary, samples: Readonly<Record<string, readonly Reject
 <tbody>${reasons}</tbody>
 </table>
 ${sampled.length > 0 ? h`<p class="muted">Up to ${SAMPLES_PER_REASON} sample lines per reason: the first cells of the line and the cell a reason names (highlighted).</p>${blocks}` : null}
+${dateFormats(s)}
 </section>`;
+}
+
+/** The formats the date columns with date rejects read, and the day/month order decided for them. */
+function dateFormats(s: RunSummary): SafeHtml | null {
+  const columns = Object.entries(s.dateFormats ?? {});
+  if (columns.length === 0) return null;
+  return h`<h3>Date columns with rejects</h3>
+<table id="date-formats">
+<thead><tr><th>column</th><th>day/month order</th><th>formats it reads</th></tr></thead>
+<tbody>${columns.map(([column, formats]) => {
+    const order = s.dateOrder?.[column];
+    return h`<tr data-date-column="${column}"><td><code>${column}</code></td><td>${order ? `${order.order} (${order.decidedBy})` : '–'}</td><td>${formats}</td></tr>`;
+  })}</tbody>
+</table>
+<p class="muted">A value in none of these formats is rejected; set <code>formats</code>, <code>dayFirst</code> or <code>timezone</code> on the field to read what the export writes.</p>`;
 }
 
 /** Cells that failed their type in fields that keep the row (onInvalid), and columns the file lacks. */

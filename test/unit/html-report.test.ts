@@ -80,6 +80,72 @@ function input(overrides: Partial<ReportInput> = {}): ReportInput {
 
 const sectionIds = (html: string) => [...html.matchAll(/<section id="([a-z-]+)"/g)].map((m) => m[1]);
 
+describe('renderReport: warnings, missing columns, date formats, the file as named', () => {
+  it('lists the cells dropped or kept as text, escaped, and the columns the file lacks', () => {
+    // Act
+    const html = renderReport(
+      input({
+        summary: summary({
+          warnings: 2,
+          topWarnings: [{ reason: 'invalid_phone', count: 2 }],
+          missingColumns: ['HasOptedOutOfEmail', 'Title'],
+          reports: { summary: 's', warnings: `reports/${RUN_ID}/warnings.csv` },
+        }),
+        warnings: [
+          { line: 4, reason: 'invalid_phone:Phone', action: 'drop', value: XSS },
+          { line: 9, reason: 'invalid_phone:Phone', action: 'keep', value: 'call me' },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(sectionIds(html)).toContain('warnings');
+    expect(html).toContain('<h2 id="warnings-title">Warnings: 2 cells</h2>');
+    expect(html).toContain('<strong>HasOptedOutOfEmail, Title</strong>');
+    expect(html).toContain(`<td class="cell">${XSS_ESCAPED}</td>`);
+    expect(html).not.toContain(XSS);
+    expect(html).toContain('<td>nothing</td>');
+    expect(html).toContain('<td>the text</td>');
+    expect(html).toContain('<a href="warnings.csv"><code>warnings.csv</code></a>');
+  });
+
+  it('has no warnings section when there is nothing to say, and one for missing columns alone', () => {
+    const none = renderReport(input({ summary: summary({ warnings: 0, missingColumns: [] }) }));
+    const missing = renderReport(input({ summary: summary({ warnings: 0, missingColumns: ['Phone'] }) }));
+    expect(sectionIds(none)).not.toContain('warnings');
+    expect(sectionIds(missing)).toContain('warnings');
+    expect(missing).toContain('data-field="no-warnings"');
+  });
+
+  it('names the formats a date column with rejects reads, and its day/month order', () => {
+    // Act
+    const html = renderReport(
+      input({
+        summary: summary({
+          dateFormats: { LastModifiedDate: 'ISO-8601, M/d/yyyy, M/d/yy h:mm a' },
+          dateOrder: { LastModifiedDate: { order: 'month-first', decidedBy: 'values' } },
+        }),
+      }),
+    );
+
+    // Assess
+    expect(html).toContain(
+      '<tr data-date-column="LastModifiedDate"><td><code>LastModifiedDate</code></td><td>month-first (values)</td><td>ISO-8601, M/d/yyyy, M/d/yy h:mm a</td></tr>',
+    );
+  });
+
+  it('names the file by its label (a local path) when the run has one, else by its S3 URL', () => {
+    const labelled = renderReport(
+      input({
+        summary: summary({ source: { bucket: 'b', key: 'inbox/contact/c.csv', label: '/home/ann/c.csv' } }),
+      }),
+    );
+    const plain = renderReport(input());
+    expect(labelled).toContain('<code data-field="source">/home/ann/c.csv</code>');
+    expect(plain).toContain('<code data-field="source">s3://crm-bucket/inbox/contact/contacts.csv</code>');
+  });
+});
+
 describe('renderReport', () => {
   it('renders one self-contained page: no script, no external resource, a CSP that forbids both', () => {
     // Act
