@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { SnapshotStateMachines } from './snapshot-state-machine';
@@ -190,6 +191,8 @@ export class CrmSyncStack extends Stack {
 
     const transform = this.transformFunction.function;
     this.bucket.grantRead(transform, `${PREFIX.inbox}*`);
+    // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
+    this.bucket.grantRead(transform, `${PREFIX.work}*/${TRANSCODED_SOURCE}*`);
     this.bucket.grantPut(transform, `${PREFIX.work}*`);
     this.ledger.grantReadWriteData(transform);
 
@@ -336,6 +339,11 @@ export class CrmSyncStack extends Stack {
         'file names are not known at deploy time.',
       );
     }
+    acknowledge(
+      this.transformFunction,
+      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*/${TRANSCODED_SOURCE}*]`,
+      "Plan's UTF-8 copy of a transcoded export, one per run (work/<runId>/source.utf8.<format>): run ids are not known at deploy time.",
+    );
     const machine = this.workflow.stateMachine;
     acknowledgeStateMachine(
       machine,

@@ -182,8 +182,13 @@ export interface PartitionItem {
   chunks: number;
 }
 
+/** The name (before its extension) of Plan's UTF-8 copy of a transcoded export, under work/<runId>/. */
+export const TRANSCODED_SOURCE = 'source.utf8.';
+
 /** S3 keys of a run's intermediate objects. */
 export const workKeys = {
+  /** Plan's UTF-8 copy of a UTF-16/32 or Windows-1252 export, which the workers read. */
+  transcoded: (prefix: string, format: string) => `${prefix}${TRANSCODED_SOURCE}${format}`,
   manifest: (prefix: string) => `${prefix}chunks.json`,
   partitions: (prefix: string) => `${prefix}partitions.json`,
   part: (prefix: string, partition: number, chunk: number) =>

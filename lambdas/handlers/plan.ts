@@ -389,7 +389,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     const chunkBytes = chunkBytesFor(utf8Bytes, averageRowBytes(sample, head.length), entity);
 
     if (encoding !== 'utf8') {
-      const key = `${workPrefix}source.utf8.${format}`;
+      const key = workKeys.transcoded(workPrefix, format);
       const out = await putStream(
         env.bucket,
         key,

@@ -5,6 +5,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { workKeys } from '../../lambdas/domain/run';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import {
   type AslState,
@@ -883,6 +884,24 @@ describe('CrmSyncStack', () => {
       expect(dynamodbActions).toContain('dynamodb:UpdateItem');
       expect(dynamodbActions.filter((a) => /Get|Query|Scan/.test(a))).toEqual([]);
       expect(touchesTargets).toEqual([]);
+    });
+
+    it("transform reads the inbox and Plan's UTF-8 copy of a transcoded export, no other work object", () => {
+      // Prepare
+      const role = logicalId(stack, stack.transformFunction.role);
+      const objects = (pattern: string) => ({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${pattern}`]],
+      });
+
+      // Act
+      const reads = statementsOfRole(template, role)
+        .filter((s) => asArray(s.Action).some((a) => a.startsWith('s3:GetObject')))
+        .flatMap((s) => asArray(s.Resource))
+        .filter((r) => typeof r !== 'object' || !('Fn::GetAtt' in (r as Json)));
+
+      // Assess: the transcoded copy is work/<runId>/source.utf8.<format> (workKeys.transcoded).
+      expect(workKeys.transcoded('work/run-1/', 'csv')).toBe('work/run-1/source.utf8.csv');
+      expect(reads).toEqual([objects('inbox/*'), objects('work/*/source.utf8.*')]);
     });
 
     it('plan reads inbox/* and writes work/* of the data bucket only', () => {
