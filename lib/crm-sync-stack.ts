@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -40,6 +40,14 @@ export interface CrmSyncStackProps extends StackProps {
 
 /** Bucket prefixes of the data bucket. */
 export const PREFIX = { inbox: 'inbox/', work: 'work/', reports: 'reports/' } as const;
+
+/** A CloudFormation output id for an entity name (`contact-person` → `ContactPerson`). */
+export function outputId(entity: string): string {
+  return entity
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
 
 /**
  * crm-sync in one stack: the data bucket (inbox/, work/, reports/), one DynamoDB table per
@@ -314,7 +322,42 @@ export class CrmSyncStack extends Stack {
       environment,
     });
 
+    this.addOutputs(props.config);
     this.acknowledgeFindings();
+  }
+
+  /**
+   * What a user looks up after `cdk deploy`: where to drop an export, what runs it, where its items
+   * and its run records land (`aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`).
+   */
+  private addOutputs(config: CrmSyncConfig): void {
+    new CfnOutput(this, 'DataBucketName', {
+      value: this.bucket.bucketName,
+      description:
+        'The data bucket: inbox/<entity>/ (drop exports here), reports/<runId>/ (run reports), work/',
+    });
+    new CfnOutput(this, 'SyncStateMachineArn', {
+      value: this.workflow.stateMachine.stateMachineArn,
+      description: 'The run state machine (a file in an inbox starts it; redrive a failed execution here)',
+    });
+    new CfnOutput(this, 'LedgerTableName', {
+      value: this.ledger.tableName,
+      description: 'The run ledger: one record per run, its steps, the entity locks',
+    });
+    for (const name of Object.keys(config.entities)) {
+      const id = outputId(name);
+      new CfnOutput(this, `InboxUrl${id}`, {
+        value: `s3://${this.bucket.bucketName}/${PREFIX.inbox}${name}/`,
+        description: `Drop ${name} exports here: each new object starts a run`,
+      });
+      const table = this.targetTables[name];
+      if (table) {
+        new CfnOutput(this, `TargetTable${id}`, {
+          value: table.tableName,
+          description: `The DynamoDB table the ${name} runs write`,
+        });
+      }
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { workKeys } from '../../lambdas/domain/run';
-import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import { CrmSyncStack, outputId } from '../../lib/crm-sync-stack';
 import {
   type AslState,
   asArray,
@@ -84,6 +84,35 @@ describe('CrmSyncStack', () => {
       'state machine resource',
     );
     definition = parseDefinition(machine.Properties.DefinitionString);
+  });
+
+  describe('outputs', () => {
+    it('names the data bucket, each inbox URL, the run state machine, the tables and the ledger', () => {
+      // Act
+      const outputs = template.findOutputs('*');
+
+      // Assess
+      expect(outputs['DataBucketName']?.Value).toEqual({ Ref: bucketId });
+      expect(outputs['SyncStateMachineArn']?.Value).toEqual({ Ref: machineId });
+      expect(outputs['LedgerTableName']?.Value).toEqual({ Ref: logicalId(stack, stack.ledger) });
+      for (const entity of entities) {
+        const id = outputId(entity);
+        expect(outputs[`InboxUrl${id}`]?.Value).toEqual({
+          'Fn::Join': ['', ['s3://', { Ref: bucketId }, `/inbox/${entity}/`]],
+        });
+        expect(outputs[`TargetTable${id}`]?.Value).toEqual({
+          Ref: logicalId(stack, must(stack.targetTables[entity], entity)),
+        });
+      }
+    });
+
+    it.each([
+      ['contact', 'Contact'],
+      ['contact-person', 'ContactPerson'],
+      ['a1-b2-c3', 'A1B2C3'],
+    ])('the output id of entity %s is %s', (entity, id) => {
+      expect(outputId(entity)).toBe(id);
+    });
   });
 
   function state(name: string, states: Record<string, AslState> = definition.States): AslState {
