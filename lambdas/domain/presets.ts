@@ -27,6 +27,18 @@ function tolerant(entity: EntityInput): EntityInput {
   return { ...entity, fields };
 }
 
+/** Every Salesforce object's audit columns, as Data Loader (API names) and reports (labels) write them. */
+type FieldInput = EntityInput['fields'][string];
+const SALESFORCE_CREATED: FieldInput = { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' };
+const SALESFORCE_MODIFIED: FieldInput = {
+  source: 'LastModifiedDate',
+  aliases: ['Last Modified Date'],
+  type: 'datetime',
+  required: true,
+};
+/** Reports have no IsDeleted column: a header without it reads every row as not deleted. */
+const SALESFORCE_DELETE_FLAG = { source: 'IsDeleted', values: ['true', '1'], required: false };
+
 /**
  * Built-in entity mappings with the real column names of CRM exports, each field's `source` the API
  * name and its `aliases` the other headers the same column has:
@@ -77,16 +89,11 @@ export const salesforceContact: EntityInput = tolerant({
       default: false,
     },
     birthdate: { source: 'Birthdate', type: 'date' },
-    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
-    updatedAt: {
-      source: 'LastModifiedDate',
-      aliases: ['Last Modified Date'],
-      type: 'datetime',
-      required: true,
-    },
+    createdAt: SALESFORCE_CREATED,
+    updatedAt: SALESFORCE_MODIFIED,
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
+  deleteFlag: SALESFORCE_DELETE_FLAG,
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',
@@ -112,16 +119,11 @@ export const salesforceAccount: EntityInput = tolerant({
     billingCountry: { source: 'BillingCountry', aliases: ['Billing Country'], type: 'string' },
     annualRevenue: { source: 'AnnualRevenue', aliases: ['Annual Revenue'], type: 'number' },
     numberOfEmployees: { source: 'NumberOfEmployees', aliases: ['Employees'], type: 'integer' },
-    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
-    updatedAt: {
-      source: 'LastModifiedDate',
-      aliases: ['Last Modified Date'],
-      type: 'datetime',
-      required: true,
-    },
+    createdAt: SALESFORCE_CREATED,
+    updatedAt: SALESFORCE_MODIFIED,
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
+  deleteFlag: SALESFORCE_DELETE_FLAG,
   writeMode: 'newer-wins',
   syncMode: 'merge',
 });
@@ -138,16 +140,11 @@ export const salesforceOpportunity: EntityInput = tolerant({
     closeDate: { source: 'CloseDate', aliases: ['Close Date'], type: 'date', required: true },
     isClosed: { source: 'IsClosed', aliases: ['Closed'], type: 'boolean' },
     isWon: { source: 'IsWon', aliases: ['Won'], type: 'boolean' },
-    createdAt: { source: 'CreatedDate', aliases: ['Created Date'], type: 'datetime' },
-    updatedAt: {
-      source: 'LastModifiedDate',
-      aliases: ['Last Modified Date'],
-      type: 'datetime',
-      required: true,
-    },
+    createdAt: SALESFORCE_CREATED,
+    updatedAt: SALESFORCE_MODIFIED,
   },
   updatedAt: 'updatedAt',
-  deleteFlag: { source: 'IsDeleted', values: ['true', '1'], required: false },
+  deleteFlag: SALESFORCE_DELETE_FLAG,
   references: { accountId: { entity: 'account', reject: false } },
   writeMode: 'newer-wins',
   syncMode: 'merge',

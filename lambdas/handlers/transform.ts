@@ -91,21 +91,12 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
       putObject(env.bucket, workKeys.part(job.workPrefix, p, chunk.index), text, 'application/x-ndjson'),
     ),
   );
-  if (out.rejects) {
-    await putObject(
-      env.bucket,
-      workKeys.rejects(job.workPrefix, chunk.index),
-      out.rejects,
-      'application/x-ndjson',
-    );
-  }
-  if (out.warnings) {
-    await putObject(
-      env.bucket,
-      workKeys.warnings(job.workPrefix, chunk.index),
-      out.warnings,
-      'application/x-ndjson',
-    );
+  // The chunk's rejects and warnings, each an object only when there is any.
+  for (const [text, key] of [
+    [out.rejects, workKeys.rejects(job.workPrefix, chunk.index)],
+    [out.warnings, workKeys.warnings(job.workPrefix, chunk.index)],
+  ] as const) {
+    if (text) await putObject(env.bucket, key, text, 'application/x-ndjson');
   }
   if (acc.keepKeys && acc.keepKeys.length > 0) {
     // Mirror mode: the keys of rejected rows keep their stored items (per partition, sparse).

@@ -1,14 +1,56 @@
 import { type EntityConfig, parseConfig } from '../../lambdas/domain/config';
 import { HeaderMismatchError } from '../../lambdas/domain/errors';
-import { bindHeader, mapRecord } from '../../lambdas/domain/mapping';
+import { bindHeader, mapRecord, mapValues } from '../../lambdas/domain/mapping';
 import { salesforceAccount, salesforceContact } from '../../lambdas/domain/presets';
 
+/**
+ * The Salesforce contact preset with every field rejecting its row on a bad cell (onInvalid unset):
+ * these tests are about the mapping's reasons. What the preset itself does with a bad optional cell
+ * is tested below ("the salesforce preset").
+ */
 function contactEntity(): EntityConfig {
-  const config = parseConfig({ entities: { contact: salesforceContact, account: salesforceAccount } });
+  const strict = {
+    ...salesforceContact,
+    fields: Object.fromEntries(
+      Object.entries(salesforceContact.fields).map(([name, { onInvalid: _onInvalid, ...field }]) => [
+        name,
+        field,
+      ]),
+    ),
+  };
+  const config = parseConfig({ entities: { contact: strict, account: salesforceAccount } });
   const entity = config.entities['contact'];
   if (!entity) throw new Error('contact entity missing');
   return entity;
 }
+
+describe('the salesforce preset', () => {
+  it('drops a bad optional cell as a warning and still rejects a bad required one', () => {
+    // Prepare
+    const config = parseConfig({ entities: { contact: salesforceContact, account: salesforceAccount } });
+    const entity = config.entities['contact'] as EntityConfig;
+    const binding = bindHeader(DATA_LOADER_HEADER, entity);
+    const names = [...binding.fieldColumns.map((f) => f.field), ...binding.missingFields.map((f) => f.field)];
+
+    // Act
+    const dropped = mapValues(
+      row({ EMAIL: 'not-an-email', PHONE: 'call me', BIRTHDATE: '13/45/1815' }),
+      binding,
+      entity,
+      [],
+    );
+    const rejected = mapRecord(row({ LASTNAME: '', EMAIL: 'not-an-email' }), binding, entity);
+
+    // Assess
+    expect(dropped.ok && dropped.warnings?.map((w) => [w.reason, w.action])).toEqual([
+      ['invalid_email:Email', 'drop'],
+      ['invalid_phone:Phone', 'drop'],
+      ['invalid_date:Birthdate', 'drop'],
+    ]);
+    expect(names).toContain('email');
+    expect(rejected).toEqual({ ok: false, reasons: ['required:LastName'] });
+  });
+});
 
 /** The header of a real full-field Salesforce Contact export (Data Export / Data Loader names). */
 const REAL_CONTACT_HEADER =
