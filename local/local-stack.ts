@@ -81,6 +81,8 @@ export interface LocalRunResult {
   topWarnings?: RunSummary['topWarnings'];
   /** Source columns of mapped fields the file does not carry (their stored values were kept). */
   missingColumns?: string[];
+  /** Plan's day/month order per date column, and the zone local times were read in. */
+  dateOrder?: RunSummary['dateOrder'];
   reports: Record<string, string>;
   durationMs: number;
   /** A dry run: the counts say what the run would do; `reports.diff` lists it per key. */

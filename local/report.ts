@@ -129,8 +129,16 @@ export function warningLines(r: {
   warnings?: number | undefined;
   topWarnings?: ReadonlyArray<{ reason: string; count: number }> | undefined;
   missingColumns?: readonly string[] | undefined;
+  dateOrder?: RunSummary['dateOrder'];
 }): string[] {
   const lines: string[] = [];
+  const local = Object.entries(r.dateOrder ?? {}).filter(([, d]) => d.localTimes);
+  if (local.length > 0) {
+    const zones = local.map(([column, d]) => `${column} in ${d.timezone ?? 'UTC'}`).join(', ');
+    lines.push(
+      `  local times    ${zones} (the file writes no UTC offset: set timezone if that is not its zone)`,
+    );
+  }
   if (r.warnings) {
     const top = (r.topWarnings ?? []).map((t) => `${t.reason} ×${fmt(t.count)}`).join(', ');
     lines.push(

@@ -261,6 +261,7 @@ async function executeRun(
     }
     if (summary.missingColumns && summary.missingColumns.length > 0)
       result.missingColumns = summary.missingColumns;
+    if (summary.dateOrder) result.dateOrder = summary.dateOrder;
     result.reports = await copyReports(stack, summary, stateDir);
     if (summary.dryRun) result.dryRun = true;
     if (summary.mirror) result.mirror = summary.mirror;

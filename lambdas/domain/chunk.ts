@@ -1,8 +1,15 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { jsonAliases, jsonFields } from './jsonl';
-import { boundFields, type FieldWarning, type HeaderBinding, itemOfValues, mapValues } from './mapping';
-import { normalizeField, type Scalar } from './normalize';
+import {
+  boundFields,
+  type FieldWarning,
+  type HeaderBinding,
+  itemOfValues,
+  mapValues,
+  rulesOf,
+} from './mapping';
+import { type CellRules, Invalid, normalizeValue, normalizeWithRules, type Scalar } from './normalize';
 import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
 
@@ -111,6 +118,7 @@ export class ChunkAccumulator {
   unkeyedRejects = 0;
   private readonly keyIndex: number | undefined;
   private readonly keySpec: FieldSpec | undefined;
+  private readonly keyRules: CellRules | undefined;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
   /** Where each of rejectOrphans' values sits in a part row (-1: the binding lacks the field). */
@@ -135,6 +143,7 @@ export class ChunkAccumulator {
     const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
     this.keyIndex = keyColumn?.index;
     this.keySpec = keyColumn?.spec;
+    this.keyRules = keyColumn ? rulesOf(keyColumn.field, keyColumn.spec, entity) : undefined;
     this.rejectOrphans = Object.entries(entity.references)
       .filter(([, r]) => r.reject)
       .map(([field]) => field);
@@ -317,8 +326,14 @@ export class ChunkAccumulator {
    */
   private keyOf(fields: readonly string[] | undefined): string | undefined {
     if (this.keyIndex === undefined || this.keySpec === undefined || fields === undefined) return undefined;
-    const value = normalizeField(fields[this.keyIndex], this.keySpec);
-    return value.ok && value.value !== undefined && value.value !== '' ? String(value.value) : undefined;
+    // With the key's cell rules, as mapValues reads it: an Excel-mangled id or a null word names no
+    // key (the record's real key is unknown, so mirror mode must not delete on its absence).
+    const cell = fields[this.keyIndex];
+    const value =
+      this.keyRules === undefined
+        ? normalizeValue(cell, this.keySpec)
+        : normalizeWithRules(cell, this.keySpec, this.keyRules);
+    return value !== undefined && !(value instanceof Invalid) && value !== '' ? String(value) : undefined;
   }
 
   duplicates(): DuplicateKey[] {

@@ -18,6 +18,12 @@ export type DateOrder = 'month-first' | 'day-first';
 export interface DateOrderDecision {
   order: DateOrder;
   decidedBy: 'values' | 'setting' | 'undecided';
+  /**
+   * The sampled values of a datetime column have a time and no UTC offset (`5/20/2024 7:42`, as
+   * Dynamics and report exports write local times): they are read in the field's timezone, which
+   * the summary names so that a default UTC is never silent.
+   */
+  localTimes?: true;
 }
 
 /**
@@ -274,7 +280,13 @@ interface ColumnEvidence {
   dayFirstValue: string | undefined;
   monthFirstLine: number | undefined;
   monthFirstValue: string | undefined;
+  /** A datetime column whose sampled values have times without an offset. */
+  datetime: boolean;
+  localTimes: boolean;
 }
+
+/** A time of day (`7:42`) with no offset or zone after it (`Z`, `UTC`, `GMT`, `+0000`, `-05:00`). */
+const LOCAL_TIME = /\d:\d\d(?::\d\d(?:[.,]\d+)?)?(?:\s*[AP]M)?$/i;
 
 /**
  * Decides, once per file, the day/month order of each date/datetime field that reads the default
@@ -284,6 +296,10 @@ interface ColumnEvidence {
  * two lines). Nothing deciding: the field's `dayFirst` (true → day-first; false, unset or `auto` →
  * month-first). Only fields with at least one numeric slash/dot date in the sample get a decision.
  */
+function localTimes(c: ColumnEvidence): { localTimes?: true } {
+  return c.localTimes ? { localTimes: true } : {};
+}
+
 export class DateOrderScan {
   private readonly columns: ColumnEvidence[];
 
@@ -299,6 +315,8 @@ export class DateOrderScan {
         dayFirstValue: undefined,
         monthFirstLine: undefined,
         monthFirstValue: undefined,
+        datetime: spec.type === 'datetime',
+        localTimes: false,
       }));
   }
 
@@ -314,6 +332,7 @@ export class DateOrderScan {
     const evidence = orderEvidence(value);
     if (evidence === undefined) return;
     column.numeric = true;
+    if (column.datetime && !column.localTimes && LOCAL_TIME.test(value)) column.localTimes = true;
     if (evidence === 'day-first' && column.dayFirstLine === undefined) {
       column.dayFirstLine = line;
       column.dayFirstValue = value;
@@ -336,13 +355,14 @@ export class DateOrderScan {
             `one file must write one order (or set the field's formats)`,
         );
       } else if (c.dayFirstLine !== undefined) {
-        out[c.field] = { order: 'day-first', decidedBy: 'values' };
+        out[c.field] = { order: 'day-first', decidedBy: 'values', ...localTimes(c) };
       } else if (c.monthFirstLine !== undefined) {
-        out[c.field] = { order: 'month-first', decidedBy: 'values' };
+        out[c.field] = { order: 'month-first', decidedBy: 'values', ...localTimes(c) };
       } else {
         out[c.field] = {
           order: c.setting === true ? 'day-first' : 'month-first',
           decidedBy: c.setting === 'auto' ? 'undecided' : 'setting',
+          ...localTimes(c),
         };
       }
     }

@@ -506,6 +506,11 @@ function dateFormats(s: RunSummary): SafeHtml | null {
 function warnings(s: RunSummary, list: NonNullable<ReportInput['warnings']>): SafeHtml {
   const missing = s.missingColumns ?? [];
   const count = s.warnings ?? 0;
+  const local = Object.entries(s.dateOrder ?? {}).filter(([, d]) => d.localTimes);
+  const localPart =
+    local.length > 0
+      ? h`<p data-field="local-times">Times written without a UTC offset were read in ${local.map(([column, d], i) => h`${i > 0 ? ', ' : ''}<code>${column}</code>: <strong>${d.timezone ?? 'UTC'}</strong>`)}. If the export wrote another zone (the exporting user's), set <code>timezone</code> on the entity or the field.</p>`
+      : null;
   const missingPart =
     missing.length > 0
       ? h`<p data-field="missing-columns">The file has no column <strong>${missing.join(', ')}</strong>: no row set ${missing.length === 1 ? 'its field' : 'their fields'}, and items already in the table kept their stored values unless the entity says <code>onMissingColumns: remove</code>.</p>`
@@ -514,6 +519,7 @@ function warnings(s: RunSummary, list: NonNullable<ReportInput['warnings']>): Sa
     return h`<section id="warnings" aria-labelledby="warnings-title">
 <h2 id="warnings-title">Warnings</h2>
 ${missingPart}
+${localPart}
 <p data-field="no-warnings">No warnings: no cell was dropped or kept as text.</p>
 </section>`;
   }
@@ -524,6 +530,7 @@ ${missingPart}
   return h`<section id="warnings" aria-labelledby="warnings-title">
 <h2 id="warnings-title">Warnings: ${fmt(count)} cells</h2>
 ${missingPart}
+${localPart}
 <p class="muted">Cells that failed their type in a field whose <code>onInvalid</code> keeps the row: <code>drop</code> stored the row without the field, <code>keep</code> stored the cell's text. Every one is in <a href="warnings.csv">warnings.csv</a>.</p>
 <table id="warning-reasons">
 <thead><tr><th>reason</th><th class="num">cells</th></tr></thead>
@@ -709,7 +716,7 @@ ${outcome(s)}
 ${counts(s)}
 ${reconciliation(s)}
 ${rejects(s, input.rejectSamples ?? {})}
-${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 ? warnings(s, input.warnings ?? []) : null}
+${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 || Object.values(s.dateOrder ?? {}).some((d) => d.localTimes) ? warnings(s, input.warnings ?? []) : null}
 ${duplicates(s, input.duplicates ?? [])}
 ${s.rejects && (!s.rejects.allowed || s.rejects.forced) ? rejectGate(s.rejects, s.dryRun === true) : null}
 ${s.mirror ? mirror(s.mirror, s.dryRun === true) : null}

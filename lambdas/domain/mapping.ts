@@ -125,7 +125,13 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
   const regionColumns: HeaderBinding['regionColumns'] = [];
   for (const [field, spec] of Object.entries(entity.fields)) {
     if (spec.type !== 'phone' || spec.regionFrom === undefined) continue;
-    regionColumns.push({ field, source: spec.regionFrom, index: locate({ source: spec.regionFrom }, false) });
+    // Not a mapped column: a header without it is no missing column, and a header that repeats it
+    // (a multi-object export's two Country/Region) gives the first one.
+    regionColumns.push({
+      field,
+      source: spec.regionFrom,
+      index: positions.get(columnKey(spec.regionFrom))?.[0],
+    });
   }
   for (const key of missingRequired.keys()) missingOptional.delete(key);
 
@@ -279,7 +285,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
 }
 
 /** A field's CellRules: its null values, map, and the Excel id check for string keys and references. */
-function rulesOf(field: string, spec: FieldSpec, entity: EntityConfig): CellRules | undefined {
+export function rulesOf(field: string, spec: FieldSpec, entity: EntityConfig): CellRules | undefined {
   const nullKeys = [...new Set(effectiveNullValues(entity, spec).map((v) => cellRuleKey(v, spec)))];
   const mapEntries = Object.entries(spec.map ?? {}).map(([k, v]) => [cellRuleKey(k, spec), v] as const);
   const isId = field === entity.target.key || Object.hasOwn(entity.references, field);

@@ -77,7 +77,7 @@ export interface RunSummary {
   /** A dry run: the counts say what the run would do; nothing was written. */
   dryRun?: boolean;
   /** Day/month order of the numeric dates of each date column that has them (by source column), as Plan decided it. */
-  dateOrder?: Record<string, DateOrderDecision>;
+  dateOrder?: Record<string, DateOrderDecision & { timezone?: string }>;
   /** The formats each date column with invalid_date/invalid_datetime rejects reads (by source column). */
   dateFormats?: Record<string, string>;
   startedAt: string;

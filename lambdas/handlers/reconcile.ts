@@ -148,9 +148,13 @@ function dateOrderBySource(
   orders: Record<string, DateOrderDecision>,
   entity: EntityConfig,
 ): Record<string, DateOrderDecision> {
-  const out: Record<string, DateOrderDecision> = {};
-  for (const [field, decision] of Object.entries(orders))
-    out[entity.fields[field]?.source ?? field] = decision;
+  const out: Record<string, DateOrderDecision & { timezone?: string }> = {};
+  for (const [field, decision] of Object.entries(orders)) {
+    const spec = entity.fields[field];
+    // Local times are read in a zone: say which, so a default UTC is never silent.
+    const zone = decision.localTimes ? { timezone: spec?.timezone ?? entity.timezone ?? 'UTC' } : {};
+    out[spec?.source ?? field] = { ...decision, ...zone };
+  }
   return out;
 }
 

@@ -88,7 +88,13 @@ describe('dates and times as CRM exports write them, on the local stack', () => 
       { id: 'd7', created: '2017-08-04T09:09:50.000Z' },
     ]);
     expect(summary.dateOrder).toEqual({
-      'Create Date': { order: 'month-first', decidedBy: 'values' },
+      // Its times have no offset: read in the entity's zone, which the summary names.
+      'Create Date': {
+        order: 'month-first',
+        decidedBy: 'values',
+        localTimes: true,
+        timezone: 'America/New_York',
+      },
       'Close Date': { order: 'month-first', decidedBy: 'values' },
       // Read day-first by every worker: 03/04/24 is 3 April.
       Signed: { order: 'day-first', decidedBy: 'values' },

@@ -343,6 +343,24 @@ describe('dates: the order decided once per file', () => {
 
   it.each<[string, FieldSpec, string[], Record<string, unknown>]>([
     [
+      'times without an offset (Dynamics, report exports) are local times',
+      spec(),
+      ['5/20/2024 7:42', '5/21/2024 7:42 PM'],
+      { createdAt: { order: 'month-first', decidedBy: 'values', localTimes: true } },
+    ],
+    [
+      'times with an offset or zone are not',
+      spec(),
+      ['5/20/2024 7:42 +0200', '5/21/2024 07:42:10Z', '5/22/2024 7:42 UTC', '5/23/2024'],
+      { createdAt: { order: 'month-first', decidedBy: 'values' } },
+    ],
+    [
+      'a date field has no times',
+      field('date', { source: 'Created' }),
+      ['5/20/2024 7:42'],
+      { createdAt: { order: 'month-first', decidedBy: 'values' } },
+    ],
+    [
       'values say day-first',
       spec(),
       ['03/04/24', '24/02/26'],

@@ -123,12 +123,18 @@ describe('renderReport: warnings, missing columns, date formats, the file as nam
       input({
         summary: summary({
           dateFormats: { LastModifiedDate: 'ISO-8601, M/d/yyyy, M/d/yy h:mm a' },
-          dateOrder: { LastModifiedDate: { order: 'month-first', decidedBy: 'values' } },
+          dateOrder: {
+            LastModifiedDate: { order: 'month-first', decidedBy: 'values' },
+            'Modified On': { order: 'month-first', decidedBy: 'values', localTimes: true, timezone: 'UTC' },
+          },
         }),
       }),
     );
 
     // Assess
+    expect(html).toContain(
+      '<p data-field="local-times">Times written without a UTC offset were read in <code>Modified On</code>: <strong>UTC</strong>.',
+    );
     expect(html).toContain(
       '<tr data-date-column="LastModifiedDate"><td><code>LastModifiedDate</code></td><td>month-first (values)</td><td>ISO-8601, M/d/yyyy, M/d/yy h:mm a</td></tr>',
     );

@@ -384,3 +384,24 @@ describe('onInvalid', () => {
     ]);
   });
 });
+
+describe('rejected rows in mirror mode', () => {
+  it.each([
+    ['an Excel-mangled id', '1.23457E+17'],
+    ['a null word', 'NULL'],
+    ['an empty key cell', ''],
+  ])('a row whose key is %s names no key: it counts as unkeyed, never as a key to keep', (_name, id) => {
+    // Prepare
+    const mirror = entityOf({ name: { source: 'Name', required: true } }, { syncMode: 'mirror' });
+    const acc = new ChunkAccumulator(mirror, bindHeader(['Id', 'Modified', 'Name'], mirror), ',', 1 << 20);
+
+    // Act
+    acc.add({ line: 2, offset: 0, bytes: Buffer.from(`${id},${T1},Ann`) });
+    acc.add({ line: 3, offset: 0, bytes: Buffer.from(`k2,${T1},`) });
+
+    // Assess: the second row's key is readable and keeps its stored item.
+    expect(acc.rejects.map((r) => r.line)).toEqual([2, 3]);
+    expect(acc.keepKeys).toEqual(['k2']);
+    expect(acc.unkeyedRejects).toBe(1);
+  });
+});

@@ -492,21 +492,22 @@ describe('Handler: plan', () => {
       const csvOf = (created: string[]) =>
         `${[HEADER, ...created.map((c, i) => row({ Id: `003qP0000002V${String(i).padStart(3, '0')}AAA`, CreatedDate: c }))].join('\n')}\n`;
 
+      // These times have no offset: local times, which the decision says (the summary names the zone).
       it.each<[string, string[], Record<string, unknown> | undefined]>([
         [
           'day-first by its values',
           ['03/04/24 10:00', '24/02/26 2:18 PM'],
-          { createdAt: { order: 'day-first', decidedBy: 'values' } },
+          { createdAt: { order: 'day-first', decidedBy: 'values', localTimes: true } },
         ],
         [
           'month-first by its values',
           ['03/04/24 10:00', '2/24/26 2:18 PM'],
-          { createdAt: { order: 'month-first', decidedBy: 'values' } },
+          { createdAt: { order: 'month-first', decidedBy: 'values', localTimes: true } },
         ],
         [
           'by the setting when no value decides',
           ['03/04/24 10:00', '1/2/24'],
-          { createdAt: { order: 'month-first', decidedBy: 'setting' } },
+          { createdAt: { order: 'month-first', decidedBy: 'setting', localTimes: true } },
         ],
         ['not at all for ISO dates', ['2020-01-18T19:48:02.000Z'], undefined],
       ])('decides %s and hands the decision to the workers', async (_what, created, expected) => {
