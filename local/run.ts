@@ -161,6 +161,8 @@ export async function redriveLocalRun(
     entity: run.entity,
     ...(run.source.label ? { label: run.source.label } : {}),
     rerun: run.rerun,
+    ...(run.force ? { force: true } : {}),
+    ...(run.forceDeletes ? { forceDeletes: true } : {}),
     resume: runId,
   };
   return executeRun(stack, input, runId, options.stateDir, started);

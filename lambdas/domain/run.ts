@@ -52,6 +52,9 @@ export interface RunRecord {
   cause?: string | undefined;
   /** The `rerun` token the run id was derived with (a resume needs it to find the same run). */
   rerun?: string | undefined;
+  /** The run was forced past the reject gate / mirror's delete limit (a resume is forced too). */
+  force?: boolean | undefined;
+  forceDeletes?: boolean | undefined;
   /** How many times the run was resumed after a failure. */
   resumes?: number | undefined;
   /** A dry run: it wrote nothing to the target. */

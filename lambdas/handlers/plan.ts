@@ -257,7 +257,15 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       return claimed;
     }
     if (own) return claimed;
-    const claim = await ledger.claim(runRecord(runId, { rerun: source.rerun }));
+    // The token the id was derived with (a forced run's `force`), and the forcing itself: a resume
+    // finds the same run with them, and is forced as the run was.
+    const claim = await ledger.claim(
+      runRecord(runId, {
+        rerun: forcedRerun(source),
+        ...(source.force ? { force: true } : {}),
+        ...(source.forceDeletes ? { forceDeletes: true } : {}),
+      }),
+    );
     if (!claim.claimed && claim.existing.executionId !== event.executionId) {
       // A concurrent trigger of the same object claimed it first: the lock is that run's (the same
       // run id), so it stays.

@@ -122,6 +122,30 @@ describe('dry runs and redrives on the local stack', () => {
     expect(repaired.find((i) => i.id === 'd003')?.updatedAt).not.toBe('2030-01-01T00:00:00.000Z');
   });
 
+  it('resumes a forced run as forced: the same run id, past the reject gate again', async () => {
+    // Prepare: 3 of 10 rows rejected (above the default 10 %), forced; its merge fails (the table
+    // was replaced by one with another key), then the table is put right.
+    const rows = people('f', 10).map((r, i) => (i % 3 === 1 ? r.replace(/,Person \d+,/, ',,') : r));
+    const file = csv('forced.csv', rows);
+    const table = local.stack.tableOf('person');
+    await deleteTable(table);
+    await createTable(table, 'pk');
+    const failed = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir, force: true });
+    await deleteTable(table);
+    await createTable(table);
+
+    // Act
+    const resumed = await redriveLocalRun(local.stack, failed.runId as string, CONFIG, { stateDir });
+
+    // Assess
+    expect(failed.status).toBe('FAILED');
+    expect(failed.error?.name).not.toBe('RejectLimitError');
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.status).toBe('SUCCEEDED');
+    expect(resumed.runId).toBe(failed.runId);
+    expect(resumed.counts).toMatchObject({ rows: 10, applied: 7, rejected: 3 });
+  });
+
   it('resumes a failed run: finished chunks are not run again, and the table equals a clean run', async () => {
     // Prepare: a run whose merges fail after every chunk was transformed: the table was replaced
     // by one with another key (Plan finds it, the writes are refused).

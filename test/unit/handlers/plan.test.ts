@@ -109,6 +109,31 @@ describe('Handler: plan', () => {
       });
     });
 
+    it('records a forced run with the token its id was derived from and the forcing (a resume finds it)', async () => {
+      // Prepare
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
+      const forcedId = deriveRunId(
+        { bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' },
+        'contact',
+        CONFIG_HASH,
+        'force',
+      );
+
+      // Act
+      const out = await claim({ force: true });
+
+      // Assess
+      expect(out.runId).toBe(forcedId);
+      expect(ddbMock).toHaveReceivedCommandWith(PutItemCommand, {
+        ConditionExpression: 'attribute_not_exists(pk)',
+        Item: expect.objectContaining({
+          pk: { S: `RUN#${forcedId}` },
+          rerun: { S: 'force' },
+          force: { BOOL: true },
+        }),
+      });
+    });
+
     it('derives the same run id for the same object and config, another for another ETag', async () => {
       // Prepare
       s3Mock
