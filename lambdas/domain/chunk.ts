@@ -9,7 +9,7 @@ import {
   mapValues,
   rulesOf,
 } from './mapping';
-import { type CellRules, Invalid, normalizeValue, normalizeWithRules, type Scalar } from './normalize';
+import { type CellRules, Invalid, normalizeCell, type Scalar } from './normalize';
 import { canBeKey } from './references';
 import { type PartLine, partitionOf } from './run';
 
@@ -253,15 +253,14 @@ export class ChunkAccumulator {
         this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, row);
       }
     }
+    // Rows rejected while read and orphans rejected now interleave; warnings come in file order.
     this.rejects.sort((a, b) => a.line - b.line);
-    this.warnings.sort((a, b) => a.line - b.line);
   }
 
   private warn(line: number, warnings: readonly FieldWarning[]): void {
     for (const w of warnings) {
       this.warnings.push({ line, reason: w.reason, action: w.action, value: w.value });
-      const code = w.reason.split(':')[0] ?? w.reason;
-      this.warningCounts[code] = (this.warningCounts[code] ?? 0) + 1;
+      countCode(this.warningCounts, w.reason);
     }
   }
 
@@ -328,11 +327,7 @@ export class ChunkAccumulator {
     if (this.keyIndex === undefined || this.keySpec === undefined || fields === undefined) return undefined;
     // With the key's cell rules, as mapValues reads it: an Excel-mangled id or a null word names no
     // key (the record's real key is unknown, so mirror mode must not delete on its absence).
-    const cell = fields[this.keyIndex];
-    const value =
-      this.keyRules === undefined
-        ? normalizeValue(cell, this.keySpec)
-        : normalizeWithRules(cell, this.keySpec, this.keyRules);
+    const value = normalizeCell(fields[this.keyIndex], this.keySpec, this.keyRules);
     return value !== undefined && !(value instanceof Invalid) && value !== '' ? String(value) : undefined;
   }
 
@@ -373,11 +368,14 @@ export class ChunkAccumulator {
       if (k) this.keepKeys.push(k);
       else this.unkeyedRejects++;
     }
-    for (const r of reasons) {
-      const code = r.split(':')[0] ?? r;
-      this.reasonCounts[code] = (this.reasonCounts[code] ?? 0) + 1;
-    }
+    for (const r of reasons) countCode(this.reasonCounts, r);
   }
+}
+
+/** Counts a reason (`invalid_email:Email`) under its code (`invalid_email`). */
+function countCode(counts: Record<string, number>, reason: string): void {
+  const code = reason.split(':')[0] ?? reason;
+  counts[code] = (counts[code] ?? 0) + 1;
 }
 
 /**

@@ -360,7 +360,7 @@ const entitySchema = z
         }
       }
       for (const [name, f] of Object.entries(entity.fields)) {
-        const needed = f.required || name === entity.target.key || name === entity.updatedAt;
+        const needed = isNeededField(name, f, entity);
         if (f.onInvalid !== undefined && f.onInvalid !== 'reject' && needed) {
           ctx.addIssue({
             code: 'custom',
@@ -514,6 +514,18 @@ export function getEntity(config: CrmSyncConfig, name: string): EntityConfig {
     );
   }
   return entity;
+}
+
+/**
+ * Whether every kept row needs the field's value: a required field, the key, the updatedAt field.
+ * Such a field always rejects its row on a bad cell (no `onInvalid`), and a header must carry it.
+ */
+export function isNeededField(
+  name: string,
+  spec: { readonly required?: boolean | undefined },
+  entity: { readonly target: { readonly key: string }; readonly updatedAt?: string | undefined },
+): boolean {
+  return spec.required === true || name === entity.target.key || name === entity.updatedAt;
 }
 
 /**

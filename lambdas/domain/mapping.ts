@@ -1,15 +1,14 @@
-import { cellRuleKey, columnKey, type EntityConfig, effectiveNullValues, type FieldSpec } from './config';
+import {
+  cellRuleKey,
+  columnKey,
+  type EntityConfig,
+  effectiveNullValues,
+  type FieldSpec,
+  isNeededField,
+} from './config';
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
-import {
-  applyTransforms,
-  type CellRules,
-  cellRules,
-  Invalid,
-  normalizeValue,
-  normalizeWithRules,
-  type Scalar,
-} from './normalize';
+import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Scalar } from './normalize';
 import { presetHint } from './preset-hint';
 
 export interface HeaderBinding {
@@ -41,11 +40,6 @@ const MAX_LISTED_COLUMNS = 40;
 function listColumns(columns: readonly string[]): string {
   if (columns.length <= MAX_LISTED_COLUMNS) return columns.join(', ');
   return `${columns.slice(0, MAX_LISTED_COLUMNS).join(', ')}, … (+${columns.length - MAX_LISTED_COLUMNS} more)`;
-}
-
-/** Fields whose value every kept row needs: required ones, the key and the updatedAt field. */
-function isRequiredField(field: string, spec: FieldSpec, entity: EntityConfig): boolean {
-  return spec.required || field === entity.target.key || field === entity.updatedAt;
 }
 
 /**
@@ -117,7 +111,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
   };
 
   for (const [field, spec] of Object.entries(entity.fields)) {
-    const index = locate(spec, isRequiredField(field, spec, entity));
+    const index = locate(spec, isNeededField(field, spec, entity));
     if (index !== undefined) fieldColumns.push({ field, spec, index });
     else missingFields.push({ field, spec });
   }
@@ -258,8 +252,9 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
         spec,
         index,
         needed,
+        // The config refuses onInvalid on a needed field; a needed field rejects all the same.
         tolerate:
-          spec.onInvalid === undefined || spec.onInvalid === 'reject' || needed || spec.required
+          spec.onInvalid === undefined || spec.onInvalid === 'reject' || isNeededField(field, spec, entity)
             ? undefined
             : spec.onInvalid,
         regionIndex: regionIndex(field),
@@ -344,10 +339,7 @@ export function mapValues(
     }
     const cell = fields[index];
     const region = regionIndex < 0 ? undefined : rowRegion(fields[regionIndex]);
-    const value =
-      rules === undefined
-        ? normalizeValue(cell, spec, region)
-        : normalizeWithRules(cell, spec, rules, region);
+    const value = normalizeCell(cell, spec, rules, region);
     if (value !== undefined && !(value instanceof Invalid)) {
       out.push(value);
       continue;

@@ -258,6 +258,18 @@ export function normalizeWithRules(
   return valueOfText(text, spec, rowRegion);
 }
 
+/** A cell of a field read with its CellRules when it has any (normalizeWithRules), else normalizeValue. */
+export function normalizeCell(
+  raw: string | undefined,
+  spec: FieldSpec,
+  rules: CellRules | undefined,
+  rowRegion?: string,
+): Scalar | undefined | Invalid {
+  return rules === undefined
+    ? normalizeValue(raw, spec, rowRegion)
+    : normalizeWithRules(raw, spec, rules, rowRegion);
+}
+
 /**
  * The CellRules of a field from its settings (null values and map keys as cellRuleKey gives them), or
  * undefined when it has none: normalizeValue then does all.

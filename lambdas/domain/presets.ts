@@ -1,4 +1,4 @@
-import type { CrmSyncConfigInput } from './config';
+import { type CrmSyncConfigInput, isNeededField } from './config';
 
 type EntityInput = CrmSyncConfigInput['entities'][string];
 
@@ -17,11 +17,10 @@ const OPTIONAL_PHONE = { type: 'phone', region: 'US', validity: 'possible' } as 
  * phone is E.164, a date ISO-8601). The key, required fields and the updatedAt field still reject.
  */
 function tolerant(entity: EntityInput): EntityInput {
-  const needed = new Set([entity.target.key, entity.updatedAt]);
   const fields = Object.fromEntries(
     Object.entries(entity.fields).map(([name, f]) => [
       name,
-      f.required || needed.has(name) || (f.type ?? 'string') === 'string' ? f : { onInvalid: 'drop', ...f },
+      isNeededField(name, f, entity) || (f.type ?? 'string') === 'string' ? f : { onInvalid: 'drop', ...f },
     ]),
   ) as EntityInput['fields'];
   return { ...entity, fields };
