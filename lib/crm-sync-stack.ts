@@ -6,6 +6,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
 import { TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
@@ -67,6 +68,8 @@ export class CrmSyncStack extends Stack {
   readonly mirrorFunction: WorkerFunction;
   readonly checkRejectsFunction: WorkerFunction;
   readonly reconcileFunction: WorkerFunction;
+  /** Records failed, timed-out, aborted and redriven executions of the run state machine. */
+  readonly executionStatusFunction: WorkerFunction;
   readonly workflow: SyncStateMachine;
   readonly triggerDeadLetterQueue: sqs.Queue;
   /** Backup and restore of the target tables: the Snapshot and Restore state machines. */
@@ -249,7 +252,6 @@ export class CrmSyncStack extends Stack {
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
       bucket: this.bucket,
-      ledger: this.ledger,
       planFunction: plan,
       transformFunction: transform,
       mergeFunction: merge,
@@ -301,6 +303,8 @@ export class CrmSyncStack extends Stack {
       });
     }
 
+    this.executionStatusFunction = this.addExecutionStatusRecorder(common);
+
     this.syncSchedules = Object.values(props.config.entities).some((e) => e.schedule !== undefined)
       ? new SyncSchedules(this, 'SyncSchedules', {
           config: props.config,
@@ -324,6 +328,52 @@ export class CrmSyncStack extends Stack {
 
     this.addOutputs(props.config);
     this.acknowledgeFindings();
+  }
+
+  /**
+   * The recorder of the run state machine's execution status changes: no state catches a failure
+   * (so a redrive re-runs the failed step), and a failed, timed-out or aborted execution, which no
+   * Catch would see, is recorded here from EventBridge: the run FAILED, its report, RunFinished and
+   * the lock freed. A redriven execution (RUNNING with a redrive count) takes the lock again, or is
+   * stopped while another run of the entity holds it.
+   */
+  private addExecutionStatusRecorder(common: {
+    configFile: string;
+    environment: Record<string, string>;
+  }): WorkerFunction {
+    const recorder = new WorkerFunction(this, 'ExecutionStatusFunction', {
+      ...common,
+      handler: 'execution-status',
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+    });
+    const fn = recorder.function;
+    this.ledger.grantReadWriteData(fn);
+    this.bucket.grantPut(fn, `${PREFIX.reports}*`);
+    events.EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
+    this.workflow.stateMachine.grantExecution(fn, 'states:StopExecution');
+    new events.Rule(this, 'ExecutionStatus', {
+      description: 'Records failed, timed-out, aborted and redriven executions of the run state machine',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: [EXECUTION_STATUS_CHANGE],
+        detail: {
+          stateMachineArn: [this.workflow.stateMachine.stateMachineArn],
+          $or: [
+            { status: [...FAILED_STATUSES] },
+            { status: ['RUNNING'], redriveCount: [{ numeric: ['>', 0] }] },
+          ],
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(fn, {
+          deadLetterQueue: this.triggerDeadLetterQueue,
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+        }),
+      ],
+    });
+    return recorder;
   }
 
   /**
@@ -374,6 +424,17 @@ export class CrmSyncStack extends Stack {
       this.checkRejectsFunction,
       this.reconcileFunction,
     ];
+    acknowledgeBucketWorker(
+      this.executionStatusFunction,
+      this.bucket,
+      ['reports'],
+      'the reports of failed runs, one folder per run id.',
+    );
+    acknowledge(
+      this.executionStatusFunction,
+      `IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(this.workflow.stateMachine)}"}]}]}:*]`,
+      "StopExecution of the run state machine's own executions (a redrive that finds the entity busy): execution names are not known at deploy time.",
+    );
     for (const worker of workers) {
       acknowledgeBucketWorker(
         worker,

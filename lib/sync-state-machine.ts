@@ -1,5 +1,4 @@
 import { Duration } from 'aws-cdk-lib';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -34,12 +33,7 @@ export const STATE = {
   isMatched: 'IsMatched',
   succeeded: 'RunSucceeded',
   mismatch: 'ReconciliationMismatch',
-  recordFailure: 'RecordFailure',
-  reportFailure: 'ReportFailure',
   emitFinished: 'EmitRunFinished',
-  emitFailed: 'EmitRunFailed',
-  failed: 'RunFailed',
-  claimFailed: 'ClaimFailed',
 } as const;
 
 /** Errors no retry can fix: the input or the config is wrong. */
@@ -96,7 +90,6 @@ export const TRANSIENT_RETRY: sfn.RetryProps = {
 
 export interface SyncStateMachineProps {
   readonly bucket: s3.IBucket;
-  readonly ledger: dynamodb.ITable;
   readonly planFunction: lambda.IFunction;
   readonly transformFunction: lambda.IFunction;
   readonly mergeFunction: lambda.IFunction;
@@ -145,13 +138,13 @@ export interface SyncStateMachineProps {
 /**
  * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
  * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
- * same partitions, and table scan segments) → Reconcile, with every failure after the claim
- * recorded in the ledger.
+ * same partitions, and table scan segments) → Reconcile. No state catches a failure: a failed task
+ * fails the execution there, so a redrive re-runs it; the stack's recorder of execution status
+ * changes records the failed run.
  */
 export class SyncStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
   readonly logGroup: logs.LogGroup;
-  private readonly recordFailure: tasks.DynamoUpdateItem;
 
   constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
     super(scope, id);
@@ -164,55 +157,6 @@ export class SyncStateMachine extends Construct {
       );
     }
     const noRetry: sfn.RetryProps = { errors: [...PERMANENT_ERRORS], maxAttempts: 0 };
-
-    const runFailed = new sfn.Fail(this, STATE.failed, {
-      errorPath: sfn.JsonPath.stringAt('$.error.Error'),
-      causePath: sfn.JsonPath.stringAt('$.error.Cause'),
-    });
-    const recordFailure = new tasks.DynamoUpdateItem(this, STATE.recordFailure, {
-      table: props.ledger,
-      key: {
-        pk: tasks.DynamoAttributeValue.fromString(
-          sfn.JsonPath.format('RUN#{}', sfn.JsonPath.stringAt('$.claim.runId')),
-        ),
-        sk: tasks.DynamoAttributeValue.fromString('RUN'),
-      },
-      updateExpression: 'SET #s = :s, #e = :e, #c = :c, #f = :f',
-      expressionAttributeNames: { '#s': 'status', '#e': 'error', '#c': 'cause', '#f': 'finishedAt' },
-      expressionAttributeValues: {
-        ':s': tasks.DynamoAttributeValue.fromString('FAILED'),
-        ':e': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.error.Error')),
-        ':c': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.error.Cause')),
-        ':f': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stateEnteredTime),
-      },
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    this.recordFailure = recordFailure;
-    recordFailure.addRetry({ ...TRANSIENT_RETRY, errors: ['States.ALL'] });
-
-    // A run that fails still gets its report (from the ledger) and its RunFinished event. Neither
-    // may hide the failure: if they fail, the run goes on to RunFailed with its own error.
-    const reportFailure = new tasks.LambdaInvoke(this, STATE.reportFailure, {
-      lambdaFunction: props.reconcileFunction,
-      payloadResponseOnly: true,
-      payload: sfn.TaskInput.fromObject({
-        action: 'report-failure',
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-      }),
-      resultPath: '$.failureReport',
-      taskTimeout,
-    });
-    reportFailure.addRetry(TRANSIENT_RETRY);
-    const emitFailed = this.runFinishedEvent(STATE.emitFailed, {
-      runId: sfn.JsonPath.stringAt('$.claim.runId'),
-      entity: sfn.JsonPath.stringAt('$.claim.entity'),
-      status: 'FAILED',
-      error: sfn.JsonPath.stringAt('$.error.Error'),
-      summary: sfn.JsonPath.format('reports/{}/summary.json', sfn.JsonPath.stringAt('$.claim.runId')),
-    });
-    reportFailure.addCatch(emitFailed, { resultPath: '$.failureReportError' });
-    emitFailed.addCatch(runFailed, { resultPath: '$.eventError' });
-    recordFailure.next(reportFailure).next(emitFailed).next(runFailed);
 
     const claim = new tasks.LambdaInvoke(this, STATE.claim, {
       lambdaFunction: props.planFunction,
@@ -227,15 +171,10 @@ export class SyncStateMachine extends Construct {
     });
     // One run per entity at a time: wait for the running one (up to about two hours), then fail.
     claim.addRetry(noRetry).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
-    claim.addCatch(
-      new sfn.Fail(this, STATE.claimFailed, {
-        errorPath: sfn.JsonPath.stringAt('$.error.Error'),
-        causePath: sfn.JsonPath.stringAt('$.error.Cause'),
-      }),
-      { resultPath: '$.error' },
-    );
 
-    // A task after the claim: permanent errors are not retried, and any failure is recorded.
+    // A task after the claim: permanent errors are not retried. No task catches: a failure fails the
+    // execution at the task, where a redrive takes it up (the recorder of the execution's status
+    // changes records the failed run, its report and RunFinished, and frees the lock).
     const runTask = (
       id: string,
       fn: lambda.IFunction,
@@ -250,7 +189,6 @@ export class SyncStateMachine extends Construct {
         taskTimeout,
       });
       task.addRetry(noRetry).addRetry(TRANSIENT_RETRY);
-      task.addCatch(recordFailure, { resultPath: '$.error' });
       return task;
     };
 
@@ -485,7 +423,6 @@ export class SyncStateMachine extends Construct {
     });
     map.itemProcessor(processor);
     map.addRetry({ errors: ['States.ItemReaderFailed', 'States.ResultWriterFailed'], maxAttempts: 2 });
-    map.addCatch(this.recordFailure, { resultPath: '$.error' });
     return map;
   }
 }

@@ -16,7 +16,8 @@ export type HandlerName =
   | 'reconcile'
   | 'scheduled-sync'
   | 'snapshot'
-  | 'restore';
+  | 'restore'
+  | 'execution-status';
 
 export interface WorkerFunctionProps {
   /** Handler module under `lambdas/handlers/`. */

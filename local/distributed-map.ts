@@ -97,6 +97,13 @@ export async function runDistributedMap(options: {
    * (a merge child holds its whole partition). Unset: MaxConcurrency alone.
    */
   processConcurrency?: number | undefined;
+  /**
+   * A redrive of this Map: the Map Run it started before. Its children that succeeded (as its
+   * ResultWriter recorded them) are not run again; the others are, as a Map Run redrive does.
+   */
+  mapRunId?: string | undefined;
+  /** Told the Map Run's id when it starts (a redrive needs it). */
+  onMapRun?: ((mapRunId: string) => void) | undefined;
 }): Promise<unknown> {
   const { state, input, context, store } = options;
   const reader = state.ItemReader as
@@ -147,8 +154,21 @@ export async function runDistributedMap(options: {
   }
 
   const processor = state.ItemProcessor as Record<string, unknown>;
-  const mapRunId = `${options.stateName}-${randomUUID().slice(0, 8)}`;
+  const mapRunId = options.mapRunId ?? `${options.stateName}-${randomUUID().slice(0, 8)}`;
   const mapRunArn = `${options.executionArn.replace(':execution:', ':mapRun:')}/${mapRunId}`;
+  options.onMapRun?.(mapRunId);
+  const writer = state.ResultWriter as { Parameters?: unknown; Arguments?: unknown } | undefined;
+  const destination = writer
+    ? (evalTemplate(writer.Parameters ?? writer.Arguments, input, context) as {
+        Bucket: string;
+        Prefix?: string;
+      })
+    : undefined;
+  const prefix = destination
+    ? `${destination.Prefix ? `${destination.Prefix.replace(/\/$/, '')}/` : ''}${mapRunId}/`
+    : '';
+  const before =
+    options.mapRunId && destination ? await succeededBefore(store, destination.Bucket, prefix) : new Map();
   // MaxConcurrencyPath: read from the state's input, a non-negative integer (0: no limit), as in AWS.
   const concurrency =
     typeof state.MaxConcurrencyPath === 'string'
@@ -171,6 +191,12 @@ export async function runDistributedMap(options: {
   await Promise.all(
     payloads.map((payload, i) =>
       limit(async () => {
+        const kept = before.get(i);
+        if (kept && kept.Input === JSON.stringify(payload)) {
+          records[i] = kept;
+          done++;
+          return;
+        }
         const start = new Date().toISOString();
         const base = {
           ExecutionArn: `${mapRunArn}:${i}`,
@@ -206,14 +232,9 @@ export async function runDistributedMap(options: {
     ),
   );
 
-  const writer = state.ResultWriter as { Parameters?: unknown; Arguments?: unknown } | undefined;
   let output: unknown = records.map((r) => (r.Output ? JSON.parse(r.Output) : null));
-  if (writer) {
-    const p = evalTemplate(writer.Parameters ?? writer.Arguments, input, context) as {
-      Bucket: string;
-      Prefix?: string;
-    };
-    const prefix = `${p.Prefix ? `${p.Prefix.replace(/\/$/, '')}/` : ''}${mapRunId}/`;
+  if (destination) {
+    const p = destination;
     const succeeded = records.filter((r) => r.Status === 'SUCCEEDED');
     const failures = records.filter((r) => r.Status === 'FAILED');
     const files: Record<'SUCCEEDED' | 'FAILED' | 'PENDING', Array<{ Key: string; Size: number }>> = {
@@ -254,4 +275,26 @@ export async function runDistributedMap(options: {
     );
   }
   return output;
+}
+
+/** The children of an earlier attempt of a Map Run that succeeded, by index (its SUCCEEDED_n.json). */
+async function succeededBefore(
+  store: ObjectStore,
+  bucket: string,
+  prefix: string,
+): Promise<Map<number, ChildRecord>> {
+  const kept = new Map<number, ChildRecord>();
+  let manifest: { ResultFiles?: { SUCCEEDED?: Array<{ Key: string }> } };
+  try {
+    manifest = JSON.parse(await store.getText(bucket, `${prefix}manifest.json`)) as typeof manifest;
+  } catch {
+    return kept; // the attempt ended before it wrote its results: every child runs again
+  }
+  for (const f of manifest.ResultFiles?.SUCCEEDED ?? []) {
+    for (const r of JSON.parse(await store.getText(bucket, f.Key)) as ChildRecord[]) {
+      const index = Number(r.ExecutionArn.slice(r.ExecutionArn.lastIndexOf(':') + 1));
+      if (Number.isSafeInteger(index)) kept.set(index, r);
+    }
+  }
+  return kept;
 }

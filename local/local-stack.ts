@@ -8,10 +8,11 @@ import {
   UpdateItemCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
 import type { RunSummary } from '../lambdas/domain/report';
 import type { HandlerName } from '../lib/worker-function';
@@ -24,6 +25,7 @@ import {
 } from './distributed-map';
 import { type Emulators, LOCAL, startEmulators } from './emulators';
 import { appendEvents } from './events';
+import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
@@ -64,6 +66,19 @@ export interface LocalStackOptions {
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
+
+/** The name of the middleware that binds a handler's client to the local stack. */
+const LOCAL_BINDING = 'crmSyncLocalBinding';
+
+/** The ARN of the local sync state machine. */
+export const STATE_MACHINE_ARN = `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`;
+
+/** How an execution of a local state machine ended. */
+export interface ExecutionResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  output: unknown;
+  error?: { name: string; message: string };
+}
 
 /** The run summary that `crm-sync local run --json` prints (DESIGN.md, "Local mode"). */
 export interface LocalRunResult {
@@ -111,6 +126,10 @@ export class LocalStack {
   private s3!: S3Client;
   private dynamodb!: DynamoDBClient;
   private injector: FaultInjector | undefined;
+  /** Executions running now, by ARN (StopExecution aborts them). */
+  private readonly running = new Map<string, { abort: () => void }>();
+  /** The error and cause a StopExecution gave, until its execution ends. */
+  private readonly stopped = new Map<string, { name: string; message: string }>();
 
   private constructor(private readonly options: LocalStackOptions) {}
 
@@ -126,6 +145,22 @@ export class LocalStack {
 
   tableOf(entity: string): string {
     return this.options.config.entities[entity]?.target.tableName ?? LOCAL.targetTable(entity);
+  }
+
+  /** The state dir the stack keeps its data, reports and execution records in. */
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
+  /** The ETag of an object of the local bucket (quotes removed), or undefined when there is none. */
+  async objectEtag(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: LOCAL.bucket, Key: key }));
+      return (out.ETag ?? '').replaceAll('"', '');
+    } catch (err) {
+      if ((err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchKey') return undefined;
+      throw err;
+    }
   }
 
   get s3Client(): S3Client {
@@ -181,6 +216,7 @@ export class LocalStack {
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
     await this.ensureTables();
+    this.installServiceBindings();
     const faults = this.options.faults;
     if (faults && Object.values(faults.rates).some((r) => r !== undefined)) {
       this.injector = new FaultInjector({ ...faults, onProgress: this.options.onProgress });
@@ -193,6 +229,42 @@ export class LocalStack {
         Object.fromEntries(this.tableKeys().map((t) => [t.name, t.keys.map((k) => k.name)])),
       );
     }
+  }
+
+  /**
+   * The services the handlers call that have no emulator: EventBridge PutEvents goes to the local
+   * event bus (events.jsonl), Step Functions StopExecution stops a local execution. Installed on the
+   * handlers' own clients (created once per process), replaced by the latest stack.
+   */
+  private installServiceBindings(): void {
+    const { eventBridge } =
+      require('../lambdas/adapters/events') as typeof import('../lambdas/adapters/events');
+    const { sfn } = require('../lambdas/adapters/sfn') as typeof import('../lambdas/adapters/sfn');
+    const stateDir = this.options.stateDir;
+    eventBridge.middlewareStack.add(
+      (_next, context) => async (args) => {
+        if (context.commandName !== 'PutEventsCommand') {
+          throw new Error(`local stack: EventBridge ${context.commandName} has no local binding`);
+        }
+        return { output: { ...appendEvents(stateDir, args.input), $metadata: {} }, response: {} } as never;
+      },
+      { step: 'initialize', name: LOCAL_BINDING, override: true },
+    );
+    sfn.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'StopExecutionCommand') return next(args);
+        const input = args.input as { executionArn?: string; error?: string; cause?: string };
+        if (
+          !this.stopExecution(input.executionArn ?? '', input.error ?? 'ExecutionAborted', input.cause ?? '')
+        ) {
+          throw Object.assign(new Error(`execution ${input.executionArn} is not running`), {
+            name: 'ExecutionDoesNotExist',
+          });
+        }
+        return { output: { stopDate: new Date(), $metadata: {} }, response: {} } as never;
+      },
+      { step: 'initialize', name: LOCAL_BINDING, override: true },
+    );
   }
 
   /** The tables of the stack and their key attributes. */
@@ -320,23 +392,40 @@ export class LocalStack {
       force?: boolean;
     },
     which: 'sync' | 'snapshot' | 'restore' = 'sync',
-  ): Promise<{
-    status: 'SUCCEEDED' | 'FAILED';
-    output: unknown;
-    error?: { name: string; message: string };
-  }> {
+    /** Redrive this execution: continue it from the state it failed in, as Step Functions does. */
+    redrive?: ExecutionRecord,
+  ): Promise<ExecutionResult> {
     const loaded = loadLocalDefinition(this.options.config, this.options.configFile, this.options.stateDir);
     const { functions } = loaded;
     const definition = which === 'sync' ? loaded.definition : loaded.machines?.[which];
     if (!definition) throw new Error(`local runner: no ${which} state machine in the cached definition`);
-    const executionName = randomUUID();
-    const executionArn = `arn:aws:states:${LOCAL.region}:${LOCAL.account}:execution:crm-sync:${executionName}`;
+    const name = redrive?.name ?? randomUUID();
+    const executionArn =
+      redrive?.executionArn ?? `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
+    const record: ExecutionRecord = redrive
+      ? { ...redrive, status: 'RUNNING', redriveCount: redrive.redriveCount + 1 }
+      : {
+          executionArn,
+          name,
+          machine: which,
+          input,
+          startedAt: new Date().toISOString(),
+          status: 'RUNNING',
+          redriveCount: 0,
+          mapRuns: {},
+        };
+    const { stateDir } = this.options;
+    saveExecution(stateDir, record);
+    const executionName = name;
     const context = {
-      Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() },
-      StateMachine: {
-        Id: `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`,
-        Name: 'crm-sync',
+      Execution: {
+        Id: executionArn,
+        Name: executionName,
+        Input: record.input,
+        StartTime: record.startedAt,
+        RedriveCount: record.redriveCount,
       },
+      StateMachine: { Id: STATE_MACHINE_ARN, Name: 'crm-sync' },
       State: {
         get EnteredTime() {
           return new Date().toISOString();
@@ -382,6 +471,12 @@ export class LocalStack {
           handlers[name] = (mapInput) =>
             runDistributedMap({
               stateName: name,
+              // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
+              mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
+              onMapRun: (id: string) => {
+                record.mapRuns[name] = id;
+                saveExecution(stateDir, record);
+              },
               state: original,
               input: mapInput,
               context,
@@ -435,31 +530,119 @@ export class LocalStack {
       retryIntervalMs === undefined
         ? {}
         : { retryIntervalOverrides: Object.fromEntries(stateNames.map((n) => [n, retryIntervalMs])) };
-    const def = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
+    const def = JSON.parse(JSON.stringify(definition)) as {
+      StartAt: string;
+      States: Record<string, Record<string, unknown>>;
+    };
     bind(def.States);
+    // A redrive continues from the state the execution failed in, with that state's input.
+    const start = redrive?.state;
+    if (redrive && !start)
+      throw new Error(`local runner: execution ${executionArn} entered no state to redrive`);
+    if (start) def.StartAt = start.name;
+    // A redrive starts past states that are then unreachable: the definition was validated when it ran.
     const machine = new StateMachine(def as never, {
-      validationOptions: { checkArn: false, checkPaths: false },
+      validationOptions: start ? { noValidate: true } : { checkArn: false, checkPaths: false },
     });
-    const execution = machine.run(input as never, {
+    if (redrive && which === 'sync') {
+      // The redrive's RUNNING event first: the recorder takes the entity's lock again, or stops the
+      // execution while another run holds it (here: before its first state runs).
+      const taken = (await this.recordStatus(record, 'RUNNING')) as { outcome?: string; holder?: string };
+      if (taken.outcome === 'busy') {
+        const error = {
+          name: 'EntityBusyError',
+          message: `run ${taken.holder} of the entity is running: redrive after it ends`,
+        };
+        Object.assign(record, { status: 'ABORTED', error, stoppedAt: new Date().toISOString() });
+        saveExecution(stateDir, record);
+        await this.recordStatus(record, 'ABORTED');
+        return { status: 'FAILED', output: null, error };
+      }
+    }
+    const execution = machine.run((start ? start.input : input) as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
       context: context as never,
     });
-    if (progress) {
-      void (async () => {
-        for await (const e of execution.eventLogs) {
-          if (e.type === 'StateEntered' && e.index === undefined) progress(`→ ${e.state.name}`);
-          if (e.type === 'StateRetried' && e.index === undefined) progress(`↻ ${e.state.name} retried`);
+    this.running.set(executionArn, execution);
+    void (async () => {
+      for await (const e of execution.eventLogs) {
+        if ('index' in e && e.index !== undefined) continue;
+        if (e.type === 'StateEntered') {
+          record.state = { name: e.state.name, input: e.state.input };
+          saveExecution(stateDir, record);
+          progress?.(`→ ${e.state.name}`);
         }
-      })().catch(() => {});
-    }
+        if (e.type === 'StateRetried') progress?.(`↻ ${e.state.name} retried`);
+      }
+    })().catch(() => {});
+    let result: ExecutionResult;
     try {
-      const output = await execution.result;
-      return { status: 'SUCCEEDED', output };
+      result = { status: 'SUCCEEDED', output: await execution.result };
+      record.status = 'SUCCEEDED';
     } catch (err) {
       const e = err as Error & { cause?: unknown };
       const inner = e.cause instanceof Error ? e.cause : e;
-      return { status: 'FAILED', output: null, error: { name: inner.name, message: inner.message } };
+      const aborted = e instanceof ExecutionAbortedError;
+      const error = aborted
+        ? (this.stopped.get(executionArn) ?? {
+            name: 'ExecutionAborted',
+            message: 'the execution was stopped',
+          })
+        : { name: inner.name, message: inner.message };
+      result = { status: 'FAILED', output: null, error };
+      record.status = aborted ? 'ABORTED' : 'FAILED';
+      record.error = error;
+    } finally {
+      this.running.delete(executionArn);
+      this.stopped.delete(executionArn);
     }
+    record.stoppedAt = new Date().toISOString();
+    saveExecution(stateDir, record);
+    // EventBridge's "Execution Status Change" rule: the recorder records the failed run.
+    if (which === 'sync' && record.status !== 'SUCCEEDED') await this.recordStatus(record, record.status);
+    return result;
+  }
+
+  /**
+   * Delivers an "Execution Status Change" event of the sync state machine to the execution-status
+   * recorder, as the stack's EventBridge rule does: a failed, timed-out or aborted execution, or a
+   * redriven one (RUNNING with its redrive count).
+   */
+  async recordStatus(record: ExecutionRecord, status: ExecutionRecord['status']): Promise<unknown> {
+    const now = Date.now();
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': EXECUTION_STATUS_CHANGE,
+      source: 'aws.states',
+      account: LOCAL.account,
+      time: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'),
+      region: LOCAL.region,
+      resources: [record.executionArn],
+      detail: {
+        executionArn: record.executionArn,
+        stateMachineArn: STATE_MACHINE_ARN,
+        name: record.name,
+        status,
+        startDate: Date.parse(record.startedAt),
+        stopDate: status === 'RUNNING' ? null : now,
+        input: JSON.stringify(record.input),
+        error: status === 'RUNNING' ? null : (record.error?.name ?? null),
+        cause: status === 'RUNNING' ? null : (record.error?.message ?? null),
+        redriveCount: record.redriveCount,
+        ...(status === 'RUNNING' && record.redriveCount > 0 ? { redriveDate: now } : {}),
+      },
+    };
+    return this.invoke('execution-status', event);
+  }
+
+  /** Stops a running execution (StopExecution): it ends ABORTED with this error and cause. */
+  stopExecution(executionArn: string, error: string, cause: string): boolean {
+    const execution = this.running.get(executionArn);
+    if (!execution) return false;
+    this.stopped.set(executionArn, { name: error, message: cause });
+    execution.abort();
+    return true;
   }
 
   /** Runs the Snapshot or Restore state machine (lib/snapshot-state-machine.ts) on an input. */

@@ -48,12 +48,13 @@ export function writeFailureReport(stateDir: string, run: RunStatusView): { summ
  * talks to its emulator); other results are returned as they are.
  */
 export async function withFailureReport(result: LocalRunResult, stateDir: string): Promise<LocalRunResult> {
-  if (result.status !== 'FAILED' || !result.runId || result.reports.summary) return result;
+  // A run Reconcile reported keeps that report; a failed run's report says how to resume it here.
+  if (result.status !== 'FAILED' || !result.runId || result.counts) return result;
   const ledger = localLedger();
   const run = await ledger.getRun(result.runId);
   if (!run) return result;
   const view = runStatusView(run, await ledger.listSteps(result.runId));
-  return { ...result, reports: writeFailureReport(stateDir, view) };
+  return { ...result, reports: { ...result.reports, ...writeFailureReport(stateDir, view) } };
 }
 
 /**

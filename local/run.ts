@@ -4,7 +4,8 @@ import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
-import { deriveRunId, forcedRerun } from '../lambdas/domain/run';
+import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
+import { type ExecutionRecord, loadExecution, saveExecution } from './executions';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
@@ -67,19 +68,32 @@ function lambdaMessage(cause: string): string {
 
 /**
  * Local runs never overlap (one process owns a state dir), so a run of the entity still RUNNING in
- * the ledger when a new one starts belongs to a process that ended: it is marked FAILED, so it
- * holds no lock and can be resumed with `local redrive`.
+ * the ledger when a new one starts belongs to a process that ended: its execution is recorded
+ * ABORTED, as Step Functions would report a stopped one (the recorder marks the run FAILED and frees
+ * the lock), so it can be resumed with `local redrive`.
  */
-async function failInterruptedRuns(entity: string): Promise<void> {
+async function failInterruptedRuns(stack: LocalStack, entity: string): Promise<void> {
   const ledger = localLedger();
+  const cause =
+    'the local process running it ended before the run did; resume it with crm-sync local redrive';
   for (const run of await ledger.listRuns({ entity })) {
     if (run.status !== 'RUNNING') continue;
+    const record = run.executionId ? loadExecution(stack.stateDir, run.executionId) : undefined;
+    if (record) {
+      const error = { name: 'Interrupted', message: cause };
+      Object.assign(record, { status: 'ABORTED', error, stoppedAt: new Date().toISOString() });
+      saveExecution(stack.stateDir, record);
+      await stack.recordStatus(record, 'ABORTED');
+      continue;
+    }
+    // A run from a state dir written before executions were recorded.
     await ledger.updateRun(run.runId, {
       status: 'FAILED',
       error: 'Interrupted',
-      cause: 'the local process running it ended before the run did; resume it with crm-sync local redrive',
+      cause,
       finishedAt: new Date().toISOString(),
     });
+    await ledger.releaseLock(run.entity, run.runId);
   }
   // A snapshot or restore of the entity interrupted the same way would hold its lock.
   await failInterruptedBackups(entity);
@@ -104,7 +118,7 @@ export async function runLocalFile(
         configHash(entity),
         forcedRerun(options),
       );
-  await failInterruptedRuns(options.entity);
+  await failInterruptedRuns(stack, options.entity);
   const input = {
     bucket: stack.bucket,
     key,
@@ -133,15 +147,18 @@ export async function runLocalObject(
   const entity = getEntity(config, options.entity);
   const { key, etag } = object;
   const runId = deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity));
-  await failInterruptedRuns(options.entity);
+  await failInterruptedRuns(stack, options.entity);
   const input = { bucket: stack.bucket, key, etag, entity: options.entity };
   return executeRun(stack, input, runId, options.stateDir, started);
 }
 
 /**
- * Resumes a failed run (Step Functions redrive, locally): the same object and config must still
- * make the same run id, else the run is refused with RunNotResumableError. Chunks and partitions
- * that finished before the failure are not run again.
+ * Resumes a failed run as Step Functions redrives its execution: the same execution continues from
+ * the state it failed in (a Distributed Map reruns only its children that did not succeed). The
+ * same object and config must still make the same run id, else the run is refused with
+ * RunNotResumableError. A run of a state dir from before executions were recorded, or whose
+ * execution succeeded, is resumed by a new execution instead (ClaimRun's `resume`); its finished
+ * chunks and partitions are kept either way.
  */
 export async function redriveLocalRun(
   stack: LocalStack,
@@ -150,10 +167,11 @@ export async function redriveLocalRun(
   options: { stateDir: string },
 ): Promise<LocalRunResult> {
   const started = Date.now();
-  const run = await localLedger().getRun(runId);
+  const ledger = localLedger();
+  const run = await ledger.getRun(runId);
   if (!run) throw new RunNotResumableError(`no run ${runId} in the ledger (see crm-sync local runs)`);
-  getEntity(config, run.entity);
-  await failInterruptedRuns(run.entity);
+  const entity = getEntity(config, run.entity);
+  await failInterruptedRuns(stack, run.entity);
   const input = {
     bucket: run.source.bucket,
     key: run.source.key,
@@ -165,7 +183,42 @@ export async function redriveLocalRun(
     ...(run.forceDeletes ? { forceDeletes: true } : {}),
     resume: runId,
   };
-  return executeRun(stack, input, runId, options.stateDir, started);
+  // An execution that succeeded cannot be redriven (its run was failed by hand, or by a crash after
+  // it): the run is resumed by a new execution then.
+  const record = run.executionId ? loadExecution(stack.stateDir, run.executionId) : undefined;
+  if (!record || record.status === 'SUCCEEDED')
+    return executeRun(stack, input, runId, options.stateDir, started);
+
+  // A refused redrive changes nothing: the run stays as it failed.
+  const refuse = (message: string): LocalRunResult => ({
+    runId,
+    entity: run.entity,
+    status: 'FAILED',
+    counts: null,
+    duplicateKeys: 0,
+    chunks: 0,
+    partitions: 0,
+    reconciliation: null,
+    topReasons: [],
+    reports: {},
+    durationMs: Date.now() - started,
+    error: { name: 'RunNotResumableError', message },
+  });
+  const now = (await ledger.getRun(runId)) ?? run;
+  if (now.status !== 'FAILED')
+    return refuse(`run ${runId} is ${now.status}: only a failed run can be resumed`);
+  const etag = await stack.objectEtag(run.source.key);
+  const current =
+    etag === undefined
+      ? undefined
+      : deriveRunId({ ...run.source, etag }, run.entity, configHash(entity), run.rerun);
+  if (current !== runId) {
+    return refuse(
+      `run ${runId} cannot be resumed: ${sourceName(run.source)} or the config of "${run.entity}" changed ` +
+        `since it ran${current ? ` (they now make run ${current})` : ' (the object is gone)'}; start a new run`,
+    );
+  }
+  return executeRun(stack, input, runId, options.stateDir, started, record);
 }
 
 /** Runs the state machine on an input, like a trigger would, and gathers the run's result. */
@@ -175,6 +228,7 @@ async function executeRun(
   expectedRunId: string | null,
   stateDir: string,
   started: number,
+  redrive?: ExecutionRecord,
 ): Promise<LocalRunResult> {
   const { key, etag } = input;
   const faultsBefore = stack.faults?.counts();
@@ -201,7 +255,7 @@ async function executeRun(
       };
     }
   } else {
-    exec = await stack.execute(input);
+    exec = await stack.execute(input, 'sync', redrive);
   }
   const out = exec.output as Record<string, unknown> | null;
   const base: LocalRunResult = {

@@ -213,6 +213,107 @@ export class Ledger {
     );
   }
 
+  /**
+   * Remembers which run an execution claimed (`EXEC#<executionArn>` / `EXEC`), so the recorder of
+   * the execution's status changes finds the run from the event alone.
+   */
+  async recordExecution(executionArn: string, runId: string): Promise<void> {
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall({
+          pk: `EXEC#${executionArn}`,
+          sk: 'EXEC',
+          runId,
+          recordedAt: new Date().toISOString(),
+        }),
+      }),
+    );
+  }
+
+  /** The run an execution claimed, or undefined (it ended before ClaimRun did). */
+  async runOfExecution(executionArn: string): Promise<string | undefined> {
+    const out = await dynamodb.send(
+      new GetItemCommand({
+        TableName: this.table,
+        Key: marshall({ pk: `EXEC#${executionArn}`, sk: 'EXEC' }),
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.runId?.S;
+  }
+
+  /**
+   * Records that a RUNNING run failed; false when the run is no longer RUNNING (Reconcile recorded
+   * its end, or this failure was recorded already: EventBridge delivers at least once).
+   */
+  async failRun(
+    runId: string,
+    failure: { error: string; cause: string; finishedAt: string },
+  ): Promise<boolean> {
+    try {
+      await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
+          UpdateExpression: 'SET #s = :failed, #e = :e, #c = :c, #f = :f',
+          ConditionExpression: '#s = :running',
+          ExpressionAttributeNames: { '#s': 'status', '#e': 'error', '#c': 'cause', '#f': 'finishedAt' },
+          ExpressionAttributeValues: marshall({
+            ':failed': 'FAILED',
+            ':running': 'RUNNING',
+            ':e': failure.error,
+            ':c': failure.cause,
+            ':f': failure.finishedAt,
+          }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A failed run taken up again by a redrive of its execution: RUNNING, its error cleared, one
+   * more resume. False when the run is not FAILED (a duplicate event, or it ended otherwise).
+   */
+  async reopenRun(runId: string, executionArn: string, redrivenAt: string): Promise<boolean> {
+    try {
+      await dynamodb.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
+          UpdateExpression:
+            'SET #s = :running, #x = :x, #d = :d, #r = if_not_exists(#r, :zero) + :one REMOVE #e, #c, #f',
+          ConditionExpression: '#s = :failed',
+          ExpressionAttributeNames: {
+            '#s': 'status',
+            '#x': 'executionId',
+            '#r': 'resumes',
+            '#d': 'redrivenAt',
+            '#e': 'error',
+            '#c': 'cause',
+            '#f': 'finishedAt',
+          },
+          ExpressionAttributeValues: marshall({
+            ':running': 'RUNNING',
+            ':failed': 'FAILED',
+            ':x': executionArn,
+            ':d': redrivenAt,
+            ':zero': 0,
+            ':one': 1,
+          }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
   /** Records one chunk's or partition's outcome (idempotent: a retry overwrites its own record). */
   /**
    * Runs one chunk or partition as a resumable step: a step whose success the ledger already holds

@@ -1,4 +1,9 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { tracer } from './powertools';
 
 /** The Step Functions client, created once per process. */
@@ -27,5 +32,14 @@ export async function startExecution(
       };
     }
     throw err;
+  }
+}
+
+/** Stops an execution with an error and cause (it ends ABORTED); one that already ended is left. */
+export async function stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
+  try {
+    await sfn.send(new StopExecutionCommand({ executionArn, error, cause }));
+  } catch (err) {
+    if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
   }
 }

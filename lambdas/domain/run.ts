@@ -23,6 +23,12 @@ export function sourceName(source: Pick<SourceRef, 'bucket' | 'key' | 'label'>):
   return source.label ?? `s3://${source.bucket}/${source.key}`;
 }
 
+/**
+ * How long an entity's run lock holds without its run ending (ClaimRun, a redrive): a run that
+ * died without a trace frees its entity after this.
+ */
+export const LOCK_LEASE_MS = 12 * 60 * 60 * 1000;
+
 export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'MISMATCHED';
 
 /** Every data row read ends in exactly one of these buckets. */
@@ -57,6 +63,8 @@ export interface RunRecord {
   forceDeletes?: boolean | undefined;
   /** How many times the run was resumed after a failure. */
   resumes?: number | undefined;
+  /** When a redrive of its execution last took the run up again. */
+  redrivenAt?: string | undefined;
   /** A dry run: it wrote nothing to the target. */
   dryRun?: boolean | undefined;
   /** Mirror mode: the delete decision (kept when it refused the run). */

@@ -34,6 +34,7 @@ import {
   type ChunkItem,
   deriveRunId,
   forcedRerun,
+  LOCK_LEASE_MS,
   type PartitionItem,
   type RunRecord,
   type SourceRef,
@@ -153,9 +154,6 @@ function checkLayout(layout: Layout): void {
   }
 }
 
-/** How long a run may hold its entity's lock: the state machine's own time limit. */
-const LOCK_LEASE_MS = 12 * 60 * 60 * 1000;
-
 /**
  * ClaimRun: derives the run id from the object version and config, and claims it in the ledger.
  * A duplicate trigger ends here without the lock. Otherwise it takes the entity's run lock (one run
@@ -194,6 +192,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
     // it writes nothing to the target.
     const runId = deriveRunId(ref, source.entity, hash, `dry-run:${event.executionId ?? Date.now()}`);
     await ledger.claim(runRecord(runId, { dryRun: true }));
+    if (event.executionId !== undefined) await ledger.recordExecution(event.executionId, runId);
     return {
       runId,
       duplicate: false,
@@ -244,6 +243,11 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       `entity "${source.entity}" is busy: run ${lock.holder} (since ${lock.since}) is still running; run ${runId} waits`,
     );
   }
+  // The recorder of the execution's status changes finds the run from the execution's ARN.
+  const claimedBy = async (): Promise<ClaimOutput> => {
+    if (event.executionId !== undefined) await ledger.recordExecution(event.executionId, runId);
+    return claimed;
+  };
   try {
     if (source.resume !== undefined) {
       if (!own) {
@@ -254,9 +258,9 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
         });
       }
       logger.info('run resumed', { runId });
-      return claimed;
+      return claimedBy();
     }
-    if (own) return claimed;
+    if (own) return claimedBy();
     // The token the id was derived with (a forced run's `force`), and the forcing itself: a resume
     // finds the same run with them, and is forced as the run was.
     const claim = await ledger.claim(
@@ -271,7 +275,7 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
       // run id), so it stays.
       return duplicate(claim.existing.status);
     }
-    return claimed;
+    return claimedBy();
   } catch (err) {
     await ledger.releaseLock(source.entity, runId);
     throw err;

@@ -13,14 +13,7 @@ import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '.
 import { missingColumnsOf } from '../domain/mapping';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
 import { decideRejects, sumRejectCounts } from '../domain/rejects';
-import {
-  type Check,
-  type FailedRunSummary,
-  type RunSummary,
-  rejectsHeader,
-  rejectsRow,
-  topReasons,
-} from '../domain/report';
+import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
   accountingGap,
   type ChunkResult,
@@ -30,7 +23,6 @@ import {
   type WorkerJob,
   workKeys,
 } from '../domain/run';
-import { failureReport, runStatusView } from '../domain/run-status';
 import {
   compareWritten,
   type DigestCount,
@@ -641,44 +633,14 @@ export async function checkDeletesHandler(event: unknown): Promise<MirrorDecisio
   return checkMirrorDeletes(parseEvent(checkDeletesSchema, event, 'check-deletes'));
 }
 
-const reportFailureSchema = z.object({ action: z.literal('report-failure'), runId: z.string().min(1) });
-
 /**
- * ReportFailure (after RecordFailure): a run that failed before Reconcile finished still gets its
- * summary.json and report.html, built from its ledger record and steps.
- */
-export async function reportFailureHandler(event: unknown): Promise<FailedRunSummary> {
-  const { runId } = parseEvent(reportFailureSchema, event, 'report-failure');
-  const env = workerEnv();
-  const ledger = new Ledger(env.ledgerTable);
-  const run = await ledger.getRun(runId);
-  if (!run) throw new Error(`run ${runId} is not in the ledger`);
-  const { summary, html } = failureReport(
-    runStatusView(run, await ledger.listSteps(runId)),
-    'redrive the execution (Step Functions "Redrive")',
-  );
-  await putObject(
-    env.bucket,
-    summary.reports.html ?? `reports/${runId}/report.html`,
-    html,
-    'text/html; charset=utf-8',
-  );
-  await putJson(env.bucket, summary.reports.summary, summary);
-  // The run is over: the next run of the entity may start (a no-op when it never took the lock).
-  await ledger.releaseLock(run.entity, runId);
-  logger.info('failure reported', { runId, error: summary.error.name });
-  return summary;
-}
-
-/**
- * The function's tasks: CheckMirrorDeletes, CheckWrittenDigest, ReportFailure and Reconcile, told
+ * The function's tasks: CheckMirrorDeletes, CheckWrittenDigest and Reconcile, told
  * apart by `action`.
  */
-async function route(event: unknown): Promise<RunSummary | MirrorDecision | WrittenCheck | FailedRunSummary> {
+async function route(event: unknown): Promise<RunSummary | MirrorDecision | WrittenCheck> {
   const action = (event as { action?: unknown } | null)?.action;
   if (action === 'check-deletes') return checkDeletesHandler(event);
   if (action === 'check-written') return checkWrittenHandler(event);
-  if (action === 'report-failure') return reportFailureHandler(event);
   return reconcileHandler(event);
 }
 

@@ -257,7 +257,7 @@ describe('CrmSyncStack', () => {
       { handler: 'reconcile', memory: 1024, timeout: 900, task: 'Reconcile' },
     ];
 
-    it('deploys exactly the 7 workers and the snapshot/restore functions (plus CDK’s own S3 notifications handler)', () => {
+    it('deploys exactly the 7 workers, the execution-status recorder and the snapshot/restore functions (plus CDK’s own S3 notifications handler)', () => {
       // Prepare
       const functions = template.findResources('AWS::Lambda::Function');
 
@@ -272,7 +272,7 @@ describe('CrmSyncStack', () => {
       // Assess
       expect(handlers.sort()).toEqual([...STACK_HANDLERS]);
       expect(others).toEqual([expect.stringMatching(/^BucketNotificationsHandler/)]);
-      template.resourceCountIs('AWS::Lambda::Function', 10);
+      template.resourceCountIs('AWS::Lambda::Function', 11);
     });
 
     it.each(workers)(
@@ -433,9 +433,7 @@ describe('CrmSyncStack', () => {
         'verify.$': '$.verify',
       });
       expect(check.ResultPath).toBe('$.written');
-      expect(check.Catch).toEqual([
-        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
-      ]);
+      expect(check.Catch).toBeUndefined();
       expect(choice.Default).toBe('Reconcile');
       expect(branch).toMatchObject({ Variable: '$.written.byKey', BooleanEquals: true });
       expect(branch.Next).toBe('VerifyPartitionsByKey');
@@ -486,15 +484,13 @@ describe('CrmSyncStack', () => {
         'job.$': '$.plan.job',
         action: 'plan',
       });
-      // A refusal is final: no retry, recorded as the run's failure.
+      // A refusal is final: no retry; the execution fails there (the recorder records the run's failure).
       const retry = state('CheckMirrorDeletes').Retry ?? [];
       const permanent = retry.findIndex((r) => r.ErrorEquals.includes('MirrorDeleteLimitError'));
       const catchAll = retry.findIndex((r) => r.ErrorEquals.includes('States.ALL'));
       expect(retry[permanent]?.MaxAttempts).toBe(0);
       expect(permanent).toBeLessThan(catchAll);
-      expect(state('CheckMirrorDeletes').Catch).toEqual([
-        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
-      ]);
+      expect(state('CheckMirrorDeletes').Catch).toBeUndefined();
     });
 
     it('refuses a run by its rejects after TransformChunks, before mirror scans and the merge (CheckRejects)', () => {
@@ -517,13 +513,11 @@ describe('CrmSyncStack', () => {
         'transform.$': '$.transform',
       });
       expect(check.ResultPath).toBe('$.rejects');
-      // A refusal is final: no retry, recorded as the run's failure.
+      // A refusal is final: no retry; the execution fails there (the recorder records the run's failure).
       expect(retry[permanent]?.ErrorEquals).toEqual(expect.arrayContaining(['EmptyExportError']));
       expect(retry[permanent]?.MaxAttempts).toBe(0);
       expect(permanent).toBeLessThan(catchAll);
-      expect(check.Catch).toEqual([
-        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
-      ]);
+      expect(check.Catch).toBeUndefined();
     });
 
     it.each([
@@ -616,42 +610,25 @@ describe('CrmSyncStack', () => {
       expect(permanent).toBeLessThan(busy);
     });
 
-    it.each([
-      'PlanChunks',
-      'TransformChunks',
-      'CheckRejects',
-      'MergePartitions',
-      'VerifyPartitions',
-      'CheckWrittenDigest',
-      'VerifyPartitionsByKey',
-      'Reconcile',
-    ])('%s catches every error into RecordFailure → ReportFailure → EmitRunFailed → RunFailed', (name) => {
+    it('no state catches a failure, so a redrive re-runs the failed step; only a mismatch ends in a Fail state', () => {
       // Prepare
-      const catchers = state(name).Catch ?? [];
+      const all: Array<[string, AslState]> = [];
+      const walk = (states: Record<string, AslState>) => {
+        for (const [name, st] of Object.entries(states)) {
+          all.push([name, st]);
+          if (st.ItemProcessor) walk(st.ItemProcessor.States);
+        }
+      };
+      walk(definition.States);
 
       // Act
-      const recordFailure = state('RecordFailure');
+      const catching = all.filter(([, st]) => st.Catch !== undefined).map(([n]) => n);
+      const fails = all.filter(([, st]) => st.Type === 'Fail').map(([n]) => n);
 
       // Assess
-      expect(catchers).toEqual([
-        expect.objectContaining({
-          ErrorEquals: ['States.ALL'],
-          Next: 'RecordFailure',
-          ResultPath: '$.error',
-        }),
-      ]);
-      expect(recordFailure.Type).toBe('Task');
-      expect(recordFailure.Resource).toMatch(/:states:::dynamodb:updateItem$/);
-      expect(recordFailure.Next).toBe('ReportFailure');
-      expect(state('ReportFailure')).toMatchObject({
-        Type: 'Task',
-        Next: 'EmitRunFailed',
-        Parameters: { action: 'report-failure', 'runId.$': '$.claim.runId' },
-        // A report that cannot be written must not hide the run's own error
-        Catch: [expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'EmitRunFailed' })],
-      });
-      expect(state('EmitRunFailed')).toMatchObject({ Next: 'RunFailed' });
-      expect(state('RunFailed').Type).toBe('Fail');
+      expect(all.length).toBeGreaterThan(20);
+      expect(catching).toEqual(['EmitRunFinished']);
+      expect(fails).toEqual(['ReconciliationMismatch']);
     });
 
     it.each([
@@ -660,7 +637,6 @@ describe('CrmSyncStack', () => {
         'IsMatched',
         { 'status.$': '$.summary.status', 'reconciliation.$': '$.summary.reconciliation.status' },
       ],
-      ['EmitRunFailed', 'RunFailed', { status: 'FAILED', 'error.$': '$.error.Error' }],
     ])(
       '%s puts a RunFinished event (source crm-sync) on the default bus, then goes on to %s even if it fails',
       (name, next, detail) => {
@@ -721,13 +697,89 @@ describe('CrmSyncStack', () => {
     });
   });
 
+  describe('execution status recorder', () => {
+    it('a rule sends failed, timed-out, aborted and redriven executions of the run state machine to the recorder', () => {
+      // Prepare
+      const recorder = logicalId(stack, stack.executionStatusFunction.function);
+
+      // Act
+      const rules = Object.values(
+        template.findResources('AWS::Events::Rule', {
+          Properties: { EventPattern: { source: ['aws.states'] } },
+        }),
+      );
+      const rule = must(rules[0], 'execution status rule');
+
+      // Assess
+      expect(rules).toHaveLength(1);
+      expect(rule.Properties.EventPattern).toEqual({
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          stateMachineArn: [{ Ref: machineId }],
+          $or: [
+            { status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+            { status: ['RUNNING'], redriveCount: [{ numeric: ['>', 0] }] },
+          ],
+        },
+      });
+      const target = must(rule.Properties.Targets?.[0], 'rule target') as Json;
+      expect(target.Arn).toEqual({ 'Fn::GetAtt': [recorder, 'Arn'] });
+      // An event the recorder cannot take lands in the dead-letter queue, never lost.
+      expect(target).toMatchObject({
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack, stack.triggerDeadLetterQueue), 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 },
+      });
+    });
+
+    it("the recorder writes reports/* only, may stop the run state machine's executions and put events on the default bus", () => {
+      // Prepare
+      const role = logicalId(stack, stack.executionStatusFunction.role);
+
+      // Act
+      const statements = statementsOfRole(template, role);
+      const puts = statements.filter((st) => asArray(st.Action).includes('s3:PutObject'));
+      const stops = statements.filter((st) => asArray(st.Action).includes('states:StopExecution'));
+      const events = statements.filter((st) => asArray(st.Action).includes('events:PutEvents'));
+      const reads = statements.filter((st) => asArray(st.Action).some((a) => a.startsWith('s3:Get')));
+
+      // Assess
+      expect(puts.flatMap((st) => asArray(st.Resource))).toEqual([
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/reports/*']] },
+      ]);
+      expect(reads).toEqual([]);
+      expect(stops).toHaveLength(1);
+      expect(JSON.stringify(stops[0]?.Resource)).toContain(':execution:');
+      expect(JSON.stringify(stops[0]?.Resource)).toContain(machineId);
+      expect(events).toHaveLength(1);
+      expect(JSON.stringify(events[0]?.Resource)).toContain(':event-bus/default');
+    });
+
+    it('the run state machine no longer writes the ledger (the recorder records failures)', () => {
+      // Prepare
+      const machine = template.findResources('AWS::StepFunctions::StateMachine')[machineId];
+      const role = must(machine, 'state machine').Properties.RoleArn['Fn::GetAtt'][0] as string;
+      const ledger = logicalId(stack, stack.ledger);
+
+      // Act
+      const onLedger = statementsOfRole(template, role).filter((st) =>
+        JSON.stringify(st.Resource).includes(ledger),
+      );
+
+      // Assess
+      expect(onLedger).toEqual([]);
+    });
+  });
+
   describe('inbox rules', () => {
     it('has one rule per entity', () => {
       // Prepare
       const expected = entities.length;
 
       // Act
-      const rules = template.findResources('AWS::Events::Rule');
+      const rules = template.findResources('AWS::Events::Rule', {
+        Properties: { EventPattern: { source: ['aws.s3'] } },
+      });
 
       // Assess
       expect(Object.keys(rules)).toHaveLength(expected);

@@ -12,6 +12,7 @@ export const config = parseConfigText(readFileSync(configFile, 'utf8'), configFi
 /** CRM_SYNC_HANDLER of every function the example stack deploys: the 7 run workers, snapshot and restore. */
 export const STACK_HANDLERS = [
   'check-rejects',
+  'execution-status',
   'merge',
   'mirror',
   'plan',

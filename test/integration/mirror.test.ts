@@ -146,6 +146,8 @@ describe('mirror mode on the local stack', () => {
       entity: 'person',
       status: 'FAILED',
       error: 'MirrorDeleteLimitError',
+      // The execution a redrive would continue.
+      executionArn: expect.stringContaining(':execution:'),
       summary: `reports/${refused.runId}/summary.json`,
     });
     // `local events` prints both runs' events (a process of its own, as a user runs it)
