@@ -35,7 +35,8 @@ export interface MirrorPlanResult {
 }
 
 /**
- * Scan segment `segment` of as many as there are partitions (keys only) and hand each key to its
+ * Scan segment `segment` of the job's scanSegments (keys only; Plan sizes them from the table, at
+ * least as many as partitions) and hand each key to its
  * merge partition: `target/p<partition>/s<segment>.txt`. The table is read once, in parallel, and no
  * worker ever holds more than one segment's keys.
  */
@@ -44,7 +45,8 @@ export async function scanTargetSegment(job: WorkerJob, segment: number): Promis
   const entity = getEntity(env.config, job.entity);
   const keyName = entity.target.key;
   const keys: string[] = [];
-  for await (const page of scanSegment(targetTable(env, job.entity), segment, job.partitions, {
+  const segments = job.scanSegments ?? job.partitions;
+  for await (const page of scanSegment(targetTable(env, job.entity), segment, segments, {
     projection: [keyName],
     consistent: true,
   })) {
