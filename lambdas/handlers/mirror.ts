@@ -12,14 +12,33 @@ import { deleteCandidates, keyLines, keysByPartition, parseKeyLines } from '../d
 import { type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-    /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
-    action: z.enum(['scan', 'plan']),
-  }),
-  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-});
+const eventSchema = z
+  .object({
+    BatchInput: z.object({
+      job: z.looseObject({
+        runId: z.string(),
+        entity: z.string(),
+        workPrefix: z.string(),
+        partitions: z.number().int().min(1),
+        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
+        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
+      action: z.enum(['scan', 'plan']),
+    }),
+    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+  })
+  .refine(
+    (e) =>
+      e.Items.every(
+        (i) =>
+          i.partition <
+          (e.BatchInput.action === 'scan'
+            ? (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)
+            : e.BatchInput.job.partitions),
+      ),
+    { message: 'every item must be a scan segment (scan) or a partition (plan) of the job', path: ['Items'] },
+  );
 
 export interface MirrorScanResult {
   segment: number;

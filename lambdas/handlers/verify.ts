@@ -24,16 +24,31 @@ import {
 } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-    /** Data rows of the run (the plan's count): the sample rate is computed from it. */
-    rows: z.number().int().min(0),
-    /** The second pass of a full verification: every decision read back by key. */
-    byKey: z.boolean().optional(),
-  }),
-  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-});
+const eventSchema = z
+  .object({
+    BatchInput: z.object({
+      job: z.looseObject({
+        runId: z.string(),
+        entity: z.string(),
+        workPrefix: z.string(),
+        partitions: z.number().int().min(1),
+        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
+        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      /** Data rows of the run (the plan's count): the sample rate is computed from it. */
+      rows: z.number().int().min(0),
+      /** The second pass of a full verification: every decision read back by key. */
+      byKey: z.boolean().optional(),
+    }),
+    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+  })
+  .refine(
+    (e) => e.Items.every((i) => i.partition < (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)),
+    {
+      message: 'every item must be a scan segment of the job (below scanSegments, or partitions)',
+      path: ['Items'],
+    },
+  );
 
 /**
  * Verify worker `partition` of a run (one per table scan segment: `job.scanSegments`, at least as
