@@ -6,7 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { acknowledgeBucketWorker, acknowledgeStateMachine } from './nag';
+import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { BUSY_RETRY, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
 
@@ -200,10 +200,15 @@ export class SnapshotStateMachines extends Construct {
           toleratedFailurePercentage: 0,
           // STANDARD children: a segment may take longer than an EXPRESS child's 5 minutes.
           mapExecutionType: sfn.StateMachineType.STANDARD,
-          // Workers write their results to S3; the Map's own output is dropped.
+          // The children's outputs go to S3, never into the state (up to 1,000 segments' outputs
+          // would pass the 256 KiB payload limit): the Map's result is then only the results'
+          // manifest, and even that is dropped. The workers write their own per-segment results,
+          // which FinishSnapshot / FinishRestore read.
+          resultWriterV2: new sfn.ResultWriterV2({ bucket: props.bucket, prefix: 'work/map-results' }),
           resultPath: sfn.JsonPath.DISCARD,
         });
         map.itemProcessor(worker);
+        map.addRetry({ errors: ['States.ResultWriterFailed'], maxAttempts: 2 });
         map.addCatch(abort, { resultPath: '$.error' });
         start = start.next(map);
       }
@@ -264,5 +269,12 @@ export class SnapshotStateMachines extends Construct {
     }
     acknowledgeStateMachine(this.snapshotMachine, [this.snapshotFunction.function]);
     acknowledgeStateMachine(this.restoreMachine, [this.restoreFunction.function]);
+    for (const machine of [this.snapshotMachine, this.restoreMachine]) {
+      acknowledge(
+        machine,
+        `IAM5[Resource::arn:<AWS::Partition>:s3:::<${logicalId(bucket)}>/*]`,
+        'Distributed Map ResultWriter grant of CDK: the child results under work/map-results/.',
+      );
+    }
   }
 }

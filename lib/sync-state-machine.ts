@@ -242,13 +242,14 @@ export class SyncStateMachine extends Construct {
       chunksPerBatch: 1,
     });
 
-    // Mirror mode, before anything is written: scan the target's keys (one segment per partition),
+    // Mirror mode, before anything is written: scan the target's keys (segments sized by Plan from
+    // the table: $.plan.segmentsKey),
     // find each partition's delete candidates, then let CheckMirrorDeletes refuse the run when they
     // are too many. Merge mode goes straight to the merge.
     const mirrorScanMap = this.distributedMap(
       STATE.mirrorScanMap,
       workerTask(STATE.mirrorScan, props.mirrorFunction),
-      '$.plan.partitionsKey',
+      '$.plan.segmentsKey',
       '$.mirrorScan',
       { ...props, chunksPerBatch: 1 },
       { 'job.$': '$.plan.job', action: 'scan' },
@@ -284,7 +285,8 @@ export class SyncStateMachine extends Construct {
       )
       .otherwise(mergeMap);
 
-    // Verification fans out like the merge: one worker per partition (and table scan segment).
+    // Verification fans out with the table: one worker per table scan segment (Plan sizes them from
+    // the table, at least one per partition; worker i also verifies partition i).
     // In full mode the workers prove the run's puts by a digest of what the scan found written by
     // the run; only when the digests differ does a second pass read every decision by key, to name
     // the keys (and the run goes on to Reconcile either way).
@@ -292,7 +294,7 @@ export class SyncStateMachine extends Construct {
     const verifyMap = this.distributedMap(
       STATE.verifyMap,
       verify,
-      '$.plan.partitionsKey',
+      '$.plan.segmentsKey',
       '$.verify',
       { ...props, chunksPerBatch: 1 },
       { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows' },
@@ -310,7 +312,7 @@ export class SyncStateMachine extends Construct {
     const verifyByKeyMap = this.distributedMap(
       STATE.verifyByKeyMap,
       workerTask(STATE.verifyByKey, props.verifyFunction),
-      '$.plan.partitionsKey',
+      '$.plan.segmentsKey',
       '$.verify',
       { ...props, chunksPerBatch: 1 },
       { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows', byKey: true },

@@ -293,10 +293,16 @@ export async function batchGet(
   return found;
 }
 
-/** DynamoDB's approximate item count of a table (refreshed about every six hours). */
-export async function approximateItemCount(table: string): Promise<number | undefined> {
+/**
+ * DynamoDB's approximate size of a table: DescribeTable's TableSizeBytes and ItemCount, which it
+ * updates about every six hours (a table loaded since may answer 0). Undefined fields are absent.
+ */
+export async function describeTableStats(table: string): Promise<{ bytes?: number; items?: number }> {
   const out = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
-  return out.Table?.ItemCount;
+  return {
+    ...(out.Table?.TableSizeBytes !== undefined ? { bytes: out.Table.TableSizeBytes } : {}),
+    ...(out.Table?.ItemCount !== undefined ? { items: out.Table.ItemCount } : {}),
+  };
 }
 
 /**

@@ -120,6 +120,11 @@ export interface WorkerJob {
   workPrefix: string;
   /** Merge partitions the chunk winners are spread over. */
   partitions: number;
+  /**
+   * TotalSegments of the verify and mirror table scans, sized by Plan from the table (at least
+   * `partitions`; absent in jobs of older runs: as many as partitions).
+   */
+  scanSegments?: number;
   /** CSV or JSON Lines (then `columns` are the source names the mapping reads, not a header). */
   format: SourceFormat;
   /** Dry run: classify every key against the target and report, write nothing to it. */
@@ -202,6 +207,11 @@ export const workKeys = {
   transcoded: (prefix: string, format: string) => `${prefix}${TRANSCODED_SOURCE}${format}`,
   manifest: (prefix: string) => `${prefix}chunks.json`,
   partitions: (prefix: string) => `${prefix}partitions.json`,
+  /**
+   * The verify and mirror scan Maps' items (PartitionItem, one per scan segment): worker i scans
+   * segment i of the job's scanSegments and, below the partition count, verifies partition i.
+   */
+  segments: (prefix: string) => `${prefix}segments.json`,
   part: (prefix: string, partition: number, chunk: number) =>
     `${prefix}parts/p${String(partition).padStart(4, '0')}/c${String(chunk).padStart(6, '0')}.jsonl`,
   rejects: (prefix: string, chunk: number) => `${prefix}rejects/c${String(chunk).padStart(6, '0')}.jsonl`,

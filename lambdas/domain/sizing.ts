@@ -88,6 +88,17 @@ export const THROUGHPUT = {
   s3Sockets: 50,
   /** Start-up of a worker invocation inside its EXPRESS child (warm), seconds. */
   invocationOverheadSeconds: 0.3,
+  /**
+   * One strongly consistent Scan page (DynamoDB returns at most 1 MB of items a page) there and
+   * back, seconds: an assumption for sizing (a page costs 256 read units), not measured on AWS.
+   */
+  scanPageSeconds: 0.25,
+  /**
+   * CPU per scanned item of a verify worker (unmarshal, content digest, provenance, set digest):
+   * measured at 13.6 µs an item locally (73,600 items/s of 7-field contacts on one core), counted
+   * 3.5× slower on Lambda like the transform. Mirror's key-only scan costs less; it is sized alike.
+   */
+  scanCpuSecondsPerItem: 48e-6,
 } as const;
 
 /** Work is sized to finish in this share of a worker's time limit (the rest absorbs slow starts). */
@@ -104,6 +115,10 @@ export const MAX_CHUNK_BYTES = 128 * MiB;
 const TARGET_CHUNKS = 400;
 /** Chunk size when the config sets none and nothing is known of the file. */
 export const DEFAULT_CHUNK_BYTES = MIN_CHUNK_BYTES;
+/** Bytes of one Scan page at most (DynamoDB's 1 MB limit of a Scan response). */
+export const SCAN_PAGE_BYTES = MiB;
+/** DynamoDB's limit of TotalSegments in a parallel Scan. */
+export const MAX_SCAN_SEGMENTS = 1_000_000;
 /** Partitions are numbered p0000–p9999 in the work keys. */
 export const MAX_PARTITIONS = 10_000;
 /**
@@ -553,4 +568,63 @@ export function sampleRows(
 /** Average row bytes of a sample, or the sample's size when not one whole row fits in it. */
 export function averageRowBytes(sample: { rows: number; bytes: number }, sampleBytes: number): number {
   return sample.rows > 0 ? sample.bytes / sample.rows : Math.max(1, sampleBytes);
+}
+
+/** DescribeTable's TableSizeBytes and ItemCount (DynamoDB updates them about every six hours). */
+export interface TableStats {
+  bytes: number;
+  items: number;
+}
+
+export interface ScanSegmentsInput {
+  /** DescribeTable's answer, or nothing when it gave none. */
+  table: TableStats | undefined;
+  /** Data rows of this run: the merge may add as many items before the verify scan. */
+  rows: number;
+  /** Estimated bytes of one item (the layout's itemBytes). */
+  itemBytes: number;
+  /** Merge partitions of the run: there are as many verify workers at least. */
+  partitions: number;
+}
+
+export interface ScanSegments {
+  /** TotalSegments of the verify and mirror scans: one worker each. */
+  segments: number;
+  /** The table the segments are sized for (an upper estimate). */
+  tableItems: number;
+  tableBytes: number;
+  /** Estimated seconds one worker scans its segment. */
+  secondsPerSegment: number;
+}
+
+/**
+ * How many parallel scan segments the verify scan (full mode) and mirror mode's key scan use, so
+ * that one worker scans its segment in half its time limit (WORKER_TIME_SHARE of the verify
+ * function's timeout): each 1 MB page costs THROUGHPUT.scanPageSeconds, each item
+ * THROUGHPUT.scanCpuSecondsPerItem. The table is what DescribeTable said plus every row of this run
+ * (a stale answer, six hours old, cannot size a table smaller than the run makes it; the larger of
+ * its bytes and its items at `itemBytes` counts). At least `partitions` (those workers run anyway,
+ * and verify worker i also reads partition i by key), at most MAX_SCAN_SEGMENTS.
+ */
+export function scanSegmentsFor(input: ScanSegmentsInput): ScanSegments {
+  const itemBytes = Math.max(1, input.itemBytes);
+  const rows = Math.max(0, input.rows);
+  const described = {
+    items: Math.max(0, input.table?.items ?? 0),
+    bytes: Math.max(0, input.table?.bytes ?? 0),
+  };
+  const tableItems = described.items + rows;
+  const tableBytes = Math.max(described.bytes, described.items * itemBytes) + rows * itemBytes;
+  const scanSeconds =
+    Math.ceil(tableBytes / SCAN_PAGE_BYTES) * THROUGHPUT.scanPageSeconds +
+    tableItems * THROUGHPUT.scanCpuSecondsPerItem;
+  const budget = FUNCTIONS.verify.timeoutSeconds * WORKER_TIME_SHARE - THROUGHPUT.invocationOverheadSeconds;
+  const byTime = Math.ceil(scanSeconds / budget);
+  const segments = clamp(Math.max(byTime, Math.floor(input.partitions)), 1, MAX_SCAN_SEGMENTS);
+  return {
+    segments,
+    tableItems,
+    tableBytes,
+    secondsPerSegment: THROUGHPUT.invocationOverheadSeconds + scanSeconds / segments,
+  };
 }

@@ -148,8 +148,12 @@ export interface Mismatch {
   scope: 'run' | 'table' | 'mirror';
 }
 
-/** What one verify invocation returns per partition (never items). */
+/** What one verify invocation returns per worker (never items). */
 export interface VerifyResult {
+  /**
+   * The worker: table scan segment `partition` (of the job's scanSegments) and, below the run's
+   * partition count, merge partition `partition`. Its problems are in mismatches/p<partition>.
+   */
   partition: number;
   /** Decisions of the run checked against the target. */
   verified: number;

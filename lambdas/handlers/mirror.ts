@@ -12,14 +12,33 @@ import { deleteCandidates, keyLines, keysByPartition, parseKeyLines } from '../d
 import { type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-    /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
-    action: z.enum(['scan', 'plan']),
-  }),
-  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-});
+const eventSchema = z
+  .object({
+    BatchInput: z.object({
+      job: z.looseObject({
+        runId: z.string(),
+        entity: z.string(),
+        workPrefix: z.string(),
+        partitions: z.number().int().min(1),
+        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
+        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
+      action: z.enum(['scan', 'plan']),
+    }),
+    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+  })
+  .refine(
+    (e) =>
+      e.Items.every(
+        (i) =>
+          i.partition <
+          (e.BatchInput.action === 'scan'
+            ? (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)
+            : e.BatchInput.job.partitions),
+      ),
+    { message: 'every item must be a scan segment (scan) or a partition (plan) of the job', path: ['Items'] },
+  );
 
 export interface MirrorScanResult {
   segment: number;
@@ -35,7 +54,8 @@ export interface MirrorPlanResult {
 }
 
 /**
- * Scan segment `segment` of as many as there are partitions (keys only) and hand each key to its
+ * Scan segment `segment` of the job's scanSegments (keys only; Plan sizes them from the table, at
+ * least as many as partitions) and hand each key to its
  * merge partition: `target/p<partition>/s<segment>.txt`. The table is read once, in parallel, and no
  * worker ever holds more than one segment's keys.
  */
@@ -44,7 +64,8 @@ export async function scanTargetSegment(job: WorkerJob, segment: number): Promis
   const entity = getEntity(env.config, job.entity);
   const keyName = entity.target.key;
   const keys: string[] = [];
-  for await (const page of scanSegment(targetTable(env, job.entity), segment, job.partitions, {
+  const segments = job.scanSegments ?? job.partitions;
+  for await (const page of scanSegment(targetTable(env, job.entity), segment, segments, {
     projection: [keyName],
     consistent: true,
   })) {

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { approximateItemCount, isTableEmpty } from '../adapters/dynamodb';
+import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
@@ -21,6 +21,7 @@ import {
 import { DATE_SAMPLE_BYTES, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import {
+  ConfigError,
   EntityBusyError,
   HeaderMismatchError,
   InconsistentDateOrderError,
@@ -48,9 +49,11 @@ import {
   type Layout,
   planLayout,
   sampleRows,
+  scanSegmentsFor,
+  type TableStats,
   type TableThroughput,
 } from '../domain/sizing';
-import { resolveVerify } from '../domain/verify';
+import { resolveVerify, verifyMode } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
 const sourceSchema = z.object({
@@ -121,8 +124,12 @@ export interface PlanOutput {
   entity: string;
   manifestKey: string;
   partitionsKey: string;
+  /** The verify and mirror scan Maps' items: one per table scan segment (see workKeys.segments). */
+  segmentsKey: string;
   chunks: number;
   partitions: number;
+  /** Table scan segments (verify workers; mirror mode's key scan workers): at least `partitions`. */
+  scanSegments: number;
   rows: number;
   bytes: number;
   format: SourceFormat;
@@ -143,6 +150,35 @@ function maxConcurrency(): number | undefined {
  * merge workers get no write or read ceiling.
  */
 const UNMETERED: TableThroughput = { mode: 'on-demand', writeUnitsPerSecond: 1e9, readUnitsPerSecond: 1e9 };
+
+const tableStatsSchema = z.object({ bytes: z.number().min(0), items: z.number().int().min(0) });
+
+/**
+ * The target table's size as DescribeTable says (about six hours old). CRM_SYNC_TABLE_STATS
+ * (`{"bytes":…,"items":…}`, local tests only) stands in for the answer: dynalite always says 0.
+ */
+async function tableStats(table: string): Promise<TableStats> {
+  const seam = process.env.CRM_SYNC_TABLE_STATS;
+  if (seam) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(seam);
+    } catch (err) {
+      throw new ConfigError(`CRM_SYNC_TABLE_STATS is not JSON: ${seam}`, [], { cause: err });
+    }
+    const stats = tableStatsSchema.safeParse(parsed);
+    if (!stats.success) {
+      const issues = stats.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new ConfigError(
+        `CRM_SYNC_TABLE_STATS must be {"bytes": <bytes>, "items": <items>}: ${issues.join('; ')}`,
+        issues,
+      );
+    }
+    return stats.data;
+  }
+  const described = await describeTableStats(table);
+  return { bytes: described.bytes ?? 0, items: described.items ?? 0 };
+}
 
 /** Hard AWS limits the layout breaks fail the run here, before anything is written. */
 function checkLayout(layout: Layout): void {
@@ -460,10 +496,14 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     // other crm-sync runs out until this one ends.
     const target = targetTable(env, source.entity);
     const targetEmpty = await isTableEmpty(target);
-    const verify = resolveVerify(
-      entity.verify,
-      entity.verify === undefined && !targetEmpty ? await approximateItemCount(target) : 0,
-    );
+    // DescribeTable when the verify mode depends on the table's size, or a scan is sized by it.
+    const describe =
+      !targetEmpty &&
+      (entity.verify === undefined ||
+        verifyMode(entity.verify).mode === 'full' ||
+        entity.syncMode === 'mirror');
+    const stats = describe ? await tableStats(target) : { bytes: 0, items: 0 };
+    const verify = resolveVerify(entity.verify, entity.verify === undefined ? stats.items : 0);
     const jobBase = {
       runId,
       entity: source.entity,
@@ -506,14 +546,29 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       partition: p,
       chunks: chunks.length,
     }));
+    // The table scans (full verification, mirror mode) get as many segments as the table needs for
+    // one worker each to scan its segment in time; worker i below `partitions` also verifies
+    // partition i. Without a scan, one worker per partition.
+    const scans = verifyMode(verify).mode === 'full' || entity.syncMode === 'mirror';
+    const scanSegments = scans
+      ? scanSegmentsFor({ table: stats, rows: plan.rows, itemBytes: layout.itemBytes, partitions }).segments
+      : partitions;
+    const segmentItems: PartitionItem[] = Array.from({ length: scanSegments }, (_, p) => ({
+      partition: p,
+      chunks: p < partitions ? chunks.length : 0,
+    }));
     await putJson(env.bucket, workKeys.manifest(workPrefix), chunks);
     await putJson(env.bucket, workKeys.partitions(workPrefix), partitionItems);
+    await putJson(env.bucket, workKeys.segments(workPrefix), segmentItems);
     await ledger.updateRun(runId, { chunks: chunks.length, partitions });
     logger.info('planned', {
       runId,
       format,
       chunks: chunks.length,
       partitions,
+      scanSegments,
+      tableItems: stats.items,
+      tableBytes: stats.bytes,
       rows: plan.rows,
       bytes: plan.bytes,
       encoding,
@@ -529,8 +584,10 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       entity: source.entity,
       manifestKey: workKeys.manifest(workPrefix),
       partitionsKey: workKeys.partitions(workPrefix),
+      segmentsKey: workKeys.segments(workPrefix),
       chunks: chunks.length,
       partitions,
+      scanSegments,
       rows: plan.rows,
       bytes: plan.bytes,
       format,
@@ -549,6 +606,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       job: {
         ...jobBase,
         partitions,
+        scanSegments,
         ...(unmetered
           ? {}
           : {

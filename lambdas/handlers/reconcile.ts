@@ -45,6 +45,8 @@ const eventSchema = z.object({
     job: z.looseObject({}),
     chunks: z.number(),
     partitions: z.number(),
+    /** Verify workers (table scan segments); absent in plans of older runs: one per partition. */
+    scanSegments: z.number().optional(),
     rows: z.number(),
   }),
   transform: mapOutput,
@@ -281,13 +283,21 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
   const unexplained = byKey && mismatchedCount === 0;
   const mode = verifyMode(job.verify ?? entity.verify);
   if (!job.dryRun) {
+    // One verify worker per table scan segment; worker i below the partition count verified
+    // partition i, so every worker reporting once covers every partition and every segment.
+    const workers = plan.scanSegments ?? plan.partitions;
+    const what =
+      workers === plan.partitions
+        ? `${plan.partitions} partitions`
+        : `${workers} scan segments (${plan.partitions} partitions)`;
     checks.push({
       name: 'all-verified',
       ok:
-        verifiedIds.size === plan.partitions &&
-        verifications.length === plan.partitions &&
+        verifiedIds.size === workers &&
+        verifications.length === workers &&
+        verifications.every((v) => v.partition < workers) &&
         verify.failures.length === 0,
-      detail: `${verifiedIds.size} of ${plan.partitions} partitions verified${verify.failures.length ? `; failed: ${verify.failures.slice(0, 5).join(' | ')}` : ''}`,
+      detail: `${verifiedIds.size} of ${what} verified${verify.failures.length ? `; failed: ${verify.failures.slice(0, 5).join(' | ')}` : ''}`,
     });
   }
   const how = written

@@ -24,21 +24,37 @@ import {
 } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-    /** Data rows of the run (the plan's count): the sample rate is computed from it. */
-    rows: z.number().int().min(0),
-    /** The second pass of a full verification: every decision read back by key. */
-    byKey: z.boolean().optional(),
-  }),
-  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-});
+const eventSchema = z
+  .object({
+    BatchInput: z.object({
+      job: z.looseObject({
+        runId: z.string(),
+        entity: z.string(),
+        workPrefix: z.string(),
+        partitions: z.number().int().min(1),
+        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
+        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
+      }),
+      /** Data rows of the run (the plan's count): the sample rate is computed from it. */
+      rows: z.number().int().min(0),
+      /** The second pass of a full verification: every decision read back by key. */
+      byKey: z.boolean().optional(),
+    }),
+    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
+  })
+  .refine(
+    (e) => e.Items.every((i) => i.partition < (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)),
+    {
+      message: 'every item must be a scan segment of the job (below scanSegments, or partitions)',
+      path: ['Items'],
+    },
+  );
 
 /**
- * Verifies one partition of a run, so verification fans out like the merge did:
- * - in `full` mode, segment `partition` of a parallel scan of the table (as many segments as
- *   partitions): every item must carry crm-sync's provenance (run, content digest) and still match
+ * Verify worker `partition` of a run (one per table scan segment: `job.scanSegments`, at least as
+ * many as partitions), so verification fans out with the table and the merge:
+ * - in `full` mode, segment `partition` of a parallel scan of the table in `job.scanSegments`
+ *   segments (sized by Plan so that one worker scans its segment in time): every item must carry crm-sync's provenance (run, content digest) and still match
  *   it. The items the scan finds written by this run are digested (key and content digest, a set
  *   digest): Reconcile compares the segments' sum with the sum of the partitions' puts, which proves
  *   every put without reading its key again. Only when the two differ does a second pass (`byKey`)
@@ -64,10 +80,11 @@ export async function verifyPartition(
   const problems: Mismatch[] = [];
   const references = new ReferenceCollector(entity.references);
 
-  const text = await readTextIfExists({
-    bucket: env.bucket,
-    key: workKeys.merged(job.workPrefix, partition),
-  });
+  // Workers beyond the partition count scan their segment only: no partition has their number.
+  const text =
+    partition < job.partitions
+      ? await readTextIfExists({ bucket: env.bucket, key: workKeys.merged(job.workPrefix, partition) })
+      : '';
   // Full mode proves the run's puts by digest (first pass); the rest is read back by key.
   const byDigest = mode.mode === 'full' && !byKey;
   const expected = new SetDigest();
@@ -88,7 +105,8 @@ export async function verifyPartition(
     if (mode.mode !== 'full') return;
     // Strongly consistent: the scan proves the run's puts, so a stale page must not show an item
     // as the run wrote it after someone changed it.
-    for await (const page of scanSegment(table, partition, job.partitions, { consistent: true })) {
+    const segments = job.scanSegments ?? job.partitions;
+    for await (const page of scanSegment(table, partition, segments, { consistent: true })) {
       for (const item of page) {
         scanned++;
         const key = String(item[entity.target.key]);

@@ -2,6 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import { runDistributedMap } from '../../local/distributed-map';
 import { type AslState, asArray, config, configFile, must, newApp } from './support';
 
 interface Statement {
@@ -110,6 +111,9 @@ describe('Snapshot and Restore state machines', () => {
       expect(map.ItemReader).toBeUndefined();
       expect(map.ItemBatcher).toEqual({ MaxItemsPerBatch: 1, BatchInput: { action, 'job.$': job } });
       expect(map.ResultPath).toBeNull();
+      // The children's outputs go to S3, not into the state
+      expect(must(map.ResultWriter, 'ResultWriter').Resource).toMatch(/s3:putObject$/);
+      expect(map.ResultWriter?.Parameters).toMatchObject({ Prefix: 'work/map-results' });
       const worker = must(map.ItemProcessor?.States[inner], inner);
       expect(worker.TimeoutSeconds).toBe(600);
       expect(worker.Retry?.find((r) => r.ErrorEquals.includes('TargetNotEmptyError'))?.MaxAttempts).toBe(0);
@@ -166,7 +170,7 @@ describe('Snapshot and Restore state machines', () => {
     expect(restoreReads).toEqual(['snapshots', 'work']);
   });
 
-  it('no statement of the backup roles grants `*` or `service:*`; the machines touch no S3 object', () => {
+  it('no statement of the backup roles grants `*` or `service:*`; the machines only write their Map results', () => {
     // Prepare
     const roles = [
       stack.backup.snapshotFunction.role,
@@ -184,7 +188,87 @@ describe('Snapshot and Restore state machines', () => {
     // Assess
     expect(actions.length).toBeGreaterThan(10);
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
-    expect(machineS3).toEqual([]);
+    // CDK's ResultWriter grant, for the children's results under work/map-results/
+    expect([...new Set(machineS3)].sort()).toEqual([
+      's3:AbortMultipartUpload',
+      's3:GetObject',
+      's3:ListMultipartUploadParts',
+      's3:PutObject',
+    ]);
+  });
+
+  it('every Distributed Map of every state machine in the template writes its children’s results to S3', () => {
+    // Prepare
+    const machines = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const maps: Array<{ name: string; state: AslState }> = [];
+    const walk = (states: Record<string, AslState>) => {
+      for (const [name, state] of Object.entries(states)) {
+        if (
+          state.Type === 'Map' &&
+          JSON.stringify(state.ItemProcessor?.ProcessorConfig ?? {}).includes('DISTRIBUTED')
+        )
+          maps.push({ name, state });
+        if (state.ItemProcessor) walk(state.ItemProcessor.States);
+      }
+    };
+
+    // Act
+    for (const m of machines) {
+      const body = m.Properties.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
+      const text =
+        typeof body === 'string'
+          ? body
+          : body['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : '#TOKEN')).join(body['Fn::Join'][0]);
+      walk((JSON.parse(text) as { States: Record<string, AslState> }).States);
+    }
+
+    // Assess: without a ResultWriter a Map's result is the array of its children's outputs, in the
+    // state (256 KiB at most, whatever its ResultPath); with one, only the results' manifest
+    expect(maps.length).toBeGreaterThanOrEqual(10);
+    expect(maps.filter((m) => !m.state.ResultWriter).map((m) => m.name)).toEqual([]);
+    for (const m of maps) {
+      expect(m.state.ResultWriter?.Resource).toMatch(/s3:putObject$/);
+      expect(m.state.ResultWriter?.Parameters).toMatchObject({ Prefix: expect.stringMatching(/^work\//) });
+    }
+  });
+
+  it('a snapshot’s ExportSegments output is the same small size for 10 and 1,000 segments (the children’s outputs are in S3)', async () => {
+    // Prepare: the synthesized Map state, run by the local Distributed Map; each child answers ~0.5 KB
+    const state = must(definition(stack.backup.snapshotMachine).States.ExportSegments, 'ExportSegments');
+    const objects = new Map<string, string>();
+    const exportSegments = async (segments: number) =>
+      runDistributedMap({
+        stateName: 'ExportSegments',
+        state: state as unknown as Record<string, unknown>,
+        input: {
+          snapshot: { table: 't', segments, segmentList: Array.from({ length: segments }, (_, i) => i) },
+        },
+        context: {},
+        store: {
+          getText: (bucket, key) => Promise.resolve(objects.get(`${bucket}/${key}`) ?? ''),
+          putText: (bucket, key, text) => Promise.resolve(void objects.set(`${bucket}/${key}`, text)),
+        },
+        executionArn: 'arn:aws:states:eu-west-1:000000000000:execution:Snapshot:e1',
+        processConcurrency: 50,
+        runChild: (_processor, input) => {
+          const segment = (input as { Items: number[] }).Items[0];
+          return Promise.resolve({ segments: [{ segment, items: 1_000, note: 'x'.repeat(480) }] });
+        },
+      });
+
+    // Act
+    const small = JSON.stringify(await exportSegments(10));
+    const large = JSON.stringify(await exportSegments(1_000));
+
+    // Assess: constant and tiny, while 1,000 outputs of ~0.5 KB are ~500 KB, past the 256 KiB limit
+    expect(large.length).toBe(small.length);
+    expect(large.length).toBeLessThan(1_024);
+    const results = [...objects.entries()].filter(
+      ([k]) => k.includes('/work/map-results/') && k.endsWith('SUCCEEDED_0.json'),
+    );
+    expect(results.map(([, text]) => (JSON.parse(text) as unknown[]).length).sort((a, b) => a - b)).toEqual([
+      10, 1_000,
+    ]);
   });
 
   it('outputs the two state machine ARNs for `aws stepfunctions start-execution`', () => {

@@ -523,8 +523,11 @@ describe('CrmSyncStack', () => {
     it.each([
       ['TransformChunks', 'TransformChunk', '$.plan.manifestKey'],
       ['MergePartitions', 'MergePartition', '$.plan.partitionsKey'],
-      ['VerifyPartitions', 'VerifyPartition', '$.plan.partitionsKey'],
-      ['VerifyPartitionsByKey', 'VerifyPartitionByKey', '$.plan.partitionsKey'],
+      // Verification and mirror mode's key scan fan out over the table's scan segments, sized by Plan.
+      ['VerifyPartitions', 'VerifyPartition', '$.plan.segmentsKey'],
+      ['VerifyPartitionsByKey', 'VerifyPartitionByKey', '$.plan.segmentsKey'],
+      ['ScanTargetSegments', 'ScanTargetSegment', '$.plan.segmentsKey'],
+      ['PlanMirrorDeletes', 'PlanPartitionDeletes', '$.plan.partitionsKey'],
     ])(
       '%s is a Distributed Map of EXPRESS children over a JSON manifest in S3',
       (mapName, inner, keyPath) => {

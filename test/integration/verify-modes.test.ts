@@ -21,6 +21,13 @@ const CONFIG: CrmSyncConfig = parseConfig({
       verify: 'sample:20',
     },
     tampered: { ...PERSON_ENTITY, target: { key: 'id', tableName: 'crm-sync-verify-tampered' } },
+    large: { ...PERSON_ENTITY, target: { key: 'id', tableName: 'crm-sync-verify-large' }, verify: 'full' },
+    'large-mirror': {
+      ...PERSON_ENTITY,
+      target: { key: 'id', tableName: 'crm-sync-verify-large-mirror' },
+      syncMode: 'mirror',
+      maxDeleteRatio: 0.5,
+    },
   },
 });
 const ROWS = Array.from(
@@ -113,6 +120,54 @@ describe('verification modes on the local stack', () => {
     expect(result.reconciliation?.checks.find((c) => c.name === 'content')?.detail).toBe(
       '400 of 400 keys verified against the target (key by key: the digest of the items the run wrote differed from its puts), 399 stored items checked for provenance, 1 differ',
     );
+  });
+
+  it('a table that reports a large size is scanned in more segments than partitions: every item counted once, full verification and mirror deletes still match', async () => {
+    // Prepare: 400 items in each table, then DescribeTable (the local seam) says 2M items / 1 GB,
+    // which no single worker scans in time: Plan sizes the scans at 6 segments.
+    await run('large', local.write('large-1.csv', `${PERSON_HEADER}\n${ROWS.join('\n')}\n`));
+    await run('large-mirror', local.write('large-mirror-1.csv', `${PERSON_HEADER}\n${ROWS.join('\n')}\n`));
+    const renamed = ROWS.slice(0, 50).map((r) =>
+      r.replace(',name ', ',renamed ').replace('2024-01-01', '2024-02-01'),
+    );
+    const added = Array.from(
+      { length: 100 },
+      (_, i) => `p${400 + i},name ${400 + i},2024-01-01T00:00:00Z,false`,
+    );
+    const delta = local.write('large-2.csv', `${PERSON_HEADER}\n${[...renamed, ...added].join('\n')}\n`);
+    const fewer = local.write('large-mirror-2.csv', `${PERSON_HEADER}\n${ROWS.slice(0, 350).join('\n')}\n`);
+    process.env.CRM_SYNC_TABLE_STATS = JSON.stringify({ bytes: 1e9, items: 2_000_000 });
+    const count = (name: string) => tasks.filter((t) => t === name).length;
+    try {
+      // Act
+      tasks = [];
+      const full = await run('large', delta);
+      const fullTasks = { verify: count('VerifyPartition'), byKey: count('VerifyPartitionByKey') };
+      tasks = [];
+      const mirror = await run('large-mirror', fewer);
+      const mirrorTasks = { scan: count('ScanTargetSegment'), plan: count('PlanPartitionDeletes') };
+
+      // Assess: one verify worker per segment, more than the partitions
+      expect(full.partitions).toBe(1);
+      expect(fullTasks).toEqual({ verify: 6, byKey: 0 });
+      expect(full.reconciliation?.status).toBe('MATCHED');
+      expect(full.counts?.applied).toBe(150);
+      const checks = full.reconciliation?.checks ?? [];
+      expect(checks.find((c) => c.name === 'all-verified')?.detail).toBe(
+        '6 of 6 scan segments (1 partitions) verified',
+      );
+      // The 500 stored items each scanned once over the 6 segments; the 150 puts proven by the sum
+      expect(checks.find((c) => c.name === 'content')?.detail).toBe(
+        '150 of 150 keys verified against the target (150 puts by the digest of the 150 items the run wrote), 500 stored items checked for provenance, 0 differ',
+      );
+      // Mirror: the 400 target keys found once over the 6 key-scan segments, the 50 left out deleted
+      expect(mirrorTasks).toEqual({ scan: 6, plan: mirror.partitions });
+      expect(mirror.reconciliation?.status).toBe('MATCHED');
+      expect(mirror.mirror).toMatchObject({ targetItems: 400, candidates: 50, deleted: 50 });
+      expect(await local.items('large-mirror')).toHaveLength(350);
+    } finally {
+      delete process.env.CRM_SYNC_TABLE_STATS;
+    }
   });
 
   it('full mode fails the next run over an item added by hand; sample mode does not scan for it', async () => {

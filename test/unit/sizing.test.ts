@@ -6,10 +6,12 @@ import {
   FUNCTIONS,
   MAX_CHUNK_BYTES,
   MAX_PARTITIONS,
+  MAX_SCAN_SEGMENTS,
   MIN_CHUNK_BYTES,
   planLayout,
   RUN_TIMEOUT_SECONDS,
   sampleRows,
+  scanSegmentsFor,
 } from '../../lambdas/domain/sizing';
 import { TokenBucket, writeUnits } from '../../lambdas/domain/token-bucket';
 import { contactEntity } from './fixtures';
@@ -310,6 +312,69 @@ describe('sizing: the scale planner', () => {
       expect(averageRowBytes({ rows: 4, bytes: 100 }, 1000)).toBe(25);
       expect(averageRowBytes({ rows: 0, bytes: 0 }, 65536)).toBe(65536);
     });
+  });
+});
+
+describe('scanSegmentsFor: table scan segments sized from the table', () => {
+  // Half the verify worker's 120 s, less its start-up: what one segment may take.
+  const budget = FUNCTIONS.verify.timeoutSeconds / 2 - 0.3;
+
+  it.each([
+    // name, DescribeTable, run rows, item bytes, partitions, segments
+    // 3,816 pages × 0.25 s + 10,001,000 items × 48 µs = 1,434 s, over 59.7 s a segment
+    ['10M items / 4 GB, a 1,000-row delta', { bytes: 4e9, items: 1e7 }, 1_000, 400, 1, 25],
+    ['10M items / 4 GB, 30 partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 30, 30],
+    ['a tiny table, one partition', { bytes: 2_000, items: 10 }, 400, 200, 1, 1],
+    ['a tiny table: at least the partitions', { bytes: 2_000, items: 10 }, 400, 200, 3, 3],
+    // DescribeTable answers 0 for a table loaded in the last six hours: the run's rows still count
+    // (2M × 400 B: 763 pages × 0.25 s + 2M × 48 µs = 286.8 s)
+    ['stale DescribeTable (0), a 2M-row first load', { bytes: 0, items: 0 }, 2_000_000, 400, 1, 5],
+    ['no DescribeTable answer, a 2M-row load', undefined, 2_000_000, 400, 1, 5],
+    // A size that lags the item count: the items at the estimated item size count
+    ['bytes lag the items (10M items, 0 bytes)', { bytes: 0, items: 1e7 }, 0, 400, 1, 25],
+    ['a petabyte table: the DynamoDB limit', { bytes: 1e15, items: 1e12 }, 0, 1_000, 1, MAX_SCAN_SEGMENTS],
+  ])(
+    '%s (%j, %d rows, %d B items, %d partitions) → %d segments',
+    (_name, table, rows, itemBytes, partitions, segments) => {
+      // Act
+      const out = scanSegmentsFor({ table, rows, itemBytes, partitions });
+
+      // Assess
+      expect(out.segments).toBe(segments);
+      if (segments < MAX_SCAN_SEGMENTS) expect(out.secondsPerSegment).toBeLessThanOrEqual(budget + 0.3);
+    },
+  );
+
+  it('sizes every segment inside the worker budget, never below the partitions, growing with the table (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          bytes: fc.integer({ min: 0, max: 1e13 }),
+          items: fc.integer({ min: 0, max: 1e10 }),
+          rows: fc.integer({ min: 0, max: 1e8 }),
+          itemBytes: fc.integer({ min: 1, max: 400 * 1024 }),
+          partitions: fc.integer({ min: 1, max: MAX_PARTITIONS }),
+          more: fc.integer({ min: 0, max: 1e12 }),
+        }),
+        ({ bytes, items, rows, itemBytes, partitions, more }) => {
+          const out = scanSegmentsFor({ table: { bytes, items }, rows, itemBytes, partitions });
+          const bigger = scanSegmentsFor({
+            table: { bytes: bytes + more, items },
+            rows,
+            itemBytes,
+            partitions,
+          });
+          expect(out.segments).toBeGreaterThanOrEqual(partitions);
+          expect(out.segments).toBeLessThanOrEqual(MAX_SCAN_SEGMENTS);
+          expect(Number.isInteger(out.segments)).toBe(true);
+          if (out.segments < MAX_SCAN_SEGMENTS) {
+            expect(out.secondsPerSegment).toBeLessThanOrEqual(budget + 0.3 + 1e-9);
+          }
+          expect(out.tableItems).toBeGreaterThanOrEqual(items + rows);
+          expect(bigger.segments).toBeGreaterThanOrEqual(out.segments);
+        },
+      ),
+    );
   });
 });
 

@@ -21,6 +21,7 @@ import { deriveRunId } from '../../../lambdas/domain/run';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
 
 type PlanModule = typeof import('../../../lambdas/handlers/plan');
+type PlanOutput = import('../../../lambdas/handlers/plan').PlanOutput;
 let planHandler: PlanModule['planHandler'];
 
 const SMALL_CSV = `${[
@@ -375,8 +376,10 @@ describe('Handler: plan', () => {
         entity: 'contact',
         manifestKey: `work/${RUN_ID}/chunks.json`,
         partitionsKey: `work/${RUN_ID}/partitions.json`,
+        segmentsKey: `work/${RUN_ID}/segments.json`,
         chunks: 1,
         partitions: 1,
+        scanSegments: 1,
         rows: 3,
         bytes: Buffer.byteLength(SMALL_CSV),
         format: 'csv',
@@ -401,6 +404,7 @@ describe('Handler: plan', () => {
           data: { bucket: BUCKET, key: SOURCE_KEY, etag },
           workPrefix: `work/${RUN_ID}/`,
           partitions: 1,
+          scanSegments: 1,
           format: 'csv',
           delimiter: ',',
           columns: COLUMNS,
@@ -436,6 +440,100 @@ describe('Handler: plan', () => {
         expect((out as { job: { targetEmpty?: boolean } }).job.targetEmpty).toBe(empty ? true : undefined);
       },
     );
+
+    describe('table scan segments (full verification, mirror mode) sized from the table', () => {
+      afterEach(() => {
+        delete process.env.CRM_SYNC_TABLE_STATS;
+      });
+      const segmentsOf = () =>
+        JSON.parse(fakeS3.read(`work/${RUN_ID}/segments.json`)) as Array<{
+          partition: number;
+          chunks: number;
+        }>;
+
+      it.each([
+        // DescribeTable, verify mode the plan resolves, segments
+        ['a tiny table', { TableSizeBytes: 2_000, ItemCount: 3 }, 'full', 1],
+        // 10M items at this file's ~490 B an item (more than the 4 GB said): 4,670 pages × 0.25 s +
+        // 10M items × 48 µs = 1,648 s, 59.7 s a worker
+        ['10M items / 4 GB', { TableSizeBytes: 4e9, ItemCount: 10_000_000 }, 'full', 28],
+        // 40 GB / 100M items: sampled, no scan, one worker per partition
+        ['100M items / 40 GB', { TableSizeBytes: 4e10, ItemCount: 100_000_000 }, 'sample:100000', 1],
+        ['no size in the answer', {}, 'full', 1],
+      ])('%s: DescribeTable %j → %s, %d scan segments', async (_name, table, mode, segments) => {
+        // Prepare
+        ddbMock.on(DescribeTableCommand).resolves({ Table: table });
+        const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+        // Act
+        const out = (await plan(etag)) as PlanOutput;
+
+        // Assess: one worker per segment; worker 0 (below the one partition) reads partition 0
+        expect(out.job.verify).toBe(mode);
+        expect(out.scanSegments).toBe(segments);
+        expect(out.job.scanSegments).toBe(segments);
+        expect(out.partitions).toBe(1);
+        expect(out.segmentsKey).toBe(`work/${RUN_ID}/segments.json`);
+        const items = segmentsOf();
+        expect(items).toHaveLength(segments);
+        expect(items.map((i) => i.partition)).toEqual(Array.from({ length: segments }, (_, i) => i));
+        expect(items.map((i) => i.chunks)).toEqual(
+          Array.from({ length: segments }, (_, i) => (i < 1 ? 1 : 0)),
+        );
+        expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/partitions.json`))).toEqual([
+          { partition: 0, chunks: 1 },
+        ]);
+      });
+
+      it('sizes an empty target by the run rows alone, without DescribeTable', async () => {
+        // Prepare
+        ddbMock.on(ScanCommand).resolves({ Count: 0 });
+        const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+        // Act
+        const out = (await plan(etag)) as PlanOutput;
+
+        // Assess
+        expect(out.scanSegments).toBe(1);
+        expect(ddbMock).not.toHaveReceivedCommand(DescribeTableCommand);
+      });
+
+      it('takes the table size from CRM_SYNC_TABLE_STATS when set (local tests), not from DescribeTable', async () => {
+        // Prepare
+        process.env.CRM_SYNC_TABLE_STATS = JSON.stringify({ bytes: 4e9, items: 10_000_000 });
+        const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+        // Act
+        const out = (await plan(etag)) as PlanOutput;
+
+        // Assess
+        expect(out.scanSegments).toBe(28);
+        expect(ddbMock).not.toHaveReceivedCommand(DescribeTableCommand);
+      });
+
+      it.each([
+        ['not JSON', '{bytes', /CRM_SYNC_TABLE_STATS is not JSON/],
+        ['a negative size', '{"bytes":-1,"items":3}', /CRM_SYNC_TABLE_STATS must be .*bytes:/],
+        ['items missing', '{"bytes":1}', /CRM_SYNC_TABLE_STATS must be .*items:/],
+        ['a fraction of an item', '{"bytes":1,"items":0.5}', /items:/],
+      ])(
+        'refuses a malformed CRM_SYNC_TABLE_STATS (%s) with a ConfigError',
+        async (_name, value, message) => {
+          // Prepare
+          process.env.CRM_SYNC_TABLE_STATS = value;
+          const etag = fakeS3.store(SOURCE_KEY, SMALL_CSV);
+
+          // Act
+          const result = plan(etag);
+
+          // Assess
+          await expect(result).rejects.toMatchObject({
+            name: 'ConfigError',
+            message: expect.stringMatching(message),
+          });
+        },
+      );
+    });
 
     it('a resumed run keeps the partition count the ledger recorded for it, whatever the layout says now', async () => {
       // Prepare: the first attempt planned 7 partitions (its finished chunks wrote 7 parts each)

@@ -236,14 +236,20 @@ let verifiedByKey = false;
  * per partition, through the real verify handler) writes its results; CheckWrittenDigest decides
  * whether VerifyPartitionsByKey must run (it then replaces the results); Reconcile adds everything up.
  */
-async function reconcile(event: typeof EVENT = EVENT): Promise<RunSummary> {
+async function reconcile(
+  event: typeof EVENT & { plan: { scanSegments?: number } } = EVENT,
+  lostWorkers: readonly number[] = [],
+): Promise<RunSummary> {
+  // One verify child per table scan segment (the segments manifest); a lost one reports nothing.
+  const workers = event.plan.scanSegments ?? event.plan.partitions;
   const verifyPass = async (byKey: boolean) => {
     const results: unknown[] = [];
-    for (let p = 0; p < event.plan.partitions; p++) {
+    for (let p = 0; p < workers; p++) {
+      if (lostWorkers.includes(p)) continue;
       results.push(
         await verifyHandler({
           BatchInput: { job: event.plan.job, rows: event.plan.rows, ...(byKey ? { byKey } : {}) },
-          Items: [{ partition: p, chunks: event.plan.chunks }],
+          Items: [{ partition: p, chunks: p < event.plan.partitions ? event.plan.chunks : 0 }],
         }),
       );
     }
@@ -497,6 +503,46 @@ describe('Handler: reconcile', () => {
         ),
       ].sort(),
     );
+  });
+
+  describe('more table scan segments than partitions (a large table)', () => {
+    // 4 segments of the table, 2 partitions: workers 0 and 1 also verify partitions 0 and 1
+    const segmented = (scanSegments: number) => ({
+      ...EVENT,
+      plan: { ...PLAN, scanSegments, job: { ...JOB, scanSegments } },
+    });
+
+    it('matches when every segment reported: each item scanned once, the puts proven over all segments', async () => {
+      // Act
+      const summary = await reconcile(segmented(4));
+
+      // Assess
+      expect(summary.reconciliation.status).toBe('MATCHED');
+      expect(summary.reconciliation.checks.find((c) => c.name === 'all-verified')).toEqual({
+        name: 'all-verified',
+        ok: true,
+        detail: '4 of 4 scan segments (2 partitions) verified',
+      });
+      expect(summary.reconciliation.checks.find((c) => c.name === 'content')?.detail).toMatch(
+        /^5 of 5 keys verified against the target \(2 puts by the digest of the 2 items the run wrote\), 4 stored items checked for provenance, 0 differ$/,
+      );
+      expect(verifiedByKey).toBe(false);
+    });
+
+    it.each([
+      ['a segment beyond the partitions', 3],
+      ['a segment that also verifies a partition', 1],
+    ])('does not match when %s reported nothing (worker %d)', async (_name, lost) => {
+      // Act
+      const summary = await reconcile(segmented(4), [lost]);
+
+      // Assess
+      expect(summary.reconciliation.status).toBe('MISMATCHED');
+      expect(failedChecks(summary)).toContain('all-verified');
+      expect(summary.reconciliation.checks.find((c) => c.name === 'all-verified')?.detail).toBe(
+        '3 of 4 scan segments (2 partitions) verified',
+      );
+    });
   });
 
   it('reports MISMATCHED when a partition result is missing, naming the failed checks', async () => {
