@@ -250,8 +250,10 @@ export class LocalIamEnforcer {
   /** Decisions per (role, action, resource, condition context). */
   private readonly decisions = new Map<string, boolean>();
   private readonly installed: Stack[] = [];
-  /** Evaluations run (decisions not found in the cache), for measurements. */
+  /** For measurements: requests checked, evaluations run (not found in the cache), time checking. */
+  checks = 0;
   evaluations = 0;
+  checkNs = 0n;
 
   private constructor(
     private readonly iam: LocalIam,
@@ -344,8 +346,14 @@ export class LocalIamEnforcer {
   ): void {
     const who = caller ?? this.caller.getStore();
     if (!who) return;
-    for (const request of requests) {
-      if (!this.allows(who.role, request)) throw accessDenied(service, this.principal(who), request);
+    const started = process.hrtime.bigint();
+    try {
+      for (const request of requests) {
+        this.checks++;
+        if (!this.allows(who.role, request)) throw accessDenied(service, this.principal(who), request);
+      }
+    } finally {
+      this.checkNs += process.hrtime.bigint() - started;
     }
   }
 
