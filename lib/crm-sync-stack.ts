@@ -195,6 +195,8 @@ export class CrmSyncStack extends Stack {
     const plan = this.planFunction.function;
     this.bucket.grantRead(plan, `${PREFIX.inbox}*`);
     this.bucket.grantPut(plan, `${PREFIX.work}*`);
+    // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/.
+    this.bucket.grantRead(plan, `${PREFIX.work}*/${TRANSCODED_SOURCE}*`);
     this.ledger.grantReadWriteData(plan);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
@@ -443,11 +445,13 @@ export class CrmSyncStack extends Stack {
         'file names are not known at deploy time.',
       );
     }
-    acknowledge(
-      this.transformFunction,
-      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*/${TRANSCODED_SOURCE}*]`,
-      "Plan's UTF-8 copy of a transcoded export, one per run (work/<runId>/source.utf8.<format>): run ids are not known at deploy time.",
-    );
+    for (const worker of [this.planFunction, this.transformFunction]) {
+      acknowledge(
+        worker,
+        `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*/${TRANSCODED_SOURCE}*]`,
+        "Plan's UTF-8 copy of a transcoded export, one per run (work/<runId>/source.utf8.<format>): run ids are not known at deploy time.",
+      );
+    }
     const machine = this.workflow.stateMachine;
     acknowledgeStateMachine(
       machine,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { HandlerName } from '../lib/worker-function';
 import { LOCAL } from './emulators';
+import type { LocalIam, LocalIamRole, PolicyDocument } from './iam';
 
 /** The state machine definition of the synthesized stack, with its tokens resolved to local names. */
 export interface LocalDefinition {
@@ -12,6 +13,8 @@ export interface LocalDefinition {
   functions: Record<string, HandlerName>;
   /** The backup state machines' definitions (lib/snapshot-state-machine.ts), resolved the same way. */
   machines?: { snapshot: Record<string, unknown>; restore: Record<string, unknown> };
+  /** The roles of the functions and state machines, their policies resolved the same way (local/iam.ts). */
+  iam?: LocalIam;
 }
 
 const ROOT = join(__dirname, '..');
@@ -25,6 +28,8 @@ function sourceHash(configFile: string): string {
   for (const dir of ['lib']) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) h.update(f).update(readFileSync(join(ROOT, dir, f)));
   }
+  // What is cached is this file's: a change here is a new cache entry.
+  h.update(readFileSync(__filename));
   h.update(readFileSync(join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json')));
   h.update(readFileSync(configFile));
   return h.digest('hex').slice(0, 16);
@@ -115,6 +120,75 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     }
     throw new Error(`local definition: unsupported token ${JSON.stringify(part)}`);
   };
+  // Policies name more than the definition (log groups, the state machines themselves, Fn::Select of
+  // an ARN): resolved leniently, a token with no local value becomes an ARN that matches nothing local.
+  const machineArns: Record<string, string> = {
+    [logicalId(stack.workflow.stateMachine)]:
+      `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync`,
+    [logicalId(stack.backup.snapshotMachine)]:
+      `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync-snapshot`,
+    [logicalId(stack.backup.restoreMachine)]:
+      `arn:aws:states:${LOCAL.region}:${LOCAL.account}:stateMachine:crm-sync-restore`,
+  };
+  const unresolved = (id: string) => `arn:aws:unresolved:${LOCAL.region}:${LOCAL.account}:${id}`;
+  const resolveLenient = (v: unknown): unknown => {
+    if (typeof v !== 'object' || v === null) return v;
+    if (Array.isArray(v)) return v.map(resolveLenient);
+    const o = v as Record<string, unknown>;
+    if (typeof o.Ref === 'string') return refs[o.Ref] ?? machineArns[o.Ref] ?? unresolved(o.Ref);
+    const getAtt = o['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt) return (getAtt[1] === 'Arn' ? arns[getAtt[0]] : undefined) ?? unresolved(getAtt.join('.'));
+    const join = o['Fn::Join'] as [string, unknown[]] | undefined;
+    if (join) return join[1].map((p) => String(resolveLenient(p))).join(join[0]);
+    const split = o['Fn::Split'] as [string, unknown] | undefined;
+    if (split) return String(resolveLenient(split[1])).split(split[0]);
+    const select = o['Fn::Select'] as [number, unknown] | undefined;
+    if (select) return (resolveLenient(select[1]) as unknown[])[select[0]] ?? '';
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, resolveLenient(x)]));
+  };
+  const roleOf = (arn: unknown) =>
+    (arn as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0];
+  const roles: Record<string, LocalIamRole> = {};
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource?.Type !== 'AWS::IAM::Role') continue;
+    const name = `${stack.stackName}-${id}`;
+    const inline = (resource.Properties?.Policies ?? []) as Array<{
+      PolicyName: string;
+      PolicyDocument: unknown;
+    }>;
+    roles[id] = {
+      name,
+      arn: `arn:aws:iam::${LOCAL.account}:role/${name}`,
+      policies: inline.map((p) => ({
+        name: p.PolicyName,
+        policy: resolveLenient(p.PolicyDocument) as PolicyDocument,
+      })),
+    };
+  }
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    if (resource?.Type !== 'AWS::IAM::Policy') continue;
+    const attached = (resource.Properties?.Roles ?? []) as Array<{ Ref?: string }>;
+    for (const ref of attached) {
+      const role = ref.Ref === undefined ? undefined : roles[ref.Ref];
+      role?.policies.push({
+        name: id,
+        policy: resolveLenient(resource.Properties?.PolicyDocument) as PolicyDocument,
+      });
+    }
+  }
+  const iam: LocalIam = { roles, functions: {}, machines: {} };
+  for (const [id, resource] of Object.entries(template.Resources)) {
+    const role = roleOf(resource?.Properties?.Role);
+    const handler = arns[id] === undefined ? undefined : functions[arns[id]];
+    if (resource?.Type === 'AWS::Lambda::Function' && handler && role) iam.functions[handler] = role;
+  }
+  const machineRole = (machine: import('aws-cdk-lib/aws-stepfunctions').StateMachine) =>
+    roleOf(template.Resources[logicalId(machine)]?.Properties?.RoleArn);
+  iam.machines = {
+    sync: machineRole(stack.workflow.stateMachine),
+    snapshot: machineRole(stack.backup.snapshotMachine),
+    restore: machineRole(stack.backup.restoreMachine),
+  };
   const definitionOf = (machine: import('aws-cdk-lib/aws-stepfunctions').StateMachine) => {
     const body = template.Resources[logicalId(machine)]?.Properties?.DefinitionString;
     let text: string;
@@ -132,5 +206,6 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
       snapshot: definitionOf(stack.backup.snapshotMachine),
       restore: definitionOf(stack.backup.restoreMachine),
     },
+    iam,
   };
 }

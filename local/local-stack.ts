@@ -27,6 +27,7 @@ import { type Emulators, LOCAL, startEmulators } from './emulators';
 import { appendEvents } from './events';
 import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
+import { type IamCaller, type LocalIam, LocalIamEnforcer, localIamEnabled } from './iam';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -63,6 +64,13 @@ export interface LocalStackOptions {
    * steps, as anyone with access to the table could in AWS.
    */
   beforeTask?: ((state: string) => Promise<void> | void) | undefined;
+  /**
+   * IAM enforcement (local/iam.ts): every SDK call of a worker or of a state machine is checked
+   * against its role's policies in the synthesized template. `enforce` defaults to
+   * `CRM_SYNC_LOCAL_IAM` (on unless `off`); `policies` changes the roles before they are enforced
+   * (a seam for tests of a defective stack).
+   */
+  iam?: { enforce?: boolean; policies?: (iam: LocalIam) => LocalIam } | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -130,6 +138,7 @@ export class LocalStack {
   private readonly running = new Map<string, { abort: () => void }>();
   /** The error and cause a StopExecution gave, until its execution ends. */
   private readonly stopped = new Map<string, { name: string; message: string }>();
+  private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
 
   private constructor(private readonly options: LocalStackOptions) {}
 
@@ -304,6 +313,29 @@ export class LocalStack {
     await Promise.all(created.map((TableName) => waitUntilTableExists(waiter, { TableName })));
   }
 
+  /**
+   * The IAM enforcer of this stack's roles, undefined when it is off. Made on the first run and kept
+   * (with its decisions) while the roles stay the same.
+   */
+  private async enforcer(
+    loaded: ReturnType<typeof loadLocalDefinition>,
+  ): Promise<LocalIamEnforcer | undefined> {
+    if (!(this.options.iam?.enforce ?? localIamEnabled())) return undefined;
+    if (!loaded.iam) throw new Error('local runner: the cached definition has no IAM roles');
+    const roles = this.options.iam?.policies ? this.options.iam.policies(loaded.iam) : loaded.iam;
+    const key = JSON.stringify(roles);
+    if (this.iam?.key === key) return this.iam.enforcer;
+    this.iam?.enforcer.uninstall();
+    this.iam = undefined;
+    const enforcer = await LocalIamEnforcer.create(roles, LOCAL);
+    // The handlers' shared clients, and this stack's own for the state machines' integrations:
+    // only calls made as a role (LocalIamEnforcer.runAs) are checked, not the CLI's own.
+    enforcer.install(require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'));
+    enforcer.install({ s3: this.s3, dynamodb: this.dynamodb });
+    this.iam = { key, enforcer };
+    return enforcer;
+  }
+
   private handler(name: HandlerName): LambdaHandler {
     let h = this.handlers.get(name);
     if (!h) {
@@ -334,7 +366,11 @@ export class LocalStack {
       succeed() {},
     };
     try {
-      const run = () => this.handler(name)(event, context);
+      const iam = this.iam?.enforcer;
+      const handle = () => this.handler(name)(event, context);
+      const run = iam
+        ? () => iam.runAs({ role: iam.functionRole(name), session: context.functionName }, handle)
+        : handle;
       const out = await (this.injector && task ? this.injector.invoke(task, event, run) : run());
       return JSON.parse(JSON.stringify(out ?? null)) as unknown;
     } catch (err) {
@@ -346,17 +382,20 @@ export class LocalStack {
     }
   }
 
-  private store(): ObjectStore {
+  /** A Distributed Map's ItemReader and ResultWriter: S3 calls of the state machine's role. */
+  private store(asMachine: <T>(fn: () => Promise<T>) => Promise<T>): ObjectStore {
     return {
-      getText: async (bucket, key) => {
-        const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-        return (await out.Body?.transformToString('utf8')) ?? '';
-      },
-      putText: async (bucket, key, text) => {
-        await this.s3.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: 'application/json' }),
-        );
-      },
+      getText: (bucket, key) =>
+        asMachine(async () => {
+          const out = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          return (await out.Body?.transformToString('utf8')) ?? '';
+        }),
+      putText: (bucket, key, text) =>
+        asMachine(async () => {
+          await this.s3.send(
+            new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: 'application/json' }),
+          );
+        }),
     };
   }
 
@@ -399,6 +438,7 @@ export class LocalStack {
     const { functions } = loaded;
     const definition = which === 'sync' ? loaded.definition : loaded.machines?.[which];
     if (!definition) throw new Error(`local runner: no ${which} state machine in the cached definition`);
+    const iam = await this.enforcer(loaded);
     const name = redrive?.name ?? randomUUID();
     const executionArn =
       redrive?.executionArn ?? `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -417,6 +457,12 @@ export class LocalStack {
     const { stateDir } = this.options;
     saveExecution(stateDir, record);
     const executionName = name;
+    const machineCaller: IamCaller | undefined = iam && {
+      role: iam.machineRole(which),
+      session: executionName,
+    };
+    const asMachine = <T>(fn: () => Promise<T>): Promise<T> =>
+      iam && machineCaller ? iam.runAs(machineCaller, fn) : fn();
     const context = {
       Execution: {
         Id: executionArn,
@@ -480,7 +526,7 @@ export class LocalStack {
               state: original,
               input: mapInput,
               context,
-              store: this.store(),
+              store: this.store(asMachine),
               executionArn,
               processConcurrency: localProcessConcurrency(),
               onProgress: progress
@@ -502,17 +548,32 @@ export class LocalStack {
           if (fn) {
             handlers[name] = async (payload) => {
               await this.options.beforeTask?.(name);
+              iam?.check('lambda', [{ action: 'lambda:InvokeFunction', resource }], machineCaller);
               return this.invoke(fn, payload, task);
             };
           } else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
             handlers[name] = async (params) => {
-              return JSON.parse(
-                JSON.stringify(await this.dynamodb.send(new UpdateItemCommand(params as never))),
-              );
+              const out = await asMachine(() => this.dynamodb.send(new UpdateItemCommand(params as never)));
+              return JSON.parse(JSON.stringify(out));
             };
           } else if (resource === 'arn:aws:states:::events:putEvents') {
             // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
-            handlers[name] = async (params) => appendEvents(this.options.stateDir, params);
+            handlers[name] = async (params) => {
+              const entries = ((params as { Entries?: Array<{ EventBusName?: string }> }).Entries ?? []).map(
+                (e) => e.EventBusName ?? 'default',
+              );
+              iam?.check(
+                'events',
+                [...new Set(entries)].map((bus) => ({
+                  action: 'events:PutEvents',
+                  resource: bus.startsWith('arn:')
+                    ? bus
+                    : `arn:aws:events:${LOCAL.region}:${LOCAL.account}:event-bus/${bus}`,
+                })),
+                machineCaller,
+              );
+              return appendEvents(this.options.stateDir, params);
+            };
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
         } else if (state.Type === 'Parallel') {
           for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
@@ -655,6 +716,7 @@ export class LocalStack {
 
   async stop(): Promise<void> {
     this.injector?.uninstall();
+    this.iam?.enforcer.uninstall();
     this.s3?.destroy();
     this.dynamodb?.destroy();
     await this.emulators?.stop();

@@ -5,7 +5,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { workKeys } from '../../lambdas/domain/run';
+import { TRANSCODED_SOURCE, workKeys } from '../../lambdas/domain/run';
 import { CrmSyncStack, outputId } from '../../lib/crm-sync-stack';
 import {
   type AslState,
@@ -988,7 +988,7 @@ describe('CrmSyncStack', () => {
       expect(reads).toEqual([objects('inbox/*'), objects('work/*/source.utf8.*')]);
     });
 
-    it('plan reads inbox/* and writes work/* of the data bucket only', () => {
+    it('plan reads inbox/* and its own UTF-8 copy of a transcoded export, writes work/* of the data bucket only', () => {
       // Prepare
       const planRole = logicalId(stack, stack.planFunction.role);
       const objects = (prefix: string) => ({
@@ -1021,7 +1021,11 @@ describe('CrmSyncStack', () => {
           ]),
         },
       });
-      expect(objectResources).toEqual([objects('inbox'), objects('work')]);
+      // Plan plans a transcoded export from its UTF-8 copy (work/<runId>/source.utf8.<format>).
+      const transcoded = {
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/work/*/${TRANSCODED_SOURCE}*`]],
+      };
+      expect(objectResources).toEqual([objects('inbox'), objects('work'), transcoded]);
     });
   });
 

@@ -28,7 +28,7 @@ export interface LocalStackFixture {
 export function useLocalStack(
   name: string,
   config: CrmSyncConfig,
-  options: Pick<LocalStackOptions, 'retryIntervalMs' | 'beforeTask'> = {},
+  options: Pick<LocalStackOptions, 'retryIntervalMs' | 'beforeTask' | 'iam'> = {},
 ): LocalStackFixture {
   const stateDir = mkdtempSync(join(tmpdir(), `crm-sync-${name}-`));
   const dataDir = mkdtempSync(join(tmpdir(), `crm-sync-${name}-data-`));
