@@ -17,10 +17,12 @@ import type { RunSummary } from '../lambdas/domain/report';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import {
+  checkPayload,
   type DistributedMapProgress,
+  localExpressTimeLimitMs,
   localProcessConcurrency,
   type ObjectStore,
-  runDistributedMap,
+  runDistributedMapState,
 } from './distributed-map';
 import { type Emulators, LOCAL, startEmulators } from './emulators';
 import { appendEvents } from './events';
@@ -61,6 +63,11 @@ export interface LocalStackOptions {
    * steps, as anyone with access to the table could in AWS.
    */
   beforeTask?: ((state: string) => Promise<void> | void) | undefined;
+  /**
+   * The time limit of an EXPRESS child of a Distributed Map, in ms; unset: `$CRM_SYNC_LOCAL_EXPRESS_LIMIT_MS`,
+   * else 300000 (the 5 minutes of Step Functions). A child past it fails with States.Timeout.
+   */
+  expressTimeLimitMs?: number | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -360,18 +367,9 @@ export class LocalStack {
           // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
           for (const k of Object.keys(state)) {
             if (
-              ![
-                'Type',
-                'Next',
-                'End',
-                'ResultPath',
-                'OutputPath',
-                'InputPath',
-                'ResultSelector',
-                'Retry',
-                'Catch',
-                'Comment',
-              ].includes(k)
+              // InputPath, ResultSelector, ResultPath and OutputPath are applied by runDistributedMapState,
+              // which holds the state's output to the payload quota.
+              !['Type', 'Next', 'End', 'Retry', 'Catch', 'Comment'].includes(k)
             ) {
               delete state[k];
             }
@@ -379,25 +377,29 @@ export class LocalStack {
           state.Type = 'Task';
           state.Resource = `arn:aws:states:::local:distributedMap`;
           state.TimeoutSeconds = 12 * 3600;
-          handlers[name] = (mapInput) =>
-            runDistributedMap({
+          handlers[name] = (rawInput) =>
+            runDistributedMapState({
               stateName: name,
               state: original,
-              input: mapInput,
+              rawInput,
               context,
               store: this.store(),
               executionArn,
               processConcurrency: localProcessConcurrency(),
+              expressTimeLimitMs,
               onProgress: progress
                 ? (p: DistributedMapProgress) =>
                     progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`)
                 : undefined,
-              runChild: async (def, childInput) => {
+              runChild: async (def, childInput, signal) => {
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
-                return child.run(childInput as never, {
+                const run = child.run(childInput as never, {
                   overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
                   context: context as never,
-                }).result;
+                });
+                // Past its time limit the child is stopped: no further state of it runs.
+                signal.addEventListener('abort', () => run.abort(), { once: true });
+                return run.result;
               },
             });
         } else if (state.Type === 'Task') {
@@ -419,6 +421,14 @@ export class LocalStack {
             // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
             handlers[name] = async (params) => appendEvents(this.options.stateDir, params);
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
+          // Step Functions' payload quota on the task's input (after Parameters) and its result.
+          const run = handlers[name];
+          handlers[name] = async (payload) => {
+            checkPayload(payload, `the input of ${name}`, state);
+            const result = await run(payload);
+            checkPayload(result, `the result of ${name}`, state);
+            return result;
+          };
         } else if (state.Type === 'Parallel') {
           for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
             bind(b.States, inDistributedMap);
@@ -431,12 +441,19 @@ export class LocalStack {
       }
     };
     const retryIntervalMs = this.options.retryIntervalMs;
+    const expressTimeLimitMs = this.options.expressTimeLimitMs ?? localExpressTimeLimitMs();
     const retryOverrides = () =>
       retryIntervalMs === undefined
         ? {}
         : { retryIntervalOverrides: Object.fromEntries(stateNames.map((n) => [n, retryIntervalMs])) };
     const def = JSON.parse(JSON.stringify(definition)) as { States: Record<string, Record<string, unknown>> };
     bind(def.States);
+    try {
+      checkPayload(input, 'the execution input');
+    } catch (err) {
+      const e = err as Error;
+      return { status: 'FAILED', output: null, error: { name: e.name, message: e.message } };
+    }
     const machine = new StateMachine(def as never, {
       validationOptions: { checkArn: false, checkPaths: false },
     });
@@ -454,6 +471,7 @@ export class LocalStack {
     }
     try {
       const output = await execution.result;
+      checkPayload(output, 'the execution output');
       return { status: 'SUCCEEDED', output };
     } catch (err) {
       const e = err as Error & { cause?: unknown };
