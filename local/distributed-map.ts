@@ -46,13 +46,103 @@ export function localProcessConcurrency(env: NodeJS.ProcessEnv = process.env): n
   return n;
 }
 
+/** Step Functions' payload quota: 256 KiB of UTF-8 JSON per state input or output, task result, execution input or output. */
+export const PAYLOAD_LIMIT_BYTES = 262_144;
+
+/** The longest an EXPRESS execution (a Distributed Map's EXPRESS child) may run: 5 minutes. */
+export const EXPRESS_TIME_LIMIT_MS = 300_000;
+
+/**
+ * The time limit of a local EXPRESS child: `$CRM_SYNC_LOCAL_EXPRESS_LIMIT_MS`, default 300000 (the
+ * 5 minutes of Step Functions). Tests scale it down to see a child time out without waiting 5 minutes.
+ */
+export function localExpressTimeLimitMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.CRM_SYNC_LOCAL_EXPRESS_LIMIT_MS;
+  if (text === undefined || text === '') return EXPRESS_TIME_LIMIT_MS;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new Error(
+      `CRM_SYNC_LOCAL_EXPRESS_LIMIT_MS must be a positive integer of milliseconds, got "${text}"`,
+    );
+  }
+  return n;
+}
+
+/** A Retry or Catch entry: the part that decides whether it handles an error. */
+interface ErrorMatcher {
+  ErrorEquals: string[];
+}
+
+/**
+ * An error Step Functions raises itself, with whether a Retry or Catch of the failing state may
+ * handle it (aws-local-stepfunctions reads `isRetryable` / `isCatchable`).
+ */
+export class StatesError extends Error {
+  constructor(
+    name: string,
+    message: string,
+    readonly isRetryable = true,
+    readonly isCatchable = true,
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * Whether the first of `matchers` that matches a terminal error names it: `States.ALL` (and
+ * `States.TaskFailed`) never match `States.DataLimitExceeded` in Step Functions, only its own
+ * name does. aws-local-stepfunctions takes the first matcher that matches in its own way, so the
+ * error is handled only when the first of those names it (an explicit entry after a wildcard
+ * entry is not reached locally).
+ */
+function namedFirst(matchers: unknown, name: string): boolean {
+  if (!Array.isArray(matchers)) return false;
+  for (const m of matchers as ErrorMatcher[]) {
+    const errors = m.ErrorEquals ?? [];
+    if (errors.includes(name)) return true;
+    if (errors.includes('States.ALL') || errors.includes('States.TaskFailed')) return false;
+  }
+  return false;
+}
+
+/** The size Step Functions counts for a payload: the UTF-8 bytes of its JSON text. */
+export function payloadBytes(value: unknown): number {
+  const text = JSON.stringify(value);
+  return text === undefined ? 4 : Buffer.byteLength(text, 'utf8');
+}
+
+/**
+ * Fails like Step Functions when `value` is over the 256 KiB payload quota: `States.DataLimitExceeded`,
+ * a terminal error that `States.ALL` does not catch or retry; `state` (the failing state's
+ * definition) decides whether one of its own Retry/Catch entries names it.
+ */
+export function checkPayload(value: unknown, what: string, state?: Record<string, unknown>): void {
+  const bytes = payloadBytes(value);
+  if (bytes <= PAYLOAD_LIMIT_BYTES) return;
+  const name = 'States.DataLimitExceeded';
+  throw new StatesError(
+    name,
+    `${what} is ${bytes} bytes, over the payload limit of ${PAYLOAD_LIMIT_BYTES} bytes (256 KiB)`,
+    namedFirst(state?.Retry, name),
+    namedFirst(state?.Catch, name),
+  );
+}
+
 export interface ObjectStore {
   getText(bucket: string, key: string): Promise<string>;
   putText(bucket: string, key: string, text: string): Promise<void>;
 }
 
-/** Runs the ItemProcessor for one batch/item; rejects with the child's error. */
-export type ChildRunner = (processor: Record<string, unknown>, input: unknown) => Promise<unknown>;
+/**
+ * Runs the ItemProcessor for one batch/item; rejects with the child's error. `signal` aborts when
+ * the child is past its time limit (the child is stopped, as Step Functions stops it).
+ */
+export type ChildRunner = (
+  processor: Record<string, unknown>,
+  input: unknown,
+  signal: AbortSignal,
+) => Promise<unknown>;
 
 export interface DistributedMapProgress {
   state: string;
@@ -69,7 +159,7 @@ interface ChildRecord {
   StartDate: string;
   StopDate: string;
   StateMachineArn: string;
-  Status: 'SUCCEEDED' | 'FAILED';
+  Status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT';
   Output?: string;
   OutputDetails?: { Included: boolean };
   Error?: string;
@@ -81,6 +171,9 @@ interface ChildRecord {
  * array in S3), ItemSelector, ItemBatcher (MaxItemsPerBatch, BatchInput), MaxConcurrency(Path),
  * ToleratedFailurePercentage/Count and ResultWriter (manifest.json + SUCCEEDED_n/FAILED_n.json,
  * the layout Step Functions writes). Children run through `runChild`, so their Retry runs as in AWS.
+ * The quotas of Step Functions hold: every child's input (the batch, BatchInput included) and output
+ * within 256 KiB, and an EXPRESS child stopped at its time limit (States.Timeout); such a child
+ * fails, and counts against the tolerated failures like any other.
  */
 export async function runDistributedMap(options: {
   stateName: string;
@@ -104,6 +197,8 @@ export async function runDistributedMap(options: {
   mapRunId?: string | undefined;
   /** Told the Map Run's id when it starts (a redrive needs it). */
   onMapRun?: ((mapRunId: string) => void) | undefined;
+  /** An EXPRESS child's time limit; unset: 5 minutes, as in Step Functions. STANDARD children have none here. */
+  expressTimeLimitMs?: number | undefined;
 }): Promise<unknown> {
   const { state, input, context, store } = options;
   const reader = state.ItemReader as
@@ -138,20 +233,55 @@ export async function runDistributedMap(options: {
       ? evalTemplate(selector, input, { ...context, Map: { Item: { Index: index, Value: item } } })
       : item,
   );
-  const batcher = state.ItemBatcher as { MaxItemsPerBatch?: number; BatchInput?: unknown } | undefined;
+  const batcher = state.ItemBatcher as
+    | { MaxItemsPerBatch?: number; MaxInputBytesPerBatch?: number; BatchInput?: unknown }
+    | undefined;
   const payloads: unknown[] = [];
   if (batcher) {
-    const size = batcher.MaxItemsPerBatch ?? 1;
+    const byBytes = batcher.MaxInputBytesPerBatch !== undefined;
+    const size = batcher.MaxItemsPerBatch ?? (byBytes ? Number.POSITIVE_INFINITY : 1);
+    const maxBytes = Math.min(batcher.MaxInputBytesPerBatch ?? PAYLOAD_LIMIT_BYTES, PAYLOAD_LIMIT_BYTES);
     const batchInput = batcher.BatchInput ? evalTemplate(batcher.BatchInput, input, context) : undefined;
-    for (let i = 0; i < selected.length; i += size) {
-      payloads.push({
-        ...(batchInput !== undefined ? { BatchInput: batchInput } : {}),
-        Items: selected.slice(i, i + size),
-      });
+    const batchOf = (items: unknown[]) => ({
+      ...(batchInput !== undefined ? { BatchInput: batchInput } : {}),
+      Items: items,
+    });
+    // With MaxInputBytesPerBatch, a batch (BatchInput included) takes items while it stays within
+    // that many bytes; without it, only MaxItemsPerBatch cuts, and a batch over 256 KiB fails below.
+    const emptyBytes = byBytes ? payloadBytes(batchOf([])) : 0;
+    let items: unknown[] = [];
+    let bytes = emptyBytes;
+    for (const item of selected) {
+      // The item's JSON, and the comma before it when it is not the first.
+      const itemBytes = byBytes ? payloadBytes(item) + (items.length > 0 ? 1 : 0) : 0;
+      if (items.length > 0 && (items.length >= size || (byBytes && bytes + itemBytes > maxBytes))) {
+        payloads.push(batchOf(items));
+        items = [];
+        bytes = emptyBytes;
+        items.push(item);
+        bytes += byBytes ? payloadBytes(item) : 0;
+        continue;
+      }
+      items.push(item);
+      bytes += itemBytes;
+    }
+    if (items.length > 0) payloads.push(batchOf(items));
+    for (const [i, payload] of payloads.entries()) {
+      checkPayload(payload, `the input of ${options.stateName}'s child ${i} (one batch)`, state);
     }
   } else {
+    for (const [i, item] of selected.entries()) {
+      checkPayload(item, `the input of ${options.stateName}'s child ${i}`, state);
+    }
     payloads.push(...selected);
   }
+  const processorConfig = (
+    state.ItemProcessor as { ProcessorConfig?: { ExecutionType?: string } } | undefined
+  )?.ProcessorConfig;
+  const timeLimitMs =
+    processorConfig?.ExecutionType === 'EXPRESS'
+      ? (options.expressTimeLimitMs ?? EXPRESS_TIME_LIMIT_MS)
+      : undefined;
 
   const processor = state.ItemProcessor as Record<string, unknown>;
   const mapRunId = options.mapRunId ?? `${options.stateName}-${randomUUID().slice(0, 8)}`;
@@ -206,8 +336,27 @@ export async function runDistributedMap(options: {
           StartDate: start,
           StateMachineArn: mapRunArn,
         };
+        const controller = new AbortController();
+        let timer: NodeJS.Timeout | undefined;
         try {
-          const output = await options.runChild(processor, payload);
+          const run = options.runChild(processor, payload, controller.signal);
+          const output = await (timeLimitMs === undefined
+            ? run
+            : Promise.race([
+                run,
+                new Promise<never>((_, reject) => {
+                  timer = setTimeout(() => {
+                    controller.abort();
+                    reject(
+                      new StatesError(
+                        'States.Timeout',
+                        `the EXPRESS child execution ran past its limit of ${timeLimitMs} ms`,
+                      ),
+                    );
+                  }, timeLimitMs);
+                }),
+              ]));
+          checkPayload(output, `the output of ${options.stateName}'s child ${i}`);
           records[i] = {
             ...base,
             StopDate: new Date().toISOString(),
@@ -217,14 +366,18 @@ export async function runDistributedMap(options: {
           };
         } catch (err) {
           failed++;
-          const e = err as Error;
+          // The child's own error, not the runner's wrapper around it (ExecutionError { cause }).
+          const outer = err as Error;
+          const e = outer.name === 'ExecutionError' && outer.cause instanceof Error ? outer.cause : outer;
           records[i] = {
             ...base,
             StopDate: new Date().toISOString(),
-            Status: 'FAILED',
+            Status: e.name === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
             Error: e.name,
             Cause: e.message,
           };
+        } finally {
+          clearTimeout(timer);
         }
         done++;
         options.onProgress?.({ state: options.stateName, done, failed, total: payloads.length });
@@ -236,7 +389,7 @@ export async function runDistributedMap(options: {
   if (destination) {
     const p = destination;
     const succeeded = records.filter((r) => r.Status === 'SUCCEEDED');
-    const failures = records.filter((r) => r.Status === 'FAILED');
+    const failures = records.filter((r) => r.Status !== 'SUCCEEDED');
     const files: Record<'SUCCEEDED' | 'FAILED' | 'PENDING', Array<{ Key: string; Size: number }>> = {
       SUCCEEDED: [],
       FAILED: [],
@@ -266,7 +419,7 @@ export async function runDistributedMap(options: {
   const overPct = payloads.length > 0 && (failed / payloads.length) * 100 > tolerancePct;
   const overCount = toleranceCount !== undefined && failed > toleranceCount;
   if (failed > 0 && (toleranceCount !== undefined ? overCount : overPct)) {
-    const first = records.find((r) => r.Status === 'FAILED');
+    const first = records.find((r) => r.Status !== 'SUCCEEDED');
     throw Object.assign(
       new Error(
         `${failed} of ${payloads.length} child executions failed (first: ${first?.Error}: ${first?.Cause ?? ''})`,
@@ -297,4 +450,82 @@ async function succeededBefore(
     }
   }
   return kept;
+}
+
+/** A state's effective input: its InputPath applied to the raw input (Step Functions' JSONPath mode). */
+export function stateInputOf(state: Record<string, unknown>, rawInput: unknown, context: unknown): unknown {
+  if (!('InputPath' in state)) return rawInput;
+  if (state.InputPath === null) return {};
+  return queryPath(String(state.InputPath), rawInput, context);
+}
+
+/**
+ * A state's output from its result: ResultSelector, then ResultPath into the raw input, then
+ * OutputPath, as Step Functions applies them. ResultPath takes `$`, `null` (discard) or a
+ * `$.a.b` path of names.
+ */
+export function stateOutputOf(
+  state: Record<string, unknown>,
+  rawInput: unknown,
+  result: unknown,
+  context: unknown,
+): unknown {
+  let out = state.ResultSelector ? evalTemplate(state.ResultSelector, result, context) : result;
+  if ('ResultPath' in state) out = setResultPath(state.ResultPath, rawInput, out);
+  if ('OutputPath' in state)
+    out = state.OutputPath === null ? {} : queryPath(String(state.OutputPath), out, context);
+  return out;
+}
+
+function setResultPath(path: unknown, rawInput: unknown, result: unknown): unknown {
+  if (path === null) return rawInput;
+  if (path === '$') return result;
+  const names =
+    typeof path === 'string' && /^\$(\.[A-Za-z_][\w-]*)+$/.test(path) ? path.slice(2).split('.') : undefined;
+  if (!names) {
+    throw new StatesError(
+      'States.Runtime',
+      `local Distributed Map: unsupported ResultPath ${String(path)}`,
+      false,
+      false,
+    );
+  }
+  if (!rawInput || typeof rawInput !== 'object' || Array.isArray(rawInput)) {
+    throw new StatesError(
+      'States.ResultPathMatchFailure',
+      `ResultPath ${path} needs an object as the state's input`,
+    );
+  }
+  const root = { ...(rawInput as Record<string, unknown>) };
+  let node = root;
+  for (const [i, name] of names.entries()) {
+    if (i === names.length - 1) {
+      node[name] = result;
+      break;
+    }
+    const next = node[name];
+    const copy =
+      next && typeof next === 'object' && !Array.isArray(next)
+        ? { ...(next as Record<string, unknown>) }
+        : {};
+    node[name] = copy;
+    node = copy;
+  }
+  return root;
+}
+
+/**
+ * A whole Distributed Map state as Step Functions runs it: InputPath, the Map Run, then
+ * ResultSelector / ResultPath / OutputPath, and the state's output held to the 256 KiB quota
+ * (`States.DataLimitExceeded`). `rawInput` is the state's input before InputPath.
+ */
+export async function runDistributedMapState(
+  options: Omit<Parameters<typeof runDistributedMap>[0], 'input'> & { rawInput: unknown },
+): Promise<unknown> {
+  const { rawInput, ...rest } = options;
+  const input = stateInputOf(options.state, rawInput, options.context);
+  const result = await runDistributedMap({ ...rest, input });
+  const output = stateOutputOf(options.state, rawInput, result, options.context);
+  checkPayload(output, `the output of ${options.stateName}`, options.state);
+  return output;
 }

@@ -18,10 +18,12 @@ import type { RunSummary } from '../lambdas/domain/report';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import {
+  checkPayload,
   type DistributedMapProgress,
+  localExpressTimeLimitMs,
   localProcessConcurrency,
   type ObjectStore,
-  runDistributedMap,
+  runDistributedMapState,
 } from './distributed-map';
 import { type Emulators, LOCAL, startEmulators } from './emulators';
 import { appendEvents } from './events';
@@ -71,6 +73,11 @@ export interface LocalStackOptions {
    * (a seam for tests of a defective stack).
    */
   iam?: { enforce?: boolean; policies?: (iam: LocalIam) => LocalIam } | undefined;
+  /**
+   * The time limit of an EXPRESS child of a Distributed Map, in ms; unset: `$CRM_SYNC_LOCAL_EXPRESS_LIMIT_MS`,
+   * else 300000 (the 5 minutes of Step Functions). A child past it fails with States.Timeout.
+   */
+  expressTimeLimitMs?: number | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -495,18 +502,9 @@ export class LocalStack {
           // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
           for (const k of Object.keys(state)) {
             if (
-              ![
-                'Type',
-                'Next',
-                'End',
-                'ResultPath',
-                'OutputPath',
-                'InputPath',
-                'ResultSelector',
-                'Retry',
-                'Catch',
-                'Comment',
-              ].includes(k)
+              // InputPath, ResultSelector, ResultPath and OutputPath are applied by runDistributedMapState,
+              // which holds the state's output to the payload quota.
+              !['Type', 'Next', 'End', 'Retry', 'Catch', 'Comment'].includes(k)
             ) {
               delete state[k];
             }
@@ -514,8 +512,8 @@ export class LocalStack {
           state.Type = 'Task';
           state.Resource = `arn:aws:states:::local:distributedMap`;
           state.TimeoutSeconds = 12 * 3600;
-          handlers[name] = (mapInput) =>
-            runDistributedMap({
+          handlers[name] = (rawInput) =>
+            runDistributedMapState({
               stateName: name,
               // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
               mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
@@ -524,21 +522,25 @@ export class LocalStack {
                 saveExecution(stateDir, record);
               },
               state: original,
-              input: mapInput,
+              rawInput,
               context,
               store: this.store(asMachine),
               executionArn,
               processConcurrency: localProcessConcurrency(),
+              expressTimeLimitMs,
               onProgress: progress
                 ? (p: DistributedMapProgress) =>
                     progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`)
                 : undefined,
-              runChild: async (def, childInput) => {
+              runChild: async (def, childInput, signal) => {
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
-                return child.run(childInput as never, {
+                const run = child.run(childInput as never, {
                   overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
                   context: context as never,
-                }).result;
+                });
+                // Past its time limit the child is stopped: no further state of it runs.
+                signal.addEventListener('abort', () => run.abort(), { once: true });
+                return run.result;
               },
             });
         } else if (state.Type === 'Task') {
@@ -575,6 +577,14 @@ export class LocalStack {
               return appendEvents(this.options.stateDir, params);
             };
           } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
+          // Step Functions' payload quota on the task's input (after Parameters) and its result.
+          const run = handlers[name];
+          handlers[name] = async (payload) => {
+            checkPayload(payload, `the input of ${name}`, state);
+            const result = await run(payload);
+            checkPayload(result, `the result of ${name}`, state);
+            return result;
+          };
         } else if (state.Type === 'Parallel') {
           for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
             bind(b.States, inDistributedMap);
@@ -587,6 +597,7 @@ export class LocalStack {
       }
     };
     const retryIntervalMs = this.options.retryIntervalMs;
+    const expressTimeLimitMs = this.options.expressTimeLimitMs ?? localExpressTimeLimitMs();
     const retryOverrides = () =>
       retryIntervalMs === undefined
         ? {}
@@ -596,6 +607,15 @@ export class LocalStack {
       States: Record<string, Record<string, unknown>>;
     };
     bind(def.States);
+    try {
+      checkPayload(input, 'the execution input');
+    } catch (err) {
+      const e = err as Error;
+      const error = { name: e.name, message: e.message };
+      Object.assign(record, { status: 'FAILED', error, stoppedAt: new Date().toISOString() });
+      saveExecution(stateDir, record);
+      return { status: 'FAILED', output: null, error };
+    }
     // A redrive continues from the state the execution failed in, with that state's input.
     const start = redrive?.state;
     if (redrive && !start)
@@ -638,7 +658,9 @@ export class LocalStack {
     })().catch(() => {});
     let result: ExecutionResult;
     try {
-      result = { status: 'SUCCEEDED', output: await execution.result };
+      const output = await execution.result;
+      checkPayload(output, 'the execution output');
+      result = { status: 'SUCCEEDED', output };
       record.status = 'SUCCEEDED';
     } catch (err) {
       const e = err as Error & { cause?: unknown };
