@@ -1,12 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 /**
  * Amazon's DynamoDB Local (the DynamoDBLocal.jar the npm package amplify-dynamodb-simulator ships),
  * started on a free loopback port, in memory, with `-sharedDb` (one database whatever the access
- * key: the local stack signs with two). Its banner and logs go to a buffer, shown only on failure.
+ * key: the local stack signs with two) and `-disableTelemetry`. Its banner and logs go to a
+ * buffer, shown only on failure.
  */
 export interface DynamoDbLocal {
   endpoint: string;
@@ -57,6 +60,7 @@ export async function startDynamoDbLocal(timeoutMs = 90_000): Promise<DynamoDbLo
   if (!jar) throw new Error('DynamoDBLocal.jar not found');
   const port = await freePort();
   const started = Date.now();
+  const cwd = mkdtempSync(join(tmpdir(), 'crm-sync-dynamodb-local-'));
   let out = '';
   const child: ChildProcess = spawn(
     'java',
@@ -66,10 +70,12 @@ export async function startDynamoDbLocal(timeoutMs = 90_000): Promise<DynamoDbLo
       jar,
       '-inMemory',
       '-sharedDb',
+      '-disableTelemetry',
       '-port',
       String(port),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own working directory: DynamoDB Local writes dynamodb-local-metadata.json there.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd },
   );
   child.stdout?.setEncoding('utf8').on('data', (s: string) => {
     out += s;
@@ -83,8 +89,12 @@ export async function startDynamoDbLocal(timeoutMs = 90_000): Promise<DynamoDbLo
   });
   const stop = () =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
+      const done = () => {
+        rmSync(cwd, { recursive: true, force: true });
+        resolve();
+      };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', done);
       child.kill('SIGTERM');
     });
   const endpoint = `http://127.0.0.1:${port}`;
