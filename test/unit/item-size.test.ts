@@ -229,6 +229,50 @@ describe('rows DynamoDB cannot store are rejected at the transform', () => {
     );
   });
 
+  it('rows held for their references are measured too, after their parents are settled', () => {
+    // Prepare: an entity that rejects orphans; a row too large with a valid parent, one that fits.
+    const entity = getEntity(
+      parseConfig({
+        entities: {
+          account: { target: { key: 'id' }, fields: { id: { source: 'Id', required: true } } },
+          contact: {
+            target: { key: 'id' },
+            fields: {
+              id: { source: 'Id', required: true },
+              accountId: { source: 'AccountId' },
+              a: { source: 'A' },
+              b: { source: 'B' },
+              modified: { source: 'Modified', type: 'datetime', required: true },
+            },
+            updatedAt: 'modified',
+            references: { accountId: { entity: 'account', reject: true } },
+          },
+        },
+      }),
+      'contact',
+    );
+    const acc = new ChunkAccumulator(
+      entity,
+      bindHeader(['Id', 'AccountId', 'A', 'B', 'Modified'], entity),
+      ',',
+      MAX_ITEM_BYTES,
+      'csv',
+      LIMITS,
+    );
+    const half = 'x'.repeat(205 * KiB);
+    acc.add({ line: 2, offset: 0, bytes: Buffer.from(`c1,A1,${half},${half},${MODIFIED}`) });
+    acc.add({ line: 3, offset: 0, bytes: Buffer.from(`c2,A1,${half},,${MODIFIED}`) });
+    acc.add({ line: 4, offset: 0, bytes: Buffer.from(`c3,A9,${half},${half},${MODIFIED}`) });
+    // Act
+    acc.settleReferences(new Map([['accountId', new Set(['A1'])]]));
+    // Assess: the orphan is rejected as an orphan (its parent is looked at first).
+    expect(rejected(acc)).toEqual([
+      [2, ['item_too_large']],
+      [4, ['orphan:accountId']],
+    ]);
+    expect([...acc.winners.keys()]).toEqual(['c2']);
+  });
+
   it('the merge refuses a carried item over the limit before it writes anything', () => {
     // Prepare: a row of 200 KB, and a stored item whose not-carried field holds 250 KB.
     const merger = new PartitionMerger();
