@@ -116,8 +116,33 @@ export async function startDynalite(
 }
 
 /**
+ * A DynamoDB endpoint the local stack uses instead of starting dynalite (e.g. Amazon's DynamoDB
+ * Local, started with `-sharedDb`: the stack's own client and the workers sign with different
+ * access keys, which DynamoDB Local otherwise keeps apart). `CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT`
+ * sets it; the stack creates its tables there if they are missing, and never stops it.
+ */
+export function externalDynamoEndpoint(
+  value = process.env.CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT,
+): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (err) {
+    throw new Error(`CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT must be an http(s) URL, got "${value}"`, {
+      cause: err,
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+/**
  * Starts dynalite (DynamoDB API) and s3rver (S3 API) in this process, on loopback ports chosen by
- * the OS, with their data on disk under the state dir so that later processes see it.
+ * the OS, with their data on disk under the state dir so that later processes see it. With
+ * `CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT` set, that endpoint stands in for dynalite.
  */
 export async function startEmulators(stateDir: string): Promise<Emulators> {
   const dynamoDir = join(stateDir, 'dynamodb');
@@ -125,7 +150,10 @@ export async function startEmulators(stateDir: string): Promise<Emulators> {
   mkdirSync(dynamoDir, { recursive: true });
   mkdirSync(s3Dir, { recursive: true });
 
-  const dynamo = await startDynalite(dynamoDir);
+  const external = externalDynamoEndpoint();
+  const dynamo: LocalDynamo = external
+    ? { endpoint: external, stop: async () => {} }
+    : await startDynalite(dynamoDir);
 
   const S3rver = require('s3rver') as new (
     opts: Record<string, unknown>,

@@ -1,5 +1,6 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
+import { dynamoItemSize, keyFits, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from './item-size';
 import { jsonAliases, jsonFields } from './jsonl';
 import {
   boundFields,
@@ -16,6 +17,52 @@ import { type PartLine, partitionOf } from './run';
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
 export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+
+/** Length of `_digest`'s value: a SHA-1 in base64url (digest.ts). */
+const DIGEST_CHARS = 27;
+/** `_line` at its largest: a safe integer has 16 digits, 9 bytes (item-size numberSize). */
+const LINE_BYTES = 9;
+/** Bytes reserved for a run id or an entity name that the caller does not give. */
+const UNKNOWN_NAME_BYTES = 256;
+
+/**
+ * What DynamoDB lets a row write, with what the merge adds to it. The merge writes a put as the
+ * row's attributes plus crm-sync's own (META): `_v` (the row's version), `_line`, `_run` (the run
+ * id) and `_digest`; a delete row deletes its key and writes a tombstone keyed
+ * `TOMB#<entity>#<key>` in the ledger table (tombstones.ts), whose partition key is longer.
+ */
+export interface WriteLimits {
+  /** Bytes of META's names and values but `_v`'s value (exact for the run id, `_line` at its largest). */
+  metaBytes: number;
+  /** Longest key of a put, in UTF-8 bytes (DynamoDB's partition key limit). */
+  maxKeyBytes: number;
+  /** Longest key of a delete row: the tombstone's prefix leaves less. */
+  maxDeleteKeyBytes: number;
+}
+
+/** The limits for a run (`runId`) of an entity (`entity`); unknown ones reserve 256 bytes each. */
+export function writeLimits(
+  options: { entity?: string | undefined; runId?: string | undefined } = {},
+): WriteLimits {
+  const names = META_ATTRIBUTES.reduce((n, a) => n + Buffer.byteLength(a, 'utf8'), 0);
+  const run = options.runId === undefined ? UNKNOWN_NAME_BYTES : Buffer.byteLength(options.runId, 'utf8');
+  const prefix =
+    options.entity === undefined ? UNKNOWN_NAME_BYTES : Buffer.byteLength(`TOMB#${options.entity}#`, 'utf8');
+  return {
+    metaBytes: names + LINE_BYTES + run + DIGEST_CHARS,
+    maxKeyBytes: MAX_PARTITION_KEY_BYTES,
+    maxDeleteKeyBytes: MAX_PARTITION_KEY_BYTES - prefix,
+  };
+}
+
+/** The size of an item as the merge writes it: its attributes, `_v` = `version`, and META's others. */
+export function writtenItemSize(
+  item: Readonly<Record<string, Scalar>>,
+  version: string,
+  limits: WriteLimits,
+): number {
+  return dynamoItemSize(item) + Buffer.byteLength(version, 'utf8') + limits.metaBytes;
+}
 
 /** One part row (PART_FORMAT): key, line, version, deleted 0|1, lost lines|null, then the values. */
 export type PartRow = Array<Scalar | number[] | null>;
@@ -107,6 +154,13 @@ export class ChunkAccumulator {
   rows = 0;
   superseded = 0;
   private readonly linesByKey = new Map<string, number[]>();
+  /**
+   * Bytes of an item that its part row's JSON text does not bound: every field's name and META.
+   * A value's size is at most 3 bytes per character of its JSON text, so an item whose part row is
+   * shorter than (MAX_ITEM_BYTES - sizeSlack) / 3 characters (about 136,000) cannot be too large
+   * and is not measured.
+   */
+  private readonly sizeSlack: number;
   /** Every field an item of this binding may hold, in the order part objects list an item's values. */
   private readonly itemFields: readonly string[];
   /**
@@ -137,8 +191,10 @@ export class ChunkAccumulator {
     private readonly delimiter: string,
     private readonly maxFieldBytes: number,
     private readonly format: SourceFormat = 'csv',
+    private readonly limits: WriteLimits = writeLimits(),
   ) {
     this.itemFields = boundFields(binding, entity);
+    this.sizeSlack = this.itemFields.reduce((n, f) => n + Buffer.byteLength(f, 'utf8'), 0) + limits.metaBytes;
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
     const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
     this.keyIndex = keyColumn?.index;
@@ -202,8 +258,40 @@ export class ChunkAccumulator {
       this.held.push({ candidate, row, raw: text, fields, warnings: mapped.warnings });
       return;
     }
+    const json = JSON.stringify(row);
+    const over = this.overLimits(mapped.key, version, mapped.deleted, row, json);
+    if (over !== undefined) {
+      this.reject(record.line, over, text, fields);
+      return;
+    }
     if (mapped.warnings) this.warn(record.line, mapped.warnings);
-    this.accept(mapped.key, record.line, version, mapped.deleted, row);
+    this.accept(mapped.key, record.line, version, mapped.deleted, json);
+  }
+
+  /**
+   * `key_too_large` (a key over DynamoDB's 2,048 bytes, less the tombstone's prefix for a delete)
+   * and `item_too_large` (a put whose item, as the merge writes it, is over 400 KB), or undefined
+   * when the row fits. The item is measured only when its part row's text says it could be near.
+   */
+  private overLimits(
+    key: string,
+    version: string,
+    deleted: boolean,
+    row: PartRow,
+    json: string,
+  ): string[] | undefined {
+    let reasons: string[] | undefined;
+    if (!keyFits(key, deleted ? this.limits.maxDeleteKeyBytes : this.limits.maxKeyBytes))
+      reasons = ['key_too_large'];
+    if (
+      !deleted &&
+      json.length * 3 + this.sizeSlack > MAX_ITEM_BYTES &&
+      writtenItemSize(itemOfValues(this.itemFields, row, ROW_VALUES), version, this.limits) > MAX_ITEM_BYTES
+    ) {
+      if (reasons === undefined) reasons = ['item_too_large'];
+      else reasons.push('item_too_large');
+    }
+    return reasons;
   }
 
   /**
@@ -249,8 +337,14 @@ export class ChunkAccumulator {
           candidate.key,
         );
       else {
+        const json = JSON.stringify(row);
+        const over = this.overLimits(candidate.key, candidate.version, candidate.deleted, row, json);
+        if (over !== undefined) {
+          this.reject(candidate.line, over, raw, fields, candidate.key);
+          continue;
+        }
         if (warnings) this.warn(candidate.line, warnings);
-        this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, row);
+        this.accept(candidate.key, candidate.line, candidate.version, candidate.deleted, json);
       }
     }
     // Rows rejected while read and orphans rejected now interleave; warnings come in file order.
@@ -264,8 +358,8 @@ export class ChunkAccumulator {
     }
   }
 
-  private accept(key: string, line: number, version: string, deleted: boolean, row: PartRow): void {
-    const candidate: ChunkCandidate = { key, line, version, deleted, json: JSON.stringify(row) };
+  private accept(key: string, line: number, version: string, deleted: boolean, json: string): void {
+    const candidate: ChunkCandidate = { key, line, version, deleted, json };
     const current = this.winners.get(candidate.key);
     if (current) {
       let lines = this.linesByKey.get(candidate.key);

@@ -114,3 +114,11 @@ export class RejectLimitError extends CrmSyncError {
 export class EmptyExportError extends CrmSyncError {
   override readonly name = 'EmptyExportError';
 }
+
+/**
+ * A partial export's row, merged with the stored values of the columns its file lacks, would make
+ * an item over DynamoDB's 400 KB: the merge of its partition stops before it writes anything.
+ */
+export class ItemTooLargeError extends CrmSyncError {
+  override readonly name = 'ItemTooLargeError';
+}

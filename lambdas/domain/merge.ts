@@ -8,8 +8,12 @@ import {
   type StoredVersion,
   type Tombstone,
   type WriteMode,
+  writeLimits,
+  writtenItemSize,
 } from './chunk';
 import { itemDigest } from './digest';
+import { ItemTooLargeError } from './errors';
+import { MAX_ITEM_BYTES } from './item-size';
 import type { Scalar } from './normalize';
 import type { MergedLine, PartLine } from './run';
 
@@ -88,6 +92,7 @@ export class PartitionMerger {
       key: c.key,
       tombstone: { version: c.version, line: c.line, run: runId, removed },
     });
+    const limits = writeLimits({ runId });
     for (const [key, c] of this.winners) {
       const s = stored.get(key);
       if (!c.deleted && s && carry && carry.fields.length > 0) {
@@ -95,6 +100,13 @@ export class PartitionMerger {
         if (storedItem) {
           c.item = withCarried(c.item, storedItem, carry.fields);
           c.digest = '';
+          // The transform measured the row alone: the stored values it carries can make it too large.
+          const size = writtenItemSize(c.item, c.version, limits);
+          if (size > MAX_ITEM_BYTES) {
+            throw new ItemTooLargeError(
+              `line ${c.line}: the row with the stored values of the columns its file lacks (${carry.fields.join(', ')}) would be an item of ${size} bytes, over DynamoDB's ${MAX_ITEM_BYTES}; nothing of this partition was written: export those columns too (their values then replace the stored ones) or set onMissingColumns: "remove"`,
+            );
+          }
         }
       }
       if (!c.deleted && c.digest === '') c.digest = itemDigest(c.item);

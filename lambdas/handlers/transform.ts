@@ -6,7 +6,7 @@ import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readObject } from '../adapters/s3';
-import { ChunkAccumulator } from '../domain/chunk';
+import { ChunkAccumulator, writeLimits } from '../domain/chunk';
 import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
 import { withDateOrder } from '../domain/dates';
@@ -54,7 +54,16 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
   const entity = withDateOrder(configured, job.dateOrder);
   const binding = bindHeader(job.columns, entity);
   const format = job.format ?? 'csv';
-  const acc = new ChunkAccumulator(entity, binding, job.delimiter, entity.source.maxFieldBytes, format);
+  // What the merge of this run adds to each item: rows it cannot write are rejected here.
+  const limits = writeLimits({ entity: job.entity, runId: job.runId });
+  const acc = new ChunkAccumulator(
+    entity,
+    binding,
+    job.delimiter,
+    entity.source.maxFieldBytes,
+    format,
+    limits,
+  );
   const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
   for await (const records of recordsOf(body, chunk, {
     maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
