@@ -22,8 +22,8 @@ export interface CrmSyncStackProps extends StackProps {
   /**
    * Lambda workers a run's Distributed Maps run at once, at most. Within it, Plan sizes each run's
    * transform, merge and verify concurrency to the file and the target table's throughput
-   * (lambdas/domain/sizing.ts).
-   * @default 500 (half the default regional Lambda concurrency quota)
+   * (lambdas/domain/sizing.ts). It may not exceed the config's `lambdaConcurrency`.
+   * @default the config's `lambdaConcurrency` (500 when unset: half the default regional quota)
    */
   readonly maxConcurrency?: number;
   /**
@@ -136,10 +136,19 @@ export class CrmSyncStack extends Stack {
         Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
       ),
     };
-    // Function timeouts equal their tasks' timeouts (see SyncStateMachineProps).
-    // Plan streams the whole object: 15 minutes (lambdas/domain/sizing.ts, FUNCTIONS).
+    // Each task's timeout is its function's plus a margin (see SyncStateMachineProps).
+    // Plan streams the whole object: 15 minutes; the Distributed Map workers 100 s, so that their
+    // retries fit in an EXPRESS child (lambdas/domain/sizing.ts, FUNCTIONS).
     const stepTimeout = Duration.seconds(FUNCTIONS.plan.timeoutSeconds);
-    const workerTimeout = Duration.minutes(2);
+    const workerTimeout = Duration.seconds(FUNCTIONS.transform.timeoutSeconds);
+    // The Lambda concurrency crm-sync may use: no run's Map runs more workers at once.
+    const lambdaConcurrency = props.config.lambdaConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    const maxConcurrency = props.maxConcurrency ?? lambdaConcurrency;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > lambdaConcurrency) {
+      throw new Error(
+        `maxConcurrency must be a whole number from 1 to the config's lambdaConcurrency (${lambdaConcurrency}), not ${maxConcurrency}`,
+      );
+    }
     const common = { configFile: props.configFile, environment };
     this.planFunction = new WorkerFunction(this, 'PlanFunction', {
       ...common,
@@ -148,7 +157,7 @@ export class CrmSyncStack extends Stack {
       timeout: stepTimeout,
       environment: {
         ...environment,
-        CRM_SYNC_MAX_CONCURRENCY: String(props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY),
+        CRM_SYNC_MAX_CONCURRENCY: String(maxConcurrency),
       },
     });
     this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
@@ -259,7 +268,7 @@ export class CrmSyncStack extends Stack {
       taskTimeout: stepTimeout,
       workerTimeout,
       reconcileFunction: reconcile,
-      maxConcurrency: props.maxConcurrency,
+      maxConcurrency,
     });
 
     this.triggerDeadLetterQueue = new sqs.Queue(this, 'TriggerDlq', {

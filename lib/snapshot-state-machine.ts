@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { acknowledgeBucketWorker, acknowledgeStateMachine } from './nag';
-import { BUSY_RETRY, TRANSIENT_RETRY } from './sync-state-machine';
+import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
 
 /** Stable state names of the Snapshot state machine (the local runner binds Tasks by name). */
@@ -66,7 +66,7 @@ export interface SnapshotStateMachinesProps {
    */
   readonly maxConcurrency?: number;
   /**
-   * Time limit of one function invocation (and of its task).
+   * Time limit of one function invocation; its task's is TASK_TIMEOUT_MARGIN_SECONDS longer.
    * @default Duration.minutes(10)
    */
   readonly timeout?: Duration;
@@ -130,7 +130,7 @@ export class SnapshotStateMachines extends Construct {
       table.grantReadWriteData(restore);
     }
 
-    const taskTimeout = sfn.Timeout.duration(timeout);
+    const taskTimeout = lambdaTaskTimeout(timeout);
     const maxConcurrency = props.maxConcurrency ?? 10;
     const permanent: sfn.RetryProps = { errors: [...BACKUP_PERMANENT_ERRORS], maxAttempts: 0 };
     const execution = {
@@ -153,6 +153,7 @@ export class SnapshotStateMachines extends Construct {
       const abort = new tasks.LambdaInvoke(this, names.abort, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({
           action: 'abort',
           input: sfn.JsonPath.objectAt('$$.Execution.Input'),
@@ -162,12 +163,13 @@ export class SnapshotStateMachines extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout,
       });
-      abort.addRetry(TRANSIENT_RETRY);
+      abort.addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
       abort.next(fail);
 
       const prepare = new tasks.LambdaInvoke(this, names.prepare, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({
           action: 'prepare',
           input: sfn.JsonPath.objectAt('$$.Execution.Input'),
@@ -178,7 +180,11 @@ export class SnapshotStateMachines extends Construct {
       });
       // The entity is busy while a sync run (or another snapshot or restore) holds its lock: wait for
       // it like ClaimRun does (about two hours), then fail.
-      prepare.addRetry(permanent).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
+      prepare
+        .addRetry(permanent)
+        .addRetry(BUSY_RETRY)
+        .addRetry(LAMBDA_SERVICE_RETRY)
+        .addRetry(TRANSIENT_RETRY);
       prepare.addCatch(abort, { resultPath: '$.error' });
 
       let start: sfn.Chain = sfn.Chain.start(prepare);
@@ -186,9 +192,10 @@ export class SnapshotStateMachines extends Construct {
         const worker = new tasks.LambdaInvoke(this, m.worker, {
           lambdaFunction: fn,
           payloadResponseOnly: true,
+          retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
           taskTimeout,
         });
-        worker.addRetry(permanent).addRetry(TRANSIENT_RETRY);
+        worker.addRetry(permanent).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
         const map = new sfn.DistributedMap(this, m.map, {
           // One item per segment: the list is small (at most 1000 numbers) and rides in the payload.
           itemsPath: `${jobPath}.segmentList`,
@@ -211,11 +218,12 @@ export class SnapshotStateMachines extends Construct {
       const finish = new tasks.LambdaInvoke(this, names.finish, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({ action: 'finish', job: sfn.JsonPath.objectAt(jobPath) }),
         resultPath: '$.result',
         taskTimeout,
       });
-      finish.addRetry(permanent).addRetry(TRANSIENT_RETRY);
+      finish.addRetry(permanent).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
       finish.addCatch(abort, { resultPath: '$.error' });
       const succeeded = new sfn.Succeed(this, names.succeeded, { outputPath: '$.result' });
 

@@ -50,9 +50,9 @@ export const AWS_LIMITS = {
  */
 export const FUNCTIONS = {
   plan: { memoryMb: 1769, timeoutSeconds: 900 },
-  transform: { memoryMb: 1769, timeoutSeconds: 120 },
-  merge: { memoryMb: 1769, timeoutSeconds: 120 },
-  verify: { memoryMb: 1024, timeoutSeconds: 120 },
+  transform: { memoryMb: 1769, timeoutSeconds: 100 },
+  merge: { memoryMb: 1769, timeoutSeconds: 100 },
+  verify: { memoryMb: 1024, timeoutSeconds: 100 },
   reconcile: { memoryMb: 1024, timeoutSeconds: 900 },
 } as const;
 

@@ -111,7 +111,8 @@ describe('Snapshot and Restore state machines', () => {
       expect(map.ItemBatcher).toEqual({ MaxItemsPerBatch: 1, BatchInput: { action, 'job.$': job } });
       expect(map.ResultPath).toBeNull();
       const worker = must(map.ItemProcessor?.States[inner], inner);
-      expect(worker.TimeoutSeconds).toBe(600);
+      // The function's 600 s, and 5 s for its own timeout to end the attempt first.
+      expect(worker.TimeoutSeconds).toBe(605);
       expect(worker.Retry?.find((r) => r.ErrorEquals.includes('TargetNotEmptyError'))?.MaxAttempts).toBe(0);
     },
   );
