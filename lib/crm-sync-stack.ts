@@ -289,7 +289,9 @@ export class CrmSyncStack extends Stack {
           detailType: ['Object Created'],
           detail: {
             bucket: { name: [this.bucket.bucketName] },
-            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }] },
+            // An empty object (a folder marker too) is no export. EventBridge ORs the matchers of
+            // one field, so names (`_SUCCESS`, `.DS_Store`) are left to ClaimRun (notAnExport).
+            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }], size: [{ numeric: ['>', 0] }] },
           },
         },
         targets: [

@@ -12,6 +12,7 @@ export const STATE = {
   claim: 'ClaimRun',
   isDuplicate: 'IsDuplicateTrigger',
   duplicate: 'DuplicateTrigger',
+  notAnExport: 'NotAnExport',
   plan: 'PlanChunks',
   transformMap: 'TransformChunks',
   transform: 'TransformChunk',
@@ -512,7 +513,17 @@ export class SyncStateMachine extends Construct {
       .otherwise(mismatch);
 
     const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
+    // A folder marker, an empty object or a hidden file (`_SUCCESS`, `.DS_Store`): ClaimRun made no
+    // run and took no lock (`ignored`), and the execution ends without one.
+    const notAnExport = new sfn.Succeed(this, STATE.notAnExport, { outputPath: '$.claim' });
     const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.claim.ignored'),
+          sfn.Condition.booleanEquals('$.claim.ignored', true),
+        ),
+        notAnExport,
+      )
       .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
       .otherwise(plan.next(transformMap).next(checkRejects).next(isMirror));
     emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });

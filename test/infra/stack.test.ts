@@ -380,6 +380,27 @@ describe('CrmSyncStack', () => {
       );
     });
 
+    it('ends an execution whose object is not an export (ignored claim) at NotAnExport, before the duplicate check', () => {
+      // Prepare
+      const isDuplicate = state('IsDuplicateTrigger');
+
+      // Act
+      const choices = isDuplicate.Choices ?? [];
+
+      // Assess: the ignored claim has no `duplicate`, so its rule comes first and needs the field.
+      expect(choices).toEqual([
+        {
+          And: [
+            { Variable: '$.claim.ignored', IsPresent: true },
+            { Variable: '$.claim.ignored', BooleanEquals: true },
+          ],
+          Next: 'NotAnExport',
+        },
+        { Variable: '$.claim.duplicate', BooleanEquals: true, Next: 'DuplicateTrigger' },
+      ]);
+      expect(state('NotAnExport')).toEqual({ Type: 'Succeed', OutputPath: '$.claim' });
+    });
+
     it('runs ClaimRun → PlanChunks → TransformChunks → CheckRejects → MergePartitions → VerifyPartitions → CheckWrittenDigest → Reconcile → IsMatched', () => {
       // Prepare
       const { States } = definition;
@@ -735,15 +756,15 @@ describe('CrmSyncStack', () => {
     });
 
     it.each(entities)(
-      '%s: an S3 Object Created under its inbox/<entity>/ prefix starts the state machine',
+      '%s: an S3 Object Created of a non-empty object under its inbox/<entity>/ prefix starts the state machine',
       (entity) => {
-        // Prepare
+        // Prepare: an empty object (a folder marker too) is no export; names are ClaimRun's to judge.
         const pattern = {
           source: ['aws.s3'],
           'detail-type': ['Object Created'],
           detail: {
             bucket: { name: [{ Ref: bucketId }] },
-            object: { key: [{ prefix: `inbox/${entity}/` }] },
+            object: { key: [{ prefix: `inbox/${entity}/` }], size: [{ numeric: ['>', 0] }] },
           },
         };
 
@@ -772,11 +793,13 @@ describe('CrmSyncStack', () => {
           'detail-bucket-name': '$.detail.bucket.name',
           'detail-object-key': '$.detail.object.key',
           'detail-object-version-id': '$.detail.object.version-id',
+          'detail-object-size': '$.detail.object.size',
         });
         expect(input).toMatchObject({
           bucket: 'detail-bucket-name',
           key: 'detail-object-key',
           versionId: 'detail-object-version-id',
+          size: 'detail-object-size',
           entity,
         });
       },
