@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
+import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { SnapshotStateMachines } from './snapshot-state-machine';
 import { SyncSchedules } from './sync-schedules';
@@ -197,56 +198,64 @@ export class CrmSyncStack extends Stack {
       timeout: stepTimeout,
     });
 
-    // Least privilege, per worker and per prefix.
+    // Least privilege, per worker and per prefix: exactly the calls each handler makes
+    // (BUCKET_ACTIONS, LEDGER_ACTIONS). A reader of objects that may be missing (readTextIfExists)
+    // may list their prefix, else S3 answers AccessDenied instead of NoSuchKey.
+    const bucket = this.bucket;
     const plan = this.planFunction.function;
-    this.bucket.grantRead(plan, `${PREFIX.inbox}*`);
-    this.bucket.grantPut(plan, `${PREFIX.work}*`);
-    this.ledger.grantReadWriteData(plan);
+    allowObjects(plan, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
+    allowObjects(plan, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.work}*`]); // the UTF-8 copy, in parts
+    this.ledger.grant(plan, ...LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
     for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan', 'dynamodb:DescribeTable');
 
     const transform = this.transformFunction.function;
-    this.bucket.grantRead(transform, `${PREFIX.inbox}*`);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
     // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
-    this.bucket.grantRead(transform, `${PREFIX.work}*/${TRANSCODED_SOURCE}*`);
-    this.bucket.grantPut(transform, `${PREFIX.work}*`);
-    this.ledger.grantReadWriteData(transform);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    this.ledger.grant(transform, ...LEDGER_ACTIONS.step);
 
     const merge = this.mergeFunction.function;
-    this.bucket.grantRead(merge, `${PREFIX.work}*`);
-    this.bucket.grantPut(merge, `${PREFIX.work}*`);
-    this.ledger.grantReadWriteData(merge);
+    allowObjects(merge, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(merge, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(merge, bucket, [PREFIX.work]);
+    this.ledger.grant(merge, ...LEDGER_ACTIONS.step);
 
     // Verification only reads the tables (target and parents) and writes its findings under work/.
     const verify = this.verifyFunction.function;
-    this.bucket.grantRead(verify, `${PREFIX.work}*`);
-    this.bucket.grantPut(verify, `${PREFIX.work}*`);
+    allowObjects(verify, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(verify, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(verify, bucket, [PREFIX.work]);
 
     // Mirror planning reads the target's keys and the work objects, lists and writes under work/.
     const mirror = this.mirrorFunction.function;
-    this.bucket.grantRead(mirror, `${PREFIX.work}*`);
-    this.bucket.grantPut(mirror, `${PREFIX.work}*`);
+    allowObjects(mirror, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(mirror, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(mirror, bucket, [PREFIX.work]);
 
     // The reject gate reads the transform's map results, writes a refused run's rejects.csv (from
     // the chunks' reject objects) and its decision in the ledger: no target table.
     const checkRejects = this.checkRejectsFunction.function;
-    this.bucket.grantRead(checkRejects, `${PREFIX.work}*`);
-    this.bucket.grantPut(checkRejects, `${PREFIX.reports}*`);
-    this.ledger.grantWriteData(checkRejects);
+    allowObjects(checkRejects, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowList(checkRejects, bucket, [PREFIX.work]);
+    allowObjects(checkRejects, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]);
+    this.ledger.grant(checkRejects, ...LEDGER_ACTIONS.decision);
 
     const reconcile = this.reconcileFunction.function;
-    this.bucket.grantRead(reconcile, `${PREFIX.work}*`);
-    this.bucket.grantPut(reconcile, `${PREFIX.work}*`); // large reports are uploaded in parts
-    this.bucket.grantPut(reconcile, `${PREFIX.reports}*`);
-    this.ledger.grantReadWriteData(reconcile);
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowList(reconcile, bucket, [PREFIX.work]);
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]); // the mirror decision
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]); // large CSVs in parts
+    this.ledger.grant(reconcile, ...LEDGER_ACTIONS.finish);
 
     for (const table of Object.values(tables)) {
       table.grantReadWriteData(merge);
       table.grantReadData(verify);
       table.grantReadData(mirror);
     }
-    // Transform reads only the parents whose orphans it rejects (references.<field>.reject).
+    // Transform looks up only the parents whose orphans it rejects (references.<field>.reject).
     const rejectParents = new Set(
       Object.values(props.config.entities).flatMap((e) =>
         Object.values(e.references)
@@ -254,7 +263,7 @@ export class CrmSyncStack extends Stack {
           .map((r) => r.entity),
       ),
     );
-    for (const parent of rejectParents) tables[parent]?.grantReadData(transform);
+    for (const parent of rejectParents) tables[parent]?.grant(transform, 'dynamodb:BatchGetItem');
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
       bucket: this.bucket,
@@ -405,8 +414,13 @@ export class CrmSyncStack extends Stack {
     );
     acknowledge(
       machine,
-      `IAM5[Resource::arn:<AWS::Partition>:s3:::<${logicalId(this.bucket)}>/*]`,
-      'Distributed Map ItemReader/ResultWriter grants of CDK: manifests and results under work/.',
+      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*]`,
+      "The Distributed Maps' manifests (GetObject only): Plan writes them under work/<runId>/, run ids are not known at deploy time.",
+    );
+    acknowledge(
+      machine,
+      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}map-results/*]`,
+      "The Distributed Maps' results: one folder per map run, named by Step Functions at run time.",
     );
     const notifications = this.node.tryFindChild(
       'BucketNotificationsHandler050a0587b7544547bf325f094a3db834',

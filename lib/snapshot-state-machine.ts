@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledgeBucketWorker, acknowledgeStateMachine } from './nag';
 import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
@@ -112,19 +113,22 @@ export class SnapshotStateMachines extends Construct {
       memorySize: 1769,
     });
 
-    // Least privilege: the snapshot reads the tables and writes snapshots/; only the restore writes
-    // the tables, and it only reads snapshots/. Both keep per-segment results under work/.
+    // Least privilege: the snapshot reads the tables and writes snapshots/ (parts in multipart
+    // uploads); only the restore writes the tables, and it only reads snapshots/. Both keep
+    // per-segment results under work/. A HEAD or GET of a key that may be missing (is the snapshot id
+    // taken? is the manifest there?) needs the listing of its prefix to see NoSuchKey.
+    const bucket = props.bucket;
     const snapshot = this.snapshotFunction.function;
-    props.bucket.grantRead(snapshot, `${SNAPSHOTS_PREFIX}*`); // HEAD: is the id taken?
-    props.bucket.grantPut(snapshot, `${SNAPSHOTS_PREFIX}*`);
-    props.bucket.grantRead(snapshot, 'work/*');
-    props.bucket.grantPut(snapshot, 'work/*');
-    props.ledger.grantReadWriteData(snapshot);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.read, [`${SNAPSHOTS_PREFIX}*`, 'work/*']);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.upload, [`${SNAPSHOTS_PREFIX}*`]);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.write, ['work/*']);
+    allowList(snapshot, bucket, [SNAPSHOTS_PREFIX, 'work/']);
+    props.ledger.grant(snapshot, ...LEDGER_ACTIONS.backup);
     const restore = this.restoreFunction.function;
-    props.bucket.grantRead(restore, `${SNAPSHOTS_PREFIX}*`);
-    props.bucket.grantRead(restore, 'work/*');
-    props.bucket.grantPut(restore, 'work/*');
-    props.ledger.grantReadWriteData(restore);
+    allowObjects(restore, bucket, BUCKET_ACTIONS.read, [`${SNAPSHOTS_PREFIX}*`, 'work/*']);
+    allowObjects(restore, bucket, BUCKET_ACTIONS.write, ['work/*']);
+    allowList(restore, bucket, [SNAPSHOTS_PREFIX, 'work/']);
+    props.ledger.grant(restore, ...LEDGER_ACTIONS.backup);
     for (const table of Object.values(props.targetTables)) {
       table.grantReadData(snapshot);
       table.grantReadWriteData(restore);

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -182,6 +183,47 @@ export function workerWorstCaseSeconds(
     if (!(r.errors ?? []).every((e) => service.has(e))) total += attempts * attemptSeconds;
   }
   return total;
+}
+
+/**
+ * The manifest reader of the Distributed Maps: Plan writes every manifest under `work/`, so the
+ * state machine reads objects there only (CDK's reader would allow the whole bucket).
+ */
+class WorkManifestReader extends sfn.S3JsonItemReader {
+  constructor(
+    private readonly manifests: s3.IBucket,
+    key: string,
+  ) {
+    super({ bucket: manifests, key });
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.manifests.arnForObjects('work/*')],
+      }),
+    ];
+  }
+}
+
+/** The Distributed Maps' result writer, allowed its own prefix only (CDK's allows the whole bucket). */
+class MapResultWriter extends sfn.ResultWriterV2 {
+  constructor(
+    private readonly results: s3.IBucket,
+    private readonly resultPrefix: string,
+  ) {
+    super({ bucket: results, prefix: resultPrefix });
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.results.arnForObjects(`${this.resultPrefix}/*`)],
+      }),
+    ];
+  }
 }
 
 export interface SyncStateMachineProps {
@@ -580,10 +622,7 @@ export class SyncStateMachine extends Construct {
     batchInput: Record<string, string | boolean> = { 'job.$': '$.plan.job' },
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
-      itemReader: new sfn.S3JsonItemReader({
-        bucket: props.bucket,
-        key: sfn.JsonPath.stringAt(manifestKeyPath),
-      }),
+      itemReader: new WorkManifestReader(props.bucket, sfn.JsonPath.stringAt(manifestKeyPath)),
       itemBatcher: new sfn.ItemBatcher({
         maxItemsPerBatch: props.chunksPerBatch ?? 1,
         batchInput,
@@ -592,7 +631,7 @@ export class SyncStateMachine extends Construct {
         ? { maxConcurrencyPath: CONCURRENCY_PATH[id] }
         : { maxConcurrency: props.maxConcurrency ?? 10 }),
       toleratedFailurePercentage: props.toleratedFailurePercentage ?? 0,
-      resultWriterV2: new sfn.ResultWriterV2({ bucket: props.bucket, prefix: 'work/map-results' }),
+      resultWriterV2: new MapResultWriter(props.bucket, 'work/map-results'),
       mapExecutionType: sfn.StateMachineType.EXPRESS,
       resultPath,
     });

@@ -5,6 +5,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import { workKeys } from '../../lambdas/domain/run';
 import { CrmSyncStack, outputId } from '../../lib/crm-sync-stack';
 import {
@@ -831,6 +832,172 @@ describe('CrmSyncStack', () => {
       expect(wildcards).toEqual([]);
     });
 
+    it('no action of any statement is a wildcard (not even s3:GetObject*)', () => {
+      // Prepare
+      const policies = template.findResources('AWS::IAM::Policy');
+
+      // Act
+      const wildcards = Object.values(policies)
+        .flatMap((p) => asArray<PolicyStatement>(p.Properties.PolicyDocument.Statement))
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.includes('*'));
+
+      // Assess
+      expect(wildcards).toEqual([]);
+    });
+
+    /** A role's S3 statements as [actions, resources], the bucket named `Data` and prefixes kept. */
+    function s3Statements(roleId: string): Array<[string[], string[], unknown?]> {
+      const name = (r: unknown): string =>
+        JSON.stringify(r)
+          .replace(`{"Fn::GetAtt":["${bucketId}","Arn"]}`, 'Data')
+          .replace(/^\{"Fn::Join":\["",\[Data,"(.*)"\]\]\}$/, 'Data$1');
+      return statementsOfRole(template, roleId)
+        .filter((st) => asArray(st.Action).some((a) => a.startsWith('s3:')))
+        .map((st) => [
+          asArray(st.Action),
+          asArray(st.Resource).map(name),
+          ...(st.Condition ? [st.Condition] : []),
+        ]) as Array<[string[], string[], unknown?]>;
+    }
+    const listWork = { StringLike: { 's3:prefix': ['work/*'] } };
+    const READ = ['s3:GetObject'];
+    const WRITE = ['s3:PutObject'];
+    const UPLOAD = ['s3:PutObject', 's3:AbortMultipartUpload'];
+    const LIST = ['s3:ListBucket'];
+
+    it.each<[string, (s: CrmSyncStack) => IConstruct, Array<[string[], string[], unknown?]>]>([
+      [
+        'plan',
+        (s) => s.planFunction.role,
+        [
+          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [UPLOAD, ['Data/work/*']],
+        ],
+      ],
+      [
+        'transform',
+        (s) => s.transformFunction.role,
+        [
+          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [READ, ['Data/work/*/source.utf8.*']],
+          [WRITE, ['Data/work/*']],
+        ],
+      ],
+      [
+        'merge',
+        (s) => s.mergeFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'verify',
+        (s) => s.verifyFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'mirror',
+        (s) => s.mirrorFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'check-rejects',
+        (s) => s.checkRejectsFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+          [UPLOAD, ['Data/reports/*']],
+        ],
+      ],
+      [
+        'reconcile',
+        (s) => s.reconcileFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+          [WRITE, ['Data/work/*']],
+          [UPLOAD, ['Data/reports/*']],
+        ],
+      ],
+      [
+        'snapshot',
+        (s) => s.backup.snapshotFunction.role,
+        [
+          [READ, ['Data/snapshots/*', 'Data/work/*']],
+          [UPLOAD, ['Data/snapshots/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['snapshots/*', 'work/*'] } }],
+        ],
+      ],
+      [
+        'restore',
+        (s) => s.backup.restoreFunction.role,
+        [
+          [READ, ['Data/snapshots/*', 'Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['snapshots/*', 'work/*'] } }],
+        ],
+      ],
+    ])('%s: exactly the S3 calls its handler makes, listing only under a prefix', (_name, role, expected) => {
+      // Act
+      const statements = s3Statements(logicalId(stack, role(stack)));
+
+      // Assess
+      expect(statements).toEqual(expected);
+    });
+
+    it('the state machine reads manifests and writes map results under work/ only', () => {
+      // Prepare
+      const machine = must(template.findResources('AWS::StepFunctions::StateMachine')[machineId], 'machine');
+      const role = machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+
+      // Act
+      const statements = s3Statements(role);
+
+      // Assess
+      expect(statements).toEqual([
+        [
+          ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+          ['Data/work/map-results/*'],
+        ],
+        [['s3:GetObject'], ['Data/work/*']],
+      ]);
+    });
+
+    it.each<[string, (s: CrmSyncStack) => IConstruct, string[]]>([
+      ['plan', (s) => s.planFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+      ['transform', (s) => s.transformFunction.role, ['GetItem', 'PutItem']],
+      ['merge', (s) => s.mergeFunction.role, ['GetItem', 'PutItem']],
+      ['verify', (s) => s.verifyFunction.role, []],
+      ['mirror', (s) => s.mirrorFunction.role, []],
+      ['check-rejects', (s) => s.checkRejectsFunction.role, ['UpdateItem']],
+      ['reconcile', (s) => s.reconcileFunction.role, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']],
+      ['snapshot', (s) => s.backup.snapshotFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+      ['restore', (s) => s.backup.restoreFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+    ])('%s: the ledger calls of its handler only (%j)', (_name, role, expected) => {
+      // Prepare
+      const ledger = logicalId(stack, stack.ledger);
+
+      // Act
+      const actions = statementsOfRole(template, logicalId(stack, role(stack)))
+        .filter((st) => JSON.stringify(st.Resource).includes(`"${ledger}"`))
+        .flatMap((st) => asArray(st.Action));
+
+      // Assess
+      expect(actions).toEqual(expected.map((a) => `dynamodb:${a}`));
+    });
+
     it('no managed *FullAccess policy is attached anywhere', () => {
       // Prepare
       const text = JSON.stringify(template.toJSON());
@@ -979,12 +1146,12 @@ describe('CrmSyncStack', () => {
           Statement: Match.arrayWith([
             Match.objectLike({
               Effect: 'Allow',
-              Action: Match.arrayWith(['s3:GetObject*']),
-              Resource: Match.arrayWith([objects('inbox')]),
+              Action: ['s3:GetObject', 's3:GetObjectVersion'],
+              Resource: objects('inbox'),
             }),
             Match.objectLike({
               Effect: 'Allow',
-              Action: Match.arrayWith(['s3:PutObject']),
+              Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
               Resource: objects('work'),
             }),
           ]),
