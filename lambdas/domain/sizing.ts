@@ -45,7 +45,8 @@ export const AWS_LIMITS = {
 
 /**
  * Memory and timeout of the crm-sync functions: the stack deploys these, the planner sizes work for
- * them. The workers run in EXPRESS children, so their limit stays well under 5 minutes with retries.
+ * them. The workers run in EXPRESS children (5 minutes): 100 s each, so that two attempts to the
+ * timeout and the retries' delays still fit (lib/sync-state-machine.ts, workerWorstCaseSeconds).
  * Plan streams the whole object to find record boundaries: it gets a full vCPU and the 15 minutes.
  */
 export const FUNCTIONS = {
