@@ -138,7 +138,7 @@ export class CrmSyncStack extends Stack {
       ),
     };
     // Each task's timeout is its function's plus a margin (see SyncStateMachineProps).
-    // Plan streams the whole object: 15 minutes; the Distributed Map workers 100 s, so that their
+    // Plan streams the whole object: 15 minutes; the Distributed Map workers 60 s, so that their
     // retries fit in an EXPRESS child (lambdas/domain/sizing.ts, FUNCTIONS).
     const stepTimeout = Duration.seconds(FUNCTIONS.plan.timeoutSeconds);
     const workerTimeout = Duration.seconds(FUNCTIONS.transform.timeoutSeconds);

@@ -133,13 +133,13 @@ export const WORKER_SERVICE_RETRY: sfn.RetryProps = {
 };
 
 /**
- * Any other error of a worker: one more try. Each such attempt may run to the worker's timeout, and
- * the EXPRESS child (5 minutes) must hold both of them, and the delays (EXPRESS_BUDGET_SECONDS).
+ * Any other error of a worker: two more tries. Each such attempt may run to the worker's timeout,
+ * and the EXPRESS child (5 minutes) must hold all three, and the delays (EXPRESS_BUDGET_SECONDS).
  */
 export const WORKER_TRANSIENT_RETRY: sfn.RetryProps = {
   errors: ['States.ALL'],
   interval: Duration.seconds(2),
-  maxAttempts: 1,
+  maxAttempts: 2,
   backoffRate: 2,
   maxDelay: Duration.seconds(10),
   jitterStrategy: sfn.JitterType.FULL,
@@ -264,10 +264,10 @@ export interface SyncStateMachineProps {
   /**
    * Timeout of the Distributed Map workers' functions (TransformChunk, MergePartition, mirror and
    * verify); their tasks get TASK_TIMEOUT_MARGIN_SECONDS more. They run in EXPRESS children (5
-   * minutes at most), so the worst case of the workers' retriers (workerWorstCaseSeconds: two
+   * minutes at most), so the worst case of the workers' retriers (workerWorstCaseSeconds: three
    * attempts to the timeout, the throttling and transient delays) must stay within
-   * EXPRESS_BUDGET_SECONDS: at most 105 seconds.
-   * @default Duration.seconds(100) (FUNCTIONS.transform.timeoutSeconds in lambdas/domain/sizing.ts)
+   * EXPRESS_BUDGET_SECONDS: at most 67 seconds.
+   * @default Duration.seconds(60) (FUNCTIONS.transform.timeoutSeconds in lambdas/domain/sizing.ts)
    */
   readonly workerTimeout?: Duration;
   /**
@@ -291,15 +291,18 @@ export class SyncStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
     super(scope, id);
     const taskTimeout = lambdaTaskTimeout(props.taskTimeout ?? Duration.minutes(10));
-    const workerLimit = props.workerTimeout ?? Duration.seconds(100);
+    const workerLimit = props.workerTimeout ?? Duration.seconds(60);
     const workerTimeout = lambdaTaskTimeout(workerLimit);
     const workerRetries = [WORKER_SERVICE_RETRY, WORKER_TRANSIENT_RETRY];
     const worstCase = workerWorstCaseSeconds(workerLimit, workerRetries);
     if (worstCase > EXPRESS_BUDGET_SECONDS) {
+      // The worst case grows by one second per attempt that runs: the longest timeout that fits.
+      const fixed = workerWorstCaseSeconds(Duration.seconds(0), workerRetries);
+      const perSecond = workerWorstCaseSeconds(Duration.seconds(1), workerRetries) - fixed;
       throw new Error(
         `workerTimeout of ${workerLimit.toSeconds()} s is too long: with its retries a worker may take ` +
           `${worstCase} s, and its EXPRESS child must end within ${EXPRESS_BUDGET_SECONDS} s (5 minutes ` +
-          'less a margin); use at most 105 seconds',
+          `less a margin); use at most ${Math.floor((EXPRESS_BUDGET_SECONDS - fixed) / perSecond)} seconds`,
       );
     }
     const noRetry: sfn.RetryProps = { errors: [...PERMANENT_ERRORS], maxAttempts: 0 };

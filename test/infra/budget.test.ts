@@ -155,8 +155,8 @@ describe('retry budgets of the synthesized template', () => {
     );
     const over = Object.entries(worst).filter(([, seconds]) => !(seconds < EXPRESS_SECONDS));
     expect(over).toEqual([]);
-    // Two attempts of 105 s, 47 s of throttling delays and one 2-second delay.
-    expect(worst['TransformChunks']).toBe(259);
+    // Three attempts of 65 s, 47 s of throttling delays and the transient delays of 2 and 4 s.
+    expect(worst['TransformChunks']).toBe(248);
   });
 
   it('every Task that invokes a Lambda function waits longer than the function may run', () => {
@@ -218,9 +218,9 @@ describe('retry budgets of the synthesized template', () => {
     }
 
     it.each([
-      [undefined, 105],
-      [Duration.seconds(60), 65],
-      [Duration.seconds(105), 110],
+      [undefined, 65],
+      [Duration.seconds(30), 35],
+      [Duration.seconds(67), 72],
     ])('accepts %s: the workers’ tasks time out after %d s', (workerTimeout, expected) => {
       // Act
       const machine = machineWith(workerTimeout)();
@@ -238,7 +238,7 @@ describe('retry budgets of the synthesized template', () => {
       expect(transform.TimeoutSeconds).toBe(expected);
     });
 
-    it.each([Duration.seconds(106), Duration.minutes(2), Duration.minutes(5)])(
+    it.each([Duration.seconds(68), Duration.minutes(2), Duration.minutes(5)])(
       'refuses %s: its retries would not fit in an EXPRESS child',
       (workerTimeout) => {
         // Act
@@ -247,7 +247,7 @@ describe('retry budgets of the synthesized template', () => {
         // Assess
         expect(build).toThrow(
           new RegExp(
-            `^workerTimeout of ${workerTimeout.toSeconds()} s is too long: .*use at most 105 seconds$`,
+            `^workerTimeout of ${workerTimeout.toSeconds()} s is too long: .*use at most 67 seconds$`,
           ),
         );
       },

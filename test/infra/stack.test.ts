@@ -249,12 +249,12 @@ describe('CrmSyncStack', () => {
   describe('worker functions', () => {
     const workers = [
       // Plan scans the whole object: a full vCPU and Lambda's 15 minutes (lambdas/domain/sizing.ts).
-      // The Distributed Map workers get 100 s, so that their retries fit in an EXPRESS child.
+      // The Distributed Map workers get 60 s, so that their retries fit in an EXPRESS child.
       { handler: 'plan', memory: 1769, timeout: 900, task: 'PlanChunks' },
-      { handler: 'transform', memory: 1769, timeout: 100, task: 'TransformChunk' },
-      { handler: 'merge', memory: 1769, timeout: 100, task: 'MergePartition' },
-      { handler: 'verify', memory: 1024, timeout: 100, task: 'VerifyPartition' },
-      { handler: 'mirror', memory: 1024, timeout: 100, task: 'ScanTargetSegment' },
+      { handler: 'transform', memory: 1769, timeout: 60, task: 'TransformChunk' },
+      { handler: 'merge', memory: 1769, timeout: 60, task: 'MergePartition' },
+      { handler: 'verify', memory: 1024, timeout: 60, task: 'VerifyPartition' },
+      { handler: 'mirror', memory: 1024, timeout: 60, task: 'ScanTargetSegment' },
       { handler: 'check-rejects', memory: 512, timeout: 900, task: 'CheckRejects' },
       { handler: 'reconcile', memory: 1024, timeout: 900, task: 'Reconcile' },
     ];
