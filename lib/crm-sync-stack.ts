@@ -9,6 +9,7 @@ import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
 import { TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
+import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { SnapshotStateMachines } from './snapshot-state-machine';
 import { SyncSchedules } from './sync-schedules';
@@ -23,8 +24,8 @@ export interface CrmSyncStackProps extends StackProps {
   /**
    * Lambda workers a run's Distributed Maps run at once, at most. Within it, Plan sizes each run's
    * transform, merge and verify concurrency to the file and the target table's throughput
-   * (lambdas/domain/sizing.ts).
-   * @default 500 (half the default regional Lambda concurrency quota)
+   * (lambdas/domain/sizing.ts). It may not exceed the config's `lambdaConcurrency`.
+   * @default the config's `lambdaConcurrency` (500 when unset: half the default regional quota)
    */
   readonly maxConcurrency?: number;
   /**
@@ -139,10 +140,19 @@ export class CrmSyncStack extends Stack {
         Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
       ),
     };
-    // Function timeouts equal their tasks' timeouts (see SyncStateMachineProps).
-    // Plan streams the whole object: 15 minutes (lambdas/domain/sizing.ts, FUNCTIONS).
+    // Each task's timeout is its function's plus a margin (see SyncStateMachineProps).
+    // Plan streams the whole object: 15 minutes; the Distributed Map workers 60 s, so that their
+    // retries fit in an EXPRESS child (lambdas/domain/sizing.ts, FUNCTIONS).
     const stepTimeout = Duration.seconds(FUNCTIONS.plan.timeoutSeconds);
-    const workerTimeout = Duration.minutes(2);
+    const workerTimeout = Duration.seconds(FUNCTIONS.transform.timeoutSeconds);
+    // The Lambda concurrency crm-sync may use: no run's Map runs more workers at once.
+    const lambdaConcurrency = props.config.lambdaConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    const maxConcurrency = props.maxConcurrency ?? lambdaConcurrency;
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > lambdaConcurrency) {
+      throw new Error(
+        `maxConcurrency must be a whole number from 1 to the config's lambdaConcurrency (${lambdaConcurrency}), not ${maxConcurrency}`,
+      );
+    }
     const common = { configFile: props.configFile, environment };
     this.planFunction = new WorkerFunction(this, 'PlanFunction', {
       ...common,
@@ -151,7 +161,7 @@ export class CrmSyncStack extends Stack {
       timeout: stepTimeout,
       environment: {
         ...environment,
-        CRM_SYNC_MAX_CONCURRENCY: String(props.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY),
+        CRM_SYNC_MAX_CONCURRENCY: String(maxConcurrency),
       },
     });
     this.transformFunction = new WorkerFunction(this, 'TransformFunction', {
@@ -191,58 +201,66 @@ export class CrmSyncStack extends Stack {
       timeout: stepTimeout,
     });
 
-    // Least privilege, per worker and per prefix.
+    // Least privilege, per worker and per prefix: exactly the calls each handler makes
+    // (BUCKET_ACTIONS, LEDGER_ACTIONS). A reader of objects that may be missing (readTextIfExists)
+    // may list their prefix, else S3 answers AccessDenied instead of NoSuchKey.
+    const bucket = this.bucket;
     const plan = this.planFunction.function;
-    this.bucket.grantRead(plan, `${PREFIX.inbox}*`);
-    this.bucket.grantPut(plan, `${PREFIX.work}*`);
+    allowObjects(plan, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
+    allowObjects(plan, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.work}*`]); // the UTF-8 copy, in parts
     // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/.
-    this.bucket.grantRead(plan, `${PREFIX.work}*/${TRANSCODED_SOURCE}*`);
-    this.ledger.grantReadWriteData(plan);
+    allowObjects(plan, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
+    this.ledger.grant(plan, ...LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
     for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan', 'dynamodb:DescribeTable');
 
     const transform = this.transformFunction.function;
-    this.bucket.grantRead(transform, `${PREFIX.inbox}*`);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
     // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
-    this.bucket.grantRead(transform, `${PREFIX.work}*/${TRANSCODED_SOURCE}*`);
-    this.bucket.grantPut(transform, `${PREFIX.work}*`);
-    this.ledger.grantReadWriteData(transform);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    this.ledger.grant(transform, ...LEDGER_ACTIONS.step);
 
     const merge = this.mergeFunction.function;
-    this.bucket.grantRead(merge, `${PREFIX.work}*`);
-    this.bucket.grantPut(merge, `${PREFIX.work}*`);
-    this.ledger.grantReadWriteData(merge);
+    allowObjects(merge, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(merge, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(merge, bucket, [PREFIX.work]);
+    this.ledger.grant(merge, ...LEDGER_ACTIONS.step);
 
     // Verification only reads the tables (target and parents) and writes its findings under work/.
     const verify = this.verifyFunction.function;
-    this.bucket.grantRead(verify, `${PREFIX.work}*`);
-    this.bucket.grantPut(verify, `${PREFIX.work}*`);
+    allowObjects(verify, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(verify, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(verify, bucket, [PREFIX.work]);
 
     // Mirror planning reads the target's keys and the work objects, lists and writes under work/.
     const mirror = this.mirrorFunction.function;
-    this.bucket.grantRead(mirror, `${PREFIX.work}*`);
-    this.bucket.grantPut(mirror, `${PREFIX.work}*`);
+    allowObjects(mirror, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowObjects(mirror, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
+    allowList(mirror, bucket, [PREFIX.work]);
 
     // The reject gate reads the transform's map results, writes a refused run's rejects.csv (from
     // the chunks' reject objects) and its decision in the ledger: no target table.
     const checkRejects = this.checkRejectsFunction.function;
-    this.bucket.grantRead(checkRejects, `${PREFIX.work}*`);
-    this.bucket.grantPut(checkRejects, `${PREFIX.reports}*`);
-    this.ledger.grantWriteData(checkRejects);
+    allowObjects(checkRejects, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowList(checkRejects, bucket, [PREFIX.work]);
+    allowObjects(checkRejects, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]);
+    this.ledger.grant(checkRejects, ...LEDGER_ACTIONS.decision);
 
     const reconcile = this.reconcileFunction.function;
-    this.bucket.grantRead(reconcile, `${PREFIX.work}*`);
-    this.bucket.grantPut(reconcile, `${PREFIX.work}*`); // large reports are uploaded in parts
-    this.bucket.grantPut(reconcile, `${PREFIX.reports}*`);
-    this.ledger.grantReadWriteData(reconcile);
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
+    allowList(reconcile, bucket, [PREFIX.work]);
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]); // the mirror decision
+    allowObjects(reconcile, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]); // large CSVs in parts
+    this.ledger.grant(reconcile, ...LEDGER_ACTIONS.finish);
 
     for (const table of Object.values(tables)) {
       table.grantReadWriteData(merge);
       table.grantReadData(verify);
       table.grantReadData(mirror);
     }
-    // Transform reads only the parents whose orphans it rejects (references.<field>.reject).
+    // Transform looks up only the parents whose orphans it rejects (references.<field>.reject).
     const rejectParents = new Set(
       Object.values(props.config.entities).flatMap((e) =>
         Object.values(e.references)
@@ -250,7 +268,7 @@ export class CrmSyncStack extends Stack {
           .map((r) => r.entity),
       ),
     );
-    for (const parent of rejectParents) tables[parent]?.grantReadData(transform);
+    for (const parent of rejectParents) tables[parent]?.grant(transform, 'dynamodb:BatchGetItem');
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
       bucket: this.bucket,
@@ -263,7 +281,7 @@ export class CrmSyncStack extends Stack {
       taskTimeout: stepTimeout,
       workerTimeout,
       reconcileFunction: reconcile,
-      maxConcurrency: props.maxConcurrency,
+      maxConcurrency,
     });
 
     this.triggerDeadLetterQueue = new sqs.Queue(this, 'TriggerDlq', {
@@ -284,7 +302,9 @@ export class CrmSyncStack extends Stack {
           detailType: ['Object Created'],
           detail: {
             bucket: { name: [this.bucket.bucketName] },
-            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }] },
+            // An empty object (a folder marker too) is no export. EventBridge ORs the matchers of
+            // one field, so names (`_SUCCESS`, `.DS_Store`) are left to ClaimRun (notAnExport).
+            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }], size: [{ numeric: ['>', 0] }] },
           },
         },
         targets: [
@@ -350,8 +370,8 @@ export class CrmSyncStack extends Stack {
       timeout: Duration.minutes(5),
     });
     const fn = recorder.function;
-    this.ledger.grantReadWriteData(fn);
-    this.bucket.grantPut(fn, `${PREFIX.reports}*`);
+    this.ledger.grant(fn, ...LEDGER_ACTIONS.record);
+    allowObjects(fn, this.bucket, BUCKET_ACTIONS.write, [`${PREFIX.reports}*`]);
     events.EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
     this.workflow.stateMachine.grantExecution(fn, 'states:StopExecution');
     new events.Rule(this, 'ExecutionStatus', {
@@ -459,8 +479,13 @@ export class CrmSyncStack extends Stack {
     );
     acknowledge(
       machine,
-      `IAM5[Resource::arn:<AWS::Partition>:s3:::<${logicalId(this.bucket)}>/*]`,
-      'Distributed Map ItemReader/ResultWriter grants of CDK: manifests and results under work/.',
+      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*]`,
+      "The Distributed Maps' manifests (GetObject only): Plan writes them under work/<runId>/, run ids are not known at deploy time.",
+    );
+    acknowledge(
+      machine,
+      `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}map-results/*]`,
+      "The Distributed Maps' results: one folder per map run, named by Step Functions at run time.",
     );
     const notifications = this.node.tryFindChild(
       'BucketNotificationsHandler050a0587b7544547bf325f094a3db834',

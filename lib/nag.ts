@@ -26,9 +26,9 @@ export function acknowledgeWorkerRuntime(worker: IConstruct): void {
 }
 
 /**
- * A worker that reads and writes objects of the data bucket: its runtime and X-Ray, the action groups
- * of Bucket.grantRead/grantPut, and one object wildcard per prefix (`why`: why the names are not
- * known at deploy time).
+ * A worker that reads and writes objects of the data bucket: its runtime and X-Ray, and one object
+ * wildcard per prefix (`why`: why the names are not known at deploy time). Its S3 actions are named
+ * one by one (lib/grants.ts), so no action wildcard is acknowledged.
  */
 export function acknowledgeBucketWorker(
   worker: IConstruct,
@@ -37,13 +37,6 @@ export function acknowledgeBucketWorker(
   why: string,
 ): void {
   acknowledgeWorkerRuntime(worker);
-  for (const action of ['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:Abort*']) {
-    acknowledge(
-      worker,
-      `IAM5[Action::${action}]`,
-      'Action groups of Bucket.grantRead/grantPut, scoped to one prefix of the data bucket.',
-    );
-  }
   const data = logicalId(bucket);
   for (const prefix of prefixes) {
     acknowledge(worker, `IAM5[Resource::<${data}.Arn>/${prefix}/*]`, `Objects under ${prefix}/ only: ${why}`);

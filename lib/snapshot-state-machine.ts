@@ -6,8 +6,9 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
-import { BUSY_RETRY, TRANSIENT_RETRY } from './sync-state-machine';
+import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
 
 /** Stable state names of the Snapshot state machine (the local runner binds Tasks by name). */
@@ -66,7 +67,7 @@ export interface SnapshotStateMachinesProps {
    */
   readonly maxConcurrency?: number;
   /**
-   * Time limit of one function invocation (and of its task).
+   * Time limit of one function invocation; its task's is TASK_TIMEOUT_MARGIN_SECONDS longer.
    * @default Duration.minutes(10)
    */
   readonly timeout?: Duration;
@@ -112,25 +113,28 @@ export class SnapshotStateMachines extends Construct {
       memorySize: 1769,
     });
 
-    // Least privilege: the snapshot reads the tables and writes snapshots/; only the restore writes
-    // the tables, and it only reads snapshots/. Both keep per-segment results under work/.
+    // Least privilege: the snapshot reads the tables and writes snapshots/ (parts in multipart
+    // uploads); only the restore writes the tables, and it only reads snapshots/. Both keep
+    // per-segment results under work/. A HEAD or GET of a key that may be missing (is the snapshot id
+    // taken? is the manifest there?) needs the listing of its prefix to see NoSuchKey.
+    const bucket = props.bucket;
     const snapshot = this.snapshotFunction.function;
-    props.bucket.grantRead(snapshot, `${SNAPSHOTS_PREFIX}*`); // HEAD: is the id taken?
-    props.bucket.grantPut(snapshot, `${SNAPSHOTS_PREFIX}*`);
-    props.bucket.grantRead(snapshot, 'work/*');
-    props.bucket.grantPut(snapshot, 'work/*');
-    props.ledger.grantReadWriteData(snapshot);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.read, [`${SNAPSHOTS_PREFIX}*`, 'work/*']);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.upload, [`${SNAPSHOTS_PREFIX}*`]);
+    allowObjects(snapshot, bucket, BUCKET_ACTIONS.write, ['work/*']);
+    allowList(snapshot, bucket, [SNAPSHOTS_PREFIX, 'work/']);
+    props.ledger.grant(snapshot, ...LEDGER_ACTIONS.backup);
     const restore = this.restoreFunction.function;
-    props.bucket.grantRead(restore, `${SNAPSHOTS_PREFIX}*`);
-    props.bucket.grantRead(restore, 'work/*');
-    props.bucket.grantPut(restore, 'work/*');
-    props.ledger.grantReadWriteData(restore);
+    allowObjects(restore, bucket, BUCKET_ACTIONS.read, [`${SNAPSHOTS_PREFIX}*`, 'work/*']);
+    allowObjects(restore, bucket, BUCKET_ACTIONS.write, ['work/*']);
+    allowList(restore, bucket, [SNAPSHOTS_PREFIX, 'work/']);
+    props.ledger.grant(restore, ...LEDGER_ACTIONS.backup);
     for (const table of Object.values(props.targetTables)) {
       table.grantReadData(snapshot);
       table.grantReadWriteData(restore);
     }
 
-    const taskTimeout = sfn.Timeout.duration(timeout);
+    const taskTimeout = lambdaTaskTimeout(timeout);
     const maxConcurrency = props.maxConcurrency ?? 10;
     const permanent: sfn.RetryProps = { errors: [...BACKUP_PERMANENT_ERRORS], maxAttempts: 0 };
     const execution = {
@@ -153,6 +157,7 @@ export class SnapshotStateMachines extends Construct {
       const abort = new tasks.LambdaInvoke(this, names.abort, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({
           action: 'abort',
           input: sfn.JsonPath.objectAt('$$.Execution.Input'),
@@ -162,12 +167,13 @@ export class SnapshotStateMachines extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout,
       });
-      abort.addRetry(TRANSIENT_RETRY);
+      abort.addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
       abort.next(fail);
 
       const prepare = new tasks.LambdaInvoke(this, names.prepare, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({
           action: 'prepare',
           input: sfn.JsonPath.objectAt('$$.Execution.Input'),
@@ -178,7 +184,11 @@ export class SnapshotStateMachines extends Construct {
       });
       // The entity is busy while a sync run (or another snapshot or restore) holds its lock: wait for
       // it like ClaimRun does (about two hours), then fail.
-      prepare.addRetry(permanent).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
+      prepare
+        .addRetry(permanent)
+        .addRetry(BUSY_RETRY)
+        .addRetry(LAMBDA_SERVICE_RETRY)
+        .addRetry(TRANSIENT_RETRY);
       prepare.addCatch(abort, { resultPath: '$.error' });
 
       let start: sfn.Chain = sfn.Chain.start(prepare);
@@ -186,9 +196,10 @@ export class SnapshotStateMachines extends Construct {
         const worker = new tasks.LambdaInvoke(this, m.worker, {
           lambdaFunction: fn,
           payloadResponseOnly: true,
+          retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
           taskTimeout,
         });
-        worker.addRetry(permanent).addRetry(TRANSIENT_RETRY);
+        worker.addRetry(permanent).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
         const map = new sfn.DistributedMap(this, m.map, {
           // One item per segment: the list is small (at most 1000 numbers) and rides in the payload.
           itemsPath: `${jobPath}.segmentList`,
@@ -216,11 +227,12 @@ export class SnapshotStateMachines extends Construct {
       const finish = new tasks.LambdaInvoke(this, names.finish, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject({ action: 'finish', job: sfn.JsonPath.objectAt(jobPath) }),
         resultPath: '$.result',
         taskTimeout,
       });
-      finish.addRetry(permanent).addRetry(TRANSIENT_RETRY);
+      finish.addRetry(permanent).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
       finish.addCatch(abort, { resultPath: '$.error' });
       const succeeded = new sfn.Succeed(this, names.succeeded, { outputPath: '$.result' });
 

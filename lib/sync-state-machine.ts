@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -11,6 +12,7 @@ export const STATE = {
   claim: 'ClaimRun',
   isDuplicate: 'IsDuplicateTrigger',
   duplicate: 'DuplicateTrigger',
+  notAnExport: 'NotAnExport',
   plan: 'PlanChunks',
   transformMap: 'TransformChunks',
   transform: 'TransformChunk',
@@ -88,6 +90,136 @@ export const TRANSIENT_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
+/**
+ * Errors of the Lambda service, not of the function: throttling (the account's or the function's
+ * concurrency is used up: Lambda.TooManyRequestsException) and the service's own transient 500s
+ * (Step Functions' "Handle Lambda service exceptions"). The invocation did not run the function, so
+ * waiting costs only the delays. A function's timeout or crash is Lambda.Unknown, not one of these.
+ */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+] as const;
+
+/** A STANDARD task throttled by Lambda: six more tries over up to about two minutes. */
+export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
+  errors: [...LAMBDA_SERVICE_ERRORS],
+  interval: Duration.seconds(2),
+  maxAttempts: 6,
+  backoffRate: 2,
+  maxDelay: Duration.seconds(60),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * A Distributed Map worker throttled by Lambda: six more tries, delays 1, 2, 4, 8, 16, 16 s (47 s
+ * at most; FULL jitter draws each between 0 and that), inside the EXPRESS child's budget.
+ */
+export const WORKER_SERVICE_RETRY: sfn.RetryProps = {
+  errors: [...LAMBDA_SERVICE_ERRORS],
+  interval: Duration.seconds(1),
+  maxAttempts: 6,
+  backoffRate: 2,
+  maxDelay: Duration.seconds(16),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * Any other error of a worker: two more tries. Each such attempt may run to the worker's timeout,
+ * and the EXPRESS child (5 minutes) must hold all three, and the delays (EXPRESS_BUDGET_SECONDS).
+ */
+export const WORKER_TRANSIENT_RETRY: sfn.RetryProps = {
+  errors: ['States.ALL'],
+  interval: Duration.seconds(2),
+  maxAttempts: 2,
+  backoffRate: 2,
+  maxDelay: Duration.seconds(10),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
+ * How much longer a Lambda task's TimeoutSeconds is than its function's timeout: the function's own
+ * timeout ends a slow attempt (Lambda.Unknown) before the task's fires, so Step Functions never
+ * retries an invocation that is still running.
+ */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 5;
+
+/** The task timeout of a Lambda task whose function times out after `functionTimeout`. */
+export function lambdaTaskTimeout(functionTimeout: Duration): sfn.Timeout {
+  return sfn.Timeout.duration(Duration.seconds(functionTimeout.toSeconds() + TASK_TIMEOUT_MARGIN_SECONDS));
+}
+
+/** An EXPRESS child runs 300 s at most; its worst case must end this far before (30 s margin). */
+export const EXPRESS_BUDGET_SECONDS = 270;
+
+/**
+ * The longest a worker task can take with its retriers: every attempt a retrier allows runs to the
+ * task's timeout, except the Lambda service errors' (throttled, the function does not run: only
+ * their delays count), plus every retry's delay at its maximum (interval × backoffRate^n, capped by
+ * maxDelay; FULL jitter only shortens it). Retriers count their attempts separately, so the attempts
+ * are 1 + the sum of the retriers' maxAttempts.
+ */
+export function workerWorstCaseSeconds(
+  functionTimeout: Duration,
+  retries: readonly sfn.RetryProps[],
+): number {
+  const attemptSeconds = functionTimeout.toSeconds() + TASK_TIMEOUT_MARGIN_SECONDS;
+  const service = new Set<string>(LAMBDA_SERVICE_ERRORS);
+  let total = attemptSeconds;
+  for (const r of retries) {
+    const attempts = r.maxAttempts ?? 3;
+    const interval = r.interval?.toSeconds() ?? 1;
+    const rate = r.backoffRate ?? 2;
+    const cap = r.maxDelay?.toSeconds() ?? Number.POSITIVE_INFINITY;
+    for (let n = 0; n < attempts; n++) total += Math.min(interval * rate ** n, cap);
+    if (!(r.errors ?? []).every((e) => service.has(e))) total += attempts * attemptSeconds;
+  }
+  return total;
+}
+
+/**
+ * The manifest reader of the Distributed Maps: Plan writes every manifest under `work/`, so the
+ * state machine reads objects there only (CDK's reader would allow the whole bucket).
+ */
+class WorkManifestReader extends sfn.S3JsonItemReader {
+  constructor(
+    private readonly manifests: s3.IBucket,
+    key: string,
+  ) {
+    super({ bucket: manifests, key });
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.manifests.arnForObjects('work/*')],
+      }),
+    ];
+  }
+}
+
+/** The Distributed Maps' result writer, allowed its own prefix only (CDK's allows the whole bucket). */
+class MapResultWriter extends sfn.ResultWriterV2 {
+  constructor(
+    private readonly results: s3.IBucket,
+    private readonly resultPrefix: string,
+  ) {
+    super({ bucket: results, prefix: resultPrefix });
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.results.arnForObjects(`${this.resultPrefix}/*`)],
+      }),
+    ];
+  }
+}
+
 export interface SyncStateMachineProps {
   readonly bucket: s3.IBucket;
   readonly planFunction: lambda.IFunction;
@@ -116,16 +248,19 @@ export interface SyncStateMachineProps {
    */
   readonly toleratedFailurePercentage?: number;
   /**
-   * Time limit of the ClaimRun, PlanChunks and Reconcile tasks: must equal the timeout of the
-   * functions they invoke, so Step Functions never retries an invocation that is still running.
+   * Timeout of the functions the STANDARD tasks invoke (ClaimRun, PlanChunks, CheckRejects,
+   * Reconcile…): each task's TimeoutSeconds is TASK_TIMEOUT_MARGIN_SECONDS longer, so that the
+   * function's own timeout ends an attempt and Step Functions never retries one still running.
    * @default Duration.minutes(10)
    */
   readonly taskTimeout?: Duration;
   /**
-   * Time limit of one TransformChunk / MergePartition task, equal to those functions' timeout.
-   * These run inside EXPRESS child executions (5 minutes at most), so with retries they must stay
-   * well under it.
-   * @default Duration.minutes(2)
+   * Timeout of the Distributed Map workers' functions (TransformChunk, MergePartition, mirror and
+   * verify); their tasks get TASK_TIMEOUT_MARGIN_SECONDS more. They run in EXPRESS children (5
+   * minutes at most), so the worst case of the workers' retriers (workerWorstCaseSeconds: three
+   * attempts to the timeout, the throttling and transient delays) must stay within
+   * EXPRESS_BUDGET_SECONDS: at most 67 seconds.
+   * @default Duration.seconds(60) (FUNCTIONS.transform.timeoutSeconds in lambdas/domain/sizing.ts)
    */
   readonly workerTimeout?: Duration;
   /**
@@ -148,12 +283,19 @@ export class SyncStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: SyncStateMachineProps) {
     super(scope, id);
-    const taskTimeout = sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(10));
-    const workerLimit = props.workerTimeout ?? Duration.minutes(2);
-    const workerTimeout = sfn.Timeout.duration(workerLimit);
-    if (workerLimit.toSeconds() > 150) {
+    const taskTimeout = lambdaTaskTimeout(props.taskTimeout ?? Duration.minutes(10));
+    const workerLimit = props.workerTimeout ?? Duration.seconds(60);
+    const workerTimeout = lambdaTaskTimeout(workerLimit);
+    const workerRetries = [WORKER_SERVICE_RETRY, WORKER_TRANSIENT_RETRY];
+    const worstCase = workerWorstCaseSeconds(workerLimit, workerRetries);
+    if (worstCase > EXPRESS_BUDGET_SECONDS) {
+      // The worst case grows by one second per attempt that runs: the longest timeout that fits.
+      const fixed = workerWorstCaseSeconds(Duration.seconds(0), workerRetries);
+      const perSecond = workerWorstCaseSeconds(Duration.seconds(1), workerRetries) - fixed;
       throw new Error(
-        'workerTimeout must be at most 150 seconds: workers run in EXPRESS children (5 minutes with retries)',
+        `workerTimeout of ${workerLimit.toSeconds()} s is too long: with its retries a worker may take ` +
+          `${worstCase} s, and its EXPRESS child must end within ${EXPRESS_BUDGET_SECONDS} s (5 minutes ` +
+          `less a margin); use at most ${Math.floor((EXPRESS_BUDGET_SECONDS - fixed) / perSecond)} seconds`,
       );
     }
     const noRetry: sfn.RetryProps = { errors: [...PERMANENT_ERRORS], maxAttempts: 0 };
@@ -161,6 +303,7 @@ export class SyncStateMachine extends Construct {
     const claim = new tasks.LambdaInvoke(this, STATE.claim, {
       lambdaFunction: props.planFunction,
       payloadResponseOnly: true,
+      retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
       payload: sfn.TaskInput.fromObject({
         action: 'claim',
         source: sfn.JsonPath.entirePayload,
@@ -170,7 +313,7 @@ export class SyncStateMachine extends Construct {
       taskTimeout,
     });
     // One run per entity at a time: wait for the running one (up to about two hours), then fail.
-    claim.addRetry(noRetry).addRetry(BUSY_RETRY).addRetry(TRANSIENT_RETRY);
+    claim.addRetry(noRetry).addRetry(BUSY_RETRY).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
 
     // A task after the claim: permanent errors are not retried. No task catches: a failure fails the
     // execution at the task, where a redrive takes it up (the recorder of the execution's status
@@ -184,11 +327,12 @@ export class SyncStateMachine extends Construct {
       const task = new tasks.LambdaInvoke(this, id, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         payload: sfn.TaskInput.fromObject(payload),
         resultPath,
         taskTimeout,
       });
-      task.addRetry(noRetry).addRetry(TRANSIENT_RETRY);
+      task.addRetry(noRetry).addRetry(LAMBDA_SERVICE_RETRY).addRetry(TRANSIENT_RETRY);
       return task;
     };
 
@@ -203,14 +347,17 @@ export class SyncStateMachine extends Construct {
       '$.plan',
     );
 
-    // A Distributed Map's worker task: its child is EXPRESS (5 minutes at most), so delays stay short.
+    // A Distributed Map's worker task: its child is EXPRESS (5 minutes at most), so its retries fit
+    // in EXPRESS_BUDGET_SECONDS (checked above).
     const workerTask = (id: string, fn: lambda.IFunction) => {
       const task = new tasks.LambdaInvoke(this, id, {
         lambdaFunction: fn,
         payloadResponseOnly: true,
+        retryOnServiceExceptions: false, // LAMBDA_SERVICE_RETRY instead, inside the budgets
         taskTimeout: workerTimeout,
       });
-      task.addRetry(noRetry).addRetry({ ...TRANSIENT_RETRY, maxDelay: Duration.seconds(10) });
+      task.addRetry(noRetry);
+      for (const retry of workerRetries) task.addRetry(retry);
       return task;
     };
     const transform = workerTask(STATE.transform, props.transformFunction);
@@ -350,7 +497,17 @@ export class SyncStateMachine extends Construct {
       .otherwise(mismatch);
 
     const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
+    // A folder marker, an empty object or a hidden file (`_SUCCESS`, `.DS_Store`): ClaimRun made no
+    // run and took no lock (`ignored`), and the execution ends without one.
+    const notAnExport = new sfn.Succeed(this, STATE.notAnExport, { outputPath: '$.claim' });
     const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
+      .when(
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.claim.ignored'),
+          sfn.Condition.booleanEquals('$.claim.ignored', true),
+        ),
+        notAnExport,
+      )
       .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
       .otherwise(plan.next(transformMap).next(checkRejects).next(isMirror));
     emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });
@@ -407,10 +564,7 @@ export class SyncStateMachine extends Construct {
     batchInput: Record<string, string | boolean> = { 'job.$': '$.plan.job' },
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
-      itemReader: new sfn.S3JsonItemReader({
-        bucket: props.bucket,
-        key: sfn.JsonPath.stringAt(manifestKeyPath),
-      }),
+      itemReader: new WorkManifestReader(props.bucket, sfn.JsonPath.stringAt(manifestKeyPath)),
       itemBatcher: new sfn.ItemBatcher({
         maxItemsPerBatch: props.chunksPerBatch ?? 1,
         batchInput,
@@ -419,7 +573,7 @@ export class SyncStateMachine extends Construct {
         ? { maxConcurrencyPath: CONCURRENCY_PATH[id] }
         : { maxConcurrency: props.maxConcurrency ?? 10 }),
       toleratedFailurePercentage: props.toleratedFailurePercentage ?? 0,
-      resultWriterV2: new sfn.ResultWriterV2({ bucket: props.bucket, prefix: 'work/map-results' }),
+      resultWriterV2: new MapResultWriter(props.bucket, 'work/map-results'),
       mapExecutionType: sfn.StateMachineType.EXPRESS,
       resultPath,
     });

@@ -439,6 +439,18 @@ export type EntityConfig = z.output<typeof entitySchema>;
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
+    /**
+     * The Lambda concurrency crm-sync may use in its account and region (deployed stacks): no run's
+     * Distributed Map runs more workers at once (Plan's transform, merge and verify concurrency stay
+     * at most this), and the stack's `maxConcurrency` may not exceed it. Default 500
+     * (DEFAULT_MAX_CONCURRENCY): half the default regional quota of 1,000.
+     */
+    lambdaConcurrency: z
+      .number({ error: 'lambdaConcurrency must be a number' })
+      .int('lambdaConcurrency must be a whole number')
+      .min(1, 'lambdaConcurrency must be at least 1')
+      .max(10_000, 'lambdaConcurrency must be at most 10000 (the Distributed Map limit)')
+      .optional(),
     entities: z
       .record(
         z.string().regex(ENTITY_NAME, 'entity names are lower-case letters, digits and -'),

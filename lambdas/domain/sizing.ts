@@ -45,14 +45,15 @@ export const AWS_LIMITS = {
 
 /**
  * Memory and timeout of the crm-sync functions: the stack deploys these, the planner sizes work for
- * them. The workers run in EXPRESS children, so their limit stays well under 5 minutes with retries.
+ * them. The workers run in EXPRESS children (5 minutes): 60 s each, so that three attempts to the
+ * timeout and the retries' delays still fit (lib/sync-state-machine.ts, workerWorstCaseSeconds).
  * Plan streams the whole object to find record boundaries: it gets a full vCPU and the 15 minutes.
  */
 export const FUNCTIONS = {
   plan: { memoryMb: 1769, timeoutSeconds: 900 },
-  transform: { memoryMb: 1769, timeoutSeconds: 120 },
-  merge: { memoryMb: 1769, timeoutSeconds: 120 },
-  verify: { memoryMb: 1024, timeoutSeconds: 120 },
+  transform: { memoryMb: 1769, timeoutSeconds: 60 },
+  merge: { memoryMb: 1769, timeoutSeconds: 60 },
+  verify: { memoryMb: 1024, timeoutSeconds: 60 },
   reconcile: { memoryMb: 1024, timeoutSeconds: 900 },
 } as const;
 

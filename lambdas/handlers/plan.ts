@@ -53,6 +53,7 @@ import {
   type TableStats,
   type TableThroughput,
 } from '../domain/sizing';
+import { type NotAnExport, notAnExport } from '../domain/sync';
 import { resolveVerify, verifyMode } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
@@ -62,6 +63,12 @@ const sourceSchema = z.object({
   entity: z.string().min(1),
   versionId: z.string().nullish(),
   etag: z.string().nullish(),
+  /** The object's size as its S3 event says (the inbox rule passes it). */
+  size: z
+    .number({ error: 'size must be a number of bytes' })
+    .int('size must be a whole number of bytes')
+    .min(0, 'size must be at least 0 bytes')
+    .nullish(),
   rerun: z.string().optional(),
   /** Resume this failed run (local redrive): refused unless the object and config still make it. */
   resume: z.string().optional(),
@@ -89,6 +96,8 @@ const planEvent = z.object({
 const planEventSchema = z.discriminatedUnion('action', [claimEvent, planEvent]);
 
 export type ClaimOutput =
+  /** Not an export (a folder marker, an empty object, a hidden file): no run, no lock. */
+  | { runId: null; ignored: true; reason: NotAnExport; entity: string; key: string }
   | { runId: string; duplicate: true; existingStatus: string; entity: string }
   | {
       runId: string;
@@ -197,13 +206,26 @@ function checkLayout(layout: Layout): void {
  * entity is running, which the state machine retries with a long backoff — then claims the run with
  * a conditional put. A ClaimRun retried by the same execution finds its own claim and goes on.
  * `resume` continues a failed run; it is refused when the object or the config changed since.
+ * An object that is not an export (lambdas/domain/sync.ts, notAnExport) makes no run: `ignored`.
  */
 export async function claimRun(event: z.infer<typeof claimEvent>): Promise<ClaimOutput> {
   const env = workerEnv();
   const { source } = event;
   const entity = getEntity(env.config, source.entity);
+  // What `local sync` and the schedules skip (notAnExport) ends the execution here: the inbox rule
+  // filters empty objects, but not names. A file a person named (`local run`, label) is Plan's to judge.
+  const ignore = (size: number): ClaimOutput | undefined => {
+    const reason = source.label === undefined ? notAnExport({ key: source.key, size }) : undefined;
+    if (!reason) return undefined;
+    logger.info('not an export: ignored', { key: source.key, reason });
+    return { runId: null, ignored: true, reason, entity: source.entity, key: source.key };
+  };
+  const early = source.size != null ? ignore(source.size) : undefined;
+  if (early) return early;
   const versionId = source.versionId ?? undefined;
   const head = await headObject({ bucket: source.bucket, key: source.key, versionId });
+  const ignored = ignore(head.size);
+  if (ignored) return ignored;
   const ref: SourceRef = {
     bucket: source.bucket,
     key: source.key,

@@ -115,7 +115,8 @@ describe('Snapshot and Restore state machines', () => {
       expect(must(map.ResultWriter, 'ResultWriter').Resource).toMatch(/s3:putObject$/);
       expect(map.ResultWriter?.Parameters).toMatchObject({ Prefix: 'work/map-results' });
       const worker = must(map.ItemProcessor?.States[inner], inner);
-      expect(worker.TimeoutSeconds).toBe(600);
+      // The function's 600 s, and 5 s for its own timeout to end the attempt first.
+      expect(worker.TimeoutSeconds).toBe(605);
       expect(worker.Retry?.find((r) => r.ErrorEquals.includes('TargetNotEmptyError'))?.MaxAttempts).toBe(0);
     },
   );

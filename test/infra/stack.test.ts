@@ -5,6 +5,7 @@ import { type App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import { TRANSCODED_SOURCE, workKeys } from '../../lambdas/domain/run';
 import { CrmSyncStack, outputId } from '../../lib/crm-sync-stack';
 import {
@@ -248,11 +249,12 @@ describe('CrmSyncStack', () => {
   describe('worker functions', () => {
     const workers = [
       // Plan scans the whole object: a full vCPU and Lambda's 15 minutes (lambdas/domain/sizing.ts).
+      // The Distributed Map workers get 60 s, so that their retries fit in an EXPRESS child.
       { handler: 'plan', memory: 1769, timeout: 900, task: 'PlanChunks' },
-      { handler: 'transform', memory: 1769, timeout: 120, task: 'TransformChunk' },
-      { handler: 'merge', memory: 1769, timeout: 120, task: 'MergePartition' },
-      { handler: 'verify', memory: 1024, timeout: 120, task: 'VerifyPartition' },
-      { handler: 'mirror', memory: 1024, timeout: 120, task: 'ScanTargetSegment' },
+      { handler: 'transform', memory: 1769, timeout: 60, task: 'TransformChunk' },
+      { handler: 'merge', memory: 1769, timeout: 60, task: 'MergePartition' },
+      { handler: 'verify', memory: 1024, timeout: 60, task: 'VerifyPartition' },
+      { handler: 'mirror', memory: 1024, timeout: 60, task: 'ScanTargetSegment' },
       { handler: 'check-rejects', memory: 512, timeout: 900, task: 'CheckRejects' },
       { handler: 'reconcile', memory: 1024, timeout: 900, task: 'Reconcile' },
     ];
@@ -276,7 +278,7 @@ describe('CrmSyncStack', () => {
     });
 
     it.each(workers)(
-      '$handler: the $task task times out with the function ($timeout s), so no invocation overlaps a retry',
+      '$handler: the $task task times out 5 s after the function ($timeout s), so no invocation overlaps a retry',
       ({ task, timeout }) => {
         // Act
         const maps: Record<string, string> = {
@@ -288,8 +290,8 @@ describe('CrmSyncStack', () => {
         const map = maps[task];
         const found = map ? innerState(map, task) : state(task);
 
-        // Assess
-        expect(found.TimeoutSeconds).toBe(timeout);
+        // Assess: the function's own timeout ends a slow attempt (Lambda.Unknown) before the task's.
+        expect(found.TimeoutSeconds).toBe(timeout + 5);
       },
     );
 
@@ -377,6 +379,27 @@ describe('CrmSyncStack', () => {
           logicalId(stack, stack.backup.restoreMachine),
         ].sort(),
       );
+    });
+
+    it('ends an execution whose object is not an export (ignored claim) at NotAnExport, before the duplicate check', () => {
+      // Prepare
+      const isDuplicate = state('IsDuplicateTrigger');
+
+      // Act
+      const choices = isDuplicate.Choices ?? [];
+
+      // Assess: the ignored claim has no `duplicate`, so its rule comes first and needs the field.
+      expect(choices).toEqual([
+        {
+          And: [
+            { Variable: '$.claim.ignored', IsPresent: true },
+            { Variable: '$.claim.ignored', BooleanEquals: true },
+          ],
+          Next: 'NotAnExport',
+        },
+        { Variable: '$.claim.duplicate', BooleanEquals: true, Next: 'DuplicateTrigger' },
+      ]);
+      expect(state('NotAnExport')).toEqual({ Type: 'Succeed', OutputPath: '$.claim' });
     });
 
     it('runs ClaimRun → PlanChunks → TransformChunks → CheckRejects → MergePartitions → VerifyPartitions → CheckWrittenDigest → Reconcile → IsMatched', () => {
@@ -789,15 +812,15 @@ describe('CrmSyncStack', () => {
     });
 
     it.each(entities)(
-      '%s: an S3 Object Created under its inbox/<entity>/ prefix starts the state machine',
+      '%s: an S3 Object Created of a non-empty object under its inbox/<entity>/ prefix starts the state machine',
       (entity) => {
-        // Prepare
+        // Prepare: an empty object (a folder marker too) is no export; names are ClaimRun's to judge.
         const pattern = {
           source: ['aws.s3'],
           'detail-type': ['Object Created'],
           detail: {
             bucket: { name: [{ Ref: bucketId }] },
-            object: { key: [{ prefix: `inbox/${entity}/` }] },
+            object: { key: [{ prefix: `inbox/${entity}/` }], size: [{ numeric: ['>', 0] }] },
           },
         };
 
@@ -826,11 +849,13 @@ describe('CrmSyncStack', () => {
           'detail-bucket-name': '$.detail.bucket.name',
           'detail-object-key': '$.detail.object.key',
           'detail-object-version-id': '$.detail.object.version-id',
+          'detail-object-size': '$.detail.object.size',
         });
         expect(input).toMatchObject({
           bucket: 'detail-bucket-name',
           key: 'detail-object-key',
           versionId: 'detail-object-version-id',
+          size: 'detail-object-size',
           entity,
         });
       },
@@ -860,6 +885,175 @@ describe('CrmSyncStack', () => {
       // Assess
       expect(actions.length).toBeGreaterThan(20);
       expect(wildcards).toEqual([]);
+    });
+
+    it('no action of any statement is a wildcard (not even s3:GetObject*)', () => {
+      // Prepare
+      const policies = template.findResources('AWS::IAM::Policy');
+
+      // Act
+      const wildcards = Object.values(policies)
+        .flatMap((p) => asArray<PolicyStatement>(p.Properties.PolicyDocument.Statement))
+        .flatMap((s) => asArray(s.Action))
+        .filter((a) => a.includes('*'));
+
+      // Assess
+      expect(wildcards).toEqual([]);
+    });
+
+    /** A role's S3 statements as [actions, resources], the bucket named `Data` and prefixes kept. */
+    function s3Statements(roleId: string): Array<[string[], string[], unknown?]> {
+      const name = (r: unknown): string =>
+        JSON.stringify(r)
+          .replace(`{"Fn::GetAtt":["${bucketId}","Arn"]}`, 'Data')
+          .replace(/^\{"Fn::Join":\["",\[Data,"(.*)"\]\]\}$/, 'Data$1');
+      return statementsOfRole(template, roleId)
+        .filter((st) => asArray(st.Action).some((a) => a.startsWith('s3:')))
+        .map((st) => [
+          asArray(st.Action),
+          asArray(st.Resource).map(name),
+          ...(st.Condition ? [st.Condition] : []),
+        ]) as Array<[string[], string[], unknown?]>;
+    }
+    const listWork = { StringLike: { 's3:prefix': ['work/*'] } };
+    const READ = ['s3:GetObject'];
+    const WRITE = ['s3:PutObject'];
+    const UPLOAD = ['s3:PutObject', 's3:AbortMultipartUpload'];
+    const LIST = ['s3:ListBucket'];
+
+    it.each<[string, (s: CrmSyncStack) => IConstruct, Array<[string[], string[], unknown?]>]>([
+      [
+        'plan',
+        (s) => s.planFunction.role,
+        [
+          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [UPLOAD, ['Data/work/*']],
+          // Plan plans a transcoded export from its own UTF-8 copy.
+          [READ, ['Data/work/*/source.utf8.*']],
+        ],
+      ],
+      ['execution-status', (s) => s.executionStatusFunction.role, [[WRITE, ['Data/reports/*']]]],
+      [
+        'transform',
+        (s) => s.transformFunction.role,
+        [
+          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [READ, ['Data/work/*/source.utf8.*']],
+          [WRITE, ['Data/work/*']],
+        ],
+      ],
+      [
+        'merge',
+        (s) => s.mergeFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'verify',
+        (s) => s.verifyFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'mirror',
+        (s) => s.mirrorFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+        ],
+      ],
+      [
+        'check-rejects',
+        (s) => s.checkRejectsFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+          [UPLOAD, ['Data/reports/*']],
+        ],
+      ],
+      [
+        'reconcile',
+        (s) => s.reconcileFunction.role,
+        [
+          [READ, ['Data/work/*']],
+          [LIST, ['Data'], listWork],
+          [WRITE, ['Data/work/*']],
+          [UPLOAD, ['Data/reports/*']],
+        ],
+      ],
+      [
+        'snapshot',
+        (s) => s.backup.snapshotFunction.role,
+        [
+          [READ, ['Data/snapshots/*', 'Data/work/*']],
+          [UPLOAD, ['Data/snapshots/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['snapshots/*', 'work/*'] } }],
+        ],
+      ],
+      [
+        'restore',
+        (s) => s.backup.restoreFunction.role,
+        [
+          [READ, ['Data/snapshots/*', 'Data/work/*']],
+          [WRITE, ['Data/work/*']],
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['snapshots/*', 'work/*'] } }],
+        ],
+      ],
+    ])('%s: exactly the S3 calls its handler makes, listing only under a prefix', (_name, role, expected) => {
+      // Act
+      const statements = s3Statements(logicalId(stack, role(stack)));
+
+      // Assess
+      expect(statements).toEqual(expected);
+    });
+
+    it('the state machine reads manifests and writes map results under work/ only', () => {
+      // Prepare
+      const machine = must(template.findResources('AWS::StepFunctions::StateMachine')[machineId], 'machine');
+      const role = machine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+
+      // Act
+      const statements = s3Statements(role);
+
+      // Assess
+      expect(statements).toEqual([
+        [
+          ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+          ['Data/work/map-results/*'],
+        ],
+        [['s3:GetObject'], ['Data/work/*']],
+      ]);
+    });
+
+    it.each<[string, (s: CrmSyncStack) => IConstruct, string[]]>([
+      ['plan', (s) => s.planFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+      ['transform', (s) => s.transformFunction.role, ['GetItem', 'PutItem']],
+      ['merge', (s) => s.mergeFunction.role, ['GetItem', 'PutItem']],
+      ['verify', (s) => s.verifyFunction.role, []],
+      ['mirror', (s) => s.mirrorFunction.role, []],
+      ['check-rejects', (s) => s.checkRejectsFunction.role, ['UpdateItem']],
+      ['reconcile', (s) => s.reconcileFunction.role, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']],
+      ['snapshot', (s) => s.backup.snapshotFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+      ['restore', (s) => s.backup.restoreFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
+    ])('%s: the ledger calls of its handler only (%j)', (_name, role, expected) => {
+      // Prepare
+      const ledger = logicalId(stack, stack.ledger);
+
+      // Act
+      const actions = statementsOfRole(template, logicalId(stack, role(stack)))
+        .filter((st) => JSON.stringify(st.Resource).includes(`"${ledger}"`))
+        .flatMap((st) => asArray(st.Action));
+
+      // Assess
+      expect(actions).toEqual(expected.map((a) => `dynamodb:${a}`));
     });
 
     it('no managed *FullAccess policy is attached anywhere', () => {
@@ -1010,12 +1204,12 @@ describe('CrmSyncStack', () => {
           Statement: Match.arrayWith([
             Match.objectLike({
               Effect: 'Allow',
-              Action: Match.arrayWith(['s3:GetObject*']),
-              Resource: Match.arrayWith([objects('inbox')]),
+              Action: ['s3:GetObject', 's3:GetObjectVersion'],
+              Resource: objects('inbox'),
             }),
             Match.objectLike({
               Effect: 'Allow',
-              Action: Match.arrayWith(['s3:PutObject']),
+              Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
               Resource: objects('work'),
             }),
           ]),

@@ -164,6 +164,26 @@ describe('config', () => {
         'entities.contact.fields.c.regionFrom: regionFrom applies to phone fields only',
       ],
     ],
+    [
+      'a Lambda concurrency of 0',
+      { lambdaConcurrency: 0, entities: { contact: entity() } },
+      ['lambdaConcurrency: lambdaConcurrency must be at least 1'],
+    ],
+    [
+      'a fractional Lambda concurrency',
+      { lambdaConcurrency: 2.5, entities: { contact: entity() } },
+      ['lambdaConcurrency: lambdaConcurrency must be a whole number'],
+    ],
+    [
+      'a Lambda concurrency above the Distributed Map limit',
+      { lambdaConcurrency: 20_000, entities: { contact: entity() } },
+      ['lambdaConcurrency: lambdaConcurrency must be at most 10000 (the Distributed Map limit)'],
+    ],
+    [
+      'a Lambda concurrency given as text',
+      { lambdaConcurrency: '100', entities: { contact: entity() } },
+      ['lambdaConcurrency: lambdaConcurrency must be a number'],
+    ],
   ])('lists every problem of %s by path', (_name, raw, expected) => {
     // Act
     const issues = configIssues(raw);

@@ -139,9 +139,9 @@ describe('Handler: plan', () => {
       // Prepare
       s3Mock
         .on(HeadObjectCommand)
-        .resolvesOnce({ ETag: '"abc123"' })
-        .resolvesOnce({ ETag: '"abc123"' })
-        .resolvesOnce({ ETag: '"def456"' });
+        .resolvesOnce({ ETag: '"abc123"', ContentLength: 42 })
+        .resolvesOnce({ ETag: '"abc123"', ContentLength: 42 })
+        .resolvesOnce({ ETag: '"def456"', ContentLength: 42 });
 
       // Act
       const first = await claim();
@@ -156,7 +156,7 @@ describe('Handler: plan', () => {
 
     it('returns duplicate when the run is already claimed', async () => {
       // Prepare
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
       const runId = deriveRunId({ bucket: BUCKET, key: SOURCE_KEY, etag: 'abc123' }, 'contact', CONFIG_HASH);
       ddbMock
         .on(PutItemCommand)
@@ -190,7 +190,7 @@ describe('Handler: plan', () => {
 
     it('rethrows the conditional failure when the claimed run cannot be read back, and gives the lock back', async () => {
       // Prepare
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
       ddbMock
         .on(PutItemCommand, { ConditionExpression: 'attribute_not_exists(pk)' })
         .rejects(
@@ -209,7 +209,7 @@ describe('Handler: plan', () => {
 
     it('fails with EntityBusyError while another run of the entity is running', async () => {
       // Prepare: the lock is held by a RUNNING run.
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
       ddbMock
         .on(PutItemCommand, {
           ConditionExpression: 'attribute_not_exists(pk) OR runId = :run OR expiresAt < :now',
@@ -237,7 +237,7 @@ describe('Handler: plan', () => {
 
     it('takes the lock over from a run that failed, conditioned on that holder', async () => {
       // Prepare
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
       ddbMock
         .on(PutItemCommand, {
           ConditionExpression: 'attribute_not_exists(pk) OR runId = :run OR expiresAt < :now',
@@ -263,7 +263,7 @@ describe('Handler: plan', () => {
 
     it('refuses to resume a run when the object or config now make another run id', async () => {
       // Prepare
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"changed"' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"changed"', ContentLength: 42 });
 
       // Act
       const err = await claim({ resume: 'contact-00000000000000000000' }).catch((e: unknown) => e);
@@ -278,7 +278,7 @@ describe('Handler: plan', () => {
 
     it('pins the version id of a versioned object into the run id', async () => {
       // Prepare
-      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', VersionId: 'v1' });
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', VersionId: 'v1', ContentLength: 42 });
 
       // Act
       const out = await claim({ versionId: 'v1' });
@@ -296,6 +296,73 @@ describe('Handler: plan', () => {
           CONFIG_HASH,
         ),
       );
+    });
+
+    describe('an object that is not an export (lambdas/domain/sync.ts, notAnExport)', () => {
+      it.each([
+        ['a folder marker', 'inbox/contact/exports/', 0, 'folder'],
+        ['a folder marker of another size', 'inbox/contact/exports/', 3, 'folder'],
+        ['an empty object', 'inbox/contact/contacts.csv', 0, 'empty'],
+        ['a _SUCCESS marker', 'inbox/contact/_SUCCESS', 2, 'hidden'],
+        ['a .DS_Store', 'inbox/contact/.DS_Store', 6148, 'hidden'],
+        ['a hidden file in a folder', 'inbox/contact/2024/.~lock.contacts.csv#', 90, 'hidden'],
+      ])('%s (%s, %d bytes) makes no run, takes no lock: ignored', async (_name, key, size, reason) => {
+        // Prepare
+        s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: size });
+
+        // Act
+        const out = await claim({ key });
+
+        // Assess
+        expect(out).toEqual({ runId: null, ignored: true, reason, entity: 'contact', key });
+        expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+        expect(ddbMock).not.toHaveReceivedCommand(UpdateItemCommand);
+        expect(ddbMock).not.toHaveReceivedCommand(GetItemCommand);
+      });
+
+      it.each([
+        ['a _SUCCESS marker', 'inbox/contact/_SUCCESS', 2],
+        ['an empty object', 'inbox/contact/contacts.csv', 0],
+      ])(
+        '%s is recognized from the event’s size, without a HEAD (it may be gone already)',
+        async (_name, key, size) => {
+          // Prepare
+          s3Mock.on(HeadObjectCommand).rejects(new Error('NotFound'));
+
+          // Act
+          const out = await claim({ key, size });
+
+          // Assess
+          expect(out).toMatchObject({ ignored: true, runId: null });
+          expect(s3Mock).not.toHaveReceivedCommand(HeadObjectCommand);
+        },
+      );
+
+      it('a file a person named (`local run _x.csv`: label) is claimed, Plan judges it', async () => {
+        // Prepare
+        s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
+
+        // Act
+        const out = await claim({ key: 'inbox/contact/_contacts.csv', label: './_contacts.csv' });
+
+        // Assess
+        expect(out).toMatchObject({ duplicate: false, runId: expect.stringMatching(/^contact-/) });
+        expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 2);
+      });
+
+      it.each([
+        ['a negative size', -1],
+        ['a fractional size', 1.5],
+        ['a size as text', '12'],
+      ])('refuses an event with %s (InvalidEventError)', async (_name, size) => {
+        // Act
+        const err = await claim({ size }).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(InvalidEventError);
+        expect((err as Error).message).toMatch(/size/);
+        expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+      });
     });
   });
 
