@@ -226,7 +226,7 @@ export class CrmSyncStack extends Stack {
     allowObjects(merge, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
     allowObjects(merge, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
     allowList(merge, bucket, [PREFIX.work]);
-    this.ledger.grant(merge, ...LEDGER_ACTIONS.step);
+    this.ledger.grant(merge, ...LEDGER_ACTIONS.merge);
 
     // Verification only reads the tables (target and parents) and writes its findings under work/.
     const verify = this.verifyFunction.function;

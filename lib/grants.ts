@@ -18,8 +18,14 @@ export const BUCKET_ACTIONS = {
 export const LEDGER_ACTIONS = {
   /** ClaimRun and Plan: getRun, claim and acquireLock (conditional puts), updateRun, releaseLock. */
   claim: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-  /** A chunk's or partition's step (runStep, recordStep) and the merge's lockHolder. */
+  /** A chunk's step (runStep, recordStep). */
   step: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  /**
+   * A merge partition: its step, the entity's lock (lockHolder, and acquireLock's put when a
+   * redrive runs before the recorder took the lock back), and the tombstones of deleted keys
+   * (BatchGetItem, BatchWriteItem, and the entity's tombstone marker).
+   */
+  merge: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
   /** The reject gate's decision (updateRun). */
   decision: ['dynamodb:UpdateItem'],
   /** Reconcile and the failure report: getRun, listSteps (Query), updateRun, releaseLock. */

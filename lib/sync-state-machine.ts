@@ -51,6 +51,7 @@ export const PERMANENT_ERRORS = [
   'RejectLimitError',
   'EmptyExportError',
   'PlanLimitError',
+  'LockLostError',
 ] as const;
 
 /**

@@ -59,6 +59,14 @@ export class EntityBusyError extends CrmSyncError {
   override readonly name = 'EntityBusyError';
 }
 
+/**
+ * A redriven run's merge found another run of the entity holding its lock: it writes nothing, and
+ * the run can be redriven again once that run ends.
+ */
+export class LockLostError extends CrmSyncError {
+  override readonly name = 'LockLostError';
+}
+
 /** A resume (redrive) was asked for a run that cannot go on: another object, config or status. */
 export class RunNotResumableError extends CrmSyncError {
   override readonly name = 'RunNotResumableError';

@@ -11,11 +11,18 @@ import { putObject, readText, readTextIfExists } from '../adapters/s3';
 import { TombstoneStore } from '../adapters/tombstones';
 import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
+import { LockLostError } from '../domain/errors';
 import { notCarriedFields } from '../domain/mapping';
 import { type CarriedAttributes, PartitionMerger, storedVersionOf } from '../domain/merge';
 import { parseKeyLines } from '../domain/mirror';
 import type { Scalar } from '../domain/normalize';
-import { type PartitionItem, type PartitionResult, type WorkerJob, workKeys } from '../domain/run';
+import {
+  LOCK_LEASE_MS,
+  type PartitionItem,
+  type PartitionResult,
+  type WorkerJob,
+  workKeys,
+} from '../domain/run';
 import { TokenBucket } from '../domain/token-bucket';
 import { parseEvent, targetTable, workerEnv } from './env';
 
@@ -25,6 +32,25 @@ const eventSchema = z.object({
   }),
   Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
 });
+
+/**
+ * The entity's lock, before anything is written: this run's (the usual case), or taken again when
+ * it is free, which happens in the moments between a Step Functions redrive and the recorder taking
+ * it back for the run. Another run holding it fails the partition (LockLostError): each key has one
+ * writer. Returns who held it before (this run: nothing was given back since Plan).
+ */
+async function holdLock(ledger: Ledger, job: WorkerJob): Promise<string | undefined> {
+  const holder = await ledger.lockHolder(job.entity);
+  if (holder === job.runId) return holder;
+  const lock = await ledger.acquireLock(job.entity, job.runId, LOCK_LEASE_MS);
+  if (!lock.acquired) {
+    throw new LockLostError(
+      `run ${lock.holder} of "${job.entity}" holds the entity's lock (since ${lock.since}): ` +
+        `redrive run ${job.runId} after it ends`,
+    );
+  }
+  return holder;
+}
 
 /**
  * Merges one partition: reads its part of every chunk, so it holds every version of its keys,
@@ -62,8 +88,8 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   // still holds the entity's lock: a run resumed after its lock was given back (a Step Functions
   // redrive after a failure) may find other runs' items, so it reads. A retried partition of a
   // first load writes its puts again: the same items, counted applied once.
-  const firstLoad =
-    job.targetEmpty === true && (await new Ledger(env.ledgerTable).lockHolder(job.entity)) === job.runId;
+  const holder = job.dryRun ? undefined : await holdLock(new Ledger(env.ledgerTable), job);
+  const firstLoad = job.targetEmpty === true && holder === job.runId;
   const storedItems = firstLoad
     ? new Map<string, Record<string, Scalar>>()
     : await batchGet(table, keyName, merger.keys(), { rate: readRate });

@@ -316,22 +316,23 @@ describe('sizing: the scale planner', () => {
 });
 
 describe('scanSegmentsFor: table scan segments sized from the table', () => {
-  // Half the verify worker's 120 s, less its start-up: what one segment may take.
+  // Half the verify worker's 60 s, less its start-up: what one segment may take.
   const budget = FUNCTIONS.verify.timeoutSeconds / 2 - 0.3;
 
   it.each([
     // name, DescribeTable, run rows, item bytes, partitions, segments
-    // 3,816 pages × 0.25 s + 10,001,000 items × 48 µs = 1,434 s, over 59.7 s a segment
-    ['10M items / 4 GB, a 1,000-row delta', { bytes: 4e9, items: 1e7 }, 1_000, 400, 1, 25],
-    ['10M items / 4 GB, 30 partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 30, 30],
+    // 3,816 pages × 0.25 s + 10,001,000 items × 48 µs = 1,434 s, over 29.7 s a segment
+    ['10M items / 4 GB, a 1,000-row delta', { bytes: 4e9, items: 1e7 }, 1_000, 400, 1, 49],
+    ['10M items / 4 GB, 30 partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 30, 49],
+    ['10M items / 4 GB, 60 partitions: at least the partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 60, 60],
     ['a tiny table, one partition', { bytes: 2_000, items: 10 }, 400, 200, 1, 1],
     ['a tiny table: at least the partitions', { bytes: 2_000, items: 10 }, 400, 200, 3, 3],
     // DescribeTable answers 0 for a table loaded in the last six hours: the run's rows still count
     // (2M × 400 B: 763 pages × 0.25 s + 2M × 48 µs = 286.8 s)
-    ['stale DescribeTable (0), a 2M-row first load', { bytes: 0, items: 0 }, 2_000_000, 400, 1, 5],
-    ['no DescribeTable answer, a 2M-row load', undefined, 2_000_000, 400, 1, 5],
+    ['stale DescribeTable (0), a 2M-row first load', { bytes: 0, items: 0 }, 2_000_000, 400, 1, 10],
+    ['no DescribeTable answer, a 2M-row load', undefined, 2_000_000, 400, 1, 10],
     // A size that lags the item count: the items at the estimated item size count
-    ['bytes lag the items (10M items, 0 bytes)', { bytes: 0, items: 1e7 }, 0, 400, 1, 25],
+    ['bytes lag the items (10M items, 0 bytes)', { bytes: 0, items: 1e7 }, 0, 400, 1, 49],
     ['a petabyte table: the DynamoDB limit', { bytes: 1e15, items: 1e12 }, 0, 1_000, 1, MAX_SCAN_SEGMENTS],
   ])(
     '%s (%j, %d rows, %d B items, %d partitions) → %d segments',

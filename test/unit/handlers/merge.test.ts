@@ -281,6 +281,46 @@ describe('Handler: merge', () => {
     }
   });
 
+  it('writes nothing when another running run holds the entity lock (a redrive before the recorder took it back)', async () => {
+    // Prepare
+    writeParts([K3], [K5]);
+    const other = 'contact-ffffffffffffffffffff';
+    ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
+      Item: marshall({ pk: 'LOCK#contact', sk: 'LOCK', runId: other, acquiredAt: '2026-12-01T09:00:00Z' }),
+    });
+    ddbMock
+      .on(GetItemCommand, { Key: marshall({ pk: `RUN#${other}`, sk: 'RUN' }) })
+      .resolves({ Item: marshall({ pk: `RUN#${other}`, sk: 'RUN', runId: other, status: 'RUNNING' }) });
+    ddbMock
+      .on(PutItemCommand, { Item: { pk: { S: 'LOCK#contact' } } })
+      .rejects(Object.assign(new Error('condition'), { name: 'ConditionalCheckFailedException' }));
+
+    // Act
+    const out = mergeHandler(EVENT);
+
+    // Assess
+    await expect(out).rejects.toMatchObject({
+      name: 'LockLostError',
+      message: expect.stringContaining(other),
+    });
+    expect(ddbMock).not.toHaveReceivedCommand(BatchWriteItemCommand);
+  });
+
+  it('takes the free lock again before it writes (a redrive after the recorder gave it back)', async () => {
+    // Prepare: no lock item
+    writeParts([K3], [K5]);
+
+    // Act
+    await mergeHandler(EVENT);
+
+    // Assess
+    const lockPuts = ddbMock
+      .commandCalls(PutItemCommand)
+      .filter((c) => c.args[0].input.Item?.pk?.S === 'LOCK#contact');
+    expect(lockPuts.map((c) => c.args[0].input.Item?.runId?.S)).toEqual([RUN_ID]);
+    expect(ddbMock).toHaveReceivedCommand(BatchWriteItemCommand);
+  });
+
   it('skips a partition that already succeeded in an earlier attempt of the run (resume)', async () => {
     // Prepare
     const recorded = {

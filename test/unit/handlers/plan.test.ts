@@ -523,7 +523,7 @@ describe('Handler: plan', () => {
         ['a tiny table', { TableSizeBytes: 2_000, ItemCount: 3 }, 'full', 1],
         // 10M items at this file's ~490 B an item (more than the 4 GB said): 4,670 pages × 0.25 s +
         // 10M items × 48 µs = 1,648 s, 59.7 s a worker
-        ['10M items / 4 GB', { TableSizeBytes: 4e9, ItemCount: 10_000_000 }, 'full', 28],
+        ['10M items / 4 GB', { TableSizeBytes: 4e9, ItemCount: 10_000_000 }, 'full', 56],
         // 40 GB / 100M items: sampled, no scan, one worker per partition
         ['100M items / 40 GB', { TableSizeBytes: 4e10, ItemCount: 100_000_000 }, 'sample:100000', 1],
         ['no size in the answer', {}, 'full', 1],
@@ -574,7 +574,7 @@ describe('Handler: plan', () => {
         const out = (await plan(etag)) as PlanOutput;
 
         // Assess
-        expect(out.scanSegments).toBe(28);
+        expect(out.scanSegments).toBe(56);
         expect(ddbMock).not.toHaveReceivedCommand(DescribeTableCommand);
       });
 
