@@ -191,16 +191,7 @@ export async function redriveLocalRun(
 
   // A refused redrive changes nothing: the run stays as it failed.
   const refuse = (message: string): LocalRunResult => ({
-    runId,
-    entity: run.entity,
-    status: 'FAILED',
-    counts: null,
-    duplicateKeys: 0,
-    chunks: 0,
-    partitions: 0,
-    reconciliation: null,
-    topReasons: [],
-    reports: {},
+    ...emptyResult(runId, run.entity, 'FAILED'),
     durationMs: Date.now() - started,
     error: { name: 'RunNotResumableError', message },
   });
@@ -219,6 +210,23 @@ export async function redriveLocalRun(
     );
   }
   return executeRun(stack, input, runId, options.stateDir, started, record);
+}
+
+/** A run's result before anything is known of it: no counts, no reports. */
+function emptyResult(runId: string | null, entity: string, status: LocalRunResult['status']): LocalRunResult {
+  return {
+    runId,
+    entity,
+    status,
+    counts: null,
+    duplicateKeys: 0,
+    chunks: 0,
+    partitions: 0,
+    reconciliation: null,
+    topReasons: [],
+    reports: {},
+    durationMs: 0,
+  };
 }
 
 /** Runs the state machine on an input, like a trigger would, and gathers the run's result. */
@@ -258,19 +266,11 @@ async function executeRun(
     exec = await stack.execute(input, 'sync', redrive);
   }
   const out = exec.output as Record<string, unknown> | null;
-  const base: LocalRunResult = {
-    runId: expectedRunId ?? (out as { runId?: string } | null)?.runId ?? null,
-    entity: input.entity,
-    status: exec.status,
-    counts: null,
-    duplicateKeys: 0,
-    chunks: 0,
-    partitions: 0,
-    reconciliation: null,
-    topReasons: [],
-    reports: {},
-    durationMs: 0,
-  };
+  const base = emptyResult(
+    expectedRunId ?? (out as { runId?: string } | null)?.runId ?? null,
+    input.entity,
+    exec.status,
+  );
   const faults = (): Pick<LocalRunResult, 'faults'> => {
     const after = stack.faults?.counts();
     if (!after) return {};

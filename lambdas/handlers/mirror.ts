@@ -10,19 +10,12 @@ import { readPartLines } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { deleteCandidates, keyLines, keysByPartition, parseKeyLines } from '../domain/mirror';
 import { type WorkerJob, workKeys } from '../domain/run';
-import { parseEvent, targetTable, workerEnv } from './env';
+import { parseEvent, scanJobSchema, targetTable, workerEnv } from './env';
 
 const eventSchema = z
   .object({
     BatchInput: z.object({
-      job: z.looseObject({
-        runId: z.string(),
-        entity: z.string(),
-        workPrefix: z.string(),
-        partitions: z.number().int().min(1),
-        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
-        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
-      }),
+      job: scanJobSchema,
       /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
       action: z.enum(['scan', 'plan']),
     }),

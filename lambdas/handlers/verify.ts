@@ -22,19 +22,12 @@ import {
   verifyMode,
   writtenEntry,
 } from '../domain/verify';
-import { parseEvent, targetTable, workerEnv } from './env';
+import { parseEvent, scanJobSchema, targetTable, workerEnv } from './env';
 
 const eventSchema = z
   .object({
     BatchInput: z.object({
-      job: z.looseObject({
-        runId: z.string(),
-        entity: z.string(),
-        workPrefix: z.string(),
-        partitions: z.number().int().min(1),
-        /** Table scan segments (absent in jobs of older runs: as many as partitions). */
-        scanSegments: z.number().int().min(1).max(1_000_000).optional(),
-      }),
+      job: scanJobSchema,
       /** Data rows of the run (the plan's count): the sample rate is computed from it. */
       rows: z.number().int().min(0),
       /** The second pass of a full verification: every decision read back by key. */

@@ -20,6 +20,7 @@ import {
 import { bindHeader } from '../../lambdas/domain/mapping';
 import type { RunRecord } from '../../lambdas/domain/run';
 import { type DynamoDbLocal, dynamoDbLocalMissing, startDynamoDbLocal } from './dynamodb-local';
+import { NOTE_ENTITY } from './support';
 
 /**
  * Conformance: the project's DynamoDB adapters against Amazon's own DynamoDB Local (beside dynalite,
@@ -434,19 +435,7 @@ suite('DynamoDB Local conformance', () => {
     // Prepare
     const config: CrmSyncConfig = parseConfig({
       entities: {
-        note: {
-          target: { key: 'id' },
-          fields: {
-            id: { source: 'Id', required: true },
-            a: { source: 'A' },
-            b: { source: 'B' },
-            c: { source: 'C' },
-            d: { source: 'D' },
-            updatedAt: { source: 'Modified', type: 'datetime', required: true },
-          },
-          updatedAt: 'updatedAt',
-          deleteFlag: { source: 'IsDeleted' },
-        },
+        note: { ...NOTE_ENTITY, deleteFlag: { source: 'IsDeleted' } },
       },
     });
     const dir = mkdtempSync(join(tmpdir(), 'crm-sync-conformance-run-'));

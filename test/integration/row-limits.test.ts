@@ -1,7 +1,7 @@
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalFile } from '../../local/run';
 import { readCsv } from './reference';
-import { useLocalStack } from './support';
+import { NOTE_ENTITY, useLocalStack } from './support';
 
 /**
  * Integration: rows DynamoDB cannot store (an item over 400 KB, a partition key over 2,048 bytes)
@@ -13,16 +13,7 @@ const KiB = 1024;
 const CONFIG: CrmSyncConfig = parseConfig({
   entities: {
     note: {
-      target: { key: 'id' },
-      fields: {
-        id: { source: 'Id', required: true },
-        a: { source: 'A' },
-        b: { source: 'B' },
-        c: { source: 'C' },
-        d: { source: 'D' },
-        updatedAt: { source: 'Modified', type: 'datetime', required: true },
-      },
-      updatedAt: 'updatedAt',
+      ...NOTE_ENTITY,
       partitionRows: 100,
       // Each cell is under maxFieldBytes (128 KiB): only the item as a whole is too large.
       source: { maxFieldBytes: 128 * KiB, chunkBytes: 256 * KiB },

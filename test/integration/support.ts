@@ -88,6 +88,20 @@ export const PERSON_ENTITY = {
 } as const;
 export const PERSON_HEADER = 'Id,Name,Modified,IsDeleted';
 
+/** An entity of four free-text fields (A–D): rows whose cells add up past DynamoDB's item limit. */
+export const NOTE_ENTITY = {
+  target: { key: 'id' },
+  fields: {
+    id: { source: 'Id', required: true },
+    a: { source: 'A' },
+    b: { source: 'B' },
+    c: { source: 'C' },
+    d: { source: 'D' },
+    updatedAt: { source: 'Modified', type: 'datetime', required: true },
+  },
+  updatedAt: 'updatedAt',
+} as const;
+
 export const ROOT = resolve(__dirname, '../..');
 export const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
 const CLI = join(ROOT, 'bin/crm-sync.js');

@@ -324,7 +324,14 @@ describe('scanSegmentsFor: table scan segments sized from the table', () => {
     // 3,816 pages × 0.25 s + 10,001,000 items × 48 µs = 1,434 s, over 29.7 s a segment
     ['10M items / 4 GB, a 1,000-row delta', { bytes: 4e9, items: 1e7 }, 1_000, 400, 1, 49],
     ['10M items / 4 GB, 30 partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 30, 49],
-    ['10M items / 4 GB, 60 partitions: at least the partitions', { bytes: 4e9, items: 1e7 }, 1_000, 400, 60, 60],
+    [
+      '10M items / 4 GB, 60 partitions: at least the partitions',
+      { bytes: 4e9, items: 1e7 },
+      1_000,
+      400,
+      60,
+      60,
+    ],
     ['a tiny table, one partition', { bytes: 2_000, items: 10 }, 400, 200, 1, 1],
     ['a tiny table: at least the partitions', { bytes: 2_000, items: 10 }, 400, 200, 3, 3],
     // DescribeTable answers 0 for a table loaded in the last six hours: the run's rows still count
