@@ -115,11 +115,19 @@ export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
 };
 
 /**
+ * The one Lambda error documented as "the function did not run": the invocation was throttled
+ * (the account's or the function's concurrency is used up). Lambda.ServiceException and the SDK's
+ * errors may come after the function ran (its response was lost), so inside the EXPRESS budget a
+ * worker treats them as attempts that ran (the catch-all retrier), and only throttling as a wait.
+ */
+export const THROTTLED_ERRORS = ['Lambda.TooManyRequestsException'] as const;
+
+/**
  * A Distributed Map worker throttled by Lambda: six more tries, delays 1, 2, 4, 8, 16, 16 s (47 s
  * at most; FULL jitter draws each between 0 and that), inside the EXPRESS child's budget.
  */
 export const WORKER_SERVICE_RETRY: sfn.RetryProps = {
-  errors: [...LAMBDA_SERVICE_ERRORS],
+  errors: [...THROTTLED_ERRORS],
   interval: Duration.seconds(1),
   maxAttempts: 6,
   backoffRate: 2,
@@ -157,8 +165,7 @@ export const EXPRESS_BUDGET_SECONDS = 270;
 
 /**
  * The longest a worker task can take with its retriers: every attempt a retrier allows runs to the
- * task's timeout, except the Lambda service errors' (throttled, the function does not run: only
- * their delays count), plus every retry's delay at its maximum (interval × backoffRate^n, capped by
+ * task's timeout, except throttling's (the function does not run: only its delays count), plus every retry's delay at its maximum (interval × backoffRate^n, capped by
  * maxDelay; FULL jitter only shortens it). Retriers count their attempts separately, so the attempts
  * are 1 + the sum of the retriers' maxAttempts.
  */
@@ -167,7 +174,7 @@ export function workerWorstCaseSeconds(
   retries: readonly sfn.RetryProps[],
 ): number {
   const attemptSeconds = functionTimeout.toSeconds() + TASK_TIMEOUT_MARGIN_SECONDS;
-  const service = new Set<string>(LAMBDA_SERVICE_ERRORS);
+  const service = new Set<string>(THROTTLED_ERRORS);
   let total = attemptSeconds;
   for (const r of retries) {
     const attempts = r.maxAttempts ?? 3;

@@ -13,15 +13,12 @@ type Json = Record<string, unknown>;
 const EXPRESS_SECONDS = 300;
 
 /**
- * Lambda service errors: the Invoke call was throttled or failed in the service, the function did
- * not run, so a retry of one costs its delay only (Step Functions, "Handle Lambda service exceptions").
+ * Throttling: the Invoke call was refused, the function did not run, so a retry of one costs its
+ * delay only. Lambda's other service errors may come after the function ran: they count as attempts.
  */
-const SERVICE_ERRORS = new Set([
-  'Lambda.TooManyRequestsException',
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-]);
+const NOT_RUN_ERRORS = new Set(['Lambda.TooManyRequestsException']);
+/** Every Lambda error a task retries longer than the catch-all (throttling at least). */
+const SERVICE_ERRORS = NOT_RUN_ERRORS;
 
 interface Definition {
   States: Record<string, AslState>;
@@ -86,7 +83,7 @@ function worstCaseSeconds(task: AslState): number {
   for (const retry of task.Retry ?? []) {
     const waits = delays(retry);
     total += waits.reduce((a, b) => a + b, 0);
-    const serviceOnly = retry.ErrorEquals.every((e) => SERVICE_ERRORS.has(e));
+    const serviceOnly = retry.ErrorEquals.every((e) => NOT_RUN_ERRORS.has(e));
     if (!serviceOnly) total += waits.length * attempt;
   }
   return total;

@@ -1036,8 +1036,14 @@ describe('CrmSyncStack', () => {
     it.each<[string, (s: CrmSyncStack) => IConstruct, string[]]>([
       ['plan', (s) => s.planFunction.role, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']],
       ['transform', (s) => s.transformFunction.role, ['GetItem', 'PutItem']],
-      ['merge', (s) => s.mergeFunction.role, ['GetItem', 'PutItem']],
+      // Its step, the entity's lock (taken again after a redrive), the tombstones of deleted keys.
+      ['merge', (s) => s.mergeFunction.role, ['GetItem', 'PutItem', 'BatchGetItem', 'BatchWriteItem']],
       ['verify', (s) => s.verifyFunction.role, []],
+      [
+        'execution-status',
+        (s) => s.executionStatusFunction.role,
+        ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      ],
       ['mirror', (s) => s.mirrorFunction.role, []],
       ['check-rejects', (s) => s.checkRejectsFunction.role, ['UpdateItem']],
       ['reconcile', (s) => s.reconcileFunction.role, ['GetItem', 'Query', 'UpdateItem', 'DeleteItem']],
