@@ -391,9 +391,17 @@ export class LocalIamEnforcer {
         return await next(args);
       } catch (err) {
         // S3 answers a missing object with 404 only to a caller that may list the bucket, else 403.
+        // A ListBucket allowed under a prefix (`s3:prefix` condition) is evaluated with the key as
+        // the prefix: a role that may list `work/` learns of a missing `work/…` object.
         const name = (err as { name?: string }).name;
         if (name === 'NoSuchKey' || name === 'NotFound') {
-          this.check('s3', [{ action: 's3:ListBucket', resource: s3Bucket(args.input) }], who);
+          const key = (args.input as { Key?: unknown }).Key;
+          const listing = { action: 's3:ListBucket', resource: s3Bucket(args.input) };
+          this.check(
+            's3',
+            [withContext(listing, typeof key === 'string' ? { 's3:prefix': key } : undefined)],
+            who,
+          );
         }
         throw err;
       }

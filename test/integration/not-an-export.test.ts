@@ -17,7 +17,12 @@ describe('objects that are not exports', () => {
 
   async function put(key: string, body: string): Promise<string> {
     const out = await fx.stack.s3Client.send(
-      new PutObjectCommand({ Bucket: LOCAL.bucket, Key: key, Body: body }),
+      new PutObjectCommand({
+        Bucket: LOCAL.bucket,
+        Key: key,
+        Body: body,
+        ContentLength: Buffer.byteLength(body),
+      }),
     );
     return (out.ETag ?? '').replaceAll('"', '');
   }

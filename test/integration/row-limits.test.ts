@@ -47,6 +47,7 @@ describe('rows over DynamoDB limits', () => {
     });
 
     // Assess
+    expect(result.error).toBeUndefined();
     expect(result.status).toBe('SUCCEEDED');
     expect(result.reconciliation?.status).toBe('MATCHED');
     expect(result.counts).toEqual({

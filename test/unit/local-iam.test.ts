@@ -234,6 +234,7 @@ const IAM: LocalIam = {
             Statement: [
               { Effect: 'Allow', Action: ['s3:GetObject*'], Resource: `${B}/inbox/*` },
               { Effect: 'Allow', Action: 's3:PutObject', Resource: `${B}/work/*` },
+              { Effect: 'Allow', Action: 's3:GetObject', Resource: `${B}/work/r/parts/*` },
               {
                 Effect: 'Allow',
                 Action: 's3:ListBucket',
@@ -358,6 +359,46 @@ describe('LocalIamEnforcer', () => {
       message: `User: ${principal} is not authorized to perform: dynamodb:PutItem on resource: ${TABLE}/ledger because no identity-based policy allows the dynamodb:PutItem action`,
     });
     expect(answered).toEqual(['GetItemCommand', 'GetObjectCommand']);
+  });
+});
+
+describe('LocalIamEnforcer: a missing object', () => {
+  it.each([
+    [
+      'may list under the key (s3:prefix work/*): NoSuchKey, as S3 answers',
+      'work/r/parts/p0001.jsonl',
+      'NoSuchKey',
+    ],
+    ['may not list there: AccessDenied, as S3 answers', 'inbox/missing.csv', 'AccessDenied'],
+  ])('a role that %s', async (_what, key, expected) => {
+    // Prepare: the client answers every GetObject with NoSuchKey, after the IAM check
+    const enforcer = await LocalIamEnforcer.create(IAM, WHERE);
+    const s3 = new S3Client({
+      region: WHERE.region,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    const dynamodb = new DynamoDBClient({
+      region: WHERE.region,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    (s3.middlewareStack as unknown as { add(mw: never, options: never): void }).add(
+      (() => async () => {
+        throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
+      }) as never,
+      { step: 'finalizeRequest', priority: 'low' } as never,
+    );
+    enforcer.install({ s3, dynamodb });
+
+    // Act
+    const error = await enforcer
+      .runAs({ role: 'WorkerRole', session: 'crm-sync-merge' }, () =>
+        s3.send(new GetObjectCommand({ Bucket: 'data', Key: key })),
+      )
+      .catch((e: unknown) => e);
+    enforcer.uninstall();
+
+    // Assess
+    expect(error).toMatchObject({ name: expected });
   });
 });
 
