@@ -124,7 +124,8 @@ describe('verification modes on the local stack', () => {
 
   it('a table that reports a large size is scanned in more segments than partitions: every item counted once, full verification and mirror deletes still match', async () => {
     // Prepare: 400 items in each table, then DescribeTable (the local seam) says 2M items / 1 GB,
-    // which no single worker scans in time: Plan sizes the scans at 6 segments.
+    // which no single worker scans in its time (half the verify worker's 60 s): Plan sizes the scans at
+    // 12 segments.
     await run('large', local.write('large-1.csv', `${PERSON_HEADER}\n${ROWS.join('\n')}\n`));
     await run('large-mirror', local.write('large-mirror-1.csv', `${PERSON_HEADER}\n${ROWS.join('\n')}\n`));
     const renamed = ROWS.slice(0, 50).map((r) =>
@@ -149,19 +150,19 @@ describe('verification modes on the local stack', () => {
 
       // Assess: one verify worker per segment, more than the partitions
       expect(full.partitions).toBe(1);
-      expect(fullTasks).toEqual({ verify: 6, byKey: 0 });
+      expect(fullTasks).toEqual({ verify: 12, byKey: 0 });
       expect(full.reconciliation?.status).toBe('MATCHED');
       expect(full.counts?.applied).toBe(150);
       const checks = full.reconciliation?.checks ?? [];
       expect(checks.find((c) => c.name === 'all-verified')?.detail).toBe(
-        '6 of 6 scan segments (1 partitions) verified',
+        '12 of 12 scan segments (1 partitions) verified',
       );
-      // The 500 stored items each scanned once over the 6 segments; the 150 puts proven by the sum
+      // The 500 stored items each scanned once over the 12 segments; the 150 puts proven by the sum
       expect(checks.find((c) => c.name === 'content')?.detail).toBe(
         '150 of 150 keys verified against the target (150 puts by the digest of the 150 items the run wrote), 500 stored items checked for provenance, 0 differ',
       );
-      // Mirror: the 400 target keys found once over the 6 key-scan segments, the 50 left out deleted
-      expect(mirrorTasks).toEqual({ scan: 6, plan: mirror.partitions });
+      // Mirror: the 400 target keys found once over the 12 key-scan segments, the 50 left out deleted
+      expect(mirrorTasks).toEqual({ scan: 12, plan: mirror.partitions });
       expect(mirror.reconciliation?.status).toBe('MATCHED');
       expect(mirror.mirror).toMatchObject({ targetItems: 400, candidates: 50, deleted: 50 });
       expect(await local.items('large-mirror')).toHaveLength(350);
