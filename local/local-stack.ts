@@ -634,9 +634,7 @@ export class LocalStack {
           name: 'EntityBusyError',
           message: `run ${taken.holder} of the entity is running: redrive after it ends`,
         };
-        Object.assign(record, { status: 'ABORTED', error, stoppedAt: new Date().toISOString() });
-        saveExecution(stateDir, record);
-        await this.recordStatus(record, 'ABORTED');
+        await this.recordAborted(record, error);
         return { status: 'FAILED', output: null, error };
       }
     }
@@ -717,6 +715,16 @@ export class LocalStack {
       },
     };
     return this.invoke('execution-status', event);
+  }
+
+  /**
+   * An execution that ended without running to its end (stopped, or its process gone): its record
+   * says ABORTED with the error, and the recorder gets the ABORTED event.
+   */
+  async recordAborted(record: ExecutionRecord, error: { name: string; message: string }): Promise<void> {
+    Object.assign(record, { status: 'ABORTED', error, stoppedAt: new Date().toISOString() });
+    saveExecution(this.options.stateDir, record);
+    await this.recordStatus(record, 'ABORTED');
   }
 
   /** Stops a running execution (StopExecution): it ends ABORTED with this error and cause. */

@@ -5,7 +5,7 @@ import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
 import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
-import { type ExecutionRecord, loadExecution, saveExecution } from './executions';
+import { type ExecutionRecord, loadExecution } from './executions';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
@@ -80,10 +80,7 @@ async function failInterruptedRuns(stack: LocalStack, entity: string): Promise<v
     if (run.status !== 'RUNNING') continue;
     const record = run.executionId ? loadExecution(stack.stateDir, run.executionId) : undefined;
     if (record) {
-      const error = { name: 'Interrupted', message: cause };
-      Object.assign(record, { status: 'ABORTED', error, stoppedAt: new Date().toISOString() });
-      saveExecution(stack.stateDir, record);
-      await stack.recordStatus(record, 'ABORTED');
+      await stack.recordAborted(record, { name: 'Interrupted', message: cause });
       continue;
     }
     // A run from a state dir written before executions were recorded.

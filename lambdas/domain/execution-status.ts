@@ -22,6 +22,8 @@ const detail = z.looseObject({
   error: z.string().nullish(),
   cause: z.string().nullish(),
   stopDate: z.number().nullish(),
+  /** When the execution was last redriven (epoch ms). */
+  redriveDate: z.number().nullish(),
   /** How many times the execution was redriven (0 before the first redrive). */
   redriveCount: z.number().int().min(0).nullish(),
 });

@@ -118,8 +118,8 @@ export async function recordExecutionStatus(
 
 /** When the status changed: the redrive or stop date when the event has one, else the event's time. */
 function eventMillis(event: ExecutionStatusEvent): number {
-  const d = event.detail as { redriveDate?: unknown; stopDate?: unknown; startDate?: unknown };
-  for (const v of [d.redriveDate, d.stopDate]) if (typeof v === 'number' && Number.isFinite(v)) return v;
+  const { redriveDate, stopDate } = event.detail;
+  for (const v of [redriveDate, stopDate]) if (typeof v === 'number' && Number.isFinite(v)) return v;
   const t = event.time ? Date.parse(event.time) : Number.NaN;
   return Number.isFinite(t) ? t : Date.now();
 }
