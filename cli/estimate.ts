@@ -1,10 +1,11 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
-import { type CrmSyncConfig, getEntity } from '../lambdas/domain/config';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type CrmSyncConfig, getEntity, parseConfig } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { type CostItem, type Estimate, estimateRun } from '../lambdas/domain/estimate';
 import { resolveFormat } from '../lambdas/domain/jsonl';
+import { PRESETS } from '../lambdas/domain/presets';
 import { averageRowBytes, sampleRows } from '../lambdas/domain/sizing';
 
 /** A wrong `estimate` invocation: printed as one plain line, exit code 1. */
@@ -55,21 +56,49 @@ function duration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** Which config an estimate is for, as its first line names it. */
+export interface EstimateConfigSource {
+  /** `file`: a config file; `preset`: a built-in preset; `demo`: the built-in demo config. */
+  kind: 'file' | 'preset' | 'demo';
+  /** The file as the user reads it, or the preset's name. */
+  name: string;
+}
+
+function configLabel(c: EstimateConfigSource): string {
+  if (c.kind === 'preset') return `preset ${c.name}`;
+  if (c.kind === 'demo') return `the built-in DEMO config (${c.name})`;
+  return `config ${c.name}`;
+}
+
 /** The person-readable estimate. */
-export function formatEstimate(e: Estimate, entity: string): string {
+export function formatEstimate(
+  e: Estimate,
+  entity: string,
+  source: EstimateConfigSource = { kind: 'file', name: '(config)' },
+): string {
   const l = e.layout;
+  const needed = l.checks.find((c) => c.name === 'partitions needed');
   const gib = e.sourceBytes / 1024 ** 3;
   const lines = [
-    `crm-sync estimate for "${entity}": ${num(e.rows)} rows × ${num(e.avgRowBytes)} B = ${gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(e.sourceBytes / MiB).toFixed(1)} MiB`}`,
+    `crm-sync estimate for "${entity}" with ${configLabel(source)}: ${num(e.rows)} rows × ${num(e.avgRowBytes)} B = ${gib >= 1 ? `${gib.toFixed(1)} GiB` : `${(e.sourceBytes / MiB).toFixed(1)} MiB`}`,
     `  prices: ${e.prices.region}, checked ${e.prices.checked} (lambdas/domain/estimate.ts, PRICES)`,
+  ];
+  if (source.kind === 'demo') {
+    lines.push(
+      `  note: the demo config is for the laptop demo${l.chunkBytesFromConfig ? ` (source.chunkBytes ${num(l.chunkBytes)} B: many small chunks)` : ''}, not for a run in AWS; estimate yours with --config <file> or --preset ${Object.keys(PRESETS).join('|')}`,
+    );
+  }
+  lines.push(
     '',
     'Layout',
     `  chunks        ${num(l.chunks)} × ${l.chunkBytes >= MiB ? `${(l.chunkBytes / MiB).toFixed(0)} MiB` : `${(l.chunkBytes / 1024).toFixed(0)} KiB`}${l.chunkBytesFromConfig ? ' (source.chunkBytes)' : ''}, ${num(l.transformConcurrency)} transform workers at once`,
-    `  partitions    ${num(l.partitions)} × ${num(l.rowsPerPartition)} rows, ${num(l.mergeConcurrency)} merge workers at once, ${num(l.writeUnitsPerWorker)} WCU/s each`,
+    `  partitions    ${num(l.partitions)} × ${num(l.rowsPerPartition)} rows${needed && !needed.ok ? ` (the most there can be: ${num(needed.value)} needed)` : ''}, ${num(l.mergeConcurrency)} merge workers at once, ${num(l.writeUnitsPerWorker)} WCU/s each`,
     `  table         ${l.table.mode}, ${num(l.table.writeUnitsPerSecond)} WCU/s, ${num(l.table.readUnitsPerSecond)} RCU/s; items ~${num(l.itemBytes)} B (${l.writeUnitsPerItem} WCU, ${l.readUnitsPerItem} RCU)`,
     '',
-    'Cost of one run (USD)',
-  ];
+    e.verdict.runnable
+      ? 'Cost of one run (USD)'
+      : 'Cost of one run (USD), were it to run (it cannot: see the errors at the end)',
+  );
   const row = (i: CostItem) =>
     `  ${i.service.padEnd(15)} ${i.item.padEnd(38)} ${num(i.quantity).padStart(15)} ${i.unit.padEnd(11)} ${usd(i.usd).padStart(10)}`;
   for (const i of e.items) lines.push(row(i));
@@ -82,27 +111,45 @@ export function formatEstimate(e: Estimate, entity: string): string {
     `Wall time       ${duration(s.total)} (plan ${duration(s.plan)}, transform ${duration(s.transform)}, merge ${duration(s.merge)}, verify ${duration(s.verify)}, reconcile ${duration(s.reconcile)})`,
     `Import from S3  ${usd(e.importFromS3.usd)} for ${gib.toFixed(2)} GiB: ${e.importFromS3.note}`,
   );
-  for (const w of l.warnings) lines.push(`warning: ${w}`);
+  // The limits the verdict reports as errors are not repeated as warnings.
+  const broken = new Set(l.checks.filter((c) => !c.ok && c.kind === 'quota').map((c) => c.name));
+  for (const w of l.warnings) {
+    const name = w.slice(0, w.indexOf(':'));
+    if (broken.has(name) || (!e.verdict.runnable && / the run would take /.test(w))) continue;
+    lines.push(`warning: ${w}`);
+  }
+  for (const err of e.verdict.errors) lines.push(`error: ${err}`);
+  for (const c of e.verdict.changes) lines.push(`change: ${c}`);
   return lines.join('\n');
 }
 
 /**
- * `crm-sync estimate [file] --entity X [--rows N --avg-bytes B] [--config f] [--json]`: the predicted
- * cost and time of one run in AWS. `loadConfig` resolves `--config` like the other commands.
+ * `crm-sync estimate [file] --entity X (--config f | --preset p) [--rows N --avg-bytes B] [--json]`:
+ * the predicted cost and time of one run in AWS. `resolveConfig` resolves `--config` like the other
+ * commands (CRM_SYNC_CONFIG, ./crm-sync.config.json); when that finds nothing but the built-in demo
+ * config (`demoConfigFile`), the estimate refuses: the demo's settings would misprice a real run.
+ * A run Plan would refuse, or one estimated past the execution's time limit, prints the estimate with
+ * `error:` and `change:` lines and exits 1.
  */
 export function addEstimateCommand(
   program: Command,
-  loadConfig: (file: string | undefined) => CrmSyncConfig,
+  resolveConfig: (file: string | undefined) => { file: string; config: CrmSyncConfig },
+  demoConfigFile: string,
 ): void {
   program
     .command('estimate [file]')
     .description(
-      'predict the AWS cost and wall time of one run, itemized (from a file, or --rows and --avg-bytes)',
+      'predict the AWS cost and wall time of one run, itemized (from a file, or --rows and --avg-bytes), for --config or --preset',
     )
     .requiredOption('--entity <name>', 'entity of the config the data is for')
     .option('--rows <n>', 'data rows of the file', positiveNumber)
     .option('--avg-bytes <n>', 'average bytes of a row', positiveNumber)
-    .option('--config <file>', 'config file (JSON or YAML)')
+    .option('--config <file>', 'config file (JSON or YAML) of the deployment')
+    .addOption(
+      new Option('--preset <name>', 'estimate for a built-in preset instead of a config file')
+        .choices(Object.keys(PRESETS))
+        .conflicts('config'),
+    )
     .option(
       '--max-concurrency <n>',
       "Lambda workers at once, at most (the stack's maxConcurrency)",
@@ -117,11 +164,12 @@ export function addEstimateCommand(
           rows?: number;
           avgBytes?: number;
           config?: string;
+          preset?: string;
           maxConcurrency?: number;
           json?: boolean;
         },
       ) => {
-        const config = loadConfig(opts.config);
+        const { config, source } = configOf(opts, resolveConfig, demoConfigFile);
         const entity = getEntity(config, opts.entity);
         let rows = opts.rows;
         let avgRowBytes = opts.avgBytes;
@@ -142,9 +190,41 @@ export function addEstimateCommand(
         });
         if (opts.json) {
           process.stdout.write(
-            `${JSON.stringify({ entity: opts.entity, file: file === undefined ? undefined : basename(file), ...estimate })}\n`,
+            `${JSON.stringify({ entity: opts.entity, config: source, file: file === undefined ? undefined : basename(file), ...estimate })}\n`,
           );
-        } else process.stdout.write(`${formatEstimate(estimate, opts.entity)}\n`);
+        } else process.stdout.write(`${formatEstimate(estimate, opts.entity, source)}\n`);
+        if (!estimate.verdict.runnable) process.exitCode = 1;
       },
     );
+}
+
+/** A path as the user reads it: relative to the working directory when under it. */
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+function configOf(
+  opts: { config?: string | undefined; preset?: string | undefined },
+  resolveConfig: (file: string | undefined) => { file: string; config: CrmSyncConfig },
+  demoConfigFile: string,
+): { config: CrmSyncConfig; source: EstimateConfigSource } {
+  if (opts.preset !== undefined) {
+    const preset = PRESETS[opts.preset];
+    if (!preset) throw new EstimateUsageError(`unknown preset: ${opts.preset}`);
+    return {
+      config: parseConfig(preset, `preset ${opts.preset}`),
+      source: { kind: 'preset', name: opts.preset },
+    };
+  }
+  const { file, config } = resolveConfig(opts.config);
+  const demo = resolve(file) === resolve(demoConfigFile);
+  if (demo && opts.config === undefined && !process.env.CRM_SYNC_CONFIG) {
+    throw new EstimateUsageError(
+      `estimate needs the config you will deploy: --config <file>, or --preset ${Object.keys(PRESETS).join('|')} ` +
+        `(found no crm-sync.config.json or .yaml here and CRM_SYNC_CONFIG is unset). The built-in demo config is ` +
+        `tuned for a laptop demo and would misprice a run in AWS; to estimate it anyway: --config ${shown(demoConfigFile)}`,
+    );
+  }
+  return { config, source: { kind: demo ? 'demo' : 'file', name: shown(file) } };
 }

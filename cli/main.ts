@@ -536,7 +536,14 @@ export function buildCli(): Command {
       writeFileSync(opts.out, text);
       process.stdout.write(`wrote ${opts.out} (preset ${opts.preset})\n`);
     });
-  addEstimateCommand(program, (opt) => loadConfig(configFileOf(opt)));
+  addEstimateCommand(
+    program,
+    (opt) => {
+      const file = configFileOf(opt);
+      return { file, config: loadConfig(file) };
+    },
+    DEFAULT_CONFIG,
+  );
   return program;
 }
 

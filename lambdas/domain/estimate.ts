@@ -3,7 +3,14 @@
  * by the scale planner (lambdas/domain/sizing.ts), its requests, compute and table units are counted
  * from that layout, and priced with the table below. Pure arithmetic, no AWS calls.
  */
-import { FUNCTIONS, type Layout, planLayout, type SizingEntity, type TableThroughput } from './sizing';
+import {
+  FUNCTIONS,
+  type Layout,
+  planLayout,
+  RUN_TIMEOUT_SECONDS,
+  type SizingEntity,
+  type TableThroughput,
+} from './sizing';
 
 const GiB = 1024 ** 3;
 
@@ -106,6 +113,8 @@ export interface Estimate {
   totals: { onDemand: number; provisioned: number };
   /** DynamoDB Import from S3 of the same file into a new table. */
   importFromS3: { usd: number; cheaper: boolean; note: string };
+  /** Whether the run can run at all (Plan's refusal, the execution's time limit) and what to change. */
+  verdict: Verdict;
 }
 
 const gb = (mb: number) => mb / 1024;
@@ -287,7 +296,7 @@ export function estimateRun(input: EstimateInput, prices: Prices = PRICES): Esti
   const totals = { onDemand: sum(items), provisioned: sum(provisioned) };
   const importUsd = round((sourceBytes / GiB) * prices.dynamodbImportPerGb);
   const cheaper = importUsd < Math.min(totals.onDemand, totals.provisioned);
-  return {
+  const estimate: Omit<Estimate, 'verdict'> = {
     rows: input.rows,
     avgRowBytes: input.avgRowBytes,
     sourceBytes,
@@ -305,4 +314,99 @@ export function estimateRun(input: EstimateInput, prices: Prices = PRICES): Esti
         : 'crm-sync is cheaper or equal; Import from S3 also only creates a new table, without validation, dedupe, newer-wins or reconciliation',
     },
   };
+  return { ...estimate, verdict: verdictOf(estimate, input) };
+}
+
+/** Whether the run an estimate describes can run, and if not what to change. */
+export interface Verdict {
+  /** False when Plan refuses the layout or the run would pass its execution time limit. */
+  runnable: boolean;
+  /** Why it cannot run, one sentence each (empty when runnable). */
+  errors: string[];
+  /** What to change, one sentence each (empty when runnable). */
+  changes: string[];
+  /** The most rows of this row size one run can take within the limits (when the run cannot). */
+  maxRowsPerRun?: number | undefined;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** A layout Plan would accept (no quota check broken) that ends before the execution's time limit. */
+function fits(layout: Layout): boolean {
+  return (
+    layout.seconds.total <= RUN_TIMEOUT_SECONDS && !layout.checks.some((c) => !c.ok && c.kind === 'quota')
+  );
+}
+
+/**
+ * The most rows of `input`'s row size that one run takes inside the limits (binary search over the
+ * planner: wall time grows with the rows), or 0 when not even one row fits.
+ */
+export function maxRowsPerRun(input: EstimateInput): number {
+  const layoutOf = (rows: number) =>
+    planLayout({
+      objectBytes: Math.round(rows * input.avgRowBytes),
+      avgRowBytes: input.avgRowBytes,
+      rows,
+      entity: input.entity,
+      maxConcurrency: input.maxConcurrency,
+      table: input.table,
+    });
+  if (!fits(layoutOf(1))) return 0;
+  let lo = 1;
+  let hi = Math.max(2, input.rows);
+  while (fits(layoutOf(hi)) && hi < 1e12) hi *= 2;
+  while (hi - lo > Math.max(1, lo * 0.001)) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (fits(layoutOf(mid))) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The estimate's outcome: a run whose layout breaks a quota check is refused by Plan (PlanLimitError,
+ * nothing written), and a run estimated past the execution's time limit (RUN_TIMEOUT_SECONDS) would
+ * fail with States.Timeout after spending that long; either is not a run to start. Says what to change.
+ */
+export function verdictOf(estimate: Pick<Estimate, 'layout'>, input: EstimateInput): Verdict {
+  const l = estimate.layout;
+  const errors: string[] = [];
+  const changes: string[] = [];
+  const broken = l.checks.filter((c) => !c.ok && c.kind === 'quota');
+  if (broken.length > 0) {
+    errors.push(
+      `Plan refuses this run (the run cannot be laid out inside AWS limits): ${broken.map((c) => `${c.name} ${fmt(c.value)} > ${fmt(c.limit)}`).join('; ')}`,
+    );
+    // Sized chunks are as large as a worker takes: then only a split of the export helps (below).
+    if (l.chunkBytesFromConfig && broken.some((c) => c.name.startsWith('merge part reads'))) {
+      changes.push(
+        `fewer, larger chunks: raise source.chunkBytes (${fmt(l.chunkBytes)} B cuts ${fmt(l.chunks)} chunks, and every merge worker reads one part per chunk) or remove it so the planner sizes chunks`,
+      );
+    }
+  }
+  const s = l.seconds;
+  if (s.total > RUN_TIMEOUT_SECONDS) {
+    errors.push(
+      `the run would take ${(s.total / 3600).toFixed(1)} h, past the execution's ${RUN_TIMEOUT_SECONDS / 3600} h time limit: it would fail (States.Timeout) after running ${RUN_TIMEOUT_SECONDS / 3600} h`,
+    );
+    const slowest = (['transform', 'merge', 'verify'] as const).reduce((a, b) => (s[b] > s[a] ? b : a));
+    if (slowest === 'merge') {
+      changes.push(
+        `more merge workers at once: raise the table's write throughput (target.throughput, now ${fmt(l.table.writeUnitsPerSecond)} WCU/s: ${fmt(l.mergeConcurrency)} merge workers)`,
+      );
+    } else if (slowest === 'verify') {
+      changes.push(
+        `raise the table's read throughput (target.throughput, now ${fmt(l.table.readUnitsPerSecond)} RCU/s)`,
+      );
+    } else {
+      changes.push(
+        `more transform workers at once (--max-concurrency, the stack's maxConcurrency; now ${fmt(l.transformConcurrency)})${l.chunkBytesFromConfig ? ', or larger chunks (source.chunkBytes)' : ''}`,
+      );
+    }
+  }
+  if (errors.length === 0) return { runnable: true, errors, changes };
+  const most = maxRowsPerRun(input);
+  if (most > 0) changes.push(`or split the export into files of at most ${fmt(most)} rows (one run each)`);
+  return { runnable: false, errors, changes, maxRowsPerRun: most };
 }

@@ -373,6 +373,9 @@ export function planLayout(input: SizingInput): Layout {
   const partsSeconds = (chunks / THROUGHPUT.mergePartReadsInFlight) * THROUGHPUT.s3RequestSeconds;
   const partitionBudget =
     FUNCTIONS.merge.timeoutSeconds * WORKER_TIME_SHARE - partsSeconds - THROUGHPUT.invocationOverheadSeconds;
+  // With too many chunks a merge worker spends its whole budget reading one part per chunk: no
+  // partition size fits then (the `merge part reads` check), and the partition count is not the cause.
+  const partsFit = partitionBudget >= perRow(mergeCap);
   const rowsByTime = Math.floor(partitionBudget / perRow(mergeCap));
   const rowsByMemory = Math.floor(
     (FUNCTIONS.merge.memoryMb * MiB * WORKER_MEMORY_SHARE) / (itemBytes * HEAP_PER_ITEM_BYTE),
@@ -438,7 +441,10 @@ export function planLayout(input: SizingInput): Layout {
     mergeConcurrency,
     verifyConcurrency,
     partitions,
-    partitionsNeeded: Math.ceil(rows / rowsPerPartitionMax),
+    partitionsNeeded: partsFit ? Math.ceil(rows / rowsPerPartitionMax) : partitions,
+    partReadSeconds: THROUGHPUT.invocationOverheadSeconds + partsSeconds,
+    partReadBudget: FUNCTIONS.merge.timeoutSeconds * WORKER_TIME_SHARE,
+    chunks,
     averageWriteUnits,
     tableWriteUnits: table.writeUnitsPerSecond,
   });
@@ -486,6 +492,9 @@ function limitChecks(l: {
   verifyConcurrency: number;
   partitions: number;
   partitionsNeeded: number;
+  partReadSeconds: number;
+  partReadBudget: number;
+  chunks: number;
   averageWriteUnits: number;
   tableWriteUnits: number;
 }): LimitCheck[] {
@@ -513,6 +522,11 @@ function limitChecks(l: {
     check('merge Map concurrency', l.mergeConcurrency, AWS_LIMITS.mapConcurrency),
     check('verify Map concurrency', l.verifyConcurrency, AWS_LIMITS.mapConcurrency),
     check('partitions needed', l.partitionsNeeded, MAX_PARTITIONS),
+    check(
+      `merge part reads, seconds (one part per chunk, ${fmtNumber(l.chunks)} chunks)`,
+      l.partReadSeconds,
+      l.partReadBudget,
+    ),
     check('item bytes', l.itemBytes, AWS_LIMITS.itemBytes),
     check('BatchWriteItem bytes', p.batchWriteBytes, AWS_LIMITS.batchWriteBytes),
     check('merge write rate, average (WCU/s)', l.averageWriteUnits, l.tableWriteUnits),

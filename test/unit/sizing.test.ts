@@ -177,6 +177,22 @@ describe('sizing: the scale planner', () => {
       expect(broken).toContain('map child input bytes');
     });
 
+    it('names the part reads, not the partition count, when too many chunks leave a merge no time', () => {
+      // Prepare: 256 KiB chunks of 4 GB: 15,259 chunks, one part each for every merge worker to read.
+      const small = contactEntity({}, { source: { chunkBytes: 262_144 } });
+
+      // Act
+      const layout = planLayout({ objectBytes: 4e9, avgRowBytes: 400, rows: 10_000_000, entity: small });
+
+      // Assess
+      const check = (prefix: string) => layout.checks.find((c) => c.name.startsWith(prefix));
+      expect(layout.partitions).toBe(MAX_PARTITIONS);
+      // The partition count the layout has is the one the check reports: no contradiction.
+      expect(check('partitions needed')).toMatchObject({ value: layout.partitions, ok: true });
+      expect(check('merge part reads')).toMatchObject({ ok: false, kind: 'quota', limit: 30 });
+      expect(layout.warnings.filter((w) => w.startsWith('partitions needed'))).toEqual([]);
+    });
+
     it('honours the concurrency ceiling', () => {
       // Act
       const layout = planLayout({ objectBytes: 5 * GB, avgRowBytes: 500, entity: WARM, maxConcurrency: 3 });
