@@ -218,8 +218,9 @@ async function runCrmSync(
       `crm-sync local run ended ${summary.status} (${summary.reconciliation?.status ?? 'no reconciliation'}): ${JSON.stringify(summary.error ?? summary.reconciliation?.checks ?? {})}`,
     );
   }
-  // The state machine's progress lines, in order: `→ <state>` as each top-level state is entered.
+  // The state machine's progress lines, in order: `[m:ss] → <state>` as each top-level state is entered.
   const states = run.lines
+    .map((l) => ({ ...l, text: l.text.replace(/^\[\d+(?::\d\d)+\] /, '') }))
     .filter((l) => l.text.startsWith('→ '))
     .map((l) => ({ name: l.text.slice(2), atMs: l.atMs }));
   const entered = (state: string): number => {

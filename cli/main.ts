@@ -10,6 +10,7 @@ import { PRESETS } from '../lambdas/domain/presets';
 import { readEvents } from '../local/events';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
+import { withElapsed } from '../local/progress';
 import { formatReport, localReport, warningLines } from '../local/report';
 import { redriveLocalRun, runLocalFile } from '../local/run';
 import { formatRunStatus, formatRuns, listLocalRuns, localRunStatus } from '../local/runs';
@@ -86,7 +87,7 @@ async function withStack<T>(
     config,
     configFile,
     verbose: opts.verbose,
-    onProgress: opts.quiet ? undefined : log,
+    onProgress: opts.quiet ? undefined : withElapsed(log),
     faults: opts.faults,
   });
   try {

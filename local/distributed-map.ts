@@ -318,6 +318,7 @@ export async function runDistributedMap(options: {
   const records: ChildRecord[] = [];
   let done = 0;
   let failed = 0;
+  options.onProgress?.({ state: options.stateName, done, failed, total: payloads.length });
   await Promise.all(
     payloads.map((payload, i) =>
       limit(async () => {

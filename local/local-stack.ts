@@ -30,6 +30,7 @@ import { appendEvents } from './events';
 import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
 import { type IamCaller, type LocalIam, LocalIamEnforcer, localIamEnabled } from './iam';
+import { MapProgress, type TableWork } from './progress';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -147,6 +148,9 @@ export class LocalStack {
   private readonly stopped = new Map<string, { name: string; message: string }>();
   private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
 
+  /** Keys read and items written by the workers of this stack (counted when there is progress to show). */
+  private readonly tableWork: TableWork = { reads: 0, writes: 0 };
+
   private constructor(private readonly options: LocalStackOptions) {}
 
   static async start(options: LocalStackOptions): Promise<LocalStack> {
@@ -233,6 +237,15 @@ export class LocalStack {
     });
     await this.ensureTables();
     this.installServiceBindings();
+    if (this.options.onProgress) {
+      // The Maps' progress lines show the table work inside a partition (local only).
+      (
+        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
+      ).setTableWorkMeter((kind, n) => {
+        if (kind === 'read') this.tableWork.reads += n;
+        else this.tableWork.writes += n;
+      });
+    }
     const faults = this.options.faults;
     if (faults && Object.values(faults.rates).some((r) => r !== undefined)) {
       this.injector = new FaultInjector({ ...faults, onProgress: this.options.onProgress });
@@ -512,8 +525,11 @@ export class LocalStack {
           state.Type = 'Task';
           state.Resource = `arn:aws:states:::local:distributedMap`;
           state.TimeoutSeconds = 12 * 3600;
-          handlers[name] = (rawInput) =>
-            runDistributedMapState({
+          handlers[name] = (rawInput) => {
+            const shown =
+              progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });
+            const heartbeat = shown && setInterval(() => shown.tick(), 1_000).unref();
+            return runDistributedMapState({
               stateName: name,
               // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
               mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
@@ -528,10 +544,7 @@ export class LocalStack {
               executionArn,
               processConcurrency: localProcessConcurrency(),
               expressTimeLimitMs,
-              onProgress: progress
-                ? (p: DistributedMapProgress) =>
-                    progress(`${p.state}: ${p.done}/${p.total} done${p.failed ? `, ${p.failed} failed` : ''}`)
-                : undefined,
+              onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
               runChild: async (def, childInput, signal) => {
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
                 const run = child.run(childInput as never, {
@@ -542,7 +555,8 @@ export class LocalStack {
                 signal.addEventListener('abort', () => run.abort(), { once: true });
                 return run.result;
               },
-            });
+            }).finally(() => clearInterval(heartbeat));
+          };
         } else if (state.Type === 'Task') {
           const resource = String(state.Resource);
           const fn = functions[resource];
@@ -745,6 +759,11 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
+    if (this.options.onProgress) {
+      (
+        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
+      ).setTableWorkMeter(undefined);
+    }
     this.injector?.uninstall();
     this.iam?.enforcer.uninstall();
     this.s3?.destroy();

@@ -16,6 +16,18 @@ import { dynamodb } from './clients';
 
 export type Item = Record<string, Scalar>;
 
+/** Told the keys batchGet read and the requests batchWrite wrote, as each batch returns. */
+export type TableWorkMeter = (kind: 'read' | 'write', count: number) => void;
+let meter: TableWorkMeter | undefined;
+/**
+ * Installs (or, with undefined, removes) the meter: the local stack's progress lines show the merge's
+ * and the verification's table work inside a partition. Nothing installs one in AWS: there it costs
+ * one `undefined` check per batch.
+ */
+export function setTableWorkMeter(m: TableWorkMeter | undefined): void {
+  meter = m;
+}
+
 /** Flat scalar items only (crm-sync's target model): string, number, boolean. */
 export function toAttributeMap(item: Item): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
@@ -201,6 +213,7 @@ export async function batchWrite(
             dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
           );
           pending = out.UnprocessedItems?.[table] ?? [];
+          meter?.('write', batch.length - pending.length);
         } catch (err) {
           // Throttling the SDK's own retries did not absorb: back off and try the batch again.
           if (!isThrottling(err)) throw err;
@@ -285,7 +298,9 @@ export async function batchGet(
           const item = fromAttributeMap(raw);
           found.set(String(item[keyName]), item);
         }
+        const asked = pending.length;
         pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, AttributeValue>[] | undefined) ?? [];
+        meter?.('read', asked - pending.length);
       }
     }
   };
