@@ -193,7 +193,8 @@ export function buildCli(): Command {
     c
       .option('--config <file>', 'config file (JSON or YAML)')
       .option('--state-dir <dir>', 'where local data lives (default $CRM_SYNC_HOME or ./.crm-sync)')
-      .option('--verbose', 'show worker logs');
+      .option('--verbose', 'show worker logs')
+      .option('--quiet', 'no progress lines on stderr');
 
   common(local.command('run <file>'))
     .description('upload a file to the local inbox and run the state machine on it')
