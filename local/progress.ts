@@ -32,7 +32,7 @@ export function withElapsed(write: (line: string) => void, now: Clock = Date.now
   };
 }
 
-/** Table work done in this process so far (keys read, items written), as the meter counts it. */
+/** Table work done in this process so far (keys read, items written; retried attempts count again). */
 export interface TableWork {
   reads: number;
   writes: number;
