@@ -8,8 +8,8 @@ import { CrmSyncError } from '../lambdas/domain/errors';
 import { percent } from '../lambdas/domain/mirror';
 import { PRESETS } from '../lambdas/domain/presets';
 import { readEvents } from '../local/events';
-import { handleInterrupts, signalExitCode } from '../local/interrupted';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
+import { handleInterrupts, signalExitCode } from '../local/interrupted';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
 import { formatReport, localReport, warningLines } from '../local/report';
 import { redriveLocalRun, runLocalFile } from '../local/run';
@@ -123,7 +123,8 @@ export function describeRun(r: LocalRunResult, file: string): string {
     ].join('\n');
   }
   const lines = [`crm-sync ${r.dryRun ? 'dry run' : 'run'} of ${file} → ${r.entity}: ${r.status}`];
-  if (r.earlier) lines.push(`  ${(r.earlier.outcome === 'resumed' ? 'resumed' : 'note').padEnd(14)} ${r.earlier.message}`);
+  if (r.earlier)
+    lines.push(`  ${(r.earlier.outcome === 'resumed' ? 'resumed' : 'note').padEnd(14)} ${r.earlier.message}`);
   if (r.runId) lines.push(`  run id         ${r.runId}`);
   if (r.dryRun) lines.push('  dry run        nothing was written; diff.csv lists the action per key');
   if (r.counts) {

@@ -133,7 +133,11 @@ export function handleInterrupts(
           );
         } else log(`crm-sync: interrupted (${signal}) before the run was claimed; nothing to resume`);
         const resume = runId ? `; resume it with ${redriveCommand(runId)}` : '';
-        stack.stopExecution(record.executionArn, INTERRUPTED, `stopped by ${signal} before it ended${resume}`);
+        stack.stopExecution(
+          record.executionArn,
+          INTERRUPTED,
+          `stopped by ${signal} before it ended${resume}`,
+        );
       }
       // A command that does not end by itself within a while is ended anyway (its run is recorded
       // already, or is failed by the next command as a crash would be).

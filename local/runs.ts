@@ -18,8 +18,6 @@ export class RunNotFoundError extends CrmSyncError {
   override readonly name = 'RunNotFoundError';
 }
 
-export { StateDirBusyError } from './state-dir-lock';
-
 export type {
   ChunkView,
   ErrorView,
@@ -28,6 +26,7 @@ export type {
   RunView,
   StepState,
 } from '../lambdas/domain/run-status';
+export { StateDirBusyError } from './state-dir-lock';
 
 /**
  * Fails with StateDirBusyError when another process holds the DynamoDB files of the state dir

@@ -210,7 +210,8 @@ export class Ledger {
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
-        UpdateExpression: removed.length > 0 ? `${set.expression} REMOVE ${removed.join(', ')}` : set.expression,
+        UpdateExpression:
+          removed.length > 0 ? `${set.expression} REMOVE ${removed.join(', ')}` : set.expression,
         ExpressionAttributeNames: set.names,
         ExpressionAttributeValues: marshall(set.values, {
           removeUndefinedValues: true,
