@@ -9,6 +9,7 @@ import { percent } from '../lambdas/domain/mirror';
 import { PRESETS } from '../lambdas/domain/presets';
 import { readEvents } from '../local/events';
 import { parseFaultSeed, parseFaultSpec } from '../local/faults';
+import { handleInterrupts, signalExitCode } from '../local/interrupted';
 import { type LocalRunResult, LocalStack, type LocalStackOptions } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
 import { formatReport, localReport, warningLines } from '../local/report';
@@ -90,10 +91,15 @@ async function withStack<T>(
     onProgress: opts.quiet ? undefined : withElapsed(log),
     faults: opts.faults,
   });
+  const interrupts = handleInterrupts(stack, log);
   try {
     return await fn(stack, config, stateDir);
   } finally {
+    interrupts.uninstall();
     await stack.stop();
+    // Ctrl-C: its line is printed and the run recorded; the command ends here, not with its output.
+    const signal = interrupts.signal();
+    if (signal) process.exit(signalExitCode(signal));
   }
 }
 
@@ -110,7 +116,16 @@ function fmt(n: number): string {
 /** A person-readable account of a run. */
 export function describeRun(r: LocalRunResult, file: string): string {
   const would = r.dryRun ? 'would be ' : '';
+  if (r.status === 'REFUSED') {
+    // Nothing ran: the run, its duration and reports stay as they were.
+    return [
+      `crm-sync redrive of ${file} → ${r.entity}: REFUSED (nothing was run or changed)`,
+      `  reason         ${r.error?.message ?? ''}`,
+    ].join('\n');
+  }
   const lines = [`crm-sync ${r.dryRun ? 'dry run' : 'run'} of ${file} → ${r.entity}: ${r.status}`];
+  if (r.earlier)
+    lines.push(`  ${(r.earlier.outcome === 'resumed' ? 'resumed' : 'note').padEnd(14)} ${r.earlier.message}`);
   if (r.runId) lines.push(`  run id         ${r.runId}`);
   if (r.dryRun) lines.push('  dry run        nothing was written; diff.csv lists the action per key');
   if (r.counts) {
@@ -178,6 +193,7 @@ function describeSync(r: LocalSyncResult): string {
   if (r.action === 'empty') return `${r.entity}: no export in inbox/${r.entity}/`;
   if (r.action === 'up-to-date' || !r.run)
     return `${r.entity}: up to date, ${r.key} ran as ${r.runId}${older}`;
+  if (r.action === 'failed') return `${r.entity}: FAILED, ${r.run.earlier?.message ?? r.key}${older}`;
   return `${describeRun(r.run, r.key ?? '')}${older ? `\n  ${older.trim()}` : ''}`;
 }
 
@@ -278,7 +294,7 @@ export function buildCli(): Command {
         );
         if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else process.stdout.write(`${describeRun(result, runId)}\n`);
-        if (result.status === 'FAILED') process.exitCode = 1;
+        if (result.status === 'FAILED' || result.status === 'REFUSED') process.exitCode = 1;
       },
     );
 
@@ -315,7 +331,7 @@ export function buildCli(): Command {
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
         else process.stdout.write(`${results.map(describeSync).join('\n')}\n`);
-        if (results.some((r) => r.run?.status === 'FAILED')) process.exitCode = 1;
+        if (results.some((r) => r.run?.status === 'FAILED' || r.action === 'failed')) process.exitCode = 1;
       },
     );
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
+import { acquireStateDirLock } from './state-dir-lock';
 
 /** Names of the local resources that stand in for the stack's. */
 export const LOCAL = {
@@ -145,6 +146,18 @@ export function externalDynamoEndpoint(
  * `CRM_SYNC_LOCAL_DYNAMODB_ENDPOINT` set, that endpoint stands in for dynalite.
  */
 export async function startEmulators(stateDir: string): Promise<Emulators> {
+  // One process at a time opens a state dir (StateDirBusyError at once otherwise): LevelDB opens
+  // its files in one process only, and a run's lock and RUNNING records are this process's.
+  const release = acquireStateDirLock(stateDir);
+  try {
+    return await startOn(stateDir, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function startOn(stateDir: string, release: () => void): Promise<Emulators> {
   const dynamoDir = join(stateDir, 'dynamodb');
   const s3Dir = join(stateDir, 's3');
   mkdirSync(dynamoDir, { recursive: true });
@@ -178,8 +191,12 @@ export async function startEmulators(stateDir: string): Promise<Emulators> {
     dynamodbEndpoint: dynamo.endpoint,
     s3,
     async stop() {
-      await s3.close();
-      await dynamo.stop();
+      try {
+        await s3.close();
+        await dynamo.stop();
+      } finally {
+        release();
+      }
     },
   };
 }

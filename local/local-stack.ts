@@ -81,7 +81,8 @@ export interface LocalStackOptions {
   expressTimeLimitMs?: number | undefined;
 }
 
-export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
+/** `REFUSED`: a redrive that was not started (the run cannot be resumed); nothing changed. */
+export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER' | 'REFUSED';
 
 /** The name of the middleware that binds a handler's client to the local stack. */
 const LOCAL_BINDING = 'crmSyncLocalBinding';
@@ -127,6 +128,11 @@ export interface LocalRunResult {
   error?: { name: string; message: string };
   /** Faults injected during this run, per kind of `--faults` (only when faults are on). */
   faults?: Record<string, number>;
+  /**
+   * What became of the run this export already had: `resumed` (it had been interrupted: redriven
+   * now), `failed-before` (it failed: not run again), `already-ran` (it succeeded: nothing to do).
+   */
+  earlier?: { outcome: 'resumed' | 'failed-before' | 'already-ran'; message: string };
 }
 
 type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
@@ -144,6 +150,8 @@ export class LocalStack {
   private injector: FaultInjector | undefined;
   /** Executions running now, by ARN (StopExecution aborts them). */
   private readonly running = new Map<string, { abort: () => void }>();
+  /** The records of the executions running now, by ARN. */
+  private readonly live = new Map<string, ExecutionRecord>();
   /** The error and cause a StopExecution gave, until its execution ends. */
   private readonly stopped = new Map<string, { name: string; message: string }>();
   private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
@@ -155,7 +163,12 @@ export class LocalStack {
 
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const stack = new LocalStack(options);
-    await stack.boot();
+    try {
+      await stack.boot();
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
     return stack;
   }
 
@@ -189,6 +202,16 @@ export class LocalStack {
 
   get dynamodbClient(): DynamoDBClient {
     return this.dynamodb;
+  }
+
+  /** Shows a line of progress (stderr in the CLI), unless the stack is quiet. */
+  progress(message: string): void {
+    this.options.onProgress?.(message);
+  }
+
+  /** The executions running now, with the state each last entered. */
+  runningExecutions(): ExecutionRecord[] {
+    return [...this.live.values()];
   }
 
   /** The fault injector when the stack runs with `--faults`. */
@@ -502,6 +525,9 @@ export class LocalStack {
     };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const stateNames: string[] = [];
+    // A stopped execution stops its Distributed Maps' children too, and starts no more of them.
+    const children = new Set<() => void>();
+    let halted = false;
     const progress = this.options.onProgress;
     const bind = (states: Record<string, Record<string, unknown>>, inDistributedMap = false) => {
       for (const [name, state] of Object.entries(states)) {
@@ -546,6 +572,9 @@ export class LocalStack {
               expressTimeLimitMs,
               onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
               runChild: async (def, childInput, signal) => {
+                if (halted) {
+                  throw Object.assign(new Error('the execution was stopped'), { name: 'ExecutionAborted' });
+                }
                 const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
                 const run = child.run(childInput as never, {
                   overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
@@ -553,7 +582,13 @@ export class LocalStack {
                 });
                 // Past its time limit the child is stopped: no further state of it runs.
                 signal.addEventListener('abort', () => run.abort(), { once: true });
-                return run.result;
+                const abort = () => run.abort();
+                children.add(abort);
+                try {
+                  return await run.result;
+                } finally {
+                  children.delete(abort);
+                }
               },
             }).finally(() => clearInterval(heartbeat));
           };
@@ -656,7 +691,14 @@ export class LocalStack {
       overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
       context: context as never,
     });
-    this.running.set(executionArn, execution);
+    this.running.set(executionArn, {
+      abort: () => {
+        halted = true;
+        for (const abort of children) abort();
+        execution.abort();
+      },
+    });
+    this.live.set(executionArn, record);
     void (async () => {
       for await (const e of execution.eventLogs) {
         if ('index' in e && e.index !== undefined) continue;
@@ -689,6 +731,7 @@ export class LocalStack {
       record.error = error;
     } finally {
       this.running.delete(executionArn);
+      this.live.delete(executionArn);
       this.stopped.delete(executionArn);
     }
     record.stoppedAt = new Date().toISOString();

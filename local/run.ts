@@ -1,15 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
 import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
 import { type ExecutionRecord, loadExecution } from './executions';
+import { failInterruptedRuns, type InterruptedRun, priorRunAction, redriveCommand } from './interrupted';
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
-import { failInterruptedBackups } from './snapshot';
 
 export interface LocalRunOptions {
   entity: string;
@@ -67,33 +67,43 @@ function lambdaMessage(cause: string): string {
 }
 
 /**
- * Local runs never overlap (one process owns a state dir), so a run of the entity still RUNNING in
- * the ledger when a new one starts belongs to a process that ended: its execution is recorded
- * ABORTED, as Step Functions would report a stopped one (the recorder marks the run FAILED and frees
- * the lock), so it can be resumed with `local redrive`.
+ * A plain run of an export that already has a run (lambdas: ClaimRun would call it a duplicate):
+ * an interrupted one (a crash, Ctrl-C) is resumed as `local redrive` does, saying so; one that
+ * failed for a reason of its own is reported FAILED, not run again, with the command that resumes
+ * it. Undefined: the run goes on as a trigger would (new, succeeded, or running).
  */
-async function failInterruptedRuns(stack: LocalStack, entity: string): Promise<void> {
-  const ledger = localLedger();
-  const cause =
-    'the local process running it ended before the run did; resume it with crm-sync local redrive';
-  for (const run of await ledger.listRuns({ entity })) {
-    if (run.status !== 'RUNNING') continue;
-    const record = run.executionId ? loadExecution(stack.stateDir, run.executionId) : undefined;
-    if (record) {
-      await stack.recordAborted(record, { name: 'Interrupted', message: cause });
-      continue;
-    }
-    // A run from a state dir written before executions were recorded.
-    await ledger.updateRun(run.runId, {
-      status: 'FAILED',
-      error: 'Interrupted',
-      cause,
-      finishedAt: new Date().toISOString(),
-    });
-    await ledger.releaseLock(run.entity, run.runId);
+async function earlierRun(
+  stack: LocalStack,
+  runId: string,
+  name: string,
+  interrupted: readonly InterruptedRun[],
+  config: Parameters<typeof getEntity>[0],
+  options: { entity: string; stateDir: string },
+): Promise<LocalRunResult | undefined> {
+  const run = await localLedger().getRun(runId);
+  const action = priorRunAction(run);
+  if (!run || (action !== 'resume' && action !== 'refuse')) return undefined;
+  if (action === 'resume') {
+    const state = interrupted.find((r) => r.runId === runId)?.state ?? lastState(stack, run.executionId);
+    const message = `run ${runId} of ${name} did not finish (process ended${state ? ` at ${state}` : ''}); resuming it`;
+    stack.progress(message);
+    const result = await redriveLocalRun(stack, runId, config, { stateDir: options.stateDir });
+    return { ...result, earlier: { outcome: 'resumed', message } };
   }
-  // A snapshot or restore of the entity interrupted the same way would hold its lock.
-  await failInterruptedBackups(entity);
+  const error = run.error ?? run.status;
+  const message =
+    `run ${runId} of ${name} ${run.status === 'FAILED' ? 'failed' : `ended ${run.status}`} (${error}) and is not run again by itself: ` +
+    `resume it with \`${redriveCommand(runId)}\`, or run the file anew with --rerun`;
+  return {
+    ...emptyResult(runId, options.entity, 'FAILED'),
+    error: { name: error, message: lambdaMessage(run.cause ?? '') || error },
+    earlier: { outcome: 'failed-before', message },
+  };
+}
+
+/** The state an execution last entered, from its record. */
+function lastState(stack: LocalStack, executionId: string | undefined): string | undefined {
+  return executionId ? loadExecution(stack.stateDir, executionId)?.state?.name : undefined;
 }
 
 /** Uploads a file to the local inbox and runs the state machine on it, like an S3 trigger. */
@@ -115,7 +125,9 @@ export async function runLocalFile(
         configHash(entity),
         forcedRerun(options),
       );
-  await failInterruptedRuns(stack, options.entity);
+  const interrupted = await failInterruptedRuns(stack, options.entity);
+  const earlier = runId && (await earlierRun(stack, runId, basename(file), interrupted, config, options));
+  if (earlier) return earlier;
   const input = {
     bucket: stack.bucket,
     key,
@@ -144,7 +156,9 @@ export async function runLocalObject(
   const entity = getEntity(config, options.entity);
   const { key, etag } = object;
   const runId = deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity));
-  await failInterruptedRuns(stack, options.entity);
+  const interrupted = await failInterruptedRuns(stack, options.entity);
+  const earlier = await earlierRun(stack, runId, basename(key), interrupted, config, options);
+  if (earlier) return earlier;
   const input = { bucket: stack.bucket, key, etag, entity: options.entity };
   return executeRun(stack, input, runId, options.stateDir, started);
 }
@@ -183,16 +197,14 @@ export async function redriveLocalRun(
   // An execution that succeeded cannot be redriven (its run was failed by hand, or by a crash after
   // it): the run is resumed by a new execution then.
   const record = run.executionId ? loadExecution(stack.stateDir, run.executionId) : undefined;
+  const now = (await ledger.getRun(runId)) ?? run;
+  if (now.status === 'SUCCEEDED')
+    return refused(runId, run.entity, started, `run ${runId} is SUCCEEDED: only a failed run can be resumed`);
   if (!record || record.status === 'SUCCEEDED')
     return executeRun(stack, input, runId, options.stateDir, started);
 
   // A refused redrive changes nothing: the run stays as it failed.
-  const refuse = (message: string): LocalRunResult => ({
-    ...emptyResult(runId, run.entity, 'FAILED'),
-    durationMs: Date.now() - started,
-    error: { name: 'RunNotResumableError', message },
-  });
-  const now = (await ledger.getRun(runId)) ?? run;
+  const refuse = (message: string) => refused(runId, run.entity, started, message);
   if (now.status !== 'FAILED')
     return refuse(`run ${runId} is ${now.status}: only a failed run can be resumed`);
   const etag = await stack.objectEtag(run.source.key);
@@ -207,6 +219,15 @@ export async function redriveLocalRun(
     );
   }
   return executeRun(stack, input, runId, options.stateDir, started, record);
+}
+
+/** A redrive that was not started: REFUSED, with its reason; the run and its reports stay as they were. */
+function refused(runId: string, entity: string, started: number, message: string): LocalRunResult {
+  return {
+    ...emptyResult(runId, entity, 'REFUSED'),
+    durationMs: Date.now() - started,
+    error: { name: 'RunNotResumableError', message },
+  };
 }
 
 /** A run's result before anything is known of it: no counts, no reports. */
@@ -278,7 +299,20 @@ async function executeRun(
     return { faults: diff };
   };
   if (exec.status === 'SUCCEEDED' && out?.duplicate === true) {
-    return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started, ...faults() };
+    const ran =
+      out.existingStatus === 'SUCCEEDED' && base.runId
+        ? {
+            earlier: {
+              outcome: 'already-ran' as const,
+              message: `this file already ran as run ${base.runId} (SUCCEEDED): nothing to do; --rerun runs it again`,
+            },
+          }
+        : {};
+    return { ...base, status: 'DUPLICATE_TRIGGER', durationMs: Date.now() - started, ...ran, ...faults() };
+  }
+  // ClaimRun refused to resume the run (its object or config changed, or it is not failed).
+  if (input.resume !== undefined && exec.error?.name === 'RunNotResumableError' && base.runId) {
+    return refused(base.runId, input.entity, started, lambdaMessage(exec.error.message));
   }
   const summary =
     exec.status === 'SUCCEEDED'

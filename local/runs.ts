@@ -11,15 +11,11 @@ import {
   runView,
 } from '../lambdas/domain/run-status';
 import { LOCAL, startEmulators } from './emulators';
+import { StateDirBusyError } from './state-dir-lock';
 
 /** `local status` was given a run id the ledger does not hold. */
 export class RunNotFoundError extends CrmSyncError {
   override readonly name = 'RunNotFoundError';
-}
-
-/** Another crm-sync process (a run, an export) has the state dir's DynamoDB files open. */
-export class StateDirBusyError extends CrmSyncError {
-  override readonly name = 'StateDirBusyError';
 }
 
 export type {
@@ -30,6 +26,7 @@ export type {
   RunView,
   StepState,
 } from '../lambdas/domain/run-status';
+export { StateDirBusyError } from './state-dir-lock';
 
 /**
  * Fails with StateDirBusyError when another process holds the DynamoDB files of the state dir

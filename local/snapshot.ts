@@ -6,7 +6,6 @@ import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { getEntity } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import {
-  backupLockHolder,
   fromDynamoJson,
   gunzipLines,
   manifestKey,
@@ -16,6 +15,7 @@ import {
   type SnapshotManifest,
   snapshotPrefix,
 } from '../lambdas/domain/snapshot';
+import { failInterruptedRuns } from './interrupted';
 import type { LocalStack } from './local-stack';
 
 /** What `crm-sync local export` and `local restore` report (`--json`: one JSON object). */
@@ -69,27 +69,7 @@ function errorOf(error: { name: string; message: string }): { name: string; mess
   return { name: first[1], message: messageOf(first[2]) };
 }
 
-/**
- * A local snapshot or restore still RUNNING in the ledger belongs to a process that ended (one
- * process owns a state dir): it is marked FAILED and its lock released, as local runs are.
- */
-export async function failInterruptedBackups(entity: string): Promise<void> {
-  const { BackupLedger } =
-    require('../lambdas/adapters/snapshots') as typeof import('../lambdas/adapters/snapshots');
-  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
-  const { LOCAL } = require('./emulators') as typeof import('./emulators');
-  const records = new BackupLedger(LOCAL.ledgerTable);
-  for (const r of await records.list(entity)) {
-    if (r.status !== 'RUNNING') continue;
-    await records.update(entity, r.kind, r.id, {
-      status: 'FAILED',
-      error: 'Interrupted',
-      cause: 'the local process running it ended before it did',
-      finishedAt: new Date().toISOString(),
-    });
-    await new Ledger(LOCAL.ledgerTable).releaseLock(entity, backupLockHolder(r.kind, r.id));
-  }
-}
+export { failInterruptedBackups } from './interrupted';
 
 async function getBytes(stack: LocalStack, key: string): Promise<Buffer> {
   const out = await stack.s3Client.send(new GetObjectCommand({ Bucket: stack.bucket, Key: key }));
@@ -110,7 +90,8 @@ export async function takeLocalSnapshot(
 ): Promise<{ result: LocalBackupResult; manifest?: SnapshotManifest }> {
   const started = Date.now();
   getEntity(config, options.entity);
-  await failInterruptedBackups(options.entity);
+  // A run or backup of the entity whose process ended would hold the entity's lock forever.
+  await failInterruptedRuns(stack, options.entity);
   const exec = await stack.executeBackup('snapshot', {
     entity: options.entity,
     ...(options.snapshotId !== undefined ? { snapshotId: options.snapshotId } : {}),
@@ -251,7 +232,8 @@ export async function restoreLocalSnapshot(
 ): Promise<LocalBackupResult> {
   const started = Date.now();
   getEntity(config, options.entity);
-  await failInterruptedBackups(options.entity);
+  // A run or backup of the entity whose process ended would hold the entity's lock forever.
+  await failInterruptedRuns(stack, options.entity);
   const isDir = existsSync(options.snapshot) && statSync(options.snapshot).isDirectory();
   const input: Record<string, unknown> = { entity: options.entity };
   if (isDir) input.prefix = await uploadSnapshotDir(stack, options.snapshot);

@@ -21,8 +21,12 @@ export interface LocalSyncOptions {
 /** What `crm-sync local sync --json` prints per entity. */
 export interface LocalSyncResult {
   entity: string;
-  /** `ran`: the newest export ran now; `up-to-date`: it had run; `empty`: no export in the inbox. */
-  action: 'ran' | 'up-to-date' | 'empty';
+  /**
+   * `ran`: the newest export ran now; `resumed`: its run had been interrupted (a crash, Ctrl-C) and
+   * was resumed now; `failed`: its run had failed and was not run again (`run` says why);
+   * `up-to-date`: its run had succeeded; `empty`: no export in the inbox.
+   */
+  action: 'ran' | 'resumed' | 'failed' | 'up-to-date' | 'empty';
   /** The newest export (its inbox key), or null. */
   key: string | null;
   runId: string | null;
@@ -98,7 +102,10 @@ export async function syncLocal(
       skipped: pick.skipped,
       uploaded,
     };
-    if (pick.action !== 'run') {
+    // Up to date only when the newest export's run succeeded: an interrupted run is resumed, a
+    // failed one reported (runLocalObject decides).
+    const held = pick.action === 'up-to-date' ? await ledger.getRun(pick.runId) : undefined;
+    if (pick.action !== 'run' && (held === undefined || held.status === 'SUCCEEDED')) {
       options.onProgress?.(
         pick.action === 'empty'
           ? `${name}: no export in ${prefix}`
@@ -107,12 +114,16 @@ export async function syncLocal(
       results.push({ ...base, action: pick.action, run: null });
       continue;
     }
-    options.onProgress?.(`\n▶ ${name}: running ${pick.object.key}`);
-    const run = await runLocalObject(stack, { key: pick.object.key, etag: pick.object.etag ?? '' }, config, {
+    const object = pick.object;
+    if (!object) continue; // (an empty pick has no run, handled above)
+    if (!held) options.onProgress?.(`\n▶ ${name}: running ${object.key}`);
+    const run = await runLocalObject(stack, { key: object.key, etag: object.etag ?? '' }, config, {
       entity: name,
       stateDir: options.stateDir,
     });
-    results.push({ ...base, runId: run.runId ?? pick.runId, action: 'ran', run });
+    const outcome = run.earlier?.outcome;
+    const action = outcome === 'resumed' ? 'resumed' : outcome === 'failed-before' ? 'failed' : 'ran';
+    results.push({ ...base, runId: run.runId ?? pick.runId, action, run });
   }
   return results;
 }

@@ -194,15 +194,24 @@ export class Ledger {
     return withoutKey<RunRecord>(out.Item);
   }
 
-  /** Sets fields of the run item. */
-  async updateRun(runId: string, fields: Partial<RunRecord> & { status?: RunStatus }): Promise<void> {
+  /** Sets fields of the run item, and removes those named in `clear` (e.g. the error of a resumed run). */
+  async updateRun(
+    runId: string,
+    fields: Partial<RunRecord> & { status?: RunStatus },
+    clear: ReadonlyArray<keyof RunRecord> = [],
+  ): Promise<void> {
     const set = setFields(fields);
     if (!set) return;
+    const removed = clear.map((name, i) => {
+      set.names[`#x${i}`] = name;
+      return `#x${i}`;
+    });
     await dynamodb.send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
-        UpdateExpression: set.expression,
+        UpdateExpression:
+          removed.length > 0 ? `${set.expression} REMOVE ${removed.join(', ')}` : set.expression,
         ExpressionAttributeNames: set.names,
         ExpressionAttributeValues: marshall(set.values, {
           removeUndefinedValues: true,

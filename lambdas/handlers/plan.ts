@@ -309,11 +309,12 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   try {
     if (source.resume !== undefined) {
       if (!own) {
-        await ledger.updateRun(runId, {
-          status: 'RUNNING',
-          executionId: event.executionId,
-          resumes: (existing?.resumes ?? 0) + 1,
-        });
+        // The error of the attempt before is no longer the run's (Reconcile records how it ends).
+        await ledger.updateRun(
+          runId,
+          { status: 'RUNNING', executionId: event.executionId, resumes: (existing?.resumes ?? 0) + 1 },
+          ['error', 'cause', 'finishedAt'],
+        );
       }
       logger.info('run resumed', { runId });
       return claimedBy();

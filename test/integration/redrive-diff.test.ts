@@ -179,7 +179,7 @@ describe('dry runs and redrives on the local stack', () => {
     );
     expect(after.filter((s) => s.kind === 'partition').every((s) => s.status === 'SUCCEEDED')).toBe(true);
     expect(await exportTable('person')).toEqual(await exportTable('clean'));
-    expect(again.status).toBe('FAILED');
+    expect(again.status).toBe('REFUSED');
     expect(again.error?.name).toBe('RunNotResumableError');
     expect(again.error?.message).toContain('only a failed run can be resumed');
   });
@@ -198,7 +198,7 @@ describe('dry runs and redrives on the local stack', () => {
 
     // Assess
     expect(failed.status).toBe('FAILED');
-    expect(resumed.status).toBe('FAILED');
+    expect(resumed.status).toBe('REFUSED');
     expect(resumed.error?.name).toBe('RunNotResumableError');
     expect(resumed.error?.message).toContain(
       `run ${failed.runId} cannot be resumed: ${file} or the config of "person" changed since it ran`,
