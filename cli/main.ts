@@ -316,6 +316,7 @@ export function buildCli(): Command {
         config?: string;
         stateDir?: string;
         verbose?: boolean;
+        quiet?: boolean;
       }) => {
         if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
           throw new UsageError(`inbox folder not found: ${opts.inbox}`);
@@ -326,7 +327,7 @@ export function buildCli(): Command {
             entity: opts.entity,
             stateDir,
             inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
-            onProgress: log,
+            onProgress: opts.quiet ? () => {} : withElapsed(log),
           });
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
