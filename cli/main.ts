@@ -442,8 +442,9 @@ export function buildCli(): Command {
           status?: string;
           reconciliation?: string;
           error?: string;
+          dryRun?: boolean;
         };
-        const outcome = d.error ? `${d.status} (${d.error})` : `${d.status}, ${d.reconciliation}`;
+        const outcome = `${d.error ? `${d.status} (${d.error})` : `${d.status}, ${d.reconciliation}`}${d.dryRun ? ' (DRY RUN)' : ''}`;
         process.stdout.write(`${e.time}  ${e['detail-type']}  ${d.entity}  ${d.runId}  ${outcome}\n`);
       }
     });

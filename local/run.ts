@@ -105,7 +105,8 @@ export async function runLocalFile(
 ): Promise<LocalRunResult> {
   const started = Date.now();
   const entity = getEntity(config, options.entity);
-  const { key, etag } = await stack.upload(file, options.entity);
+  // A dry run's file goes under dry-run/: no later run or sync takes it for an export to load.
+  const { key, etag } = await stack.upload(file, options.entity, { dryRun: options.dryRun === true });
   // A dry run's id includes its execution: it is known from its summary.
   const runId = options.dryRun
     ? null
