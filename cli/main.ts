@@ -372,6 +372,10 @@ export function buildCli(): Command {
         else if (!rowsToStdout) process.stdout.write(`${describeBackup(result)}\n`);
         else if (result.status === 'FAILED') log(describeBackup(result));
         else log(`snapshot ${result.snapshotId}: ${result.items} items, ${result.manifest}`);
+        if (result.pruned && !opts.json)
+          log(
+            `deleted older snapshots of ${opts.entity} (config local.keepSnapshots): ${result.pruned.join(', ')}`,
+          );
         if (result.status === 'FAILED') process.exitCode = 1;
       },
     );

@@ -7,6 +7,7 @@ import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
 import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
 import { type ExecutionRecord, loadExecution } from './executions';
 import type { LocalRunResult, LocalStack } from './local-stack';
+import { pruneRunWork } from './prune';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
 import { failInterruptedBackups } from './snapshot';
@@ -321,6 +322,11 @@ async function executeRun(
     if (summary.mirror) result.mirror = summary.mirror;
     if (summary.references) result.references = summary.references;
     if (summary.rejects) result.rejects = summary.rejects;
+  }
+  // Its reports are copied out: a run that succeeded needs its work objects no more.
+  if (result.status === 'SUCCEEDED' && result.runId) {
+    const run = await localLedger().getRun(result.runId);
+    if (run) await pruneRunWork(stack, run);
   }
   // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).
   return withFailureReport({ ...result, ...faults() }, stateDir);
