@@ -1,4 +1,4 @@
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DEFAULT_LOCAL_KEEP_SNAPSHOTS } from '../lambdas/domain/config';
 import { DRY_RUN_PREFIX, type RunRecord } from '../lambdas/domain/run';
 import { backupWorkKeys, snapshotPrefix } from '../lambdas/domain/snapshot';
@@ -49,7 +49,8 @@ export async function pruneRunWork(stack: LocalStack, run: RunRecord): Promise<n
   let deleted = 0;
   for (const prefix of prefixes) deleted += await deletePrefix(stack, prefix);
   if (run.dryRun && run.source.key.startsWith(DRY_RUN_PREFIX)) {
-    deleted += await deletePrefix(stack, run.source.key);
+    await stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: run.source.key }));
+    deleted += 1;
   }
   return deleted;
 }
