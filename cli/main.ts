@@ -327,7 +327,7 @@ export function buildCli(): Command {
             entity: opts.entity,
             stateDir,
             inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
-            onProgress: opts.quiet ? () => {} : withElapsed(log),
+            onProgress: opts.quiet ? undefined : withElapsed(log),
           });
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
@@ -391,6 +391,10 @@ export function buildCli(): Command {
         else if (!rowsToStdout) process.stdout.write(`${describeBackup(result)}\n`);
         else if (result.status === 'FAILED') log(describeBackup(result));
         else log(`snapshot ${result.snapshotId}: ${result.items} items, ${result.manifest}`);
+        if (result.pruned && !opts.json)
+          log(
+            `deleted older snapshots of ${opts.entity} (config local.keepSnapshots): ${result.pruned.join(', ')}`,
+          );
         if (result.status === 'FAILED') process.exitCode = 1;
       },
     );
@@ -461,8 +465,9 @@ export function buildCli(): Command {
           status?: string;
           reconciliation?: string;
           error?: string;
+          dryRun?: boolean;
         };
-        const outcome = d.error ? `${d.status} (${d.error})` : `${d.status}, ${d.reconciliation}`;
+        const outcome = `${d.error ? `${d.status} (${d.error})` : `${d.status}, ${d.reconciliation}`}${d.dryRun ? ' (DRY RUN)' : ''}`;
         process.stdout.write(`${e.time}  ${e['detail-type']}  ${d.entity}  ${d.runId}  ${outcome}\n`);
       }
     });

@@ -7,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
-import { TRANSCODED_SOURCE } from '../lambdas/domain/run';
+import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
@@ -34,14 +34,20 @@ export interface CrmSyncStackProps extends StackProps {
    */
   readonly dataRemovalPolicy?: RemovalPolicy;
   /**
-   * Days after which intermediate objects under `work/` expire.
+   * Days after which intermediate objects under `work/`, and dry runs' files under `dry-run/`, expire.
    * @default 14
    */
   readonly workExpirationDays?: number;
 }
 
 /** Bucket prefixes of the data bucket. */
-export const PREFIX = { inbox: 'inbox/', work: 'work/', reports: 'reports/' } as const;
+export const PREFIX = {
+  inbox: 'inbox/',
+  work: 'work/',
+  reports: 'reports/',
+  /** Files to dry-run: no rule triggers on them, only a dry run reads them. */
+  dryRun: DRY_RUN_PREFIX,
+} as const;
 
 /** A CloudFormation output id for an entity name (`contact-person` → `ContactPerson`). */
 export function outputId(entity: string): string {
@@ -105,6 +111,7 @@ export class CrmSyncStack extends Stack {
       serverAccessLogsPrefix: 'data/',
       lifecycleRules: [
         { prefix: PREFIX.work, expiration: Duration.days(props.workExpirationDays ?? 14) },
+        { prefix: PREFIX.dryRun, expiration: Duration.days(props.workExpirationDays ?? 14) },
         { noncurrentVersionExpiration: Duration.days(30) },
       ],
       removalPolicy,
@@ -206,7 +213,8 @@ export class CrmSyncStack extends Stack {
     // may list their prefix, else S3 answers AccessDenied instead of NoSuchKey.
     const bucket = this.bucket;
     const plan = this.planFunction.function;
-    allowObjects(plan, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
+    // An export (inbox/), or a file to dry-run (dry-run/: no rule starts a run of it).
+    allowObjects(plan, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`, `${PREFIX.dryRun}*`]);
     allowObjects(plan, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.work}*`]); // the UTF-8 copy, in parts
     // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/.
     allowObjects(plan, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
@@ -216,7 +224,7 @@ export class CrmSyncStack extends Stack {
     for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan', 'dynamodb:DescribeTable');
 
     const transform = this.transformFunction.function;
-    allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`]);
+    allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`, `${PREFIX.dryRun}*`]);
     // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
     allowObjects(transform, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
     allowObjects(transform, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
@@ -406,7 +414,7 @@ export class CrmSyncStack extends Stack {
     new CfnOutput(this, 'DataBucketName', {
       value: this.bucket.bucketName,
       description:
-        'The data bucket: inbox/<entity>/ (drop exports here), reports/<runId>/ (run reports), work/',
+        'The data bucket: inbox/<entity>/ (drop exports here), reports/<runId>/ (run reports), work/, dry-run/<entity>/ (files to dry-run)',
     });
     new CfnOutput(this, 'SyncStateMachineArn', {
       value: this.workflow.stateMachine.stateMachineArn,
@@ -461,7 +469,7 @@ export class CrmSyncStack extends Stack {
       acknowledgeBucketWorker(
         worker,
         this.bucket,
-        ['inbox', 'work', 'reports'],
+        ['inbox', 'dry-run', 'work', 'reports'],
         'file names are not known at deploy time.',
       );
     }

@@ -498,6 +498,8 @@ export class SyncStateMachine extends Construct {
       status: sfn.JsonPath.stringAt('$.summary.status'),
       reconciliation: sfn.JsonPath.stringAt('$.summary.reconciliation.status'),
       counts: sfn.JsonPath.objectAt('$.summary.counts'),
+      // Reconcile always says it: a rule can tell a dry run (nothing written) from a load.
+      dryRun: sfn.JsonPath.stringAt('$.summary.dryRun'),
       summary: sfn.JsonPath.stringAt('$.summary.reports.summary'),
     });
     const isMatched = new sfn.Choice(this, STATE.isMatched)

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { CrmSyncError } from '../lambdas/domain/errors';
 import { acquireStateDirLock } from './state-dir-lock';
 
 /** Names of the local resources that stand in for the stack's. */
@@ -199,4 +200,64 @@ async function startOn(stateDir: string, release: () => void): Promise<Emulators
       }
     },
   };
+}
+
+/** A local upload did not store the whole file (the file changed while it was read?). */
+export class UploadIncompleteError extends CrmSyncError {
+  override readonly name = 'UploadIncompleteError';
+}
+
+/** Where local uploads are written before they are moved into place: outside `inbox/` and `dry-run/`. */
+export const STAGING_PREFIX = 'staging/';
+
+/** The files s3rver (its filesystem store) keeps an object in, under `<stateDir>/s3/<bucket>/`. */
+function s3rverFiles(stateDir: string, bucket: string, key: string) {
+  const encoded =
+    process.platform === 'win32'
+      ? key.replace(/[<>:"\\|?*]/g, (ch) => `&${Buffer.from(ch, 'utf8').toString('hex')}`)
+      : key;
+  const parts = encoded.split('/');
+  const name = parts.pop() ?? '';
+  const base = join(stateDir, 's3', bucket, ...parts, `${name}._S3rver_`);
+  return { object: `${base}object`, md5: `${base}object.md5`, metadata: `${base}metadata.json` };
+}
+
+/**
+ * Moves an object of the local bucket to another key by renaming its files in s3rver's store, so
+ * that the destination is the whole object or what it was before, never a part: s3rver writes an
+ * object (and copies one) in place, so a process killed meanwhile leaves a truncated object.
+ * The destination's checksum goes first, so that until the object is renamed its ETag is that of
+ * the content it has (s3rver computes a missing one from the content).
+ */
+export function moveLocalObject(stateDir: string, bucket: string, from: string, to: string): void {
+  const src = s3rverFiles(stateDir, bucket, from);
+  const dst = s3rverFiles(stateDir, bucket, to);
+  mkdirSync(dirname(dst.object), { recursive: true });
+  rmSync(dst.md5, { force: true });
+  if (existsSync(src.metadata)) renameSync(src.metadata, dst.metadata);
+  renameSync(src.object, dst.object);
+  if (existsSync(src.md5)) renameSync(src.md5, dst.md5);
+  // s3rver removes a deleted object's empty folders: so does the move.
+  const bucketDir = join(stateDir, 's3', bucket);
+  for (let dir = dirname(src.object); dir.startsWith(`${bucketDir}/`); dir = dirname(dir)) {
+    if (readdirSync(dir).length > 0) break;
+    rmdirSync(dir);
+  }
+}
+
+/**
+ * Removes what uploads killed before they were moved into place left: staging objects and the
+ * multipart uploads (s3rver's `._S3rver_uploads/<id>/`) of staging keys. Only one process uses a
+ * state dir at a time, so none of them is in progress.
+ */
+export function clearStagedUploads(stateDir: string, bucket: string): void {
+  const bucketDir = join(stateDir, 's3', bucket);
+  rmSync(join(bucketDir, STAGING_PREFIX), { recursive: true, force: true });
+  const uploads = join(bucketDir, '._S3rver_uploads');
+  if (!existsSync(uploads)) return;
+  for (const id of readdirSync(uploads)) {
+    const keyFile = join(uploads, id, 'key');
+    const key = existsSync(keyFile) ? readFileSync(keyFile, 'utf8') : '';
+    if (key.startsWith(STAGING_PREFIX)) rmSync(join(uploads, id), { recursive: true, force: true });
+  }
 }

@@ -15,6 +15,7 @@ import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
 import type { RunSummary } from '../lambdas/domain/report';
+import { DRY_RUN_PREFIX } from '../lambdas/domain/run';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import {
@@ -25,7 +26,15 @@ import {
   type ObjectStore,
   runDistributedMapState,
 } from './distributed-map';
-import { type Emulators, LOCAL, startEmulators } from './emulators';
+import {
+  clearStagedUploads,
+  type Emulators,
+  LOCAL,
+  moveLocalObject,
+  STAGING_PREFIX,
+  startEmulators,
+  UploadIncompleteError,
+} from './emulators';
 import { appendEvents } from './events';
 import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
@@ -442,15 +451,35 @@ export class LocalStack {
     };
   }
 
-  /** Uploads a local file to the inbox of an entity; returns its key and ETag. */
-  async upload(file: string, entity: string): Promise<{ key: string; etag: string; size: number }> {
-    const key = `inbox/${entity}/${basename(file)}`;
+  /**
+   * Uploads a local file to the inbox of an entity (a dry run's file: under `dry-run/<entity>/`,
+   * which no sync takes); returns its key and ETag. Atomic: the file is uploaded under a staging
+   * key, checked to be whole, then moved into place (moveLocalObject), so a process killed during
+   * the upload leaves no part of the file under the key.
+   */
+  async upload(
+    file: string,
+    entity: string,
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ key: string; etag: string; size: number }> {
+    const key = `${options.dryRun ? DRY_RUN_PREFIX : 'inbox/'}${entity}/${basename(file)}`;
+    const { stateDir } = this.options;
     const size = statSync(file).size;
+    clearStagedUploads(stateDir, LOCAL.bucket);
+    const staged = `${STAGING_PREFIX}${randomUUID()}/${basename(file)}`;
     const out = await new Upload({
       client: this.s3,
-      params: { Bucket: LOCAL.bucket, Key: key, Body: createReadStream(file), ContentType: 'text/csv' },
+      params: { Bucket: LOCAL.bucket, Key: staged, Body: createReadStream(file), ContentType: 'text/csv' },
       queueSize: 2,
     }).done();
+    const head = await this.s3.send(new HeadObjectCommand({ Bucket: LOCAL.bucket, Key: staged }));
+    if (head.ContentLength !== size) {
+      clearStagedUploads(stateDir, LOCAL.bucket);
+      throw new UploadIncompleteError(
+        `${file}: ${head.ContentLength ?? 0} of its ${size} bytes were uploaded (did it change meanwhile?); nothing was put in ${key}`,
+      );
+    }
+    moveLocalObject(stateDir, LOCAL.bucket, staged, key);
     return { key, etag: (out.ETag ?? '').replaceAll('"', ''), size };
   }
 

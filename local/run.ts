@@ -8,6 +8,7 @@ import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
 import { type ExecutionRecord, loadExecution } from './executions';
 import { failInterruptedRuns, type InterruptedRun, priorRunAction, redriveCommand } from './interrupted';
 import type { LocalRunResult, LocalStack } from './local-stack';
+import { pruneRunWork } from './prune';
 import { withFailureReport } from './report';
 import { localLedger } from './runs';
 
@@ -115,7 +116,8 @@ export async function runLocalFile(
 ): Promise<LocalRunResult> {
   const started = Date.now();
   const entity = getEntity(config, options.entity);
-  const { key, etag } = await stack.upload(file, options.entity);
+  // A dry run's file goes under dry-run/: no later run or sync takes it for an export to load.
+  const { key, etag } = await stack.upload(file, options.entity, { dryRun: options.dryRun === true });
   // A dry run's id includes its execution: it is known from its summary.
   const runId = options.dryRun
     ? null
@@ -354,6 +356,11 @@ async function executeRun(
     if (summary.mirror) result.mirror = summary.mirror;
     if (summary.references) result.references = summary.references;
     if (summary.rejects) result.rejects = summary.rejects;
+  }
+  // Its reports are copied out: a run that succeeded needs its work objects no more.
+  if (result.status === 'SUCCEEDED' && result.runId) {
+    const run = await localLedger().getRun(result.runId);
+    if (run) await pruneRunWork(stack, run);
   }
   // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).
   return withFailureReport({ ...result, ...faults() }, stateDir);

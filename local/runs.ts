@@ -174,7 +174,7 @@ export function formatRuns(runs: RunView[]): string {
   const rows = runs.map((r) => [
     r.runId,
     r.entity,
-    r.status,
+    r.dryRun ? `${r.status} ${DRY_RUN}` : r.status,
     time(r.startedAt),
     secs(r.durationMs),
     num(r.counts?.rows),
@@ -186,12 +186,20 @@ export function formatRuns(runs: RunView[]): string {
     r.source.key,
     r.error?.name ?? '',
   ]);
-  return table(header, rows, new Set([4, 5, 6, 7, 8, 9, 10]));
+  const listed = table(header, rows, new Set([4, 5, 6, 7, 8, 9, 10]));
+  return runs.some((r) => r.dryRun)
+    ? `${listed}\n${DRY_RUN}: a dry run (local diff) wrote nothing; its counts are what a run would apply, leave unchanged and delete`
+    : listed;
 }
+
+/** The marker of a dry run in `local runs` and `local status`. */
+const DRY_RUN = '(DRY RUN)';
 
 /** `local status <runId>`: the run, then its chunks and partitions. */
 export function formatRunStatus(v: RunStatusView): string {
-  const lines = [`run ${v.runId} → ${v.entity}: ${v.status}`];
+  const lines = [
+    `run ${v.runId} → ${v.entity}: ${v.status}${v.dryRun ? ` ${DRY_RUN}: nothing was written, the counts are what a run would do` : ''}`,
+  ];
   const version = v.source.versionId
     ? `version ${v.source.versionId}`
     : v.source.etag && `ETag ${v.source.etag}`;
@@ -204,10 +212,10 @@ export function formatRunStatus(v: RunStatusView): string {
     const c = v.counts;
     lines.push(
       `  rows           ${num(c.rows)}`,
-      `    applied      ${num(c.applied)}`,
+      `    ${v.dryRun ? 'would apply ' : 'applied     '} ${num(c.applied)}`,
       `    unchanged    ${num(c.unchanged)}`,
       `    superseded   ${num(c.superseded)}`,
-      `    deleted      ${num(c.deleted)}`,
+      `    ${v.dryRun ? 'would delete' : 'deleted     '} ${num(c.deleted)}`,
       `    rejected     ${num(c.rejected)}`,
     );
   } else {

@@ -17,6 +17,7 @@ import {
 } from '../lambdas/domain/snapshot';
 import { failInterruptedRuns } from './interrupted';
 import type { LocalStack } from './local-stack';
+import { pruneSnapshots } from './prune';
 
 /** What `crm-sync local export` and `local restore` report (`--json`: one JSON object). */
 export interface LocalBackupResult {
@@ -31,6 +32,8 @@ export interface LocalBackupResult {
   digest: string | null;
   /** `s3://<local bucket>/snapshots/<entity>/<id>/manifest.json` */
   manifest: string | null;
+  /** Older (or failed) snapshots of the entity deleted after this one (`local.keepSnapshots`). */
+  pruned?: string[];
   /** `--out`: the directory the snapshot was copied to, and its files. */
   out?: { dir: string; files: string[] };
   durationMs: number;
@@ -111,6 +114,9 @@ export async function takeLocalSnapshot(
     durationMs: Date.now() - started,
   };
   if (exec.error) result.error = errorOf(exec.error);
+  // Every export takes a snapshot: only the newest `local.keepSnapshots` of the entity are kept.
+  const pruned = await pruneSnapshots(stack, options.entity, config.local?.keepSnapshots);
+  if (pruned.length > 0) result.pruned = pruned;
   if (!out) return { result };
   return { result, manifest: await readLocalManifest(stack, out.prefix) };
 }

@@ -436,6 +436,9 @@ const entitySchema = z
   .transform(withEntityTimezone);
 export type EntityConfig = z.output<typeof entitySchema>;
 
+/** Snapshots per entity the local bucket keeps when `local.keepSnapshots` is unset. */
+export const DEFAULT_LOCAL_KEEP_SNAPSHOTS = 5;
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
@@ -450,6 +453,24 @@ export const configSchema = z
       .int('lambdaConcurrency must be a whole number')
       .min(1, 'lambdaConcurrency must be at least 1')
       .max(10_000, 'lambdaConcurrency must be at most 10000 (the Distributed Map limit)')
+      .optional(),
+    /** Settings of the local stack (`crm-sync local …`) only: a deployed stack ignores them. */
+    local: z
+      .strictObject({
+        /**
+         * Snapshots of an entity the local bucket keeps (`local export` takes one every time):
+         * after each snapshot, the entity's older ones beyond the newest `keepSnapshots` (and the
+         * failed ones) are deleted with their work objects; a copy written with `--out` is never
+         * touched. A deleted snapshot can no longer be restored by its id. Unset: 5
+         * (DEFAULT_LOCAL_KEEP_SNAPSHOTS).
+         */
+        keepSnapshots: z
+          .number({ error: 'local.keepSnapshots must be a number' })
+          .int('local.keepSnapshots must be a whole number')
+          .min(1, 'local.keepSnapshots must be at least 1 (the snapshot just taken)')
+          .max(10_000, 'local.keepSnapshots must be at most 10000')
+          .optional(),
+      })
       .optional(),
     entities: z
       .record(

@@ -741,7 +741,7 @@ export function renderFailureReport(input: FailureReportInput): string {
   const body = h`${header(s)}
 <section id="outcome" aria-labelledby="outcome-title">
 <h2 id="outcome-title">Outcome</h2>
-<div class="badges">${badge('FAILED', 'bad', 'status')}${badge('NOT RECONCILED', 'warn', 'reconciliation')}</div>
+<div class="badges">${badge('FAILED', 'bad', 'status')}${badge('NOT RECONCILED', 'warn', 'reconciliation')}${s.dryRun ? badge('DRY RUN', 'warn', 'dryRun') : null}</div>
 <p class="verdict">The run failed: <strong data-field="error-name">${s.error.name}</strong>.</p>
 <pre class="error" data-field="error-message">${s.error.message}</pre>
 <p>${progress}</p>

@@ -103,6 +103,8 @@ export interface FailedRunSummary {
   mirror?: MirrorDecision | undefined;
   /** The reject decision that refused the run (RejectLimitError, EmptyExportError): the counts known. */
   rejects?: RejectDecision | undefined;
+  /** A dry run that failed: it wrote nothing to the target. */
+  dryRun?: boolean | undefined;
   reports: {
     summary: string;
     html?: string | undefined;

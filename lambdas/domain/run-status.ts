@@ -31,6 +31,8 @@ export interface RunView {
   mirror?: MirrorDecision;
   /** The reject decision, when it refused the run. */
   rejects?: RejectDecision;
+  /** A dry run (`local diff`): it wrote nothing, its counts say what a run would do. */
+  dryRun?: true;
 }
 
 /** PENDING / MISSING: a planned chunk with no ledger record, while the run runs / after it ended. */
@@ -83,6 +85,7 @@ export function runView(r: RunRecord): RunView {
   if (error) view.error = error;
   if (r.mirror) view.mirror = r.mirror;
   if (r.rejects) view.rejects = r.rejects;
+  if (r.dryRun) view.dryRun = true;
   return view;
 }
 
@@ -160,6 +163,7 @@ export function failureReport(
     reconciliation: null,
     ...(run.mirror ? { mirror: run.mirror } : {}),
     ...(run.rejects ? { rejects: run.rejects } : {}),
+    ...(run.dryRun ? { dryRun: true } : {}),
     reports: {
       summary: `${prefix}summary.json`,
       html: `${prefix}report.html`,

@@ -198,6 +198,13 @@ export interface PartitionItem {
   chunks: number;
 }
 
+/**
+ * Where a dry run's file goes (`local diff`; in AWS, a file to dry-run): outside `inbox/`, so no
+ * inbox rule, schedule or `local sync` ever takes it for an export to load, and only a dry run may
+ * read it (ClaimRun refuses a real run of it).
+ */
+export const DRY_RUN_PREFIX = 'dry-run/';
+
 /** The name (before its extension) of Plan's UTF-8 copy of a transcoded export, under work/<runId>/. */
 export const TRANSCODED_SOURCE = 'source.utf8.';
 

@@ -25,6 +25,7 @@ import {
   EntityBusyError,
   HeaderMismatchError,
   InconsistentDateOrderError,
+  InvalidEventError,
   MalformedFileError,
   PlanLimitError,
   RunNotResumableError,
@@ -33,6 +34,7 @@ import { checkFirstJsonLine, firstJsonLine, jsonColumns, jsonNames, resolveForma
 import { bindHeader, type HeaderBinding } from '../domain/mapping';
 import {
   type ChunkItem,
+  DRY_RUN_PREFIX,
   deriveRunId,
   forcedRerun,
   LOCK_LEASE_MS,
@@ -222,6 +224,12 @@ export async function claimRun(event: z.infer<typeof claimEvent>): Promise<Claim
   };
   const early = source.size != null ? ignore(source.size) : undefined;
   if (early) return early;
+  // A dry run's copy of a file is never loaded: a real run of it would apply what was only previewed.
+  if (!source.dryRun && source.key.startsWith(DRY_RUN_PREFIX)) {
+    throw new InvalidEventError(
+      `${source.key} is a dry run's file (under ${DRY_RUN_PREFIX}): only a dry run may read it; put the export under inbox/${source.entity}/ to load it`,
+    );
+  }
   const versionId = source.versionId ?? undefined;
   const head = await headObject({ bucket: source.bucket, key: source.key, versionId });
   const ignored = ignore(head.size);

@@ -464,7 +464,8 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     warnings,
     topWarnings: topReasons(warningReasons),
     missingColumns: missingColumnsOf(job.columns, job.format, entity),
-    ...(job.dryRun ? { dryRun: true } : {}),
+    // Always said (true or false): the RunFinished event carries it from here.
+    dryRun: job.dryRun === true,
     ...(job.dateOrder ? { dateOrder: dateOrderBySource(job.dateOrder, entity) } : {}),
     ...dateFormatsOfRejects(dateReasons, withDateOrder(entity, job.dateOrder)),
     ...(referenceChecks.length > 0 ? { references: referenceChecks } : {}),

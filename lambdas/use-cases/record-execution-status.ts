@@ -108,7 +108,7 @@ export async function recordExecutionStatus(
       entity: run.entity,
       status: 'FAILED',
       error: transition.error,
-      ...(run.dryRun ? { dryRun: true } : {}),
+      dryRun: run.dryRun === true,
       executionArn: detail.executionArn,
       summary: summary?.reports.summary ?? `reports/${runId}/summary.json`,
     });

@@ -153,6 +153,12 @@ describe('CrmSyncStack', () => {
             Status: 'Enabled',
             ExpirationInDays: expect.any(Number),
           }),
+          // Dry runs' files expire as the work objects do.
+          expect.objectContaining({
+            Prefix: 'dry-run/',
+            Status: 'Enabled',
+            ExpirationInDays: expect.any(Number),
+          }),
         ]),
       );
       expect(bucket.DeletionPolicy).toBe('Retain');
@@ -661,7 +667,11 @@ describe('CrmSyncStack', () => {
       [
         'EmitRunFinished',
         'IsMatched',
-        { 'status.$': '$.summary.status', 'reconciliation.$': '$.summary.reconciliation.status' },
+        {
+          'status.$': '$.summary.status',
+          'reconciliation.$': '$.summary.reconciliation.status',
+          'dryRun.$': '$.summary.dryRun',
+        },
       ],
     ])(
       '%s puts a RunFinished event (source crm-sync) on the default bus, then goes on to %s even if it fails',
@@ -860,6 +870,29 @@ describe('CrmSyncStack', () => {
         });
       },
     );
+
+    it.each(entities)(
+      '%s: no rule starts a run of a file to dry-run (dry-run/<entity>/…): only a dry run reads it',
+      (entity) => {
+        // Prepare
+        const key = `dry-run/${entity}/contacts.csv`;
+
+        // Act
+        const matching = Object.values(
+          template.findResources('AWS::Events::Rule', {
+            Properties: { EventPattern: { source: ['aws.s3'] } },
+          }),
+        ).filter((rule) => {
+          const matchers = (rule.Properties.EventPattern as Json).detail as {
+            object: { key: Array<{ prefix: string }> };
+          };
+          return matchers.object.key.some((m) => key.startsWith(m.prefix));
+        });
+
+        // Assess
+        expect(matching).toEqual([]);
+      },
+    );
   });
 
   describe('least privilege', () => {
@@ -926,7 +959,10 @@ describe('CrmSyncStack', () => {
         'plan',
         (s) => s.planFunction.role,
         [
-          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [
+            ['s3:GetObject', 's3:GetObjectVersion'],
+            ['Data/inbox/*', 'Data/dry-run/*'],
+          ],
           [UPLOAD, ['Data/work/*']],
           // Plan plans a transcoded export from its own UTF-8 copy.
           [READ, ['Data/work/*/source.utf8.*']],
@@ -937,7 +973,10 @@ describe('CrmSyncStack', () => {
         'transform',
         (s) => s.transformFunction.role,
         [
-          [['s3:GetObject', 's3:GetObjectVersion'], ['Data/inbox/*']],
+          [
+            ['s3:GetObject', 's3:GetObjectVersion'],
+            ['Data/inbox/*', 'Data/dry-run/*'],
+          ],
           [READ, ['Data/work/*/source.utf8.*']],
           [WRITE, ['Data/work/*']],
         ],
@@ -1185,7 +1224,7 @@ describe('CrmSyncStack', () => {
 
       // Assess: the transcoded copy is work/<runId>/source.utf8.<format> (workKeys.transcoded).
       expect(workKeys.transcoded('work/run-1/', 'csv')).toBe('work/run-1/source.utf8.csv');
-      expect(reads).toEqual([objects('inbox/*'), objects('work/*/source.utf8.*')]);
+      expect(reads).toEqual([objects('inbox/*'), objects('dry-run/*'), objects('work/*/source.utf8.*')]);
     });
 
     it('plan reads inbox/* and its own UTF-8 copy of a transcoded export, writes work/* of the data bucket only', () => {
@@ -1211,7 +1250,7 @@ describe('CrmSyncStack', () => {
             Match.objectLike({
               Effect: 'Allow',
               Action: ['s3:GetObject', 's3:GetObjectVersion'],
-              Resource: objects('inbox'),
+              Resource: [objects('inbox'), objects('dry-run')],
             }),
             Match.objectLike({
               Effect: 'Allow',
@@ -1225,7 +1264,7 @@ describe('CrmSyncStack', () => {
       const transcoded = {
         'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/work/*/${TRANSCODED_SOURCE}*`]],
       };
-      expect(objectResources).toEqual([objects('inbox'), objects('work'), transcoded]);
+      expect(objectResources).toEqual([objects('inbox'), objects('dry-run'), objects('work'), transcoded]);
     });
   });
 

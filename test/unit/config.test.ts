@@ -32,6 +32,10 @@ describe('config', () => {
     ['the example', EXAMPLE],
     ['the salesforce preset as YAML', toYaml(PRESETS.salesforce)],
     ['the hubspot preset as JSON', JSON.stringify(PRESETS.hubspot)],
+    [
+      'a config with local settings',
+      JSON.stringify({ local: { keepSnapshots: 3 }, entities: { contact: entity() } }),
+    ],
   ])('accepts %s', (_name, text) => {
     // Act
     const config = parseConfigText(text);
@@ -183,6 +187,31 @@ describe('config', () => {
       'a Lambda concurrency given as text',
       { lambdaConcurrency: '100', entities: { contact: entity() } },
       ['lambdaConcurrency: lambdaConcurrency must be a number'],
+    ],
+    [
+      'no snapshot kept locally',
+      { local: { keepSnapshots: 0 }, entities: { contact: entity() } },
+      ['local.keepSnapshots: local.keepSnapshots must be at least 1 (the snapshot just taken)'],
+    ],
+    [
+      'a fractional number of local snapshots',
+      { local: { keepSnapshots: 2.5 }, entities: { contact: entity() } },
+      ['local.keepSnapshots: local.keepSnapshots must be a whole number'],
+    ],
+    [
+      'local snapshots given as text',
+      { local: { keepSnapshots: '3' }, entities: { contact: entity() } },
+      ['local.keepSnapshots: local.keepSnapshots must be a number'],
+    ],
+    [
+      'too many local snapshots',
+      { local: { keepSnapshots: 20_000 }, entities: { contact: entity() } },
+      ['local.keepSnapshots: local.keepSnapshots must be at most 10000'],
+    ],
+    [
+      'an unknown local setting',
+      { local: { keepSnapshot: 3 }, entities: { contact: entity() } },
+      ['local: Unrecognized key: "keepSnapshot"'],
     ],
   ])('lists every problem of %s by path', (_name, raw, expected) => {
     // Act

@@ -160,11 +160,26 @@ describe('recordExecutionStatus', () => {
           entity: 'contact',
           status: 'FAILED',
           error: 'HeaderMismatchError',
+          dryRun: false,
           executionArn: ARN,
           summary: `reports/${RUN_ID}/summary.json`,
         },
       },
     ]);
+  });
+
+  it.each([
+    ['a dry run', { dryRun: true }, true],
+    ['a run', {}, false],
+  ])('the RunFinished event of %s that failed says dryRun: %s', async (_what, extra, dryRun) => {
+    // Prepare
+    ledger.runs.set(RUN_ID, run('RUNNING', extra));
+
+    // Act
+    await recordExecutionStatus(statusEvent({ error: 'States.TaskFailed', cause: 'boom' }), deps());
+
+    // Assess
+    expect(published).toEqual([{ type: 'RunFinished', detail: expect.objectContaining({ dryRun }) }]);
   });
 
   it('tells a person to redrive the execution, by its ARN', async () => {

@@ -364,6 +364,39 @@ describe('Handler: plan', () => {
         expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
       });
     });
+
+    describe("a dry run's file (under dry-run/): only a dry run reads it", () => {
+      it.each([
+        ['a run', {}],
+        ['a forced run', { force: true }],
+        ['a rerun', { rerun: 'again' }],
+        ['a run a person named', { label: './contacts.csv' }],
+      ])('refuses %s of it (InvalidEventError), reading and claiming nothing', async (_name, extra) => {
+        // Act
+        const err = await claim({ key: 'dry-run/contact/contacts.csv', ...extra }).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(InvalidEventError);
+        expect((err as Error).message).toContain('only a dry run may read it');
+        expect(s3Mock).not.toHaveReceivedCommand(HeadObjectCommand);
+        expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
+      });
+
+      it('claims a dry run of it, with no lock', async () => {
+        // Prepare
+        s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', ContentLength: 42 });
+
+        // Act
+        const out = await claim({ key: 'dry-run/contact/contacts.csv', dryRun: true });
+
+        // Assess
+        expect(out).toMatchObject({
+          duplicate: false,
+          source: { key: 'dry-run/contact/contacts.csv', dryRun: true },
+        });
+        expect(ddbMock).toHaveReceivedCommandTimes(PutItemCommand, 1);
+      });
+    });
   });
 
   describe('action: plan', () => {

@@ -317,6 +317,8 @@ describe('Handler: reconcile', () => {
       warnings: 0,
       topWarnings: [],
       missingColumns: [],
+      // Always said: the RunFinished event of the state machine carries it.
+      dryRun: false,
       reconciliation: {
         status: 'MATCHED',
         checks: [
