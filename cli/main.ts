@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
@@ -48,6 +48,9 @@ function configFileOf(opt: string | undefined): string {
 }
 
 function loadConfig(file: string): CrmSyncConfig {
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`${file} is a directory, not a config file (give the path of crm-sync.config.json)`);
+  }
   return parseConfigText(readFileSync(file, 'utf8'), file);
 }
 

@@ -236,6 +236,14 @@ export class ChunkAccumulator {
       }
       fields = parsed.fields;
     }
+    // A control character is rare: one scan of the line finds none (JSON writes them as escapes).
+    if (CONTROL.test(text) || (this.format === 'jsonl' && text.includes('\\'))) {
+      const control = this.controlCells(fields);
+      if (control !== undefined) {
+        this.reject(record.line, control, text, fields);
+        return;
+      }
+    }
     const tooLarge = this.oversized(fields);
     if (tooLarge !== undefined) {
       this.reject(record.line, tooLarge, text, fields);
@@ -433,6 +441,32 @@ export class ChunkAccumulator {
     }));
   }
 
+  /**
+   * `nul_char:<column>` per cell the mapping reads that holds a NUL (U+0000), and
+   * `control_char:<column>` when the key's cell holds another control character (U+0001–U+001F
+   * other than tab, LF and CR, or U+007F), or undefined when none does. Other cells keep their
+   * control characters (terminal escapes, backspaces: text as the CRM holds it); a NUL is never
+   * text, and an id with one would be a second key.
+   */
+  private controlCells(fields: readonly string[]): string[] | undefined {
+    const reasons: string[] = [];
+    const read =
+      this.format === 'jsonl'
+        ? fields.map((_f, i) => i)
+        : [
+            ...this.binding.fieldColumns.map((f) => f.index),
+            ...(this.binding.deleteIndex === undefined ? [] : [this.binding.deleteIndex]),
+          ];
+    for (const i of read) {
+      const cell = fields[i];
+      if (cell === undefined) continue;
+      const name = this.binding.columns[i] ?? `column${i + 1}`;
+      if (cell.includes('\u0000')) reasons.push(`nul_char:${name}`);
+      else if (i === this.keyIndex && CONTROL.test(cell)) reasons.push(`control_char:${name}`);
+    }
+    return reasons.length > 0 ? reasons : undefined;
+  }
+
   /** `field_too_large:<column>` per field over maxFieldBytes (UTF-8), or undefined when none is. */
   private oversized(fields: readonly string[]): string[] | undefined {
     let reasons: string[] | undefined;
@@ -465,6 +499,10 @@ export class ChunkAccumulator {
     for (const r of reasons) countCode(this.reasonCounts, r);
   }
 }
+
+/** C0 control characters other than tab, LF and CR (legitimate in quoted cells), and DEL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 /** Counts a reason (`invalid_email:Email`) under its code (`invalid_email`). */
 function countCode(counts: Record<string, number>, reason: string): void {

@@ -499,12 +499,62 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join('.') || '(root)';
 }
 
-/** Validates a parsed config object; throws a ConfigError listing every problem by path. */
+/**
+ * Names of Object.prototype's properties: an entity, field or reference named so would read the
+ * prototype's member instead of the config's (`__proto__` is even dropped by the schema without a
+ * word), so the config refuses them.
+ */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** `path: message` for every entity, field or reference of `raw` named like a prototype property. */
+function reservedNameIssues(raw: unknown): string[] {
+  const own = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
+  const issues: string[] = [];
+  const check = (obj: unknown, path: string): void => {
+    if (!own(obj)) return;
+    for (const name of Object.keys(obj)) {
+      if (RESERVED_NAMES.has(name)) {
+        issues.push(
+          `${path}.${name}: "${name}" is a reserved name (a JavaScript object property): choose another name`,
+        );
+      }
+    }
+  };
+  if (!own(raw)) return issues;
+  check(raw.entities, 'entities');
+  if (!own(raw.entities)) return issues;
+  for (const [name, entity] of Object.entries(raw.entities)) {
+    if (!own(entity)) continue;
+    check(entity.fields, `entities.${name}.fields`);
+    check(entity.references, `entities.${name}.references`);
+    if (own(entity.references)) {
+      for (const [field, ref] of Object.entries(entity.references)) {
+        if (own(ref) && typeof ref.entity === 'string' && RESERVED_NAMES.has(ref.entity)) {
+          issues.push(`entities.${name}.references.${field}.entity: "${ref.entity}" is a reserved name`);
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * Validates a parsed config object; throws a ConfigError listing every problem by path. Entity,
+ * field and reference names that are Object.prototype members (`__proto__`, `constructor`,
+ * `toString`…) are refused.
+ */
 export function parseConfig(raw: unknown, origin = 'config'): CrmSyncConfig {
+  const reserved = reservedNameIssues(raw);
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
-  throw new ConfigError(`${origin} is invalid:\n  ${issues.join('\n  ')}`, issues, { cause: result.error });
+  if (result.success && reserved.length === 0) return result.data;
+  const issues = [
+    ...reserved,
+    ...(result.success ? [] : result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`)),
+  ];
+  throw new ConfigError(`${origin} is invalid:\n  ${issues.join('\n  ')}`, issues, {
+    cause: result.success ? undefined : result.error,
+  });
 }
 
 /** Parses config text (JSON or YAML) and validates it. */

@@ -17,8 +17,6 @@ const QUOTE = 0x22;
 /** Ordinary bytes in a row after which the splitter jumps with indexOf instead of looking at each byte. */
 const SCAN = 32;
 const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
-/** A NUL byte within this many leading bytes marks a binary file. */
-const BINARY_SNIFF_BYTES = 64 * 1024;
 /** Bytes the planner collects before sniffing the encoding. */
 const ENCODING_SNIFF_BYTES = 1024;
 
@@ -794,7 +792,7 @@ function incompleteTail(buf: Buffer, from: number): number {
 /**
  * Scans a UTF-8 CSV (or JSON Lines) stream once (the Plan step) and cuts it into chunks: a chunk ends at
  * the start of the first record at or after start + chunkBytes (blank lines stay with the chunk before).
- * Throws MalformedFileError for an empty file, a binary file (NUL byte in the first 64 KiB), a UTF-16/32
+ * Throws MalformedFileError for an empty file, a binary file (binaryProblem, nulInFirstLine), a UTF-16/32
  * file (to be transcoded first), bytes that are not UTF-8 (naming the line and offset), an unclosed quote
  * at EOF or a record longer than maxRecordBytes.
  */
@@ -859,11 +857,6 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
   };
 
   const feed = (buf: Buffer, base: number): void => {
-    if (base < BINARY_SNIFF_BYTES) {
-      const nul = buf.subarray(0, BINARY_SNIFF_BYTES - base).indexOf(0);
-      if (nul !== -1)
-        throw new MalformedFileError(`binary file, not CSV: a NUL byte at byte offset ${base + nul}`);
-    }
     const active = splitter as CsvRecordSplitter;
     utf8.check(buf, base, active.line);
     if (headerCrPending && buf.length > 0) {
@@ -883,6 +876,8 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
   const start = (): void => {
     const all = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, headLength);
     head = [all];
+    const binary = binaryProblem(all);
+    if (binary !== undefined) throw new MalformedFileError(binary);
     const detected = detectEncoding(all);
     if (detected.encoding !== 'utf8') {
       const name = ENCODING_NAMES[detected.encoding];
@@ -893,6 +888,8 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
       throw new MalformedFileError(`file is ${name}, not UTF-8 (it ${how}): transcode it to UTF-8 first`);
     }
     head = [];
+    const nul = nulInFirstLine(all);
+    if (nul !== undefined) throw new MalformedFileError(nul);
     bomBytes = detected.bomBytes;
     chunkStart = bomBytes;
     const body = all.subarray(bomBytes);
@@ -962,6 +959,65 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
     rows,
     bytes: total,
   };
+}
+
+/** File kinds told by their first bytes, and what to do with them. */
+const MAGIC: ReadonlyArray<{ bytes: readonly number[]; what: string }> = [
+  {
+    bytes: [0x1f, 0x8b],
+    what: 'a gzip file: decompress it first (gunzip) and load the CSV or JSON Lines inside',
+  },
+  {
+    bytes: [0x50, 0x4b, 0x03, 0x04],
+    what: 'a zip archive (an .xlsx or .docx file is one): unzip it, or save the sheet as "CSV UTF-8", and load that',
+  },
+  { bytes: [0x50, 0x4b, 0x05, 0x06], what: 'an empty zip archive: export the data as CSV or JSON Lines' },
+  {
+    bytes: [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1],
+    what: 'an Excel 97-2003 workbook (.xls) or another Office file: save the sheet as "CSV UTF-8"',
+  },
+  { bytes: [0x50, 0x41, 0x52, 0x31], what: 'a Parquet file: export the data as CSV or JSON Lines' },
+  { bytes: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image: export the data as CSV or JSON Lines' },
+  { bytes: [0x25, 0x50, 0x44, 0x46, 0x2d], what: 'a PDF document: export the data as CSV or JSON Lines' },
+  { bytes: [0x42, 0x5a, 0x68], what: 'a bzip2 file: decompress it first (bunzip2)' },
+  { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'an xz file: decompress it first (unxz)' },
+  { bytes: [0x28, 0xb5, 0x2f, 0xfd], what: 'a zstd file: decompress it first (unzstd)' },
+  { bytes: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], what: 'a 7-Zip archive: extract it first' },
+  {
+    bytes: [0x53, 0x51, 0x4c, 0x69, 0x74, 0x65, 0x20, 0x66],
+    what: 'an SQLite database: export the table as CSV',
+  },
+];
+
+/**
+ * What a file is when its first bytes say it is no text file (gzip, zip and so .xlsx, .xls, Parquet,
+ * PDF, bzip2, xz, zstd, 7-Zip, SQLite), as the message a person acts on; undefined otherwise.
+ */
+export function binaryProblem(head: Uint8Array): string | undefined {
+  for (const m of MAGIC) {
+    if (head.length >= m.bytes.length && m.bytes.every((b, i) => head[i] === b)) {
+      return `binary file, not CSV or JSON Lines: the file is ${m.what}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A NUL byte before the first line break of UTF-8 bytes (the header of a CSV, the first record of
+ * JSON Lines) marks a binary file: the message, or undefined. A NUL in a later line rejects that
+ * line's row (`nul_char:<column>`), wherever it is in the file.
+ */
+export function nulInFirstLine(head: Uint8Array): string | undefined {
+  const buf = asBuffer(head);
+  let end = buf.length;
+  const lf = buf.indexOf(LF);
+  if (lf !== -1) end = lf;
+  const cr = buf.subarray(0, end).indexOf(CR);
+  if (cr !== -1) end = cr;
+  const nul = buf.subarray(0, end).indexOf(0);
+  return nul === -1
+    ? undefined
+    : `binary file, not CSV or JSON Lines: a NUL byte at byte offset ${nul}, in the first line`;
 }
 
 /**

@@ -350,8 +350,8 @@ export class DateOrderScan {
       if (!c.numeric) continue;
       if (c.dayFirstLine !== undefined && c.monthFirstLine !== undefined) {
         problems.push(
-          `column ${c.source} has dates written day-first (line ${c.dayFirstLine}: ${JSON.stringify(c.dayFirstValue)}) ` +
-            `and month-first (line ${c.monthFirstLine}: ${JSON.stringify(c.monthFirstValue)}); ` +
+          `column ${c.source} has dates written day-first (line ${c.dayFirstLine}) ` +
+            `and month-first (line ${c.monthFirstLine}); ` +
             `one file must write one order (or set the field's formats)`,
         );
       } else if (c.dayFirstLine !== undefined) {

@@ -43,6 +43,28 @@ function listColumns(columns: readonly string[]): string {
 }
 
 /**
+ * What a header that does not bind holds, in names from the config only: its column count and the
+ * mapped names among them. The header's other cells are never repeated: a file without a header has
+ * a data row there (names, emails, phones).
+ */
+function foundShape(columns: readonly string[], entity: EntityConfig): string {
+  const known = new Map<string, string>();
+  const add = (name: string): void => {
+    if (!known.has(columnKey(name))) known.set(columnKey(name), name.trim());
+  };
+  for (const spec of Object.values(entity.fields)) {
+    add(spec.source);
+    for (const a of spec.aliases ?? []) add(a);
+  }
+  if (entity.deleteFlag) add(entity.deleteFlag.source);
+  const mapped = [...new Set(columns.map((c) => known.get(columnKey(c))).filter((n) => n !== undefined))];
+  const other = columns.length - columns.filter((c) => known.has(columnKey(c))).length;
+  const count = `the first line has ${columns.length} field${columns.length === 1 ? '' : 's'}`;
+  if (mapped.length === 0) return `${count}, none of which is a mapped column: is the header missing?`;
+  return `${count}: mapped columns ${listColumns(mapped)}; ${other} other${other === 1 ? '' : 's'}`;
+}
+
+/**
  * Matches source column names case-insensitively after trimming (columnKey): a field's `source`, else
  * its `aliases` in order (the first name the header holds wins); `occurrence: n` takes the n-th column
  * of a repeated name, `position: n` the n-th column (whose name must still be the source or an alias).
@@ -64,6 +86,8 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
 
   const missingRequired = new Map<string, string>();
   const ambiguous = new Map<string, number[]>();
+  /** The config's name of each ambiguous column (messages repeat no header cell). */
+  const ambiguousNames = new Map<string, string>();
   const misplaced: string[] = [];
   const fieldColumns: HeaderBinding['fieldColumns'] = [];
   const missingFields: HeaderBinding['missingFields'] = [];
@@ -81,7 +105,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
       misplaced.push(
         cell === undefined
           ? `position ${spec.position} of ${spec.source} is beyond the header's ${columns.length} columns`
-          : `column ${spec.position} is ${cell}, not ${names.join(' or ')} (position of ${spec.source})`,
+          : `column ${spec.position} is not ${names.join(' or ')} (position of ${spec.source})`,
       );
       return undefined;
     }
@@ -96,6 +120,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
       }
       if (found.length > 1) {
         ambiguous.set(key, found);
+        ambiguousNames.set(key, name.trim());
         return undefined;
       }
       return found[0];
@@ -134,9 +159,8 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
     problems.push(`header is missing required columns: ${[...missingRequired.values()].join(', ')}`);
   }
   if (ambiguous.size > 0) {
-    const dups = [...ambiguous.values()].map(
-      (idx) =>
-        `${idx.map((i) => columns[i] ?? '').join(' / ')} (columns ${idx.map((i) => i + 1).join(', ')})`,
+    const dups = [...ambiguous].map(
+      ([key, idx]) => `${ambiguousNames.get(key) ?? ''} (columns ${idx.map((i) => i + 1).join(', ')})`,
     );
     problems.push(
       `header has duplicate columns used by the mapping: ${dups.join('; ')} ` +
@@ -147,7 +171,7 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
   if (problems.length > 0) {
     const hint = missingRequired.size > 0 ? presetHint(columns, entity) : undefined;
     throw new HeaderMismatchError(
-      `${problems.join('; ')} (found: ${listColumns(columns)})${hint === undefined ? '' : `; ${hint}`}`,
+      `${problems.join('; ')} (${foundShape(columns, entity)})${hint === undefined ? '' : `; ${hint}`}`,
     );
   }
 

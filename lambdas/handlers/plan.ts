@@ -8,9 +8,11 @@ import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
 import { columnKey, configHash, type EntityConfig, getEntity } from '../domain/config';
 import {
+  binaryProblem,
   type Delimiter,
   detectEncoding,
   headerFromHead,
+  nulInFirstLine,
   parseRecord,
   planChunks,
   recordsOf,
@@ -457,8 +459,12 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       headChunks.push(Buffer.from(c));
     }
     const rawHead = Buffer.concat(headChunks);
+    const binary = binaryProblem(rawHead);
+    if (binary !== undefined) throw new MalformedFileError(binary);
     const encoding = sourceEncoding(entity, rawHead);
     const head = await utf8Head(rawHead, encoding);
+    const nul = nulInFirstLine(head);
+    if (nul !== undefined) throw new MalformedFileError(nul);
     const format = resolveFormat(entity.source.format, source.key, head.toString('utf8', 0, 64));
     const headerDelimiter = checkHead(head, headEnd === source.size, format, entity);
     // Size the chunks from the object and the rows in its head (UTF-8 bytes: a transcoded object

@@ -121,7 +121,7 @@ describe('dates and times as CRM exports write them, on the local stack', () => 
     expect(result.status).toBe('FAILED');
     expect(result.error?.name).toBe('InconsistentDateOrderError');
     expect(result.error?.message).toContain(
-      'column Create Date has dates written day-first (line 3: "24/02/26 02:18 AM") and month-first (line 4: "02/24/26 02:18 AM")',
+      'column Create Date has dates written day-first (line 3) and month-first (line 4)',
     );
     expect(await local.items('deal')).toHaveLength(7);
   });

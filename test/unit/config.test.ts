@@ -430,3 +430,55 @@ describe('config', () => {
     expect(columnKey(name)).toBe(key);
   });
 });
+
+describe('names that are Object.prototype members', () => {
+  const entityWith = (fields: string, extra = '') =>
+    `{"entities":{"contact":{"target":{"key":"id"},"fields":{"id":{"source":"Id","required":true}${fields}}${extra}}}}`;
+
+  it.each<[string, string, string]>([
+    [
+      'a field __proto__',
+      entityWith(',"__proto__":{"source":"X"}'),
+      'entities.contact.fields.__proto__: "__proto__" is a reserved name',
+    ],
+    [
+      'a field constructor',
+      entityWith(',"constructor":{"source":"X"}'),
+      'entities.contact.fields.constructor: "constructor" is a reserved name',
+    ],
+    [
+      'a field toString',
+      entityWith(',"toString":{"source":"X"}'),
+      'entities.contact.fields.toString: "toString" is a reserved name',
+    ],
+    [
+      'a reference to an entity constructor',
+      entityWith(
+        ',"accountId":{"source":"AccountId"}',
+        ',"references":{"accountId":{"entity":"constructor"}}',
+      ),
+      'entities.contact.references.accountId.entity: "constructor" is a reserved name',
+    ],
+    [
+      'an entity constructor',
+      '{"entities":{"constructor":{"target":{"key":"id"},"fields":{"id":{"source":"Id","required":true}}}}}',
+      'entities.constructor: "constructor" is a reserved name',
+    ],
+  ])('refuses %s by path', (_name, text, issue) => {
+    // Act
+    const act = () => parseConfigText(text);
+
+    // Assess
+    expect(act).toThrow(issue);
+  });
+
+  it('accepts the same source column names (they are header text, not config names)', () => {
+    // Act
+    const config = parseConfigText(
+      entityWith(',"proto":{"source":"__proto__"},"ctor":{"source":"constructor"}'),
+    );
+
+    // Assess
+    expect(Object.keys(config.entities.contact?.fields ?? {})).toEqual(['id', 'proto', 'ctor']);
+  });
+});

@@ -795,11 +795,19 @@ describe('planChunks', () => {
     ['an empty file', Buffer.alloc(0), 'file is empty'],
     ['only a BOM', Buffer.from([0xef, 0xbb, 0xbf]), 'file is empty'],
     ['only blank lines', Buffer.from('\r\n\n\r'), 'file is empty'],
-    ['a NUL byte (binary file)', Buffer.from('id,name\n1,\u0000x\n'), 'binary file, not CSV'],
+    ['a NUL byte in the header (binary file)', Buffer.from('id,\u0000name\n1,x\n'), 'binary file, not CSV'],
+    [
+      'a gzip file',
+      Buffer.from([0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03]),
+      'the file is a gzip file: decompress it',
+    ],
+    ['an xlsx (zip) file', Buffer.from('PK\u0003\u0004\u0014\u0000\u0006\u0000'), 'a zip archive (an .xlsx'],
+    ['a Parquet file', Buffer.from('PAR1\u0015\u0004\u0015'), 'a Parquet file'],
+    ['a PDF', Buffer.from('%PDF-1.7\n%\u00e2\u00e3'), 'a PDF document'],
     [
       'a PNG image',
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]),
-      'binary file, not CSV',
+      'binary file, not CSV or JSON Lines: the file is a PNG image',
     ],
     [
       'a UTF-16LE BOM',
@@ -840,16 +848,19 @@ describe('planChunks', () => {
     await expect(act).rejects.toThrow('line 3: record is longer than 100 bytes (an unclosed quote?)');
   });
 
-  it('ignores a NUL byte after the first 64 KiB', async () => {
+  it.each([
+    ['in the first 64 KiB', 2],
+    ['after the first 64 KiB', 700],
+  ])('leaves a NUL byte of a data row %s to that row (the worker rejects it)', async (_name, at) => {
     // Prepare
     const row = `${'x'.repeat(99)}\n`;
-    const data = Buffer.from(`id\n${row.repeat(700)}1,\u0000\n`);
+    const data = Buffer.from(`id\n${row.repeat(at)}1,\u0000\n${row.repeat(702 - at)}`);
 
     // Act
     const plan = await planChunks(stream(data), { chunkBytes: 16 * 1024 });
 
     // Assess
-    expect(plan.rows).toBe(701);
+    expect(plan.rows).toBe(703);
     expectCoverage(plan, 3);
   });
 });

@@ -1,12 +1,15 @@
-import { parseConfig } from '../../lambdas/domain/config';
+import fc from 'fast-check';
+import { columnKey, parseConfig } from '../../lambdas/domain/config';
 import { HeaderMismatchError } from '../../lambdas/domain/errors';
 import {
   checkFirstJsonLine,
   firstJsonLine,
+  JsonNumber,
   jsonAliases,
   jsonColumns,
   jsonFields,
   jsonNames,
+  parseJsonLine,
   resolveFormat,
 } from '../../lambdas/domain/jsonl';
 
@@ -42,7 +45,11 @@ describe('jsonFields', () => {
       '{"Id":"001","properties":{"email":"a@b.co"},"Name":" Zoë ","IsDeleted":false}',
       { ok: true, fields: ['001', 'a@b.co', ' Zoë ', 'false'] },
     ],
-    ['numbers', '{"Id":42,"Name":1.5e3}', { ok: true, fields: ['42', '', '1500', ''] }],
+    [
+      'numbers as the line writes them',
+      '{"Id":42,"Name":1.5e3}',
+      { ok: true, fields: ['42', '', '1.5e3', ''] },
+    ],
     ['null and missing as absent', '{"Id":"1","Name":null}', { ok: true, fields: ['1', '', '', ''] }],
     [
       'names in another case, and a top-level dotted name first',
@@ -186,6 +193,86 @@ describe('JSONL and column aliases', () => {
     expect(() => jsonColumns(entity)).toThrow(HeaderMismatchError);
     expect(() => jsonColumns(entity)).toThrow(
       'field p: position and occurrence pick columns of a CSV header',
+    );
+  });
+});
+
+describe('jsonFields: hostile records', () => {
+  const columns = ['Id', 'LastName', 'properties.email'];
+
+  it.each<[string, string, ReturnType<typeof jsonFields>]>([
+    ['an id past 2^53', '{"Id":9007199254740993}', { ok: true, fields: ['9007199254740993', '', ''] }],
+    ['its neighbour', '{"Id":9007199254740992}', { ok: true, fields: ['9007199254740992', '', ''] }],
+    [
+      '29 digits',
+      '{"Id":12345678901234567890123456789}',
+      { ok: true, fields: ['12345678901234567890123456789', '', ''] },
+    ],
+    ['an exponent past a double', '{"Id":1e400}', { ok: true, fields: ['1e400', '', ''] }],
+    [
+      'a negative zero and trailing zeros',
+      '{"Id":-0,"LastName":1.50}',
+      { ok: true, fields: ['-0', '1.50', ''] },
+    ],
+    [
+      'an exact duplicate name',
+      '{"Id":"1","LastName":"a","LastName":"b"}',
+      { ok: false, reasons: ['duplicate_key:LastName'] },
+    ],
+    [
+      'a case variant',
+      '{"Id":"1","LastName":"a","lastname":"b"}',
+      { ok: false, reasons: ['duplicate_key:lastname'] },
+    ],
+    ['a variant with spaces', '{"Id":"1"," id ":"2"}', { ok: false, reasons: ['duplicate_key: id '] }],
+    [
+      'a nested duplicate',
+      '{"Id":"1","properties":{"email":"a@b.co","email":"c@d.co"}}',
+      { ok: false, reasons: ['duplicate_key:email'] },
+    ],
+    ['__proto__ as an ordinary name', '{"__proto__":{"x":1},"Id":"1"}', { ok: true, fields: ['1', '', ''] }],
+    ['a raw control character', '{"Id":"1\u0001"}', { ok: false, reasons: ['invalid_json'] }],
+    ['a bad escape', '{"Id":"\\x41"}', { ok: false, reasons: ['invalid_json'] }],
+    ['a leading zero', '{"Id":01}', { ok: false, reasons: ['invalid_json'] }],
+    ['a trailing comma', '{"Id":"1",}', { ok: false, reasons: ['invalid_json'] }],
+  ])('reads %s', (_name, text, expected) => {
+    // Act / Assess
+    expect(jsonFields(text, columns)).toEqual(expected);
+  });
+
+  it('names no value of the record when the first line is not JSON', () => {
+    // Act
+    const checked = checkFirstJsonLine('{"Name":"Jane Doe","Email":"jane@example.com",}');
+
+    // Assess
+    expect(JSON.stringify(checked)).not.toMatch(/Jane|jane@example/);
+  });
+});
+
+describe('parseJsonLine', () => {
+  it('gives what JSON.parse gives, numbers as their text, for any JSON value', () => {
+    // Prepare
+    const asText = (v: unknown): unknown => {
+      if (v instanceof JsonNumber) return Number(v.text);
+      if (Array.isArray(v)) return v.map(asText);
+      if (v !== null && typeof v === 'object')
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asText(x)]));
+      return v;
+    };
+    const distinctNames = (v: unknown): boolean => {
+      if (Array.isArray(v)) return v.every(distinctNames);
+      if (v === null || typeof v !== 'object') return true;
+      const keys = Object.keys(v).map((k) => columnKey(k));
+      return new Set(keys).size === keys.length && Object.values(v).every(distinctNames);
+    };
+
+    // Act / Assess
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = JSON.stringify(value);
+        fc.pre(distinctNames(value));
+        expect(asText(parseJsonLine(text))).toEqual(JSON.parse(text));
+      }),
     );
   });
 });
