@@ -24,6 +24,20 @@ export interface DateSampleInput {
   truncated: boolean;
 }
 
+/**
+ * Where the date sample ends: at the end of the last chunk that ends within `limit` bytes (chunks
+ * end on record boundaries, so no record of the sample is cut, not even one whose quoted field
+ * runs past the limit), or the first chunk's end when even it ends past the limit.
+ */
+export function dateSampleEnd(chunks: ReadonlyArray<{ end: number }>, limit = DATE_SAMPLE_BYTES): number {
+  let end = chunks[0]?.end ?? 0;
+  for (const c of chunks) {
+    if (c.end > limit) break;
+    end = c.end;
+  }
+  return end;
+}
+
 /** Whether any field of the binding needs a decision (a date/datetime field without `formats`). */
 export function needsDateOrder(fieldColumns: DateSampleInput['fieldColumns']): boolean {
   return new DateOrderScan(fieldColumns).fields.length > 0;

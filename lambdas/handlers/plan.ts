@@ -20,7 +20,7 @@ import {
   type SourceFormat,
   transcodeToUtf8,
 } from '../domain/csv';
-import { DATE_SAMPLE_BYTES, decideDateOrders, needsDateOrder } from '../domain/date-order';
+import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import {
   ConfigError,
@@ -500,7 +500,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
     // The day/month order of numeric dates, once per file: from the values of its first records.
     let dateOrder: Record<string, DateOrderDecision> = {};
     if (needsDateOrder(binding.fieldColumns)) {
-      const end = Math.min(plan.bytes, DATE_SAMPLE_BYTES);
+      const end = dateSampleEnd(plan.chunks);
       dateOrder = await decideDateOrders(
         recordsOf(
           await readObject(data, { start: 0, end }, data.etag),

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { type FieldSpec, parseConfig } from '../../lambdas/domain/config';
-import { decideDateOrders, needsDateOrder } from '../../lambdas/domain/date-order';
+import {
+  DATE_SAMPLE_BYTES,
+  dateSampleEnd,
+  decideDateOrders,
+  needsDateOrder,
+} from '../../lambdas/domain/date-order';
 import {
   acceptedFormats,
   DateOrderScan,
@@ -479,6 +484,17 @@ describe('dates: presets', () => {
 });
 
 describe('dates: the sample Plan reads', () => {
+  const M = DATE_SAMPLE_BYTES;
+  it.each<[string, Array<{ end: number }>, number]>([
+    ['no chunk: nothing', [], 0],
+    ['a file under the limit: all of it', [{ end: 10 }, { end: 900 }], 900],
+    ['the last chunk ending within the limit', [{ end: M / 2 }, { end: M }, { end: M + 1 }], M],
+    ['a first chunk past the limit: that chunk', [{ end: M + 7 }, { end: 2 * M }], M + 7],
+    ['never the limit itself when no chunk ends on it', [{ end: M - 5 }, { end: M + 5 }], M - 5],
+  ])('ends at a chunk boundary: %s', (_what, chunks, expected) => {
+    expect(dateSampleEnd(chunks)).toBe(expected);
+  });
+
   const spec = field('datetime', { source: 'Created' });
   const fieldColumns = [{ field: 'createdAt', spec, index: 1 }];
   const batches = (lines: string[]) =>

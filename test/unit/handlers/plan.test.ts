@@ -744,6 +744,32 @@ describe('Handler: plan', () => {
         expect(out.job.dateOrder).toEqual(expected);
       });
 
+      it('reads its sample up to a record boundary: a quoted field across the first 4 MiB is not a malformed file', async () => {
+        // Prepare: rows of about 2 KiB whose quoted street spans lines, past 4 MiB, so the 4 MiB
+        // mark falls inside a quoted field.
+        const street = `${'x'.repeat(1000)}\n${'y'.repeat(1000)}`;
+        const rows = Array.from({ length: 2600 }, (_, i) =>
+          row({
+            Id: `003qP000000${String(i).padStart(7, '0')}`,
+            MailingStreet: street,
+            CreatedDate: '24/02/26 2:18 PM',
+          }),
+        );
+        const text = `${[HEADER, ...rows].join('\n')}\n`;
+        const cut = 4 * 1024 * 1024;
+        const before = text.lastIndexOf('\n', cut);
+        expect(text.slice(before + 1, cut)).toMatch(/^y+$/); // the mark is inside the quoted street
+        const etag = fakeS3.store(SOURCE_KEY, text);
+
+        // Act
+        const out = (await plan(etag)) as { job: { dateOrder?: unknown }; rows?: number };
+
+        // Assess
+        expect(out.job.dateOrder).toEqual({
+          createdAt: { order: 'day-first', decidedBy: 'values', localTimes: true },
+        });
+      });
+
       it('fails a column written both ways with InconsistentDateOrderError, naming the file, the column and two lines, and writes no manifest', async () => {
         // Prepare
         const etag = fakeS3.store(
