@@ -78,6 +78,12 @@ export interface LocalStackOptions {
    * else 300000 (the 5 minutes of Step Functions). A child past it fails with States.Timeout.
    */
   expressTimeLimitMs?: number | undefined;
+  /**
+   * Function timeouts in ms, by handler, instead of the template's (a seam for tests: a merge worker
+   * with a short timeout hands back partitions sooner). What the handlers' Lambda context
+   * (getRemainingTimeInMillis) counts down from, from the invocation's start; nothing is stopped at it.
+   */
+  functionTimeoutsMs?: Partial<Record<HandlerName, number>> | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
@@ -146,6 +152,8 @@ export class LocalStack {
   /** The error and cause a StopExecution gave, until its execution ends. */
   private readonly stopped = new Map<string, { name: string; message: string }>();
   private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
+  /** The functions' timeouts in the synthesized template, in seconds (set when a definition is loaded). */
+  private functionTimeouts: Partial<Record<HandlerName, number>> = {};
 
   private constructor(private readonly options: LocalStackOptions) {}
 
@@ -357,7 +365,13 @@ export class LocalStack {
   /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
   async invoke(name: HandlerName, payload: unknown, task?: FaultTask): Promise<unknown> {
     const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
-    const deadline = Date.now() + 15 * 60_000;
+    // As in Lambda: the function's timeout, counted from the invocation's start (15 minutes, the
+    // most Lambda allows, for a function the template does not name).
+    const templateSeconds = this.functionTimeouts[name];
+    const timeoutMs =
+      this.options.functionTimeoutsMs?.[name] ??
+      (templateSeconds === undefined ? 15 * 60_000 : templateSeconds * 1000);
+    const deadline = Date.now() + timeoutMs;
     const context = {
       functionName: `crm-sync-${name}`,
       functionVersion: '$LATEST',
@@ -443,6 +457,7 @@ export class LocalStack {
   ): Promise<ExecutionResult> {
     const loaded = loadLocalDefinition(this.options.config, this.options.configFile, this.options.stateDir);
     const { functions } = loaded;
+    this.functionTimeouts = loaded.timeouts ?? {};
     const definition = which === 'sync' ? loaded.definition : loaded.machines?.[which];
     if (!definition) throw new Error(`local runner: no ${which} state machine in the cached definition`);
     const iam = await this.enforcer(loaded);

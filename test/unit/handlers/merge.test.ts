@@ -469,7 +469,7 @@ describe('Handler: merge', () => {
       const out = await batchWrite(TABLE, requests, { inFlight: 1, policy });
 
       // Assess
-      expect(out).toEqual({ calls: 3, retries: 1, lowestInFlight: 1 });
+      expect(out).toEqual({ calls: 3, retries: 1, lowestInFlight: 1, written: 30, left: [] });
       expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, BatchWriteItemCommand, {
         RequestItems: { [TABLE]: requests.slice(0, 25) },
       });
