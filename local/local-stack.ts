@@ -81,12 +81,33 @@ export interface LocalStackOptions {
   /**
    * Function timeouts in ms, by handler, instead of the template's (a seam for tests: a merge worker
    * with a short timeout hands back partitions sooner). What the handlers' Lambda context
-   * (getRemainingTimeInMillis) counts down from, from the invocation's start; nothing is stopped at it.
+   * (getRemainingTimeInMillis) counts down from, from the invocation's start. A function given a
+   * timeout here also fails at it as Lambda fails it (Lambda.Unknown, "Task timed out"), though its
+   * handler, in this process, runs on; the template's timeouts are reported, not enforced.
    */
   functionTimeoutsMs?: Partial<Record<HandlerName, number>> | undefined;
 }
 
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER';
+
+/** `invocation`, or Lambda's timeout error once `ms` have passed (the handler is not stopped). */
+async function timedOut<T>(invocation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        Object.assign(new Error(`Task timed out after ${(ms / 1000).toFixed(2)} seconds`), {
+          name: 'Lambda.Unknown',
+        }),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([invocation, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The name of the middleware that binds a handler's client to the local stack. */
 const LOCAL_BINDING = 'crmSyncLocalBinding';
@@ -392,7 +413,10 @@ export class LocalStack {
       const run = iam
         ? () => iam.runAs({ role: iam.functionRole(name), session: context.functionName }, handle)
         : handle;
-      const out = await (this.injector && task ? this.injector.invoke(task, event, run) : run());
+      const invocation = this.injector && task ? this.injector.invoke(task, event, run) : run();
+      const out = await (this.options.functionTimeoutsMs?.[name] === undefined
+        ? invocation
+        : timedOut(invocation, timeoutMs));
       return JSON.parse(JSON.stringify(out ?? null)) as unknown;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));

@@ -223,9 +223,16 @@ export async function batchWrite(
         const batch = pending;
         await throttle(options.rate, batchWriteUnits(batch));
         try {
+          // A call that waited for its turn past the deadline is not sent.
           const out = await limit.run(() =>
-            dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
+            late()
+              ? Promise.resolve(undefined)
+              : dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
           );
+          if (!out) {
+            left.push(...batch);
+            break;
+          }
           pending = out.UnprocessedItems?.[table] ?? [];
           written += batch.length - pending.length;
         } catch (err) {
@@ -249,6 +256,8 @@ export async function batchWrite(
       failed = true;
       throw err;
     });
+  // Calls in flight at the deadline finish (the SDK's own retries of throttling included): the
+  // pass's margin (mergeDeadline) holds them.
   await Promise.all(Array.from({ length: workers }, guarded));
   // Stopped at the deadline: what was never taken from `requests` is left too.
   if (deadline !== undefined) for (let r = source.next(); !r.done; r = source.next()) left.push(r.value);

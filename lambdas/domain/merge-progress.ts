@@ -29,7 +29,7 @@ export function isPartitionLeft(p: PartitionOutcome): p is PartitionLeft {
 /** The share of the remaining time a pass keeps to save its progress and report (S3, the ledger). */
 export const MERGE_MARGIN_SHARE = 0.2;
 /** The least time a pass keeps for that, in ms. */
-export const MERGE_MARGIN_MIN_MS = 1000;
+export const MERGE_MARGIN_MIN_MS = 2000;
 
 /**
  * When a pass stops starting writes: the invocation's remaining time (Lambda's

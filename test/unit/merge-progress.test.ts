@@ -40,8 +40,8 @@ describe('mergeDeadline', () => {
   it.each([
     ['no Lambda context', 1000, undefined, Number.POSITIVE_INFINITY],
     ['60 s left: 20 % kept for the progress', 1000, 60_000, 1000 + 48_000],
-    ['4 s left: at least 1 s kept', 1000, 4_000, 1000 + 3_000],
-    ['less than the margin left: stop at once', 1000, 500, 1000],
+    ['5 s left: at least 2 s kept', 1000, 5_000, 1000 + 3_000],
+    ['less than the margin left: stop at once', 1000, 1500, 1000],
     ['a remaining time that is not a number', 1000, Number.NaN, Number.POSITIVE_INFINITY],
   ])('%s', (_name, now, remaining, expected) => {
     // Act

@@ -637,10 +637,10 @@ describe('Handler: merge, time-bounded passes', () => {
       .filter((i) => i?.sk?.S === 'PART#0000' && i?.status?.S === 'SUCCEEDED');
 
   it('hands back the writes left at its deadline, and the next pass finishes them with the counts of a fault-free run', async () => {
-    // Prepare: the first pass has 1.5 s (it stops writing 1 s before the end)
+    // Prepare: the first pass has 2.5 s (it stops writing 2 s before the end)
 
     // Act
-    const first = await mergeHandler(EVENT, contextWith(1500));
+    const first = await mergeHandler(EVENT, contextWith(2500));
     throttled = false;
     const readsBefore = ddbMock.commandCalls(BatchGetItemCommand).length;
     const second = await mergeHandler(EVENT, contextWith(60_000));
@@ -672,7 +672,7 @@ describe('Handler: merge, time-bounded passes', () => {
   it('keeps handing back while the table takes nothing, without counting anything twice', async () => {
     // Act: three passes under throttling, then one without
     const passes = [];
-    for (let n = 0; n < 3; n++) passes.push(await mergeHandler(EVENT, contextWith(1200)));
+    for (let n = 0; n < 3; n++) passes.push(await mergeHandler(EVENT, contextWith(2200)));
     throttled = false;
     const last = await mergeHandler(EVENT, contextWith(60_000));
 
@@ -688,7 +688,7 @@ describe('Handler: merge, time-bounded passes', () => {
 
   it('merges from its parts again when the run holds another lock than the progress was written under', async () => {
     // Prepare: a first pass hands back; then the lock is taken again (a redrive after it was given back)
-    await mergeHandler(EVENT, contextWith(1200));
+    await mergeHandler(EVENT, contextWith(2200));
     ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
       Item: marshall({
         pk: 'LOCK#contact',
