@@ -284,7 +284,8 @@ export interface SyncStateMachineProps {
 
 /**
  * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
- * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
+ * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions, again over the
+ * partitions a pass left at the workers' deadline: CheckMerge, IsMergeDone) → VerifyPartitions (the
  * same partitions, and table scan segments) → Reconcile. No state catches a failure: a failed task
  * fails the execution there, so a redrive re-runs it; the stack's recorder of execution status
  * changes records the failed run.
