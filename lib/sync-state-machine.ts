@@ -17,8 +17,11 @@ export const STATE = {
   transformMap: 'TransformChunks',
   transform: 'TransformChunk',
   checkRejects: 'CheckRejects',
+  startMerge: 'StartMerge',
   mergeMap: 'MergePartitions',
   merge: 'MergePartition',
+  checkMerge: 'CheckMerge',
+  isMergeDone: 'IsMergeDone',
   isMirror: 'IsMirror',
   mirrorScanMap: 'ScanTargetSegments',
   mirrorScan: 'ScanTargetSegment',
@@ -52,6 +55,7 @@ export const PERMANENT_ERRORS = [
   'EmptyExportError',
   'PlanLimitError',
   'LockLostError',
+  'MergeStalledError',
 ] as const;
 
 /**
@@ -280,7 +284,8 @@ export interface SyncStateMachineProps {
 
 /**
  * The run workflow: ClaimRun → PlanChunks → TransformChunks (Distributed Map over the chunk
- * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions) → VerifyPartitions (the
+ * manifest) → CheckRejects → MergePartitions (Distributed Map over the key partitions, again over the
+ * partitions a pass left at the workers' deadline: CheckMerge, IsMergeDone) → VerifyPartitions (the
  * same partitions, and table scan segments) → Reconcile. No state catches a failure: a failed task
  * fails the execution there, so a redrive re-runs it; the stack's recorder of execution status
  * changes records the failed run.
@@ -391,11 +396,32 @@ export class SyncStateMachine extends Construct {
       '$.rejects',
     );
 
+    // The merge loop: each pass merges its partitions until the workers' deadline (their remaining
+    // time less a margin) and hands back those it did not finish; CheckMerge writes them as the next
+    // pass's items, until none is left. Passes without progress are bounded (MergeStalledError), so
+    // no worker must finish a partition within its timeout however slowly the table takes writes.
+    const startMerge = new sfn.Pass(this, STATE.startMerge, {
+      parameters: { 'manifestKey.$': '$.plan.partitionsKey', pass: 1, stalled: 0 },
+      resultPath: '$.mergeLoop',
+    });
     const merge = workerTask(STATE.merge, props.mergeFunction);
-    const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.plan.partitionsKey', '$.merge', {
+    const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.mergeLoop.manifestKey', '$.mergePass', {
       ...props,
       chunksPerBatch: 1,
     });
+    const checkMerge = runTask(
+      STATE.checkMerge,
+      props.reconcileFunction,
+      {
+        action: 'check-merge',
+        runId: sfn.JsonPath.stringAt('$.claim.runId'),
+        workPrefix: sfn.JsonPath.stringAt('$.plan.job.workPrefix'),
+        pass: sfn.JsonPath.objectAt('$.mergePass'),
+        loop: sfn.JsonPath.objectAt('$.mergeLoop'),
+      },
+      '$.mergeLoop',
+    );
+    const isMergeDone = new sfn.Choice(this, STATE.isMergeDone);
 
     // Mirror mode, before anything is written: scan the target's keys (segments sized by Plan from
     // the table: $.plan.segmentsKey),
@@ -436,9 +462,9 @@ export class SyncStateMachine extends Construct {
           sfn.Condition.isPresent('$.plan.job.mirror'),
           sfn.Condition.booleanEquals('$.plan.job.mirror', true),
         ),
-        mirrorScanMap.next(mirrorPlanMap).next(checkDeletes).next(mergeMap),
+        mirrorScanMap.next(mirrorPlanMap).next(checkDeletes).next(startMerge),
       )
-      .otherwise(mergeMap);
+      .otherwise(startMerge);
 
     // Verification fans out with the table: one worker per table scan segment (Plan sizes them from
     // the table, at least one per partition; worker i also verifies partition i).
@@ -480,7 +506,7 @@ export class SyncStateMachine extends Construct {
         runId: sfn.JsonPath.stringAt('$.claim.runId'),
         plan: sfn.JsonPath.objectAt('$.plan'),
         transform: sfn.JsonPath.objectAt('$.transform'),
-        merge: sfn.JsonPath.objectAt('$.merge'),
+        merge: sfn.JsonPath.objectAt('$.mergeLoop.results'),
         verify: sfn.JsonPath.objectAt('$.verify'),
         written: sfn.JsonPath.objectAt('$.written'),
       },
@@ -524,7 +550,10 @@ export class SyncStateMachine extends Construct {
     const isWrittenProven = new sfn.Choice(this, STATE.isWrittenProven)
       .when(sfn.Condition.booleanEquals('$.written.byKey', true), verifyByKeyMap.next(reconcile))
       .otherwise(reconcile);
-    mergeMap.next(verifyMap).next(checkWritten).next(isWrittenProven);
+    startMerge.next(mergeMap).next(checkMerge).next(isMergeDone);
+    isMergeDone
+      .when(sfn.Condition.booleanEquals('$.mergeLoop.done', false), mergeMap)
+      .otherwise(verifyMap.next(checkWritten).next(isWrittenProven));
     reconcile.next(emitFinished).next(isMatched);
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {

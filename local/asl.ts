@@ -11,6 +11,8 @@ export interface LocalDefinition {
   definition: Record<string, unknown>;
   /** Local Lambda ARN → handler module. */
   functions: Record<string, HandlerName>;
+  /** Each handler's function timeout in the template, in seconds (Lambda's getRemainingTimeInMillis counts down from it). */
+  timeouts?: Partial<Record<HandlerName, number>>;
   /** The backup state machines' definitions (lib/snapshot-state-machine.ts), resolved the same way. */
   machines?: { snapshot: Record<string, unknown>; restore: Record<string, unknown> };
   /** The roles of the functions and state machines, their policies resolved the same way (local/iam.ts). */
@@ -91,6 +93,7 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     arns[logicalId(table)] = `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${local}`;
   }
   const functions: Record<string, HandlerName> = {};
+  const timeouts: Partial<Record<HandlerName, number>> = {};
   // Every crm-sync function of the stack, found by the handler name WorkerFunction sets.
   for (const [id, resource] of Object.entries(template.Resources)) {
     if (resource?.Type !== 'AWS::Lambda::Function') continue;
@@ -100,6 +103,8 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     arns[id] = localFunctionArn(handler);
     refs[id] = `crm-sync-${handler}`;
     functions[arns[id]] = handler;
+    const timeout = resource.Properties?.Timeout;
+    if (typeof timeout === 'number') timeouts[handler] = timeout;
   }
   if (Object.keys(functions).length === 0)
     throw new Error('local definition: the stack has no crm-sync function');
@@ -202,6 +207,7 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
   return {
     definition: definitionOf(stack.workflow.stateMachine),
     functions,
+    timeouts,
     machines: {
       snapshot: definitionOf(stack.backup.snapshotMachine),
       restore: definitionOf(stack.backup.restoreMachine),

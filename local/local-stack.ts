@@ -88,10 +88,37 @@ export interface LocalStackOptions {
    * else 300000 (the 5 minutes of Step Functions). A child past it fails with States.Timeout.
    */
   expressTimeLimitMs?: number | undefined;
+  /**
+   * Function timeouts in ms, by handler, instead of the template's (a seam for tests: a merge worker
+   * with a short timeout hands back partitions sooner). What the handlers' Lambda context
+   * (getRemainingTimeInMillis) counts down from, from the invocation's start. A function given a
+   * timeout here also fails at it as Lambda fails it (Lambda.Unknown, "Task timed out"), though its
+   * handler, in this process, runs on; the template's timeouts are reported, not enforced.
+   */
+  functionTimeoutsMs?: Partial<Record<HandlerName, number>> | undefined;
 }
 
 /** `REFUSED`: a redrive that was not started (the run cannot be resumed); nothing changed. */
 export type LocalRunStatus = 'SUCCEEDED' | 'FAILED' | 'DUPLICATE_TRIGGER' | 'REFUSED';
+
+/** `invocation`, or Lambda's timeout error once `ms` have passed (the handler is not stopped). */
+async function timedOut<T>(invocation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        Object.assign(new Error(`Task timed out after ${(ms / 1000).toFixed(2)} seconds`), {
+          name: 'Lambda.Unknown',
+        }),
+      );
+    }, ms);
+  });
+  try {
+    return await Promise.race([invocation, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The name of the middleware that binds a handler's client to the local stack. */
 const LOCAL_BINDING = 'crmSyncLocalBinding';
@@ -164,6 +191,8 @@ export class LocalStack {
   /** The error and cause a StopExecution gave, until its execution ends. */
   private readonly stopped = new Map<string, { name: string; message: string }>();
   private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
+  /** The functions' timeouts in the synthesized template, in seconds (set when a definition is loaded). */
+  private functionTimeouts: Partial<Record<HandlerName, number>> = {};
 
   /** Keys read and items written by the workers of this stack (counted when there is progress to show). */
   private readonly tableWork: TableWork = { reads: 0, writes: 0 };
@@ -402,7 +431,13 @@ export class LocalStack {
   /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
   async invoke(name: HandlerName, payload: unknown, task?: FaultTask): Promise<unknown> {
     const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
-    const deadline = Date.now() + 15 * 60_000;
+    // As in Lambda: the function's timeout, counted from the invocation's start (15 minutes, the
+    // most Lambda allows, for a function the template does not name).
+    const templateSeconds = this.functionTimeouts[name];
+    const timeoutMs =
+      this.options.functionTimeoutsMs?.[name] ??
+      (templateSeconds === undefined ? 15 * 60_000 : templateSeconds * 1000);
+    const deadline = Date.now() + timeoutMs;
     const context = {
       functionName: `crm-sync-${name}`,
       functionVersion: '$LATEST',
@@ -423,7 +458,10 @@ export class LocalStack {
       const run = iam
         ? () => iam.runAs({ role: iam.functionRole(name), session: context.functionName }, handle)
         : handle;
-      const out = await (this.injector && task ? this.injector.invoke(task, event, run) : run());
+      const invocation = this.injector && task ? this.injector.invoke(task, event, run) : run();
+      const out = await (this.options.functionTimeoutsMs?.[name] === undefined
+        ? invocation
+        : timedOut(invocation, timeoutMs));
       return JSON.parse(JSON.stringify(out ?? null)) as unknown;
     } catch (err) {
       const e = err instanceof Error ? err : new Error(String(err));
@@ -508,6 +546,7 @@ export class LocalStack {
   ): Promise<ExecutionResult> {
     const loaded = loadLocalDefinition(this.options.config, this.options.configFile, this.options.stateDir);
     const { functions } = loaded;
+    this.functionTimeouts = loaded.timeouts ?? {};
     const definition = which === 'sync' ? loaded.definition : loaded.machines?.[which];
     if (!definition) throw new Error(`local runner: no ${which} state machine in the cached definition`);
     const iam = await this.enforcer(loaded);

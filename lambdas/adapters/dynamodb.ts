@@ -170,8 +170,24 @@ function isThrottling(err: unknown): boolean {
 export async function batchWrite(
   table: string,
   requests: Iterable<WriteRequest>,
-  options: { inFlight?: number; policy?: RetryPolicy; rate?: TokenBucket | undefined } = {},
-): Promise<{ calls: number; retries: number; lowestInFlight: number }> {
+  options: {
+    inFlight?: number;
+    policy?: RetryPolicy;
+    rate?: TokenBucket | undefined;
+    /**
+     * A time (ms since the epoch) after which no call starts: the requests not yet taken by the
+     * table are handed back in `left` (with one, a batch whose retries run out goes to `left` too,
+     * instead of WriteRetriesExhaustedError). Unset: every request is written or the call throws.
+     */
+    deadline?: number | undefined;
+  } = {},
+): Promise<{
+  calls: number;
+  retries: number;
+  lowestInFlight: number;
+  written: number;
+  left: WriteRequest[];
+}> {
   const policy = options.policy ?? DEFAULT_RETRY;
   // Batches are taken from `requests` as calls go out: a generator's requests are built 25 at a time,
   // not all at once (a merge partition's puts would otherwise sit in memory twice, as items and as
@@ -189,35 +205,53 @@ export async function batchWrite(
   };
   let calls = 0;
   let retries = 0;
+  let written = 0;
   let failed = false;
+  const deadline = options.deadline;
+  const left: WriteRequest[] = [];
+  const late = (waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
   const workers = Math.max(1, options.inFlight ?? 8);
   const limit = new InFlightLimit(workers);
   const worker = async () => {
-    while (!exhausted && !failed) {
+    while (!exhausted && !failed && !late()) {
       let pending = nextBatch();
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
+          const delay = backoffDelay(attempt, policy);
+          if (deadline !== undefined && (attempt >= policy.maxAttempts || late(delay))) {
+            // Past the deadline, or out of retries with a deadline: the next pass writes these.
+            left.push(...pending);
+            break;
+          }
           if (attempt >= policy.maxAttempts) {
             throw new WriteRetriesExhaustedError(
               `${pending.length} writes to ${table} still unprocessed after ${policy.maxAttempts} attempts`,
             );
           }
           retries++;
-          await sleep(backoffDelay(attempt, policy));
+          await sleep(delay);
         }
         calls++;
         const batch = pending;
         await throttle(options.rate, batchWriteUnits(batch));
         try {
+          // A call that waited for its turn past the deadline is not sent.
           const out = await limit.run(() =>
-            dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
+            late()
+              ? Promise.resolve(undefined)
+              : dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
           );
+          if (!out) {
+            left.push(...batch);
+            break;
+          }
           pending = out.UnprocessedItems?.[table] ?? [];
           meter?.('write', batch.length - pending.length);
+          written += batch.length - pending.length;
         } catch (err) {
           // Throttling the SDK's own retries did not absorb: back off and try the batch again.
           if (!isThrottling(err)) throw err;
-          if (attempt + 1 >= policy.maxAttempts) {
+          if (deadline === undefined && attempt + 1 >= policy.maxAttempts) {
             throw new WriteRetriesExhaustedError(
               `${batch.length} writes to ${table} still throttled after ${policy.maxAttempts} attempts`,
               { cause: err },
@@ -235,8 +269,12 @@ export async function batchWrite(
       failed = true;
       throw err;
     });
+  // Calls in flight at the deadline finish (the SDK's own retries of throttling included): the
+  // pass's margin (mergeDeadline) holds them.
   await Promise.all(Array.from({ length: workers }, guarded));
-  return { calls, retries, lowestInFlight: limit.lowest };
+  // Stopped at the deadline: what was never taken from `requests` is left too.
+  if (deadline !== undefined) for (let r = source.next(); !r.done; r = source.next()) left.push(r.value);
+  return { calls, retries, lowestInFlight: limit.lowest, written, left };
 }
 
 /** Reads items by key, 100 per call, retrying UnprocessedKeys like batchWrite. */

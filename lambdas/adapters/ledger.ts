@@ -156,6 +156,11 @@ export class Ledger {
 
   /** The run that holds the entity's lock now (strongly consistent), or undefined. */
   async lockHolder(entity: string): Promise<string | undefined> {
+    return (await this.lockOf(entity))?.runId;
+  }
+
+  /** Who holds the entity's lock and since when (its `acquiredAt`), or undefined when it is free. */
+  async lockOf(entity: string): Promise<{ runId: string; since: string } | undefined> {
     const out = await dynamodb.send(
       new GetItemCommand({
         TableName: this.table,
@@ -163,7 +168,8 @@ export class Ledger {
         ConsistentRead: true,
       }),
     );
-    return out?.Item?.runId?.S;
+    const runId = out?.Item?.runId?.S;
+    return runId === undefined ? undefined : { runId, since: out?.Item?.acquiredAt?.S ?? '' };
   }
 
   /** Gives the lock back if this run holds it (a duplicate trigger, the end of a run). */

@@ -130,3 +130,12 @@ export class EmptyExportError extends CrmSyncError {
 export class ItemTooLargeError extends CrmSyncError {
   override readonly name = 'ItemTooLargeError';
 }
+
+/**
+ * The merge made no progress for MAX_STALLED_MERGE_PASSES passes in a row: no partition finished
+ * and none wrote anything (the target refuses every write). Not retried: redrive the run once the
+ * table takes writes again (what was written stays, and counts once).
+ */
+export class MergeStalledError extends CrmSyncError {
+  override readonly name = 'MergeStalledError';
+}

@@ -224,6 +224,14 @@ export const workKeys = {
   rejects: (prefix: string, chunk: number) => `${prefix}rejects/c${String(chunk).padStart(6, '0')}.jsonl`,
   /** Cells a chunk's kept rows dropped or kept as text (onInvalid), one Warning per line. */
   warnings: (prefix: string, chunk: number) => `${prefix}warnings/c${String(chunk).padStart(6, '0')}.jsonl`,
+  /** A merge pass's progress on a partition it did not finish (merge-progress.ts), for the next pass. */
+  mergeProgress: (prefix: string, partition: number) =>
+    `${prefix}merge-progress/p${String(partition).padStart(4, '0')}.jsonl`,
+  /** The merge loop's items of pass `pass` (the partitions the one before left), and its results so far. */
+  mergeLeft: (prefix: string, pass: number) =>
+    `${prefix}merge-passes/left-${String(pass).padStart(4, '0')}.json`,
+  mergeResults: (prefix: string, pass: number) =>
+    `${prefix}merge-passes/results-${String(pass).padStart(4, '0')}.json`,
   merged: (prefix: string, partition: number) =>
     `${prefix}merged/p${String(partition).padStart(4, '0')}.jsonl`,
   duplicates: (prefix: string, partition: number) =>

@@ -14,6 +14,15 @@ import { getEntity } from '../domain/config';
 import { LockLostError } from '../domain/errors';
 import { notCarriedFields } from '../domain/mapping';
 import { type CarriedAttributes, PartitionMerger, storedVersionOf } from '../domain/merge';
+import {
+  formatMergeProgress,
+  isPartitionLeft,
+  type MergeProgressHeader,
+  mergeDeadline,
+  type PartitionOutcome,
+  parseMergeProgress,
+  type StoredWrite,
+} from '../domain/merge-progress';
 import { parseKeyLines } from '../domain/mirror';
 import type { Scalar } from '../domain/normalize';
 import {
@@ -37,19 +46,24 @@ const eventSchema = z.object({
  * The entity's lock, before anything is written: this run's (the usual case), or taken again when
  * it is free, which happens in the moments between a Step Functions redrive and the recorder taking
  * it back for the run. Another run holding it fails the partition (LockLostError): each key has one
- * writer. Returns who held it before (this run: nothing was given back since Plan).
+ * writer. Returns who held it before (this run: nothing was given back since Plan), and when the
+ * lock the run holds now was taken.
  */
-async function holdLock(ledger: Ledger, job: WorkerJob): Promise<string | undefined> {
-  const holder = await ledger.lockHolder(job.entity);
-  if (holder === job.runId) return holder;
-  const lock = await ledger.acquireLock(job.entity, job.runId, LOCK_LEASE_MS);
+async function holdLock(
+  ledger: Ledger,
+  job: WorkerJob,
+): Promise<{ before: string | undefined; since: string }> {
+  const held = await ledger.lockOf(job.entity);
+  if (held?.runId === job.runId) return { before: held.runId, since: held.since };
+  const now = Date.now();
+  const lock = await ledger.acquireLock(job.entity, job.runId, LOCK_LEASE_MS, now);
   if (!lock.acquired) {
     throw new LockLostError(
       `run ${lock.holder} of "${job.entity}" holds the entity's lock (since ${lock.since}): ` +
         `redrive run ${job.runId} after it ends`,
     );
   }
-  return holder;
+  return { before: held?.runId, since: new Date(now).toISOString() };
 }
 
 /**
@@ -57,13 +71,93 @@ async function holdLock(ledger: Ledger, job: WorkerJob): Promise<string | undefi
  * picks the winner per key, reads what the target holds (BatchGetItem), classifies each winner and
  * writes puts and deletes with BatchWriteItem. Re-running it after a crash converges: what was
  * already written reads back as unchanged.
+ *
+ * Writes stop at `deadline` (a time-bounded pass): the counts, fixed by this first classification,
+ * and the writes left go to a progress object under the work prefix, and the partition comes back
+ * as a PartitionLeft. The next pass (the workflow's merge loop) reads that object, under the same
+ * lock, and writes only what is left; the last pass records and returns the PartitionResult.
  */
-export async function mergePartition(job: WorkerJob, item: PartitionItem): Promise<PartitionResult> {
+export async function mergePartition(
+  job: WorkerJob,
+  item: PartitionItem,
+  deadline = Number.POSITIVE_INFINITY,
+): Promise<PartitionOutcome> {
   const started = Date.now();
   const env = workerEnv();
   const entity = getEntity(env.config, job.entity);
   const table = targetTable(env, job.entity);
   const keyName = entity.target.key;
+  const ledger = new Ledger(env.ledgerTable);
+  const writeRate = job.writeUnitsPerSecond ? new TokenBucket(job.writeUnitsPerSecond) : undefined;
+  const progressKey = workKeys.mergeProgress(job.workPrefix, item.partition);
+  const lock = job.dryRun ? undefined : await holdLock(ledger, job);
+
+  /**
+   * Writes `writes` until the deadline; then `reports` (the first pass's merged and duplicates
+   * objects: only once its writes went out without an error), and the progress object, or the
+   * partition's result.
+   */
+  const writePass = async (
+    result: PartitionResult,
+    passes: number,
+    writes: Iterable<StoredWrite>,
+    reports?: () => Promise<void>,
+  ): Promise<PartitionOutcome> => {
+    const out = lock
+      ? await batchWrite(table, writes as Iterable<WriteRequest>, {
+          inFlight: 8,
+          rate: writeRate,
+          ...(Number.isFinite(deadline) ? { deadline } : {}),
+        })
+      : { left: [], written: 0 };
+    await reports?.();
+    const durationMs = result.durationMs + Date.now() - started;
+    if (lock && out.left.length > 0) {
+      const header: MergeProgressHeader = {
+        version: 1,
+        runId: job.runId,
+        partition: item.partition,
+        lockSince: lock.since,
+        result: { ...result, durationMs },
+        passes: passes + 1,
+      };
+      await putObject(
+        env.bucket,
+        progressKey,
+        formatMergeProgress(header, out.left as StoredWrite[]),
+        'application/x-ndjson',
+      );
+      return {
+        partition: item.partition,
+        chunks: item.chunks,
+        complete: false,
+        left: out.left.length,
+        written: out.written,
+      };
+    }
+    const done: PartitionResult = { ...result, durationMs };
+    await ledger.recordStep(job.runId, { kind: 'partition', ...done });
+    return done;
+  };
+
+  // A later pass: the writes the last one left, if it wrote them under the lock the run holds now.
+  if (lock && lock.before === job.runId) {
+    const text = await readTextIfExists({ bucket: env.bucket, key: progressKey });
+    if (text !== '') {
+      const saved = parseMergeProgress(text, {
+        runId: job.runId,
+        partition: item.partition,
+        lockSince: lock.since,
+      });
+      if ('header' in saved) return writePass(saved.header.result, saved.header.passes, saved.writes);
+      logger.warn('merge progress not used: the partition is merged from its parts again', {
+        runId: job.runId,
+        partition: item.partition,
+        reason: saved.reason,
+      });
+    }
+  }
+
   const merger = new PartitionMerger();
   // The winner rule does not depend on arrival order, so parts are read 8 at a time.
   const limit = pLimit(8);
@@ -83,13 +177,11 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
   // must come from what the table holds now.
   // This worker's share of the table's throughput (Plan's layout): the workers together stay under it.
   const readRate = job.readUnitsPerSecond ? new TokenBucket(job.readUnitsPerSecond) : undefined;
-  const writeRate = job.writeUnitsPerSecond ? new TokenBucket(job.writeUnitsPerSecond) : undefined;
   // A first load (the target was empty at Plan) has nothing stored to read, as long as this run
   // still holds the entity's lock: a run resumed after its lock was given back (a Step Functions
   // redrive after a failure) may find other runs' items, so it reads. A retried partition of a
   // first load writes its puts again: the same items, counted applied once.
-  const holder = job.dryRun ? undefined : await holdLock(new Ledger(env.ledgerTable), job);
-  const firstLoad = job.targetEmpty === true && holder === job.runId;
+  const firstLoad = job.targetEmpty === true && lock?.before === job.runId;
   const storedItems = firstLoad
     ? new Map<string, Record<string, Scalar>>()
     : await batchGet(table, keyName, merger.keys(), { rate: readRate });
@@ -136,22 +228,22 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     for (const c of outcome.deletes) yield { DeleteRequest: { Key: { [keyName]: { S: c.key } } } };
     for (const key of mirrorDeletes) yield { DeleteRequest: { Key: { [keyName]: { S: key } } } };
   }
-  if (!job.dryRun) await batchWrite(table, requests(), { inFlight: 8, rate: writeRate });
-
-  await putObject(
-    env.bucket,
-    workKeys.merged(job.workPrefix, item.partition),
-    outcome.merged.map((m) => JSON.stringify(m)).join('\n'),
-    'application/x-ndjson',
-  );
-  if (outcome.duplicates.length > 0) {
+  const reports = async () => {
     await putObject(
       env.bucket,
-      workKeys.duplicates(job.workPrefix, item.partition),
-      outcome.duplicates.map((d) => JSON.stringify(d)).join('\n'),
+      workKeys.merged(job.workPrefix, item.partition),
+      outcome.merged.map((m) => JSON.stringify(m)).join('\n'),
       'application/x-ndjson',
     );
-  }
+    if (outcome.duplicates.length > 0) {
+      await putObject(
+        env.bucket,
+        workKeys.duplicates(job.workPrefix, item.partition),
+        outcome.duplicates.map((d) => JSON.stringify(d)).join('\n'),
+        'application/x-ndjson',
+      );
+    }
+  };
   const result: PartitionResult = {
     partition: item.partition,
     candidates: merger.candidates,
@@ -161,23 +253,39 @@ export async function mergePartition(job: WorkerJob, item: PartitionItem): Promi
     deleted: outcome.deletes.length + outcome.alreadyDeleted,
     duplicateKeys: outcome.duplicates.length,
     ...(job.mirror ? { mirrorDeleted: mirrorDeletes.length } : {}),
-    durationMs: Date.now() - started,
+    durationMs: 0,
   };
-  await new Ledger(env.ledgerTable).recordStep(job.runId, { kind: 'partition', ...result });
-  return result;
+  return writePass(result, 0, requests() as Iterable<StoredWrite>, reports);
 }
 
-export async function mergeHandler(event: unknown): Promise<{ partitions: PartitionResult[] }> {
+/**
+ * Merges the Map's partitions. With Lambda's context, each pass writes until mergeDeadline of the
+ * invocation's remaining time, and a partition it did not finish comes back as a PartitionLeft
+ * (`complete: false`) for the workflow's next pass; without one (a direct call), until done.
+ */
+export async function mergeHandler(
+  event: unknown,
+  context?: { getRemainingTimeInMillis?: () => number },
+): Promise<{ partitions: PartitionOutcome[] }> {
+  const deadline = mergeDeadline(Date.now(), context?.getRemainingTimeInMillis?.());
   const data = parseEvent(eventSchema, event, 'merge');
   const job = data.BatchInput.job as unknown as WorkerJob;
   const ledger = new Ledger(workerEnv().ledgerTable);
-  const partitions: PartitionResult[] = [];
+  const partitions: PartitionOutcome[] = [];
   for (const item of data.Items) {
     // A resumed run: a partition that already succeeded keeps its writes, reports and counts.
-    const result = await ledger.runStep(job.runId, { kind: 'partition', partition: item.partition }, () =>
-      mergePartition(job, item),
+    const result = await ledger.runStep<PartitionOutcome>(
+      job.runId,
+      { kind: 'partition', partition: item.partition },
+      () => mergePartition(job, item, deadline),
     );
-    logger.info('partition merged', { runId: job.runId, partition: item.partition, applied: result.applied });
+    logger.info(isPartitionLeft(result) ? 'partition left for the next pass' : 'partition merged', {
+      runId: job.runId,
+      partition: item.partition,
+      ...(isPartitionLeft(result)
+        ? { left: result.left, written: result.written }
+        : { applied: result.applied }),
+    });
     partitions.push(result);
   }
   return { partitions };

@@ -11,6 +11,7 @@ import { acceptedFormats, type DateOrderDecision, withDateOrder } from '../domai
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '../domain/html-report';
 import { missingColumnsOf } from '../domain/mapping';
+import { isPartitionLeft, type PartitionOutcome } from '../domain/merge-progress';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
 import { decideRejects, sumRejectCounts } from '../domain/rejects';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
@@ -184,7 +185,7 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     event.transform.ResultWriterDetails.Bucket,
     event.transform.ResultWriterDetails.Key,
   );
-  const merge = await readMapResults<{ partitions: PartitionResult[] }>(
+  const merge = await readMapResults<{ partitions: PartitionOutcome[] }>(
     event.merge.ResultWriterDetails.Bucket,
     event.merge.ResultWriterDetails.Key,
   );
@@ -193,7 +194,10 @@ export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<
     event.verify.ResultWriterDetails.Key,
   );
   const chunks = transform.outputs.flatMap((o) => o.chunks);
-  const partitions = merge.outputs.flatMap((o) => o.partitions);
+  // The merge loop's passes: a partition a pass left reports again, complete, in a later one.
+  const partitions = merge.outputs
+    .flatMap((o) => o.partitions)
+    .filter((p): p is PartitionResult => !isPartitionLeft(p));
 
   const counts: Counts = { rows: 0, applied: 0, unchanged: 0, superseded: 0, deleted: 0, rejected: 0 };
   const reasons: Record<string, number> = {};
@@ -645,13 +649,18 @@ export async function checkDeletesHandler(event: unknown): Promise<MirrorDecisio
 }
 
 /**
- * The function's tasks: CheckMirrorDeletes, CheckWrittenDigest and Reconcile, told
+ * The function's tasks: CheckMirrorDeletes, CheckMerge, CheckWrittenDigest and Reconcile, told
  * apart by `action`.
  */
-async function route(event: unknown): Promise<RunSummary | MirrorDecision | WrittenCheck> {
+async function route(event: unknown): Promise<RunSummary | MirrorDecision | WrittenCheck | object> {
   const action = (event as { action?: unknown } | null)?.action;
   if (action === 'check-deletes') return checkDeletesHandler(event);
   if (action === 'check-written') return checkWrittenHandler(event);
+  if (action === 'check-merge') {
+    // Loaded here: check-merge imports this module (readMapResults).
+    const { checkMergeHandler } = await import('./check-merge');
+    return checkMergeHandler(event);
+  }
   return reconcileHandler(event);
 }
 

@@ -5,7 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import { SyncStateMachine } from '../../lib/sync-state-machine';
-import { type AslState, config, configFile, must, newApp } from './support';
+import { type AslState, config, configFile, must, newApp, statementsOfRole } from './support';
 
 type Json = Record<string, unknown>;
 
@@ -187,6 +187,79 @@ describe('retry budgets of the synthesized template', () => {
     // Assess
     expect(findings.length).toBeGreaterThanOrEqual(20);
     expect(findings.filter((f) => !f.before || !f.more || f.jitter !== 'FULL')).toEqual([]);
+  });
+
+  describe('the merge loop', () => {
+    function syncStates(): Record<string, AslState> {
+      const sync = Object.values(definitions).find((d) => d.States['MergePartitions'] !== undefined);
+      return must(sync, 'the sync state machine').States;
+    }
+
+    it('runs the merge Map again over the partitions CheckMerge leaves, until none is left', () => {
+      // Prepare
+      const states = syncStates();
+
+      // Act
+      const start = must(states['StartMerge'], 'StartMerge');
+      const map = must(states['MergePartitions'], 'MergePartitions');
+      const check = must(states['CheckMerge'], 'CheckMerge');
+      const choice = must(states['IsMergeDone'], 'IsMergeDone');
+
+      // Assess: StartMerge → MergePartitions → CheckMerge → IsMergeDone → (MergePartitions | VerifyPartitions)
+      expect(start).toMatchObject({
+        Type: 'Pass',
+        Next: 'MergePartitions',
+        ResultPath: '$.mergeLoop',
+        Parameters: { 'manifestKey.$': '$.plan.partitionsKey', pass: 1, stalled: 0 },
+      });
+      expect(map.ItemReader?.Parameters).toMatchObject({ 'Key.$': '$.mergeLoop.manifestKey' });
+      expect(map).toMatchObject({ Next: 'CheckMerge', ResultPath: '$.mergePass' });
+      expect(check).toMatchObject({ Type: 'Task', Next: 'IsMergeDone', ResultPath: '$.mergeLoop' });
+      expect(check.Parameters).toMatchObject({
+        action: 'check-merge',
+        'pass.$': '$.mergePass',
+        'loop.$': '$.mergeLoop',
+      });
+      expect(choice.Choices).toEqual([
+        { Variable: '$.mergeLoop.done', BooleanEquals: false, Next: 'MergePartitions' },
+      ]);
+      expect(choice.Default).toBe('VerifyPartitions');
+      // Reconcile counts every pass's results (the partitions a pass left report in a later one).
+      expect(must(states['Reconcile'], 'Reconcile').Parameters?.['merge.$']).toBe('$.mergeLoop.results');
+    });
+
+    it('bounds the passes without progress: MergeStalledError is not retried', () => {
+      // Act
+      const retry = must(syncStates()['CheckMerge'], 'CheckMerge').Retry ?? [];
+
+      // Assess
+      expect(retry[0]).toMatchObject({ MaxAttempts: 0 });
+      expect(retry[0]?.ErrorEquals).toContain('MergeStalledError');
+    });
+
+    it('CheckMerge runs in the reconcile function, which may write the work prefix; the Map reads it', () => {
+      // Prepare
+      const states = syncStates();
+      const fn = must(invokedFunction(must(states['CheckMerge'], 'CheckMerge')), 'CheckMerge function');
+      const reconcileFn = must(invokedFunction(must(states['Reconcile'], 'Reconcile')), 'Reconcile function');
+      const role = must(
+        JSON.stringify(template.toJSON().Resources[fn].Properties.Role).match(
+          /"([A-Za-z0-9]+Role[A-Za-z0-9]*)"/,
+        )?.[1],
+        'role',
+      );
+
+      // Act
+      const writes = statementsOfRole(template, role).filter(
+        (st) =>
+          JSON.stringify(st.Action).includes('s3:PutObject') &&
+          JSON.stringify(st.Resource).includes('/work/*'),
+      );
+
+      // Assess
+      expect(fn).toBe(reconcileFn);
+      expect(writes.length).toBeGreaterThan(0);
+    });
   });
 
   describe('workerTimeout of SyncStateMachine', () => {

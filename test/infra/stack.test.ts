@@ -436,7 +436,10 @@ describe('CrmSyncStack', () => {
         'TransformChunks',
         'CheckRejects',
         'IsMirror',
+        'StartMerge',
         'MergePartitions',
+        'CheckMerge',
+        'IsMergeDone',
         'VerifyPartitions',
         'CheckWrittenDigest',
         'IsWrittenProven',
@@ -489,7 +492,7 @@ describe('CrmSyncStack', () => {
         path.push(next);
 
       // Assess
-      expect(isMirror.Default).toBe('MergePartitions');
+      expect(isMirror.Default).toBe('StartMerge');
       expect(branch).toMatchObject({
         And: [
           { Variable: '$.plan.job.mirror', IsPresent: true },
@@ -500,10 +503,10 @@ describe('CrmSyncStack', () => {
         'ScanTargetSegments',
         'PlanMirrorDeletes',
         'CheckMirrorDeletes',
+        'StartMerge',
         'MergePartitions',
-        'VerifyPartitions',
-        'CheckWrittenDigest',
-        'IsWrittenProven',
+        'CheckMerge',
+        'IsMergeDone',
       ]);
       expect((state('ScanTargetSegments').ItemBatcher as { BatchInput?: Json }).BatchInput).toEqual({
         'job.$': '$.plan.job',
@@ -535,7 +538,7 @@ describe('CrmSyncStack', () => {
       // Assess
       expect(transform.Next).toBe('CheckRejects');
       expect(check.Next).toBe('IsMirror');
-      expect(state('IsMirror').Default).toBe('MergePartitions');
+      expect(state('IsMirror').Default).toBe('StartMerge');
       expect(check.Parameters).toMatchObject({
         'runId.$': '$.claim.runId',
         'plan.$': '$.plan',
@@ -551,7 +554,8 @@ describe('CrmSyncStack', () => {
 
     it.each([
       ['TransformChunks', 'TransformChunk', '$.plan.manifestKey'],
-      ['MergePartitions', 'MergePartition', '$.plan.partitionsKey'],
+      // The merge loop's items: the plan's partitions first (StartMerge), then those left.
+      ['MergePartitions', 'MergePartition', '$.mergeLoop.manifestKey'],
       // Verification and mirror mode's key scan fan out over the table's scan segments, sized by Plan.
       ['VerifyPartitions', 'VerifyPartition', '$.plan.segmentsKey'],
       ['VerifyPartitionsByKey', 'VerifyPartitionByKey', '$.plan.segmentsKey'],

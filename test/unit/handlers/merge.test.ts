@@ -469,7 +469,7 @@ describe('Handler: merge', () => {
       const out = await batchWrite(TABLE, requests, { inFlight: 1, policy });
 
       // Assess
-      expect(out).toEqual({ calls: 3, retries: 1, lowestInFlight: 1 });
+      expect(out).toEqual({ calls: 3, retries: 1, lowestInFlight: 1, written: 30, left: [] });
       expect(ddbMock).toHaveReceivedNthSpecificCommandWith(1, BatchWriteItemCommand, {
         RequestItems: { [TABLE]: requests.slice(0, 25) },
       });
@@ -578,5 +578,145 @@ describe('Handler: merge', () => {
       );
       expect(ddbMock).toHaveReceivedCommandTimes(BatchWriteItemCommand, 3);
     });
+  });
+});
+
+describe('Handler: merge, time-bounded passes', () => {
+  const LOCK_SINCE = '2026-12-01T09:00:00.000Z';
+  const progressKey = `${PREFIX}merge-progress/p0000.jsonl`;
+  /** Lambda's context of an invocation with `ms` left: the pass stops writing a margin before. */
+  const contextWith = (ms: number) => {
+    const end = Date.now() + ms;
+    return { getRemainingTimeInMillis: () => end - Date.now() };
+  };
+  const FAULT_FREE = {
+    partition: 0,
+    candidates: 6,
+    applied: 2,
+    unchanged: 1,
+    superseded: 2,
+    deleted: 1,
+    duplicateKeys: 1,
+    durationMs: expect.any(Number),
+  };
+  /** The target's write requests the table took (every BatchWriteItem call's, less what it handed back). */
+  const taken: WriteRequest[] = [];
+  let throttled = true;
+
+  beforeAll(async () => {
+    ({ mergeHandler } = await import('../../../lambdas/handlers/merge'));
+  });
+
+  beforeEach(() => {
+    s3Mock.reset();
+    ddbMock.reset();
+    fakeS3.install(s3Mock);
+    taken.length = 0;
+    throttled = true;
+    ddbMock.on(BatchGetItemCommand).resolves({ Responses: { [TABLE]: STORED.map((s) => marshall(s)) } });
+    // Persistent throttling of the target: every write comes back unprocessed while `throttled`.
+    ddbMock.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
+      const requests = input.RequestItems[TABLE];
+      if (!requests) return {};
+      if (throttled) return { UnprocessedItems: { [TABLE]: requests } };
+      taken.push(...requests);
+      return {};
+    });
+    ddbMock.on(PutItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({});
+    ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
+      Item: marshall({ pk: 'LOCK#contact', sk: 'LOCK', runId: RUN_ID, acquiredAt: LOCK_SINCE }),
+    });
+    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+  });
+
+  const recordedSteps = () =>
+    ddbMock
+      .commandCalls(PutItemCommand)
+      .map((c) => c.args[0].input.Item)
+      .filter((i) => i?.sk?.S === 'PART#0000' && i?.status?.S === 'SUCCEEDED');
+
+  it('hands back the writes left at its deadline, and the next pass finishes them with the counts of a fault-free run', async () => {
+    // Prepare: the first pass has 2.5 s (it stops writing 2 s before the end)
+
+    // Act
+    const first = await mergeHandler(EVENT, contextWith(2500));
+    throttled = false;
+    const readsBefore = ddbMock.commandCalls(BatchGetItemCommand).length;
+    const second = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess
+    expect(first).toEqual({
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 3, written: 0 }],
+    });
+    expect(second).toEqual({ partitions: [FAULT_FREE] });
+    // The second pass wrote what was left, from the progress object: no read of the target again.
+    expect(ddbMock.commandCalls(BatchGetItemCommand).length).toBe(readsBefore);
+    expect(
+      [...taken].sort((a, b) =>
+        (a.PutRequest?.Item?.id?.S ?? a.DeleteRequest?.Key?.id?.S ?? '').localeCompare(
+          b.PutRequest?.Item?.id?.S ?? b.DeleteRequest?.Key?.id?.S ?? '',
+        ),
+      ),
+    ).toEqual([K1_PUT, K4_DELETE_REQUEST, K5_PUT]);
+    // Only the pass that finished recorded the partition as done; the merged report is the first pass's.
+    expect(recordedSteps()).toHaveLength(1);
+    expect(
+      jsonLines<{ k: string; o: string }>(fakeS3.find(`${PREFIX}merged/p0000.jsonl`)).map((m) => m.o),
+    ).toEqual(expect.arrayContaining(['put', 'put', 'unchanged', 'superseded', 'delete']));
+    expect(jsonLines<Record<string, unknown>>(fakeS3.find(progressKey))[0]).toEqual(
+      expect.objectContaining({ version: 1, runId: RUN_ID, partition: 0, lockSince: LOCK_SINCE, passes: 1 }),
+    );
+  });
+
+  it('keeps handing back while the table takes nothing, without counting anything twice', async () => {
+    // Act: three passes under throttling, then one without
+    const passes = [];
+    for (let n = 0; n < 3; n++) passes.push(await mergeHandler(EVENT, contextWith(2200)));
+    throttled = false;
+    const last = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess
+    for (const p of passes)
+      expect(p.partitions).toEqual([expect.objectContaining({ complete: false, left: 3 })]);
+    expect(jsonLines<Record<string, unknown>>(fakeS3.find(progressKey))[0]).toEqual(
+      expect.objectContaining({ passes: 3 }),
+    );
+    expect(last).toEqual({ partitions: [FAULT_FREE] });
+    expect(taken).toHaveLength(3);
+  });
+
+  it('merges from its parts again when the run holds another lock than the progress was written under', async () => {
+    // Prepare: a first pass hands back; then the lock is taken again (a redrive after it was given back)
+    await mergeHandler(EVENT, contextWith(2200));
+    ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
+      Item: marshall({
+        pk: 'LOCK#contact',
+        sk: 'LOCK',
+        runId: RUN_ID,
+        acquiredAt: '2026-12-01T10:00:00.000Z',
+      }),
+    });
+    throttled = false;
+    const readsBefore = ddbMock.commandCalls(BatchGetItemCommand).length;
+
+    // Act
+    const out = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess
+    expect(ddbMock.commandCalls(BatchGetItemCommand).length).toBeGreaterThan(readsBefore);
+    expect(out).toEqual({ partitions: [FAULT_FREE] });
+  });
+
+  it('finishes in one pass when the table takes the writes before the deadline', async () => {
+    // Prepare
+    throttled = false;
+
+    // Act
+    const out = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess
+    expect(out).toEqual({ partitions: [FAULT_FREE] });
+    expect(fakeS3.find(progressKey)).toBeUndefined();
   });
 });
