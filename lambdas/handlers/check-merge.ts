@@ -1,10 +1,10 @@
 import { z } from 'zod';
+import { readMapResults } from '../adapters/map-results';
 import { logger } from '../adapters/powertools';
 import { putJson, readJson } from '../adapters/s3';
 import { decideMergePass, type PartitionOutcome } from '../domain/merge-progress';
 import { workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
-import { readMapResults } from './reconcile';
 
 const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 

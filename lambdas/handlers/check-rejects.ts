@@ -3,6 +3,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
+import { readMapResults } from '../adapters/map-results';
 import { logger, tracer } from '../adapters/powertools';
 import type { Reject } from '../domain/chunk';
 import { getEntity } from '../domain/config';
@@ -12,7 +13,7 @@ import { rejectsHeader, rejectsRow } from '../domain/report';
 import { type ChunkResult, workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
 import type { PlanOutput } from './plan';
-import { jsonRows, putCsvReport, readMapResults, rejectColumns } from './reconcile';
+import { jsonRows, putCsvReport, rejectColumns } from './reconcile';
 
 const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 const eventSchema = z.object({

@@ -3,6 +3,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
+import { readMapResults } from '../adapters/map-results';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
 import { csvCell, type DuplicateKey, type Reject, type Warning } from '../domain/chunk';
@@ -32,6 +33,7 @@ import {
   type VerifyResult,
   verifyMode,
 } from '../domain/verify';
+import { checkMergeHandler } from './check-merge';
 import { parseEvent, workerEnv } from './env';
 import type { MirrorPlanResult, MirrorScanResult } from './mirror';
 import type { PlanOutput } from './plan';
@@ -56,36 +58,6 @@ const eventSchema = z.object({
   /** CheckWrittenDigest's decision (absent in events of older definitions). */
   written: z.object({ byKey: z.boolean() }).loose().optional(),
 });
-
-interface ResultManifest {
-  ResultFiles?: { SUCCEEDED?: Array<{ Key: string }>; FAILED?: Array<{ Key: string }> };
-}
-interface ChildResult {
-  Status?: string;
-  Output?: string;
-  Error?: string;
-  Cause?: string;
-}
-
-/** Reads a Distributed Map's ResultWriter output: the children's outputs and the failures. */
-export async function readMapResults<T>(
-  bucket: string,
-  manifestKey: string,
-): Promise<{ outputs: T[]; failures: string[] }> {
-  const manifest = await readJson<ResultManifest>({ bucket, key: manifestKey });
-  const outputs: T[] = [];
-  const failures: string[] = [];
-  for (const f of manifest.ResultFiles?.SUCCEEDED ?? []) {
-    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key })) {
-      if (r.Output) outputs.push(JSON.parse(r.Output) as T);
-    }
-  }
-  for (const f of manifest.ResultFiles?.FAILED ?? []) {
-    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key }))
-      failures.push(`${r.Error}: ${r.Cause}`);
-  }
-  return { outputs, failures };
-}
 
 /** A JSONL reject keeps its line as one `record` cell; a CSV reject its cells under the file's header. */
 export function rejectColumns(job: WorkerJob): { columns: string[]; delimiter: string | undefined } {
@@ -656,11 +628,7 @@ async function route(event: unknown): Promise<RunSummary | MirrorDecision | Writ
   const action = (event as { action?: unknown } | null)?.action;
   if (action === 'check-deletes') return checkDeletesHandler(event);
   if (action === 'check-written') return checkWrittenHandler(event);
-  if (action === 'check-merge') {
-    // Loaded here: check-merge imports this module (readMapResults).
-    const { checkMergeHandler } = await import('./check-merge');
-    return checkMergeHandler(event);
-  }
+  if (action === 'check-merge') return checkMergeHandler(event);
   return reconcileHandler(event);
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Counts } from '../../lambdas/domain/run';
@@ -154,5 +154,34 @@ describe('crm-sync CLI, local mode', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain('entities.contact.fields.email.type: unknown type "mail"');
     expect(result.stderr).toContain('entities.contact.writeMode');
+  });
+
+  it('refuses a config path that is a folder with one plain line', async () => {
+    // Prepare
+    const folder = join(base, 'config-folder');
+    mkdirSync(folder, { recursive: true });
+
+    // Act
+    const validate = await cli(['config', 'validate', folder]);
+    const run = await cli([
+      'local',
+      'run',
+      join(base, 'absent.csv'),
+      '--entity',
+      'contact',
+      '--config',
+      folder,
+      '--state-dir',
+      join(base, 'unused-state'),
+    ]);
+
+    // Assess
+    for (const r of [validate, run]) {
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toBe(
+        `crm-sync: ${folder} is a directory, not a config file (give the path of crm-sync.config.json)`,
+      );
+      expect(r.stderr).not.toContain('EISDIR');
+    }
   });
 });
