@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runStatusView, runView } from '../../lambdas/domain/run-status';
 import { readEvents } from '../../local/events';
@@ -25,7 +27,16 @@ describe('dry runs on the local stack', () => {
 
     // Act
     const dry = await runLocalFile(local.stack, file, CONFIG, { entity: 'person', stateDir, dryRun: true });
+    const kept = await local.stack.objectEtag('dry-run/person/persons.csv');
     const synced = await syncLocal(local.stack, CONFIG, { stateDir });
+    // A dry-run object that is still there (in AWS, until it expires): a real run must refuse it.
+    await local.stack.s3Client.send(
+      new PutObjectCommand({
+        Bucket: local.stack.bucket,
+        Key: 'dry-run/person/persons.csv',
+        Body: readFileSync(file),
+      }),
+    );
     const etag = await local.stack.objectEtag('dry-run/person/persons.csv');
     const real = await runLocalObject(
       local.stack,
@@ -36,6 +47,7 @@ describe('dry runs on the local stack', () => {
 
     // Assess
     expect(dry).toMatchObject({ status: 'SUCCEEDED', dryRun: true, counts: { applied: 2 } });
+    expect(kept).toBeUndefined(); // the succeeded dry run's file is pruned
     expect(etag).toBeDefined();
     expect(await local.stack.objectEtag('inbox/person/persons.csv')).toBeUndefined();
     expect(synced.map((r) => [r.entity, r.action, r.key])).toEqual([['person', 'empty', null]]);
