@@ -3,7 +3,7 @@
  * stack started (`[1:05]`), and a Distributed Map's lines say how many children are done, the table
  * work its workers did so far (keys read, items written: the merge's own progress inside a
  * partition) and, once enough children finished, when the Map should end. A Map's lines are
- * rate-limited: a line when the children crossed another 5 % (at most one a second), else a
+ * rate-limited: the first child's line, then a line when the children crossed another 5 % (at most one a second), else a
  * heartbeat every 5 s while the count or the table work moved, and the last child's line: a
  * 10,000-chunk Map prints about 20 lines, not 10,000.
  * Pure: the clock is injected.
@@ -72,6 +72,7 @@ export class MapProgress {
   private lastAt: number;
   private lastStep = 0;
   private lastShown = '';
+  private firstShown = false;
 
   constructor(private readonly options: MapProgressOptions) {
     this.now = options.now ?? Date.now;
@@ -90,6 +91,12 @@ export class MapProgress {
     this.total = p.total;
     const now = this.now();
     if (p.total > 0 && p.done >= p.total) {
+      this.emit(now);
+      return;
+    }
+    // The first child's line at once: the workers run (and how long one took).
+    if (p.done + p.failed === 1 && !this.firstShown) {
+      this.firstShown = true;
       this.emit(now);
       return;
     }

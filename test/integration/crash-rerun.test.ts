@@ -119,7 +119,7 @@ describe('crashes, a second process and Ctrl-C in local mode', () => {
 
   it('after a crash in MergePartitions, `local export` does not wait on the dead run, and `local sync` resumes the run', async () => {
     // Prepare
-    await crashAt('merge', /MergePartitions: 2\//);
+    await crashAt('merge', /MergePartitions: 1\//);
 
     // Act
     const exported = await cli(['local', 'export', '--entity', 'merge', '--json', ...common]);

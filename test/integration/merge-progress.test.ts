@@ -38,7 +38,7 @@ type Table = Map<string, Record<string, unknown>>;
 interface Outcome {
   run: LocalRunResult;
   table: Table;
-  /** Objects the merge loop wrote: the manifests of partitions left, and the progress objects. */
+  /** Objects the merge loop wrote (seen as each pass ended): the manifests of partitions left, and the progress objects. */
   loopObjects: string[];
 }
 
@@ -82,19 +82,25 @@ async function runCase(name: string, rates?: FaultRates): Promise<Outcome> {
   const stateDir = mkdtempSync(join(base, `${name}-`));
   if (existsSync(join(base, 'cache')))
     cpSync(join(base, 'cache'), join(stateDir, 'cache'), { recursive: true });
-  const stack = await LocalStack.start({
+  const seen = new Set<string>();
+  const stack: LocalStack = await LocalStack.start({
     stateDir,
     config,
     configFile,
     faults: rates ? { rates, seed: 3 } : undefined,
     retryIntervalMs: 20,
     ...(rates ? { functionTimeoutsMs: { merge: MERGE_TIMEOUT_MS } } : {}),
+    // The loop's objects as each pass ends (a run that succeeds has its work objects pruned).
+    beforeTask: async (state) => {
+      if (state === 'CheckMerge') for (const k of await loopObjects(stack)) seen.add(k);
+    },
   });
   try {
     const run = await runLocalFile(stack, exportFile, config, { entity: 'contact', stateDir });
     if (!existsSync(join(base, 'cache')))
       cpSync(join(stateDir, 'cache'), join(base, 'cache'), { recursive: true });
-    return { run, table: await scan(stack), loopObjects: await loopObjects(stack) };
+    for (const k of await loopObjects(stack)) seen.add(k);
+    return { run, table: await scan(stack), loopObjects: [...seen].sort() };
   } finally {
     await stack.stop();
   }
