@@ -246,6 +246,28 @@ export function moveLocalObject(stateDir: string, bucket: string, from: string, 
 }
 
 /**
+ * Deletes every object of the local bucket under a folder prefix (`work/<runId>/`) by removing its
+ * folder from s3rver's store; returns how many objects there were. s3rver's own DeleteObjects
+ * deletes its keys concurrently, each removing the folders it leaves empty, and fails with
+ * InternalError when two of them race on one folder (seen on a run of a few hundred chunks).
+ */
+export function deleteLocalFolder(stateDir: string, bucket: string, prefix: string): number {
+  if (!prefix.endsWith('/')) throw new Error(`not a folder prefix: ${prefix}`);
+  const dir = dirname(s3rverFiles(stateDir, bucket, `${prefix}x`).object);
+  if (!existsSync(dir)) return 0;
+  const objects = readdirSync(dir, { recursive: true }).filter((f) =>
+    String(f).endsWith('._S3rver_object'),
+  ).length;
+  rmSync(dir, { recursive: true, force: true });
+  const bucketDir = join(stateDir, 's3', bucket);
+  for (let up = dirname(dir); up.startsWith(`${bucketDir}/`); up = dirname(up)) {
+    if (readdirSync(up).length > 0) break;
+    rmdirSync(up);
+  }
+  return objects;
+}
+
+/**
  * Removes what uploads killed before they were moved into place left: staging objects and the
  * multipart uploads (s3rver's `._S3rver_uploads/<id>/`) of staging keys. Only one process uses a
  * state dir at a time, so none of them is in progress.

@@ -1,7 +1,8 @@
-import { DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_LOCAL_KEEP_SNAPSHOTS } from '../lambdas/domain/config';
 import { DRY_RUN_PREFIX, type RunRecord } from '../lambdas/domain/run';
 import { backupWorkKeys, snapshotPrefix } from '../lambdas/domain/snapshot';
+import { deleteLocalFolder } from './emulators';
 import { loadExecution } from './executions';
 import type { LocalStack } from './local-stack';
 
@@ -14,20 +15,9 @@ import type { LocalStack } from './local-stack';
 /** Where the Distributed Maps of the state machines write their results (ResultWriter prefix). */
 const MAP_RESULTS_PREFIX = 'work/map-results/';
 
-/** Deletes every object of the local bucket under `prefix`; returns how many there were. */
+/** Deletes every object of the local bucket under the folder `prefix`; returns how many there were. */
 export async function deletePrefix(stack: LocalStack, prefix: string): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const page = await stack.s3Client.send(
-      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix, MaxKeys: 1000 }),
-    );
-    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
-    if (keys.length === 0) return deleted;
-    await stack.s3Client.send(
-      new DeleteObjectsCommand({ Bucket: stack.bucket, Delete: { Objects: keys, Quiet: true } }),
-    );
-    deleted += keys.length;
-  }
+  return deleteLocalFolder(stack.stateDir, stack.bucket, prefix);
 }
 
 /** The result prefixes of the Map Runs an execution started (`work/map-results/<mapRunId>/`). */

@@ -166,7 +166,7 @@ describe('crm-sync CLI, local mode', () => {
     const run = await cli([
       'local',
       'run',
-      join(base, 'absent.csv'),
+      CONTACTS,
       '--entity',
       'contact',
       '--config',
