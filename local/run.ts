@@ -360,7 +360,13 @@ async function executeRun(
   // Its reports are copied out: a run that succeeded needs its work objects no more.
   if (result.status === 'SUCCEEDED' && result.runId) {
     const run = await localLedger().getRun(result.runId);
-    if (run) await pruneRunWork(stack, run);
+    // Housekeeping: a failure to prune does not fail the run that succeeded, it is said.
+    if (run)
+      await pruneRunWork(stack, run).catch((err: unknown) =>
+        process.stderr.write(
+          `crm-sync: run ${run.runId} succeeded, but its work objects under work/${run.runId}/ were not deleted: ${(err as Error).message}\n`,
+        ),
+      );
   }
   // A run that failed before Reconcile still gets its summary.json and report.html (from the ledger).
   return withFailureReport({ ...result, ...faults() }, stateDir);
