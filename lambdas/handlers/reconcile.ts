@@ -657,8 +657,10 @@ async function route(event: unknown): Promise<RunSummary | MirrorDecision | Writ
   if (action === 'check-deletes') return checkDeletesHandler(event);
   if (action === 'check-written') return checkWrittenHandler(event);
   if (action === 'check-merge') {
-    // Loaded here: check-merge imports this module (readMapResults).
-    const { checkMergeHandler } = await import('./check-merge');
+    // Loaded here: check-merge imports this module (readMapResults). A require, not import(): with
+    // `module: preserve`, tsx (the CLI) keeps import() as an ESM import, which finds no extensionless
+    // module; Jest and the Lambda bundle turn either into a require.
+    const { checkMergeHandler } = require('./check-merge') as typeof import('./check-merge');
     return checkMergeHandler(event);
   }
   return reconcileHandler(event);
