@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { Tombstone } from '../domain/chunk';
 import { dynamodb } from './clients';
-import { batchGet, batchWrite, toAttributeMap } from './dynamodb';
+import { batchGetUntil, batchWrite, toAttributeMap } from './dynamodb';
 
 /**
  * Tombstones of deleted items, kept in the ledger table outside the target (DESIGN.md "Deletes"):
@@ -34,16 +34,27 @@ export class TombstoneStore {
 
   /** The tombstones of these keys (consistent reads). */
   async get(keys: readonly string[]): Promise<Map<string, Tombstone>> {
+    return (await this.getUntil(keys)).found;
+  }
+
+  /**
+   * The tombstones of these keys, read until `deadline` (ms since the epoch; unset: all): the keys
+   * not read by then come back in `left`.
+   */
+  async getUntil(
+    keys: readonly string[],
+    deadline?: number,
+  ): Promise<{ found: Map<string, Tombstone>; left: string[]; read: number }> {
     const found = new Map<string, Tombstone>();
-    if (keys.length === 0) return found;
+    if (keys.length === 0) return { found, left: [], read: 0 };
     const prefix = this.pk('');
-    const items = await batchGet(
+    const out = await batchGetUntil(
       this.table,
       'pk',
       keys.map((k) => this.pk(k)),
-      { sortKey: { name: 'sk', value: 'TOMB' } },
+      { sortKey: { name: 'sk', value: 'TOMB' }, ...(deadline !== undefined ? { deadline } : {}) },
     );
-    for (const [pk, it] of items) {
+    for (const [pk, it] of out.found) {
       found.set(pk.slice(prefix.length), {
         version: String(it.version ?? ''),
         line: Number(it.line ?? 0),
@@ -51,7 +62,7 @@ export class TombstoneStore {
         removed: it.removed === true,
       });
     }
-    return found;
+    return { found, left: out.left.map((pk) => pk.slice(prefix.length)), read: out.read };
   }
 
   /** Writes tombstones (the marker first, so a reader never misses one). */

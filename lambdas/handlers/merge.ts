@@ -4,7 +4,7 @@ import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
+import { batchGetUntil, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readText, readTextIfExists } from '../adapters/s3';
@@ -16,15 +16,21 @@ import { notCarriedFields } from '../domain/mapping';
 import { type CarriedAttributes, PartitionMerger, storedVersionOf } from '../domain/merge';
 import {
   formatMergeProgress,
+  formatMergeReads,
+  isMergeReadsText,
   isPartitionLeft,
   type MergeProgressHeader,
+  type MergeReadHeader,
+  type MergeReads,
   mergeDeadline,
   type PartitionOutcome,
   parseMergeProgress,
+  parseMergeReads,
+  readsDone,
+  readsLeft,
   type StoredWrite,
 } from '../domain/merge-progress';
 import { parseKeyLines } from '../domain/mirror';
-import type { Scalar } from '../domain/normalize';
 import {
   LOCK_LEASE_MS,
   type PartitionItem,
@@ -140,21 +146,25 @@ export async function mergePartition(
     return done;
   };
 
-  // A later pass: the writes the last one left, if it wrote them under the lock the run holds now.
+  // A later pass: the writes the last one left, or the reads, if it made them under the lock the
+  // run holds now.
+  let saved: { header: MergeReadHeader; reads: MergeReads } | undefined;
   if (lock && lock.before === job.runId) {
     const text = await readTextIfExists({ bucket: env.bucket, key: progressKey });
     if (text !== '') {
-      const saved = parseMergeProgress(text, {
-        runId: job.runId,
-        partition: item.partition,
-        lockSince: lock.since,
-      });
-      if ('header' in saved) return writePass(saved.header.result, saved.header.passes, saved.writes);
-      logger.warn('merge progress not used: the partition is merged from its parts again', {
-        runId: job.runId,
-        partition: item.partition,
-        reason: saved.reason,
-      });
+      const expected = { runId: job.runId, partition: item.partition, lockSince: lock.since };
+      const parsed = isMergeReadsText(text)
+        ? parseMergeReads(text, expected, keyName)
+        : parseMergeProgress(text, expected);
+      if ('writes' in parsed) return writePass(parsed.header.result, parsed.header.passes, parsed.writes);
+      if ('reads' in parsed) saved = parsed;
+      else {
+        logger.warn('merge progress not used: the partition is merged from its parts again', {
+          runId: job.runId,
+          partition: item.partition,
+          reason: parsed.reason,
+        });
+      }
     }
   }
 
@@ -182,15 +192,65 @@ export async function mergePartition(
   // redrive after a failure) may find other runs' items, so it reads. A retried partition of a
   // first load writes its puts again: the same items, counted applied once.
   const firstLoad = job.targetEmpty === true && lock?.before === job.runId;
-  const storedItems = firstLoad
-    ? new Map<string, Record<string, Scalar>>()
-    : await batchGet(table, keyName, merger.keys(), { rate: readRate });
-  const stored = new Map<string, StoredVersion>();
-  for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it));
+  // Reads stop at the deadline too (only under the lock: a dry run keeps no progress), and hand
+  // back the keys left: the next pass reads only those, then classifies.
+  const readUntil = lock && Number.isFinite(deadline) ? deadline : undefined;
+  const reads: MergeReads = saved?.reads ?? {
+    stored: new Map(),
+    targetLeft: firstLoad ? [] : merger.keys(),
+    tombstones: new Map(),
+    tombstonesLeft: undefined,
+  };
+  let readNow = 0;
+  if (reads.targetLeft.length > 0) {
+    const out = await batchGetUntil(table, keyName, reads.targetLeft, {
+      rate: readRate,
+      deadline: readUntil,
+    });
+    for (const [k, it] of out.found) reads.stored.set(k, it);
+    reads.targetLeft = out.left;
+    readNow += out.read;
+  }
   // Tombstones matter only for keys the target does not hold, and only once the entity has any.
   const graves = new TombstoneStore(env.ledgerTable, job.entity);
-  const absent = merger.keys().filter((k) => !stored.has(k));
-  const tombstones = absent.length > 0 && (await graves.any()) ? await graves.get(absent) : new Map();
+  if (reads.targetLeft.length === 0 && reads.tombstonesLeft === undefined) {
+    const absent = merger.keys().filter((k) => !reads.stored.has(k));
+    reads.tombstonesLeft = absent.length > 0 && (await graves.any()) ? absent : [];
+  }
+  if (reads.targetLeft.length === 0 && reads.tombstonesLeft && reads.tombstonesLeft.length > 0) {
+    const out = await graves.getUntil(reads.tombstonesLeft, readUntil);
+    for (const [k, t] of out.found) reads.tombstones.set(k, t);
+    reads.tombstonesLeft = out.left;
+    readNow += out.read;
+  }
+  // Reads that took more than half of the pass leave the rest (classify, tombstones, writes, the
+  // reports) to a pass of its own: a pass never starts them without the time to save what is left.
+  const late = readUntil !== undefined && readNow > 0 && readUntil - Date.now() < (readUntil - started) / 2;
+  if (lock && readUntil !== undefined && (!readsDone(reads) || late)) {
+    const header: MergeReadHeader = {
+      version: 1,
+      phase: 'read',
+      runId: job.runId,
+      partition: item.partition,
+      lockSince: lock.since,
+      passes: (saved?.header.passes ?? 0) + 1,
+      durationMs: (saved?.header.durationMs ?? 0) + Date.now() - started,
+    };
+    await putObject(env.bucket, progressKey, formatMergeReads(header, reads), 'application/x-ndjson');
+    return {
+      partition: item.partition,
+      chunks: item.chunks,
+      complete: false,
+      left: readsLeft(reads),
+      written: 0,
+      phase: 'read',
+      read: readNow,
+    };
+  }
+  const storedItems = reads.stored;
+  const stored = new Map<string, StoredVersion>();
+  for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it));
+  const tombstones = reads.tombstones;
   // A partial export (a file without some mapped columns) updates the attributes it carries and
   // keeps the stored values of the others, unless the entity asks for whole-item replacement.
   const carry: CarriedAttributes | undefined =
@@ -253,9 +313,9 @@ export async function mergePartition(
     deleted: outcome.deletes.length + outcome.alreadyDeleted,
     duplicateKeys: outcome.duplicates.length,
     ...(job.mirror ? { mirrorDeleted: mirrorDeletes.length } : {}),
-    durationMs: 0,
+    durationMs: saved?.header.durationMs ?? 0,
   };
-  return writePass(result, 0, requests() as Iterable<StoredWrite>, reports);
+  return writePass(result, saved?.header.passes ?? 0, requests() as Iterable<StoredWrite>, reports);
 }
 
 /**
