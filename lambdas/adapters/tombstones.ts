@@ -67,15 +67,13 @@ export class TombstoneStore {
 
   /** Writes tombstones (the marker first, so a reader never misses one). */
   async put(entries: ReadonlyArray<{ key: string; tombstone: Tombstone }>): Promise<void> {
-    if (entries.length === 0) return;
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
-      }),
-    );
+    await this.putRequests(this.requests(entries));
+  }
+
+  /** The ledger's write requests of these tombstones. */
+  requests(entries: ReadonlyArray<{ key: string; tombstone: Tombstone }>): WriteRequest[] {
     const at = new Date().toISOString();
-    const requests: WriteRequest[] = entries.map(({ key, tombstone }) => ({
+    return entries.map(({ key, tombstone }) => ({
       PutRequest: {
         Item: toAttributeMap({
           pk: this.pk(key),
@@ -87,6 +85,27 @@ export class TombstoneStore {
         }),
       },
     }));
-    await batchWrite(this.table, requests, { inFlight: 4 });
+  }
+
+  /**
+   * Writes tombstone requests (the marker first), until `deadline` (ms since the epoch; unset: all):
+   * the requests not written by then come back in `left`.
+   */
+  async putRequests(
+    requests: readonly WriteRequest[],
+    deadline?: number,
+  ): Promise<{ left: WriteRequest[]; written: number }> {
+    if (requests.length === 0) return { left: [], written: 0 };
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
+      }),
+    );
+    const out = await batchWrite(this.table, requests, {
+      inFlight: 4,
+      ...(deadline !== undefined ? { deadline } : {}),
+    });
+    return { left: out.left, written: out.written };
   }
 }

@@ -125,9 +125,17 @@ export type StoredWrite =
   | { PutRequest: { Item: Record<string, unknown> } }
   | { DeleteRequest: { Key: Record<string, unknown> } };
 
-/** The progress object: the header, then one write request left per line (JSON Lines). */
-export function formatMergeProgress(header: MergeProgressHeader, writes: Iterable<StoredWrite>): string {
+/**
+ * The progress object: the header, then one write request left per line (JSON Lines); tombstone
+ * writes left (to the ledger, before any of the target's) as `{"t":request}` lines.
+ */
+export function formatMergeProgress(
+  header: MergeProgressHeader,
+  writes: Iterable<StoredWrite>,
+  tombstoneWrites: Iterable<StoredWrite> = [],
+): string {
   const lines = [JSON.stringify(header)];
+  for (const w of tombstoneWrites) lines.push(JSON.stringify({ t: w }));
   for (const w of writes) lines.push(JSON.stringify(w));
   return `${lines.join('\n')}\n`;
 }
@@ -163,14 +171,21 @@ const COUNTS = [
 export function parseMergeProgress(
   text: string,
   expected: { runId: string; partition: number; lockSince: string },
-): { header: MergeProgressHeader; writes: StoredWrite[] } | { reason: string } {
+):
+  | { header: MergeProgressHeader; writes: StoredWrite[]; tombstoneWrites: StoredWrite[] }
+  | { reason: string } {
   const lines = text.split('\n').filter((l) => l !== '');
   let header: unknown;
   const writes: StoredWrite[] = [];
+  const tombstoneWrites: StoredWrite[] = [];
   try {
     header = JSON.parse(lines[0] ?? '');
     for (let i = 1; i < lines.length; i++) {
       const w = JSON.parse(lines[i] ?? '') as unknown;
+      if (isRecord(w) && Object.keys(w).length === 1 && isStoredWrite(w.t)) {
+        tombstoneWrites.push(w.t);
+        continue;
+      }
       if (!isStoredWrite(w)) return { reason: `line ${i + 1} is not a write request` };
       writes.push(w);
     }
@@ -192,7 +207,7 @@ export function parseMergeProgress(
       reason: `written under the lock taken at ${String(header.lockSince)}, not ${expected.lockSince}`,
     };
   }
-  return { header: header as unknown as MergeProgressHeader, writes };
+  return { header: header as unknown as MergeProgressHeader, writes, tombstoneWrites };
 }
 
 /**

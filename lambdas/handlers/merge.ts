@@ -103,22 +103,32 @@ export async function mergePartition(
    * objects: only once its writes went out without an error), and the progress object, or the
    * partition's result.
    */
+  const graves = new TombstoneStore(env.ledgerTable, job.entity);
+  const until = Number.isFinite(deadline) ? deadline : undefined;
   const writePass = async (
     result: PartitionResult,
     passes: number,
     writes: Iterable<StoredWrite>,
     reports?: () => Promise<void>,
+    tombstoneWrites: readonly StoredWrite[] = [],
   ): Promise<PartitionOutcome> => {
-    const out = lock
-      ? await batchWrite(table, writes as Iterable<WriteRequest>, {
-          inFlight: 8,
-          rate: writeRate,
-          ...(Number.isFinite(deadline) ? { deadline } : {}),
-        })
+    // Tombstones first: a crash between them and the deletes leaves items that the retry deletes
+    // again. The target's writes start only once every tombstone is written.
+    const graved = lock
+      ? await graves.putRequests(tombstoneWrites as WriteRequest[], until)
       : { left: [], written: 0 };
+    const out = !lock
+      ? { left: [], written: 0 }
+      : graved.left.length > 0
+        ? { left: [...writes] as WriteRequest[], written: 0 }
+        : await batchWrite(table, writes as Iterable<WriteRequest>, {
+            inFlight: 8,
+            rate: writeRate,
+            ...(until !== undefined ? { deadline: until } : {}),
+          });
     await reports?.();
     const durationMs = result.durationMs + Date.now() - started;
-    if (lock && out.left.length > 0) {
+    if (lock && (out.left.length > 0 || graved.left.length > 0)) {
       const header: MergeProgressHeader = {
         version: 1,
         runId: job.runId,
@@ -130,15 +140,15 @@ export async function mergePartition(
       await putObject(
         env.bucket,
         progressKey,
-        formatMergeProgress(header, out.left as StoredWrite[]),
+        formatMergeProgress(header, out.left as StoredWrite[], graved.left as StoredWrite[]),
         'application/x-ndjson',
       );
       return {
         partition: item.partition,
         chunks: item.chunks,
         complete: false,
-        left: out.left.length,
-        written: out.written,
+        left: out.left.length + graved.left.length,
+        written: out.written + graved.written,
       };
     }
     const done: PartitionResult = { ...result, durationMs };
@@ -156,7 +166,10 @@ export async function mergePartition(
       const parsed = isMergeReadsText(text)
         ? parseMergeReads(text, expected, keyName)
         : parseMergeProgress(text, expected);
-      if ('writes' in parsed) return writePass(parsed.header.result, parsed.header.passes, parsed.writes);
+      if ('writes' in parsed) {
+        const { header, writes, tombstoneWrites } = parsed;
+        return writePass(header.result, header.passes, writes, undefined, tombstoneWrites);
+      }
       if ('reads' in parsed) saved = parsed;
       else {
         logger.warn('merge progress not used: the partition is merged from its parts again', {
@@ -212,7 +225,6 @@ export async function mergePartition(
     readNow += out.read;
   }
   // Tombstones matter only for keys the target does not hold, and only once the entity has any.
-  const graves = new TombstoneStore(env.ledgerTable, job.entity);
   if (reads.targetLeft.length === 0 && reads.tombstonesLeft === undefined) {
     const absent = merger.keys().filter((k) => !reads.stored.has(k));
     reads.tombstonesLeft = absent.length > 0 && (await graves.any()) ? absent : [];
@@ -258,9 +270,9 @@ export async function mergePartition(
       ? { fields: notCarriedFields(job.columns, job.format, entity), items: storedItems }
       : undefined;
   const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones, carry);
-  // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
-  // A dry run stops here: it has classified every key and writes nothing to the target or the ledger.
-  if (!job.dryRun) await graves.put(outcome.tombstones);
+  // Written before the target's (writePass). A dry run stops here: it has classified every key and
+  // writes nothing to the target or the ledger.
+  const tombstoneWrites = job.dryRun ? [] : (graves.requests(outcome.tombstones) as StoredWrite[]);
   // Mirror mode: the items the full export leaves out, which CheckMirrorDeletes allowed (it refuses
   // the run before this step otherwise). Not source rows: they count apart from the row identity.
   const mirrorDeletes = job.mirror
@@ -315,7 +327,13 @@ export async function mergePartition(
     ...(job.mirror ? { mirrorDeleted: mirrorDeletes.length } : {}),
     durationMs: saved?.header.durationMs ?? 0,
   };
-  return writePass(result, saved?.header.passes ?? 0, requests() as Iterable<StoredWrite>, reports);
+  return writePass(
+    result,
+    saved?.header.passes ?? 0,
+    requests() as Iterable<StoredWrite>,
+    reports,
+    tombstoneWrites,
+  );
 }
 
 /**

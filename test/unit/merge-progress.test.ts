@@ -129,7 +129,18 @@ describe('merge progress objects', () => {
     const parsed = parseMergeProgress(formatMergeProgress(header, writes), expected);
 
     // Assess
-    expect(parsed).toEqual({ header, writes });
+    expect(parsed).toEqual({ header, writes, tombstoneWrites: [] });
+  });
+
+  it("reads back the tombstone writes left apart from the target's", () => {
+    // Prepare
+    const tombstoneWrites: StoredWrite[] = [{ PutRequest: { Item: { pk: { S: 'TOMB#contact#K2' } } } }];
+
+    // Act
+    const parsed = parseMergeProgress(formatMergeProgress(header, writes, tombstoneWrites), expected);
+
+    // Assess
+    expect(parsed).toEqual({ header, writes, tombstoneWrites });
   });
 
   it.each([

@@ -646,8 +646,9 @@ describe('Handler: merge, time-bounded passes', () => {
     const second = await mergeHandler(EVENT, contextWith(60_000));
 
     // Assess
+    // The ledger took K4's tombstone (written: 1); the target took none of its 3 writes.
     expect(first).toEqual({
-      partitions: [{ partition: 0, chunks: 2, complete: false, left: 3, written: 0 }],
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 3, written: 1 }],
     });
     expect(second).toEqual({ partitions: [FAULT_FREE] });
     // The second pass wrote what was left, from the progress object: no read of the target again.
@@ -748,6 +749,10 @@ describe('Handler: merge, time-bounded reads', () => {
   let readDelayMs = 0;
   /** The keys of every target read, call by call. */
   const asked: string[][] = [];
+  /** Whether the ledger pushes back every tombstone write. */
+  let ledgerWritesThrottled = false;
+  /** The keys of the writes the tables took, in order (tombstones by their ledger key). */
+  const order: string[] = [];
   const taken: WriteRequest[] = [];
   const keyOf = (r: WriteRequest) => r.PutRequest?.Item?.id?.S ?? r.DeleteRequest?.Key?.id?.S ?? '';
 
@@ -761,6 +766,7 @@ describe('Handler: merge, time-bounded reads', () => {
     fakeS3.install(s3Mock);
     taken.length = 0;
     asked.length = 0;
+    order.length = 0;
     targetReads = Number.POSITIVE_INFINITY;
     ledgerThrottled = false;
     readDelayMs = 0;
@@ -781,8 +787,17 @@ describe('Handler: merge, time-bounded reads', () => {
       // The ledger: no key has a tombstone yet.
       return ledgerThrottled ? { UnprocessedKeys: { [table]: entry } } : { Responses: { [table]: [] } };
     });
+    ledgerWritesThrottled = false;
     ddbMock.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
-      taken.push(...(input.RequestItems[TABLE] ?? []));
+      const ledgerWrites = input.RequestItems.ledger;
+      if (ledgerWrites) {
+        if (ledgerWritesThrottled) return { UnprocessedItems: { ledger: ledgerWrites } };
+        order.push(...ledgerWrites.map((w) => w.PutRequest?.Item?.pk?.S ?? ''));
+        return {};
+      }
+      const requests = input.RequestItems[TABLE] ?? [];
+      order.push(...requests.map(keyOf));
+      taken.push(...requests);
       return {};
     });
     ddbMock.on(PutItemCommand).resolves({});
@@ -876,5 +891,26 @@ describe('Handler: merge, time-bounded reads', () => {
     expect(taken).toHaveLength(3);
     expect(asked.length).toBe(targetCalls);
     expect(second).toEqual({ partitions: [FAULT_FREE] });
+  });
+
+  it('hands back the tombstones left when the ledger takes no write, and writes no delete before its tombstone', async () => {
+    // Prepare
+    ledgerWritesThrottled = true;
+
+    // Act
+    const first = await mergeHandler(EVENT, contextWith(2500));
+    const writtenAfterFirst = taken.length;
+    ledgerWritesThrottled = false;
+    const second = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess: K4's tombstone and the target's three writes were left
+    expect(first).toEqual({
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 4, written: 0 }],
+    });
+    expect(writtenAfterFirst).toBe(0);
+    expect(second).toEqual({ partitions: [FAULT_FREE] });
+    expect(order.indexOf('TOMB#contact#K4')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('TOMB#contact#K4')).toBeLessThan(order.indexOf('K4'));
+    expect(taken).toHaveLength(3);
   });
 });
