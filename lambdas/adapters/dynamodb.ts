@@ -292,8 +292,35 @@ export async function batchGet(
     rate?: TokenBucket | undefined;
   } = {},
 ): Promise<Map<string, Item>> {
+  const out = await batchGetUntil(table, keyName, keys, options);
+  return out.found;
+}
+
+/**
+ * batchGet with a deadline (ms since the epoch) after which no call starts: the keys not yet read
+ * are handed back in `left` (with a deadline, keys whose retries run out or stay throttled go to
+ * `left` too, instead of WriteRetriesExhaustedError). Calls in flight at the deadline finish.
+ * Unset: every key is read or the call throws.
+ */
+export async function batchGetUntil(
+  table: string,
+  keyName: string,
+  keys: readonly string[],
+  options: {
+    projection?: readonly string[];
+    inFlight?: number;
+    policy?: RetryPolicy;
+    sortKey?: { name: string; value: string };
+    rate?: TokenBucket | undefined;
+    deadline?: number | undefined;
+  } = {},
+): Promise<{ found: Map<string, Item>; left: string[]; read: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
+  const deadline = options.deadline;
+  const late = (waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
   const found = new Map<string, Item>();
+  const left: string[] = [];
+  let read = 0;
   const batches: string[][] = [];
   const unique = [...new Set(keys)];
   for (let i = 0; i < unique.length; i += 100) batches.push(unique.slice(i, i + 100));
@@ -302,48 +329,78 @@ export async function batchGet(
     names[`#p${i}`] = p;
     return `#p${i}`;
   });
+  const sortKey = options.sortKey;
+  const keyOf = (k: Record<string, AttributeValue>) => k[keyName]?.S ?? '';
   let next = 0;
   const worker = async () => {
-    while (next < batches.length) {
-      const sortKey = options.sortKey;
+    while (next < batches.length && !late()) {
       let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) =>
         sortKey ? { [keyName]: { S: k }, [sortKey.name]: { S: sortKey.value } } : { [keyName]: { S: k } },
       );
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
+          const delay = backoffDelay(attempt, policy);
+          if (deadline !== undefined && (attempt >= policy.maxAttempts || late(delay))) {
+            // Past the deadline, or out of retries with a deadline: the next pass reads these.
+            left.push(...pending.map(keyOf));
+            break;
+          }
           if (attempt >= policy.maxAttempts) {
             throw new WriteRetriesExhaustedError(
               `${pending.length} reads from ${table} still unprocessed after ${policy.maxAttempts} attempts`,
             );
           }
-          await sleep(backoffDelay(attempt, policy));
+          await sleep(delay);
         }
         await throttle(options.rate, pending.length);
-        const out = await dynamodb.send(
-          new BatchGetItemCommand({
-            RequestItems: {
-              [table]: {
-                Keys: pending,
-                ConsistentRead: true,
-                ...(projection
-                  ? { ProjectionExpression: projection.join(','), ExpressionAttributeNames: names }
-                  : {}),
-              },
-            },
-          }),
-        );
+        if (late()) {
+          left.push(...pending.map(keyOf));
+          break;
+        }
+        const asked = pending;
+        let out: Awaited<ReturnType<typeof sendBatchGet>>;
+        try {
+          out = await sendBatchGet(table, asked, projection, names);
+        } catch (err) {
+          // Throttling the SDK's own retries did not absorb: with a deadline, back off and try again.
+          if (deadline === undefined || !isThrottling(err)) throw err;
+          continue;
+        }
         for (const raw of out.Responses?.[table] ?? []) {
           const item = fromAttributeMap(raw);
           found.set(String(item[keyName]), item);
         }
-        const asked = pending.length;
         pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, AttributeValue>[] | undefined) ?? [];
-        meter?.('read', asked - pending.length);
+        read += asked.length - pending.length;
+        meter?.('read', asked.length - pending.length);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.inFlight ?? 4, batches.length) }, worker));
-  return found;
+  // Stopped at the deadline: the batches never started are left too.
+  for (; next < batches.length; next++) left.push(...(batches[next] ?? []));
+  return { found, left, read };
+}
+
+function sendBatchGet(
+  table: string,
+  keys: Record<string, AttributeValue>[],
+  projection: string[] | undefined,
+  names: Record<string, string>,
+) {
+  return dynamodb.send(
+    new BatchGetItemCommand({
+      RequestItems: {
+        [table]: {
+          Keys: keys,
+          ConsistentRead: true,
+          ...(projection
+            ? { ProjectionExpression: projection.join(','), ExpressionAttributeNames: names }
+            : {}),
+        },
+      },
+    }),
+  );
 }
 
 /**

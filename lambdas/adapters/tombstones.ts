@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { Tombstone } from '../domain/chunk';
 import { dynamodb } from './clients';
-import { batchGet, batchWrite, toAttributeMap } from './dynamodb';
+import { batchGetUntil, batchWrite, toAttributeMap } from './dynamodb';
 
 /**
  * Tombstones of deleted items, kept in the ledger table outside the target (DESIGN.md "Deletes"):
@@ -34,16 +34,27 @@ export class TombstoneStore {
 
   /** The tombstones of these keys (consistent reads). */
   async get(keys: readonly string[]): Promise<Map<string, Tombstone>> {
+    return (await this.getUntil(keys)).found;
+  }
+
+  /**
+   * The tombstones of these keys, read until `deadline` (ms since the epoch; unset: all): the keys
+   * not read by then come back in `left`.
+   */
+  async getUntil(
+    keys: readonly string[],
+    deadline?: number,
+  ): Promise<{ found: Map<string, Tombstone>; left: string[]; read: number }> {
     const found = new Map<string, Tombstone>();
-    if (keys.length === 0) return found;
+    if (keys.length === 0) return { found, left: [], read: 0 };
     const prefix = this.pk('');
-    const items = await batchGet(
+    const out = await batchGetUntil(
       this.table,
       'pk',
       keys.map((k) => this.pk(k)),
-      { sortKey: { name: 'sk', value: 'TOMB' } },
+      { sortKey: { name: 'sk', value: 'TOMB' }, ...(deadline !== undefined ? { deadline } : {}) },
     );
-    for (const [pk, it] of items) {
+    for (const [pk, it] of out.found) {
       found.set(pk.slice(prefix.length), {
         version: String(it.version ?? ''),
         line: Number(it.line ?? 0),
@@ -51,20 +62,18 @@ export class TombstoneStore {
         removed: it.removed === true,
       });
     }
-    return found;
+    return { found, left: out.left.map((pk) => pk.slice(prefix.length)), read: out.read };
   }
 
   /** Writes tombstones (the marker first, so a reader never misses one). */
   async put(entries: ReadonlyArray<{ key: string; tombstone: Tombstone }>): Promise<void> {
-    if (entries.length === 0) return;
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
-      }),
-    );
+    await this.putRequests(this.requests(entries));
+  }
+
+  /** The ledger's write requests of these tombstones. */
+  requests(entries: ReadonlyArray<{ key: string; tombstone: Tombstone }>): WriteRequest[] {
     const at = new Date().toISOString();
-    const requests: WriteRequest[] = entries.map(({ key, tombstone }) => ({
+    return entries.map(({ key, tombstone }) => ({
       PutRequest: {
         Item: toAttributeMap({
           pk: this.pk(key),
@@ -76,6 +85,27 @@ export class TombstoneStore {
         }),
       },
     }));
-    await batchWrite(this.table, requests, { inFlight: 4 });
+  }
+
+  /**
+   * Writes tombstone requests (the marker first), until `deadline` (ms since the epoch; unset: all):
+   * the requests not written by then come back in `left`.
+   */
+  async putRequests(
+    requests: readonly WriteRequest[],
+    deadline?: number,
+  ): Promise<{ left: WriteRequest[]; written: number }> {
+    if (requests.length === 0) return { left: [], written: 0 };
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
+      }),
+    );
+    const out = await batchWrite(this.table, requests, {
+      inFlight: 4,
+      ...(deadline !== undefined ? { deadline } : {}),
+    });
+    return { left: out.left, written: out.written };
   }
 }

@@ -1,4 +1,6 @@
+import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
+import type { Scalar } from './normalize';
 import type { PartitionItem, PartitionResult } from './run';
 
 /**
@@ -18,6 +20,12 @@ export interface PartitionLeft {
   left: number;
   /** Write requests this pass sent and the table took. */
   written: number;
+  /**
+   * Set when the pass stopped before its reads were done: `left` then counts the keys still to
+   * read, and `read` the keys this pass read.
+   */
+  phase?: 'read';
+  read?: number;
 }
 
 export type PartitionOutcome = PartitionResult | PartitionLeft;
@@ -77,7 +85,7 @@ export function decideMergePass(
   const left = outcomes.filter(isPartitionLeft);
   if (left.length === 0) return { done: true, left: [], stalled: 0, writesLeft: 0 };
   const finished = outcomes.length - left.length;
-  const written = left.reduce((n, p) => n + p.written, 0);
+  const written = left.reduce((n, p) => n + p.written + (p.read ?? 0), 0);
   const writesLeft = left.reduce((n, p) => n + p.left, 0);
   const stalled = finished > 0 || written > 0 ? 0 : stalledBefore + 1;
   if (stalled >= MAX_STALLED_MERGE_PASSES) {
@@ -117,9 +125,17 @@ export type StoredWrite =
   | { PutRequest: { Item: Record<string, unknown> } }
   | { DeleteRequest: { Key: Record<string, unknown> } };
 
-/** The progress object: the header, then one write request left per line (JSON Lines). */
-export function formatMergeProgress(header: MergeProgressHeader, writes: Iterable<StoredWrite>): string {
+/**
+ * The progress object: the header, then one write request left per line (JSON Lines); tombstone
+ * writes left (to the ledger, before any of the target's) as `{"t":request}` lines.
+ */
+export function formatMergeProgress(
+  header: MergeProgressHeader,
+  writes: Iterable<StoredWrite>,
+  tombstoneWrites: Iterable<StoredWrite> = [],
+): string {
   const lines = [JSON.stringify(header)];
+  for (const w of tombstoneWrites) lines.push(JSON.stringify({ t: w }));
   for (const w of writes) lines.push(JSON.stringify(w));
   return `${lines.join('\n')}\n`;
 }
@@ -155,14 +171,21 @@ const COUNTS = [
 export function parseMergeProgress(
   text: string,
   expected: { runId: string; partition: number; lockSince: string },
-): { header: MergeProgressHeader; writes: StoredWrite[] } | { reason: string } {
+):
+  | { header: MergeProgressHeader; writes: StoredWrite[]; tombstoneWrites: StoredWrite[] }
+  | { reason: string } {
   const lines = text.split('\n').filter((l) => l !== '');
   let header: unknown;
   const writes: StoredWrite[] = [];
+  const tombstoneWrites: StoredWrite[] = [];
   try {
     header = JSON.parse(lines[0] ?? '');
     for (let i = 1; i < lines.length; i++) {
       const w = JSON.parse(lines[i] ?? '') as unknown;
+      if (isRecord(w) && Object.keys(w).length === 1 && isStoredWrite(w.t)) {
+        tombstoneWrites.push(w.t);
+        continue;
+      }
       if (!isStoredWrite(w)) return { reason: `line ${i + 1} is not a write request` };
       writes.push(w);
     }
@@ -184,5 +207,146 @@ export function parseMergeProgress(
       reason: `written under the lock taken at ${String(header.lockSince)}, not ${expected.lockSince}`,
     };
   }
-  return { header: header as unknown as MergeProgressHeader, writes };
+  return { header: header as unknown as MergeProgressHeader, writes, tombstoneWrites };
+}
+
+/**
+ * What a pass keeps of a partition whose reads it did not finish (the target's stored items, then
+ * the tombstones of the keys the target does not hold): the reads done and the keys still to read.
+ * The next pass reads the parts again (the winners do not depend on the pass), reads only the keys
+ * left, and classifies once every read is in.
+ */
+export interface MergeReadHeader {
+  version: 1;
+  phase: 'read';
+  runId: string;
+  partition: number;
+  /** As in MergeProgressHeader: the reads are valid only while the run held the lock all along. */
+  lockSince: string;
+  /** Passes so far. */
+  passes: number;
+  /** Time the passes so far took, in ms (the partition's durationMs adds it). */
+  durationMs: number;
+}
+
+/** The reads of a partition so far. */
+export interface MergeReads {
+  /** The target's items read so far, by key. */
+  stored: Map<string, Record<string, Scalar>>;
+  /** Keys whose target item is still to read. */
+  targetLeft: string[];
+  /** The tombstones read so far, by key. */
+  tombstones: Map<string, Tombstone>;
+  /**
+   * Keys whose tombstone is still to read; `undefined` until the target's reads are done (the keys
+   * it does not hold are known only then).
+   */
+  tombstonesLeft: string[] | undefined;
+}
+
+/** Whether every read of a partition is in: it can be classified. */
+export function readsDone(reads: MergeReads): boolean {
+  return (
+    reads.targetLeft.length === 0 && reads.tombstonesLeft !== undefined && reads.tombstonesLeft.length === 0
+  );
+}
+
+/** Reads still to make (keys), as far as they are known. */
+export function readsLeft(reads: MergeReads): number {
+  return reads.targetLeft.length + (reads.tombstonesLeft?.length ?? 0);
+}
+
+/**
+ * The read progress object: the header, then one line per item or key: `{"s":item}` a stored item,
+ * `{"q":key}` a target read left, `{"g":[key,tombstone]}` a tombstone, `{"u":key}` a tombstone read
+ * left (with `tombstonesLeft` undefined, the header says `"tombstonesStarted":false`).
+ */
+export function formatMergeReads(header: MergeReadHeader, reads: MergeReads): string {
+  const lines = [JSON.stringify({ ...header, tombstonesStarted: reads.tombstonesLeft !== undefined })];
+  for (const item of reads.stored.values()) lines.push(JSON.stringify({ s: item }));
+  for (const k of reads.targetLeft) lines.push(JSON.stringify({ q: k }));
+  for (const [k, t] of reads.tombstones) lines.push(JSON.stringify({ g: [k, t] }));
+  for (const k of reads.tombstonesLeft ?? []) lines.push(JSON.stringify({ u: k }));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Whether a progress object's text is a read progress (else a write progress, or not one). */
+export function isMergeReadsText(text: string): boolean {
+  const end = text.indexOf('\n');
+  const first = end < 0 ? text : text.slice(0, end);
+  try {
+    const h = JSON.parse(first) as unknown;
+    return isRecord(h) && h.phase === 'read';
+  } catch {
+    return false;
+  }
+}
+
+const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+function isTombstone(v: unknown): v is Tombstone {
+  return (
+    isRecord(v) &&
+    typeof v.version === 'string' &&
+    typeof v.line === 'number' &&
+    typeof v.run === 'string' &&
+    typeof v.removed === 'boolean'
+  );
+}
+
+/**
+ * Reads a read progress object back, under the same rules as parseMergeProgress (this run's, this
+ * partition's, the lock the run holds now); `keyName` names the target's key attribute.
+ */
+export function parseMergeReads(
+  text: string,
+  expected: { runId: string; partition: number; lockSince: string },
+  keyName: string,
+): { header: MergeReadHeader; reads: MergeReads } | { reason: string } {
+  const lines = text.split('\n').filter((l) => l !== '');
+  let header: unknown;
+  const reads: MergeReads = { stored: new Map(), targetLeft: [], tombstones: new Map(), tombstonesLeft: [] };
+  try {
+    header = JSON.parse(lines[0] ?? '');
+    for (let i = 1; i < lines.length; i++) {
+      const line = JSON.parse(lines[i] ?? '') as unknown;
+      const bad = { reason: `line ${i + 1} is not a read` };
+      if (!isRecord(line) || Object.keys(line).length !== 1) return bad;
+      if (isRecord(line.s) && Object.values(line.s).every(isScalar) && isScalar(line.s[keyName])) {
+        reads.stored.set(String(line.s[keyName]), line.s as Record<string, Scalar>);
+      } else if (typeof line.q === 'string') reads.targetLeft.push(line.q);
+      else if (Array.isArray(line.g) && typeof line.g[0] === 'string' && isTombstone(line.g[1])) {
+        reads.tombstones.set(line.g[0], line.g[1]);
+      } else if (typeof line.u === 'string') reads.tombstonesLeft?.push(line.u);
+      else return bad;
+    }
+  } catch {
+    return { reason: 'not JSON Lines' };
+  }
+  if (
+    !isRecord(header) ||
+    header.version !== 1 ||
+    header.phase !== 'read' ||
+    typeof header.passes !== 'number' ||
+    typeof header.durationMs !== 'number' ||
+    typeof header.tombstonesStarted !== 'boolean'
+  ) {
+    return { reason: 'no version 1 read header' };
+  }
+  if (header.runId !== expected.runId || header.partition !== expected.partition) {
+    return { reason: `written for run ${String(header.runId)}, partition ${String(header.partition)}` };
+  }
+  if (header.lockSince !== expected.lockSince) {
+    return {
+      reason: `written under the lock taken at ${String(header.lockSince)}, not ${expected.lockSince}`,
+    };
+  }
+  if (!header.tombstonesStarted) {
+    if (reads.tombstonesLeft?.length || reads.tombstones.size > 0) {
+      return { reason: 'tombstone reads before the target reads were done' };
+    }
+    reads.tombstonesLeft = undefined;
+  }
+  const { tombstonesStarted: _, ...rest } = header;
+  return { header: rest as unknown as MergeReadHeader, reads };
 }

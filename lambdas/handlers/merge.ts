@@ -4,7 +4,7 @@ import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { batchGet, batchWrite, toAttributeMap } from '../adapters/dynamodb';
+import { batchGetUntil, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readText, readTextIfExists } from '../adapters/s3';
@@ -16,15 +16,21 @@ import { notCarriedFields } from '../domain/mapping';
 import { type CarriedAttributes, PartitionMerger, storedVersionOf } from '../domain/merge';
 import {
   formatMergeProgress,
+  formatMergeReads,
+  isMergeReadsText,
   isPartitionLeft,
   type MergeProgressHeader,
+  type MergeReadHeader,
+  type MergeReads,
   mergeDeadline,
   type PartitionOutcome,
   parseMergeProgress,
+  parseMergeReads,
+  readsDone,
+  readsLeft,
   type StoredWrite,
 } from '../domain/merge-progress';
 import { parseKeyLines } from '../domain/mirror';
-import type { Scalar } from '../domain/normalize';
 import {
   LOCK_LEASE_MS,
   type PartitionItem,
@@ -97,22 +103,32 @@ export async function mergePartition(
    * objects: only once its writes went out without an error), and the progress object, or the
    * partition's result.
    */
+  const graves = new TombstoneStore(env.ledgerTable, job.entity);
+  const until = Number.isFinite(deadline) ? deadline : undefined;
   const writePass = async (
     result: PartitionResult,
     passes: number,
     writes: Iterable<StoredWrite>,
     reports?: () => Promise<void>,
+    tombstoneWrites: readonly StoredWrite[] = [],
   ): Promise<PartitionOutcome> => {
-    const out = lock
-      ? await batchWrite(table, writes as Iterable<WriteRequest>, {
-          inFlight: 8,
-          rate: writeRate,
-          ...(Number.isFinite(deadline) ? { deadline } : {}),
-        })
+    // Tombstones first: a crash between them and the deletes leaves items that the retry deletes
+    // again. The target's writes start only once every tombstone is written.
+    const graved = lock
+      ? await graves.putRequests(tombstoneWrites as WriteRequest[], until)
       : { left: [], written: 0 };
+    const out = !lock
+      ? { left: [], written: 0 }
+      : graved.left.length > 0
+        ? { left: [...writes] as WriteRequest[], written: 0 }
+        : await batchWrite(table, writes as Iterable<WriteRequest>, {
+            inFlight: 8,
+            rate: writeRate,
+            ...(until !== undefined ? { deadline: until } : {}),
+          });
     await reports?.();
     const durationMs = result.durationMs + Date.now() - started;
-    if (lock && out.left.length > 0) {
+    if (lock && (out.left.length > 0 || graved.left.length > 0)) {
       const header: MergeProgressHeader = {
         version: 1,
         runId: job.runId,
@@ -124,15 +140,15 @@ export async function mergePartition(
       await putObject(
         env.bucket,
         progressKey,
-        formatMergeProgress(header, out.left as StoredWrite[]),
+        formatMergeProgress(header, out.left as StoredWrite[], graved.left as StoredWrite[]),
         'application/x-ndjson',
       );
       return {
         partition: item.partition,
         chunks: item.chunks,
         complete: false,
-        left: out.left.length,
-        written: out.written,
+        left: out.left.length + graved.left.length,
+        written: out.written + graved.written,
       };
     }
     const done: PartitionResult = { ...result, durationMs };
@@ -140,21 +156,28 @@ export async function mergePartition(
     return done;
   };
 
-  // A later pass: the writes the last one left, if it wrote them under the lock the run holds now.
+  // A later pass: the writes the last one left, or the reads, if it made them under the lock the
+  // run holds now.
+  let saved: { header: MergeReadHeader; reads: MergeReads } | undefined;
   if (lock && lock.before === job.runId) {
     const text = await readTextIfExists({ bucket: env.bucket, key: progressKey });
     if (text !== '') {
-      const saved = parseMergeProgress(text, {
-        runId: job.runId,
-        partition: item.partition,
-        lockSince: lock.since,
-      });
-      if ('header' in saved) return writePass(saved.header.result, saved.header.passes, saved.writes);
-      logger.warn('merge progress not used: the partition is merged from its parts again', {
-        runId: job.runId,
-        partition: item.partition,
-        reason: saved.reason,
-      });
+      const expected = { runId: job.runId, partition: item.partition, lockSince: lock.since };
+      const parsed = isMergeReadsText(text)
+        ? parseMergeReads(text, expected, keyName)
+        : parseMergeProgress(text, expected);
+      if ('writes' in parsed) {
+        const { header, writes, tombstoneWrites } = parsed;
+        return writePass(header.result, header.passes, writes, undefined, tombstoneWrites);
+      }
+      if ('reads' in parsed) saved = parsed;
+      else {
+        logger.warn('merge progress not used: the partition is merged from its parts again', {
+          runId: job.runId,
+          partition: item.partition,
+          reason: parsed.reason,
+        });
+      }
     }
   }
 
@@ -182,15 +205,64 @@ export async function mergePartition(
   // redrive after a failure) may find other runs' items, so it reads. A retried partition of a
   // first load writes its puts again: the same items, counted applied once.
   const firstLoad = job.targetEmpty === true && lock?.before === job.runId;
-  const storedItems = firstLoad
-    ? new Map<string, Record<string, Scalar>>()
-    : await batchGet(table, keyName, merger.keys(), { rate: readRate });
+  // Reads stop at the deadline too (only under the lock: a dry run keeps no progress), and hand
+  // back the keys left: the next pass reads only those, then classifies.
+  const readUntil = lock && Number.isFinite(deadline) ? deadline : undefined;
+  const reads: MergeReads = saved?.reads ?? {
+    stored: new Map(),
+    targetLeft: firstLoad ? [] : merger.keys(),
+    tombstones: new Map(),
+    tombstonesLeft: undefined,
+  };
+  let readNow = 0;
+  if (reads.targetLeft.length > 0) {
+    const out = await batchGetUntil(table, keyName, reads.targetLeft, {
+      rate: readRate,
+      deadline: readUntil,
+    });
+    for (const [k, it] of out.found) reads.stored.set(k, it);
+    reads.targetLeft = out.left;
+    readNow += out.read;
+  }
+  // Tombstones matter only for keys the target does not hold, and only once the entity has any.
+  if (reads.targetLeft.length === 0 && reads.tombstonesLeft === undefined) {
+    const absent = merger.keys().filter((k) => !reads.stored.has(k));
+    reads.tombstonesLeft = absent.length > 0 && (await graves.any()) ? absent : [];
+  }
+  if (reads.targetLeft.length === 0 && reads.tombstonesLeft && reads.tombstonesLeft.length > 0) {
+    const out = await graves.getUntil(reads.tombstonesLeft, readUntil);
+    for (const [k, t] of out.found) reads.tombstones.set(k, t);
+    reads.tombstonesLeft = out.left;
+    readNow += out.read;
+  }
+  // Reads that took more than half of the pass leave the rest (classify, tombstones, writes, the
+  // reports) to a pass of its own: a pass never starts them without the time to save what is left.
+  const late = readUntil !== undefined && readNow > 0 && readUntil - Date.now() < (readUntil - started) / 2;
+  if (lock && readUntil !== undefined && (!readsDone(reads) || late)) {
+    const header: MergeReadHeader = {
+      version: 1,
+      phase: 'read',
+      runId: job.runId,
+      partition: item.partition,
+      lockSince: lock.since,
+      passes: (saved?.header.passes ?? 0) + 1,
+      durationMs: (saved?.header.durationMs ?? 0) + Date.now() - started,
+    };
+    await putObject(env.bucket, progressKey, formatMergeReads(header, reads), 'application/x-ndjson');
+    return {
+      partition: item.partition,
+      chunks: item.chunks,
+      complete: false,
+      left: readsLeft(reads),
+      written: 0,
+      phase: 'read',
+      read: readNow,
+    };
+  }
+  const storedItems = reads.stored;
   const stored = new Map<string, StoredVersion>();
   for (const [k, it] of storedItems) stored.set(k, storedVersionOf(it));
-  // Tombstones matter only for keys the target does not hold, and only once the entity has any.
-  const graves = new TombstoneStore(env.ledgerTable, job.entity);
-  const absent = merger.keys().filter((k) => !stored.has(k));
-  const tombstones = absent.length > 0 && (await graves.any()) ? await graves.get(absent) : new Map();
+  const tombstones = reads.tombstones;
   // A partial export (a file without some mapped columns) updates the attributes it carries and
   // keeps the stored values of the others, unless the entity asks for whole-item replacement.
   const carry: CarriedAttributes | undefined =
@@ -198,9 +270,9 @@ export async function mergePartition(
       ? { fields: notCarriedFields(job.columns, job.format, entity), items: storedItems }
       : undefined;
   const outcome = merger.finish(stored, entity.writeMode, job.runId, tombstones, carry);
-  // Tombstones first: a crash between them and the deletes leaves items that the retry deletes again.
-  // A dry run stops here: it has classified every key and writes nothing to the target or the ledger.
-  if (!job.dryRun) await graves.put(outcome.tombstones);
+  // Written before the target's (writePass). A dry run stops here: it has classified every key and
+  // writes nothing to the target or the ledger.
+  const tombstoneWrites = job.dryRun ? [] : (graves.requests(outcome.tombstones) as StoredWrite[]);
   // Mirror mode: the items the full export leaves out, which CheckMirrorDeletes allowed (it refuses
   // the run before this step otherwise). Not source rows: they count apart from the row identity.
   const mirrorDeletes = job.mirror
@@ -253,9 +325,15 @@ export async function mergePartition(
     deleted: outcome.deletes.length + outcome.alreadyDeleted,
     duplicateKeys: outcome.duplicates.length,
     ...(job.mirror ? { mirrorDeleted: mirrorDeletes.length } : {}),
-    durationMs: 0,
+    durationMs: saved?.header.durationMs ?? 0,
   };
-  return writePass(result, 0, requests() as Iterable<StoredWrite>, reports);
+  return writePass(
+    result,
+    saved?.header.passes ?? 0,
+    requests() as Iterable<StoredWrite>,
+    reports,
+    tombstoneWrites,
+  );
 }
 
 /**

@@ -33,6 +33,11 @@ writeFileSync(exportFile, [...generateContacts({ rows: 3000, seed: 7 })].join(''
 
 /** The merge function's timeout in these runs: a small share of what the faults make it take. */
 const MERGE_TIMEOUT_MS = 5000;
+/**
+ * The merge function's timeout in the second run over the loaded table: a pass reads about a
+ * quarter of its keys, and its 2 s margin holds a read in flight through the SDK's own retries.
+ */
+const UPDATE_MERGE_TIMEOUT_MS = 8000;
 
 type Table = Map<string, Record<string, unknown>>;
 interface Outcome {
@@ -106,6 +111,43 @@ async function runCase(name: string, rates?: FaultRates): Promise<Outcome> {
   }
 }
 
+/**
+ * A second run of the export over the table the first (fault-free) run loaded: its merge reads
+ * every key from the target (and the tombstones of those it does not hold) before it classifies,
+ * so the reads, not the writes, are what the faults keep going past the timeout.
+ */
+async function runUpdateCase(name: string, rates?: FaultRates): Promise<Outcome> {
+  jest.resetModules();
+  const stateDir = mkdtempSync(join(base, `${name}-`));
+  if (existsSync(join(base, 'cache')))
+    cpSync(join(base, 'cache'), join(stateDir, 'cache'), { recursive: true });
+  const loader = await LocalStack.start({ stateDir, config, configFile, retryIntervalMs: 20 });
+  try {
+    await runLocalFile(loader, exportFile, config, { entity: 'contact', stateDir });
+  } finally {
+    await loader.stop();
+  }
+  jest.resetModules();
+  const stack = await LocalStack.start({
+    stateDir,
+    config,
+    configFile,
+    faults: rates ? { rates, seed: 3 } : undefined,
+    retryIntervalMs: 20,
+    ...(rates ? { functionTimeoutsMs: { merge: UPDATE_MERGE_TIMEOUT_MS } } : {}),
+  });
+  try {
+    const run = await runLocalFile(stack, exportFile, config, {
+      entity: 'contact',
+      stateDir,
+      rerun: 'again',
+    });
+    return { run, table: await scan(stack), loopObjects: await loopObjects(stack) };
+  } finally {
+    await stack.stop();
+  }
+}
+
 const essence = (r: LocalRunResult) => ({
   status: r.status,
   error: r.error,
@@ -152,4 +194,25 @@ describe('the merge under throttling past its timeout', () => {
       expect(faulty.loopObjects.some((k) => k.includes('merge-passes/left-0002'))).toBe(true);
     },
   );
+
+  it('the fault matrix over a loaded table: read passes that hand back the keys left, the counts and the table of the fault-free run', async () => {
+    // Prepare
+    const cleanUpdate = await runUpdateCase('update-fault-free');
+
+    // Act
+    const faulty = await runUpdateCase('update-fault-matrix', {
+      'worker-crash': 0.5,
+      throttle: 0.5,
+      unprocessed: 0.8,
+      's3-error': 0.4,
+    });
+
+    // Assess
+    expect(essence(cleanUpdate.run)).toMatchObject({ status: 'SUCCEEDED', reconciliation: 'MATCHED' });
+    expect(cleanUpdate.run.counts?.unchanged).toBeGreaterThan(2500);
+    expect(essence(faulty.run)).toEqual(essence(cleanUpdate.run));
+    expect(faulty.table).toEqual(cleanUpdate.table);
+    // Nothing to write, yet more than one pass: the reads were handed back.
+    expect(faulty.loopObjects.some((k) => k.includes('merge-passes/left-0002'))).toBe(true);
+  });
 });

@@ -6,12 +6,19 @@ import { PartitionMerger } from '../../lambdas/domain/merge';
 import {
   decideMergePass,
   formatMergeProgress,
+  formatMergeReads,
+  isMergeReadsText,
   MAX_STALLED_MERGE_PASSES,
   type MergeProgressHeader,
+  type MergeReadHeader,
+  type MergeReads,
   mergeDeadline,
   type PartitionLeft,
   type PartitionOutcome,
   parseMergeProgress,
+  parseMergeReads,
+  readsDone,
+  readsLeft,
   type StoredWrite,
 } from '../../lambdas/domain/merge-progress';
 import type { PartitionResult, PartLine } from '../../lambdas/domain/run';
@@ -122,7 +129,18 @@ describe('merge progress objects', () => {
     const parsed = parseMergeProgress(formatMergeProgress(header, writes), expected);
 
     // Assess
-    expect(parsed).toEqual({ header, writes });
+    expect(parsed).toEqual({ header, writes, tombstoneWrites: [] });
+  });
+
+  it("reads back the tombstone writes left apart from the target's", () => {
+    // Prepare
+    const tombstoneWrites: StoredWrite[] = [{ PutRequest: { Item: { pk: { S: 'TOMB#contact#K2' } } } }];
+
+    // Act
+    const parsed = parseMergeProgress(formatMergeProgress(header, writes, tombstoneWrites), expected);
+
+    // Assess
+    expect(parsed).toEqual({ header, writes, tombstoneWrites });
   });
 
   it.each([
@@ -165,6 +183,151 @@ describe('merge progress objects', () => {
 
     // Assess
     expect(parsed).toEqual({ reason });
+  });
+});
+
+describe('merge read progress objects', () => {
+  const header: MergeReadHeader = {
+    version: 1,
+    phase: 'read',
+    runId: RUN,
+    partition: 2,
+    lockSince: '2024-05-01T00:00:00.000Z',
+    passes: 2,
+    durationMs: 41_000,
+  };
+  const expected = { runId: RUN, partition: 2, lockSince: header.lockSince };
+  const tomb: Tombstone = { version: '2024-01-01T00:00:00.000Z', line: 4, run: 'contact-old', removed: true };
+  const reads = (over: Partial<MergeReads> = {}): MergeReads => ({
+    stored: new Map([['K1', { id: 'K1', n: 1, ok: true, _v: 'v' }]]),
+    targetLeft: ['K2', 'K3'],
+    tombstones: new Map(),
+    tombstonesLeft: undefined,
+    ...over,
+  });
+
+  it.each<[string, MergeReads]>([
+    ['target reads left, tombstones not started', reads()],
+    [
+      'tombstone reads left',
+      reads({ targetLeft: [], tombstones: new Map([['K4', tomb]]), tombstonesLeft: ['K5'] }),
+    ],
+    ['every read in', reads({ targetLeft: [], tombstonesLeft: [] })],
+  ])('reads back what it wrote: %s', (_name, r) => {
+    // Act
+    const text = formatMergeReads(header, r);
+    const parsed = parseMergeReads(text, expected, 'id');
+
+    // Assess
+    expect(isMergeReadsText(text)).toBe(true);
+    expect(parsed).toEqual({ header, reads: r });
+  });
+
+  it('keeps every read through a round trip (property)', () => {
+    const key = fc.string({ minLength: 1, maxLength: 8 });
+    const scalar = fc.oneof(fc.string(), fc.integer(), fc.boolean());
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(key, { maxLength: 20 }),
+        fc.array(scalar, { maxLength: 20 }),
+        fc.boolean(),
+        (keys, values, started) => {
+          // Prepare: keys split between stored, left to read and tombstones
+          const r: MergeReads = {
+            stored: new Map(
+              keys.filter((_, i) => i % 3 === 0).map((k, i) => [k, { id: k, a: values[i] ?? 'x' }]),
+            ),
+            targetLeft: started ? [] : keys.filter((_, i) => i % 3 === 1),
+            tombstones: started
+              ? new Map(keys.filter((_, i) => i % 3 === 2).map((k) => [k, tomb]))
+              : new Map(),
+            tombstonesLeft: started ? keys.filter((_, i) => i % 3 === 1) : undefined,
+          };
+
+          // Act
+          const parsed = parseMergeReads(formatMergeReads(header, r), expected, 'id');
+
+          // Assess
+          expect(parsed).toEqual({ header, reads: r });
+          expect('reads' in parsed && readsLeft(parsed.reads)).toBe(readsLeft(r));
+          expect('reads' in parsed && readsDone(parsed.reads)).toBe(readsDone(r));
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ['an empty object', '', 'not JSON Lines'],
+    ['a truncated line', `${formatMergeReads(header, reads())}{"s":{"id"`, 'not JSON Lines'],
+    [
+      'a write progress header',
+      `${JSON.stringify({ ...header, phase: undefined })}\n`,
+      'no version 1 read header',
+    ],
+    [
+      'a stored item without its key',
+      `${formatMergeReads(header, reads())}{"s":{"n":1}}\n`,
+      'line 5 is not a read',
+    ],
+    [
+      'a stored item that is not flat',
+      `${formatMergeReads(header, reads())}{"s":{"id":"K9","m":{}}}\n`,
+      'line 5 is not a read',
+    ],
+    [
+      'a tombstone without its fields',
+      `${formatMergeReads(header, reads())}{"g":["K9",{"line":1}]}\n`,
+      'line 5 is not a read',
+    ],
+    [
+      'two reads on one line',
+      `${formatMergeReads(header, reads())}{"q":"K8","u":"K9"}\n`,
+      'line 5 is not a read',
+    ],
+    [
+      'tombstones before the target reads were done',
+      `${formatMergeReads(header, reads())}{"u":"K9"}\n`,
+      'tombstone reads before the target reads were done',
+    ],
+    [
+      'another run',
+      formatMergeReads({ ...header, runId: 'contact-other' }, reads()),
+      'written for run contact-other, partition 2',
+    ],
+    [
+      'another lock (the run lost it in between)',
+      formatMergeReads({ ...header, lockSince: '2024-04-01T00:00:00.000Z' }, reads()),
+      'written under the lock taken at 2024-04-01T00:00:00.000Z, not 2024-05-01T00:00:00.000Z',
+    ],
+  ])('is not used: %s', (_name, text, reason) => {
+    // Act
+    const parsed = parseMergeReads(text, expected, 'id');
+
+    // Assess
+    expect(parsed).toEqual({ reason });
+  });
+
+  it('tells a read progress from a write progress', () => {
+    // Assess
+    expect(
+      isMergeReadsText(
+        formatMergeProgress(
+          { version: 1, runId: RUN, partition: 2, lockSince: header.lockSince, result: done(2), passes: 1 },
+          [],
+        ),
+      ),
+    ).toBe(false);
+    expect(isMergeReadsText('not json')).toBe(false);
+  });
+
+  it('counts a pass that only read as progress', () => {
+    // Act
+    const decision = decideMergePass(MAX_STALLED_MERGE_PASSES - 1, [
+      { partition: 0, chunks: 1, complete: false, left: 40, written: 0, phase: 'read', read: 60 },
+    ]);
+
+    // Assess
+    expect(decision).toMatchObject({ done: false, stalled: 0, writesLeft: 40 });
   });
 });
 

@@ -646,8 +646,9 @@ describe('Handler: merge, time-bounded passes', () => {
     const second = await mergeHandler(EVENT, contextWith(60_000));
 
     // Assess
+    // The ledger took K4's tombstone (written: 1); the target took none of its 3 writes.
     expect(first).toEqual({
-      partitions: [{ partition: 0, chunks: 2, complete: false, left: 3, written: 0 }],
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 3, written: 1 }],
     });
     expect(second).toEqual({ partitions: [FAULT_FREE] });
     // The second pass wrote what was left, from the progress object: no read of the target again.
@@ -718,5 +719,198 @@ describe('Handler: merge, time-bounded passes', () => {
     // Assess
     expect(out).toEqual({ partitions: [FAULT_FREE] });
     expect(fakeS3.find(progressKey)).toBeUndefined();
+  });
+});
+
+describe('Handler: merge, time-bounded reads', () => {
+  const LOCK_SINCE = '2026-12-01T09:00:00.000Z';
+  const progressKey = `${PREFIX}merge-progress/p0000.jsonl`;
+  const contextWith = (ms: number) => {
+    const end = Date.now() + ms;
+    return { getRemainingTimeInMillis: () => end - Date.now() };
+  };
+  const FAULT_FREE = {
+    partition: 0,
+    candidates: 6,
+    applied: 2,
+    unchanged: 1,
+    superseded: 2,
+    deleted: 1,
+    duplicateKeys: 1,
+    durationMs: expect.any(Number),
+  };
+  type Keys = Array<Record<string, { S?: string }>>;
+  type GetInput = { RequestItems: Record<string, { Keys: Keys }> };
+  /** Keys the target answers before it pushes back every read (Infinity: it answers all). */
+  let targetReads = Number.POSITIVE_INFINITY;
+  /** Whether the ledger pushes back every tombstone read. */
+  let ledgerThrottled = false;
+  /** How long the target takes to answer a read, in ms. */
+  let readDelayMs = 0;
+  /** The keys of every target read, call by call. */
+  const asked: string[][] = [];
+  /** Whether the ledger pushes back every tombstone write. */
+  let ledgerWritesThrottled = false;
+  /** The keys of the writes the tables took, in order (tombstones by their ledger key). */
+  const order: string[] = [];
+  const taken: WriteRequest[] = [];
+  const keyOf = (r: WriteRequest) => r.PutRequest?.Item?.id?.S ?? r.DeleteRequest?.Key?.id?.S ?? '';
+
+  beforeAll(async () => {
+    ({ mergeHandler } = await import('../../../lambdas/handlers/merge'));
+  });
+
+  beforeEach(() => {
+    s3Mock.reset();
+    ddbMock.reset();
+    fakeS3.install(s3Mock);
+    taken.length = 0;
+    asked.length = 0;
+    order.length = 0;
+    targetReads = Number.POSITIVE_INFINITY;
+    ledgerThrottled = false;
+    readDelayMs = 0;
+    ddbMock.on(BatchGetItemCommand).callsFake(async (input: GetInput) => {
+      const [table, entry] = Object.entries(input.RequestItems)[0] ?? ['', { Keys: [] }];
+      if (table === TABLE) {
+        asked.push(entry.Keys.map((k) => k.id?.S ?? ''));
+        if (readDelayMs > 0) await new Promise((r) => setTimeout(r, readDelayMs));
+        const n = Math.min(entry.Keys.length, targetReads);
+        targetReads -= n;
+        const answered = new Set(entry.Keys.slice(0, n).map((k) => k.id?.S));
+        const rest = entry.Keys.slice(n);
+        return {
+          Responses: { [TABLE]: STORED.filter((s) => answered.has(s.id)).map((s) => marshall(s)) },
+          ...(rest.length > 0 ? { UnprocessedKeys: { [TABLE]: { ...entry, Keys: rest } } } : {}),
+        };
+      }
+      // The ledger: no key has a tombstone yet.
+      return ledgerThrottled ? { UnprocessedKeys: { [table]: entry } } : { Responses: { [table]: [] } };
+    });
+    ledgerWritesThrottled = false;
+    ddbMock.on(BatchWriteItemCommand).callsFake((input: { RequestItems: Record<string, WriteRequest[]> }) => {
+      const ledgerWrites = input.RequestItems.ledger;
+      if (ledgerWrites) {
+        if (ledgerWritesThrottled) return { UnprocessedItems: { ledger: ledgerWrites } };
+        order.push(...ledgerWrites.map((w) => w.PutRequest?.Item?.pk?.S ?? ''));
+        return {};
+      }
+      const requests = input.RequestItems[TABLE] ?? [];
+      order.push(...requests.map(keyOf));
+      taken.push(...requests);
+      return {};
+    });
+    ddbMock.on(PutItemCommand).resolves({});
+    ddbMock.on(GetItemCommand).resolves({});
+    ddbMock.on(GetItemCommand, { Key: { pk: { S: 'LOCK#contact' }, sk: { S: 'LOCK' } } }).resolves({
+      Item: marshall({ pk: 'LOCK#contact', sk: 'LOCK', runId: RUN_ID, acquiredAt: LOCK_SINCE }),
+    });
+    writeParts([K1_NEW, K2, K4_DELETE], [K1_OLD, K3, K5]);
+  });
+
+  const progressHeader = () => jsonLines<Record<string, unknown>>(fakeS3.find(progressKey))[0];
+
+  it.each([
+    ['the target answers no read', 0, 5, 0],
+    ['the target answers two keys, then none', 2, 3, 2],
+  ])(
+    'hands back the keys left to read at its deadline (%s), and the next pass reads only those',
+    async (_name, answered, left, read) => {
+      // Prepare
+      targetReads = answered;
+
+      // Act
+      const first = await mergeHandler(EVENT, contextWith(2500));
+      const readBefore = new Set(asked.flat().slice(0, answered));
+      const mergedAfterFirst = fakeS3.find(`${PREFIX}merged/p0000.jsonl`);
+      const writtenAfterFirst = taken.length;
+      targetReads = Number.POSITIVE_INFINITY;
+      const callsBefore = asked.length;
+      const second = await mergeHandler(EVENT, contextWith(60_000));
+
+      // Assess
+      expect(first).toEqual({
+        partitions: [{ partition: 0, chunks: 2, complete: false, left, written: 0, phase: 'read', read }],
+      });
+      // Nothing was classified or written while reads were left.
+      expect(mergedAfterFirst).toBeUndefined();
+      expect(writtenAfterFirst).toBe(0);
+      expect(second).toEqual({ partitions: [FAULT_FREE] });
+      const secondAsked = asked.slice(callsBefore).flat();
+      expect(secondAsked).toHaveLength(left);
+      for (const k of secondAsked) expect(readBefore.has(k)).toBe(false);
+      expect([...taken].sort((a, b) => keyOf(a).localeCompare(keyOf(b)))).toEqual([
+        K1_PUT,
+        K4_DELETE_REQUEST,
+        K5_PUT,
+      ]);
+    },
+  );
+
+  it('hands back the tombstone reads left when the ledger pushes back every read', async () => {
+    // Prepare: the entity has tombstones, and the ledger takes no read during the first pass
+    ddbMock.on(GetItemCommand, { Key: { pk: { S: 'TOMBS#contact' }, sk: { S: 'META' } } }).resolves({
+      Item: marshall({ pk: 'TOMBS#contact', sk: 'META' }),
+    });
+    ledgerThrottled = true;
+
+    // Act
+    const first = await mergeHandler(EVENT, contextWith(2500));
+    ledgerThrottled = false;
+    const targetCalls = asked.length;
+    const second = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess: K1 and K5 are not in the target, so their tombstones are what is left
+    expect(first).toEqual({
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 2, written: 0, phase: 'read', read: 5 }],
+    });
+    expect(progressHeader()).toEqual(
+      expect.objectContaining({ phase: 'read', passes: 1, lockSince: LOCK_SINCE, tombstonesStarted: true }),
+    );
+    expect(second).toEqual({ partitions: [FAULT_FREE] });
+    // The second pass did not read the target again.
+    expect(asked.length).toBe(targetCalls);
+  });
+
+  it('leaves the classification and the writes to the next pass when its reads took most of its time', async () => {
+    // Prepare: a read takes 400 ms of a pass that may read for 500 ms
+    readDelayMs = 400;
+
+    // Act
+    const first = await mergeHandler(EVENT, contextWith(2500));
+    readDelayMs = 0;
+    const targetCalls = asked.length;
+    const writtenAfterFirst = taken.length;
+    const second = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess
+    expect(first).toEqual({
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 0, written: 0, phase: 'read', read: 5 }],
+    });
+    expect(writtenAfterFirst).toBe(0);
+    expect(taken).toHaveLength(3);
+    expect(asked.length).toBe(targetCalls);
+    expect(second).toEqual({ partitions: [FAULT_FREE] });
+  });
+
+  it('hands back the tombstones left when the ledger takes no write, and writes no delete before its tombstone', async () => {
+    // Prepare
+    ledgerWritesThrottled = true;
+
+    // Act
+    const first = await mergeHandler(EVENT, contextWith(2500));
+    const writtenAfterFirst = taken.length;
+    ledgerWritesThrottled = false;
+    const second = await mergeHandler(EVENT, contextWith(60_000));
+
+    // Assess: K4's tombstone and the target's three writes were left
+    expect(first).toEqual({
+      partitions: [{ partition: 0, chunks: 2, complete: false, left: 4, written: 0 }],
+    });
+    expect(writtenAfterFirst).toBe(0);
+    expect(second).toEqual({ partitions: [FAULT_FREE] });
+    expect(order.indexOf('TOMB#contact#K4')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('TOMB#contact#K4')).toBeLessThan(order.indexOf('K4'));
+    expect(taken).toHaveLength(3);
   });
 });
