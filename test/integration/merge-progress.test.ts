@@ -128,13 +128,18 @@ async function runUpdateCase(name: string, rates?: FaultRates): Promise<Outcome>
     await loader.stop();
   }
   jest.resetModules();
-  const stack = await LocalStack.start({
+  const seen = new Set<string>();
+  const stack: LocalStack = await LocalStack.start({
     stateDir,
     config,
     configFile,
     faults: rates ? { rates, seed: 3 } : undefined,
     retryIntervalMs: 20,
     ...(rates ? { functionTimeoutsMs: { merge: UPDATE_MERGE_TIMEOUT_MS } } : {}),
+    // The loop's objects as each pass ends (a run that succeeds has its work objects pruned).
+    beforeTask: async (state) => {
+      if (state === 'CheckMerge') for (const k of await loopObjects(stack)) seen.add(k);
+    },
   });
   try {
     const run = await runLocalFile(stack, exportFile, config, {
@@ -142,7 +147,8 @@ async function runUpdateCase(name: string, rates?: FaultRates): Promise<Outcome>
       stateDir,
       rerun: 'again',
     });
-    return { run, table: await scan(stack), loopObjects: await loopObjects(stack) };
+    for (const k of await loopObjects(stack)) seen.add(k);
+    return { run, table: await scan(stack), loopObjects: [...seen].sort() };
   } finally {
     await stack.stop();
   }
