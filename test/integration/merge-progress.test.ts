@@ -18,6 +18,9 @@ import { runLocalFile } from '../../local/run';
  * of a fault-free run.
  */
 
+// A faulty case runs about 20 merge passes: minutes on a loaded 2-core machine.
+jest.setTimeout(480_000);
+
 const ROOT = resolve(__dirname, '../..');
 const base = mkdtempSync(join(tmpdir(), 'crm-sync-merge-passes-'));
 const configFile = join(base, 'crm-sync.config.json');
