@@ -277,20 +277,22 @@ export async function batchWrite(
   return { calls, retries, lowestInFlight: limit.lowest, written, left };
 }
 
+export interface BatchGetOptions {
+  projection?: readonly string[];
+  inFlight?: number;
+  policy?: RetryPolicy;
+  /** A table with a sort key: every key is read with this sort key value. */
+  sortKey?: { name: string; value: string };
+  /** A read ceiling in read units per second (1 per key: items under 4 KB, strongly consistent). */
+  rate?: TokenBucket | undefined;
+}
+
 /** Reads items by key, 100 per call, retrying UnprocessedKeys like batchWrite. */
 export async function batchGet(
   table: string,
   keyName: string,
   keys: readonly string[],
-  options: {
-    projection?: readonly string[];
-    inFlight?: number;
-    policy?: RetryPolicy;
-    /** A table with a sort key: every key is read with this sort key value. */
-    sortKey?: { name: string; value: string };
-    /** A read ceiling in read units per second (1 per key: items under 4 KB, strongly consistent). */
-    rate?: TokenBucket | undefined;
-  } = {},
+  options: BatchGetOptions = {},
 ): Promise<Map<string, Item>> {
   const out = await batchGetUntil(table, keyName, keys, options);
   return out.found;
@@ -306,14 +308,7 @@ export async function batchGetUntil(
   table: string,
   keyName: string,
   keys: readonly string[],
-  options: {
-    projection?: readonly string[];
-    inFlight?: number;
-    policy?: RetryPolicy;
-    sortKey?: { name: string; value: string };
-    rate?: TokenBucket | undefined;
-    deadline?: number | undefined;
-  } = {},
+  options: BatchGetOptions & { deadline?: number | undefined } = {},
 ): Promise<{ found: Map<string, Item>; left: string[]; read: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const deadline = options.deadline;
