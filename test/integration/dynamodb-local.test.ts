@@ -160,7 +160,7 @@ suite('DynamoDB Local conformance', () => {
       }
       const got = await ddb.batchGet(TARGET, 'id', [...items.map((i) => i.id), 'absent']);
       // Assess
-      expect(written).toEqual({ calls: 3, retries: 0, lowestInFlight: 8 });
+      expect(written).toEqual({ calls: 3, retries: 0, lowestInFlight: 8, written: 60, left: [] });
       expect(scanned.sort((a, b) => String(a.id).localeCompare(String(b.id)))).toEqual(items);
       expect(perSegment.flat().sort()).toEqual(items.map((i) => i.id));
       expect(perSegment.filter((s) => s.length > 0).length).toBeGreaterThan(1);

@@ -146,6 +146,7 @@ describe('mirror mode on the local stack', () => {
       entity: 'person',
       status: 'FAILED',
       error: 'MirrorDeleteLimitError',
+      dryRun: false,
       // The execution a redrive would continue.
       executionArn: expect.stringContaining(':execution:'),
       summary: `reports/${refused.runId}/summary.json`,

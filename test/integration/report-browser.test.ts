@@ -165,9 +165,10 @@ describeWithBrowser(`report.html in headless chromium (${CHROMIUM})`, () => {
   });
 
   it('renders the report of a run that failed at Plan: the error, escaped, and no errors', async () => {
-    // Prepare: a header without the required columns, named like an attack
+    // Prepare: a header without the required columns, in a file named like an attack (the message
+    // names the file; it never quotes the file's cells)
     if (!stack || !browser) throw new Error('not started');
-    const file = join(stateDir, 'bad-header.csv');
+    const file = join(stateDir, `${XSS}.csv`);
     writeFileSync(file, `"Id","FirstName","${XSS}"\r\n"1","Ada","x"\r\n`);
 
     // Act
