@@ -238,10 +238,14 @@ export function moveLocalObject(stateDir: string, bucket: string, from: string, 
   renameSync(src.object, dst.object);
   if (existsSync(src.md5)) renameSync(src.md5, dst.md5);
   // s3rver removes a deleted object's empty folders: so does the move.
-  const bucketDir = join(stateDir, 's3', bucket);
-  for (let dir = dirname(src.object); dir.startsWith(`${bucketDir}/`); dir = dirname(dir)) {
-    if (readdirSync(dir).length > 0) break;
-    rmdirSync(dir);
+  removeEmptyFolders(dirname(src.object), join(stateDir, 's3', bucket));
+}
+
+/** Removes `dir` and its parents while they are empty, up to (not including) `bucketDir`. */
+function removeEmptyFolders(dir: string, bucketDir: string): void {
+  for (let up = dir; up.startsWith(`${bucketDir}/`); up = dirname(up)) {
+    if (readdirSync(up).length > 0) break;
+    rmdirSync(up);
   }
 }
 
@@ -259,11 +263,7 @@ export function deleteLocalFolder(stateDir: string, bucket: string, prefix: stri
     String(f).endsWith('._S3rver_object'),
   ).length;
   rmSync(dir, { recursive: true, force: true });
-  const bucketDir = join(stateDir, 's3', bucket);
-  for (let up = dirname(dir); up.startsWith(`${bucketDir}/`); up = dirname(up)) {
-    if (readdirSync(up).length > 0) break;
-    rmdirSync(up);
-  }
+  removeEmptyFolders(dirname(dir), join(stateDir, 's3', bucket));
   return objects;
 }
 

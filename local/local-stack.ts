@@ -184,10 +184,8 @@ export class LocalStack {
   private s3!: S3Client;
   private dynamodb!: DynamoDBClient;
   private injector: FaultInjector | undefined;
-  /** Executions running now, by ARN (StopExecution aborts them). */
-  private readonly running = new Map<string, { abort: () => void }>();
-  /** The records of the executions running now, by ARN. */
-  private readonly live = new Map<string, ExecutionRecord>();
+  /** Executions running now, by ARN: their records, and how StopExecution aborts them. */
+  private readonly running = new Map<string, { abort: () => void; record: ExecutionRecord }>();
   /** The error and cause a StopExecution gave, until its execution ends. */
   private readonly stopped = new Map<string, { name: string; message: string }>();
   private iam: { key: string; enforcer: LocalIamEnforcer } | undefined;
@@ -249,7 +247,7 @@ export class LocalStack {
 
   /** The executions running now, with the state each last entered. */
   runningExecutions(): ExecutionRecord[] {
-    return [...this.live.values()];
+    return [...this.running.values()].map((e) => e.record);
   }
 
   /** The fault injector when the stack runs with `--faults`. */
@@ -765,8 +763,8 @@ export class LocalStack {
         for (const abort of children) abort();
         execution.abort();
       },
+      record,
     });
-    this.live.set(executionArn, record);
     void (async () => {
       for await (const e of execution.eventLogs) {
         if ('index' in e && e.index !== undefined) continue;
@@ -799,7 +797,6 @@ export class LocalStack {
       record.error = error;
     } finally {
       this.running.delete(executionArn);
-      this.live.delete(executionArn);
       this.stopped.delete(executionArn);
     }
     record.stoppedAt = new Date().toISOString();

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Ledger, ListRunsOptions } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { sourceName } from '../lambdas/domain/run';
@@ -11,7 +11,6 @@ import {
   runView,
 } from '../lambdas/domain/run-status';
 import { LOCAL, startEmulators } from './emulators';
-import { StateDirBusyError } from './state-dir-lock';
 
 /** `local status` was given a run id the ledger does not hold. */
 export class RunNotFoundError extends CrmSyncError {
@@ -27,34 +26,6 @@ export type {
   StepState,
 } from '../lambdas/domain/run-status';
 export { StateDirBusyError } from './state-dir-lock';
-
-/**
- * Fails with StateDirBusyError when another process holds the DynamoDB files of the state dir
- * (dynalite keeps them in LevelDB, which one process opens at a time; dynalite itself would crash
- * on the first request). Uses dynalite's own `level`; skipped if it cannot be found.
- */
-async function assertNotInUse(dir: string): Promise<void> {
-  type LevelDb = { open(): Promise<void>; close(): Promise<void> };
-  let Level: new (path: string, options: { createIfMissing: boolean }) => LevelDb;
-  try {
-    const dynalite = dirname(require.resolve('dynalite/package.json'));
-    ({ Level } = require(require.resolve('level', { paths: [dynalite] })) as { Level: typeof Level });
-  } catch {
-    return;
-  }
-  const db = new Level(dir, { createIfMissing: false });
-  try {
-    await db.open();
-  } catch (err) {
-    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') {
-      throw new StateDirBusyError(
-        `the state dir ${dirname(dir)} is in use by another crm-sync process (a run in progress?); try again when it ends`,
-      );
-    }
-    return; // any other problem shows when the emulator opens it
-  }
-  await db.close();
-}
 
 const isMissingTable = (err: unknown) => (err as Error).name === 'ResourceNotFoundException';
 
@@ -75,7 +46,7 @@ export function localLedger(): Ledger {
 async function withLedger<T>(stateDir: string, fn: (ledger: Ledger | undefined) => Promise<T>): Promise<T> {
   const dynamoDir = join(stateDir, 'dynamodb');
   if (!existsSync(dynamoDir) || readdirSync(dynamoDir).length === 0) return fn(undefined);
-  await assertNotInUse(dynamoDir);
+  // A state dir another process has open: StateDirBusyError from its lock, before LevelDB is opened.
   const emulators = await startEmulators(stateDir);
   try {
     Object.assign(process.env, {

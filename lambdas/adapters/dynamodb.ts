@@ -160,6 +160,11 @@ function isThrottling(err: unknown): boolean {
   );
 }
 
+/** Whether a call that would start `waitMs` from now starts past the deadline (never, without one). */
+function pastDeadline(deadline: number | undefined): (waitMs?: number) => boolean {
+  return (waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
+}
+
 /**
  * Writes requests with BatchWriteItem: 25 per call, up to `inFlight` calls at once (an AIMD limit
  * that halves when DynamoDB returns unprocessed items or throttles), UnprocessedItems and
@@ -209,7 +214,7 @@ export async function batchWrite(
   let failed = false;
   const deadline = options.deadline;
   const left: WriteRequest[] = [];
-  const late = (waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
+  const late = pastDeadline(deadline);
   const workers = Math.max(1, options.inFlight ?? 8);
   const limit = new InFlightLimit(workers);
   const worker = async () => {
@@ -312,7 +317,7 @@ export async function batchGetUntil(
 ): Promise<{ found: Map<string, Item>; left: string[]; read: number }> {
   const policy = options.policy ?? DEFAULT_RETRY;
   const deadline = options.deadline;
-  const late = (waitMs = 0) => deadline !== undefined && Date.now() + waitMs >= deadline;
+  const late = pastDeadline(deadline);
   const found = new Map<string, Item>();
   const left: string[] = [];
   let read = 0;

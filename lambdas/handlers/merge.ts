@@ -207,7 +207,7 @@ export async function mergePartition(
   const firstLoad = job.targetEmpty === true && lock?.before === job.runId;
   // Reads stop at the deadline too (only under the lock: a dry run keeps no progress), and hand
   // back the keys left: the next pass reads only those, then classifies.
-  const readUntil = lock && Number.isFinite(deadline) ? deadline : undefined;
+  const readUntil = lock ? until : undefined;
   const reads: MergeReads = saved?.reads ?? {
     stored: new Map(),
     targetLeft: firstLoad ? [] : merger.keys(),

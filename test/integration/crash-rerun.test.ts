@@ -218,6 +218,7 @@ describe('crashes, a second process and Ctrl-C in local mode', () => {
       cli(['local', 'export', '--entity', 'clean', ...common]),
       cli(['local', 'run', badFile, '--entity', 'busy', ...common]),
       cli(['local', 'sync', ...common]),
+      cli(['local', 'runs', '--json', '--state-dir', stateDir]),
     ]);
     const waited = Date.now() - started;
     child.kill('SIGCONT');
