@@ -581,24 +581,27 @@ describe('Handler: merge', () => {
   });
 });
 
+// The time-bounded merge's cases: the lock the passes run under, the partition's progress object,
+// and the result of the partition merged without faults.
+const LOCK_SINCE = '2026-12-01T09:00:00.000Z';
+const progressKey = `${PREFIX}merge-progress/p0000.jsonl`;
+/** Lambda's context of an invocation with `ms` left: the pass stops writing a margin before. */
+const contextWith = (ms: number) => {
+  const end = Date.now() + ms;
+  return { getRemainingTimeInMillis: () => end - Date.now() };
+};
+const FAULT_FREE = {
+  partition: 0,
+  candidates: 6,
+  applied: 2,
+  unchanged: 1,
+  superseded: 2,
+  deleted: 1,
+  duplicateKeys: 1,
+  durationMs: expect.any(Number),
+};
+
 describe('Handler: merge, time-bounded passes', () => {
-  const LOCK_SINCE = '2026-12-01T09:00:00.000Z';
-  const progressKey = `${PREFIX}merge-progress/p0000.jsonl`;
-  /** Lambda's context of an invocation with `ms` left: the pass stops writing a margin before. */
-  const contextWith = (ms: number) => {
-    const end = Date.now() + ms;
-    return { getRemainingTimeInMillis: () => end - Date.now() };
-  };
-  const FAULT_FREE = {
-    partition: 0,
-    candidates: 6,
-    applied: 2,
-    unchanged: 1,
-    superseded: 2,
-    deleted: 1,
-    duplicateKeys: 1,
-    durationMs: expect.any(Number),
-  };
   /** The target's write requests the table took (every BatchWriteItem call's, less what it handed back). */
   const taken: WriteRequest[] = [];
   let throttled = true;
@@ -723,22 +726,6 @@ describe('Handler: merge, time-bounded passes', () => {
 });
 
 describe('Handler: merge, time-bounded reads', () => {
-  const LOCK_SINCE = '2026-12-01T09:00:00.000Z';
-  const progressKey = `${PREFIX}merge-progress/p0000.jsonl`;
-  const contextWith = (ms: number) => {
-    const end = Date.now() + ms;
-    return { getRemainingTimeInMillis: () => end - Date.now() };
-  };
-  const FAULT_FREE = {
-    partition: 0,
-    candidates: 6,
-    applied: 2,
-    unchanged: 1,
-    superseded: 2,
-    deleted: 1,
-    duplicateKeys: 1,
-    durationMs: expect.any(Number),
-  };
   type Keys = Array<Record<string, { S?: string }>>;
   type GetInput = { RequestItems: Record<string, { Keys: Keys }> };
   /** Keys the target answers before it pushes back every read (Infinity: it answers all). */
