@@ -7,6 +7,8 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { z } from 'zod';
+import { InvalidEventError } from '../domain/errors';
 import type {
   ChunkStep,
   LedgerStep,
@@ -335,9 +337,20 @@ export class Ledger {
    * (a resumed run) returns its recorded result without running; a failure is recorded with its
    * error and rethrown (the state machine's Retry and Catch match the error's name).
    */
-  async runStep<T>(runId: string, step: StepRef, work: () => Promise<T>): Promise<T> {
+  async runStep<T extends z.ZodType>(
+    runId: string,
+    step: StepRef,
+    result: T,
+    work: () => Promise<z.output<T>>,
+  ): Promise<z.output<T>> {
     const done = await this.succeededStep(runId, step);
-    if (done) return done as unknown as T;
+    if (done) {
+      const recorded = result.safeParse(done);
+      if (recorded.success) return recorded.data;
+      throw new InvalidEventError(
+        `the ledger's record of ${stepKey(step)} of run ${runId} is not a step result: ${recorded.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
+    }
     const started = Date.now();
     try {
       return await work();

@@ -1,30 +1,55 @@
+import { z } from 'zod';
+import { InvalidEventError } from '../domain/errors';
 import { readJson } from './s3';
 
-interface ResultManifest {
-  ResultFiles?: { SUCCEEDED?: Array<{ Key: string }>; FAILED?: Array<{ Key: string }> };
-}
-interface ChildResult {
-  Status?: string;
-  Output?: string;
-  Error?: string;
-  Cause?: string;
+/** A Distributed Map's ResultWriter manifest. */
+const resultManifestSchema = z.object({
+  ResultFiles: z
+    .object({
+      SUCCEEDED: z.array(z.object({ Key: z.string() })).optional(),
+      FAILED: z.array(z.object({ Key: z.string() })).optional(),
+    })
+    .optional(),
+});
+
+/** One child execution's result in a ResultWriter file. */
+const childResultsSchema = z.array(
+  z.object({
+    Status: z.string().optional(),
+    Output: z.string().optional(),
+    Error: z.string().optional(),
+    Cause: z.string().optional(),
+  }),
+);
+
+function parsed<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new InvalidEventError(`${what} is not what the workflow's contract says: ${issues.join('; ')}`);
+  }
+  return result.data;
 }
 
-/** Reads a Distributed Map's ResultWriter output: the children's outputs and the failures. */
-export async function readMapResults<T>(
+/**
+ * Reads a Distributed Map's ResultWriter output: the children's outputs (each parsed with the
+ * worker's output schema, lambdas/contract/results.ts) and the failures.
+ */
+export async function readMapResults<T extends z.ZodType>(
   bucket: string,
   manifestKey: string,
-): Promise<{ outputs: T[]; failures: string[] }> {
-  const manifest = await readJson<ResultManifest>({ bucket, key: manifestKey });
-  const outputs: T[] = [];
+  output: T,
+): Promise<{ outputs: Array<z.output<T>>; failures: string[] }> {
+  const manifest = parsed(resultManifestSchema, await readJson({ bucket, key: manifestKey }), manifestKey);
+  const outputs: Array<z.output<T>> = [];
   const failures: string[] = [];
   for (const f of manifest.ResultFiles?.SUCCEEDED ?? []) {
-    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key })) {
-      if (r.Output) outputs.push(JSON.parse(r.Output) as T);
+    for (const r of parsed(childResultsSchema, await readJson({ bucket, key: f.Key }), f.Key)) {
+      if (r.Output) outputs.push(parsed(output, JSON.parse(r.Output), `a child's output in ${f.Key}`));
     }
   }
   for (const f of manifest.ResultFiles?.FAILED ?? []) {
-    for (const r of await readJson<ChildResult[]>({ bucket, key: f.Key }))
+    for (const r of parsed(childResultsSchema, await readJson({ bucket, key: f.Key }), f.Key))
       failures.push(`${r.Error}: ${r.Cause}`);
   }
   return { outputs, failures };

@@ -1,3 +1,4 @@
+import type { PartitionLeft, PartitionOutcome } from '../contract/results';
 import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
 import type { Scalar } from './normalize';
@@ -10,28 +11,10 @@ import type { PartitionItem, PartitionResult } from './run';
  * outlast its timeout however slowly the table takes writes.
  */
 
-/** A partition a pass did not finish: the next pass writes the rest. */
-export interface PartitionLeft {
-  partition: number;
-  /** The partition's chunks (the next pass's Map item is `{ partition, chunks }`). */
-  chunks: number;
-  complete: false;
-  /** Write requests (puts and deletes) still to send. */
-  left: number;
-  /** Write requests this pass sent and the table took. */
-  written: number;
-  /**
-   * Set when the pass stopped before its reads were done: `left` then counts the keys still to
-   * read, and `read` the keys this pass read.
-   */
-  phase?: 'read';
-  read?: number;
-}
-
-export type PartitionOutcome = PartitionResult | PartitionLeft;
+export type { PartitionLeft, PartitionOutcome } from '../contract/results';
 
 export function isPartitionLeft(p: PartitionOutcome): p is PartitionLeft {
-  return (p as Partial<PartitionLeft>).complete === false;
+  return 'complete' in p && p.complete === false;
 }
 
 /** The share of the remaining time a pass keeps to save its progress and report (S3, the ledger). */

@@ -1,22 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { SourceFormat } from './csv';
-import type { DateOrderDecision } from './dates';
+import type { SourceRef } from '../contract/job';
+import type { ChunkResult, PartitionResult } from '../contract/results';
 import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
 import type { RejectDecision } from './rejects';
 
-/** The source object of a run, as the trigger saw it. */
-export interface SourceRef {
-  bucket: string;
-  key: string;
-  versionId?: string | undefined;
-  etag?: string | undefined;
-  /**
-   * How the person who started the run named the file (a local run: the path on their machine):
-   * messages and reports name it. The bucket and key stay the object's identity (never hashed).
-   */
-  label?: string | undefined;
-}
+// The workflow's messages are typed once, by their schemas (lambdas/contract).
+export type { ChunkItem, PartitionItem, SourceRef, WorkerJob } from '../contract/job';
+export type { ChunkResult, PartitionResult } from '../contract/results';
 
 /** The file as messages name it: the label a person gave it, else its S3 URL. */
 export function sourceName(source: Pick<SourceRef, 'bucket' | 'key' | 'label'>): string {
@@ -109,93 +100,9 @@ export function accountingGap(c: Counts): number {
   return c.rows - (c.applied + c.unchanged + c.superseded + c.deleted + c.rejected);
 }
 
-/** What Plan hands every worker (Distributed Map BatchInput): small, no rows. */
-export interface WorkerJob {
-  runId: string;
-  entity: string;
-  configHash: string;
-  /** The object the chunks' byte offsets refer to (the source, or its UTF-8 transcoding). */
-  data: SourceRef;
-  /** Where the workers write intermediate objects (`work/<runId>/`). */
-  workPrefix: string;
-  /** Merge partitions the chunk winners are spread over. */
-  partitions: number;
-  /**
-   * TotalSegments of the verify and mirror table scans, sized by Plan from the table (at least
-   * `partitions`; absent in jobs of older runs: as many as partitions).
-   */
-  scanSegments?: number;
-  /** CSV or JSON Lines (then `columns` are the source names the mapping reads, not a header). */
-  format: SourceFormat;
-  /** Dry run: classify every key against the target and report, write nothing to it. */
-  dryRun?: boolean | undefined;
-  /** The verification mode Plan resolved (`full` or `sample:<n>`, see resolveVerify). */
-  verify?: string | undefined;
-  /**
-   * The target held no item when the run was planned (a first load): the merge skips reading the
-   * stored versions of its keys, since there are none to read.
-   */
-  targetEmpty?: boolean | undefined;
-  /** Mirror mode: the full export replaces the target (absent items are delete candidates). */
-  mirror?: boolean | undefined;
-  /** Mirror mode: delete the candidates even above maxDeleteRatio. */
-  forceDeletes?: boolean | undefined;
-  /** Load the valid rows even when too many were rejected, or the file has no data row. */
-  force?: boolean | undefined;
-  /** Each merge worker's write ceiling, WCU/s: its share of the table's throughput (Plan's layout). */
-  writeUnitsPerSecond?: number | undefined;
-  /** Each merge or verify worker's read ceiling, RCU/s. */
-  readUnitsPerSecond?: number | undefined;
-  delimiter: string;
-  columns: string[];
-  /**
-   * The day/month order Plan decided per date/datetime field (by target field name) for numeric
-   * dates, from the file's values or the field's `dayFirst`; the workers read every row with it.
-   */
-  dateOrder?: Record<string, DateOrderDecision> | undefined;
-}
-
-/** One item of the chunk manifest that the Distributed Map reads. */
-export interface ChunkItem {
-  index: number;
-  start: number;
-  end: number;
-  firstLine: number;
-  rows: number;
-}
-
-/** What one transform invocation returns per chunk (never rows). */
-export interface ChunkResult {
-  index: number;
-  /** Data rows read in the chunk (must equal the plan's count). */
-  rows: number;
-  rejected: number;
-  /** Rows that lost to a newer row of the same key within the chunk. */
-  superseded: number;
-  /** Distinct keys handed to the merge step. */
-  candidates: number;
-  /** Mirror mode: rejected rows whose key could not be read. */
-  unkeyedRejects?: number;
-  topReasons: Record<string, number>;
-  /** Cells dropped or kept as text by their field's onInvalid (their rows were kept). */
-  warnings?: number;
-  /** Warnings per reason code. */
-  topWarnings?: Record<string, number>;
-  /** The first few rejected line numbers per reason code (absent in records of older runs). */
-  reasonLines?: Record<string, number[]>;
-  durationMs: number;
-}
-
 /** Partition of a key (FNV-1a 32-bit over UTF-16 units): stable across processes. */
 export function partitionOf(key: string, partitions: number): number {
   return fnv1a32(key) % partitions;
-}
-
-/** One item of the partition manifest that the merge Distributed Map reads. */
-export interface PartitionItem {
-  partition: number;
-  /** Number of chunks: the merge worker reads one part object per chunk. */
-  chunks: number;
 }
 
 /**
@@ -284,20 +191,6 @@ export interface MergedLine {
   l?: number;
   /** The target did not hold the key (a put creates it). */
   n?: boolean;
-}
-
-/** What one merge invocation returns (never rows). */
-export interface PartitionResult {
-  partition: number;
-  candidates: number;
-  applied: number;
-  unchanged: number;
-  superseded: number;
-  deleted: number;
-  duplicateKeys: number;
-  /** Mirror mode: items absent from the full export that this partition deleted (or would, dry run). */
-  mirrorDeleted?: number;
-  durationMs: number;
 }
 
 /** What the ledger records per step of a run (the steps a resume skips). */

@@ -4,6 +4,8 @@
  * by the set digest of the items the run wrote), and in `full` mode every item of the table is
  * checked for provenance (written by crm-sync, unchanged since). Pure: the verify handler feeds it items.
  */
+
+import type { VerifyResult } from '../contract/results';
 import { META } from './chunk';
 import { combineDigests, fmix32, fnv1a32 } from './hash';
 import { storedContentDigest } from './merge';
@@ -148,33 +150,8 @@ export interface Mismatch {
   scope: 'run' | 'table' | 'mirror';
 }
 
-/** What one verify invocation returns per worker (never items). */
-export interface VerifyResult {
-  /**
-   * The worker: table scan segment `partition` (of the job's scanSegments) and, below the run's
-   * partition count, merge partition `partition`. Its problems are in mismatches/p<partition>.
-   */
-  partition: number;
-  /** Decisions of the run checked against the target. */
-  verified: number;
-  /** Decisions in the partition (checked or not: a sample skips some). */
-  decisions: number;
-  /** Items of the table segment scanned (0 without a scan). */
-  scanned: number;
-  /**
-   * Full mode, first pass: the set digest of the partition's puts (expected) and of the items of
-   * the scan segment written by this run (found). Reconcile compares the sums over all workers.
-   */
-  written?: { expected: DigestCount; found: DigestCount };
-  /** Mirror deletes carried out by this worker (mirror mode). */
-  mirrorDeleted: number;
-  /** Problems found (run decisions, table items, mirror deletes). */
-  problems: number;
-  /** The first problems; all of them are in the worker's mismatches object. */
-  sample: Mismatch[];
-  references: ReferenceCheck[];
-  durationMs: number;
-}
+/** What one verify invocation returns per worker (never items): typed by its schema. */
+export type { VerifyResult } from '../contract/results';
 
 /** Adds up the reference checks of the partitions (missing parents summed per partition). */
 export function mergeReferenceChecks(

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { readMapResults } from '../adapters/map-results';
 import { logger } from '../adapters/powertools';
 import { putJson, readJson } from '../adapters/s3';
-import { decideMergePass, type PartitionOutcome } from '../domain/merge-progress';
+import { workerOutputSchemas } from '../contract/results';
+import { decideMergePass } from '../domain/merge-progress';
 import { workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
 
@@ -50,7 +51,7 @@ export interface MergeLoopState {
 export async function checkMerge(event: z.infer<typeof checkMergeSchema>): Promise<MergeLoopState> {
   const env = workerEnv();
   const { Bucket, Key } = event.pass.ResultWriterDetails;
-  const pass = await readMapResults<{ partitions: PartitionOutcome[] }>(Bucket, Key);
+  const pass = await readMapResults(Bucket, Key, workerOutputSchemas.merge);
   const decision = decideMergePass(
     event.loop.stalled,
     pass.outputs.flatMap((o) => o.partitions),

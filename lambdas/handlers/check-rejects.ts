@@ -5,21 +5,21 @@ import { z } from 'zod';
 import { Ledger } from '../adapters/ledger';
 import { readMapResults } from '../adapters/map-results';
 import { logger, tracer } from '../adapters/powertools';
+import { planSummarySchema } from '../contract/plan';
+import { mapOutputSchema, workerOutputSchemas } from '../contract/results';
 import type { Reject } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { EmptyExportError, RejectLimitError } from '../domain/errors';
 import { decideRejects, type RejectDecision, sumRejectCounts } from '../domain/rejects';
 import { rejectsHeader, rejectsRow } from '../domain/report';
-import { type ChunkResult, workKeys } from '../domain/run';
+import { workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
-import type { PlanOutput } from './plan';
 import { jsonRows, putCsvReport, rejectColumns } from './reconcile';
 
-const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 const eventSchema = z.object({
   runId: z.string().min(1),
-  plan: z.looseObject({ job: z.looseObject({}), chunks: z.number(), rows: z.number() }),
-  transform: mapOutput,
+  plan: planSummarySchema,
+  transform: mapOutputSchema,
 });
 
 /**
@@ -32,11 +32,12 @@ const eventSchema = z.object({
  */
 export async function checkRejects(event: z.infer<typeof eventSchema>): Promise<RejectDecision> {
   const env = workerEnv();
-  const job = (event.plan as unknown as PlanOutput).job;
+  const job = event.plan.job;
   const entity = getEntity(env.config, job.entity);
-  const transform = await readMapResults<{ chunks: ChunkResult[] }>(
+  const transform = await readMapResults(
     event.transform.ResultWriterDetails.Bucket,
     event.transform.ResultWriterDetails.Key,
+    workerOutputSchemas.transform,
   );
   const decision = decideRejects(sumRejectCounts(transform.outputs.flatMap((o) => o.chunks)), {
     maxRejectRatio: entity.maxRejectRatio,

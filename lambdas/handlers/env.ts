@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type CrmSyncConfig, parseConfigText } from '../domain/config';
 import { ConfigError, InvalidEventError } from '../domain/errors';
-import { MAX_SCAN_SEGMENTS } from '../domain/sizing';
 
 export interface WorkerEnv {
   bucket: string;
@@ -60,15 +59,3 @@ export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, handl
   }
   return parsed.data;
 }
-
-/**
- * The job a worker that scans the target gets (verify, mirror): its run, partitions and the table
- * scan segments Plan sized (absent in jobs of older runs: as many as partitions).
- */
-export const scanJobSchema = z.looseObject({
-  runId: z.string(),
-  entity: z.string(),
-  workPrefix: z.string(),
-  partitions: z.number().int().min(1),
-  scanSegments: z.number().int().min(1).max(MAX_SCAN_SEGMENTS).optional(),
-});

@@ -3,12 +3,13 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import pLimit from 'p-limit';
-import { z } from 'zod';
 import { batchGetUntil, batchWrite, toAttributeMap } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readText, readTextIfExists } from '../adapters/s3';
 import { TombstoneStore } from '../adapters/tombstones';
+import { partitionItemSchema, workerBatchSchema } from '../contract/job';
+import { partitionOutcomeSchema } from '../contract/results';
 import { META, readPartLines, type StoredVersion } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { LockLostError } from '../domain/errors';
@@ -41,12 +42,7 @@ import {
 import { TokenBucket } from '../domain/token-bucket';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-  }),
-  Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-});
+const eventSchema = workerBatchSchema({}, partitionItemSchema);
 
 /**
  * The entity's lock, before anything is written: this run's (the usual case), or taken again when
@@ -347,14 +343,15 @@ export async function mergeHandler(
 ): Promise<{ partitions: PartitionOutcome[] }> {
   const deadline = mergeDeadline(Date.now(), context?.getRemainingTimeInMillis?.());
   const data = parseEvent(eventSchema, event, 'merge');
-  const job = data.BatchInput.job as unknown as WorkerJob;
+  const job = data.BatchInput.job;
   const ledger = new Ledger(workerEnv().ledgerTable);
   const partitions: PartitionOutcome[] = [];
   for (const item of data.Items) {
     // A resumed run: a partition that already succeeded keeps its writes, reports and counts.
-    const result = await ledger.runStep<PartitionOutcome>(
+    const result = await ledger.runStep(
       job.runId,
       { kind: 'partition', partition: item.partition },
+      partitionOutcomeSchema,
       () => mergePartition(job, item, deadline),
     );
     logger.info(isPartitionLeft(result) ? 'partition left for the next pass' : 'partition merged', {

@@ -6,32 +6,30 @@ import { z } from 'zod';
 import { scanSegment } from '../adapters/dynamodb';
 import { logger, tracer } from '../adapters/powertools';
 import { listKeys, putObject, readText, readTextIfExists } from '../adapters/s3';
+import { partitionItemSchema, workerBatchSchema } from '../contract/job';
 import { readPartLines } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { deleteCandidates, keyLines, keysByPartition, parseKeyLines } from '../domain/mirror';
 import { type WorkerJob, workKeys } from '../domain/run';
-import { parseEvent, scanJobSchema, targetTable, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z
-  .object({
-    BatchInput: z.object({
-      job: scanJobSchema,
-      /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
-      action: z.enum(['scan', 'plan']),
-    }),
-    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-  })
-  .refine(
-    (e) =>
-      e.Items.every(
-        (i) =>
-          i.partition <
-          (e.BatchInput.action === 'scan'
-            ? (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)
-            : e.BatchInput.job.partitions),
-      ),
-    { message: 'every item must be a scan segment (scan) or a partition (plan) of the job', path: ['Items'] },
-  );
+const eventSchema = workerBatchSchema(
+  {
+    /** `scan`: list the keys of one table segment; `plan`: find one partition's delete candidates. */
+    action: z.enum(['scan', 'plan']),
+  },
+  partitionItemSchema,
+).refine(
+  (e) =>
+    e.Items.every(
+      (i) =>
+        i.partition <
+        (e.BatchInput.action === 'scan'
+          ? (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)
+          : e.BatchInput.job.partitions),
+    ),
+  { message: 'every item must be a scan segment (scan) or a partition (plan) of the job', path: ['Items'] },
+);
 
 export interface MirrorScanResult {
   segment: number;
@@ -127,7 +125,7 @@ export async function mirrorHandler(
   event: unknown,
 ): Promise<{ segments: MirrorScanResult[] } | { partitions: MirrorPlanResult[] }> {
   const data = parseEvent(eventSchema, event, 'mirror');
-  const job = data.BatchInput.job as unknown as WorkerJob;
+  const job = data.BatchInput.job;
   if (data.BatchInput.action === 'scan') {
     const segments: MirrorScanResult[] = [];
     for (const item of data.Items) segments.push(await scanTargetSegment(job, item.partition));

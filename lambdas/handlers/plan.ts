@@ -6,6 +6,14 @@ import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
+import {
+  type ClaimEvent,
+  type ClaimOutput,
+  claimEventSchema,
+  type PlanEvent,
+  type PlanOutput,
+  planEventSchema,
+} from '../contract/plan';
 import { columnKey, configHash, type EntityConfig, getEntity } from '../domain/config';
 import {
   binaryProblem,
@@ -44,7 +52,6 @@ import {
   type RunRecord,
   type SourceRef,
   sourceName,
-  type WorkerJob,
   workKeys,
 } from '../domain/run';
 import {
@@ -57,100 +64,14 @@ import {
   type TableStats,
   type TableThroughput,
 } from '../domain/sizing';
-import { type NotAnExport, notAnExport } from '../domain/sync';
+import { notAnExport } from '../domain/sync';
 import { resolveVerify, verifyMode } from '../domain/verify';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const sourceSchema = z.object({
-  bucket: z.string().min(1),
-  key: z.string().min(1),
-  entity: z.string().min(1),
-  versionId: z.string().nullish(),
-  etag: z.string().nullish(),
-  /** The object's size as its S3 event says (the inbox rule passes it). */
-  size: z
-    .number({ error: 'size must be a number of bytes' })
-    .int('size must be a whole number of bytes')
-    .min(0, 'size must be at least 0 bytes')
-    .nullish(),
-  rerun: z.string().optional(),
-  /** Resume this failed run (local redrive): refused unless the object and config still make it. */
-  resume: z.string().optional(),
-  /** Classify and report what a run would do, writing nothing to the target (`local diff`). */
-  dryRun: z.boolean().optional(),
-  /** Mirror mode: delete the items the export leaves out even above maxDeleteRatio. */
-  forceDeletes: z.boolean().optional(),
-  /** How the person who started the run named the file (a local path): messages name it. */
-  label: z.string().min(1).max(4096).optional(),
-  /** Load the valid rows even above maxRejectRatio (or of a file with no data row). */
-  force: z.boolean().optional(),
-});
+// The workflow's messages are typed once, by their schemas (lambdas/contract/plan.ts).
+export type { ClaimOutput, PlanLayout, PlanOutput } from '../contract/plan';
 
-const claimEvent = z.object({
-  action: z.literal('claim'),
-  source: sourceSchema,
-  executionId: z.string().optional(),
-});
-const planEvent = z.object({
-  action: z.literal('plan'),
-  runId: z.string().min(1),
-  // ClaimRun's output: the object as HEAD saw it (size included, so Plan does not HEAD again).
-  source: sourceSchema.extend({ etag: z.string().min(1), size: z.number().int().min(0) }),
-});
-const planEventSchema = z.discriminatedUnion('action', [claimEvent, planEvent]);
-
-export type ClaimOutput =
-  /** Not an export (a folder marker, an empty object, a hidden file): no run, no lock. */
-  | { runId: null; ignored: true; reason: NotAnExport; entity: string; key: string }
-  | { runId: string; duplicate: true; existingStatus: string; entity: string }
-  | {
-      runId: string;
-      duplicate: false;
-      entity: string;
-      source: SourceRef & {
-        entity: string;
-        size: number;
-        dryRun?: boolean;
-        forceDeletes?: boolean;
-        force?: boolean;
-      };
-    };
-
-/**
- * What the state machine and the workers need of the run's layout (lambdas/domain/sizing.ts): the
- * Distributed Maps read their MaxConcurrency from here (MaxConcurrencyPath).
- */
-export interface PlanLayout {
-  chunkBytes: number;
-  transformConcurrency: number;
-  mergeConcurrency: number;
-  verifyConcurrency: number;
-  writeUnitsPerWorker: number;
-  readUnitsPerWorker: number;
-  /** Predicted wall time of the run, seconds. */
-  estimatedSeconds: number;
-  warnings: string[];
-}
-
-export interface PlanOutput {
-  runId: string;
-  entity: string;
-  manifestKey: string;
-  partitionsKey: string;
-  /** The verify and mirror scan Maps' items: one per table scan segment (see workKeys.segments). */
-  segmentsKey: string;
-  chunks: number;
-  partitions: number;
-  /** Table scan segments (verify workers; mirror mode's key scan workers): at least `partitions`. */
-  scanSegments: number;
-  rows: number;
-  bytes: number;
-  format: SourceFormat;
-  encoding: string;
-  missingOptionalColumns: string[];
-  layout: PlanLayout;
-  job: WorkerJob;
-}
+const planEventsSchema = z.discriminatedUnion('action', [claimEventSchema, planEventSchema]);
 
 /** Lambda workers at once, at most: the stack's `maxConcurrency` (CRM_SYNC_MAX_CONCURRENCY). */
 function maxConcurrency(): number | undefined {
@@ -212,7 +133,7 @@ function checkLayout(layout: Layout): void {
  * `resume` continues a failed run; it is refused when the object or the config changed since.
  * An object that is not an export (lambdas/domain/sync.ts, notAnExport) makes no run: `ignored`.
  */
-export async function claimRun(event: z.infer<typeof claimEvent>): Promise<ClaimOutput> {
+export async function claimRun(event: ClaimEvent): Promise<ClaimOutput> {
   const env = workerEnv();
   const { source } = event;
   const entity = getEntity(env.config, source.entity);
@@ -438,7 +359,7 @@ function checkHead(
  * UTF-16/32 and Windows-1252 to UTF-8, cuts the file into byte-range chunks on record boundaries
  * and writes the chunk and partition manifests.
  */
-export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOutput> {
+export async function planRun(event: PlanEvent): Promise<PlanOutput> {
   const env = workerEnv();
   const { runId, source } = event;
   const entity = getEntity(env.config, source.entity);
@@ -665,7 +586,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
 }
 
 export async function planHandler(event: unknown): Promise<ClaimOutput | PlanOutput> {
-  const data = parseEvent(planEventSchema, event, 'plan');
+  const data = parseEvent(planEventsSchema, event, 'plan');
   const e = data;
   return e.action === 'claim' ? claimRun(e) : planRun(e);
 }

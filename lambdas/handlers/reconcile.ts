@@ -6,19 +6,20 @@ import { Ledger } from '../adapters/ledger';
 import { readMapResults } from '../adapters/map-results';
 import { logger, tracer } from '../adapters/powertools';
 import { putJson, putObject, putStream, readJson, readTextIfExists } from '../adapters/s3';
+import { planSummarySchema } from '../contract/plan';
+import { mapOutputSchema, workerOutputSchemas } from '../contract/results';
 import { csvCell, type DuplicateKey, type Reject, type Warning } from '../domain/chunk';
 import { type EntityConfig, getEntity } from '../domain/config';
 import { acceptedFormats, type DateOrderDecision, withDateOrder } from '../domain/dates';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { DUPLICATES_SHOWN, RejectSampler, renderReport, WARNINGS_SHOWN } from '../domain/html-report';
 import { missingColumnsOf } from '../domain/mapping';
-import { isPartitionLeft, type PartitionOutcome } from '../domain/merge-progress';
+import { isPartitionLeft } from '../domain/merge-progress';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines, percent } from '../domain/mirror';
 import { decideRejects, sumRejectCounts } from '../domain/rejects';
 import { type Check, type RunSummary, rejectsHeader, rejectsRow, topReasons } from '../domain/report';
 import {
   accountingGap,
-  type ChunkResult,
   type Counts,
   type MergedLine,
   type PartitionResult,
@@ -30,28 +31,18 @@ import {
   type DigestCount,
   type Mismatch,
   mergeReferenceChecks,
-  type VerifyResult,
   verifyMode,
 } from '../domain/verify';
 import { checkMergeHandler } from './check-merge';
 import { parseEvent, workerEnv } from './env';
-import type { MirrorPlanResult, MirrorScanResult } from './mirror';
-import type { PlanOutput } from './plan';
 
 /** The delete candidates of a mirror run, under reports/<runId>/. */
 export const MIRROR_REPORT = 'mirror-deletes.csv';
 
-const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
+const mapOutput = mapOutputSchema;
 const eventSchema = z.object({
   runId: z.string(),
-  plan: z.looseObject({
-    job: z.looseObject({}),
-    chunks: z.number(),
-    partitions: z.number(),
-    /** Verify workers (table scan segments); absent in plans of older runs: one per partition. */
-    scanSegments: z.number().optional(),
-    rows: z.number(),
-  }),
+  plan: planSummarySchema,
   transform: mapOutput,
   merge: mapOutput,
   verify: mapOutput,
@@ -147,23 +138,26 @@ function dateFormatsOfRejects(
  */
 export async function reconcileRun(event: z.infer<typeof eventSchema>): Promise<RunSummary> {
   const env = workerEnv();
-  const plan = event.plan as unknown as PlanOutput;
+  const plan = event.plan;
   const job = plan.job;
   const entity = getEntity(env.config, job.entity);
   const ledger = new Ledger(env.ledgerTable);
   const run = await ledger.getRun(event.runId);
 
-  const transform = await readMapResults<{ chunks: ChunkResult[] }>(
+  const transform = await readMapResults(
     event.transform.ResultWriterDetails.Bucket,
     event.transform.ResultWriterDetails.Key,
+    workerOutputSchemas.transform,
   );
-  const merge = await readMapResults<{ partitions: PartitionOutcome[] }>(
+  const merge = await readMapResults(
     event.merge.ResultWriterDetails.Bucket,
     event.merge.ResultWriterDetails.Key,
+    workerOutputSchemas.merge,
   );
-  const verify = await readMapResults<{ partitions: VerifyResult[] }>(
+  const verify = await readMapResults(
     event.verify.ResultWriterDetails.Bucket,
     event.verify.ResultWriterDetails.Key,
+    workerOutputSchemas.verify,
   );
   const chunks = transform.outputs.flatMap((o) => o.chunks);
   // The merge loop's passes: a partition a pass left reports again, complete, in a later one.
@@ -516,20 +510,23 @@ const checkDeletesSchema = z.object({
  */
 export async function checkMirrorDeletes(event: z.infer<typeof checkDeletesSchema>): Promise<MirrorDecision> {
   const env = workerEnv();
-  const job = (event.plan as unknown as PlanOutput).job;
+  const job = event.plan.job;
   const entity = getEntity(env.config, job.entity);
   const [transform, scan, plans] = await Promise.all([
-    readMapResults<{ chunks: ChunkResult[] }>(
+    readMapResults(
       event.transform.ResultWriterDetails.Bucket,
       event.transform.ResultWriterDetails.Key,
+      workerOutputSchemas.transform,
     ),
-    readMapResults<{ segments: MirrorScanResult[] }>(
+    readMapResults(
       event.scan.ResultWriterDetails.Bucket,
       event.scan.ResultWriterDetails.Key,
+      workerOutputSchemas.mirrorScan,
     ),
-    readMapResults<{ partitions: MirrorPlanResult[] }>(
+    readMapResults(
       event.candidates.ResultWriterDetails.Bucket,
       event.candidates.ResultWriterDetails.Key,
+      workerOutputSchemas.mirrorPlan,
     ),
   ]);
   const failures = [...scan.failures, ...plans.failures];
@@ -589,9 +586,10 @@ export interface WrittenCheck {
  * which keys, so `byKey` sends the run through VerifyPartitionsByKey first.
  */
 export async function checkWritten(event: z.infer<typeof checkWrittenSchema>): Promise<WrittenCheck> {
-  const verify = await readMapResults<{ partitions: VerifyResult[] }>(
+  const verify = await readMapResults(
     event.verify.ResultWriterDetails.Bucket,
     event.verify.ResultWriterDetails.Key,
+    workerOutputSchemas.verify,
   );
   const written = compareWritten(verify.outputs.flatMap((o) => o.partitions));
   if (!written) return { byKey: false };

@@ -1,11 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
-import { z } from 'zod';
 import { batchGet } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readObject } from '../adapters/s3';
+import { chunkItemSchema, workerBatchSchema } from '../contract/job';
+import { chunkResultSchema } from '../contract/results';
 import { ChunkAccumulator, writeLimits } from '../domain/chunk';
 import { configHash, getEntity } from '../domain/config';
 import { recordsOf } from '../domain/csv';
@@ -17,19 +18,7 @@ import { reasonLines } from '../domain/rejects';
 import { type ChunkItem, type ChunkResult, type WorkerJob, workKeys } from '../domain/run';
 import { parseEvent, targetTable, workerEnv } from './env';
 
-const chunkSchema = z.object({
-  index: z.number().int().min(0),
-  start: z.number().int().min(0),
-  end: z.number().int().min(0),
-  firstLine: z.number().int().min(1),
-  rows: z.number().int().min(0),
-});
-const eventSchema = z.object({
-  BatchInput: z.object({
-    job: z.looseObject({ runId: z.string(), entity: z.string(), workPrefix: z.string() }),
-  }),
-  Items: z.array(chunkSchema).min(1),
-});
+const eventSchema = workerBatchSchema({}, chunkItemSchema);
 
 /** The plan counted a different number of rows than the worker read: the object changed or a bug. */
 export class ChunkCountMismatchError extends CrmSyncError {
@@ -133,13 +122,16 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
 
 export async function transformHandler(event: unknown): Promise<{ chunks: ChunkResult[] }> {
   const data = parseEvent(eventSchema, event, 'transform');
-  const job = data.BatchInput.job as unknown as WorkerJob;
+  const job = data.BatchInput.job;
   const ledger = new Ledger(workerEnv().ledgerTable);
   const chunks: ChunkResult[] = [];
   for (const item of data.Items) {
     // A resumed run: a chunk that already succeeded keeps its parts and its counts.
-    const result = await ledger.runStep(job.runId, { kind: 'chunk', index: item.index }, () =>
-      transformChunk(job, item),
+    const result = await ledger.runStep(
+      job.runId,
+      { kind: 'chunk', index: item.index },
+      chunkResultSchema,
+      () => transformChunk(job, item),
     );
     logger.info('chunk transformed', {
       runId: job.runId,

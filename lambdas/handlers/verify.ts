@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { batchGet, scanSegment } from '../adapters/dynamodb';
 import { logger, tracer } from '../adapters/powertools';
 import { putObject, readTextIfExists } from '../adapters/s3';
+import { partitionItemSchema, workerBatchSchema } from '../contract/job';
 import { csvCell, META } from '../domain/chunk';
 import { getEntity } from '../domain/config';
 import { SetDigest } from '../domain/hash';
@@ -22,26 +23,23 @@ import {
   verifyMode,
   writtenEntry,
 } from '../domain/verify';
-import { parseEvent, scanJobSchema, targetTable, workerEnv } from './env';
+import { parseEvent, targetTable, workerEnv } from './env';
 
-const eventSchema = z
-  .object({
-    BatchInput: z.object({
-      job: scanJobSchema,
-      /** Data rows of the run (the plan's count): the sample rate is computed from it. */
-      rows: z.number().int().min(0),
-      /** The second pass of a full verification: every decision read back by key. */
-      byKey: z.boolean().optional(),
-    }),
-    Items: z.array(z.object({ partition: z.number().int().min(0), chunks: z.number().int().min(0) })).min(1),
-  })
-  .refine(
-    (e) => e.Items.every((i) => i.partition < (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)),
-    {
-      message: 'every item must be a scan segment of the job (below scanSegments, or partitions)',
-      path: ['Items'],
-    },
-  );
+const eventSchema = workerBatchSchema(
+  {
+    /** Data rows of the run (the plan's count): the sample rate is computed from it. */
+    rows: z.number().int().min(0),
+    /** The second pass of a full verification: every decision read back by key. */
+    byKey: z.boolean().optional(),
+  },
+  partitionItemSchema,
+).refine(
+  (e) => e.Items.every((i) => i.partition < (e.BatchInput.job.scanSegments ?? e.BatchInput.job.partitions)),
+  {
+    message: 'every item must be a scan segment of the job (below scanSegments, or partitions)',
+    path: ['Items'],
+  },
+);
 
 /**
  * Verify worker `partition` of a run (one per table scan segment: `job.scanSegments`, at least as
@@ -182,7 +180,7 @@ export async function verifyPartition(
 
 export async function verifyHandler(event: unknown): Promise<{ partitions: VerifyResult[] }> {
   const data = parseEvent(eventSchema, event, 'verify');
-  const job = data.BatchInput.job as unknown as WorkerJob;
+  const job = data.BatchInput.job;
   const partitions: VerifyResult[] = [];
   for (const item of data.Items) {
     // A dry run wrote nothing: there is nothing to verify, its decisions are the report.
