@@ -1,26 +1,15 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { basename, isAbsolute, relative, resolve } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type CrmSyncConfig, getEntity, parseConfig } from '../lambdas/domain/config';
-import { CrmSyncError } from '../lambdas/domain/errors';
 import { type CostItem, type Estimate, estimateRun } from '../lambdas/domain/estimate';
 import { resolveFormat } from '../lambdas/domain/jsonl';
 import { PRESETS } from '../lambdas/domain/presets';
 import { averageRowBytes, sampleRows } from '../lambdas/domain/sizing';
-
-/** A wrong `estimate` invocation: printed as one plain line, exit code 1. */
-export class EstimateUsageError extends CrmSyncError {
-  override readonly name = 'EstimateUsageError';
-}
+import { DEFAULT_CONFIG, positiveNumber, resolveConfig, UsageError } from './options';
 
 /** Bytes of a file read to count its rows and their average size. */
 const SAMPLE_BYTES = 1024 * 1024;
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('not a positive number');
-  return n;
-}
 
 /** Rows and average row bytes of a local file, from its first MiB (every row when it is smaller). */
 export function sampleFile(
@@ -125,17 +114,13 @@ export function formatEstimate(
 
 /**
  * `crm-sync estimate [file] --entity X (--config f | --preset p) [--rows N --avg-bytes B] [--json]`:
- * the predicted cost and time of one run in AWS. `resolveConfig` resolves `--config` like the other
- * commands (CRM_SYNC_CONFIG, ./crm-sync.config.json); when that finds nothing but the built-in demo
- * config (`demoConfigFile`), the estimate refuses: the demo's settings would misprice a real run.
+ * the predicted cost and time of one run in AWS. `--config` resolves like the other commands'
+ * (CRM_SYNC_CONFIG, ./crm-sync.config.json); when that finds nothing but the built-in demo config,
+ * the estimate refuses: the demo's settings would misprice a real run.
  * A run Plan would refuse, or one estimated past the execution's time limit, prints the estimate with
  * `error:` and `change:` lines and exits 1.
  */
-export function addEstimateCommand(
-  program: Command,
-  resolveConfig: (file: string | undefined) => { file: string; config: CrmSyncConfig },
-  demoConfigFile: string,
-): void {
+export function registerEstimateCommand(program: Command): void {
   program
     .command('estimate [file]')
     .description(
@@ -169,18 +154,18 @@ export function addEstimateCommand(
           json?: boolean;
         },
       ) => {
-        const { config, source } = configOf(opts, resolveConfig, demoConfigFile);
+        const { config, source } = configOf(opts);
         const entity = getEntity(config, opts.entity);
         let rows = opts.rows;
         let avgRowBytes = opts.avgBytes;
         if (file !== undefined) {
-          if (!existsSync(file)) throw new EstimateUsageError(`file not found: ${file}`);
+          if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
           const sampled = sampleFile(file, entity.source.format);
           rows ??= sampled.rows;
           avgRowBytes ??= sampled.avgRowBytes;
         }
         if (rows === undefined || avgRowBytes === undefined) {
-          throw new EstimateUsageError('estimate needs a file, or both --rows and --avg-bytes');
+          throw new UsageError('estimate needs a file, or both --rows and --avg-bytes');
         }
         const estimate = estimateRun({
           rows: Math.round(rows),
@@ -204,26 +189,25 @@ function shown(file: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-function configOf(
-  opts: { config?: string | undefined; preset?: string | undefined },
-  resolveConfig: (file: string | undefined) => { file: string; config: CrmSyncConfig },
-  demoConfigFile: string,
-): { config: CrmSyncConfig; source: EstimateConfigSource } {
+function configOf(opts: { config?: string | undefined; preset?: string | undefined }): {
+  config: CrmSyncConfig;
+  source: EstimateConfigSource;
+} {
   if (opts.preset !== undefined) {
     const preset = PRESETS[opts.preset];
-    if (!preset) throw new EstimateUsageError(`unknown preset: ${opts.preset}`);
+    if (!preset) throw new UsageError(`unknown preset: ${opts.preset}`);
     return {
       config: parseConfig(preset, `preset ${opts.preset}`),
       source: { kind: 'preset', name: opts.preset },
     };
   }
   const { file, config } = resolveConfig(opts.config);
-  const demo = resolve(file) === resolve(demoConfigFile);
+  const demo = resolve(file) === resolve(DEFAULT_CONFIG);
   if (demo && opts.config === undefined && !process.env.CRM_SYNC_CONFIG) {
-    throw new EstimateUsageError(
+    throw new UsageError(
       `estimate needs the config you will deploy: --config <file>, or --preset ${Object.keys(PRESETS).join('|')} ` +
         `(found no crm-sync.config.json or .yaml here and CRM_SYNC_CONFIG is unset). The built-in demo config is ` +
-        `tuned for a laptop demo and would misprice a run in AWS; to estimate it anyway: --config ${shown(demoConfigFile)}`,
+        `tuned for a laptop demo and would misprice a run in AWS; to estimate it anyway: --config ${shown(DEFAULT_CONFIG)}`,
     );
   }
   return { config, source: { kind: demo ? 'demo' : 'file', name: shown(file) } };

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { describeRun } from '../../cli/main';
+import { describeRun } from '../../cli/format';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { readEvents } from '../../local/events';
 import { runLocalFile } from '../../local/run';

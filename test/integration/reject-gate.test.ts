@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { describeRun } from '../../cli/main';
+import { describeRun } from '../../cli/format';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { readEvents } from '../../local/events';
 import type { LocalRunResult } from '../../local/local-stack';
