@@ -3,6 +3,7 @@ import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
 import { putJson, putStream, readObject } from '../adapters/s3';
+import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
 import { type FilePlan, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
@@ -16,13 +17,14 @@ import {
   chunkItems,
   dataRowBytes,
   fileColumns,
+  type JobBase,
   jobBaseOf,
   needsTableStats,
   scanLayout,
   withFileName,
   workerJob,
 } from '../domain/run-plan';
-import { planLayout, type TableStats, type TableThroughput } from '../domain/sizing';
+import { type Layout, planLayout, type TableStats, type TableThroughput } from '../domain/sizing';
 import { HEAD_BYTES, inspectHead, type SourceHead } from '../domain/source-head';
 import { resolveVerify } from '../domain/verify';
 
@@ -99,12 +101,7 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
     });
     const { columns, binding } = fileColumns(plan, entity);
     const dateOrder = await dateOrders(runId, data, plan, head, columns, binding, entity);
-    // A first load: the merge need not read what the (empty) target holds. The entity's lock keeps
-    // other crm-sync runs out until this one ends.
-    const target = deps.targetTable(source.entity);
-    const targetEmpty = await isTableEmpty(target);
-    const stats = needsTableStats(entity, targetEmpty) ? await tableStats(target) : { bytes: 0, items: 0 };
-    const verify = resolveVerify(entity.verify, entity.verify === undefined ? stats.items : 0);
+    const target = await describeTarget(deps.targetTable(source.entity), entity);
     const jobBase = jobBaseOf({
       runId,
       source,
@@ -114,31 +111,19 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
       format: head.format,
       delimiter: plan.delimiter,
       columns,
-      targetEmpty,
-      verify,
+      targetEmpty: target.empty,
+      verify: target.verify,
       dateOrder,
     });
-    const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
-    const layout = planLayout({
-      objectBytes: plan.bytes,
-      avgRowBytes: dataRowBytes(plan, head.headRowBytes),
-      rows: plan.rows,
-      chunks: plan.chunks.length,
-      entity,
-      maxConcurrency: maxConcurrency(),
-      table: unmetered ? UNMETERED : undefined,
-      // The job with its partition count and write ceilings (a few bytes more).
-      jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
-    });
-    checkLayout(layout);
+    const { layout, unmetered } = layOut(plan, head, entity, jobBase);
     // A resumed run keeps the partition count its finished chunks wrote their parts for: a layout
     // computed anew (another concurrency setting) must not move keys to other partitions.
     const partitions = (await deps.ledger.getRun(runId))?.partitions ?? layout.partitions;
     const chunks = chunkItems(plan);
     const scan = scanLayout({
-      verify,
+      verify: target.verify,
       entity,
-      stats,
+      stats: target.stats,
       rows: plan.rows,
       itemBytes: layout.itemBytes,
       partitions,
@@ -148,54 +133,127 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
     await putJson(deps.bucket, workKeys.partitions(workPrefix), scan.partitionItems);
     await putJson(deps.bucket, workKeys.segments(workPrefix), scan.segmentItems);
     await deps.ledger.updateRun(runId, { chunks: chunks.length, partitions });
-    logger.info('planned', {
-      runId,
-      format: head.format,
-      chunks: chunks.length,
-      partitions,
-      scanSegments: scan.scanSegments,
-      tableItems: stats.items,
-      tableBytes: stats.bytes,
-      rows: plan.rows,
-      bytes: plan.bytes,
-      encoding: head.encoding,
-      chunkBytes: head.chunkBytes,
-      transformConcurrency: layout.transformConcurrency,
-      mergeConcurrency: layout.mergeConcurrency,
-      writeUnitsPerWorker: layout.writeUnitsPerWorker,
-      estimatedSeconds: Math.round(layout.seconds.total),
-    });
-    for (const warning of layout.warnings) logger.warn('layout', { runId, warning });
-    return {
-      runId,
-      entity: source.entity,
-      manifestKey: workKeys.manifest(workPrefix),
-      partitionsKey: workKeys.partitions(workPrefix),
-      segmentsKey: workKeys.segments(workPrefix),
-      chunks: chunks.length,
-      partitions,
-      scanSegments: scan.scanSegments,
-      rows: plan.rows,
-      bytes: plan.bytes,
-      format: head.format,
-      encoding: head.encoding,
-      missingOptionalColumns: plan.header ? binding.missingOptional : [],
-      layout: {
-        chunkBytes: head.chunkBytes,
-        transformConcurrency: layout.transformConcurrency,
-        mergeConcurrency: layout.mergeConcurrency,
-        verifyConcurrency: layout.verifyConcurrency,
-        writeUnitsPerWorker: layout.writeUnitsPerWorker,
-        readUnitsPerWorker: layout.readUnitsPerWorker,
-        estimatedSeconds: Math.round(layout.seconds.total),
-        warnings: layout.warnings,
-      },
-      job: workerJob(jobBase, layout, partitions, scan.scanSegments, unmetered),
-    };
+    const planned = { runId, plan, head, layout, partitions, scanSegments: scan.scanSegments };
+    logPlanned(planned, target.stats);
+    const job = workerJob(jobBase, layout, partitions, scan.scanSegments, unmetered);
+    return planOutput(planned, { workPrefix, entity: source.entity, binding, job });
   } catch (err) {
     // Name the file in every input error, keep the class so the state machine can catch it.
     throw withFileName(where, err);
   }
+}
+
+/**
+ * A first load: the merge need not read what the (empty) target holds (the entity's lock keeps
+ * other crm-sync runs out until this one ends). The table's size decides the verify mode and the
+ * scans' segments.
+ */
+async function describeTarget(
+  target: string,
+  entity: EntityConfig,
+): Promise<{ empty: boolean; stats: TableStats; verify: string }> {
+  const empty = await isTableEmpty(target);
+  const stats = needsTableStats(entity, empty) ? await tableStats(target) : { bytes: 0, items: 0 };
+  return {
+    empty,
+    stats,
+    verify: resolveVerify(entity.verify, entity.verify === undefined ? stats.items : 0),
+  };
+}
+
+/** The run's layout (lambdas/domain/sizing.ts); a layout past a hard AWS limit fails the run here. */
+function layOut(
+  plan: FilePlan,
+  head: SourceHead,
+  entity: EntityConfig,
+  jobBase: JobBase,
+): { layout: Layout; unmetered: boolean } {
+  const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
+  const layout = planLayout({
+    objectBytes: plan.bytes,
+    avgRowBytes: dataRowBytes(plan, head.headRowBytes),
+    rows: plan.rows,
+    chunks: plan.chunks.length,
+    entity,
+    maxConcurrency: maxConcurrency(),
+    table: unmetered ? UNMETERED : undefined,
+    // The job with its partition count and write ceilings (a few bytes more).
+    jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
+  });
+  checkLayout(layout);
+  return { layout, unmetered };
+}
+
+/** What Plan decided for the run. */
+interface Planned {
+  runId: string;
+  plan: FilePlan;
+  head: SourceHead;
+  layout: Layout;
+  partitions: number;
+  scanSegments: number;
+}
+
+function logPlanned(
+  { runId, plan, head, layout, partitions, scanSegments }: Planned,
+  stats: TableStats,
+): void {
+  logger.info('planned', {
+    runId,
+    format: head.format,
+    chunks: plan.chunks.length,
+    partitions,
+    scanSegments,
+    tableItems: stats.items,
+    tableBytes: stats.bytes,
+    rows: plan.rows,
+    bytes: plan.bytes,
+    encoding: head.encoding,
+    chunkBytes: head.chunkBytes,
+    transformConcurrency: layout.transformConcurrency,
+    mergeConcurrency: layout.mergeConcurrency,
+    writeUnitsPerWorker: layout.writeUnitsPerWorker,
+    estimatedSeconds: Math.round(layout.seconds.total),
+  });
+  for (const warning of layout.warnings) logger.warn('layout', { runId, warning });
+}
+
+/** Plan's output: the manifests' keys, the counts, the layout and the workers' job. */
+function planOutput(
+  { runId, plan, head, layout, partitions, scanSegments }: Planned,
+  {
+    workPrefix,
+    entity,
+    binding,
+    job,
+  }: { workPrefix: string; entity: string; binding: HeaderBinding; job: WorkerJob },
+): PlanOutput {
+  return {
+    runId,
+    entity,
+    manifestKey: workKeys.manifest(workPrefix),
+    partitionsKey: workKeys.partitions(workPrefix),
+    segmentsKey: workKeys.segments(workPrefix),
+    chunks: plan.chunks.length,
+    partitions,
+    scanSegments,
+    rows: plan.rows,
+    bytes: plan.bytes,
+    format: head.format,
+    encoding: head.encoding,
+    missingOptionalColumns: plan.header ? binding.missingOptional : [],
+    layout: {
+      chunkBytes: head.chunkBytes,
+      transformConcurrency: layout.transformConcurrency,
+      mergeConcurrency: layout.mergeConcurrency,
+      verifyConcurrency: layout.verifyConcurrency,
+      writeUnitsPerWorker: layout.writeUnitsPerWorker,
+      readUnitsPerWorker: layout.readUnitsPerWorker,
+      estimatedSeconds: Math.round(layout.seconds.total),
+      warnings: layout.warnings,
+    },
+    job,
+  };
 }
 
 /** The object's first bytes, checked (lambdas/domain/source-head.ts): its encoding, format and header. */
