@@ -1,7 +1,7 @@
 /**
  * The scale planner: how a run of one file is laid out so that it stays inside AWS limits and
  * inside the target table's throughput, whatever the file size. Pure arithmetic (no AWS imports):
- * Plan (lambdas/handlers/plan.ts) runs it on the object size and a sample of its rows, the stack
+ * Plan (lambdas/use-cases/plan-chunks.ts) runs it on the object size and a sample of its rows, the stack
  * (lib/crm-sync-stack.ts) takes the function settings from here, and the cost estimator
  * (lambdas/domain/estimate.ts) prices the layout it returns.
  *

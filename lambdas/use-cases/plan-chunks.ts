@@ -1,0 +1,340 @@
+import { z } from 'zod';
+import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
+import type { Ledger } from '../adapters/ledger';
+import { logger } from '../adapters/powertools';
+import { putJson, putStream, readObject } from '../adapters/s3';
+import type { WorkerJob } from '../contract/job';
+import type { PlanEvent, PlanOutput } from '../contract/plan';
+import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
+import { type FilePlan, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
+import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
+import type { DateOrderDecision } from '../domain/dates';
+import { ConfigError, MalformedFileError } from '../domain/errors';
+import type { HeaderBinding } from '../domain/mapping';
+import { type SourceRef, sourceName, workKeys } from '../domain/run';
+import {
+  checkLayout,
+  chunkItems,
+  dataRowBytes,
+  fileColumns,
+  type JobBase,
+  jobBaseOf,
+  needsTableStats,
+  scanLayout,
+  withFileName,
+  workerJob,
+} from '../domain/run-plan';
+import { type Layout, planLayout, type TableStats, type TableThroughput } from '../domain/sizing';
+import { HEAD_BYTES, inspectHead, type SourceHead } from '../domain/source-head';
+import { resolveVerify } from '../domain/verify';
+
+export interface PlanChunksDeps {
+  config: CrmSyncConfig;
+  /** The bucket of the run's work objects (manifests, a transcoded copy). */
+  bucket: string;
+  ledger: Pick<Ledger, 'getRun' | 'updateRun'>;
+  /** The target table of an entity (a ConfigError when it has none). */
+  targetTable: (entity: string) => string;
+}
+
+/** Lambda workers at once, at most: the stack's `maxConcurrency` (CRM_SYNC_MAX_CONCURRENCY). */
+function maxConcurrency(): number | undefined {
+  const n = Number(process.env.CRM_SYNC_MAX_CONCURRENCY);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * Tables with no throughput limit (the local stack's dynalite: CRM_SYNC_UNMETERED_TABLES=1): the
+ * merge workers get no write or read ceiling.
+ */
+const UNMETERED: TableThroughput = { mode: 'on-demand', writeUnitsPerSecond: 1e9, readUnitsPerSecond: 1e9 };
+
+const tableStatsSchema = z.object({ bytes: z.number().min(0), items: z.number().int().min(0) });
+
+/**
+ * The target table's size as DescribeTable says (about six hours old). CRM_SYNC_TABLE_STATS
+ * (`{"bytes":…,"items":…}`, local tests only) stands in for the answer: dynalite always says 0.
+ */
+async function tableStats(table: string): Promise<TableStats> {
+  const seam = process.env.CRM_SYNC_TABLE_STATS;
+  if (seam) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(seam);
+    } catch (err) {
+      throw new ConfigError(`CRM_SYNC_TABLE_STATS is not JSON: ${seam}`, [], { cause: err });
+    }
+    const stats = tableStatsSchema.safeParse(parsed);
+    if (!stats.success) {
+      const issues = stats.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new ConfigError(
+        `CRM_SYNC_TABLE_STATS must be {"bytes": <bytes>, "items": <items>}: ${issues.join('; ')}`,
+        issues,
+      );
+    }
+    return stats.data;
+  }
+  const described = await describeTableStats(table);
+  return { bytes: described.bytes ?? 0, items: described.items ?? 0 };
+}
+
+type PlanSource = PlanEvent['source'];
+
+/**
+ * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
+ * UTF-16/32 and Windows-1252 to UTF-8, cuts the file into byte-range chunks on record boundaries
+ * and writes the chunk and partition manifests. Input errors name the file.
+ */
+export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<PlanOutput> {
+  const { runId, source } = event;
+  const entity = getEntity(deps.config, source.entity);
+  const where = sourceName(source);
+  const workPrefix = `work/${runId}/`;
+  try {
+    const head = await readHead(source, entity);
+    const data = await utf8Source(source, head, deps.bucket, workPrefix);
+    const plan = await planChunks(await readObject(data, undefined, data.etag), {
+      format: head.format,
+      chunkBytes: head.chunkBytes,
+      maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+      delimiter: head.delimiter ?? entity.source.delimiter,
+    });
+    const { columns, binding } = fileColumns(plan, entity);
+    const dateOrder = await dateOrders(runId, data, plan, head, columns, binding, entity);
+    const target = await describeTarget(deps.targetTable(source.entity), entity);
+    const jobBase = jobBaseOf({
+      runId,
+      source,
+      entity,
+      data,
+      workPrefix,
+      format: head.format,
+      delimiter: plan.delimiter,
+      columns,
+      targetEmpty: target.empty,
+      verify: target.verify,
+      dateOrder,
+    });
+    const { layout, unmetered } = layOut(plan, head, entity, jobBase);
+    // A resumed run keeps the partition count its finished chunks wrote their parts for: a layout
+    // computed anew (another concurrency setting) must not move keys to other partitions.
+    const partitions = (await deps.ledger.getRun(runId))?.partitions ?? layout.partitions;
+    const chunks = chunkItems(plan);
+    const scan = scanLayout({
+      verify: target.verify,
+      entity,
+      stats: target.stats,
+      rows: plan.rows,
+      itemBytes: layout.itemBytes,
+      partitions,
+      chunks: chunks.length,
+    });
+    await putJson(deps.bucket, workKeys.manifest(workPrefix), chunks);
+    await putJson(deps.bucket, workKeys.partitions(workPrefix), scan.partitionItems);
+    await putJson(deps.bucket, workKeys.segments(workPrefix), scan.segmentItems);
+    await deps.ledger.updateRun(runId, { chunks: chunks.length, partitions });
+    const planned = { runId, plan, head, layout, partitions, scanSegments: scan.scanSegments };
+    logPlanned(planned, target.stats);
+    const job = workerJob(jobBase, layout, partitions, scan.scanSegments, unmetered);
+    return planOutput(planned, { workPrefix, entity: source.entity, binding, job });
+  } catch (err) {
+    // Name the file in every input error, keep the class so the state machine can catch it.
+    throw withFileName(where, err);
+  }
+}
+
+/**
+ * A first load: the merge need not read what the (empty) target holds (the entity's lock keeps
+ * other crm-sync runs out until this one ends). The table's size decides the verify mode and the
+ * scans' segments.
+ */
+async function describeTarget(
+  target: string,
+  entity: EntityConfig,
+): Promise<{ empty: boolean; stats: TableStats; verify: string }> {
+  const empty = await isTableEmpty(target);
+  const stats = needsTableStats(entity, empty) ? await tableStats(target) : { bytes: 0, items: 0 };
+  return {
+    empty,
+    stats,
+    verify: resolveVerify(entity.verify, entity.verify === undefined ? stats.items : 0),
+  };
+}
+
+/** The run's layout (lambdas/domain/sizing.ts); a layout past a hard AWS limit fails the run here. */
+function layOut(
+  plan: FilePlan,
+  head: SourceHead,
+  entity: EntityConfig,
+  jobBase: JobBase,
+): { layout: Layout; unmetered: boolean } {
+  const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
+  const layout = planLayout({
+    objectBytes: plan.bytes,
+    avgRowBytes: dataRowBytes(plan, head.headRowBytes),
+    rows: plan.rows,
+    chunks: plan.chunks.length,
+    entity,
+    maxConcurrency: maxConcurrency(),
+    table: unmetered ? UNMETERED : undefined,
+    // The job with its partition count and write ceilings (a few bytes more).
+    jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
+  });
+  checkLayout(layout);
+  return { layout, unmetered };
+}
+
+/** What Plan decided for the run. */
+interface Planned {
+  runId: string;
+  plan: FilePlan;
+  head: SourceHead;
+  layout: Layout;
+  partitions: number;
+  scanSegments: number;
+}
+
+function logPlanned(
+  { runId, plan, head, layout, partitions, scanSegments }: Planned,
+  stats: TableStats,
+): void {
+  logger.info('planned', {
+    runId,
+    format: head.format,
+    chunks: plan.chunks.length,
+    partitions,
+    scanSegments,
+    tableItems: stats.items,
+    tableBytes: stats.bytes,
+    rows: plan.rows,
+    bytes: plan.bytes,
+    encoding: head.encoding,
+    chunkBytes: head.chunkBytes,
+    transformConcurrency: layout.transformConcurrency,
+    mergeConcurrency: layout.mergeConcurrency,
+    writeUnitsPerWorker: layout.writeUnitsPerWorker,
+    estimatedSeconds: Math.round(layout.seconds.total),
+  });
+  for (const warning of layout.warnings) logger.warn('layout', { runId, warning });
+}
+
+/** Plan's output: the manifests' keys, the counts, the layout and the workers' job. */
+function planOutput(
+  { runId, plan, head, layout, partitions, scanSegments }: Planned,
+  {
+    workPrefix,
+    entity,
+    binding,
+    job,
+  }: { workPrefix: string; entity: string; binding: HeaderBinding; job: WorkerJob },
+): PlanOutput {
+  return {
+    runId,
+    entity,
+    manifestKey: workKeys.manifest(workPrefix),
+    partitionsKey: workKeys.partitions(workPrefix),
+    segmentsKey: workKeys.segments(workPrefix),
+    chunks: plan.chunks.length,
+    partitions,
+    scanSegments,
+    rows: plan.rows,
+    bytes: plan.bytes,
+    format: head.format,
+    encoding: head.encoding,
+    missingOptionalColumns: plan.header ? binding.missingOptional : [],
+    layout: {
+      chunkBytes: head.chunkBytes,
+      transformConcurrency: layout.transformConcurrency,
+      mergeConcurrency: layout.mergeConcurrency,
+      verifyConcurrency: layout.verifyConcurrency,
+      writeUnitsPerWorker: layout.writeUnitsPerWorker,
+      readUnitsPerWorker: layout.readUnitsPerWorker,
+      estimatedSeconds: Math.round(layout.seconds.total),
+      warnings: layout.warnings,
+    },
+    job,
+  };
+}
+
+/** The object's first bytes, checked (lambdas/domain/source-head.ts): its encoding, format and header. */
+async function readHead(source: PlanSource, entity: EntityConfig): Promise<SourceHead> {
+  // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
+  if (source.size === 0) throw new MalformedFileError('file is empty');
+  const ref = { bucket: source.bucket, key: source.key, versionId: source.versionId ?? undefined };
+  const chunks: Buffer[] = [];
+  for await (const c of await readObject(
+    ref,
+    { start: 0, end: Math.min(HEAD_BYTES, source.size) },
+    source.etag,
+  )) {
+    chunks.push(Buffer.from(c));
+  }
+  return inspectHead(Buffer.concat(chunks), source, entity);
+}
+
+/** The object the chunks refer to: the source, or its UTF-8 copy under the run's work prefix. */
+async function utf8Source(
+  source: PlanSource,
+  head: SourceHead,
+  bucket: string,
+  workPrefix: string,
+): Promise<SourceRef> {
+  const original: SourceRef = {
+    bucket: source.bucket,
+    key: source.key,
+    versionId: source.versionId ?? undefined,
+    etag: source.etag,
+  };
+  if (head.encoding === 'utf8') return original;
+  const key = workKeys.transcoded(workPrefix, head.format);
+  const out = await putStream(
+    bucket,
+    key,
+    transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding),
+    head.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+  );
+  return { bucket, key, etag: out.etag };
+}
+
+/** The day/month order of numeric dates, once per file: from the values of its first records. */
+async function dateOrders(
+  runId: string,
+  data: SourceRef,
+  plan: FilePlan,
+  head: SourceHead,
+  columns: string[],
+  binding: HeaderBinding,
+  entity: EntityConfig,
+): Promise<Record<string, DateOrderDecision>> {
+  if (!needsDateOrder(binding.fieldColumns)) return {};
+  const { format } = head;
+  const end = dateSampleEnd(plan.chunks);
+  const dateOrder = await decideDateOrders(
+    recordsOf(
+      await readObject(data, { start: 0, end }, data.etag),
+      { start: 0, firstLine: 1 },
+      {
+        maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+        delimiter: format === 'csv' ? plan.delimiter : ',',
+        quoting: format === 'csv',
+      },
+    ),
+    {
+      format,
+      delimiter: plan.delimiter,
+      columns,
+      fieldColumns: binding.fieldColumns,
+      truncated: end < plan.bytes,
+    },
+  );
+  for (const [field, d] of Object.entries(dateOrder)) {
+    if (d.decidedBy === 'undecided') {
+      logger.warn('date order undecided: read month-first', {
+        runId,
+        field,
+        source: entity.fields[field]?.source,
+      });
+    }
+  }
+  return dateOrder;
+}
