@@ -52,9 +52,17 @@ function reference(raw: string, type: 'date' | 'datetime'): { ok: boolean; value
   return { ok: true, value: type === 'date' ? iso.slice(0, 10) : iso };
 }
 
+/**
+ * One spec per type for every run, as a config's field is one object for every cell: the parser's
+ * compiled formats and memo are kept per spec, so a new spec per call compiled every format again.
+ */
+const SPECS: Record<'date' | 'datetime', FieldSpec> = {
+  date: { source: 'When', type: 'date', required: false, transforms: ['trim'] },
+  datetime: { source: 'When', type: 'datetime', required: false, transforms: ['trim'] },
+};
+
 function ours(raw: string, type: 'date' | 'datetime'): { ok: boolean; value?: string } {
-  const spec: FieldSpec = { source: 'When', type, required: false, transforms: ['trim'] };
-  const r = normalizeField(raw, spec);
+  const r = normalizeField(raw, SPECS[type]);
   if (!r.ok) {
     expectSame(r.code, `invalid_${type}`);
     return { ok: false };
