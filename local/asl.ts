@@ -90,7 +90,7 @@ const SHARED_SYNTH_WAIT_MS = 180_000;
  * with O_EXCL) so concurrent processes synthesize a hash once. A process that finds the lock waits
  * for the entry; a lock older than the wait (its process died) is taken over.
  */
-function sharedDefinitionText(file: string, synth: () => string): string {
+export function sharedDefinitionText(file: string, synth: () => string): string {
   mkdirSync(dirname(file), { recursive: true });
   const lock = `${file}.lock`;
   const deadline = Date.now() + SHARED_SYNTH_WAIT_MS;
