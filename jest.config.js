@@ -12,5 +12,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
+  // One cache of synthesized state machine definitions for every suite and worker (local/asl.ts).
+  globalSetup: '<rootDir>/test/global-setup.ts',
   testTimeout: 120000,
 };

@@ -1,6 +1,17 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { HandlerName } from '../lib/worker-function';
 import { LOCAL } from './emulators';
@@ -42,19 +53,82 @@ function sourceHash(configFile: string): string {
  * needed) and resolves the definition's `Fn::Join` tokens: bucket and table refs become the local
  * names, Lambda ARNs become local ARNs bound to the in-process handlers. Cached under the state dir
  * by a hash of `lib/`, the aws-cdk-lib version and the config, so most runs pay no synth.
+ *
+ * With `CRM_SYNC_DEFINITION_CACHE` set to a folder (the test suites set it), the same hash-keyed
+ * entry is also kept there, shared by every state dir and process: a definition is synthesized
+ * once per hash, by the first process that needs it, while the others wait for its file.
  */
 export function loadLocalDefinition(
   config: CrmSyncConfig,
   configFile: string,
   stateDir: string,
 ): LocalDefinition {
-  const cacheDir = join(stateDir, 'cache');
-  const cacheFile = join(cacheDir, `asl-${sourceHash(configFile)}.json`);
+  const name = `asl-${sourceHash(configFile)}.json`;
+  const cacheFile = join(stateDir, 'cache', name);
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LocalDefinition;
-  const result = synthLocalDefinition(config, configFile);
-  mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify(result));
-  return result;
+  const shared = process.env.CRM_SYNC_DEFINITION_CACHE;
+  const text = shared
+    ? sharedDefinitionText(join(shared, name), () => JSON.stringify(synthLocalDefinition(config, configFile)))
+    : JSON.stringify(synthLocalDefinition(config, configFile));
+  writeAtomically(cacheFile, text);
+  return JSON.parse(text) as LocalDefinition;
+}
+
+/** Writes through a temp file and a rename, so a reader in another process never sees half a file. */
+function writeAtomically(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, file);
+}
+
+/** How long a process waits for another one's synth of the same hash before doing it itself. */
+const SHARED_SYNTH_WAIT_MS = 180_000;
+
+/**
+ * The shared entry's text: read if there, else synthesized under a lock file (`<entry>.lock`, made
+ * with O_EXCL) so concurrent processes synthesize a hash once. A process that finds the lock waits
+ * for the entry; a lock older than the wait (its process died) is taken over.
+ */
+export function sharedDefinitionText(file: string, synth: () => string): string {
+  mkdirSync(dirname(file), { recursive: true });
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + SHARED_SYNTH_WAIT_MS;
+  for (;;) {
+    if (existsSync(file)) return readFileSync(file, 'utf8');
+    let fd: number | undefined;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (fd !== undefined) {
+      try {
+        if (existsSync(file)) return readFileSync(file, 'utf8');
+        const text = synth();
+        writeAtomically(file, text);
+        return text;
+      } finally {
+        closeSync(fd);
+        rmSync(lock, { force: true });
+      }
+    }
+    const lockAge = lockAgeMs(lock);
+    if (Date.now() > deadline || (lockAge !== undefined && lockAge > SHARED_SYNTH_WAIT_MS)) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    // A synchronous sleep: loadLocalDefinition is synchronous, and the synth it waits for runs elsewhere.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+  }
+}
+
+function lockAgeMs(lock: string): number | undefined {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return undefined;
+  }
 }
 
 export function synthLocalDefinition(config: CrmSyncConfig, configFile: string): LocalDefinition {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { FieldSpec, Transform } from '../../lambdas/domain/config';
 import { applyTransforms, normalizeField } from '../../lambdas/domain/normalize';
+import { expectEqual, expectSame } from './expect-equal';
 import { referenceApplyTransforms, referenceNormalizeField } from './reference/normalize-before';
 
 /**
@@ -352,7 +353,7 @@ describe('normalize.ts equals its previous implementation', () => {
   it('normalizeField, for generated cells of every type, transform list and default', () => {
     fc.assert(
       fc.property(cases, ({ raw, spec }) => {
-        expect(normalizeField(raw, spec)).toEqual(referenceNormalizeField(raw, spec));
+        expectEqual(normalizeField(raw, spec), referenceNormalizeField(raw, spec));
       }),
       { numRuns: 40_000 },
     );
@@ -361,7 +362,7 @@ describe('normalize.ts equals its previous implementation', () => {
   it('applyTransforms, for strings with any whitespace or near-whitespace at the ends', () => {
     fc.assert(
       fc.property(padded(word), transforms, (s, ts) => {
-        expect(applyTransforms(s, ts)).toBe(referenceApplyTransforms(s, ts));
+        expectSame(applyTransforms(s, ts), referenceApplyTransforms(s, ts));
       }),
       { numRuns: 20_000 },
     );
@@ -374,7 +375,7 @@ describe('normalize.ts equals its previous implementation', () => {
     fc.assert(
       fc.property(padded(email), (raw) => {
         const expected = referenceNormalizeField(raw, emailSpec);
-        expect(normalizeField(raw, emailSpec)).toEqual(expected);
+        expectEqual(normalizeField(raw, emailSpec), expected);
         if (expected.ok && expected.value !== undefined) accepted++;
       }),
       // Seeded: the counts below check that both branches were exercised, so they must not depend on luck.
@@ -396,7 +397,7 @@ describe('normalize.ts equals its previous implementation', () => {
     fc.assert(
       fc.property(edgeEmail, (raw) => {
         const expected = referenceNormalizeField(raw, emailSpec);
-        expect(normalizeField(raw, emailSpec)).toEqual(expected);
+        expectEqual(normalizeField(raw, emailSpec), expected);
         if (expected.ok) accepted++;
         else refused++;
       }),
