@@ -11,6 +11,8 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { dataClients, eventBridgeClient, sfnClient } from '../lambdas/adapters/clients';
+import { setTableWorkMeter } from '../lambdas/adapters/dynamodb';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
@@ -298,9 +300,7 @@ export class LocalStack {
     this.installServiceBindings();
     if (this.options.onProgress) {
       // The Maps' progress lines show the table work inside a partition (local only).
-      (
-        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
-      ).setTableWorkMeter((kind, n) => {
+      setTableWorkMeter((kind, n) => {
         if (kind === 'read') this.tableWork.reads += n;
         else this.tableWork.writes += n;
       });
@@ -311,9 +311,9 @@ export class LocalStack {
       this.options.onProgress?.(
         `fault injection on: ${formatFaultSpec(faults.rates)} (seed ${this.injector.seed})`,
       );
-      // The handlers' own clients (created on first require, with the endpoints set above).
+      // The handlers' own clients (made on their first use: with the endpoints set above).
       await this.injector.install(
-        require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'),
+        dataClients(),
         Object.fromEntries(this.tableKeys().map((t) => [t.name, t.keys.map((k) => k.name)])),
       );
     }
@@ -325,9 +325,8 @@ export class LocalStack {
    * handlers' own clients (created once per process), replaced by the latest stack.
    */
   private installServiceBindings(): void {
-    const { eventBridge } =
-      require('../lambdas/adapters/events') as typeof import('../lambdas/adapters/events');
-    const { sfn } = require('../lambdas/adapters/sfn') as typeof import('../lambdas/adapters/sfn');
+    const eventBridge = eventBridgeClient();
+    const sfn = sfnClient();
     const stateDir = this.options.stateDir;
     eventBridge.middlewareStack.add(
       (_next, context) => async (args) => {
@@ -409,7 +408,7 @@ export class LocalStack {
     const enforcer = await LocalIamEnforcer.create(roles, LOCAL);
     // The handlers' shared clients, and this stack's own for the state machines' integrations:
     // only calls made as a role (LocalIamEnforcer.runAs) are checked, not the CLI's own.
-    enforcer.install(require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'));
+    enforcer.install(dataClients());
     enforcer.install({ s3: this.s3, dynamodb: this.dynamodb });
     this.iam = { key, enforcer };
     return enforcer;
@@ -418,7 +417,8 @@ export class LocalStack {
   private handler(name: HandlerName): LambdaHandler {
     let h = this.handlers.get(name);
     if (!h) {
-      // Required only now: the handlers' SDK clients read the local endpoints set in boot().
+      // Loaded on its first invocation, not imported: the eleven handler modules take about a second
+      // to load, which the commands that run no state machine (runs, status, export) need not pay.
       const mod = require(`../lambdas/handlers/${name}`) as { handler: LambdaHandler };
       h = mod.handler;
       this.handlers.set(name, h);
@@ -867,11 +867,7 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
-    if (this.options.onProgress) {
-      (
-        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
-      ).setTableWorkMeter(undefined);
-    }
+    if (this.options.onProgress) setTableWorkMeter(undefined);
     this.injector?.uninstall();
     this.iam?.enforcer.uninstall();
     this.s3?.destroy();
