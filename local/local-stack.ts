@@ -13,6 +13,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
 import { dataClients, eventBridgeClient, sfnClient } from '../lambdas/adapters/clients';
 import { setTableWorkMeter } from '../lambdas/adapters/dynamodb';
+import { setRuntimeSettings } from '../lambdas/adapters/runtime-settings';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
@@ -271,10 +272,6 @@ export class LocalStack {
       CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
       CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
-      // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
-      // throughput limit to share out.
-      CRM_SYNC_MAX_CONCURRENCY: '10',
-      CRM_SYNC_UNMETERED_TABLES: '1',
       POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
       POWERTOOLS_TRACE_ENABLED: 'false',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
@@ -283,6 +280,9 @@ export class LocalStack {
       AWS_XRAY_MANUAL_MODE: 'true',
     });
     delete process.env.AWS_PROFILE;
+    // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
+    // throughput limit to share out.
+    setRuntimeSettings({ maxConcurrency: 10, unmeteredTables: true });
     this.s3 = new S3Client({
       endpoint: this.emulators.s3Endpoint,
       forcePathStyle: true,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import { Ledger } from '../adapters/ledger';
 import { logger, tracer } from '../adapters/powertools';
+import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-settings';
 import { headObject, putJson, putStream, readObject } from '../adapters/s3';
 import { columnKey, configHash, type EntityConfig, getEntity } from '../domain/config';
 import {
@@ -23,7 +24,6 @@ import {
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import {
-  ConfigError,
   EntityBusyError,
   HeaderMismatchError,
   InconsistentDateOrderError,
@@ -152,43 +152,18 @@ export interface PlanOutput {
   job: WorkerJob;
 }
 
-/** Lambda workers at once, at most: the stack's `maxConcurrency` (CRM_SYNC_MAX_CONCURRENCY). */
-function maxConcurrency(): number | undefined {
-  const n = Number(process.env.CRM_SYNC_MAX_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
 /**
- * Tables with no throughput limit (the local stack's dynalite: CRM_SYNC_UNMETERED_TABLES=1): the
+ * Tables with no throughput limit (the local stack's dynalite: the `unmeteredTables` setting): the
  * merge workers get no write or read ceiling.
  */
 const UNMETERED: TableThroughput = { mode: 'on-demand', writeUnitsPerSecond: 1e9, readUnitsPerSecond: 1e9 };
 
-const tableStatsSchema = z.object({ bytes: z.number().min(0), items: z.number().int().min(0) });
-
 /**
- * The target table's size as DescribeTable says (about six hours old). CRM_SYNC_TABLE_STATS
- * (`{"bytes":…,"items":…}`, local tests only) stands in for the answer: dynalite always says 0.
+ * The target table's size as DescribeTable says (about six hours old). The `tableStats` setting
+ * (local tests only) stands in for the answer: dynalite always says 0.
  */
-async function tableStats(table: string): Promise<TableStats> {
-  const seam = process.env.CRM_SYNC_TABLE_STATS;
-  if (seam) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(seam);
-    } catch (err) {
-      throw new ConfigError(`CRM_SYNC_TABLE_STATS is not JSON: ${seam}`, [], { cause: err });
-    }
-    const stats = tableStatsSchema.safeParse(parsed);
-    if (!stats.success) {
-      const issues = stats.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new ConfigError(
-        `CRM_SYNC_TABLE_STATS must be {"bytes": <bytes>, "items": <items>}: ${issues.join('; ')}`,
-        issues,
-      );
-    }
-    return stats.data;
-  }
+async function tableStats(table: string, settings: RuntimeSettings): Promise<TableStats> {
+  if (settings.tableStats) return settings.tableStats;
   const described = await describeTableStats(table);
   return { bytes: described.bytes ?? 0, items: described.items ?? 0 };
 }
@@ -539,7 +514,8 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       (entity.verify === undefined ||
         verifyMode(entity.verify).mode === 'full' ||
         entity.syncMode === 'mirror');
-    const stats = describe ? await tableStats(target) : { bytes: 0, items: 0 };
+    const settings = runtimeSettings();
+    const stats = describe ? await tableStats(target, settings) : { bytes: 0, items: 0 };
     const verify = resolveVerify(entity.verify, entity.verify === undefined ? stats.items : 0);
     const jobBase = {
       runId,
@@ -558,7 +534,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       ...(source.force ? { force: true } : {}),
       ...(Object.keys(dateOrder).length > 0 ? { dateOrder } : {}),
     };
-    const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
+    const unmetered = settings.unmeteredTables;
     const headerBytes = plan.header ? plan.header.end - plan.header.start + 1 : 0;
     const dataBytes = plan.bytes - plan.bomBytes - headerBytes;
     const layout = planLayout({
@@ -567,7 +543,7 @@ export async function planRun(event: z.infer<typeof planEvent>): Promise<PlanOut
       rows: plan.rows,
       chunks: plan.chunks.length,
       entity,
-      maxConcurrency: maxConcurrency(),
+      maxConcurrency: settings.maxConcurrency,
       table: unmetered ? UNMETERED : undefined,
       // The job with its partition count and write ceilings (a few bytes more).
       jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,
