@@ -11,7 +11,7 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
-import { dataClients, eventBridgeClient, sfnClient } from '../lambdas/adapters/clients';
+import { dataClients, eventBridgeClient, resetClients, sfnClient } from '../lambdas/adapters/clients';
 import { setTableWorkMeter } from '../lambdas/adapters/dynamodb';
 import { setRuntimeSettings } from '../lambdas/adapters/runtime-settings';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
@@ -41,8 +41,10 @@ import {
 import { appendEvents } from './events';
 import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
+import { HANDLERS } from './handlers';
 import { type IamCaller, type LocalIam, LocalIamEnforcer, localIamEnabled } from './iam';
 import { MapProgress, type TableWork } from './progress';
+import { rebindDefinition } from './rebind';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -174,8 +176,6 @@ export interface LocalRunResult {
   earlier?: { outcome: 'resumed' | 'failed-before' | 'already-ran'; message: string };
 }
 
-type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
-
 /**
  * The embedded stack: dynalite + s3rver in this process, and the synthesized state machine
  * definition run by aws-local-stepfunctions with its Task states bound to the real handlers, which
@@ -183,7 +183,6 @@ type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
  */
 export class LocalStack {
   private emulators: Emulators | undefined;
-  private handlers = new Map<HandlerName, LambdaHandler>();
   private s3!: S3Client;
   private dynamodb!: DynamoDBClient;
   private injector: FaultInjector | undefined;
@@ -283,6 +282,8 @@ export class LocalStack {
     // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
     // throughput limit to share out.
     setRuntimeSettings({ maxConcurrency: 10, unmeteredTables: true });
+    // The handlers' clients of an earlier stack talk to its emulators: this stack's are made anew.
+    resetClients();
     this.s3 = new S3Client({
       endpoint: this.emulators.s3Endpoint,
       forcePathStyle: true,
@@ -414,18 +415,6 @@ export class LocalStack {
     return enforcer;
   }
 
-  private handler(name: HandlerName): LambdaHandler {
-    let h = this.handlers.get(name);
-    if (!h) {
-      // Loaded on its first invocation, not imported: the eleven handler modules take about a second
-      // to load, which the commands that run no state machine (runs, status, export) need not pay.
-      const mod = require(`../lambdas/handlers/${name}`) as { handler: LambdaHandler };
-      h = mod.handler;
-      this.handlers.set(name, h);
-    }
-    return h;
-  }
-
   /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
   async invoke(name: HandlerName, payload: unknown, task?: FaultTask): Promise<unknown> {
     const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
@@ -452,7 +441,7 @@ export class LocalStack {
     };
     try {
       const iam = this.iam?.enforcer;
-      const handle = () => this.handler(name)(event, context);
+      const handle = () => HANDLERS[name](event, context);
       const run = iam
         ? () => iam.runAs({ role: iam.functionRole(name), session: context.functionName }, handle)
         : handle;
@@ -590,138 +579,105 @@ export class LocalStack {
       },
     };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const stateNames: string[] = [];
     // A stopped execution stops its Distributed Maps' children too, and starts no more of them.
     const children = new Set<() => void>();
     let halted = false;
     const progress = this.options.onProgress;
-    const bind = (states: Record<string, Record<string, unknown>>, inDistributedMap = false) => {
-      for (const [name, state] of Object.entries(states)) {
-        stateNames.push(name);
-        const processor = state.ItemProcessor as
-          | { ProcessorConfig?: { Mode?: string }; States: Record<string, Record<string, unknown>> }
-          | undefined;
-        if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
-          bind(processor.States, true);
-          const original = { ...state };
-          // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
-          for (const k of Object.keys(state)) {
-            if (
-              // InputPath, ResultSelector, ResultPath and OutputPath are applied by runDistributedMapState,
-              // which holds the state's output to the payload quota.
-              !['Type', 'Next', 'End', 'Retry', 'Catch', 'Comment'].includes(k)
-            ) {
-              delete state[k];
-            }
-          }
-          state.Type = 'Task';
-          state.Resource = `arn:aws:states:::local:distributedMap`;
-          state.TimeoutSeconds = 12 * 3600;
-          handlers[name] = (rawInput) => {
-            const shown =
-              progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });
-            const heartbeat = shown && setInterval(() => shown.tick(), 1_000).unref();
-            return runDistributedMapState({
-              stateName: name,
-              // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
-              mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
-              onMapRun: (id: string) => {
-                record.mapRuns[name] = id;
-                saveExecution(stateDir, record);
-              },
-              state: original,
-              rawInput,
-              context,
-              store: this.store(asMachine),
-              executionArn,
-              processConcurrency: localProcessConcurrency(),
-              expressTimeLimitMs,
-              onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
-              runChild: async (def, childInput, signal) => {
-                if (halted) {
-                  throw Object.assign(new Error('the execution was stopped'), { name: 'ExecutionAborted' });
-                }
-                const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
-                const run = child.run(childInput as never, {
-                  overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
-                  context: context as never,
-                });
-                // Past its time limit the child is stopped: no further state of it runs.
-                signal.addEventListener('abort', () => run.abort(), { once: true });
-                const abort = () => run.abort();
-                children.add(abort);
-                try {
-                  return await run.result;
-                } finally {
-                  children.delete(abort);
-                }
-              },
-            }).finally(() => clearInterval(heartbeat));
-          };
-        } else if (state.Type === 'Task') {
-          const resource = String(state.Resource);
-          const fn = functions[resource];
-          const task: FaultTask = { state: name, worker: inDistributedMap, retry: state.Retry };
-          if (fn) {
-            handlers[name] = async (payload) => {
-              await this.options.beforeTask?.(name);
-              iam?.check('lambda', [{ action: 'lambda:InvokeFunction', resource }], machineCaller);
-              return this.invoke(fn, payload, task);
-            };
-          } else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
-            handlers[name] = async (params) => {
-              const out = await asMachine(() => this.dynamodb.send(new UpdateItemCommand(params as never)));
-              return JSON.parse(JSON.stringify(out));
-            };
-          } else if (resource === 'arn:aws:states:::events:putEvents') {
-            // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
-            handlers[name] = async (params) => {
-              const entries = ((params as { Entries?: Array<{ EventBusName?: string }> }).Entries ?? []).map(
-                (e) => e.EventBusName ?? 'default',
-              );
-              iam?.check(
-                'events',
-                [...new Set(entries)].map((bus) => ({
-                  action: 'events:PutEvents',
-                  resource: bus.startsWith('arn:')
-                    ? bus
-                    : `arn:aws:events:${LOCAL.region}:${LOCAL.account}:event-bus/${bus}`,
-                })),
-                machineCaller,
-              );
-              return appendEvents(this.options.stateDir, params);
-            };
-          } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
-          // Step Functions' payload quota on the task's input (after Parameters) and its result.
-          const run = handlers[name];
-          handlers[name] = async (payload) => {
-            checkPayload(payload, `the input of ${name}`, state);
-            const result = await run(payload);
-            checkPayload(result, `the result of ${name}`, state);
-            return result;
-          };
-        } else if (state.Type === 'Parallel') {
-          for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
-            bind(b.States, inDistributedMap);
-        } else if (state.Type === 'Map') {
-          bind(
-            (state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>,
-            inDistributedMap,
-          );
-        }
-      }
-    };
     const retryIntervalMs = this.options.retryIntervalMs;
     const expressTimeLimitMs = this.options.expressTimeLimitMs ?? localExpressTimeLimitMs();
     const retryOverrides = () =>
       retryIntervalMs === undefined
         ? {}
         : { retryIntervalOverrides: Object.fromEntries(stateNames.map((n) => [n, retryIntervalMs])) };
-    const def = JSON.parse(JSON.stringify(definition)) as {
-      StartAt: string;
-      States: Record<string, Record<string, unknown>>;
-    };
-    bind(def.States);
+    const { definition: def, bindings, stateNames } = rebindDefinition(definition, functions);
+    for (const binding of bindings) {
+      const { name } = binding;
+      if (binding.kind === 'distributedMap') {
+        handlers[name] = (rawInput) => {
+          const shown =
+            progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });
+          const heartbeat = shown && setInterval(() => shown.tick(), 1_000).unref();
+          return runDistributedMapState({
+            stateName: name,
+            // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
+            mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
+            onMapRun: (id: string) => {
+              record.mapRuns[name] = id;
+              saveExecution(stateDir, record);
+            },
+            state: binding.original,
+            rawInput,
+            context,
+            store: this.store(asMachine),
+            executionArn,
+            processConcurrency: localProcessConcurrency(),
+            expressTimeLimitMs,
+            onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
+            runChild: async (def, childInput, signal) => {
+              if (halted) {
+                throw Object.assign(new Error('the execution was stopped'), { name: 'ExecutionAborted' });
+              }
+              const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
+              const run = child.run(childInput as never, {
+                overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
+                context: context as never,
+              });
+              // Past its time limit the child is stopped: no further state of it runs.
+              signal.addEventListener('abort', () => run.abort(), { once: true });
+              const abort = () => run.abort();
+              children.add(abort);
+              try {
+                return await run.result;
+              } finally {
+                children.delete(abort);
+              }
+            },
+          }).finally(() => clearInterval(heartbeat));
+        };
+        continue;
+      }
+      let run: (payload: unknown) => Promise<unknown>;
+      if (binding.kind === 'lambda') {
+        const { resource, handler, state } = binding;
+        const task: FaultTask = { state: name, worker: binding.inDistributedMap, retry: state.Retry };
+        run = async (payload) => {
+          await this.options.beforeTask?.(name);
+          iam?.check('lambda', [{ action: 'lambda:InvokeFunction', resource }], machineCaller);
+          return this.invoke(handler, payload, task);
+        };
+      } else if (binding.kind === 'dynamodb:updateItem') {
+        run = async (params) => {
+          const out = await asMachine(() => this.dynamodb.send(new UpdateItemCommand(params as never)));
+          return JSON.parse(JSON.stringify(out));
+        };
+      } else {
+        // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
+        run = async (params) => {
+          const entries = ((params as { Entries?: Array<{ EventBusName?: string }> }).Entries ?? []).map(
+            (e) => e.EventBusName ?? 'default',
+          );
+          iam?.check(
+            'events',
+            [...new Set(entries)].map((bus) => ({
+              action: 'events:PutEvents',
+              resource: bus.startsWith('arn:')
+                ? bus
+                : `arn:aws:events:${LOCAL.region}:${LOCAL.account}:event-bus/${bus}`,
+            })),
+            machineCaller,
+          );
+          return appendEvents(this.options.stateDir, params);
+        };
+      }
+      // Step Functions' payload quota on the task's input (after Parameters) and its result.
+      const { state } = binding;
+      handlers[name] = async (payload) => {
+        checkPayload(payload, `the input of ${name}`, state);
+        const result = await run(payload);
+        checkPayload(result, `the result of ${name}`, state);
+        return result;
+      };
+    }
     try {
       checkPayload(input, 'the execution input');
     } catch (err) {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { dynamodbClient } from '../lambdas/adapters/clients';
+import { dynamodbClient, resetClients } from '../lambdas/adapters/clients';
 import { Ledger, type ListRunsOptions } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { sourceName } from '../lambdas/domain/run';
@@ -60,6 +60,7 @@ async function withLedger<T>(stateDir: string, fn: (ledger: Ledger | undefined) 
     });
     delete process.env.AWS_PROFILE;
     // The adapters' SDK client is made on its first use, with the endpoints set above.
+    resetClients();
     try {
       return await fn(localLedger());
     } finally {

@@ -2,8 +2,31 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { once } from './lazy';
 import { tracer } from './powertools';
+
+/** What `resetClients` does to each client: destroys it (if made) and forgets it. */
+const resets: Array<() => void> = [];
+
+/** A client made on first use and kept until `resetClients`. */
+function client<T extends { destroy(): void }>(create: () => T): () => T {
+  let made: T | undefined;
+  resets.push(() => {
+    made?.destroy();
+    made = undefined;
+  });
+  return () => {
+    made ??= create();
+    return made;
+  };
+}
+
+/**
+ * Destroys the clients made so far: the next use makes new ones, which read the endpoint variables
+ * then. For the local stack, whose emulators listen on new ports each time it starts.
+ */
+export function resetClients(): void {
+  for (const reset of resets) reset();
+}
 
 /**
  * AWS SDK clients, one per process, each made on its first use (not when a module is imported).
@@ -12,7 +35,7 @@ import { tracer } from './powertools';
  * call; with an S3 override (read when the S3 client is made), path-style addressing and "when
  * required" checksums are used (the emulator corrupts streamed bodies otherwise).
  */
-export const s3Client: () => S3Client = once(() => {
+export const s3Client: () => S3Client = client(() => {
   const localS3 = Boolean(process.env.AWS_ENDPOINT_URL_S3);
   return tracer.captureAWSv3Client(
     new S3Client({
@@ -27,7 +50,7 @@ export const s3Client: () => S3Client = once(() => {
   );
 });
 
-export const dynamodbClient: () => DynamoDBClient = once(() =>
+export const dynamodbClient: () => DynamoDBClient = client(() =>
   tracer.captureAWSv3Client(
     new DynamoDBClient({
       // Standard retry mode: the SDK retries throttling with backoff and full jitter (6 attempts).
@@ -40,12 +63,12 @@ export const dynamodbClient: () => DynamoDBClient = once(() =>
 );
 
 /** The EventBridge client. */
-export const eventBridgeClient: () => EventBridgeClient = once(() =>
+export const eventBridgeClient: () => EventBridgeClient = client(() =>
   tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 5 })),
 );
 
 /** The Step Functions client. */
-export const sfnClient: () => SFNClient = once(() =>
+export const sfnClient: () => SFNClient = client(() =>
   tracer.captureAWSv3Client(new SFNClient({ maxAttempts: 5 })),
 );
 

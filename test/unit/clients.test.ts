@@ -106,6 +106,25 @@ describe('the adapters’ SDK clients', () => {
     },
   );
 
+  it('makes new clients after resetClients, which read the endpoint then (a local stack on new ports)', () => {
+    // Prepare
+    const { clients, made } = loadClients();
+    process.env.AWS_ENDPOINT_URL_S3 = 'http://127.0.0.1:4569';
+    const before = clients.s3Client();
+    const destroyed = jest.spyOn(before, 'destroy');
+    delete process.env.AWS_ENDPOINT_URL_S3;
+
+    // Act
+    clients.resetClients();
+    const after = clients.s3Client();
+
+    // Assess
+    expect(after).not.toBe(before);
+    expect(destroyed).toHaveBeenCalledTimes(1);
+    expect([before.config.forcePathStyle, after.config.forcePathStyle]).toEqual([true, false]);
+    expect(made).toEqual(['S3Client', 'S3Client']);
+  });
+
   it('hands the fault injector and the IAM check the very clients the adapters use', () => {
     // Prepare
     const { clients } = loadClients();
