@@ -104,6 +104,7 @@ export async function startDynalite(
 ): Promise<LocalDynamo> {
   mkdirSync(dir, { recursive: true });
   if (placement === 'process') return startDynaliteProcess(dir);
+  // Loaded only for the in-process placement (the default runs it in a child process); untyped.
   const dynalite = require('dynalite') as (opts: Record<string, unknown>) => Server;
   const dynamo = dynalite({ path: dir, ...DYNALITE_OPTIONS });
   await new Promise<void>((resolve, reject) => {
@@ -169,6 +170,7 @@ async function startOn(stateDir: string, release: () => void): Promise<Emulators
     ? { endpoint: external, stop: async () => {} }
     : await startDynalite(dynamoDir);
 
+  // Loaded when the emulators start (the commands that start none need not load it); untyped.
   const S3rver = require('s3rver') as new (
     opts: Record<string, unknown>,
   ) => {

@@ -1,3 +1,5 @@
+import { Ledger } from '../lambdas/adapters/ledger';
+import { BackupLedger } from '../lambdas/adapters/snapshots';
 import type { RunRecord } from '../lambdas/domain/run';
 import { backupLockHolder } from '../lambdas/domain/snapshot';
 import { LOCAL } from './emulators';
@@ -56,9 +58,6 @@ export async function failInterruptedRuns(stack: LocalStack, entity: string): Pr
  * process owns a state dir): it is marked FAILED and its lock released, as local runs are.
  */
 export async function failInterruptedBackups(entity: string): Promise<void> {
-  const { BackupLedger } =
-    require('../lambdas/adapters/snapshots') as typeof import('../lambdas/adapters/snapshots');
-  const { Ledger } = require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
   const records = new BackupLedger(LOCAL.ledgerTable);
   for (const r of await records.list(entity)) {
     if (r.status !== 'RUNNING') continue;

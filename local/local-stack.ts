@@ -11,6 +11,9 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ExecutionAbortedError, StateMachine } from 'aws-local-stepfunctions';
+import { dataClients, eventBridgeClient, resetClients, sfnClient } from '../lambdas/adapters/clients';
+import { setTableWorkMeter } from '../lambdas/adapters/dynamodb';
+import { setRuntimeSettings } from '../lambdas/adapters/runtime-settings';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
@@ -38,8 +41,10 @@ import {
 import { appendEvents } from './events';
 import { type ExecutionRecord, saveExecution } from './executions';
 import { FaultInjector, type FaultRates, type FaultTask, formatFaultSpec } from './faults';
+import { HANDLERS } from './handlers';
 import { type IamCaller, type LocalIam, LocalIamEnforcer, localIamEnabled } from './iam';
 import { MapProgress, type TableWork } from './progress';
+import { rebindDefinition } from './rebind';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -171,8 +176,6 @@ export interface LocalRunResult {
   earlier?: { outcome: 'resumed' | 'failed-before' | 'already-ran'; message: string };
 }
 
-type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
-
 /**
  * The embedded stack: dynalite + s3rver in this process, and the synthesized state machine
  * definition run by aws-local-stepfunctions with its Task states bound to the real handlers, which
@@ -180,7 +183,6 @@ type LambdaHandler = (event: unknown, context: unknown) => Promise<unknown>;
  */
 export class LocalStack {
   private emulators: Emulators | undefined;
-  private handlers = new Map<HandlerName, LambdaHandler>();
   private s3!: S3Client;
   private dynamodb!: DynamoDBClient;
   private injector: FaultInjector | undefined;
@@ -269,10 +271,6 @@ export class LocalStack {
       CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
       CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
-      // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
-      // throughput limit to share out.
-      CRM_SYNC_MAX_CONCURRENCY: '10',
-      CRM_SYNC_UNMETERED_TABLES: '1',
       POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
       POWERTOOLS_TRACE_ENABLED: 'false',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
@@ -281,6 +279,11 @@ export class LocalStack {
       AWS_XRAY_MANUAL_MODE: 'true',
     });
     delete process.env.AWS_PROFILE;
+    // Plan's layout (lambdas/domain/sizing.ts): one process runs every worker, and dynalite has no
+    // throughput limit to share out.
+    setRuntimeSettings({ maxConcurrency: 10, unmeteredTables: true });
+    // The handlers' clients of an earlier stack talk to its emulators: this stack's are made anew.
+    resetClients();
     this.s3 = new S3Client({
       endpoint: this.emulators.s3Endpoint,
       forcePathStyle: true,
@@ -298,9 +301,7 @@ export class LocalStack {
     this.installServiceBindings();
     if (this.options.onProgress) {
       // The Maps' progress lines show the table work inside a partition (local only).
-      (
-        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
-      ).setTableWorkMeter((kind, n) => {
+      setTableWorkMeter((kind, n) => {
         if (kind === 'read') this.tableWork.reads += n;
         else this.tableWork.writes += n;
       });
@@ -311,9 +312,9 @@ export class LocalStack {
       this.options.onProgress?.(
         `fault injection on: ${formatFaultSpec(faults.rates)} (seed ${this.injector.seed})`,
       );
-      // The handlers' own clients (created on first require, with the endpoints set above).
+      // The handlers' own clients (made on their first use: with the endpoints set above).
       await this.injector.install(
-        require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'),
+        dataClients(),
         Object.fromEntries(this.tableKeys().map((t) => [t.name, t.keys.map((k) => k.name)])),
       );
     }
@@ -325,9 +326,8 @@ export class LocalStack {
    * handlers' own clients (created once per process), replaced by the latest stack.
    */
   private installServiceBindings(): void {
-    const { eventBridge } =
-      require('../lambdas/adapters/events') as typeof import('../lambdas/adapters/events');
-    const { sfn } = require('../lambdas/adapters/sfn') as typeof import('../lambdas/adapters/sfn');
+    const eventBridge = eventBridgeClient();
+    const sfn = sfnClient();
     const stateDir = this.options.stateDir;
     eventBridge.middlewareStack.add(
       (_next, context) => async (args) => {
@@ -409,21 +409,10 @@ export class LocalStack {
     const enforcer = await LocalIamEnforcer.create(roles, LOCAL);
     // The handlers' shared clients, and this stack's own for the state machines' integrations:
     // only calls made as a role (LocalIamEnforcer.runAs) are checked, not the CLI's own.
-    enforcer.install(require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients'));
+    enforcer.install(dataClients());
     enforcer.install({ s3: this.s3, dynamodb: this.dynamodb });
     this.iam = { key, enforcer };
     return enforcer;
-  }
-
-  private handler(name: HandlerName): LambdaHandler {
-    let h = this.handlers.get(name);
-    if (!h) {
-      // Required only now: the handlers' SDK clients read the local endpoints set in boot().
-      const mod = require(`../lambdas/handlers/${name}`) as { handler: LambdaHandler };
-      h = mod.handler;
-      this.handlers.set(name, h);
-    }
-    return h;
   }
 
   /** Invokes a handler the way Lambda does: JSON in, JSON out, errors as {errorType, errorMessage}. */
@@ -452,7 +441,7 @@ export class LocalStack {
     };
     try {
       const iam = this.iam?.enforcer;
-      const handle = () => this.handler(name)(event, context);
+      const handle = () => HANDLERS[name](event, context);
       const run = iam
         ? () => iam.runAs({ role: iam.functionRole(name), session: context.functionName }, handle)
         : handle;
@@ -590,138 +579,105 @@ export class LocalStack {
       },
     };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const stateNames: string[] = [];
     // A stopped execution stops its Distributed Maps' children too, and starts no more of them.
     const children = new Set<() => void>();
     let halted = false;
     const progress = this.options.onProgress;
-    const bind = (states: Record<string, Record<string, unknown>>, inDistributedMap = false) => {
-      for (const [name, state] of Object.entries(states)) {
-        stateNames.push(name);
-        const processor = state.ItemProcessor as
-          | { ProcessorConfig?: { Mode?: string }; States: Record<string, Record<string, unknown>> }
-          | undefined;
-        if (state.Type === 'Map' && processor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {
-          bind(processor.States, true);
-          const original = { ...state };
-          // aws-local-stepfunctions does not run Distributed Map features: run it here instead.
-          for (const k of Object.keys(state)) {
-            if (
-              // InputPath, ResultSelector, ResultPath and OutputPath are applied by runDistributedMapState,
-              // which holds the state's output to the payload quota.
-              !['Type', 'Next', 'End', 'Retry', 'Catch', 'Comment'].includes(k)
-            ) {
-              delete state[k];
-            }
-          }
-          state.Type = 'Task';
-          state.Resource = `arn:aws:states:::local:distributedMap`;
-          state.TimeoutSeconds = 12 * 3600;
-          handlers[name] = (rawInput) => {
-            const shown =
-              progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });
-            const heartbeat = shown && setInterval(() => shown.tick(), 1_000).unref();
-            return runDistributedMapState({
-              stateName: name,
-              // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
-              mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
-              onMapRun: (id: string) => {
-                record.mapRuns[name] = id;
-                saveExecution(stateDir, record);
-              },
-              state: original,
-              rawInput,
-              context,
-              store: this.store(asMachine),
-              executionArn,
-              processConcurrency: localProcessConcurrency(),
-              expressTimeLimitMs,
-              onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
-              runChild: async (def, childInput, signal) => {
-                if (halted) {
-                  throw Object.assign(new Error('the execution was stopped'), { name: 'ExecutionAborted' });
-                }
-                const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
-                const run = child.run(childInput as never, {
-                  overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
-                  context: context as never,
-                });
-                // Past its time limit the child is stopped: no further state of it runs.
-                signal.addEventListener('abort', () => run.abort(), { once: true });
-                const abort = () => run.abort();
-                children.add(abort);
-                try {
-                  return await run.result;
-                } finally {
-                  children.delete(abort);
-                }
-              },
-            }).finally(() => clearInterval(heartbeat));
-          };
-        } else if (state.Type === 'Task') {
-          const resource = String(state.Resource);
-          const fn = functions[resource];
-          const task: FaultTask = { state: name, worker: inDistributedMap, retry: state.Retry };
-          if (fn) {
-            handlers[name] = async (payload) => {
-              await this.options.beforeTask?.(name);
-              iam?.check('lambda', [{ action: 'lambda:InvokeFunction', resource }], machineCaller);
-              return this.invoke(fn, payload, task);
-            };
-          } else if (resource === 'arn:aws:states:::dynamodb:updateItem') {
-            handlers[name] = async (params) => {
-              const out = await asMachine(() => this.dynamodb.send(new UpdateItemCommand(params as never)));
-              return JSON.parse(JSON.stringify(out));
-            };
-          } else if (resource === 'arn:aws:states:::events:putEvents') {
-            // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
-            handlers[name] = async (params) => {
-              const entries = ((params as { Entries?: Array<{ EventBusName?: string }> }).Entries ?? []).map(
-                (e) => e.EventBusName ?? 'default',
-              );
-              iam?.check(
-                'events',
-                [...new Set(entries)].map((bus) => ({
-                  action: 'events:PutEvents',
-                  resource: bus.startsWith('arn:')
-                    ? bus
-                    : `arn:aws:events:${LOCAL.region}:${LOCAL.account}:event-bus/${bus}`,
-                })),
-                machineCaller,
-              );
-              return appendEvents(this.options.stateDir, params);
-            };
-          } else throw new Error(`local runner: no local binding for Task ${name} (${resource})`);
-          // Step Functions' payload quota on the task's input (after Parameters) and its result.
-          const run = handlers[name];
-          handlers[name] = async (payload) => {
-            checkPayload(payload, `the input of ${name}`, state);
-            const result = await run(payload);
-            checkPayload(result, `the result of ${name}`, state);
-            return result;
-          };
-        } else if (state.Type === 'Parallel') {
-          for (const b of state.Branches as Array<{ States: Record<string, Record<string, unknown>> }>)
-            bind(b.States, inDistributedMap);
-        } else if (state.Type === 'Map') {
-          bind(
-            (state.ItemProcessor ?? state.Iterator) as Record<string, Record<string, unknown>>,
-            inDistributedMap,
-          );
-        }
-      }
-    };
     const retryIntervalMs = this.options.retryIntervalMs;
     const expressTimeLimitMs = this.options.expressTimeLimitMs ?? localExpressTimeLimitMs();
     const retryOverrides = () =>
       retryIntervalMs === undefined
         ? {}
         : { retryIntervalOverrides: Object.fromEntries(stateNames.map((n) => [n, retryIntervalMs])) };
-    const def = JSON.parse(JSON.stringify(definition)) as {
-      StartAt: string;
-      States: Record<string, Record<string, unknown>>;
-    };
-    bind(def.States);
+    const { definition: def, bindings, stateNames } = rebindDefinition(definition, functions);
+    for (const binding of bindings) {
+      const { name } = binding;
+      if (binding.kind === 'distributedMap') {
+        handlers[name] = (rawInput) => {
+          const shown =
+            progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });
+          const heartbeat = shown && setInterval(() => shown.tick(), 1_000).unref();
+          return runDistributedMapState({
+            stateName: name,
+            // A redrive of this Map: its Map Run again, where the children that succeeded stay done.
+            mapRunId: redrive?.state?.name === name ? record.mapRuns[name] : undefined,
+            onMapRun: (id: string) => {
+              record.mapRuns[name] = id;
+              saveExecution(stateDir, record);
+            },
+            state: binding.original,
+            rawInput,
+            context,
+            store: this.store(asMachine),
+            executionArn,
+            processConcurrency: localProcessConcurrency(),
+            expressTimeLimitMs,
+            onProgress: shown ? (p: DistributedMapProgress) => shown.update(p) : undefined,
+            runChild: async (def, childInput, signal) => {
+              if (halted) {
+                throw Object.assign(new Error('the execution was stopped'), { name: 'ExecutionAborted' });
+              }
+              const child = new StateMachine(def as never, { validationOptions: { noValidate: true } });
+              const run = child.run(childInput as never, {
+                overrides: { taskResourceLocalHandlers: handlers as never, ...retryOverrides() },
+                context: context as never,
+              });
+              // Past its time limit the child is stopped: no further state of it runs.
+              signal.addEventListener('abort', () => run.abort(), { once: true });
+              const abort = () => run.abort();
+              children.add(abort);
+              try {
+                return await run.result;
+              } finally {
+                children.delete(abort);
+              }
+            },
+          }).finally(() => clearInterval(heartbeat));
+        };
+        continue;
+      }
+      let run: (payload: unknown) => Promise<unknown>;
+      if (binding.kind === 'lambda') {
+        const { resource, handler, state } = binding;
+        const task: FaultTask = { state: name, worker: binding.inDistributedMap, retry: state.Retry };
+        run = async (payload) => {
+          await this.options.beforeTask?.(name);
+          iam?.check('lambda', [{ action: 'lambda:InvokeFunction', resource }], machineCaller);
+          return this.invoke(handler, payload, task);
+        };
+      } else if (binding.kind === 'dynamodb:updateItem') {
+        run = async (params) => {
+          const out = await asMachine(() => this.dynamodb.send(new UpdateItemCommand(params as never)));
+          return JSON.parse(JSON.stringify(out));
+        };
+      } else {
+        // The local event bus is a file: one JSON line per event, as EventBridge would deliver it.
+        run = async (params) => {
+          const entries = ((params as { Entries?: Array<{ EventBusName?: string }> }).Entries ?? []).map(
+            (e) => e.EventBusName ?? 'default',
+          );
+          iam?.check(
+            'events',
+            [...new Set(entries)].map((bus) => ({
+              action: 'events:PutEvents',
+              resource: bus.startsWith('arn:')
+                ? bus
+                : `arn:aws:events:${LOCAL.region}:${LOCAL.account}:event-bus/${bus}`,
+            })),
+            machineCaller,
+          );
+          return appendEvents(this.options.stateDir, params);
+        };
+      }
+      // Step Functions' payload quota on the task's input (after Parameters) and its result.
+      const { state } = binding;
+      handlers[name] = async (payload) => {
+        checkPayload(payload, `the input of ${name}`, state);
+        const result = await run(payload);
+        checkPayload(result, `the result of ${name}`, state);
+        return result;
+      };
+    }
     try {
       checkPayload(input, 'the execution input');
     } catch (err) {
@@ -867,11 +823,7 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
-    if (this.options.onProgress) {
-      (
-        require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb')
-      ).setTableWorkMeter(undefined);
-    }
+    if (this.options.onProgress) setTableWorkMeter(undefined);
     this.injector?.uninstall();
     this.iam?.enforcer.uninstall();
     this.s3?.destroy();

@@ -1,8 +1,9 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { BackupLedger } from '../lambdas/adapters/snapshots';
 import { DEFAULT_LOCAL_KEEP_SNAPSHOTS } from '../lambdas/domain/config';
 import { DRY_RUN_PREFIX, type RunRecord } from '../lambdas/domain/run';
 import { backupWorkKeys, snapshotPrefix } from '../lambdas/domain/snapshot';
-import { deleteLocalFolder } from './emulators';
+import { deleteLocalFolder, LOCAL } from './emulators';
 import { loadExecution } from './executions';
 import type { LocalStack } from './local-stack';
 
@@ -55,9 +56,6 @@ export async function pruneSnapshots(
   entity: string,
   keep: number = DEFAULT_LOCAL_KEEP_SNAPSHOTS,
 ): Promise<string[]> {
-  const { BackupLedger } =
-    require('../lambdas/adapters/snapshots') as typeof import('../lambdas/adapters/snapshots');
-  const { LOCAL } = require('./emulators') as typeof import('./emulators');
   const records = (await new BackupLedger(LOCAL.ledgerTable).list(entity)).filter(
     (r) => r.kind === 'snapshot',
   );

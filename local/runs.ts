@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Ledger, ListRunsOptions } from '../lambdas/adapters/ledger';
+import { dynamodbClient, resetClients } from '../lambdas/adapters/clients';
+import { Ledger, type ListRunsOptions } from '../lambdas/adapters/ledger';
 import { CrmSyncError } from '../lambdas/domain/errors';
 import { sourceName } from '../lambdas/domain/run';
 import {
@@ -30,13 +31,11 @@ export { StateDirBusyError } from './state-dir-lock';
 const isMissingTable = (err: unknown) => (err as Error).name === 'ResourceNotFoundException';
 
 /**
- * The local ledger. Call only once the emulators run and the endpoint variables are set: the
- * adapter's SDK client reads them when it is first loaded, hence the late require.
+ * The local ledger. Use it only once the emulators run and the endpoint variables are set: the
+ * adapter's SDK client reads them when it makes its first call.
  */
 export function localLedger(): Ledger {
-  const { Ledger: LedgerClass } =
-    require('../lambdas/adapters/ledger') as typeof import('../lambdas/adapters/ledger');
-  return new LedgerClass(LOCAL.ledgerTable);
+  return new Ledger(LOCAL.ledgerTable);
 }
 
 /**
@@ -60,13 +59,12 @@ async function withLedger<T>(stateDir: string, fn: (ledger: Ledger | undefined) 
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
     });
     delete process.env.AWS_PROFILE;
-    // Required only now: the adapters' SDK clients read the endpoints when they are created.
-    const { dynamodb } =
-      require('../lambdas/adapters/clients') as typeof import('../lambdas/adapters/clients');
+    // The adapters' SDK client is made on its first use, with the endpoints set above.
+    resetClients();
     try {
       return await fn(localLedger());
     } finally {
-      dynamodb.destroy();
+      dynamodbClient().destroy();
     }
   } finally {
     await emulators.stop();

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { fromAttributeMap } from '../lambdas/adapters/dynamodb';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { getEntity } from '../lambdas/domain/config';
 import { CrmSyncError } from '../lambdas/domain/errors';
@@ -171,8 +172,6 @@ export async function* snapshotRows(
   options: { format: SnapshotFormat; allAttributes?: boolean | undefined; hidden: readonly string[] },
 ): AsyncGenerator<string> {
   const prefix = snapshotPrefix(manifest.entity, manifest.snapshotId);
-  const { fromAttributeMap } =
-    require('../lambdas/adapters/dynamodb') as typeof import('../lambdas/adapters/dynamodb');
   if (options.format === 'csv' && manifest.csv) {
     yield* csvTexts(stack, manifest);
     return;

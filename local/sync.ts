@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { listInbox } from '../lambdas/adapters/inbox';
 import { type CrmSyncConfig, configHash, getEntity } from '../lambdas/domain/config';
 import { type InboxObject, newestFirst, notAnExport, pickExport, syncOrder } from '../lambdas/domain/sync';
 import type { LocalRunResult, LocalStack } from './local-stack';
@@ -65,8 +66,6 @@ export async function syncLocal(
   config: CrmSyncConfig,
   options: LocalSyncOptions,
 ): Promise<LocalSyncResult[]> {
-  // Required only now: the adapters' SDK clients read the local endpoints set by LocalStack.start.
-  const { listInbox } = require('../lambdas/adapters/inbox') as typeof import('../lambdas/adapters/inbox');
   const ledger = localLedger();
   const entities = options.entity === undefined ? syncOrder(config.entities) : [options.entity];
   const results: LocalSyncResult[] = [];

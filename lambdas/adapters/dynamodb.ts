@@ -12,7 +12,7 @@ import {
 import { WriteRetriesExhaustedError } from '../domain/errors';
 import type { Scalar } from '../domain/normalize';
 import { type TokenBucket, writeUnits } from '../domain/token-bucket';
-import { dynamodb } from './clients';
+import { dynamodbClient } from './clients';
 
 export type Item = Record<string, Scalar>;
 
@@ -244,7 +244,7 @@ export async function batchWrite(
           const out = await limit.run(() =>
             late()
               ? Promise.resolve(undefined)
-              : dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
+              : dynamodbClient().send(new BatchWriteItemCommand({ RequestItems: { [table]: batch } })),
           );
           if (!out) {
             left.push(...batch);
@@ -388,7 +388,7 @@ function sendBatchGet(
   projection: string[] | undefined,
   names: Record<string, string>,
 ) {
-  return dynamodb.send(
+  return dynamodbClient().send(
     new BatchGetItemCommand({
       RequestItems: {
         [table]: {
@@ -408,7 +408,7 @@ function sendBatchGet(
  * updates about every six hours (a table loaded since may answer 0). Undefined fields are absent.
  */
 export async function describeTableStats(table: string): Promise<{ bytes?: number; items?: number }> {
-  const out = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
+  const out = await dynamodbClient().send(new DescribeTableCommand({ TableName: table }));
   return {
     ...(out.Table?.TableSizeBytes !== undefined ? { bytes: out.Table.TableSizeBytes } : {}),
     ...(out.Table?.ItemCount !== undefined ? { items: out.Table.ItemCount } : {}),
@@ -420,7 +420,7 @@ export async function describeTableStats(table: string): Promise<{ bytes?: numbe
  * An answer without a count is taken as "not empty", the safe side.
  */
 export async function isTableEmpty(table: string): Promise<boolean> {
-  const out = await dynamodb.send(
+  const out = await dynamodbClient().send(
     new ScanCommand({ TableName: table, Limit: 1, Select: 'COUNT', ConsistentRead: true }),
   );
   return out.Count === 0 && out.LastEvaluatedKey === undefined;
@@ -483,12 +483,12 @@ async function* pagesOf(
 
 /** Every page of a Scan: the items as DynamoDB returns them. */
 export function scanPages(input: Omit<ScanCommandInput, 'ExclusiveStartKey'>): AsyncGenerator<RawPage> {
-  return pagesOf((start) => dynamodb.send(new ScanCommand({ ...input, ExclusiveStartKey: start })));
+  return pagesOf((start) => dynamodbClient().send(new ScanCommand({ ...input, ExclusiveStartKey: start })));
 }
 
 /** Every page of a Query: the items as DynamoDB returns them. */
 export function queryPages(input: Omit<QueryCommandInput, 'ExclusiveStartKey'>): AsyncGenerator<RawPage> {
-  return pagesOf((start) => dynamodb.send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
+  return pagesOf((start) => dynamodbClient().send(new QueryCommand({ ...input, ExclusiveStartKey: start })));
 }
 
 /**

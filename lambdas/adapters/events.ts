@@ -1,15 +1,12 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { tracer } from './powertools';
-
-/** The EventBridge client, created once per process. */
-export const eventBridge = tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 5 }));
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { eventBridgeClient } from './clients';
 
 /** The source of crm-sync's own events on the account's default bus. */
 export const EVENT_SOURCE = 'crm-sync';
 
 /** Puts one crm-sync event on the default bus; an entry EventBridge refuses is an error. */
 export async function putEvent(detailType: string, detail: Record<string, unknown>): Promise<void> {
-  const out = await eventBridge.send(
+  const out = await eventBridgeClient().send(
     new PutEventsCommand({
       Entries: [{ Source: EVENT_SOURCE, DetailType: detailType, Detail: JSON.stringify(detail) }],
     }),

@@ -1,6 +1,6 @@
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type { InboxObject } from '../domain/sync';
-import { s3 } from './clients';
+import { s3Client } from './clients';
 import { listObjects } from './s3';
 
 /**
@@ -19,7 +19,7 @@ export async function listInbox(
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     do {
-      const out = await s3.send(
+      const out = await s3Client().send(
         new ListObjectVersionsCommand({
           Bucket: bucket,
           Prefix: prefix,

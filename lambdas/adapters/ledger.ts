@@ -20,7 +20,7 @@ import type {
   StepRef,
 } from '../domain/run';
 import { backupLedgerKey, parseBackupLockHolder } from '../domain/snapshot';
-import { dynamodb } from './clients';
+import { dynamodbClient } from './clients';
 import { queryPages, scanPages } from './dynamodb';
 import { logger } from './powertools';
 
@@ -62,7 +62,7 @@ export class Ledger {
   /** Claims the run; returns the existing record when it was already claimed. */
   async claim(run: RunRecord): Promise<{ claimed: true } | { claimed: false; existing: RunRecord }> {
     try {
-      await dynamodb.send(
+      await dynamodbClient().send(
         new PutItemCommand({
           TableName: this.table,
           Item: marshall({ pk: `RUN#${run.runId}`, sk: 'RUN', ...run }, { removeUndefinedValues: true }),
@@ -102,7 +102,7 @@ export class Ledger {
     };
     const put = async (condition: string, values: Record<string, AttributeValue>): Promise<boolean> => {
       try {
-        await dynamodb.send(
+        await dynamodbClient().send(
           new PutItemCommand({
             TableName: this.table,
             Item: item,
@@ -125,7 +125,7 @@ export class Ledger {
     ) {
       return { acquired: true };
     }
-    const held = await dynamodb.send(
+    const held = await dynamodbClient().send(
       new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
     const holder = held.Item?.runId?.S ?? '';
@@ -146,7 +146,7 @@ export class Ledger {
   private async holderStatus(entity: string, holder: string): Promise<string | undefined> {
     const backup = parseBackupLockHolder(holder);
     if (!backup) return (await this.getRun(holder))?.status;
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: marshall(backupLedgerKey(entity, backup.kind, backup.id)),
@@ -163,7 +163,7 @@ export class Ledger {
 
   /** Who holds the entity's lock and since when (its `acquiredAt`), or undefined when it is free. */
   async lockOf(entity: string): Promise<{ runId: string; since: string } | undefined> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: { pk: { S: `LOCK#${entity}` }, sk: { S: 'LOCK' } },
@@ -177,7 +177,7 @@ export class Ledger {
   /** Gives the lock back if this run holds it (a duplicate trigger, the end of a run). */
   async releaseLock(entity: string, runId: string): Promise<void> {
     try {
-      await dynamodb.send(
+      await dynamodbClient().send(
         new DeleteItemCommand({
           TableName: this.table,
           Key: { pk: { S: `LOCK#${entity}` }, sk: { S: 'LOCK' } },
@@ -191,7 +191,7 @@ export class Ledger {
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
@@ -214,7 +214,7 @@ export class Ledger {
       set.names[`#x${i}`] = name;
       return `#x${i}`;
     });
-    await dynamodb.send(
+    await dynamodbClient().send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
@@ -235,7 +235,7 @@ export class Ledger {
    * the execution's status changes finds the run from the event alone.
    */
   async recordExecution(executionArn: string, runId: string): Promise<void> {
-    await dynamodb.send(
+    await dynamodbClient().send(
       new PutItemCommand({
         TableName: this.table,
         Item: marshall({
@@ -250,7 +250,7 @@ export class Ledger {
 
   /** The run an execution claimed, or undefined (it ended before ClaimRun did). */
   async runOfExecution(executionArn: string): Promise<string | undefined> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `EXEC#${executionArn}`, sk: 'EXEC' }),
@@ -269,7 +269,7 @@ export class Ledger {
     failure: { error: string; cause: string; finishedAt: string },
   ): Promise<boolean> {
     try {
-      await dynamodb.send(
+      await dynamodbClient().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
@@ -298,7 +298,7 @@ export class Ledger {
    */
   async reopenRun(runId: string, executionArn: string, redrivenAt: string): Promise<boolean> {
     try {
-      await dynamodb.send(
+      await dynamodbClient().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall({ pk: `RUN#${runId}`, sk: 'RUN' }),
@@ -365,7 +365,7 @@ export class Ledger {
    * to skip the work a failed attempt already finished (the step is recorded after its output).
    */
   async succeededStep(runId: string, step: StepRef): Promise<Record<string, unknown> | undefined> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: marshall({ pk: `RUN#${runId}`, sk: stepKey(step) }),
@@ -406,7 +406,7 @@ export class Ledger {
   }
 
   private async putStep(runId: string, step: StepRef, fields: Record<string, unknown>): Promise<void> {
-    await dynamodb.send(
+    await dynamodbClient().send(
       new PutItemCommand({
         TableName: this.table,
         Item: marshall(

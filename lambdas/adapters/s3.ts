@@ -9,7 +9,7 @@ import {
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { s3 } from './clients';
+import { s3Client } from './clients';
 
 export interface ObjectRef {
   bucket: string;
@@ -29,7 +29,7 @@ function clean(etag: string | undefined): string {
 }
 
 export async function headObject(ref: ObjectRef): Promise<ObjectInfo> {
-  const out = await s3.send(
+  const out = await s3Client().send(
     new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key, VersionId: ref.versionId || undefined }),
   );
   return { etag: clean(out.ETag), versionId: out.VersionId ?? undefined, size: out.ContentLength ?? 0 };
@@ -45,7 +45,7 @@ export async function readObject(
   ifMatch?: string,
 ): Promise<AsyncIterable<Uint8Array>> {
   if (range && range.end <= range.start) return (async function* () {})();
-  const out = await s3.send(
+  const out = await s3Client().send(
     new GetObjectCommand({
       Bucket: ref.bucket,
       Key: ref.key,
@@ -85,7 +85,7 @@ export async function putObject(
   contentType: string,
   contentEncoding?: string,
 ): Promise<void> {
-  await s3.send(
+  await s3Client().send(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
@@ -117,7 +117,7 @@ export async function putStream(
   contentType: string,
 ): Promise<{ etag: string }> {
   const upload = new Upload({
-    client: s3,
+    client: s3Client(),
     params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: contentType },
     queueSize: 2,
     partSize: 8 * 1024 * 1024,
@@ -142,7 +142,9 @@ export async function listObjects(bucket: string, prefix: string): Promise<Array
   const objects: Array<_Object & { Key: string }> = [];
   let marker: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }));
+    const out = await s3Client().send(
+      new ListObjectsCommand({ Bucket: bucket, Prefix: prefix, Marker: marker }),
+    );
     const contents = out.Contents ?? [];
     for (const o of contents) if (o.Key !== undefined) objects.push({ ...o, Key: o.Key });
     marker = out.IsTruncated ? (out.NextMarker ?? contents.at(-1)?.Key) : undefined;

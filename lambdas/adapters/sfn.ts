@@ -1,13 +1,5 @@
-import {
-  ExecutionAlreadyExists,
-  SFNClient,
-  StartExecutionCommand,
-  StopExecutionCommand,
-} from '@aws-sdk/client-sfn';
-import { tracer } from './powertools';
-
-/** The Step Functions client, created once per process. */
-export const sfn = tracer.captureAWSv3Client(new SFNClient({ maxAttempts: 5 }));
+import { ExecutionAlreadyExists, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { sfnClient } from './clients';
 
 /**
  * Starts an execution under a name; `started: false` when an execution of that name already exists
@@ -20,7 +12,7 @@ export async function startExecution(
   input: unknown,
 ): Promise<{ started: boolean; executionArn: string }> {
   try {
-    const out = await sfn.send(
+    const out = await sfnClient().send(
       new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
     );
     return { started: true, executionArn: out.executionArn ?? '' };
@@ -38,7 +30,7 @@ export async function startExecution(
 /** Stops an execution with an error and cause (it ends ABORTED); one that already ended is left. */
 export async function stopExecution(executionArn: string, error: string, cause: string): Promise<void> {
   try {
-    await sfn.send(new StopExecutionCommand({ executionArn, error, cause }));
+    await sfnClient().send(new StopExecutionCommand({ executionArn, error, cause }));
   } catch (err) {
     if ((err as Error).name !== 'ExecutionDoesNotExist') throw err;
   }

@@ -14,20 +14,22 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { type BackupKind, backupLedgerKey } from '../domain/snapshot';
-import { dynamodb, s3 } from './clients';
+import { dynamodbClient, s3Client } from './clients';
 import { batchWrite, queryPages } from './dynamodb';
 import { setFields, withoutKey } from './ledger';
 import { headObject, readObject } from './s3';
 
 /** The table's size estimate (DynamoDB updates it about every six hours; 0 when unknown). */
 export async function tableSizeBytes(table: string): Promise<number> {
-  const out = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
+  const out = await dynamodbClient().send(new DescribeTableCommand({ TableName: table }));
   return out.Table?.TableSizeBytes ?? 0;
 }
 
 /** Whether the table holds no item (one strongly consistent read of at most one item). */
 export async function isTableEmpty(table: string): Promise<boolean> {
-  const out = await dynamodb.send(new ScanCommand({ TableName: table, Limit: 1, ConsistentRead: true }));
+  const out = await dynamodbClient().send(
+    new ScanCommand({ TableName: table, Limit: 1, ConsistentRead: true }),
+  );
   return (out.Items ?? []).length === 0 && out.LastEvaluatedKey === undefined;
 }
 
@@ -79,7 +81,7 @@ export class GzipObjectWriter {
     this.gzip.pipe(body);
     this.gzip.on('error', (err) => body.destroy(err));
     this.upload = new Upload({
-      client: s3,
+      client: s3Client(),
       params: { Bucket: bucket, Key: key, Body: body, ContentType: contentType },
       queueSize: 2,
       partSize: 8 * 1024 * 1024,
@@ -128,7 +130,7 @@ export class BackupLedger {
 
   async put(record: BackupRecord): Promise<void> {
     const key = backupLedgerKey(record.entity, record.kind, record.id);
-    await dynamodb.send(
+    await dynamodbClient().send(
       new PutItemCommand({
         TableName: this.table,
         Item: marshall({ ...key, ...record }, { removeUndefinedValues: true }),
@@ -137,7 +139,7 @@ export class BackupLedger {
   }
 
   async get(entity: string, kind: BackupKind, id: string): Promise<BackupRecord | undefined> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: marshall(backupLedgerKey(entity, kind, id)),
@@ -158,7 +160,7 @@ export class BackupLedger {
     const set = setFields(fields);
     if (!set) return;
     try {
-      await dynamodb.send(
+      await dynamodbClient().send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: marshall(backupLedgerKey(entity, kind, id)),

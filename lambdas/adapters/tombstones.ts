@@ -1,6 +1,6 @@
 import { GetItemCommand, PutItemCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { Tombstone } from '../domain/chunk';
-import { dynamodb } from './clients';
+import { dynamodbClient } from './clients';
 import { batchGetUntil, batchWrite, toAttributeMap } from './dynamodb';
 
 /**
@@ -22,7 +22,7 @@ export class TombstoneStore {
 
   /** Whether this entity has ever had a tombstone (one consistent GetItem). */
   async any(): Promise<boolean> {
-    const out = await dynamodb.send(
+    const out = await dynamodbClient().send(
       new GetItemCommand({
         TableName: this.table,
         Key: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },
@@ -96,7 +96,7 @@ export class TombstoneStore {
     deadline?: number,
   ): Promise<{ left: WriteRequest[]; written: number }> {
     if (requests.length === 0) return { left: [], written: 0 };
-    await dynamodb.send(
+    await dynamodbClient().send(
       new PutItemCommand({
         TableName: this.table,
         Item: { pk: { S: `TOMBS#${this.entity}` }, sk: { S: 'META' } },

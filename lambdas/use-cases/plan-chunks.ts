@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
+import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-settings';
 import { putJson, putStream, readObject } from '../adapters/s3';
 import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
@@ -9,7 +9,7 @@ import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/conf
 import { type FilePlan, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
-import { ConfigError, MalformedFileError } from '../domain/errors';
+import { MalformedFileError } from '../domain/errors';
 import type { HeaderBinding } from '../domain/mapping';
 import { type SourceRef, sourceName, workKeys } from '../domain/run';
 import {
@@ -37,43 +37,18 @@ export interface PlanChunksDeps {
   targetTable: (entity: string) => string;
 }
 
-/** Lambda workers at once, at most: the stack's `maxConcurrency` (CRM_SYNC_MAX_CONCURRENCY). */
-function maxConcurrency(): number | undefined {
-  const n = Number(process.env.CRM_SYNC_MAX_CONCURRENCY);
-  return Number.isInteger(n) && n > 0 ? n : undefined;
-}
-
 /**
- * Tables with no throughput limit (the local stack's dynalite: CRM_SYNC_UNMETERED_TABLES=1): the
+ * Tables with no throughput limit (the local stack's dynalite: the `unmeteredTables` setting): the
  * merge workers get no write or read ceiling.
  */
 const UNMETERED: TableThroughput = { mode: 'on-demand', writeUnitsPerSecond: 1e9, readUnitsPerSecond: 1e9 };
 
-const tableStatsSchema = z.object({ bytes: z.number().min(0), items: z.number().int().min(0) });
-
 /**
- * The target table's size as DescribeTable says (about six hours old). CRM_SYNC_TABLE_STATS
- * (`{"bytes":…,"items":…}`, local tests only) stands in for the answer: dynalite always says 0.
+ * The target table's size as DescribeTable says (about six hours old). The `tableStats` setting
+ * (local tests only) stands in for the answer: dynalite always says 0.
  */
-async function tableStats(table: string): Promise<TableStats> {
-  const seam = process.env.CRM_SYNC_TABLE_STATS;
-  if (seam) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(seam);
-    } catch (err) {
-      throw new ConfigError(`CRM_SYNC_TABLE_STATS is not JSON: ${seam}`, [], { cause: err });
-    }
-    const stats = tableStatsSchema.safeParse(parsed);
-    if (!stats.success) {
-      const issues = stats.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new ConfigError(
-        `CRM_SYNC_TABLE_STATS must be {"bytes": <bytes>, "items": <items>}: ${issues.join('; ')}`,
-        issues,
-      );
-    }
-    return stats.data;
-  }
+async function tableStats(table: string, settings: RuntimeSettings): Promise<TableStats> {
+  if (settings.tableStats) return settings.tableStats;
   const described = await describeTableStats(table);
   return { bytes: described.bytes ?? 0, items: described.items ?? 0 };
 }
@@ -153,7 +128,9 @@ async function describeTarget(
   entity: EntityConfig,
 ): Promise<{ empty: boolean; stats: TableStats; verify: string }> {
   const empty = await isTableEmpty(target);
-  const stats = needsTableStats(entity, empty) ? await tableStats(target) : { bytes: 0, items: 0 };
+  const stats = needsTableStats(entity, empty)
+    ? await tableStats(target, runtimeSettings())
+    : { bytes: 0, items: 0 };
   return {
     empty,
     stats,
@@ -168,14 +145,15 @@ function layOut(
   entity: EntityConfig,
   jobBase: JobBase,
 ): { layout: Layout; unmetered: boolean } {
-  const unmetered = process.env.CRM_SYNC_UNMETERED_TABLES === '1';
+  const settings = runtimeSettings();
+  const unmetered = settings.unmeteredTables;
   const layout = planLayout({
     objectBytes: plan.bytes,
     avgRowBytes: dataRowBytes(plan, head.headRowBytes),
     rows: plan.rows,
     chunks: plan.chunks.length,
     entity,
-    maxConcurrency: maxConcurrency(),
+    maxConcurrency: settings.maxConcurrency,
     table: unmetered ? UNMETERED : undefined,
     // The job with its partition count and write ceilings (a few bytes more).
     jobBytes: Buffer.byteLength(JSON.stringify(jobBase)) + 100,

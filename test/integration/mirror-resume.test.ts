@@ -1,4 +1,6 @@
 import { type AttributeValue, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { dynamodbClient } from '../../lambdas/adapters/clients';
+import { Ledger } from '../../lambdas/adapters/ledger';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { partitionOf } from '../../lambdas/domain/run';
 import { redriveLocalRun, runLocalFile } from '../../local/run';
@@ -28,13 +30,8 @@ jest.mock('../../local/prune', () => ({
 describe('mirror mode: a run resumed after a partial merge', () => {
   const local = useLocalStack('mirror-resume', CONFIG, { retryIntervalMs: 1 });
   const csv = (name: string, rows: string[]) => local.write(name, `${PERSON_HEADER}\n${rows.join('\n')}\n`);
-  const client = () =>
-    (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
-  const ledger = () => {
-    const { Ledger } =
-      require('../../lambdas/adapters/ledger') as typeof import('../../lambdas/adapters/ledger');
-    return new Ledger('crm-sync-ledger');
-  };
+  const client = () => dynamodbClient();
+  const ledger = () => new Ledger('crm-sync-ledger');
   const rawItems = async () => {
     const out = await client().send(new ScanCommand({ TableName: local.stack.tableOf('person') }));
     return (out.Items ?? []) as Record<string, AttributeValue>[];

@@ -6,6 +6,8 @@ import {
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
+import { dynamodbClient } from '../../lambdas/adapters/clients';
+import { Ledger } from '../../lambdas/adapters/ledger';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { redriveLocalRun, runLocalFile } from '../../local/run';
 import { readCsv } from './reference';
@@ -26,8 +28,7 @@ describe('dry runs and redrives on the local stack', () => {
     local.write(name, `${PERSON_HEADER}\n${rows.join('\n')}\n`);
   const people = (prefix: string, n: number) =>
     Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')},Person ${i},${T1},false`);
-  const client = () =>
-    (require('../../lambdas/adapters/clients') as typeof import('../../lambdas/adapters/clients')).dynamodb;
+  const client = () => dynamodbClient();
   /** The emulator deletes and creates tables asynchronously: these helpers wait until it is done. */
   const waiter = { minDelay: 0.05, maxDelay: 0.2, maxWaitTime: 30 };
   /** Deletes the person table (the tests delete it to make merges fail) and waits until it is gone. */
@@ -48,11 +49,7 @@ describe('dry runs and redrives on the local stack', () => {
     await waitUntilTableExists({ ...waiter, client: client() }, { TableName: table });
   };
   const exportTable = (entity: string) => local.items(entity, { omit: ['_run'] });
-  const steps = async (runId: string) => {
-    const { Ledger } =
-      require('../../lambdas/adapters/ledger') as typeof import('../../lambdas/adapters/ledger');
-    return new Ledger('crm-sync-ledger').listSteps(runId);
-  };
+  const steps = async (runId: string) => new Ledger('crm-sync-ledger').listSteps(runId);
 
   it('finds drift in a tampered target with a dry run that writes nothing, and a rerun repairs it', async () => {
     // Prepare: load, then change the table behind crm-sync's back.
