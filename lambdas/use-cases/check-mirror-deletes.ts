@@ -1,21 +1,15 @@
-import type { Ledger } from '../adapters/ledger';
 import { readMapOutput } from '../adapters/map-results';
 import { logger } from '../adapters/powertools';
 import { putCsvReport, putMirrorDecision } from '../adapters/reports';
 import type { CheckDeletesEvent } from '../contract/checks';
 import { workerOutputSchemas } from '../contract/results';
 import { csvCell } from '../domain/chunk';
-import { type CrmSyncConfig, getEntity } from '../domain/config';
+import { getEntity } from '../domain/config';
 import { MirrorDeleteLimitError } from '../domain/errors';
 import { decideMirrorDeletes, type MirrorDecision, parseKeyLines } from '../domain/mirror';
 import { CSV_REPORTS, MIRROR_REPORT } from '../domain/reconcile';
 import { workKeys } from '../domain/run';
-
-export interface CheckMirrorDeletesDeps {
-  bucket: string;
-  config: CrmSyncConfig;
-  ledger: Pick<Ledger, 'updateRun'>;
-}
+import type { GateDeps } from './check-rejects';
 
 /**
  * CheckMirrorDeletes (mirror mode, before anything is written): adds up the target's items and the
@@ -23,10 +17,7 @@ export interface CheckMirrorDeletesDeps {
  * run (MirrorDeleteLimitError) when they are too large a share of the target, unless forced. A dry
  * run is never refused: it reports what the run would do.
  */
-export async function checkMirrorDeletes(
-  event: CheckDeletesEvent,
-  deps: CheckMirrorDeletesDeps,
-): Promise<MirrorDecision> {
+export async function checkMirrorDeletes(event: CheckDeletesEvent, deps: GateDeps): Promise<MirrorDecision> {
   const job = event.plan.job;
   const entity = getEntity(deps.config, job.entity);
   const [transform, scan, plans] = await Promise.all([

@@ -8,7 +8,8 @@ import { type CrmSyncConfig, getEntity } from '../domain/config';
 import { EmptyExportError, RejectLimitError } from '../domain/errors';
 import { decideRejects, type RejectDecision, sumRejectCounts } from '../domain/rejects';
 
-export interface CheckRejectsDeps {
+/** What the gates before any write use (CheckRejects, CheckMirrorDeletes). */
+export interface GateDeps {
   bucket: string;
   config: CrmSyncConfig;
   ledger: Pick<Ledger, 'updateRun'>;
@@ -22,10 +23,7 @@ export interface CheckRejectsDeps {
  * the decision in the ledger, for its failure report. A dry run is never refused: Reconcile reports
  * what a run would do.
  */
-export async function checkRejects(
-  event: CheckRejectsEvent,
-  deps: CheckRejectsDeps,
-): Promise<RejectDecision> {
+export async function checkRejects(event: CheckRejectsEvent, deps: GateDeps): Promise<RejectDecision> {
   const job = event.plan.job;
   const entity = getEntity(deps.config, job.entity);
   const transform = await readMapOutput(event.transform, workerOutputSchemas.transform);

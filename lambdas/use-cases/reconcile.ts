@@ -119,22 +119,24 @@ async function writeCsvReports(
   const verified = results.verifications.map((v) => v.partition);
   const allChunks = Array.from({ length: plan.chunks }, (_, c) => c);
   const allPartitions = Array.from({ length: plan.partitions }, (_, p) => p);
-  if (reports.mismatches) {
-    const { header, cells } = CSV_REPORTS.mismatches;
-    await putCsvReport(
-      bucket,
-      reports.mismatches,
-      verified,
-      header,
-      (p) => workKeys.mismatches(prefix, p),
-      csvRows(cells),
-    );
-  }
-  if (reports.orphans) {
-    await putCsvReport(bucket, reports.orphans, verified, CSV_REPORTS.orphans.header, (p) =>
-      workKeys.orphans(prefix, p),
-    );
-  }
+  const put = async (
+    key: string | undefined,
+    parts: number[],
+    header: string,
+    keyOf: (part: number) => string,
+    transform?: (text: string) => string,
+  ) => {
+    if (key) await putCsvReport(bucket, key, parts, header, keyOf, transform);
+  };
+  const { mismatches, orphans, warnings, duplicates, diff } = CSV_REPORTS;
+  await put(
+    reports.mismatches,
+    verified,
+    mismatches.header,
+    (p) => workKeys.mismatches(prefix, p),
+    csvRows(mismatches.cells),
+  );
+  await put(reports.orphans, verified, orphans.header, (p) => workKeys.orphans(prefix, p));
   if (reports.rejects) {
     // Chunk by chunk; the sampler keeps a few lines per reason for report.html.
     await putRejectsReport(bucket, reports.rejects, job, plan.chunks, (reject) => {
@@ -142,48 +144,30 @@ async function writeCsvReports(
       for (const r of reject.reasons) if (r.startsWith('invalid_date')) samples.dateReasons.add(r);
     });
   }
-  if (reports.warnings) {
-    const { header, cells } = CSV_REPORTS.warnings;
-    const row = (w: Warning) => {
-      if (samples.warnings.length < WARNINGS_SHOWN) samples.warnings.push(w);
-      return cells(w);
-    };
-    await putCsvReport(
-      bucket,
-      reports.warnings,
-      allChunks,
-      header,
-      (c) => workKeys.warnings(prefix, c),
-      csvRows(row),
-    );
-  }
-  if (reports.duplicates) {
-    const { header, cells } = CSV_REPORTS.duplicates;
-    const row = (d: DuplicateKey) => {
-      if (samples.duplicates.length < DUPLICATES_SHOWN) samples.duplicates.push(d);
-      return cells(d);
-    };
-    await putCsvReport(
-      bucket,
-      reports.duplicates,
-      allPartitions,
-      header,
-      (p) => workKeys.duplicates(prefix, p),
-      csvRows(row),
-    );
-  }
-  if (reports.diff) {
-    const { header, cells } = CSV_REPORTS.diff;
-    await putCsvReport(
-      bucket,
-      reports.diff,
-      allPartitions,
-      header,
-      (p) => workKeys.merged(prefix, p),
-      csvRows(cells),
-    );
-  }
+  const warningRows = csvRows(sampled(samples.warnings, WARNINGS_SHOWN, warnings.cells));
+  await put(reports.warnings, allChunks, warnings.header, (c) => workKeys.warnings(prefix, c), warningRows);
+  const duplicateRows = csvRows(sampled(samples.duplicates, DUPLICATES_SHOWN, duplicates.cells));
+  await put(
+    reports.duplicates,
+    allPartitions,
+    duplicates.header,
+    (p) => workKeys.duplicates(prefix, p),
+    duplicateRows,
+  );
+  await put(reports.diff, allPartitions, diff.header, (p) => workKeys.merged(prefix, p), csvRows(diff.cells));
   return samples;
+}
+
+/** A row writer that also keeps the first `limit` lines it writes (report.html shows them). */
+function sampled<T>(
+  kept: T[],
+  limit: number,
+  cells: (line: T) => readonly string[],
+): (line: T) => readonly string[] {
+  return (line) => {
+    if (kept.length < limit) kept.push(line);
+    return cells(line);
+  };
 }
 
 /** report.html: the summary, the reports' samples and each chunk's and partition's timing. */

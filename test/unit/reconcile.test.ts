@@ -458,17 +458,19 @@ describe('mirrorOutcome', () => {
   });
 });
 
+/** reconcileResults' input for the consistent run. */
+const input = (over: Partial<Parameters<typeof reconcileResults>[0]> = {}) => ({
+  plan: PLAN,
+  job: JOB,
+  entity: GATE,
+  results: results(),
+  byKey: false,
+  mirrorDecision: undefined,
+  ...over,
+});
+
 describe('reconcileResults', () => {
   const names = (r: ReturnType<typeof reconcileResults>) => r.checks.map((c) => `${c.name}:${c.ok}`);
-  const input = (over: Partial<Parameters<typeof reconcileResults>[0]> = {}) => ({
-    plan: PLAN,
-    job: JOB,
-    entity: GATE,
-    results: results(),
-    byKey: false,
-    mirrorDecision: undefined,
-    ...over,
-  });
 
   it('matches a consistent run, its checks in the summary order', () => {
     // Act
@@ -537,14 +539,9 @@ describe('reconcileResults', () => {
 });
 
 describe('reportKeys', () => {
-  const base = reconcileResults({
-    plan: PLAN,
-    job: JOB,
-    entity: GATE,
-    results: results({ chunks: [chunk(0, { rejected: 0 }), chunk(1, { rejected: 0 })] }),
-    byKey: false,
-    mirrorDecision: undefined,
-  });
+  const base = reconcileResults(
+    input({ results: results({ chunks: [chunk(0, { rejected: 0 }), chunk(1, { rejected: 0 })] }) }),
+  );
 
   it('a clean run has its summary and page only', () => {
     expect(reportKeys('r', base, undefined, false)).toEqual({
@@ -585,14 +582,7 @@ describe('reportKeys', () => {
 describe('runSummary and reconciledRecord', () => {
   const FINISHED = '2026-01-01T00:00:10.000Z';
   const summarize = (over: Partial<RunResults> = {}, job: WorkerJob = JOB) => {
-    const reconciliation = reconcileResults({
-      plan: PLAN,
-      job,
-      entity: GATE,
-      results: results(over),
-      byKey: false,
-      mirrorDecision: undefined,
-    });
+    const reconciliation = reconcileResults(input({ job, results: results(over) }));
     return runSummary({
       runId: 'run-1',
       job,
@@ -643,14 +633,7 @@ describe('runSummary and reconciledRecord', () => {
   });
 
   it('a run without a ledger record starts when it finished, from the job source', () => {
-    const reconciliation = reconcileResults({
-      plan: PLAN,
-      job: JOB,
-      entity: GATE,
-      results: results(),
-      byKey: false,
-      mirrorDecision: undefined,
-    });
+    const reconciliation = reconcileResults(input());
     const summary = runSummary({
       runId: 'run-1',
       job: JOB,
