@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MapOutput } from '../contract/results';
 import { InvalidEventError } from '../domain/errors';
 import { readJson } from './s3';
 
@@ -53,4 +54,19 @@ export async function readMapResults<T extends z.ZodType>(
       failures.push(`${r.Error}: ${r.Cause}`);
   }
   return { outputs, failures };
+}
+
+/** readMapResults of a Map state's output (where its ResultWriter wrote). */
+export function readMapOutput<T extends z.ZodType>(
+  output: MapOutput,
+  schema: T,
+): Promise<{ outputs: Array<z.output<T>>; failures: string[] }> {
+  return readMapResults(output.ResultWriterDetails.Bucket, output.ResultWriterDetails.Key, schema);
+}
+
+/** A ResultWriter manifest's result files (CheckMerge joins those of every merge pass into one). */
+export type ResultManifest = z.output<typeof resultManifestSchema>;
+
+export async function readResultManifest(bucket: string, key: string): Promise<ResultManifest> {
+  return parsed(resultManifestSchema, await readJson({ bucket, key }), key);
 }

@@ -1,33 +1,26 @@
 import { z } from 'zod';
-import { readMapResults } from '../adapters/map-results';
+import { type ResultManifest, readMapResults, readResultManifest } from '../adapters/map-results';
 import { logger } from '../adapters/powertools';
-import { putJson, readJson } from '../adapters/s3';
-import { workerOutputSchemas } from '../contract/results';
+import { putJson } from '../adapters/s3';
+import { mapOutputSchema, workerOutputSchemas } from '../contract/results';
 import { decideMergePass } from '../domain/merge-progress';
 import { workKeys } from '../domain/run';
 import { parseEvent, workerEnv } from './env';
-
-const mapOutput = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 
 const checkMergeSchema = z.object({
   action: z.literal('check-merge'),
   runId: z.string(),
   workPrefix: z.string().min(1),
   /** The pass that just ran: its Map's ResultWriter output. */
-  pass: mapOutput,
+  pass: mapOutputSchema,
   /** The loop before this pass ($.mergeLoop, set by StartMerge and then by this step). */
   loop: z.object({
     manifestKey: z.string(),
     pass: z.number().int().min(1),
     stalled: z.number().int().min(0),
-    results: mapOutput.optional(),
+    results: mapOutputSchema.optional(),
   }),
 });
-
-/** A Distributed Map's ResultWriter manifest, as Reconcile reads it (the files of every pass). */
-interface ResultManifest {
-  ResultFiles?: { SUCCEEDED?: Array<{ Key: string }>; FAILED?: Array<{ Key: string }> };
-}
 
 /** CheckMerge's output ($.mergeLoop): the next pass's items, or done and every pass's results. */
 export interface MergeLoopState {
@@ -56,12 +49,12 @@ export async function checkMerge(event: z.infer<typeof checkMergeSchema>): Promi
     event.loop.stalled,
     pass.outputs.flatMap((o) => o.partitions),
   );
-  const files = await readJson<ResultManifest>({ bucket: Bucket, key: Key });
+  const files = await readResultManifest(Bucket, Key);
   const before = event.loop.results
-    ? await readJson<ResultManifest>({
-        bucket: event.loop.results.ResultWriterDetails.Bucket,
-        key: event.loop.results.ResultWriterDetails.Key,
-      })
+    ? await readResultManifest(
+        event.loop.results.ResultWriterDetails.Bucket,
+        event.loop.results.ResultWriterDetails.Key,
+      )
     : {};
   const merged: ResultManifest = {
     ResultFiles: {
