@@ -1,14 +1,17 @@
 import { z } from 'zod';
 import type { MapOutput } from '../contract/results';
 import { InvalidEventError } from '../domain/errors';
-import { readJson } from './s3';
+import { putJson, readJson } from './s3';
+
+/** A result file's entry in a manifest (its other fields, such as Size, are kept as they are). */
+const resultFileSchema = z.object({ Key: z.string() }).loose();
 
 /** A Distributed Map's ResultWriter manifest. */
 const resultManifestSchema = z.object({
   ResultFiles: z
     .object({
-      SUCCEEDED: z.array(z.object({ Key: z.string() })).optional(),
-      FAILED: z.array(z.object({ Key: z.string() })).optional(),
+      SUCCEEDED: z.array(resultFileSchema).optional(),
+      FAILED: z.array(resultFileSchema).optional(),
     })
     .optional(),
 });
@@ -64,9 +67,21 @@ export function readMapOutput<T extends z.ZodType>(
   return readMapResults(output.ResultWriterDetails.Bucket, output.ResultWriterDetails.Key, schema);
 }
 
-/** A ResultWriter manifest's result files (CheckMerge joins those of every merge pass into one). */
-export type ResultManifest = z.output<typeof resultManifestSchema>;
-
-export async function readResultManifest(bucket: string, key: string): Promise<ResultManifest> {
-  return parsed(resultManifestSchema, await readJson({ bucket, key }), key);
+/**
+ * Writes one ResultWriter manifest at `to` listing the result files of every manifest in `from`, in
+ * order (the files of several Map runs, read as one by readMapResults).
+ */
+export async function concatResultManifests(
+  to: { bucket: string; key: string },
+  from: ReadonlyArray<{ bucket: string; key: string }>,
+): Promise<void> {
+  const manifests = [];
+  for (const ref of from) manifests.push(parsed(resultManifestSchema, await readJson(ref), ref.key));
+  const merged: z.infer<typeof resultManifestSchema> = {
+    ResultFiles: {
+      SUCCEEDED: manifests.flatMap((m) => m.ResultFiles?.SUCCEEDED ?? []),
+      FAILED: manifests.flatMap((m) => m.ResultFiles?.FAILED ?? []),
+    },
+  };
+  await putJson(to.bucket, to.key, merged);
 }

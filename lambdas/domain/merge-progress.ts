@@ -234,6 +234,22 @@ export function readsDone(reads: MergeReads): boolean {
   );
 }
 
+/**
+ * Whether a pass's reads end it, the reads so far saved for the next: only with a deadline (a pass
+ * under the lock), when reads are left, or when reads made in this pass took more than half of it,
+ * so the rest (classify, tombstones, writes, the reports) gets a pass of its own: a pass never starts
+ * them without the time to save what is left. Times in ms since the epoch; `read`: keys read now.
+ */
+export function readsEndPass(
+  reads: MergeReads,
+  pass: { deadline: number | undefined; started: number; now: number; read: number },
+): boolean {
+  const { deadline, started, now, read } = pass;
+  if (deadline === undefined) return false;
+  const late = read > 0 && deadline - now < (deadline - started) / 2;
+  return !readsDone(reads) || late;
+}
+
 /** Reads still to make (keys), as far as they are known. */
 export function readsLeft(reads: MergeReads): number {
   return reads.targetLeft.length + (reads.tombstonesLeft?.length ?? 0);

@@ -18,6 +18,7 @@ import {
   parseMergeProgress,
   parseMergeReads,
   readsDone,
+  readsEndPass,
   readsLeft,
   type StoredWrite,
 } from '../../lambdas/domain/merge-progress';
@@ -56,6 +57,42 @@ describe('mergeDeadline', () => {
 
     // Assess
     expect(deadline).toBe(expected);
+  });
+});
+
+describe('readsEndPass', () => {
+  const readsOf = (targetLeft: string[], tombstonesLeft: string[] | undefined): MergeReads => ({
+    stored: new Map(),
+    targetLeft,
+    tombstones: new Map(),
+    tombstonesLeft,
+  });
+  const all = readsOf([], []);
+
+  it.each<[string, MergeReads, number | undefined, number, number, boolean]>([
+    // name, reads, deadline, now, keys read now, ends the pass (the pass started at 0)
+    [
+      'no deadline (a direct call or a dry run), reads left',
+      readsOf(['K1'], undefined),
+      undefined,
+      900,
+      5,
+      false,
+    ],
+    ['no deadline, every read in', all, undefined, 900, 5, false],
+    ['target reads left', readsOf(['K1'], undefined), 1000, 100, 5, true],
+    ['tombstone reads not started', readsOf([], undefined), 1000, 100, 5, true],
+    ['tombstone reads left', readsOf([], ['K2']), 1000, 100, 0, true],
+    ['every read in, early', all, 1000, 100, 5, false],
+    ['every read in, exactly half the pass gone', all, 1000, 500, 5, false],
+    ['every read in, more than half the pass gone', all, 1000, 501, 5, true],
+    ['every read in before this pass, late: nothing read now', all, 1000, 900, 0, false],
+  ])('%s', (_name, reads, deadline, now, read, expected) => {
+    // Act
+    const ends = readsEndPass(reads, { deadline, started: 0, now, read });
+
+    // Assess
+    expect(ends).toBe(expected);
   });
 });
 
