@@ -1,6 +1,6 @@
 import type { ChunkItem, WorkerJob } from '../contract/job';
 import type { ChunkResult } from '../contract/results';
-import type { ChunkAccumulator } from './chunk';
+import type { Reject, Warning } from './chunk';
 import { type CrmSyncConfig, configHash, type EntityConfig, getEntity } from './config';
 import { withDateOrder } from './dates';
 import { ChunkCountMismatchError, ConfigError } from './errors';
@@ -33,19 +33,20 @@ export function checkChunkRows(chunk: Pick<ChunkItem, 'index' | 'rows'>, read: n
   }
 }
 
-/** What a chunk's accumulator holds once its rows are read and its references settled. */
-export type TransformedChunk = Pick<
-  ChunkAccumulator,
-  | 'rows'
-  | 'rejects'
-  | 'superseded'
-  | 'winners'
-  | 'keepKeys'
-  | 'unkeyedRejects'
-  | 'reasonCounts'
-  | 'warnings'
-  | 'warningCounts'
->;
+/** What a chunk's accumulator (ChunkAccumulator) holds once its rows are read and its references settled. */
+export interface TransformedChunk {
+  readonly rows: number;
+  readonly rejects: readonly Reject[];
+  readonly superseded: number;
+  /** The winner per key, handed to the merge. */
+  readonly winners: { readonly size: number };
+  /** Mirror mode only: the keys of rejected rows. */
+  readonly keepKeys: readonly string[] | undefined;
+  readonly unkeyedRejects: number;
+  readonly reasonCounts: Readonly<Record<string, number>>;
+  readonly warnings: readonly Warning[];
+  readonly warningCounts: Readonly<Record<string, number>>;
+}
 
 /** The chunk's result (its Map item's output and its ledger step): counts, never rows. */
 export function chunkResultOf(index: number, acc: TransformedChunk, durationMs: number): ChunkResult {
