@@ -155,6 +155,8 @@ export const workerOutputSchemas = {
 export type TransformOutput = z.infer<typeof workerOutputSchemas.transform>;
 export type MergeOutput = z.infer<typeof workerOutputSchemas.merge>;
 export type VerifyOutput = z.infer<typeof workerOutputSchemas.verify>;
+export type MirrorScanOutput = z.infer<typeof workerOutputSchemas.mirrorScan>;
+export type MirrorPlanOutput = z.infer<typeof workerOutputSchemas.mirrorPlan>;
 
 // The domain's own types of the values the results carry agree with the schemas (checked by tsc).
 typesMatch<Equals<z.infer<typeof digestCountSchema>, DigestCount>>();

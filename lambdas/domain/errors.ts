@@ -31,6 +31,11 @@ export class MalformedFileError extends CrmSyncError {
   override readonly name = 'MalformedFileError';
 }
 
+/** The plan counted a different number of rows than the worker read: the object changed or a bug. */
+export class ChunkCountMismatchError extends CrmSyncError {
+  override readonly name = 'ChunkCountMismatchError';
+}
+
 /**
  * A date column of the file writes its numeric dates both day-first and month-first: its order
  * cannot be decided once for the file (Plan names the column and two lines).

@@ -6,11 +6,17 @@
  */
 
 import type { VerifyResult } from '../contract/results';
-import { META } from './chunk';
-import { combineDigests, fmix32, fnv1a32 } from './hash';
+import { csvCell, META } from './chunk';
+import { combineDigests, fmix32, fnv1a32, SetDigest } from './hash';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
-import { largestFirst, type ReferenceCheck, SAMPLE_KEYS } from './references';
+import {
+  largestFirst,
+  type MissingParent,
+  type ReferenceCheck,
+  type ReferenceCollector,
+  SAMPLE_KEYS,
+} from './references';
 import type { MergedLine } from './run';
 
 /** How much of a run Reconcile verifies (config `verify`). */
@@ -181,4 +187,119 @@ export function mergeReferenceChecks(
     ...c,
     sample: largestFirst(c.sample),
   }));
+}
+
+/** A partition's decisions (its `merged/p<n>.jsonl`) as one verification pass checks them. */
+export interface PartitionDecisions {
+  /** Decisions of the partition. */
+  decisions: number;
+  /** Full mode's first pass: the set digest of the run's puts (key and the winner's digest). */
+  expected: SetDigest;
+  /** The decisions read back by key: the sample, or every one the digest does not prove. */
+  byKey: MergedLine[];
+}
+
+/**
+ * Sorts a partition's merged lines: with `byDigest` the puts go into the expected set digest, and
+ * the other decisions in the sample (`rate`, see sampleRate) are read back by key.
+ */
+export function readDecisions(text: string, byDigest: boolean, rate: number): PartitionDecisions {
+  const expected = new SetDigest();
+  const byKey: MergedLine[] = [];
+  let decisions = 0;
+  for (const l of text.split('\n')) {
+    if (!l) continue;
+    decisions++;
+    const m = JSON.parse(l) as MergedLine;
+    if (byDigest && m.o === 'put' && typeof m.h === 'string') expected.add(writtenEntry(m.k, m.h));
+    else if (inSample(m.k, rate)) byKey.push(m);
+  }
+  return { decisions, expected, byKey };
+}
+
+/**
+ * The problems of the decisions read back by key, given what the table holds for their keys; each
+ * item found goes to the reference check.
+ */
+export function decisionProblems(
+  lines: readonly MergedLine[],
+  stored: ReadonlyMap<string, Readonly<Record<string, Scalar>>>,
+  references: ReferenceCollector,
+): Mismatch[] {
+  const problems: Mismatch[] = [];
+  for (const l of lines) {
+    const got = stored.get(l.k);
+    if (got) references.add(l.k, got);
+    const problem = decisionProblem(l, got);
+    if (problem) problems.push({ key: l.k, problem, scope: l.o === 'mirror' ? 'mirror' : 'run' });
+  }
+  return problems;
+}
+
+/**
+ * Full mode's check of one table segment, item by item: every item's provenance and, in the first
+ * pass (`byDigest`), the set digest of the items the run wrote, whose references are checked.
+ */
+export class SegmentCheck {
+  scanned = 0;
+  readonly problems: Mismatch[] = [];
+  readonly found = new SetDigest();
+
+  constructor(
+    private readonly keyName: string,
+    private readonly runId: string,
+    private readonly byDigest: boolean,
+    private readonly references: ReferenceCollector,
+  ) {}
+
+  add(item: Readonly<Record<string, Scalar>>): void {
+    this.scanned++;
+    const key = String(item[this.keyName]);
+    const content = storedContentDigest(item);
+    const problem = provenanceProblem(item, content);
+    if (problem) this.problems.push({ key, problem, scope: 'table' });
+    if (this.byDigest && item[META.run] === this.runId) {
+      this.found.add(writtenEntry(key, content));
+      this.references.add(key, item);
+    }
+  }
+}
+
+/** The orphans.csv rows of one reference field's missing parents (field, entity, value, children, keys). */
+export function orphanRows(field: string, parent: string, missing: readonly MissingParent[]): string[] {
+  return missing.map(
+    (m) => `${[field, parent, m.value, String(m.children), m.keys.join(' ')].map(csvCell).join(',')}\r\n`,
+  );
+}
+
+/** One verify worker's result: counts, the first PROBLEMS_RETURNED problems, and the set digests of a first full pass. */
+export function verifyResultOf(pass: {
+  partition: number;
+  byDigest: boolean;
+  decisions: PartitionDecisions;
+  segment: Pick<SegmentCheck, 'scanned' | 'found'>;
+  problems: readonly Mismatch[];
+  references: ReferenceCheck[];
+  durationMs: number;
+}): VerifyResult {
+  const { decisions, segment } = pass;
+  return {
+    partition: pass.partition,
+    verified: decisions.byKey.length + decisions.expected.count,
+    decisions: decisions.decisions,
+    scanned: segment.scanned,
+    ...(pass.byDigest
+      ? {
+          written: {
+            expected: { digest: decisions.expected.hex, items: decisions.expected.count },
+            found: { digest: segment.found.hex, items: segment.found.count },
+          },
+        }
+      : {}),
+    mirrorDeleted: 0,
+    problems: pass.problems.length,
+    sample: pass.problems.slice(0, PROBLEMS_RETURNED),
+    references: pass.references,
+    durationMs: pass.durationMs,
+  };
 }
