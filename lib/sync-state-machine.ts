@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { type StatePath, statePath } from '../lambdas/contract/workflow';
 
 /** Stable state names: the local runner binds Task states to handlers by these names. */
 export const STATE = {
@@ -63,13 +64,13 @@ export const PERMANENT_ERRORS = [
  * from Plan's output (MaxConcurrencyPath) instead of a fixed MaxConcurrency.
  */
 const CONCURRENCY_PATH: Readonly<Record<string, string>> = {
-  [STATE.transformMap]: '$.plan.layout.transformConcurrency',
-  [STATE.mergeMap]: '$.plan.layout.mergeConcurrency',
-  [STATE.verifyMap]: '$.plan.layout.verifyConcurrency',
-  [STATE.verifyByKeyMap]: '$.plan.layout.verifyConcurrency',
+  [STATE.transformMap]: statePath('plan.layout.transformConcurrency'),
+  [STATE.mergeMap]: statePath('plan.layout.mergeConcurrency'),
+  [STATE.verifyMap]: statePath('plan.layout.verifyConcurrency'),
+  [STATE.verifyByKeyMap]: statePath('plan.layout.verifyConcurrency'),
   // Mirror planning reads like verification: the table (a scan segment each) and the work objects.
-  [STATE.mirrorScanMap]: '$.plan.layout.verifyConcurrency',
-  [STATE.mirrorPlanMap]: '$.plan.layout.verifyConcurrency',
+  [STATE.mirrorScanMap]: statePath('plan.layout.verifyConcurrency'),
+  [STATE.mirrorPlanMap]: statePath('plan.layout.verifyConcurrency'),
 };
 
 /** Another run of the entity holds its lock: ClaimRun waits for it with this retry. */
@@ -322,7 +323,7 @@ export class SyncStateMachine extends Construct {
         source: sfn.JsonPath.entirePayload,
         executionId: sfn.JsonPath.executionId,
       }),
-      resultPath: '$.claim',
+      resultPath: statePath('claim'),
       taskTimeout,
     });
     // One run per entity at a time: wait for the running one (up to about two hours), then fail.
@@ -354,10 +355,10 @@ export class SyncStateMachine extends Construct {
       props.planFunction,
       {
         action: 'plan',
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        source: sfn.JsonPath.objectAt('$.claim.source'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        source: sfn.JsonPath.objectAt(statePath('claim.source')),
       },
-      '$.plan',
+      statePath('plan'),
     );
 
     // A Distributed Map's worker task: its child is EXPRESS (5 minutes at most), so its retries fit
@@ -378,8 +379,8 @@ export class SyncStateMachine extends Construct {
     const transformMap = this.distributedMap(
       STATE.transformMap,
       transform,
-      '$.plan.manifestKey',
-      '$.transform',
+      'plan.manifestKey',
+      statePath('transform'),
       props,
     );
 
@@ -389,11 +390,11 @@ export class SyncStateMachine extends Construct {
       STATE.checkRejects,
       props.checkRejectsFunction,
       {
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        plan: sfn.JsonPath.objectAt('$.plan'),
-        transform: sfn.JsonPath.objectAt('$.transform'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        plan: sfn.JsonPath.objectAt(statePath('plan')),
+        transform: sfn.JsonPath.objectAt(statePath('transform')),
       },
-      '$.rejects',
+      statePath('rejects'),
     );
 
     // The merge loop: each pass merges its partitions until the workers' deadline (their remaining
@@ -401,25 +402,31 @@ export class SyncStateMachine extends Construct {
     // pass's items, until none is left. Passes without progress are bounded (MergeStalledError), so
     // no worker must finish a partition within its timeout however slowly the table takes writes.
     const startMerge = new sfn.Pass(this, STATE.startMerge, {
-      parameters: { 'manifestKey.$': '$.plan.partitionsKey', pass: 1, stalled: 0 },
-      resultPath: '$.mergeLoop',
+      parameters: { 'manifestKey.$': statePath('plan.partitionsKey'), pass: 1, stalled: 0 },
+      resultPath: statePath('mergeLoop'),
     });
     const merge = workerTask(STATE.merge, props.mergeFunction);
-    const mergeMap = this.distributedMap(STATE.mergeMap, merge, '$.mergeLoop.manifestKey', '$.mergePass', {
-      ...props,
-      chunksPerBatch: 1,
-    });
+    const mergeMap = this.distributedMap(
+      STATE.mergeMap,
+      merge,
+      'mergeLoop.manifestKey',
+      statePath('mergePass'),
+      {
+        ...props,
+        chunksPerBatch: 1,
+      },
+    );
     const checkMerge = runTask(
       STATE.checkMerge,
       props.reconcileFunction,
       {
         action: 'check-merge',
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        workPrefix: sfn.JsonPath.stringAt('$.plan.job.workPrefix'),
-        pass: sfn.JsonPath.objectAt('$.mergePass'),
-        loop: sfn.JsonPath.objectAt('$.mergeLoop'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        workPrefix: sfn.JsonPath.stringAt(statePath('plan.job.workPrefix')),
+        pass: sfn.JsonPath.objectAt(statePath('mergePass')),
+        loop: sfn.JsonPath.objectAt(statePath('mergeLoop')),
       },
-      '$.mergeLoop',
+      statePath('mergeLoop'),
     );
     const isMergeDone = new sfn.Choice(this, STATE.isMergeDone);
 
@@ -430,37 +437,37 @@ export class SyncStateMachine extends Construct {
     const mirrorScanMap = this.distributedMap(
       STATE.mirrorScanMap,
       workerTask(STATE.mirrorScan, props.mirrorFunction),
-      '$.plan.segmentsKey',
-      '$.mirrorScan',
+      'plan.segmentsKey',
+      statePath('mirrorScan'),
       { ...props, chunksPerBatch: 1 },
-      { 'job.$': '$.plan.job', action: 'scan' },
+      { 'job.$': statePath('plan.job'), action: 'scan' },
     );
     const mirrorPlanMap = this.distributedMap(
       STATE.mirrorPlanMap,
       workerTask(STATE.mirrorPlan, props.mirrorFunction),
-      '$.plan.partitionsKey',
-      '$.mirrorCandidates',
+      'plan.partitionsKey',
+      statePath('mirrorCandidates'),
       { ...props, chunksPerBatch: 1 },
-      { 'job.$': '$.plan.job', action: 'plan' },
+      { 'job.$': statePath('plan.job'), action: 'plan' },
     );
     const checkDeletes = runTask(
       STATE.checkDeletes,
       props.reconcileFunction,
       {
         action: 'check-deletes',
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        plan: sfn.JsonPath.objectAt('$.plan'),
-        transform: sfn.JsonPath.objectAt('$.transform'),
-        scan: sfn.JsonPath.objectAt('$.mirrorScan'),
-        candidates: sfn.JsonPath.objectAt('$.mirrorCandidates'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        plan: sfn.JsonPath.objectAt(statePath('plan')),
+        transform: sfn.JsonPath.objectAt(statePath('transform')),
+        scan: sfn.JsonPath.objectAt(statePath('mirrorScan')),
+        candidates: sfn.JsonPath.objectAt(statePath('mirrorCandidates')),
       },
-      '$.mirror',
+      statePath('mirror'),
     );
     const isMirror = new sfn.Choice(this, STATE.isMirror)
       .when(
         sfn.Condition.and(
-          sfn.Condition.isPresent('$.plan.job.mirror'),
-          sfn.Condition.booleanEquals('$.plan.job.mirror', true),
+          sfn.Condition.isPresent(statePath('plan.job.mirror')),
+          sfn.Condition.booleanEquals(statePath('plan.job.mirror'), true),
         ),
         mirrorScanMap.next(mirrorPlanMap).next(checkDeletes).next(startMerge),
       )
@@ -475,84 +482,84 @@ export class SyncStateMachine extends Construct {
     const verifyMap = this.distributedMap(
       STATE.verifyMap,
       verify,
-      '$.plan.segmentsKey',
-      '$.verify',
+      'plan.segmentsKey',
+      statePath('verify'),
       { ...props, chunksPerBatch: 1 },
-      { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows' },
+      { 'job.$': statePath('plan.job'), 'rows.$': statePath('plan.rows') },
     );
     const checkWritten = runTask(
       STATE.checkWritten,
       props.reconcileFunction,
       {
         action: 'check-written',
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        verify: sfn.JsonPath.objectAt('$.verify'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        verify: sfn.JsonPath.objectAt(statePath('verify')),
       },
-      '$.written',
+      statePath('written'),
     );
     const verifyByKeyMap = this.distributedMap(
       STATE.verifyByKeyMap,
       workerTask(STATE.verifyByKey, props.verifyFunction),
-      '$.plan.segmentsKey',
-      '$.verify',
+      'plan.segmentsKey',
+      statePath('verify'),
       { ...props, chunksPerBatch: 1 },
-      { 'job.$': '$.plan.job', 'rows.$': '$.plan.rows', byKey: true },
+      { 'job.$': statePath('plan.job'), 'rows.$': statePath('plan.rows'), byKey: true },
     );
 
     const reconcile = runTask(
       STATE.reconcile,
       props.reconcileFunction,
       {
-        runId: sfn.JsonPath.stringAt('$.claim.runId'),
-        plan: sfn.JsonPath.objectAt('$.plan'),
-        transform: sfn.JsonPath.objectAt('$.transform'),
-        merge: sfn.JsonPath.objectAt('$.mergeLoop.results'),
-        verify: sfn.JsonPath.objectAt('$.verify'),
-        written: sfn.JsonPath.objectAt('$.written'),
+        runId: sfn.JsonPath.stringAt(statePath('claim.runId')),
+        plan: sfn.JsonPath.objectAt(statePath('plan')),
+        transform: sfn.JsonPath.objectAt(statePath('transform')),
+        merge: sfn.JsonPath.objectAt(statePath('mergeLoop.results')),
+        verify: sfn.JsonPath.objectAt(statePath('verify')),
+        written: sfn.JsonPath.objectAt(statePath('written')),
       },
-      '$.summary',
+      statePath('summary'),
     );
 
-    const succeeded = new sfn.Succeed(this, STATE.succeeded, { outputPath: '$.summary' });
+    const succeeded = new sfn.Succeed(this, STATE.succeeded, { outputPath: statePath('summary') });
     const mismatch = new sfn.Fail(this, STATE.mismatch, {
       error: 'ReconciliationMismatch',
       cause: 'The target does not match the source; see reports/<runId>/summary.json',
     });
     const emitFinished = this.runFinishedEvent(STATE.emitFinished, {
-      runId: sfn.JsonPath.stringAt('$.summary.runId'),
-      entity: sfn.JsonPath.stringAt('$.summary.entity'),
-      status: sfn.JsonPath.stringAt('$.summary.status'),
-      reconciliation: sfn.JsonPath.stringAt('$.summary.reconciliation.status'),
-      counts: sfn.JsonPath.objectAt('$.summary.counts'),
+      runId: sfn.JsonPath.stringAt(statePath('summary.runId')),
+      entity: sfn.JsonPath.stringAt(statePath('summary.entity')),
+      status: sfn.JsonPath.stringAt(statePath('summary.status')),
+      reconciliation: sfn.JsonPath.stringAt(statePath('summary.reconciliation.status')),
+      counts: sfn.JsonPath.objectAt(statePath('summary.counts')),
       // Reconcile always says it: a rule can tell a dry run (nothing written) from a load.
-      dryRun: sfn.JsonPath.stringAt('$.summary.dryRun'),
-      summary: sfn.JsonPath.stringAt('$.summary.reports.summary'),
+      dryRun: sfn.JsonPath.stringAt(statePath('summary.dryRun')),
+      summary: sfn.JsonPath.stringAt(statePath('summary.reports.summary')),
     });
     const isMatched = new sfn.Choice(this, STATE.isMatched)
-      .when(sfn.Condition.stringEquals('$.summary.reconciliation.status', 'MATCHED'), succeeded)
+      .when(sfn.Condition.stringEquals(statePath('summary.reconciliation.status'), 'MATCHED'), succeeded)
       .otherwise(mismatch);
 
-    const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: '$.claim' });
+    const duplicate = new sfn.Succeed(this, STATE.duplicate, { outputPath: statePath('claim') });
     // A folder marker, an empty object or a hidden file (`_SUCCESS`, `.DS_Store`): ClaimRun made no
     // run and took no lock (`ignored`), and the execution ends without one.
-    const notAnExport = new sfn.Succeed(this, STATE.notAnExport, { outputPath: '$.claim' });
+    const notAnExport = new sfn.Succeed(this, STATE.notAnExport, { outputPath: statePath('claim') });
     const isDuplicate = new sfn.Choice(this, STATE.isDuplicate)
       .when(
         sfn.Condition.and(
-          sfn.Condition.isPresent('$.claim.ignored'),
-          sfn.Condition.booleanEquals('$.claim.ignored', true),
+          sfn.Condition.isPresent(statePath('claim.ignored')),
+          sfn.Condition.booleanEquals(statePath('claim.ignored'), true),
         ),
         notAnExport,
       )
-      .when(sfn.Condition.booleanEquals('$.claim.duplicate', true), duplicate)
+      .when(sfn.Condition.booleanEquals(statePath('claim.duplicate'), true), duplicate)
       .otherwise(plan.next(transformMap).next(checkRejects).next(isMirror));
-    emitFinished.addCatch(isMatched, { resultPath: '$.eventError' });
+    emitFinished.addCatch(isMatched, { resultPath: statePath('eventError') });
     const isWrittenProven = new sfn.Choice(this, STATE.isWrittenProven)
-      .when(sfn.Condition.booleanEquals('$.written.byKey', true), verifyByKeyMap.next(reconcile))
+      .when(sfn.Condition.booleanEquals(statePath('written.byKey'), true), verifyByKeyMap.next(reconcile))
       .otherwise(reconcile);
     startMerge.next(mergeMap).next(checkMerge).next(isMergeDone);
     isMergeDone
-      .when(sfn.Condition.booleanEquals('$.mergeLoop.done', false), mergeMap)
+      .when(sfn.Condition.booleanEquals(statePath('mergeLoop.done'), false), mergeMap)
       .otherwise(verifyMap.next(checkWritten).next(isWrittenProven));
     reconcile.next(emitFinished).next(isMatched);
 
@@ -596,14 +603,14 @@ export class SyncStateMachine extends Construct {
   private distributedMap(
     id: string,
     processor: sfn.IChainable,
-    manifestKeyPath: string,
+    manifestKeyPath: StatePath,
     resultPath: string,
     props: SyncStateMachineProps,
     // What every worker needs: source object, header, delimiter, partitions, config hash.
-    batchInput: Record<string, string | boolean> = { 'job.$': '$.plan.job' },
+    batchInput: Record<string, string | boolean> = { 'job.$': statePath('plan.job') },
   ): sfn.DistributedMap {
     const map = new sfn.DistributedMap(this, id, {
-      itemReader: new WorkManifestReader(props.bucket, sfn.JsonPath.stringAt(manifestKeyPath)),
+      itemReader: new WorkManifestReader(props.bucket, sfn.JsonPath.stringAt(statePath(manifestKeyPath))),
       itemBatcher: new sfn.ItemBatcher({
         maxItemsPerBatch: props.chunksPerBatch ?? 1,
         batchInput,

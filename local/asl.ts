@@ -38,7 +38,8 @@ export function localFunctionArn(handler: string): string {
 
 function sourceHash(configFile: string): string {
   const h = createHash('sha256');
-  for (const dir of ['lib']) {
+  // The stack's code and what it imports of the workers' (its constants, error names, state paths).
+  for (const dir of ['lib', 'lambdas/contract', 'lambdas/domain']) {
     for (const f of readdirSync(join(ROOT, dir)).sort()) h.update(f).update(readFileSync(join(ROOT, dir, f)));
   }
   // What is cached is this file's: a change here is a new cache entry.
@@ -52,7 +53,8 @@ function sourceHash(configFile: string): string {
  * Synthesizes the CDK app's stack in this process (asset bundling skipped: only the template is
  * needed) and resolves the definition's `Fn::Join` tokens: bucket and table refs become the local
  * names, Lambda ARNs become local ARNs bound to the in-process handlers. Cached under the state dir
- * by a hash of `lib/`, the aws-cdk-lib version and the config, so most runs pay no synth.
+ * by a hash of `lib/` (and the lambdas' contract and domain modules it imports), the aws-cdk-lib
+ * version and the config, so most runs pay no synth.
  *
  * With `CRM_SYNC_DEFINITION_CACHE` set to a folder (the test suites set it), the same hash-keyed
  * entry is also kept there, shared by every state dir and process: a definition is synthesized

@@ -1,12 +1,10 @@
 import { z } from 'zod';
+import { mapOutputSchema } from './results';
 
 /**
  * The workflow contract of the merge loop: CheckMerge's input (after each merge pass) and its
  * output, the loop's state between passes ($.mergeLoop).
  */
-
-/** A Distributed Map's ResultWriter output, as CheckMerge takes it. */
-const passOutputSchema = z.object({ ResultWriterDetails: z.object({ Bucket: z.string(), Key: z.string() }) });
 
 /** CheckMerge's input (the state machine's CheckMerge task, `action: 'check-merge'`). */
 export const checkMergeEventSchema = z.object({
@@ -14,13 +12,13 @@ export const checkMergeEventSchema = z.object({
   runId: z.string(),
   workPrefix: z.string().min(1),
   /** The pass that just ran: its Map's ResultWriter output. */
-  pass: passOutputSchema,
+  pass: mapOutputSchema,
   /** The loop before this pass ($.mergeLoop, set by StartMerge and then by this step). */
   loop: z.object({
     manifestKey: z.string(),
     pass: z.number().int().min(1),
     stalled: z.number().int().min(0),
-    results: passOutputSchema.optional(),
+    results: mapOutputSchema.optional(),
   }),
 });
 export type CheckMergeEvent = z.infer<typeof checkMergeEventSchema>;
@@ -35,6 +33,6 @@ export const mergeLoopStateSchema = z.object({
   partitionsLeft: z.number().int().min(0),
   writesLeft: z.number().int().min(0),
   /** Every pass's results so far, as one ResultWriter manifest (Reconcile's `merge`). */
-  results: passOutputSchema,
+  results: mapOutputSchema,
 });
 export type MergeLoopState = z.infer<typeof mergeLoopStateSchema>;
