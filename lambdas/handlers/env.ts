@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { type CrmSyncConfig, parseConfigText } from '../domain/config';
 import { ConfigError, InvalidEventError } from '../domain/errors';
+import type { WorkerContext } from '../use-cases/worker-context';
 
 export interface WorkerEnv {
   bucket: string;
@@ -58,4 +59,9 @@ export function parseEvent<T extends z.ZodType>(schema: T, event: unknown, handl
     );
   }
   return parsed.data;
+}
+
+/** The environment as the workers' use cases take it (lambdas/use-cases/worker-context.ts). */
+export function workerContext(env: WorkerEnv = workerEnv()): WorkerContext {
+  return { bucket: env.bucket, config: env.config, tableOf: (entity) => targetTable(env, entity) };
 }
