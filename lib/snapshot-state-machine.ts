@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
@@ -245,7 +246,7 @@ export class SnapshotStateMachines extends Construct {
         tracingEnabled: true,
         // No execution data in the logs: payloads carry names and counts, never items.
         logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-        timeout: Duration.hours(12),
+        timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
       });
     };
 

@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 
 /** Stable state names: the local runner binds Task states to handlers by these names. */
 export const STATE = {
@@ -566,7 +567,7 @@ export class SyncStateMachine extends Construct {
       // Execution data is not logged: payloads carry keys and file names, never rows, but
       // logs are kept to events so that no customer data can reach CloudWatch.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      timeout: Duration.hours(12),
+      timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
     });
   }
 

@@ -15,7 +15,7 @@ import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
 import type { RunSummary } from '../lambdas/domain/report';
-import { DRY_RUN_PREFIX } from '../lambdas/domain/run';
+import { DRY_RUN_PREFIX, RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import {
@@ -616,7 +616,7 @@ export class LocalStack {
           }
           state.Type = 'Task';
           state.Resource = `arn:aws:states:::local:distributedMap`;
-          state.TimeoutSeconds = 12 * 3600;
+          state.TimeoutSeconds = RUN_TIMEOUT_SECONDS;
           handlers[name] = (rawInput) => {
             const shown =
               progress && new MapProgress({ state: name, write: progress, work: () => this.tableWork });

@@ -5,10 +5,11 @@ import { logger } from '../adapters/powertools';
 import { readJson } from '../adapters/s3';
 import { BackupLedger } from '../adapters/snapshots';
 import { EntityBusyError, SnapshotExistsError } from '../domain/errors';
+import { RUN_TIMEOUT_SECONDS } from '../domain/run';
 import { type BackupKind, backupLockHolder, checkBackupId, deriveBackupId } from '../domain/snapshot';
 
 /** How long a snapshot or restore may hold its entity's lock: its state machine's time limit. */
-export const BACKUP_LEASE_MS = 12 * 60 * 60 * 1000;
+export const BACKUP_LEASE_MS = RUN_TIMEOUT_SECONDS * 1000;
 
 /** `$$.Execution.Name` and `$$.Execution.StartTime`: the default id and who owns a record. */
 export const executionSchema = z.object({ name: z.string().min(1), startTime: z.string().min(1) });
