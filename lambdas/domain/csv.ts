@@ -17,6 +17,15 @@ const QUOTE = 0x22;
 /** Ordinary bytes in a row after which the splitter jumps with indexOf instead of looking at each byte. */
 const SCAN = 32;
 const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The longest record of an entity's file: 4 MiB, or two of its longest fields when that is more.
+ * Plan (chunk boundaries, the date sample) and the transform workers must read records with the same
+ * limit, or a record one accepts fails the other and the run.
+ */
+export function maxRecordBytesFor(source: { maxFieldBytes: number }): number {
+  return Math.max(DEFAULT_MAX_RECORD_BYTES, source.maxFieldBytes * 2);
+}
 /** Bytes the planner collects before sniffing the encoding. */
 const ENCODING_SNIFF_BYTES = 1024;
 

@@ -20,6 +20,7 @@ import {
   type Delimiter,
   detectEncoding,
   headerFromHead,
+  maxRecordBytesFor,
   nulInFirstLine,
   parseRecord,
   planChunks,
@@ -407,7 +408,7 @@ export async function planRun(event: PlanEvent): Promise<PlanOutput> {
     const plan = await planChunks(await readObject(data, undefined, data.etag), {
       format,
       chunkBytes,
-      maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+      maxRecordBytes: maxRecordBytesFor(entity.source),
       delimiter: headerDelimiter ?? entity.source.delimiter,
     });
     let columns: string[];
@@ -427,7 +428,7 @@ export async function planRun(event: PlanEvent): Promise<PlanOutput> {
           await readObject(data, { start: 0, end }, data.etag),
           { start: 0, firstLine: 1 },
           {
-            maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+            maxRecordBytes: maxRecordBytesFor(entity.source),
             delimiter: format === 'csv' ? plan.delimiter : ',',
             quoting: format === 'csv',
           },

@@ -9,7 +9,7 @@ import { chunkItemSchema, workerBatchSchema } from '../contract/job';
 import { chunkResultSchema } from '../contract/results';
 import { ChunkAccumulator, writeLimits } from '../domain/chunk';
 import { configHash, getEntity } from '../domain/config';
-import { recordsOf } from '../domain/csv';
+import { maxRecordBytesFor, recordsOf } from '../domain/csv';
 import { withDateOrder } from '../domain/dates';
 import { ConfigError, CrmSyncError } from '../domain/errors';
 import { bindHeader } from '../domain/mapping';
@@ -55,7 +55,7 @@ export async function transformChunk(job: WorkerJob, chunk: ChunkItem): Promise<
   );
   const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
   for await (const records of recordsOf(body, chunk, {
-    maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+    maxRecordBytes: maxRecordBytesFor(entity.source),
     delimiter: format === 'csv' ? job.delimiter : ',',
     quoting: format === 'csv',
   })) {
