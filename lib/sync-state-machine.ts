@@ -6,6 +6,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { permanentErrorNames } from '../lambdas/domain/permanent-errors';
 import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 
 /** Stable state names: the local runner binds Task states to handlers by these names. */
@@ -42,22 +43,8 @@ export const STATE = {
   emitFinished: 'EmitRunFinished',
 } as const;
 
-/** Errors no retry can fix: the input or the config is wrong. */
-export const PERMANENT_ERRORS = [
-  'ConfigError',
-  'HeaderMismatchError',
-  'MalformedFileError',
-  'InconsistentDateOrderError',
-  'UnknownEntityError',
-  'InvalidEventError',
-  'RunNotResumableError',
-  'MirrorDeleteLimitError',
-  'RejectLimitError',
-  'EmptyExportError',
-  'PlanLimitError',
-  'LockLostError',
-  'MergeStalledError',
-] as const;
+/** Errors no retry can fix (the input or the config is wrong): the run's PermanentError classes. */
+export const PERMANENT_ERRORS: readonly string[] = permanentErrorNames('run');
 
 /**
  * Distributed Maps whose concurrency Plan sizes per run (lambdas/domain/sizing.ts): they read it
