@@ -14,6 +14,7 @@ import {
   type ChunkPlan,
   decodeUtf8,
   type FilePlan,
+  maxRecordBytesFor,
   parseRecord,
   planChunks,
   type RawRecord,
@@ -44,7 +45,7 @@ export interface HotPathJob {
 
 /** Plans the file like plan.ts does (same chunkBytes, maxRecordBytes, delimiter and partition count). */
 export async function planJob(path: string, entity: EntityConfig, chunkBytes: number): Promise<HotPathJob> {
-  const maxRecordBytes = Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2);
+  const maxRecordBytes = maxRecordBytesFor(entity.source);
   const started = performance.now();
   const plan = await planChunks(createReadStream(path, { highWaterMark: HIGH_WATER_MARK }), {
     format: 'csv',

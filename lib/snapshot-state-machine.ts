@@ -6,6 +6,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { permanentErrorNames } from '../lambdas/domain/permanent-errors';
+import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
@@ -37,17 +39,8 @@ export const RESTORE_STATE = {
   failed: 'RestoreFailed',
 } as const;
 
-/** Errors of snapshots and restores that no retry can fix. */
-export const BACKUP_PERMANENT_ERRORS = [
-  'ConfigError',
-  'UnknownEntityError',
-  'InvalidEventError',
-  'InvalidSnapshotError',
-  'SnapshotCorruptError',
-  'SnapshotExistsError',
-  'TargetNotEmptyError',
-  'RestoreMismatchError',
-] as const;
+/** Errors of snapshots and restores that no retry can fix: their PermanentError classes. */
+export const BACKUP_PERMANENT_ERRORS: readonly string[] = permanentErrorNames('backup');
 
 /** Where snapshots live in the data bucket. */
 export const SNAPSHOTS_PREFIX = 'snapshots/';
@@ -245,7 +238,7 @@ export class SnapshotStateMachines extends Construct {
         tracingEnabled: true,
         // No execution data in the logs: payloads carry names and counts, never items.
         logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-        timeout: Duration.hours(12),
+        timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
       });
     };
 

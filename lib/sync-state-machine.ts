@@ -7,6 +7,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { type StatePath, statePath } from '../lambdas/contract/workflow';
+import { permanentErrorNames } from '../lambdas/domain/permanent-errors';
+import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 
 /** Stable state names: the local runner binds Task states to handlers by these names. */
 export const STATE = {
@@ -42,22 +44,8 @@ export const STATE = {
   emitFinished: 'EmitRunFinished',
 } as const;
 
-/** Errors no retry can fix: the input or the config is wrong. */
-export const PERMANENT_ERRORS = [
-  'ConfigError',
-  'HeaderMismatchError',
-  'MalformedFileError',
-  'InconsistentDateOrderError',
-  'UnknownEntityError',
-  'InvalidEventError',
-  'RunNotResumableError',
-  'MirrorDeleteLimitError',
-  'RejectLimitError',
-  'EmptyExportError',
-  'PlanLimitError',
-  'LockLostError',
-  'MergeStalledError',
-] as const;
+/** Errors no retry can fix (the input or the config is wrong): the run's PermanentError classes. */
+export const PERMANENT_ERRORS: readonly string[] = permanentErrorNames('run');
 
 /**
  * Distributed Maps whose concurrency Plan sizes per run (lambdas/domain/sizing.ts): they read it
@@ -573,7 +561,7 @@ export class SyncStateMachine extends Construct {
       // Execution data is not logged: payloads carry keys and file names, never rows, but
       // logs are kept to events so that no customer data can reach CloudWatch.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      timeout: Duration.hours(12),
+      timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
     });
   }
 

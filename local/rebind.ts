@@ -1,4 +1,5 @@
 import { CrmSyncError } from '../lambdas/domain/errors';
+import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
 import type { HandlerName } from '../lib/worker-function';
 
 /** A state of an ASL definition, as JSON. */
@@ -18,7 +19,7 @@ export const DYNAMODB_UPDATE_ITEM = 'arn:aws:states:::dynamodb:updateItem';
 export const EVENTS_PUT_EVENTS = 'arn:aws:states:::events:putEvents';
 
 /** The time limit a Distributed Map state gets as a Task: its children's runs bound it, not this. */
-const DISTRIBUTED_MAP_TIMEOUT_SECONDS = 12 * 3600;
+const DISTRIBUTED_MAP_TIMEOUT_SECONDS = RUN_TIMEOUT_SECONDS;
 
 /** Keys a Distributed Map keeps as a Task: its place in the flow and its error handling. */
 const DISTRIBUTED_MAP_KEPT = new Set(['Type', 'Next', 'End', 'Retry', 'Catch', 'Comment']);

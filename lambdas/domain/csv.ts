@@ -17,6 +17,15 @@ const QUOTE = 0x22;
 /** Ordinary bytes in a row after which the splitter jumps with indexOf instead of looking at each byte. */
 const SCAN = 32;
 const DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The longest record of an entity's file: 4 MiB, or two of its longest fields when that is more.
+ * Plan (chunk boundaries, the date sample) and the transform workers must read records with the same
+ * limit, or a record one accepts fails the other and the run.
+ */
+export function maxRecordBytesFor(source: { maxFieldBytes: number }): number {
+  return Math.max(DEFAULT_MAX_RECORD_BYTES, source.maxFieldBytes * 2);
+}
 /** Bytes the planner collects before sniffing the encoding. */
 const ENCODING_SNIFF_BYTES = 1024;
 
@@ -813,6 +822,8 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
   let headLength = 0;
 
   let header: { line: number; start: number; end: number; bytes: Buffer } | undefined;
+  /** The header as emit set it (read through a call: the compiler cannot see emit's assignment). */
+  const headerRead = (): typeof header => header;
   /** Header ended with a CR as the last byte of a push: the next byte decides CR vs CRLF. */
   let headerCrPending = false;
 
@@ -873,7 +884,8 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
     all.length >= ENCODING_SNIFF_BYTES &&
     (!autoDelimiter || all.length >= maxRecordBytes || firstLineText(all) !== undefined);
 
-  const start = (): void => {
+  /** Reads the head: the encoding, the delimiter; makes the splitter and feeds it the head. */
+  const start = (): CsvRecordSplitter => {
     const all = head.length === 1 ? (head[0] as Buffer) : Buffer.concat(head, headLength);
     head = [all];
     const binary = binaryProblem(all);
@@ -894,13 +906,15 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
     chunkStart = bomBytes;
     const body = all.subarray(bomBytes);
     if (autoDelimiter) delimiter = detectDelimiter(firstLineText(body) ?? body.toString('utf8'));
-    splitter = new CsvRecordSplitter({
+    const made = new CsvRecordSplitter({
       startOffset: bomBytes,
       maxRecordBytes,
       delimiter,
       quoting: !jsonl,
     });
+    splitter = made;
     if (body.length > 0) feed(body, bomBytes);
+    return made;
   };
 
   for await (const chunk of source) {
@@ -919,20 +933,20 @@ export async function planChunks(source: AsyncIterable<Uint8Array>, options: Pla
     feed(buf, total);
     total += buf.length;
   }
-  if (splitter === undefined) {
+  const startAtEnd = (): CsvRecordSplitter => {
     if (headLength === 0) throw new MalformedFileError('file is empty');
-    start();
-  }
-  const active = splitter as unknown as CsvRecordSplitter;
+    return start();
+  };
+  const active = splitter ?? startAtEnd();
   utf8.end(total, active.line);
   currentBuffer = Buffer.alloc(0);
   active.end(emit);
-  if (headerCrPending) {
+  const found = headerRead();
+  if (headerCrPending && found !== undefined) {
     headerCrPending = false;
-    chunkStart = (header as unknown as { end: number }).end + 1;
+    chunkStart = found.end + 1;
   }
 
-  const found = header as { line: number; start: number; end: number; bytes: Buffer } | undefined;
   if (found === undefined && !jsonl) throw new MalformedFileError('file is empty (no header line)');
   if (jsonl && rows === 0) throw new MalformedFileError('file is empty (no JSON record)');
   if (chunkRows > 0) {

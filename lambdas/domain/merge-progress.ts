@@ -1,8 +1,9 @@
-import type { PartitionLeft, PartitionOutcome } from '../contract/results';
+import { z } from 'zod';
+import { type PartitionLeft, type PartitionOutcome, partitionResultSchema } from '../contract/results';
 import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
 import type { Scalar } from './normalize';
-import type { PartitionItem, PartitionResult } from './run';
+import type { PartitionItem } from './run';
 
 /**
  * Time-bounded merge passes. A merge worker writes its partition until a deadline, then hands back
@@ -88,20 +89,21 @@ export function decideMergePass(
 }
 
 /** What a pass keeps of a partition it did not finish: the counts, fixed by the first pass, and the writes left. */
-export interface MergeProgressHeader {
-  version: 1;
-  runId: string;
-  partition: number;
+const mergeProgressHeaderSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  partition: z.number(),
   /**
    * When the entity's lock this run holds was taken: the writes left are valid only while the run
    * held the lock all along (another run may have written the keys in between otherwise).
    */
-  lockSince: string;
+  lockSince: z.string(),
   /** The partition's result as the first pass classified it (durationMs: the passes so far). */
-  result: PartitionResult;
+  result: partitionResultSchema,
   /** Passes so far. */
-  passes: number;
-}
+  passes: z.number(),
+});
+export type MergeProgressHeader = z.infer<typeof mergeProgressHeaderSchema>;
 
 /** A write request as BatchWriteItem takes it (a put of an attribute map, or a delete by key). */
 export type StoredWrite =
@@ -190,7 +192,9 @@ export function parseMergeProgress(
       reason: `written under the lock taken at ${String(header.lockSince)}, not ${expected.lockSince}`,
     };
   }
-  return { header: header as unknown as MergeProgressHeader, writes, tombstoneWrites };
+  const parsed = mergeProgressHeaderSchema.safeParse(header);
+  if (!parsed.success) return { reason: 'no version 1 header' };
+  return { header: parsed.data, writes, tombstoneWrites };
 }
 
 /**
@@ -199,18 +203,19 @@ export function parseMergeProgress(
  * The next pass reads the parts again (the winners do not depend on the pass), reads only the keys
  * left, and classifies once every read is in.
  */
-export interface MergeReadHeader {
-  version: 1;
-  phase: 'read';
-  runId: string;
-  partition: number;
+const mergeReadHeaderSchema = z.object({
+  version: z.literal(1),
+  phase: z.literal('read'),
+  runId: z.string(),
+  partition: z.number(),
   /** As in MergeProgressHeader: the reads are valid only while the run held the lock all along. */
-  lockSince: string;
+  lockSince: z.string(),
   /** Passes so far. */
-  passes: number;
+  passes: z.number(),
   /** Time the passes so far took, in ms (the partition's durationMs adds it). */
-  durationMs: number;
-}
+  durationMs: z.number(),
+});
+export type MergeReadHeader = z.infer<typeof mergeReadHeaderSchema>;
 
 /** The reads of a partition so far. */
 export interface MergeReads {
@@ -346,6 +351,8 @@ export function parseMergeReads(
     }
     reads.tombstonesLeft = undefined;
   }
-  const { tombstonesStarted: _, ...rest } = header;
-  return { header: rest as unknown as MergeReadHeader, reads };
+  // The schema leaves out tombstonesStarted (an unknown key): the header as the pass wrote it.
+  const parsed = mergeReadHeaderSchema.safeParse(header);
+  if (!parsed.success) return { reason: 'no version 1 read header' };
+  return { header: parsed.data, reads };
 }

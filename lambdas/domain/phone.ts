@@ -32,7 +32,7 @@ import minMetadata from 'libphonenumber-js/min/metadata';
  * and regions; libphonenumber-js is pinned (an upgrade must pass that test).
  */
 
-const METADATA = minMetadata as unknown as MetadataJson;
+const METADATA: MetadataJson = minMetadata;
 
 /** The parts of libphonenumber-js's Metadata / NumberingPlan / Type classes this port reads (1.13.x). */
 interface LibType {
@@ -57,8 +57,26 @@ interface LibMetadata {
   getCountryCodesForCallingCode(callingCode: string): string[] | undefined;
 }
 
+/** The methods of LibMetadata: the library's typings declare only some of them. */
+const LIB_METADATA_METHODS = [
+  'selectNumberingPlan',
+  'hasCallingCode',
+  'getCountryCodesForCallingCode',
+] as const;
+
+/** Whether the library's Metadata has the methods this port calls (checked once per instance, not per number). */
+function isLibMetadata(value: object): value is LibMetadata {
+  return LIB_METADATA_METHODS.every((m) => typeof Reflect.get(value, m) === 'function');
+}
+
 function newMetadata(): LibMetadata {
-  return new Metadata(METADATA) as unknown as LibMetadata;
+  const metadata: object = new Metadata(METADATA);
+  if (!isLibMetadata(metadata)) {
+    throw new Error(
+      `libphonenumber-js's Metadata has no ${LIB_METADATA_METHODS.join(', ')}: not the pinned version`,
+    );
+  }
+  return metadata;
 }
 
 const shared = newMetadata();

@@ -89,10 +89,19 @@ export function runView(r: RunRecord): RunView {
   return view;
 }
 
-function stepView<T extends ChunkStep | PartitionStep>(step: T): StepView<T> {
-  const { kind, status, error, cause, ...rest } = step;
-  const id = kind === 'chunk' ? { index: step.index } : { partition: (step as PartitionStep).partition };
-  const view = { ...id, status, ...rest } as unknown as StepView<T>;
+/** A chunk's step for people: its index first, the error as name and message. */
+function chunkView(step: ChunkStep): ChunkView {
+  const { kind: _kind, index, status, error, cause, ...rest } = step;
+  const view: ChunkView = { index, status, ...rest };
+  const e = errorView(error, cause);
+  if (e) view.error = e;
+  return view;
+}
+
+/** A partition's step for people: its number first, the error as name and message. */
+function partitionView(step: PartitionStep): PartitionView {
+  const { kind: _kind, partition, status, error, cause, ...rest } = step;
+  const view: PartitionView = { partition, status, ...rest };
   const e = errorView(error, cause);
   if (e) view.error = e;
   return view;
@@ -102,13 +111,13 @@ function stepView<T extends ChunkStep | PartitionStep>(step: T): StepView<T> {
 export function runStatusView(run: RunRecord, steps: Array<ChunkStep | PartitionStep>): RunStatusView {
   const chunkSteps = steps.filter((s): s is ChunkStep => s.kind === 'chunk');
   const partitionSteps = steps.filter((s): s is PartitionStep => s.kind === 'partition');
-  const recorded = new Map(chunkSteps.map((s) => [s.index, stepView(s)]));
+  const recorded = new Map(chunkSteps.map((s) => [s.index, chunkView(s)]));
   const chunks: ChunkView[] = [];
   const planned = chunkSteps.reduce((n, s) => Math.max(n, s.index + 1), run.chunks ?? 0);
   for (let index = 0; index < planned; index++) {
     chunks.push(recorded.get(index) ?? { index, status: run.status === 'RUNNING' ? 'PENDING' : 'MISSING' });
   }
-  const partitions = partitionSteps.map(stepView);
+  const partitions = partitionSteps.map(partitionView);
   return {
     ...runView(run),
     partitions: partitions.length,

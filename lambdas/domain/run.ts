@@ -15,10 +15,16 @@ export function sourceName(source: Pick<SourceRef, 'bucket' | 'key' | 'label'>):
 }
 
 /**
- * How long an entity's run lock holds without its run ending (ClaimRun, a redrive): a run that
- * died without a trace frees its entity after this.
+ * The time limit of one execution of a state machine (a run, a snapshot, a restore): its `timeout`,
+ * the lease of the lock it holds, and the limit the estimator checks a run against.
  */
-export const LOCK_LEASE_MS = 12 * 60 * 60 * 1000;
+export const RUN_TIMEOUT_SECONDS = 12 * 3600;
+
+/**
+ * How long an entity's run lock holds without its run ending (ClaimRun, a redrive): a run that
+ * died without a trace frees its entity after this, the run's time limit.
+ */
+export const LOCK_LEASE_MS = RUN_TIMEOUT_SECONDS * 1000;
 
 export type RunStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'MISMATCHED';
 

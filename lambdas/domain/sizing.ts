@@ -17,6 +17,7 @@
  *   instead of throttling blindly.
  */
 import type { EntityConfig } from './config';
+import { RUN_TIMEOUT_SECONDS } from './run';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -57,8 +58,8 @@ export const FUNCTIONS = {
   reconcile: { memoryMb: 1024, timeoutSeconds: 900 },
 } as const;
 
-/** The run state machine's own time limit (lib/sync-state-machine.ts). */
-export const RUN_TIMEOUT_SECONDS = 12 * 3600;
+/** The run state machine's own time limit (lib/sync-state-machine.ts), defined with the run. */
+export { RUN_TIMEOUT_SECONDS };
 
 /**
  * Throughputs the planner assumes on Lambda (arm64). Where they come from:

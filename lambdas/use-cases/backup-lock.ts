@@ -2,11 +2,12 @@ import { Ledger } from '../adapters/ledger';
 import { BackupLedger } from '../adapters/snapshots';
 import type { ExecutionRef } from '../contract/backup';
 import { EntityBusyError, SnapshotExistsError } from '../domain/errors';
+import { RUN_TIMEOUT_SECONDS } from '../domain/run';
 import { type BackupKind, backupLockHolder } from '../domain/snapshot';
 import type { WorkerContext } from './worker-context';
 
 /** How long a snapshot or restore may hold its entity's lock: its state machine's time limit. */
-export const BACKUP_LEASE_MS = 12 * 60 * 60 * 1000;
+export const BACKUP_LEASE_MS = RUN_TIMEOUT_SECONDS * 1000;
 
 /** What a snapshot's or restore's use cases read of their environment: a worker's, and the ledger. */
 export interface BackupContext extends WorkerContext {

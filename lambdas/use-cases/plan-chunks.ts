@@ -6,7 +6,7 @@ import { putJson, putStream, readObject } from '../adapters/s3';
 import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
-import { type FilePlan, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
+import { type FilePlan, maxRecordBytesFor, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import { MalformedFileError } from '../domain/errors';
@@ -71,7 +71,7 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
     const plan = await planChunks(await readObject(data, undefined, data.etag), {
       format: head.format,
       chunkBytes: head.chunkBytes,
-      maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+      maxRecordBytes: maxRecordBytesFor(entity.source),
       delimiter: head.delimiter ?? entity.source.delimiter,
     });
     const { columns, binding } = fileColumns(plan, entity);
@@ -292,7 +292,7 @@ async function dateOrders(
       await readObject(data, { start: 0, end }, data.etag),
       { start: 0, firstLine: 1 },
       {
-        maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+        maxRecordBytes: maxRecordBytesFor(entity.source),
         delimiter: format === 'csv' ? plan.delimiter : ',',
         quoting: format === 'csv',
       },

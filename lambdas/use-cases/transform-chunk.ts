@@ -6,7 +6,7 @@ import type { ChunkItem, WorkerJob } from '../contract/job';
 import { type ChunkResult, chunkResultSchema } from '../contract/results';
 import { ChunkAccumulator, writeLimits } from '../domain/chunk';
 import { type EntityConfig, getEntity } from '../domain/config';
-import { recordsOf } from '../domain/csv';
+import { maxRecordBytesFor, recordsOf } from '../domain/csv';
 import { bindHeader } from '../domain/mapping';
 import { keyLines, keysByPartition } from '../domain/mirror';
 import { workKeys } from '../domain/run';
@@ -85,7 +85,7 @@ async function readChunk(job: WorkerJob, chunk: ChunkItem, entity: EntityConfig)
   );
   const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
   for await (const records of recordsOf(body, chunk, {
-    maxRecordBytes: Math.max(4 * 1024 * 1024, entity.source.maxFieldBytes * 2),
+    maxRecordBytes: maxRecordBytesFor(entity.source),
     delimiter: format === 'csv' ? job.delimiter : ',',
     quoting: format === 'csv',
   })) {

@@ -8,6 +8,7 @@ import {
   detectEncoding,
   type FilePlan,
   headerFromHead,
+  maxRecordBytesFor,
   parseRecord,
   planChunks,
   type RawRecord,
@@ -1040,5 +1041,37 @@ describe('headerFromHead', () => {
   it('refuses a whole file whose header never closes its quote', () => {
     // Act / Assess
     expect(() => headerFromHead(Buffer.from('"Id,Name\n'), true)).toThrow(MalformedFileError);
+  });
+});
+
+describe('maxRecordBytesFor (the limit Plan and the transform workers share)', () => {
+  const MiB = 1024 * 1024;
+
+  it.each([
+    ['the default field limit (128 KiB): 4 MiB', 128 * 1024, 4 * MiB],
+    ['a 1-byte field limit: still 4 MiB', 1, 4 * MiB],
+    ['exactly half of 4 MiB: 4 MiB', 2 * MiB, 4 * MiB],
+    ['a 3 MiB field limit: two fields, 6 MiB', 3 * MiB, 6 * MiB],
+  ])('%s', (_name, maxFieldBytes, expected) => {
+    // Prepare
+    const source = { maxFieldBytes };
+
+    // Act
+    const limit = maxRecordBytesFor(source);
+
+    // Assess
+    expect(limit).toBe(expected);
+  });
+
+  it('lets the splitter read a record with one field at the field limit', () => {
+    // Prepare: a 3 MiB field limit and a record of a key and one 3 MiB field
+    const maxFieldBytes = 3 * MiB;
+    const input = `id,notes\n1,${'x'.repeat(maxFieldBytes)}\n`;
+
+    // Act
+    const records = split(input, 64 * 1024, { maxRecordBytes: maxRecordBytesFor({ maxFieldBytes }) });
+
+    // Assess
+    expect(records.map((r) => r.line)).toEqual([1, 2]);
   });
 });
