@@ -1,8 +1,7 @@
 import { putRawItems } from '../adapters/snapshots';
 import type { RestoreJob, SegmentsOutput } from '../contract/backup';
-import { eachSegment } from '../domain/backup';
 import { fromDynamoJson, gunzipLines, parseItemLine, type SnapshotPart } from '../domain/snapshot';
-import { type ManifestCache, partOf, readCheckedPart } from './restore-part';
+import { eachPart, readCheckedPart } from './restore-part';
 import type { WorkerContext } from './worker-context';
 
 /** Items put per BatchWriteItem round (25 per call, 8 calls in flight). */
@@ -14,10 +13,7 @@ export async function loadParts(
   segments: readonly number[],
   ctx: WorkerContext,
 ): Promise<SegmentsOutput> {
-  const manifests: ManifestCache = new Map();
-  return eachSegment(segments, async (segment) =>
-    loadPart(job, await partOf(job, segment, ctx.bucket, manifests), ctx),
-  );
+  return eachPart(job, segments, ctx, loadPart);
 }
 
 /** LoadPart: puts a (re-checked) part's items with BatchWriteItem. A retry puts the same items again. */

@@ -1,7 +1,8 @@
 import { readManifest, readPartBytes } from '../adapters/snapshot-objects';
-import type { RestoreJob } from '../contract/backup';
-import { checkPartBytes, manifestPart } from '../domain/backup';
+import type { RestoreJob, SegmentsOutput } from '../contract/backup';
+import { checkPartBytes, eachSegment, manifestPart } from '../domain/backup';
 import type { SnapshotManifest, SnapshotPart } from '../domain/snapshot';
+import type { WorkerContext } from './worker-context';
 
 /** The manifests one batch has read, by prefix: each is read once per batch. */
 export type ManifestCache = Map<string, SnapshotManifest>;
@@ -27,4 +28,17 @@ export async function readCheckedPart(job: RestoreJob, part: SnapshotPart, bucke
   const data = await readPartBytes(bucket, key);
   checkPartBytes(key, data, part);
   return data;
+}
+
+/** A restore Map's batch of parts (by segment), one after the other: each part's manifest entry, then `work`. */
+export async function eachPart(
+  job: RestoreJob,
+  segments: readonly number[],
+  ctx: WorkerContext,
+  work: (job: RestoreJob, part: SnapshotPart, ctx: WorkerContext) => Promise<number>,
+): Promise<SegmentsOutput> {
+  const manifests: ManifestCache = new Map();
+  return eachSegment(segments, async (segment) =>
+    work(job, await partOf(job, segment, ctx.bucket, manifests), ctx),
+  );
 }

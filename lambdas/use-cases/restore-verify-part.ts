@@ -1,5 +1,5 @@
 import type { RestoreJob, SegmentsOutput } from '../contract/backup';
-import { checkPartItems, eachSegment } from '../domain/backup';
+import { checkPartItems } from '../domain/backup';
 import { SnapshotCorruptError } from '../domain/errors';
 import { SetDigest } from '../domain/hash';
 import {
@@ -9,7 +9,7 @@ import {
   type SnapshotPart,
   toDynamoJson,
 } from '../domain/snapshot';
-import { type ManifestCache, partOf, readCheckedPart } from './restore-part';
+import { eachPart, readCheckedPart } from './restore-part';
 import type { WorkerContext } from './worker-context';
 
 /** The VerifyParts Map's task: a batch of parts, one after the other. */
@@ -18,10 +18,7 @@ export async function verifyParts(
   segments: readonly number[],
   ctx: WorkerContext,
 ): Promise<SegmentsOutput> {
-  const manifests: ManifestCache = new Map();
-  return eachSegment(segments, async (segment) =>
-    verifyPart(job, await partOf(job, segment, ctx.bucket, manifests), ctx),
-  );
+  return eachPart(job, segments, ctx, verifyPart);
 }
 
 /**
