@@ -12,6 +12,7 @@ import {
 } from './mapping';
 import { type CellRules, Invalid, normalizeCell, type Scalar } from './normalize';
 import { canBeKey } from './references';
+import { rejectCode, rejectReason } from './reject-reasons';
 import { type PartLine, partitionOf } from './run';
 
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
@@ -216,7 +217,7 @@ export class ChunkAccumulator {
     try {
       text = decodeUtf8(record.bytes, record.line);
     } catch {
-      this.reject(record.line, ['invalid_utf8'], record.bytes.toString('latin1'));
+      this.reject(record.line, [rejectReason('invalid_utf8')], record.bytes.toString('latin1'));
       return;
     }
     let fields: string[];
@@ -290,14 +291,14 @@ export class ChunkAccumulator {
   ): string[] | undefined {
     let reasons: string[] | undefined;
     if (!keyFits(key, deleted ? this.limits.maxDeleteKeyBytes : this.limits.maxKeyBytes))
-      reasons = ['key_too_large'];
+      reasons = [rejectReason('key_too_large')];
     if (
       !deleted &&
       json.length * 3 + this.sizeSlack > MAX_ITEM_BYTES &&
       writtenItemSize(itemOfValues(this.itemFields, row, ROW_VALUES), version, this.limits) > MAX_ITEM_BYTES
     ) {
-      if (reasons === undefined) reasons = ['item_too_large'];
-      else reasons.push('item_too_large');
+      if (reasons === undefined) reasons = [rejectReason('item_too_large')];
+      else reasons.push(rejectReason('item_too_large'));
     }
     return reasons;
   }
@@ -339,7 +340,7 @@ export class ChunkAccumulator {
       if (orphans.length > 0)
         this.reject(
           candidate.line,
-          orphans.map((f) => `orphan:${f}`),
+          orphans.map((f) => rejectReason('orphan', f)),
           raw,
           fields,
           candidate.key,
@@ -461,8 +462,8 @@ export class ChunkAccumulator {
       const cell = fields[i];
       if (cell === undefined) continue;
       const name = this.binding.columns[i] ?? `column${i + 1}`;
-      if (cell.includes('\u0000')) reasons.push(`nul_char:${name}`);
-      else if (i === this.keyIndex && CONTROL.test(cell)) reasons.push(`control_char:${name}`);
+      if (cell.includes('\u0000')) reasons.push(rejectReason('nul_char', name));
+      else if (i === this.keyIndex && CONTROL.test(cell)) reasons.push(rejectReason('control_char', name));
     }
     return reasons.length > 0 ? reasons : undefined;
   }
@@ -476,7 +477,7 @@ export class ChunkAccumulator {
       // A UTF-8 character takes at most 3 bytes per UTF-16 unit: only measure when it could matter.
       if (f.length * 3 > max && Buffer.byteLength(f, 'utf8') > max) {
         reasons ??= [];
-        reasons.push(`field_too_large:${this.binding.columns[i] ?? `column${i + 1}`}`);
+        reasons.push(rejectReason('field_too_large', this.binding.columns[i] ?? `column${i + 1}`));
       }
     }
     return reasons;
@@ -506,7 +507,7 @@ const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 /** Counts a reason (`invalid_email:Email`) under its code (`invalid_email`). */
 function countCode(counts: Record<string, number>, reason: string): void {
-  const code = reason.split(':')[0] ?? reason;
+  const code = rejectCode(reason);
   counts[code] = (counts[code] ?? 0) + 1;
 }
 

@@ -9,6 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { MalformedFileError } from './errors';
+import type { RejectCode } from './reject-reasons';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -301,7 +302,7 @@ function countLineBreaks(bytes: Uint8Array): number {
 
 export type ParsedRecord =
   | { ok: true; fields: string[] }
-  | { ok: false; reason: 'invalid_quote' | 'unterminated_quote' };
+  | { ok: false; reason: Extract<RejectCode, 'invalid_quote' | 'unterminated_quote'> };
 
 /**
  * Splits one record's text into fields (RFC 4180: fields may be quoted; `""` inside quotes is a quote;

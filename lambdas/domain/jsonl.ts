@@ -6,6 +6,7 @@
 import { columnKey, type EntityConfig } from './config';
 import type { SourceFormat } from './csv';
 import { HeaderMismatchError } from './errors';
+import { rejectReason } from './reject-reasons';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -104,10 +105,10 @@ export function jsonFields(
   try {
     value = parseJsonLine(text);
   } catch (err) {
-    return { ok: false, reasons: [err instanceof JsonLineError ? err.reason : 'invalid_json'] };
+    return { ok: false, reasons: [err instanceof JsonLineError ? err.reason : rejectReason('invalid_json')] };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof JsonNumber) {
-    return { ok: false, reasons: ['not_an_object'] };
+    return { ok: false, reasons: [rejectReason('not_an_object')] };
   }
   return cellsOf(value, columns, aliases);
 }
@@ -136,7 +137,7 @@ function cellsOf(
     else if (typeof v === 'boolean') fields.push(v ? 'true' : 'false');
     else {
       reasons ??= [];
-      reasons.push(`not_scalar:${column}`);
+      reasons.push(rejectReason('not_scalar', column));
       fields.push('');
     }
   }
@@ -271,7 +272,7 @@ class LineParser {
   constructor(private readonly s: string) {}
 
   fail(what: string): never {
-    throw new JsonLineError('invalid_json', `position ${this.at}: ${what}`);
+    throw new JsonLineError(rejectReason('invalid_json'), `position ${this.at}: ${what}`);
   }
 
   space(): void {
@@ -486,5 +487,8 @@ function nameKey(name: string): string {
 
 function duplicate(name: string): never {
   const shown = name.length > NAME_SHOWN ? `${name.slice(0, NAME_SHOWN)}…` : name;
-  throw new JsonLineError(`duplicate_key:${shown}`, `two properties named ${JSON.stringify(shown)}`);
+  throw new JsonLineError(
+    rejectReason('duplicate_key', shown),
+    `two properties named ${JSON.stringify(shown)}`,
+  );
 }

@@ -10,6 +10,7 @@ import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
 import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Scalar } from './normalize';
 import { presetHint } from './preset-hint';
+import { rejectReason } from './reject-reasons';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -337,7 +338,7 @@ export function mapValues(
   out: Array<Scalar | number[] | null>,
 ): MapValuesResult {
   if (fields.length !== binding.columns.length) {
-    return { ok: false, reasons: [`column_count:${binding.columns.length}:${fields.length}`] };
+    return { ok: false, reasons: [rejectReason('column_count', binding.columns.length, fields.length)] };
   }
   const plan = planOf(binding, entity);
   let deleted = false;
@@ -380,7 +381,7 @@ export function mapValues(
     out.push(null);
     let reason: string;
     if (value instanceof Invalid) reason = `${value.code}:${spec.source}`;
-    else if (spec.required || needed) reason = `required:${spec.source}`;
+    else if (spec.required || needed) reason = rejectReason('required', spec.source);
     else continue;
     // Created on the first reason: a valid row allocates none.
     if (reasons === undefined) reasons = [reason];
@@ -392,7 +393,7 @@ export function mapValues(
   if (key === null || key === undefined) {
     return {
       ok: false,
-      reasons: [`required:${entity.fields[entity.target.key]?.source ?? entity.target.key}`],
+      reasons: [rejectReason('required', entity.fields[entity.target.key]?.source ?? entity.target.key)],
     };
   }
   const version = plan.updatedAtAt < 0 ? null : out[start + plan.updatedAtAt];

@@ -10,6 +10,7 @@ import {
   zoneClock,
 } from './dates';
 import { phoneE164 } from './phone';
+import type { RejectCode } from './reject-reasons';
 
 /**
  * Cell normalization: one source cell (text) → one typed target value, or a reason code.
@@ -123,11 +124,11 @@ export function applyTransforms(value: string, transforms: readonly Transform[])
  * (normalizeValue) allocates nothing to say "invalid".
  */
 export class Invalid {
-  private static readonly byCode = new Map<string, Invalid>();
+  private static readonly byCode = new Map<RejectCode, Invalid>();
 
-  private constructor(readonly code: string) {}
+  private constructor(readonly code: RejectCode) {}
 
-  static of(code: string): Invalid {
+  static of(code: RejectCode): Invalid {
     let invalid = Invalid.byCode.get(code);
     if (!invalid) {
       invalid = new Invalid(code);
