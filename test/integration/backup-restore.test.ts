@@ -73,20 +73,16 @@ describe('backup and restore on the local stack', () => {
     const source = await rawItems('item');
 
     // Act
-    const started = Date.now();
     const { result, manifest } = await takeLocalSnapshot(local.stack, CONFIG, {
       entity: 'item',
       formats: ['csv'],
     });
-    const snapshotMs = Date.now() - started;
     snapshotId = result.snapshotId ?? '';
-    const restoreStarted = Date.now();
     const restored = await restoreLocalSnapshot(local.stack, CONFIG, {
       entity: 'copy',
       snapshot: snapshotId,
       fromEntity: 'item',
     });
-    const restoreMs = Date.now() - restoreStarted;
 
     // Assess
     expect(result).toMatchObject({ status: 'SUCCEEDED', items: 304 });
@@ -105,7 +101,6 @@ describe('backup and restore on the local stack', () => {
     });
     expect(Object.keys(a1 ?? {})).toEqual(expect.arrayContaining(['_v', '_line', '_run', '_digest']));
     expect(source.find((i) => i.id?.S === 'a3')?.code).toEqual({ S: '007' });
-    process.stderr.write(`backup-restore: snapshot ${snapshotMs} ms, restore ${restoreMs} ms (304 items)\n`);
   });
 
   it('refuses to restore into a table that holds items, and leaves it as it was', async () => {
