@@ -15,11 +15,14 @@ export function printResult(json: boolean | undefined, value: unknown, describe:
   writeLine(json ? JSON.stringify(value) : describe());
 }
 
-/** An error as the CLI prints it: one plain line (its stack only with CRM_SYNC_DEBUG). */
+/** An error as the CLI prints it: one plain line (with `--debug` or CRM_SYNC_DEBUG, its stack and its causes'). */
 export function printError(err: unknown): void {
   const e = err as Error;
   process.stderr.write(`crm-sync: ${e instanceof CrmSyncError ? e.message : `${e.name}: ${e.message}`}\n`);
-  if (process.env.CRM_SYNC_DEBUG) process.stderr.write(`${e.stack}\n`);
+  if (!process.env.CRM_SYNC_DEBUG) return;
+  for (let cause: unknown = e; cause instanceof Error; cause = cause.cause) {
+    process.stderr.write(`${cause === e ? '' : 'caused by: '}${cause.stack}\n`);
+  }
 }
 
 function fmt(n: number): string {

@@ -37,6 +37,7 @@ export function buildCli(): Command {
   const program = new CliCommand('crm-sync')
     .description('Move and keep in sync CRM exports (CSV) into DynamoDB, locally or on AWS')
     .version(packageVersion())
+    .option('--debug', 'on an error, print its stack trace too')
     .showHelpAfterError();
   const local = program
     .command('local')
@@ -52,6 +53,8 @@ export function buildCli(): Command {
 
 /** Entry point: plain error lines, no stack traces, non-zero exit on failure. `crm-sync` alone prints the help. */
 export async function main(argv: string[]): Promise<void> {
+  // `--debug` anywhere on the line: the error line is followed by its stack (and its causes').
+  if (argv.slice(2).includes('--debug')) process.env.CRM_SYNC_DEBUG = '1';
   try {
     const program = buildCli();
     if (argv.length <= 2) program.outputHelp();

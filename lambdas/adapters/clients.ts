@@ -7,8 +7,8 @@ import { tracer } from './powertools';
 /** What `resetClients` does to each client: destroys it (if made) and forgets it. */
 const resets: Array<() => void> = [];
 
-/** A client made on first use and kept until `resetClients`. */
-function client<T extends { destroy(): void }>(create: () => T): () => T {
+/** A client made on first use and kept until `resetClients` (the CLI's own clients use it too). */
+export function lazyClient<T extends { destroy(): void }>(create: () => T): () => T {
   let made: T | undefined;
   resets.push(() => {
     made?.destroy();
@@ -35,7 +35,7 @@ export function resetClients(): void {
  * call; with an S3 override (read when the S3 client is made), path-style addressing and "when
  * required" checksums are used (the emulator corrupts streamed bodies otherwise).
  */
-export const s3Client: () => S3Client = client(() => {
+export const s3Client: () => S3Client = lazyClient(() => {
   const localS3 = Boolean(process.env.AWS_ENDPOINT_URL_S3);
   return tracer.captureAWSv3Client(
     new S3Client({
@@ -50,7 +50,7 @@ export const s3Client: () => S3Client = client(() => {
   );
 });
 
-export const dynamodbClient: () => DynamoDBClient = client(() =>
+export const dynamodbClient: () => DynamoDBClient = lazyClient(() =>
   tracer.captureAWSv3Client(
     new DynamoDBClient({
       // Standard retry mode: the SDK retries throttling with backoff and full jitter (6 attempts).
@@ -63,12 +63,12 @@ export const dynamodbClient: () => DynamoDBClient = client(() =>
 );
 
 /** The EventBridge client. */
-export const eventBridgeClient: () => EventBridgeClient = client(() =>
+export const eventBridgeClient: () => EventBridgeClient = lazyClient(() =>
   tracer.captureAWSv3Client(new EventBridgeClient({ maxAttempts: 5 })),
 );
 
 /** The Step Functions client. */
-export const sfnClient: () => SFNClient = client(() =>
+export const sfnClient: () => SFNClient = lazyClient(() =>
   tracer.captureAWSv3Client(new SFNClient({ maxAttempts: 5 })),
 );
 
