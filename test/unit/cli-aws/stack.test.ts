@@ -109,18 +109,16 @@ describe('describeDeployedStack / withAwsStack against CloudFormation', () => {
 
   it('finds the stack by name and reads its outputs', async () => {
     // Prepare
-    cfn
-      .on(DescribeStacksCommand, { StackName: 'CrmSync' })
-      .resolves({
-        Stacks: [
-          {
-            StackName: 'CrmSync',
-            StackStatus: 'UPDATE_COMPLETE',
-            CreationTime: new Date(),
-            Outputs: OUTPUTS,
-          },
-        ],
-      });
+    cfn.on(DescribeStacksCommand, { StackName: 'CrmSync' }).resolves({
+      Stacks: [
+        {
+          StackName: 'CrmSync',
+          StackStatus: 'UPDATE_COMPLETE',
+          CreationTime: new Date(),
+          Outputs: OUTPUTS,
+        },
+      ],
+    });
     // Act
     const stack = await withAwsStack(TARGET, async (s) => s);
     // Assess
