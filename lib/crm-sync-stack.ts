@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
 import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
+import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
@@ -146,6 +147,8 @@ export class CrmSyncStack extends Stack {
       CRM_SYNC_TARGET_TABLES: this.toJsonString(
         Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
       ),
+      // The `service` dimension of the run metrics (lambdas/domain/run-metrics.ts).
+      [METRICS_SERVICE_ENV]: this.stackName,
     };
     // Each task's timeout is its function's plus a margin (see SyncStateMachineProps).
     // Plan streams the whole object: 15 minutes; the Distributed Map workers 60 s, so that their
