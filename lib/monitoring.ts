@@ -189,6 +189,7 @@ export class Monitoring extends Construct {
   /** An alarm at one occurrence in one period; no data (nothing happened) is no alarm. */
   private addAlarm(id: string, spec: { metric: cloudwatch.IMetric; description: string }): void {
     const alarm = new cloudwatch.Alarm(this, id, {
+      alarmName: `${Stack.of(this).stackName}-${id}`,
       metric: spec.metric,
       threshold: 1,
       evaluationPeriods: 1,

@@ -38,6 +38,7 @@ interface AlarmProps {
   TreatMissingData: string;
   AlarmActions: unknown[];
   AlarmDescription: string;
+  AlarmName: string;
 }
 
 const entities = Object.keys(config.entities);
@@ -141,6 +142,7 @@ describe('CrmSyncStack: monitoring', () => {
       // Assess
       expectAlarm(alarm, 'Sum');
       expect(alarm.AlarmDescription).toContain(`A run of ${entity} did not reconcile`);
+      expect(alarm.AlarmName).toBe(`CrmSync-Mismatches-${entity}`);
     },
   );
 
