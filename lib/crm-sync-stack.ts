@@ -8,8 +8,10 @@ import type { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
 import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
+import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
+import { Monitoring } from './monitoring';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { SnapshotStateMachines } from './snapshot-state-machine';
 import { SyncSchedules } from './sync-schedules';
@@ -83,6 +85,8 @@ export class CrmSyncStack extends Stack {
   readonly backup: SnapshotStateMachines;
   /** The entities' sync schedules; undefined when no entity has a `schedule`. */
   readonly syncSchedules: SyncSchedules | undefined;
+  /** Alarms, the alarm topic, the dashboard and the RunFinished events log group. */
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
@@ -146,6 +150,8 @@ export class CrmSyncStack extends Stack {
       CRM_SYNC_TARGET_TABLES: this.toJsonString(
         Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.tableName])),
       ),
+      // The `service` dimension of the run metrics (lambdas/domain/run-metrics.ts).
+      [METRICS_SERVICE_ENV]: this.stackName,
     };
     // Each task's timeout is its function's plus a margin (see SyncStateMachineProps).
     // Plan streams the whole object: 15 minutes; the Distributed Map workers 60 s, so that their
@@ -356,6 +362,16 @@ export class CrmSyncStack extends Stack {
       environment,
     });
 
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      runStateMachine: this.workflow.stateMachine,
+      stateMachines: { Snapshot: this.backup.snapshotMachine, Restore: this.backup.restoreMachine },
+      entities: Object.keys(props.config.entities),
+      service: this.stackName,
+      workers: this.node.findAll().filter((c): c is WorkerFunction => c instanceof WorkerFunction),
+      deadLetterQueues: { Trigger: this.triggerDeadLetterQueue },
+      emails: props.config.notify?.email ?? [],
+    });
+
     this.addOutputs(props.config);
     this.acknowledgeFindings();
   }
@@ -411,6 +427,19 @@ export class CrmSyncStack extends Stack {
    * and its run records land (`aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`).
    */
   private addOutputs(config: CrmSyncConfig): void {
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.monitoring.topic.topicArn,
+      description: 'The SNS topic every alarm and every RunFinished event notifies (subscribe here)',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.monitoring.dashboard.dashboardName,
+      description:
+        'The CloudWatch dashboard of the stack: runs, run metrics per entity, workers, dead letters',
+    });
+    new CfnOutput(this, 'EventsLogGroupName', {
+      value: this.monitoring.eventsLogGroup.logGroupName,
+      description: 'The log group that keeps every RunFinished event (crm-sync events --stack)',
+    });
     new CfnOutput(this, 'DataBucketName', {
       value: this.bucket.bucketName,
       description:

@@ -58,9 +58,12 @@ export class WorkerFunction extends Construct {
   readonly logGroup: logs.LogGroup;
   /** Its execution role: logs to its own log group only (no managed policy); grants add the rest. */
   readonly role: iam.Role;
+  /** The handler it runs (lambdas/handlers/<handler>.ts). */
+  readonly handler: HandlerName;
 
   constructor(scope: Construct, id: string, props: WorkerFunctionProps) {
     super(scope, id);
+    this.handler = props.handler;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });

@@ -273,6 +273,8 @@ export class LocalStack {
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
       POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
       POWERTOOLS_TRACE_ENABLED: 'false',
+      // The run metrics' EMF records are for CloudWatch: locally they would only print JSON.
+      POWERTOOLS_METRICS_DISABLED: 'true',
       AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
       // Tracing is off: without manual mode the X-Ray SDK installs an async hook (cls-hooked) that
       // tracks every promise, measured at a quarter of a local run's CPU.

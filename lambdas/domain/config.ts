@@ -454,6 +454,28 @@ export const configSchema = z
       .min(1, 'lambdaConcurrency must be at least 1')
       .max(10_000, 'lambdaConcurrency must be at most 10000 (the Distributed Map limit)')
       .optional(),
+    /**
+     * Who the deployed stack notifies (the alarm topic: alarms and RunFinished events): `email`, the
+     * addresses subscribed to the topic (each confirms its subscription from the mail AWS sends).
+     */
+    notify: z
+      .strictObject({
+        email: z
+          .array(
+            z.email({
+              error: (issue) =>
+                typeof issue.input === 'string'
+                  ? `"${issue.input}" is not an email address`
+                  : 'an email address must be text',
+            }),
+            { error: 'notify.email must be a list of email addresses' },
+          )
+          .refine((list) => new Set(list.map((e) => e.toLowerCase())).size === list.length, {
+            error: 'notify.email lists an address twice',
+          })
+          .default([]),
+      })
+      .optional(),
     /** Settings of the local stack (`crm-sync local …`) only: a deployed stack ignores them. */
     local: z
       .strictObject({

@@ -3,6 +3,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { putEvent } from '../adapters/events';
 import { Ledger } from '../adapters/ledger';
+import { publishMetrics } from '../adapters/metrics';
 import { logger, tracer } from '../adapters/powertools';
 import { stopExecution } from '../adapters/sfn';
 import { executionStatusEventSchema } from '../domain/execution-status';
@@ -21,6 +22,7 @@ export async function executionStatusHandler(event: unknown): Promise<ExecutionS
     bucket: env.bucket,
     publish: putEvent,
     stop: stopExecution,
+    publishMetrics,
   });
   logger.info('execution status recorded', {
     executionArn: parsed.detail.executionArn,

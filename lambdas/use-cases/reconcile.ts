@@ -1,5 +1,6 @@
 import type { Ledger } from '../adapters/ledger';
 import { readMapOutput } from '../adapters/map-results';
+import { publishMetrics } from '../adapters/metrics';
 import { logger } from '../adapters/powertools';
 import {
   csvRows,
@@ -26,6 +27,7 @@ import {
 } from '../domain/reconcile';
 import type { RunSummary } from '../domain/report';
 import { type PartitionResult, workKeys } from '../domain/run';
+import { runMetrics } from '../domain/run-metrics';
 
 export interface ReconcileDeps {
   bucket: string;
@@ -36,7 +38,7 @@ export interface ReconcileDeps {
 /**
  * Reconcile: sums the chunk and partition counts, checks that every planned row is accounted for
  * exactly once, adds up what the verify workers found (content, provenance, references), and
- * writes the run's reports. Returns the summary; `reconciliation.status` decides the execution's outcome.
+ * writes the run's reports and its metrics (lambdas/domain/run-metrics.ts). Returns the summary; `reconciliation.status` decides the execution's outcome.
  */
 export async function reconcileRun(event: ReconcileEvent, deps: ReconcileDeps): Promise<RunSummary> {
   const { plan } = event;
@@ -71,6 +73,8 @@ export async function reconcileRun(event: ReconcileEvent, deps: ReconcileDeps): 
   // The run is over either way: the next run of the entity may start.
   await deps.ledger.releaseLock(job.entity, event.runId);
   logger.info('reconciled', { runId: event.runId, status: summary.reconciliation.status, ...summary.counts });
+  // A dry run wrote nothing: its counts are no load's, and stay out of the entity's metrics.
+  if (job.dryRun !== true) publishMetrics(job.entity, runMetrics(summary));
   return summary;
 }
 

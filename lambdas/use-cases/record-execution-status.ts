@@ -1,6 +1,7 @@
 import type { Ledger } from '../adapters/ledger';
 import { type ExecutionStatusEvent, redriveHint, transitionOf } from '../domain/execution-status';
 import { LOCK_LEASE_MS } from '../domain/run';
+import { failedRunMetrics, type MetricValue } from '../domain/run-metrics';
 import { reportFailedRun } from './report-failed-run';
 
 /** What the recorder needs of the run ledger. */
@@ -23,6 +24,8 @@ export interface RecordExecutionStatusDeps {
   publish: (detailType: string, detail: Record<string, unknown>) => Promise<void>;
   /** Stops an execution with an error and cause. */
   stop: (executionArn: string, error: string, cause: string) => Promise<void>;
+  /** Publishes an entity's metrics (FailedRuns). */
+  publishMetrics: (entity: string, values: readonly MetricValue[]) => void;
   /** How the failure report tells a person to resume the run. @default a Step Functions redrive */
   resumeHint?: (runId: string, executionArn: string) => string;
 }
@@ -42,8 +45,9 @@ export type ExecutionStatusOutcome =
 /**
  * The recorder of the sync state machine's execution status changes (EventBridge "Step Functions
  * Execution Status Change"): the state machine catches no failure, so this is where a failed,
- * timed-out or aborted execution's run is recorded FAILED, gets its report and RunFinished event,
- * and frees its entity's lock; and where a redriven execution's run takes the lock again.
+ * timed-out or aborted execution's run is recorded FAILED, gets its report, its RunFinished event
+ * and FailedRuns metric (once each), and frees its entity's lock; and where a redriven execution's
+ * run takes the lock again.
  * Every step is idempotent: EventBridge delivers at least once and in no promised order.
  */
 export async function recordExecutionStatus(
@@ -112,6 +116,7 @@ export async function recordExecutionStatus(
       executionArn: detail.executionArn,
       summary: summary?.reports.summary ?? `reports/${runId}/summary.json`,
     });
+    if (run.dryRun !== true) deps.publishMetrics(run.entity, failedRunMetrics());
   }
   return { outcome: 'failed', runId, error: transition.error };
 }

@@ -36,6 +36,10 @@ describe('config', () => {
       'a config with local settings',
       JSON.stringify({ local: { keepSnapshots: 3 }, entities: { contact: entity() } }),
     ],
+    [
+      'a config with email notifications',
+      JSON.stringify({ notify: { email: ['ops@example.com'] }, entities: { contact: entity() } }),
+    ],
   ])('accepts %s', (_name, text) => {
     // Act
     const config = parseConfigText(text);
@@ -209,6 +213,31 @@ describe('config', () => {
       ['local.keepSnapshots: local.keepSnapshots must be at most 10000'],
     ],
     [
+      'a notification address that is no email address',
+      { notify: { email: ['ops@example.com', 'ops.example.com'] }, entities: { contact: entity() } },
+      ['notify.email.1: "ops.example.com" is not an email address'],
+    ],
+    [
+      'a notification address that is no text',
+      { notify: { email: [42] }, entities: { contact: entity() } },
+      ['notify.email.0: an email address must be text'],
+    ],
+    [
+      'one notification address given as text, not a list',
+      { notify: { email: 'ops@example.com' }, entities: { contact: entity() } },
+      ['notify.email: notify.email must be a list of email addresses'],
+    ],
+    [
+      'a notification address listed twice',
+      { notify: { email: ['ops@example.com', 'OPS@example.com'] }, entities: { contact: entity() } },
+      ['notify.email: notify.email lists an address twice'],
+    ],
+    [
+      'an unknown notification channel',
+      { notify: { sms: ['+15550100'] }, entities: { contact: entity() } },
+      ['notify: Unrecognized key: "sms"'],
+    ],
+    [
       'an unknown local setting',
       { local: { keepSnapshot: 3 }, entities: { contact: entity() } },
       ['local: Unrecognized key: "keepSnapshot"'],
@@ -219,6 +248,22 @@ describe('config', () => {
 
     // Assess
     expect(issues).toEqual(expected);
+  });
+
+  it.each<[string, unknown, string[] | undefined]>([
+    [
+      'two addresses',
+      { email: ['ops@example.com', 'data-team@example.org'] },
+      ['ops@example.com', 'data-team@example.org'],
+    ],
+    ['notify without email', {}, []],
+    ['no notify', undefined, undefined],
+  ])('reads the notification addresses of %s', (_what, notify, expected) => {
+    // Act
+    const config = parseConfig({ ...(notify ? { notify } : {}), entities: { contact: entity() } });
+
+    // Assess
+    expect(config.notify?.email).toEqual(expected);
   });
 
   /** An entity whose field `f` (column F) has the given settings. */

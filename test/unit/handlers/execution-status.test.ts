@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidEventError } from '../../../lambdas/domain/errors';
 import type { ExecutionStatusEvent } from '../../../lambdas/domain/execution-status';
 import type { LedgerStep, RunRecord } from '../../../lambdas/domain/run';
+import type { MetricValue } from '../../../lambdas/domain/run-metrics';
 import type { RunLedger } from '../../../lambdas/use-cases/record-execution-status';
 import { BUCKET, FakeBucket, RUN_ID } from './support';
 
@@ -108,6 +109,7 @@ describe('recordExecutionStatus', () => {
   let ledger: FakeLedger;
   let published: Array<{ type: string; detail: Record<string, unknown> }>;
   let stopped: Array<{ arn: string; error: string; cause: string }>;
+  let metrics: Array<{ entity: string; names: string[] }>;
   const deps = () => ({
     ledger,
     bucket: BUCKET,
@@ -116,6 +118,9 @@ describe('recordExecutionStatus', () => {
     },
     stop: async (arn: string, error: string, cause: string) => {
       stopped.push({ arn, error, cause });
+    },
+    publishMetrics: (entity: string, values: readonly MetricValue[]) => {
+      metrics.push({ entity, names: values.map((v) => v.name) });
     },
   });
 
@@ -126,6 +131,7 @@ describe('recordExecutionStatus', () => {
     ledger.executions.set(ARN, RUN_ID);
     published = [];
     stopped = [];
+    metrics = [];
   });
 
   it('records a failed execution: the run FAILED with its error, its report, RunFinished, the lock freed', async () => {
@@ -166,21 +172,26 @@ describe('recordExecutionStatus', () => {
         },
       },
     ]);
+    expect(metrics).toEqual([{ entity: 'contact', names: ['FailedRuns'] }]);
   });
 
   it.each([
-    ['a dry run', { dryRun: true }, true],
-    ['a run', {}, false],
-  ])('the RunFinished event of %s that failed says dryRun: %s', async (_what, extra, dryRun) => {
-    // Prepare
-    ledger.runs.set(RUN_ID, run('RUNNING', extra));
+    ['a dry run', { dryRun: true }, true, 0],
+    ['a run', {}, false, 1],
+  ])(
+    'the RunFinished event of %s that failed says dryRun: %s (FailedRuns metrics: %s)',
+    async (_what, extra, dryRun, failedRuns) => {
+      // Prepare
+      ledger.runs.set(RUN_ID, run('RUNNING', extra));
 
-    // Act
-    await recordExecutionStatus(statusEvent({ error: 'States.TaskFailed', cause: 'boom' }), deps());
+      // Act
+      await recordExecutionStatus(statusEvent({ error: 'States.TaskFailed', cause: 'boom' }), deps());
 
-    // Assess
-    expect(published).toEqual([{ type: 'RunFinished', detail: expect.objectContaining({ dryRun }) }]);
-  });
+      // Assess
+      expect(published).toEqual([{ type: 'RunFinished', detail: expect.objectContaining({ dryRun }) }]);
+      expect(metrics).toHaveLength(failedRuns);
+    },
+  );
 
   it('tells a person to redrive the execution, by its ARN', async () => {
     // Prepare
@@ -227,6 +238,7 @@ describe('recordExecutionStatus', () => {
     expect(outcome.outcome).toBe('failed');
     expect(ledger.runs.get(RUN_ID)).toEqual(after);
     expect(published).toHaveLength(1);
+    expect(metrics).toHaveLength(1);
   });
 
   it.each<RunRecord['status']>(['MISMATCHED', 'SUCCEEDED'])(
@@ -244,6 +256,7 @@ describe('recordExecutionStatus', () => {
       expect(ledger.runs.get(RUN_ID)?.status).toBe(status);
       expect(ledger.lock).toBe(OTHER_RUN);
       expect(published).toEqual([]);
+      expect(metrics).toEqual([]);
       expect(fakeS3.find(`reports/${RUN_ID}/summary.json`)).toBeUndefined();
     },
   );

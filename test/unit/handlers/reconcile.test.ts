@@ -17,7 +17,7 @@ import { itemDigest } from '../../../lambdas/domain/digest';
 import { InvalidEventError } from '../../../lambdas/domain/errors';
 import type { RunSummary } from '../../../lambdas/domain/report';
 import type { ChunkResult, MergedLine, PartitionResult, WorkerJob } from '../../../lambdas/domain/run';
-import { BUCKET, COLUMNS, CONFIG_FILE, FakeBucket, PREFIX, RUN_ID } from './support';
+import { BUCKET, COLUMNS, CONFIG_FILE, captureEmf, FakeBucket, PREFIX, RUN_ID } from './support';
 
 let reconcileHandler: typeof import('../../../lambdas/handlers/reconcile')['reconcileHandler'];
 let checkWrittenHandler: typeof import('../../../lambdas/handlers/reconcile')['checkWrittenHandler'];
@@ -600,6 +600,71 @@ describe('Handler: reconcile', () => {
       ok: false,
       detail: 'plan counted 8 rows, workers read 7',
     });
+  });
+
+  it.each<[string, Partial<typeof PLAN>, number]>([
+    ['a MATCHED run', {}, 0],
+    ['a MISMATCHED run (the workers read 7 rows of 8)', { rows: 8 }, 1],
+  ])(
+    'publishes the metrics of %s in one EMF record: CrmSync, service and entity',
+    async (_what, plan, failed) => {
+      // Prepare
+      let summary: RunSummary | undefined;
+
+      // Act
+      const records = await captureEmf(
+        async () => {
+          summary = await reconcile({ ...EVENT, plan: { ...PLAN, ...plan } });
+        },
+        { CRM_SYNC_STACK_NAME: 'CrmSyncProd' },
+      );
+
+      // Assess
+      expect(records).toHaveLength(1);
+      const [record] = records;
+      expect(record?._aws.CloudWatchMetrics).toEqual([
+        {
+          Namespace: 'CrmSync',
+          Dimensions: [['service', 'entity']],
+          Metrics: [
+            { Name: 'Rows', Unit: 'Count' },
+            { Name: 'Applied', Unit: 'Count' },
+            { Name: 'Rejected', Unit: 'Count' },
+            { Name: 'RejectRatio', Unit: 'None' },
+            { Name: 'RunDuration', Unit: 'Milliseconds' },
+            { Name: 'ReconciliationMismatches', Unit: 'Count' },
+            { Name: 'MismatchedKeys', Unit: 'Count' },
+          ],
+        },
+      ]);
+      expect(record).toMatchObject({
+        service: 'CrmSyncProd',
+        entity: 'contact',
+        Rows: 7,
+        Applied: COUNTS.applied,
+        Rejected: 1,
+        RejectRatio: 1 / 7,
+        RunDuration: summary?.durationMs,
+        ReconciliationMismatches: failed,
+        MismatchedKeys: 0,
+      });
+    },
+  );
+
+  it('publishes no metrics for a dry run (nothing was written), and none while metrics are off', async () => {
+    // Prepare
+    const dryRun = { ...EVENT, plan: { ...PLAN, job: { ...JOB, dryRun: true } } };
+    const stdout = jest.spyOn(process.stdout, 'write');
+
+    // Act
+    const records = await captureEmf(() => reconcile(dryRun));
+    const summary = await reconcile(EVENT);
+
+    // Assess
+    expect(records).toEqual([]);
+    expect(summary.reconciliation.status).toBe('MATCHED');
+    expect(stdout).not.toHaveBeenCalled();
+    stdout.mockRestore();
   });
 
   it('writes rejects.csv with line, reasons and the original cells, formula cells escaped', async () => {

@@ -33,6 +33,7 @@ Object.assign(process.env, {
   CRM_SYNC_CONFIG_FILE: CONFIG_FILE,
   POWERTOOLS_LOG_LEVEL: 'SILENT',
   POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_METRICS_DISABLED: 'true',
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
@@ -144,4 +145,49 @@ export class FakeBucket {
     }
     return { ETag: `"${this.store(input.Key ?? '', Buffer.from(body), input.Bucket)}"` };
   }
+}
+
+/** One Embedded Metric Format record, as Powertools Metrics writes it on stdout. */
+export interface EmfRecord {
+  _aws: {
+    Timestamp: number;
+    CloudWatchMetrics: Array<{
+      Namespace: string;
+      Dimensions: string[][];
+      Metrics: Array<{ Name: string; Unit: string }>;
+    }>;
+  };
+  [key: string]: unknown;
+}
+
+/**
+ * The EMF records written on stdout while `act` runs, with the metrics switched on (the handler
+ * tests switch them off) and `env` set; stdout is captured, so nothing is printed.
+ */
+export async function captureEmf(
+  act: () => Promise<unknown>,
+  env: Readonly<Record<string, string>> = {},
+): Promise<EmfRecord[]> {
+  const settings = { POWERTOOLS_METRICS_DISABLED: 'false', ...env };
+  const before = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
+  const written: string[] = [];
+  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  });
+  try {
+    await act();
+  } finally {
+    stdout.mockRestore();
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  return written
+    .join('')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as EmfRecord);
 }
