@@ -1,0 +1,119 @@
+import { statSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { LocalRunResult } from '../local/local-stack';
+import { withElapsed } from '../local/progress';
+import { REAL_WAITING } from './aws/executions';
+import { diffOnStack, redriveOnStack, runOnStack, type StartedRun } from './aws/run';
+import { withAwsStack } from './aws/session';
+import { awsTargetOf, type TargetOptions, withTargetOptions } from './aws/target';
+import { log, printResult } from './format';
+import {
+  diffOptions,
+  existingFile,
+  localDiff,
+  localRedrive,
+  localRun,
+  printRun,
+  type RunOpts,
+  redriveOptions,
+  runOptions,
+} from './local-run';
+import { type StackCommandOptions, UsageError, withStackOptions } from './options';
+
+const NO_WAIT_HELP = 'with --stack: return once the execution started, without following it';
+
+const isStarted = (r: LocalRunResult | StartedRun): r is StartedRun => 'executionArn' in r;
+
+/** A run's account, or, with `--no-wait`, the execution that was started. */
+function printOutcome(result: LocalRunResult | StartedRun, name: string, json: boolean | undefined): void {
+  if (isStarted(result)) {
+    printResult(json, result, () => `crm-sync ${name} → ${result.entity}: started ${result.executionArn}`);
+    return;
+  }
+  printRun(result, name, json);
+  if (result.status === 'REFUSED') process.exitCode = 1;
+}
+
+/** `--no-wait` follows nothing locally: a local run is the process itself. */
+function local<T>(opts: { wait: boolean }, run: () => Promise<T>): Promise<T> {
+  if (!opts.wait) throw new UsageError('--no-wait only applies with --stack or --target aws');
+  return run();
+}
+
+const progressOf = (opts: { quiet?: boolean }) => (opts.quiet ? undefined : withElapsed(log));
+
+/**
+ * `run`, `diff` and `redrive` at the top level: on the local stack as `local run|diff|redrive`, or
+ * with `--stack` / `--target aws` on a deployed stack. The result is printed the same way.
+ */
+export function registerTargetRunCommands(program: Command): void {
+  withTargetOptions(runOptions(withStackOptions(program.command('run <file>'))))
+    .option('--no-wait', NO_WAIT_HELP)
+    .action(async (file: string, opts: RunOpts & TargetOptions & { wait: boolean }) => {
+      const target = awsTargetOf(opts);
+      if (!target) return local(opts, () => localRun(file, opts));
+      const path = existingFile(file);
+      const result = await withAwsStack(target, (stack) =>
+        runOnStack(
+          stack,
+          file,
+          statSync(path).size,
+          {
+            entity: opts.entity,
+            noWait: !opts.wait,
+            rerun: opts.rerun ? new Date().toISOString() : undefined,
+            force: opts.force,
+            forceDeletes: opts.forceDeletes,
+          },
+          { onProgress: progressOf(opts), waiting: REAL_WAITING },
+        ),
+      );
+      printOutcome(result, file, opts.json);
+    });
+
+  withTargetOptions(diffOptions(withStackOptions(program.command('diff <file>'))))
+    .option('--no-wait', NO_WAIT_HELP)
+    .action(
+      async (
+        file: string,
+        opts: StackCommandOptions & TargetOptions & { entity: string; json?: boolean; wait: boolean },
+      ) => {
+        const target = awsTargetOf(opts);
+        if (!target) return local(opts, () => localDiff(file, opts));
+        existingFile(file);
+        const result = await withAwsStack(target, (stack) =>
+          diffOnStack(
+            stack,
+            file,
+            { entity: opts.entity, noWait: !opts.wait },
+            {
+              onProgress: progressOf(opts),
+              waiting: REAL_WAITING,
+            },
+          ),
+        );
+        printOutcome(result, file, opts.json);
+      },
+    );
+
+  withTargetOptions(redriveOptions(withStackOptions(program.command('redrive <runId>'))))
+    .option('--no-wait', NO_WAIT_HELP)
+    .action(
+      async (
+        runId: string,
+        opts: StackCommandOptions & TargetOptions & { json?: boolean; wait: boolean },
+      ) => {
+        const target = awsTargetOf(opts);
+        if (!target) return local(opts, () => localRedrive(runId, opts));
+        const result = await withAwsStack(target, (stack) =>
+          redriveOnStack(
+            stack,
+            runId,
+            { noWait: !opts.wait },
+            { onProgress: progressOf(opts), waiting: REAL_WAITING },
+          ),
+        );
+        printOutcome(result, runId, opts.json);
+      },
+    );
+}
