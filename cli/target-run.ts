@@ -1,7 +1,9 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
+import { restoreOnStack, snapshotOnStack } from './aws/backup';
 import { REAL_WAITING } from './aws/executions';
 import { diffOnStack, redriveOnStack, runOnStack, type StartedRun } from './aws/run';
 import { withAwsStack } from './aws/session';
@@ -18,7 +20,8 @@ import {
   redriveOptions,
   runOptions,
 } from './local-run';
-import { type StackCommandOptions, UsageError, withStackOptions } from './options';
+import { positiveInteger, type StackCommandOptions, UsageError, withStackOptions } from './options';
+import { localRestore, localSnapshot, printBackup, type RestoreOpts } from './snapshots';
 
 const NO_WAIT_HELP = 'with --stack: return once the execution started, without following it';
 
@@ -116,4 +119,67 @@ export function registerTargetRunCommands(program: Command): void {
         printOutcome(result, runId, opts.json);
       },
     );
+
+  withTargetOptions(withStackOptions(program.command('snapshot')))
+    .description('snapshot the target table of an entity (a consistent point in time) and print its account')
+    .requiredOption('--entity <name>', 'entity whose table is snapshotted')
+    .addOption(
+      new Option('--format <format>', 'csv: the snapshot gets CSV parts too')
+        .choices(['jsonl', 'csv'])
+        .default('jsonl'),
+    )
+    .option('--snapshot-id <id>', 'id of the snapshot (default: its start time and execution)')
+    .option('--segments <n>', 'parallel scan segments (default: 8, more for large tables)', positiveInteger)
+    .option('--json', 'print the snapshot summary as one JSON line')
+    .action(
+      async (
+        opts: StackCommandOptions &
+          TargetOptions & {
+            entity: string;
+            format: 'jsonl' | 'csv';
+            snapshotId?: string;
+            segments?: number;
+            json?: boolean;
+          },
+      ) => {
+        const target = awsTargetOf(opts);
+        if (!target) return localSnapshot(opts);
+        const result = await withAwsStack(target, (stack) =>
+          snapshotOnStack(
+            stack,
+            {
+              entity: opts.entity,
+              snapshotId: opts.snapshotId,
+              formats: opts.format === 'csv' ? ['csv'] : undefined,
+              segments: opts.segments,
+            },
+            { onProgress: progressOf(opts), waiting: REAL_WAITING },
+          ),
+        );
+        printBackup(result, opts.json);
+      },
+    );
+
+  withTargetOptions(withStackOptions(program.command('restore <snapshot>')))
+    .description(
+      'load a snapshot (its id; locally also a directory of `local export --out`) into the empty table of an entity',
+    )
+    .requiredOption('--entity <name>', 'entity whose table is restored (it must be empty)')
+    .option('--from-entity <name>', 'entity the snapshot id was taken of (default: --entity)')
+    .option('--json', 'print the restore summary as one JSON line')
+    .action(async (snapshot: string, opts: RestoreOpts & TargetOptions) => {
+      const target = awsTargetOf(opts);
+      if (!target) return localRestore(snapshot, opts);
+      const result = await withAwsStack(target, (stack) =>
+        restoreOnStack(
+          stack,
+          { entity: opts.entity, snapshot, fromEntity: opts.fromEntity },
+          {
+            onProgress: progressOf(opts),
+            waiting: REAL_WAITING,
+          },
+        ),
+      );
+      printBackup(result, opts.json);
+    });
 }

@@ -1,10 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   DescribeExecutionCommand,
   DescribeMapRunCommand,
@@ -12,60 +10,32 @@ import {
   ListExecutionsCommand,
   ListMapRunsCommand,
   RedriveExecutionCommand,
-  SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { mockClient } from 'aws-sdk-client-mock';
-import { deployedStackOf } from '../../../cli/aws/deployed-stack';
-import { followExecution, NoExecutionStartedError, type Waiting } from '../../../cli/aws/executions';
+import { followExecution, NoExecutionStartedError } from '../../../cli/aws/executions';
 import { diffOnStack, redriveOnStack, runOnStack } from '../../../cli/aws/run';
-import { useAwsTarget } from '../../../cli/aws/target';
-import { main } from '../../../cli/main';
-
-const REGION = 'eu-west-1';
-const MACHINE = `arn:aws:states:${REGION}:123456789012:stateMachine:Workflow`;
-const EXEC = `arn:aws:states:${REGION}:123456789012:execution:Workflow:e1`;
-const MAP_RUN = `arn:aws:states:${REGION}:123456789012:mapRun:Workflow/TransformChunks:m1`;
-const STACK = deployedStackOf('CrmSync', REGION, [
-  { OutputKey: 'DataBucketName', OutputValue: 'crm-data' },
-  { OutputKey: 'SyncStateMachineArn', OutputValue: MACHINE },
-  { OutputKey: 'LedgerTableName', OutputValue: 'crm-ledger' },
-  { OutputKey: 'InboxUrlContact', OutputValue: 's3://crm-data/inbox/contact/' },
-  { OutputKey: 'TargetTableContact', OutputValue: 'contacts' },
-]);
-const RUN_ID = 'contact-0123456789abcdef0123';
-
-const sfn = mockClient(SFNClient);
-const s3 = mockClient(S3Client);
-const ddb = mockClient(DynamoDBClient);
-const cfn = mockClient(CloudFormationClient);
+import {
+  body,
+  cli,
+  ddb,
+  EXEC,
+  fakeWaiting,
+  MACHINE,
+  MAP_RUN,
+  REGION,
+  RUN_ID,
+  resetMocks,
+  STACK,
+  s3,
+  sfn,
+  stackOutputs,
+} from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'crm-sync-aws-run-'));
 const file = join(dir, 'contacts.csv');
 writeFileSync(file, 'Id,Email\n003A,a@example.com\n');
 
-/** A poll that takes no time: the fake clock moves on by the interval. */
-function fakeWaiting(): Waiting & { slept: number } {
-  let t = 1_000_000;
-  const w = {
-    pollMs: 1000,
-    slept: 0,
-    now: () => t,
-    sleep: async (ms: number) => {
-      t += ms;
-      w.slept += 1;
-    },
-  };
-  return w;
-}
-
-/** An S3 GetObject body: iterable, as the SDK's stream is. */
-const body = (text: string) =>
-  Object.assign(Readable.from([Buffer.from(text)]), {
-    transformToString: async () => text,
-    transformToByteArray: async () => new Uint8Array(Buffer.from(text)),
-  }) as never;
 const SUMMARY = {
   runId: RUN_ID,
   entity: 'contact',
@@ -166,13 +136,7 @@ function happyStack(): void {
   } as never);
 }
 
-beforeEach(() => {
-  sfn.reset();
-  s3.reset();
-  ddb.reset();
-  cfn.reset();
-  useAwsTarget({ stackName: 'CrmSync', region: REGION });
-});
+beforeEach(resetMocks);
 
 describe('runOnStack: upload, the triggered execution, followed to its account', () => {
   it('uploads to the inbox, finds its execution over pages, follows it and reads the summary', async () => {
@@ -458,49 +422,3 @@ describe("redriveOnStack: RedriveExecution of the run's failed execution", () =>
     );
   });
 });
-
-function stackOutputs(): void {
-  cfn.on(DescribeStacksCommand).resolves({
-    Stacks: [
-      {
-        StackName: 'CrmSync',
-        StackStatus: 'CREATE_COMPLETE',
-        CreationTime: new Date(),
-        Outputs: [
-          { OutputKey: 'DataBucketName', OutputValue: 'crm-data' },
-          { OutputKey: 'SyncStateMachineArn', OutputValue: MACHINE },
-          { OutputKey: 'LedgerTableName', OutputValue: 'crm-ledger' },
-          { OutputKey: 'InboxUrlContact', OutputValue: 's3://crm-data/inbox/contact/' },
-          { OutputKey: 'TargetTableContact', OutputValue: 'contacts' },
-        ],
-      },
-    ],
-  });
-}
-
-/** Runs the CLI in this process with the mocks `prepare` sets (after the target resets the clients). */
-async function cli(
-  args: string[],
-  prepare: () => void,
-): Promise<{ stdout: string; stderr: string; exitCode: number }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    stdout += String(s);
-    return true;
-  });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    stderr += String(s);
-    return true;
-  });
-  process.exitCode = 0;
-  prepare();
-  try {
-    await main(['node', 'crm-sync', ...args, '--quiet']);
-    return { stdout, stderr, exitCode: Number(process.exitCode ?? 0) };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = 0;
-  }
-}
