@@ -5,7 +5,7 @@ import { getEntity } from '../lambdas/domain/config';
 import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
 import { redriveLocalRun, runLocalFile } from '../local/run';
-import { syncLocal } from '../local/sync';
+import { type LocalSyncResult, syncLocal } from '../local/sync';
 import { describeRun, describeSync, log, printResult } from './format';
 import {
   FAULTS_HELP,
@@ -115,30 +115,40 @@ export function registerLocalRunCommands(local: Command): void {
   diffOptions(withStackOptions(local.command('diff <file>'))).action(localDiff);
   redriveOptions(withStackOptions(local.command('redrive <runId>'))).action(localRedrive);
 
-  withStackOptions(local.command('sync'))
-    .description(
-      "run the newest export of each entity's local inbox, unless it already ran (what a schedule does)",
-    )
+  syncOptions(withStackOptions(local.command('sync'))).action(localSync);
+}
+
+export type SyncOpts = StackCommandOptions & { entity?: string; inbox?: string; json?: boolean };
+
+export function syncOptions(c: Command): Command {
+  return c
+    .description("run the newest export of each entity's inbox, unless it already ran (what a schedule does)")
     .option('--entity <name>', 'only this entity (default: every entity, referenced entities first)')
     .option(
       '--inbox <dir>',
-      'first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
+      'local only: first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
     )
-    .option('--json', 'print one JSON array of the per-entity results on the last line of stdout')
-    .action(async (opts: StackCommandOptions & { entity?: string; inbox?: string; json?: boolean }) => {
-      if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
-        throw new UsageError(`inbox folder not found: ${opts.inbox}`);
-      }
-      const results = await withStack(opts, async (stack, config, stateDir) => {
-        if (opts.entity !== undefined) getEntity(config, opts.entity);
-        return syncLocal(stack, config, {
-          entity: opts.entity,
-          stateDir,
-          inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
-          onProgress: opts.quiet ? undefined : withElapsed(log),
-        });
-      });
-      printResult(opts.json, results, () => results.map(describeSync).join('\n'));
-      if (results.some((r) => r.run?.status === 'FAILED' || r.action === 'failed')) process.exitCode = 1;
+    .option('--json', 'print one JSON array of the per-entity results on the last line of stdout');
+}
+
+/** The per-entity results of a sync; a failed run exits 1. */
+export function printSync(results: LocalSyncResult[], json: boolean | undefined): void {
+  printResult(json, results, () => results.map(describeSync).join('\n'));
+  if (results.some((r) => r.run?.status === 'FAILED' || r.action === 'failed')) process.exitCode = 1;
+}
+
+export async function localSync(opts: SyncOpts): Promise<void> {
+  if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
+    throw new UsageError(`inbox folder not found: ${opts.inbox}`);
+  }
+  const results = await withStack(opts, async (stack, config, stateDir) => {
+    if (opts.entity !== undefined) getEntity(config, opts.entity);
+    return syncLocal(stack, config, {
+      entity: opts.entity,
+      stateDir,
+      inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
+      onProgress: opts.quiet ? undefined : withElapsed(log),
     });
+  });
+  printSync(results, opts.json);
 }

@@ -7,6 +7,7 @@ import { restoreOnStack, snapshotOnStack } from './aws/backup';
 import { REAL_WAITING } from './aws/executions';
 import { diffOnStack, redriveOnStack, runOnStack, type StartedRun } from './aws/run';
 import { withAwsStack } from './aws/session';
+import { syncOnStack } from './aws/sync';
 import { awsTargetOf, type TargetOptions, withTargetOptions } from './aws/target';
 import { log, printResult } from './format';
 import {
@@ -15,12 +16,22 @@ import {
   localDiff,
   localRedrive,
   localRun,
+  localSync,
   printRun,
+  printSync,
   type RunOpts,
   redriveOptions,
   runOptions,
+  type SyncOpts,
+  syncOptions,
 } from './local-run';
-import { positiveInteger, type StackCommandOptions, UsageError, withStackOptions } from './options';
+import {
+  positiveInteger,
+  resolveConfig,
+  type StackCommandOptions,
+  UsageError,
+  withStackOptions,
+} from './options';
 import { localRestore, localSnapshot, printBackup, type RestoreOpts } from './snapshots';
 
 const NO_WAIT_HELP = 'with --stack: return once the execution started, without following it';
@@ -182,4 +193,24 @@ export function registerTargetRunCommands(program: Command): void {
       );
       printBackup(result, opts.json);
     });
+
+  withTargetOptions(syncOptions(withStackOptions(program.command('sync')))).action(
+    async (opts: SyncOpts & TargetOptions) => {
+      const target = awsTargetOf(opts);
+      if (!target) return localSync(opts);
+      if (opts.inbox !== undefined)
+        throw new UsageError('--inbox copies into the local inbox: drop it with --stack');
+      // The config names the entities and their keys, as deployed (the run ids derive from it).
+      const { config } = resolveConfig(opts.config);
+      const results = await withAwsStack(target, (stack) =>
+        syncOnStack(
+          stack,
+          config,
+          { entity: opts.entity },
+          { onProgress: progressOf(opts), waiting: REAL_WAITING },
+        ),
+      );
+      printSync(results, opts.json);
+    },
+  );
 }
