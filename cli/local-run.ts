@@ -5,7 +5,7 @@ import { getEntity } from '../lambdas/domain/config';
 import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
 import { redriveLocalRun, runLocalFile } from '../local/run';
-import { syncLocal } from '../local/sync';
+import { type LocalSyncResult, syncLocal } from '../local/sync';
 import { describeRun, describeSync, log, printResult } from './format';
 import {
   FAULTS_HELP,
@@ -21,20 +21,29 @@ const JSON_HELP = 'print the run summary as JSON on the last line of stdout';
 const ENTITY_HELP = 'entity of the config the file holds';
 
 /** A run's account on stdout; a failed run exits 1. */
-function printRun(result: LocalRunResult, name: string, json: boolean | undefined): void {
+export function printRun(result: LocalRunResult, name: string, json: boolean | undefined): void {
   printResult(json, result, () => describeRun(result, name));
   if (result.status === 'FAILED') process.exitCode = 1;
 }
 
-function existingFile(file: string): string {
+export function existingFile(file: string): string {
   if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
   return resolve(file);
 }
 
-/** `local run`, `local diff`, `local redrive` and `local sync`: the commands that run the state machine. */
-export function registerLocalRunCommands(local: Command): void {
-  withStackOptions(local.command('run <file>'))
-    .description('upload a file to the local inbox and run the state machine on it')
+export type RunOpts = StackCommandOptions & {
+  entity: string;
+  json?: boolean;
+  rerun?: boolean;
+  forceDeletes?: boolean;
+  force?: boolean;
+  faults?: string;
+  seed?: string;
+};
+
+export function runOptions(c: Command): Command {
+  return c
+    .description('upload a file to the inbox and run the state machine on it')
     .requiredOption('--entity <name>', ENTITY_HELP)
     .option('--json', JSON_HELP)
     .option('--rerun', 'run again even if this exact file was already run (a new run id)')
@@ -45,86 +54,101 @@ export function registerLocalRunCommands(local: Command): void {
     .option(
       '--force',
       'load the valid rows even above maxRejectRatio, or a file with no data row (not --force-deletes)',
-    )
-    .option('--faults <spec>', FAULTS_HELP)
-    .option('--seed <n>', SEED_HELP)
-    .action(
-      async (
-        file: string,
-        opts: StackCommandOptions & {
-          entity: string;
-          json?: boolean;
-          rerun?: boolean;
-          forceDeletes?: boolean;
-          force?: boolean;
-          faults?: string;
-          seed?: string;
-        },
-      ) => {
-        const faults = faultsOf(opts);
-        const path = existingFile(file);
-        const result = await withStack({ ...opts, faults }, async (stack, config, stateDir) => {
-          getEntity(config, opts.entity);
-          return runLocalFile(stack, path, config, {
-            entity: opts.entity,
-            stateDir,
-            rerun: opts.rerun ? new Date().toISOString() : undefined,
-            forceDeletes: opts.forceDeletes,
-            force: opts.force,
-          });
-        });
-        printRun(result, file, opts.json);
-      },
     );
+}
 
-  withStackOptions(local.command('diff <file>'))
+export function diffOptions(c: Command): Command {
+  return c
     .description('show what a run of the file would do per key (a dry run): nothing is written')
     .requiredOption('--entity <name>', ENTITY_HELP)
-    .option('--json', JSON_HELP)
-    .action(async (file: string, opts: StackCommandOptions & { entity: string; json?: boolean }) => {
-      const path = existingFile(file);
-      const result = await withStack(opts, async (stack, config, stateDir) => {
-        getEntity(config, opts.entity);
-        return runLocalFile(stack, path, config, { entity: opts.entity, stateDir, dryRun: true });
-      });
-      printRun(result, file, opts.json);
-    });
+    .option('--json', JSON_HELP);
+}
 
-  withStackOptions(local.command('redrive <runId>'))
+export function redriveOptions(c: Command): Command {
+  return c
     .description('resume a failed run: only its unfinished chunks and partitions run again')
-    .option('--json', JSON_HELP)
-    .action(async (runId: string, opts: StackCommandOptions & { json?: boolean }) => {
-      const result = await withStack(opts, async (stack, config, stateDir) =>
-        redriveLocalRun(stack, runId, config, { stateDir }),
-      );
-      printRun(result, runId, opts.json);
-      if (result.status === 'REFUSED') process.exitCode = 1;
-    });
+    .option('--json', JSON_HELP);
+}
 
-  withStackOptions(local.command('sync'))
-    .description(
-      "run the newest export of each entity's local inbox, unless it already ran (what a schedule does)",
-    )
+export async function localRun(file: string, opts: RunOpts): Promise<void> {
+  const faults = faultsOf(opts);
+  const path = existingFile(file);
+  const result = await withStack({ ...opts, faults }, async (stack, config, stateDir) => {
+    getEntity(config, opts.entity);
+    return runLocalFile(stack, path, config, {
+      entity: opts.entity,
+      stateDir,
+      rerun: opts.rerun ? new Date().toISOString() : undefined,
+      forceDeletes: opts.forceDeletes,
+      force: opts.force,
+    });
+  });
+  printRun(result, file, opts.json);
+}
+
+export async function localDiff(
+  file: string,
+  opts: StackCommandOptions & { entity: string; json?: boolean },
+) {
+  const path = existingFile(file);
+  const result = await withStack(opts, async (stack, config, stateDir) => {
+    getEntity(config, opts.entity);
+    return runLocalFile(stack, path, config, { entity: opts.entity, stateDir, dryRun: true });
+  });
+  printRun(result, file, opts.json);
+}
+
+export async function localRedrive(runId: string, opts: StackCommandOptions & { json?: boolean }) {
+  const result = await withStack(opts, async (stack, config, stateDir) =>
+    redriveLocalRun(stack, runId, config, { stateDir }),
+  );
+  printRun(result, runId, opts.json);
+  if (result.status === 'REFUSED') process.exitCode = 1;
+}
+
+/** `local run`, `local diff`, `local redrive` and `local sync`: the commands that run the state machine. */
+export function registerLocalRunCommands(local: Command): void {
+  runOptions(withStackOptions(local.command('run <file>')))
+    .option('--faults <spec>', FAULTS_HELP)
+    .option('--seed <n>', SEED_HELP)
+    .action(localRun);
+  diffOptions(withStackOptions(local.command('diff <file>'))).action(localDiff);
+  redriveOptions(withStackOptions(local.command('redrive <runId>'))).action(localRedrive);
+
+  syncOptions(withStackOptions(local.command('sync'))).action(localSync);
+}
+
+export type SyncOpts = StackCommandOptions & { entity?: string; inbox?: string; json?: boolean };
+
+export function syncOptions(c: Command): Command {
+  return c
+    .description("run the newest export of each entity's inbox, unless it already ran (what a schedule does)")
     .option('--entity <name>', 'only this entity (default: every entity, referenced entities first)')
     .option(
       '--inbox <dir>',
-      'first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
+      'local only: first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
     )
-    .option('--json', 'print one JSON array of the per-entity results on the last line of stdout')
-    .action(async (opts: StackCommandOptions & { entity?: string; inbox?: string; json?: boolean }) => {
-      if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
-        throw new UsageError(`inbox folder not found: ${opts.inbox}`);
-      }
-      const results = await withStack(opts, async (stack, config, stateDir) => {
-        if (opts.entity !== undefined) getEntity(config, opts.entity);
-        return syncLocal(stack, config, {
-          entity: opts.entity,
-          stateDir,
-          inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
-          onProgress: opts.quiet ? undefined : withElapsed(log),
-        });
-      });
-      printResult(opts.json, results, () => results.map(describeSync).join('\n'));
-      if (results.some((r) => r.run?.status === 'FAILED' || r.action === 'failed')) process.exitCode = 1;
+    .option('--json', 'print one JSON array of the per-entity results on the last line of stdout');
+}
+
+/** The per-entity results of a sync; a failed run exits 1. */
+export function printSync(results: LocalSyncResult[], json: boolean | undefined): void {
+  printResult(json, results, () => results.map(describeSync).join('\n'));
+  if (results.some((r) => r.run?.status === 'FAILED' || r.action === 'failed')) process.exitCode = 1;
+}
+
+export async function localSync(opts: SyncOpts): Promise<void> {
+  if (opts.inbox !== undefined && !existsSync(opts.inbox)) {
+    throw new UsageError(`inbox folder not found: ${opts.inbox}`);
+  }
+  const results = await withStack(opts, async (stack, config, stateDir) => {
+    if (opts.entity !== undefined) getEntity(config, opts.entity);
+    return syncLocal(stack, config, {
+      entity: opts.entity,
+      stateDir,
+      inboxDir: opts.inbox === undefined ? undefined : resolve(opts.inbox),
+      onProgress: opts.quiet ? undefined : withElapsed(log),
     });
+  });
+  printSync(results, opts.json);
 }

@@ -10,6 +10,7 @@ import { registerLocalRunCommands } from './local-run';
 import { ROOT } from './options';
 import { registerRunCommands } from './runs';
 import { registerSnapshotCommands } from './snapshots';
+import { registerTargetRunCommands } from './target-run';
 
 /** The version `--version` prints: package.json's. */
 function packageVersion(): string {
@@ -45,6 +46,7 @@ export function buildCli(): Command {
   registerLocalRunCommands(local);
   registerSnapshotCommands(local);
   registerRunCommands(program, local);
+  registerTargetRunCommands(program);
   registerDemoCommand(program);
   registerConfigCommands(program);
   registerEstimateCommand(program);

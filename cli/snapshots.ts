@@ -4,6 +4,7 @@ import { META_ATTRIBUTES } from '../lambdas/domain/chunk';
 import {
   copySnapshotOut,
   describeBackup,
+  type LocalBackupResult,
   restoreLocalSnapshot,
   snapshotRows,
   takeLocalSnapshot,
@@ -82,20 +83,43 @@ export function registerSnapshotCommands(local: Command): void {
     .requiredOption('--entity <name>', 'entity whose table is restored (it must be empty)')
     .option('--from-entity <name>', 'entity the snapshot id was taken of (default: --entity)')
     .option('--json', 'print the restore summary as one JSON line')
-    .action(
-      async (
-        snapshot: string,
-        opts: StackCommandOptions & { entity: string; fromEntity?: string; json?: boolean },
-      ) => {
-        const result = await withStack(opts, (stack, config) =>
-          restoreLocalSnapshot(stack, config, {
-            entity: opts.entity,
-            snapshot,
-            fromEntity: opts.fromEntity,
-          }),
-        );
-        printResult(opts.json, result, () => describeBackup(result));
-        if (result.status === 'FAILED') process.exitCode = 1;
-      },
-    );
+    .action(localRestore);
+}
+
+export type RestoreOpts = StackCommandOptions & { entity: string; fromEntity?: string; json?: boolean };
+
+/** `local restore` (and `restore` without --stack): load a snapshot into the entity's empty table. */
+export async function localRestore(snapshot: string, opts: RestoreOpts): Promise<void> {
+  const result = await withStack(opts, (stack, config) =>
+    restoreLocalSnapshot(stack, config, { entity: opts.entity, snapshot, fromEntity: opts.fromEntity }),
+  );
+  printBackup(result, opts.json);
+}
+
+/** A snapshot's or restore's account; a failed one exits 1. */
+export function printBackup(result: LocalBackupResult, json: boolean | undefined): void {
+  printResult(json, result, () => describeBackup(result));
+  if (result.status === 'FAILED') process.exitCode = 1;
+}
+
+/** `snapshot` without --stack: a snapshot of the local table, its account printed (`local export --json` prints it as JSON). */
+export async function localSnapshot(
+  opts: StackCommandOptions & {
+    entity: string;
+    snapshotId?: string;
+    format: 'jsonl' | 'csv';
+    segments?: number;
+    json?: boolean;
+  },
+): Promise<void> {
+  const result = await withStack({ ...opts, quiet: true }, async (stack, config) => {
+    const taken = await takeLocalSnapshot(stack, config, {
+      entity: opts.entity,
+      ...(opts.format === 'csv' ? { formats: ['csv' as const] } : {}),
+      ...(opts.snapshotId !== undefined ? { snapshotId: opts.snapshotId } : {}),
+      ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
+    });
+    return taken.result;
+  });
+  printBackup(result, opts.json);
 }

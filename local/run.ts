@@ -10,6 +10,7 @@ import { failInterruptedRuns, type InterruptedRun, priorRunAction, redriveComman
 import type { LocalRunResult, LocalStack } from './local-stack';
 import { pruneRunWork } from './prune';
 import { withFailureReport } from './report';
+import { emptyResult, lambdaMessage, withSummary } from './run-result';
 import { localLedger } from './runs';
 
 export interface LocalRunOptions {
@@ -55,16 +56,6 @@ async function copyReports(
     files[name] = path;
   }
   return files;
-}
-
-/** A Lambda error's Cause is `{"errorType","errorMessage"}`: show the message. */
-function lambdaMessage(cause: string): string {
-  try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string };
-    return parsed.errorMessage ?? cause;
-  } catch {
-    return cause;
-  }
 }
 
 /**
@@ -232,23 +223,6 @@ function refused(runId: string, entity: string, started: number, message: string
   };
 }
 
-/** A run's result before anything is known of it: no counts, no reports. */
-function emptyResult(runId: string | null, entity: string, status: LocalRunResult['status']): LocalRunResult {
-  return {
-    runId,
-    entity,
-    status,
-    counts: null,
-    duplicateKeys: 0,
-    chunks: 0,
-    partitions: 0,
-    reconciliation: null,
-    topReasons: [],
-    reports: {},
-    durationMs: 0,
-  };
-}
-
 /** Runs the state machine on an input, like a trigger would, and gathers the run's result. */
 async function executeRun(
   stack: LocalStack,
@@ -328,34 +302,10 @@ async function executeRun(
     result.status = 'FAILED';
     result.error = twinError;
   }
-  if (summary && summary.counts === null) {
-    // A run that failed before Reconcile: the state machine's ReportFailure wrote its report.
-    const failed = summary as unknown as FailedRunSummary;
-    result.reports = await copyReports(stack, failed, stateDir);
-    if (failed.mirror) result.mirror = { ...failed.mirror, deleted: 0 };
-    if (failed.rejects) {
-      result.rejects = failed.rejects;
-      result.topReasons = failed.rejects.topReasons.map(({ reason, count }) => ({ reason, count }));
-    }
-  } else if (summary) {
-    result.counts = summary.counts;
-    result.duplicateKeys = summary.duplicateKeys;
-    result.chunks = summary.chunks;
-    result.partitions = summary.partitions;
-    result.reconciliation = summary.reconciliation;
-    result.topReasons = summary.topReasons;
-    if (summary.warnings) {
-      result.warnings = summary.warnings;
-      result.topWarnings = summary.topWarnings ?? [];
-    }
-    if (summary.missingColumns && summary.missingColumns.length > 0)
-      result.missingColumns = summary.missingColumns;
-    if (summary.dateOrder) result.dateOrder = summary.dateOrder;
-    result.reports = await copyReports(stack, summary, stateDir);
-    if (summary.dryRun) result.dryRun = true;
-    if (summary.mirror) result.mirror = summary.mirror;
-    if (summary.references) result.references = summary.references;
-    if (summary.rejects) result.rejects = summary.rejects;
+  if (summary) {
+    Object.assign(result, withSummary(result, summary), {
+      reports: await copyReports(stack, summary, stateDir),
+    });
   }
   // Its reports are copied out: a run that succeeded needs its work objects no more.
   if (result.status === 'SUCCEEDED' && result.runId) {

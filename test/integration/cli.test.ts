@@ -45,6 +45,37 @@ describe('crm-sync CLI, local mode', () => {
     expect(JSON.parse(rows[0] ?? '{}')).not.toHaveProperty('_digest');
   });
 
+  it('top-level `run` and `diff` without --stack are `local run` and `local diff`', async () => {
+    // Prepare
+    const accounts = join(ROOT, 'examples/data/accounts.csv');
+    const essence = (stdout: string) => {
+      // A dry run's id includes its execution's: it differs from one dry run to the next.
+      const { durationMs, reports, runId, ...rest } = lastJson(stdout);
+      return {
+        ...rest,
+        runId: rest.dryRun ? 'dry run' : runId,
+        reports: Object.keys(reports as object).sort(),
+      };
+    };
+    const twice = async (args: string[]) => {
+      const viaLocal = await cli(['local', ...args, '--state-dir', join(base, `local-${args[0]}`)]);
+      const topLevel = await cli([...args, '--state-dir', join(base, `top-${args[0]}`)]);
+      return { viaLocal, topLevel };
+    };
+
+    // Act
+    const run = await twice(['run', accounts, '--entity', 'account', '--json']);
+    const diff = await twice(['diff', accounts, '--entity', 'account', '--json']);
+
+    // Assess
+    for (const { viaLocal, topLevel } of [run, diff]) {
+      expect([viaLocal.code, topLevel.code]).toEqual([0, 0]);
+      expect(essence(topLevel.stdout)).toEqual(essence(viaLocal.stdout));
+    }
+    expect(essence(run.topLevel.stdout)).toMatchObject({ status: 'SUCCEEDED', counts: { applied: 150 } });
+    expect(essence(diff.topLevel.stdout)).toMatchObject({ status: 'SUCCEEDED', dryRun: true });
+  });
+
   it('gives the same table whatever the chunk size and partition count', async () => {
     // Prepare
     const config = JSON.parse(readFileSync(join(ROOT, 'examples/crm-sync.config.json'), 'utf8'));
