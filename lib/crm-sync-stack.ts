@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -13,6 +14,7 @@ import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
 import { Monitoring } from './monitoring';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
+import { OperatorPolicy } from './operator-policy';
 import { SnapshotStateMachines } from './snapshot-state-machine';
 import { SyncSchedules } from './sync-schedules';
 import { SyncStateMachine } from './sync-state-machine';
@@ -83,6 +85,8 @@ export class CrmSyncStack extends Stack {
   readonly triggerDeadLetterQueue: sqs.Queue;
   /** Backup and restore of the target tables: the Snapshot and Restore state machines. */
   readonly backup: SnapshotStateMachines;
+  /** What `crm-sync … --stack` needs: the policy to attach to an operator's role (`OperatorPolicyArn`). */
+  readonly operatorPolicy: iam.ManagedPolicy;
   /** The entities' sync schedules; undefined when no entity has a `schedule`. */
   readonly syncSchedules: SyncSchedules | undefined;
   /** Alarms, the alarm topic, the dashboard and the RunFinished events log group. */
@@ -372,6 +376,13 @@ export class CrmSyncStack extends Stack {
       emails: props.config.notify?.email ?? [],
     });
 
+    this.operatorPolicy = new OperatorPolicy(this, 'Operator', {
+      bucket: this.bucket,
+      ledger: this.ledger,
+      stateMachines: [this.workflow.stateMachine, this.backup.snapshotMachine, this.backup.restoreMachine],
+      eventsLogGroup: this.monitoring.eventsLogGroup,
+    }).policy;
+
     this.addOutputs(props.config);
     this.acknowledgeFindings();
   }
@@ -427,6 +438,11 @@ export class CrmSyncStack extends Stack {
    * and its run records land (`aws cloudformation describe-stacks --query 'Stacks[0].Outputs'`).
    */
   private addOutputs(config: CrmSyncConfig): void {
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: this.operatorPolicy.managedPolicyArn,
+      description:
+        'Attach to the role or group that operates the stack with crm-sync --stack (no more than it needs)',
+    });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: this.monitoring.topic.topicArn,
       description: 'The SNS topic every alarm and every RunFinished event notifies (subscribe here)',
