@@ -73,7 +73,7 @@ describe('snapshotOnStack', () => {
 
   it('a failed snapshot says why (exit 1 through the CLI)', async () => {
     const out = await cli(
-      ['snapshot', '--entity', 'contact', '--stack', 'CrmSync', '--region', REGION],
+      ['snapshot', '--entity', 'contact', '--stack', 'CrmSync', '--region', REGION, '--quiet'],
       () => {
         stackOutputs();
         executionEnds('FAILED', {

@@ -293,7 +293,7 @@ describe('diffOnStack: a dry run in AWS', () => {
 
   it('access denied to StartExecution is one line through the CLI (exit 1, no stack trace)', async () => {
     const out = await cli(
-      ['diff', file, '--entity', 'contact', '--stack', 'CrmSync', '--region', REGION],
+      ['diff', file, '--entity', 'contact', '--stack', 'CrmSync', '--region', REGION, '--quiet'],
       () => {
         stackOutputs();
         s3.on(PutObjectCommand).resolves({ ETag: '"abc"', VersionId: 'v9' });
@@ -412,7 +412,7 @@ describe("redriveOnStack: RedriveExecution of the run's failed execution", () =>
   });
 
   it('an unknown run is one line through the CLI', async () => {
-    const out = await cli(['redrive', RUN_ID, '--stack', 'CrmSync', '--region', REGION], () => {
+    const out = await cli(['redrive', RUN_ID, '--stack', 'CrmSync', '--region', REGION, '--quiet'], () => {
       stackOutputs();
       ddb.on(GetItemCommand).resolves({});
     });

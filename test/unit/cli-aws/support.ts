@@ -90,7 +90,7 @@ export async function cli(
   process.exitCode = 0;
   prepare();
   try {
-    await main(['node', 'crm-sync', ...args, '--quiet']);
+    await main(['node', 'crm-sync', ...args]);
     return { stdout, stderr, exitCode: Number(process.exitCode ?? 0) };
   } finally {
     out.mockRestore();
