@@ -45,7 +45,7 @@ describe('crm-sync CLI, local mode', () => {
     expect(JSON.parse(rows[0] ?? '{}')).not.toHaveProperty('_digest');
   });
 
-  it('top-level `run` and `diff` without --stack are `local run` and `local diff`', async () => {
+  it('top-level run, diff, runs, status, events and report without --stack are the local commands', async () => {
     // Prepare
     const accounts = join(ROOT, 'examples/data/accounts.csv');
     const essence = (stdout: string) => {
@@ -74,6 +74,29 @@ describe('crm-sync CLI, local mode', () => {
     }
     expect(essence(run.topLevel.stdout)).toMatchObject({ status: 'SUCCEEDED', counts: { applied: 150 } });
     expect(essence(diff.topLevel.stdout)).toMatchObject({ status: 'SUCCEEDED', dryRun: true });
+
+    // The read commands: top-level without --stack print what the local forms print.
+    const runId = String(lastJson(run.topLevel.stdout).runId);
+    const stateDir = join(base, 'top-run');
+    for (const [top, viaLocal] of [
+      [['runs'], ['local', 'runs']],
+      [
+        ['status', runId],
+        ['local', 'status', runId],
+      ],
+      [
+        ['events', '--json'],
+        ['local', 'events', '--json'],
+      ],
+    ]) {
+      // One after the other: a state dir is open in one process at a time.
+      const a = await cli([...(top ?? []), '--state-dir', stateDir]);
+      const b = await cli([...(viaLocal ?? []), '--state-dir', stateDir]);
+      expect([a.code, a.stdout]).toEqual([0, b.stdout]);
+    }
+    const report = await cli(['report', runId, '--state-dir', stateDir]);
+    expect(report.code).toBe(0);
+    expect(report.stdout).toContain(`run ${runId} → account: SUCCEEDED`);
   });
 
   it('gives the same table whatever the chunk size and partition count', async () => {
