@@ -467,7 +467,8 @@ export const configSchema = z
      * `create` makes the stack a customer-managed KMS key (rotated yearly, retained when the stack is
      * deleted); a key ARN uses that key (its key policy must let the account's IAM policies grant its
      * use, and CloudWatch Logs encrypt with it). The key encrypts the data bucket, the ledger, the
-     * target tables, the dead-letter queue and the log groups. The local stack ignores it.
+     * target tables, the dead-letter queue and the log groups. The local stack encrypts nothing, but
+     * checks every use of the key against the grants (local/iam.ts).
      */
     encryption: z
       .strictObject({
