@@ -3,15 +3,25 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { type CrmSyncConfig, KMS_KEY_CREATE } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
 import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
-import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
+import {
+  allowList,
+  allowLogsEncryption,
+  allowObjects,
+  allowServiceToSend,
+  allowTable,
+  BUCKET_ACTIONS,
+  LEDGER_ACTIONS,
+  TABLE_ACTIONS,
+} from './grants';
 import { Monitoring } from './monitoring';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { OperatorPolicy } from './operator-policy';
@@ -42,6 +52,36 @@ export interface CrmSyncStackProps extends StackProps {
    * @default 14
    */
   readonly workExpirationDays?: number;
+  /**
+   * A customer-managed KMS key for the data at rest: the data bucket (SSE-KMS with an S3 Bucket
+   * Key), the ledger and the target tables, the dead-letter queue and every log group. Each
+   * principal that reads or writes them is granted the key's use (lib/grants.ts, KEY_ACTIONS). A key
+   * defined in this app gets the key policy statements CloudWatch Logs and EventBridge need; an
+   * imported key (`kms.Key.fromKeyArn`) must hold them already. The access-log bucket stays SSE-S3.
+   * @default - AWS-managed encryption: SSE-S3, the AWS managed DynamoDB key, SQS-managed queues,
+   * CloudWatch Logs' own
+   *
+   * A key the stack itself should hold (a new `kms.Key`) is given as a function of the stack that
+   * makes it: the key's scope must be the stack, which does not exist before its constructor runs.
+   */
+  readonly encryptionKey?: kms.IKey | ((stack: Stack) => kms.IKey);
+}
+
+/**
+ * The stack's customer-managed key from the config's `encryption.kmsKey`, as the stack prop
+ * `encryptionKey`: `create` makes one in the stack (rotated yearly, kept when the stack is deleted:
+ * what it encrypted must stay readable, backups included), a key ARN imports that key.
+ */
+export function configuredKey(kmsKey: string): (stack: Stack) => kms.IKey {
+  return (stack) =>
+    kmsKey === KMS_KEY_CREATE
+      ? new kms.Key(stack, 'DataKey', {
+          description:
+            'crm-sync: the data bucket, the ledger and target tables, the dead-letter queue, the logs',
+          enableKeyRotation: true,
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
+      : kms.Key.fromKeyArn(stack, 'DataKey', kmsKey);
 }
 
 /** Bucket prefixes of the data bucket. */
@@ -91,11 +131,25 @@ export class CrmSyncStack extends Stack {
   readonly syncSchedules: SyncSchedules | undefined;
   /** Alarms, the alarm topic, the dashboard and the RunFinished events log group. */
   readonly monitoring: Monitoring;
+  /** The customer-managed key of the data at rest; undefined: AWS-managed encryption. */
+  readonly encryptionKey?: kms.IKey;
 
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
     const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const key = typeof props.encryptionKey === 'function' ? props.encryptionKey(this) : props.encryptionKey;
+    this.encryptionKey = key;
+    if (key) {
+      allowLogsEncryption(key);
+      // EventBridge sends undeliverable events to the encrypted dead-letter queue (AWS,
+      // "Using dead-letter queues to process undelivered events": the key policy allows it).
+      allowServiceToSend(key, 'events.amazonaws.com');
+    }
+    const withKey = key ? { encryptionKey: key } : {};
 
+    // SSE-S3 even with a customer-managed key: S3 server access log delivery supports SSE-S3 default
+    // encryption on its target bucket only, not SSE-KMS (AWS, "Enabling Amazon S3 server access
+    // logging"); the log delivery group, granted by ACL here, cannot use a key of the account.
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -110,7 +164,11 @@ export class CrmSyncStack extends Stack {
     });
 
     this.bucket = new s3.Bucket(this, 'Data', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      // With a key: SSE-KMS, and an S3 Bucket Key (one data key per bucket and period instead of a
+      // KMS call per object: the chunks and results of a run are many small objects).
+      ...(key
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: key, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       versioned: true,
@@ -125,12 +183,15 @@ export class CrmSyncStack extends Stack {
       removalPolicy,
     });
 
+    const tableEncryption = key
+      ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }
+      : { encryption: dynamodb.TableEncryption.AWS_MANAGED };
     this.ledger = new dynamodb.Table(this, 'Ledger', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...tableEncryption,
       timeToLiveAttribute: 'expiresAt',
       removalPolicy,
     });
@@ -142,7 +203,7 @@ export class CrmSyncStack extends Stack {
         partitionKey: { name: entity.target.key, type: dynamodb.AttributeType.STRING },
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        ...tableEncryption,
         removalPolicy,
       });
     }
@@ -170,7 +231,7 @@ export class CrmSyncStack extends Stack {
         `maxConcurrency must be a whole number from 1 to the config's lambdaConcurrency (${lambdaConcurrency}), not ${maxConcurrency}`,
       );
     }
-    const common = { configFile: props.configFile, environment };
+    const common = { configFile: props.configFile, environment, ...withKey };
     this.planFunction = new WorkerFunction(this, 'PlanFunction', {
       ...common,
       handler: 'plan',
@@ -228,23 +289,24 @@ export class CrmSyncStack extends Stack {
     allowObjects(plan, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.work}*`]); // the UTF-8 copy, in parts
     // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/.
     allowObjects(plan, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
-    this.ledger.grant(plan, ...LEDGER_ACTIONS.claim);
+    allowTable(plan, this.ledger, LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
-    for (const table of Object.values(tables)) table.grant(plan, 'dynamodb:Scan', 'dynamodb:DescribeTable');
+    for (const table of Object.values(tables))
+      allowTable(plan, table, ['dynamodb:Scan', 'dynamodb:DescribeTable']);
 
     const transform = this.transformFunction.function;
     allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`, `${PREFIX.dryRun}*`]);
     // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
     allowObjects(transform, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
     allowObjects(transform, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
-    this.ledger.grant(transform, ...LEDGER_ACTIONS.step);
+    allowTable(transform, this.ledger, LEDGER_ACTIONS.step);
 
     const merge = this.mergeFunction.function;
     allowObjects(merge, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
     allowObjects(merge, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
     allowList(merge, bucket, [PREFIX.work]);
-    this.ledger.grant(merge, ...LEDGER_ACTIONS.merge);
+    allowTable(merge, this.ledger, LEDGER_ACTIONS.merge);
 
     // Verification only reads the tables (target and parents) and writes its findings under work/.
     const verify = this.verifyFunction.function;
@@ -264,17 +326,17 @@ export class CrmSyncStack extends Stack {
     allowObjects(checkRejects, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
     allowList(checkRejects, bucket, [PREFIX.work]);
     allowObjects(checkRejects, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]);
-    this.ledger.grant(checkRejects, ...LEDGER_ACTIONS.decision);
+    allowTable(checkRejects, this.ledger, LEDGER_ACTIONS.decision);
 
     const reconcile = this.reconcileFunction.function;
     allowObjects(reconcile, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*`]);
     allowList(reconcile, bucket, [PREFIX.work]);
     allowObjects(reconcile, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]); // the mirror decision
     allowObjects(reconcile, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.reports}*`]); // large CSVs in parts
-    this.ledger.grant(reconcile, ...LEDGER_ACTIONS.finish);
+    allowTable(reconcile, this.ledger, LEDGER_ACTIONS.finish);
 
     for (const table of Object.values(tables)) {
-      table.grantReadWriteData(merge);
+      allowTable(merge, table, TABLE_ACTIONS.readWrite);
       table.grantReadData(verify);
       table.grantReadData(mirror);
     }
@@ -286,7 +348,10 @@ export class CrmSyncStack extends Stack {
           .map((r) => r.entity),
       ),
     );
-    for (const parent of rejectParents) tables[parent]?.grant(transform, 'dynamodb:BatchGetItem');
+    for (const parent of rejectParents) {
+      const table = tables[parent];
+      if (table) allowTable(transform, table, ['dynamodb:BatchGetItem']);
+    }
 
     this.workflow = new SyncStateMachine(this, 'Workflow', {
       bucket: this.bucket,
@@ -300,10 +365,13 @@ export class CrmSyncStack extends Stack {
       workerTimeout,
       reconcileFunction: reconcile,
       maxConcurrency,
+      ...withKey,
     });
 
     this.triggerDeadLetterQueue = new sqs.Queue(this, 'TriggerDlq', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...(key
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: key }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -355,6 +423,7 @@ export class CrmSyncStack extends Stack {
           ledger: this.ledger,
           stateMachine: this.workflow.stateMachine,
           deadLetterQueue: this.triggerDeadLetterQueue,
+          ...withKey,
         })
       : undefined;
 
@@ -364,6 +433,7 @@ export class CrmSyncStack extends Stack {
       targetTables: tables,
       configFile: props.configFile,
       environment,
+      ...withKey,
     });
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -374,6 +444,7 @@ export class CrmSyncStack extends Stack {
       workers: this.node.findAll().filter((c): c is WorkerFunction => c instanceof WorkerFunction),
       deadLetterQueues: { Trigger: this.triggerDeadLetterQueue },
       emails: props.config.notify?.email ?? [],
+      ...(key ? { encryptionKey: key } : {}),
     });
 
     this.operatorPolicy = new OperatorPolicy(this, 'Operator', {
@@ -381,6 +452,7 @@ export class CrmSyncStack extends Stack {
       ledger: this.ledger,
       stateMachines: [this.workflow.stateMachine, this.backup.snapshotMachine, this.backup.restoreMachine],
       eventsLogGroup: this.monitoring.eventsLogGroup,
+      ...(key ? { encryptionKey: key } : {}),
     }).policy;
 
     this.addOutputs(props.config);
@@ -397,6 +469,7 @@ export class CrmSyncStack extends Stack {
   private addExecutionStatusRecorder(common: {
     configFile: string;
     environment: Record<string, string>;
+    encryptionKey?: kms.IKey;
   }): WorkerFunction {
     const recorder = new WorkerFunction(this, 'ExecutionStatusFunction', {
       ...common,
@@ -405,7 +478,7 @@ export class CrmSyncStack extends Stack {
       timeout: Duration.minutes(5),
     });
     const fn = recorder.function;
-    this.ledger.grant(fn, ...LEDGER_ACTIONS.record);
+    allowTable(fn, this.ledger, LEDGER_ACTIONS.record);
     allowObjects(fn, this.bucket, BUCKET_ACTIONS.write, [`${PREFIX.reports}*`]);
     events.EventBus.fromEventBusName(this, 'DefaultBus', 'default').grantPutEventsTo(fn);
     this.workflow.stateMachine.grantExecution(fn, 'states:StopExecution');

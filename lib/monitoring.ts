@@ -12,6 +12,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE } from '../lambdas/domain/run-metrics';
+import { allowLogsEncryption, allowServiceToSend } from './grants';
 import { acknowledge } from './nag';
 import type { WorkerFunction } from './worker-function';
 
@@ -91,9 +92,10 @@ export class Monitoring extends Construct {
       ...(key ? { masterKey: key } : {}),
     });
     if (key) {
-      for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com']) {
-        key.grant(new iam.ServicePrincipal(service), 'kms:Decrypt', 'kms:GenerateDataKey*');
-      }
+      // Alarms and the RunFinished rules publish to the encrypted topic (the same statements as
+      // the stack's other senders: identical statements are merged into one).
+      for (const service of ['cloudwatch.amazonaws.com', 'events.amazonaws.com'])
+        allowServiceToSend(key, service);
     } else {
       acknowledge(
         this.topic,
@@ -161,9 +163,7 @@ export class Monitoring extends Construct {
       retention: props.eventsRetention ?? logs.RetentionDays.SIX_MONTHS,
       ...(key ? { encryptionKey: key } : {}),
     });
-    if (key) {
-      key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${Stack.of(this).region}.amazonaws.com`));
-    }
+    if (key) allowLogsEncryption(key);
     this.addRunFinishedRules();
     this.dashboard = this.addDashboard(props);
   }

@@ -1,5 +1,6 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -8,7 +9,15 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { permanentErrorNames } from '../lambdas/domain/permanent-errors';
 import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
-import { allowList, allowObjects, BUCKET_ACTIONS, LEDGER_ACTIONS } from './grants';
+import {
+  allowList,
+  allowObjects,
+  allowTable,
+  BUCKET_ACTIONS,
+  KEY_ACTIONS,
+  LEDGER_ACTIONS,
+  TABLE_ACTIONS,
+} from './grants';
 import { acknowledge, acknowledgeBucketWorker, acknowledgeStateMachine, logicalId } from './nag';
 import { BUSY_RETRY, LAMBDA_SERVICE_RETRY, lambdaTaskTimeout, TRANSIENT_RETRY } from './sync-state-machine';
 import { WorkerFunction } from './worker-function';
@@ -69,6 +78,12 @@ export interface SnapshotStateMachinesProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Customer-managed key of the functions' and state machines' log groups (its key policy must let
+   * CloudWatch Logs use it). The bucket's and tables' own keys, if any, are granted where they are used.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -94,7 +109,12 @@ export class SnapshotStateMachines extends Construct {
   constructor(scope: Construct, id: string, props: SnapshotStateMachinesProps) {
     super(scope, id);
     const timeout = props.timeout ?? Duration.minutes(10);
-    const common = { configFile: props.configFile, environment: props.environment, timeout };
+    const common = {
+      configFile: props.configFile,
+      environment: props.environment,
+      timeout,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+    };
     this.snapshotFunction = new WorkerFunction(this, 'SnapshotFunction', {
       ...common,
       handler: 'snapshot',
@@ -116,15 +136,15 @@ export class SnapshotStateMachines extends Construct {
     allowObjects(snapshot, bucket, BUCKET_ACTIONS.upload, [`${SNAPSHOTS_PREFIX}*`]);
     allowObjects(snapshot, bucket, BUCKET_ACTIONS.write, ['work/*']);
     allowList(snapshot, bucket, [SNAPSHOTS_PREFIX, 'work/']);
-    props.ledger.grant(snapshot, ...LEDGER_ACTIONS.backup);
+    allowTable(snapshot, props.ledger, LEDGER_ACTIONS.backup);
     const restore = this.restoreFunction.function;
     allowObjects(restore, bucket, BUCKET_ACTIONS.read, [`${SNAPSHOTS_PREFIX}*`, 'work/*']);
     allowObjects(restore, bucket, BUCKET_ACTIONS.write, ['work/*']);
     allowList(restore, bucket, [SNAPSHOTS_PREFIX, 'work/']);
-    props.ledger.grant(restore, ...LEDGER_ACTIONS.backup);
+    allowTable(restore, props.ledger, LEDGER_ACTIONS.backup);
     for (const table of Object.values(props.targetTables)) {
       table.grantReadData(snapshot);
-      table.grantReadWriteData(restore);
+      allowTable(restore, table, TABLE_ACTIONS.readWrite);
     }
 
     const taskTimeout = lambdaTaskTimeout(timeout);
@@ -231,8 +251,9 @@ export class SnapshotStateMachines extends Construct {
 
       const logGroup = new logs.LogGroup(this, `${machineId}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
       });
-      return new sfn.StateMachine(this, machineId, {
+      const stateMachine = new sfn.StateMachine(this, machineId, {
         definitionBody: sfn.DefinitionBody.fromChainable(start.next(finish).next(succeeded)),
         stateMachineType: sfn.StateMachineType.STANDARD,
         tracingEnabled: true,
@@ -240,6 +261,9 @@ export class SnapshotStateMachines extends Construct {
         logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
         timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
       });
+      // The maps write their children's results to the bucket (ResultWriterV2): through its key.
+      props.bucket.encryptionKey?.grant(stateMachine, ...KEY_ACTIONS.encrypt);
+      return stateMachine;
     };
 
     this.snapshotMachine = machine('Snapshot', SNAPSHOT_STATE, snapshot, '$.snapshot', [

@@ -1,7 +1,7 @@
 import { Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
@@ -9,6 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
+import { allowTable, KEY_ACTIONS, QueueDestination } from './grants';
 import { acknowledge, acknowledgeWorkerRuntime, logicalId } from './nag';
 import { WorkerFunction } from './worker-function';
 
@@ -27,6 +28,12 @@ export interface SyncSchedulesProps {
   readonly stateMachine: sfn.IStateMachine;
   /** Where a tick goes that could not be delivered, or whose function failed after its retries. */
   readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Customer-managed key of the function's log group. The queue's and the ledger's own keys, if
+   * any, are granted where they are used.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -57,6 +64,7 @@ export class SyncSchedules extends Construct {
       },
       memorySize: 256,
       timeout: Duration.minutes(1),
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
     });
     const fn = this.function.function;
     fn.addToRolePolicy(
@@ -69,14 +77,14 @@ export class SyncSchedules extends Construct {
         },
       }),
     );
-    props.ledger.grant(fn, 'dynamodb:GetItem');
+    allowTable(fn, props.ledger, ['dynamodb:GetItem']);
     props.stateMachine.grantStartExecution(fn);
     // Scheduler invokes the function asynchronously: a tick that fails after Lambda's own retries
     // goes to the dead-letter queue too.
     fn.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: Duration.hours(1),
-      onFailure: new destinations.SqsDestination(props.deadLetterQueue),
+      onFailure: new QueueDestination(props.deadLetterQueue),
     });
 
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
@@ -85,6 +93,9 @@ export class SyncSchedules extends Construct {
       }),
       description: 'crm-sync: EventBridge Scheduler invokes the scheduled-sync function',
     });
+    // Scheduler sends an undeliverable tick to the dead-letter queue as this role (its target
+    // grants sqs:SendMessage only): an encrypted queue needs the key too.
+    props.deadLetterQueue.encryptionMasterKey?.grant(this.schedulerRole, ...KEY_ACTIONS.encrypt);
     const schedules: Record<string, scheduler.Schedule> = {};
     for (const [name, entity] of scheduled) {
       schedules[name] = new scheduler.Schedule(this, `Schedule-${name}`, {

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -9,6 +10,7 @@ import { Construct } from 'constructs';
 import { type StatePath, statePath } from '../lambdas/contract/workflow';
 import { permanentErrorNames } from '../lambdas/domain/permanent-errors';
 import { RUN_TIMEOUT_SECONDS } from '../lambdas/domain/run';
+import { KEY_ACTIONS } from './grants';
 
 /** Stable state names: the local runner binds Task states to handlers by these names. */
 export const STATE = {
@@ -269,6 +271,12 @@ export interface SyncStateMachineProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Customer-managed key of the state machine's log group (its key policy must let CloudWatch Logs
+   * use it). The bucket's own key, if any, is granted for the maps' manifests and results.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -553,6 +561,7 @@ export class SyncStateMachine extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(claim.next(isDuplicate)),
@@ -563,6 +572,9 @@ export class SyncStateMachine extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       timeout: Duration.seconds(RUN_TIMEOUT_SECONDS),
     });
+    // The Distributed Maps read their manifests (WorkManifestReader) and write their results
+    // (MapResultWriter) as the state machine's role: with an encrypted bucket, through its key.
+    props.bucket.encryptionKey?.grant(this.stateMachine, ...KEY_ACTIONS.encrypt);
   }
 
   /**

@@ -137,14 +137,21 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
   // Loaded lazily: aws-cdk-lib is large and only needed on a cache miss.
   const { App, Stack } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
   const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
-  const { CrmSyncStack } = require('../lib/crm-sync-stack') as typeof import('../lib/crm-sync-stack');
+  const { CrmSyncStack, configuredKey } =
+    require('../lib/crm-sync-stack') as typeof import('../lib/crm-sync-stack');
   const app = new App({
     context: {
       'aws:cdk:bundling-stacks': [],
       '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
     },
   });
-  const stack = new CrmSyncStack(app, 'CrmSync', { config, configFile });
+  const stack = new CrmSyncStack(app, 'CrmSync', {
+    config,
+    configFile,
+    // A configured key is granted as in AWS, and its use checked (local/iam.ts, keyRequestsOf);
+    // the emulators themselves encrypt nothing.
+    ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
+  });
   const template = Template.fromStack(stack).toJSON() as {
     Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
   };
@@ -163,6 +170,14 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     [logicalId(stack.bucket)]: `arn:aws:s3:::${LOCAL.bucket}`,
     [logicalId(stack.ledger)]: `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${LOCAL.ledgerTable}`,
   };
+  let encryptionKey: string | undefined;
+  if (stack.encryptionKey?.node.defaultChild) {
+    // A key the stack creates: its ARN, as a deployed stack's would look.
+    encryptionKey = `arn:aws:kms:${LOCAL.region}:${LOCAL.account}:key/00000000-0000-4000-8000-000000000000`;
+    arns[logicalId(stack.encryptionKey)] = encryptionKey;
+  } else if (stack.encryptionKey) {
+    encryptionKey = stack.encryptionKey.keyArn;
+  }
   for (const [name, table] of Object.entries(stack.targetTables)) {
     const local = config.entities[name]?.target.tableName ?? LOCAL.targetTable(name);
     refs[logicalId(table)] = local;
@@ -258,6 +273,25 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     }
   }
   const iam: LocalIam = { roles, functions: {}, machines: {} };
+  if (encryptionKey) {
+    const created = stack.encryptionKey?.node.defaultChild
+      ? template.Resources[logicalId(stack.encryptionKey)]?.Properties?.KeyPolicy
+      : undefined;
+    // An imported key: the default key policy, which leaves the key's use to the account's IAM policies.
+    const defaultPolicy = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${LOCAL.account}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    };
+    iam.encryptionKey = encryptionKey;
+    iam.keyPolicy = (created ? resolveLenient(created) : defaultPolicy) as PolicyDocument;
+  }
   for (const [id, resource] of Object.entries(template.Resources)) {
     const role = roleOf(resource?.Properties?.Role);
     const handler = arns[id] === undefined ? undefined : functions[arns[id]];

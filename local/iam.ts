@@ -36,6 +36,17 @@ export interface LocalIam {
   functions: Partial<Record<HandlerName, string>>;
   /** State machine → its role (logical id). */
   machines: Partial<Record<'sync' | 'snapshot' | 'restore', string>>;
+  /**
+   * The ARN of the customer-managed KMS key the data bucket and the tables are encrypted with
+   * (config `encryption.kmsKey`); unset: AWS-managed encryption, no KMS authorization.
+   */
+  encryptionKey?: string;
+  /**
+   * The key's policy (KMS authorizes a key's use only if its key policy allows it, or lets the
+   * account's IAM policies do so): the template's for a key the stack creates, the default key
+   * policy (the account's IAM policies decide) for an imported one.
+   */
+  keyPolicy?: PolicyDocument;
 }
 
 /** One IAM authorization a request needs. */
@@ -202,6 +213,45 @@ export function iamRequestsOf(
   return map(input).map(({ table, index }) => ({ action, resource: arn(table, index) }));
 }
 
+/**
+ * The KMS use of an S3 or DynamoDB command on data encrypted with a customer-managed key, as the
+ * services require it of the caller: reading an object or items decrypts a data key; writing has
+ * one generated, and decrypts too (the parts of a multipart upload, a copy's source). A HEAD, a
+ * listing, a delete or DescribeTable reads no encrypted data. Written from the services' rules, not
+ * from the stack's grants (lib/grants.ts), so that a missing grant is found.
+ */
+const KEY_USE: Record<string, 'decrypt' | 'encrypt'> = {
+  GetObjectCommand: 'decrypt',
+  PutObjectCommand: 'encrypt',
+  CreateMultipartUploadCommand: 'encrypt',
+  UploadPartCommand: 'encrypt',
+  CompleteMultipartUploadCommand: 'encrypt',
+  CopyObjectCommand: 'encrypt',
+  GetItemCommand: 'decrypt',
+  QueryCommand: 'decrypt',
+  ScanCommand: 'decrypt',
+  BatchGetItemCommand: 'decrypt',
+  TransactGetItemsCommand: 'decrypt',
+  PutItemCommand: 'encrypt',
+  UpdateItemCommand: 'encrypt',
+  DeleteItemCommand: 'encrypt',
+  BatchWriteItemCommand: 'encrypt',
+  TransactWriteItemsCommand: 'encrypt',
+};
+
+/** The KMS actions of KEY_USE. */
+const KEY_USE_ACTIONS = {
+  decrypt: ['kms:Decrypt'],
+  encrypt: ['kms:Decrypt', 'kms:GenerateDataKey'],
+} as const;
+
+/** The KMS authorizations a command needs on the key its data is encrypted with (KEY_USE). */
+export function keyRequestsOf(commandName: string, keyArn: string): IamRequest[] {
+  const use = KEY_USE[commandName];
+  if (!use) return [];
+  return KEY_USE_ACTIONS[use].map((action) => ({ action, resource: keyArn }));
+}
+
 // ------------------------------------------------------------------------------------------------
 // Evaluation
 
@@ -283,7 +333,45 @@ export class LocalIamEnforcer {
         );
       }
     }
-    return new LocalIamEnforcer(iam, where);
+    const enforcer = new LocalIamEnforcer(iam, where);
+    await enforcer.decideKeyUse();
+    return enforcer;
+  }
+
+  /**
+   * Decides, once per role, the KMS requests keyRequestsOf makes, with the key policy as the
+   * resource policy (KMS needs it to allow, or to leave the decision to IAM). Evaluated by the full
+   * simulation: the unchecked one does not take a resource policy.
+   */
+  private async decideKeyUse(): Promise<void> {
+    const { encryptionKey: key, keyPolicy } = this.iam;
+    if (!key || !keyPolicy) return;
+    for (const [id, role] of Object.entries(this.iam.roles)) {
+      for (const action of KEY_USE_ACTIONS.encrypt) {
+        const result = await runSimulation(
+          {
+            request: {
+              principal: `arn:aws:sts::${this.where.account}:assumed-role/${role.name}/local`,
+              action,
+              resource: { resource: key, accountId: this.where.account },
+              contextVariables: {},
+            },
+            identityPolicies: role.policies,
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            resourcePolicy: keyPolicy,
+          },
+          {},
+        );
+        if (result.resultType === 'error') {
+          throw new CrmSyncError(
+            `local IAM: the key policy of ${key} is not valid: ${result.errors.message}`,
+          );
+        }
+        const allowed = result.resultType === 'single' && result.overallResult === 'Allowed';
+        this.decisions.set(`${id}\n${action}\n${key}\n{}`, allowed);
+      }
+    }
   }
 
   /** The role of a handler's function (logical id), or an error naming the handler. */
@@ -383,7 +471,15 @@ export class LocalIamEnforcer {
       const who = this.caller.getStore();
       if (!who) return next(args);
       const command = context.commandName ?? '';
-      this.check(service, iamRequestsOf(service, command, args.input, this.where), who);
+      const key = this.iam.encryptionKey;
+      this.check(
+        service,
+        [
+          ...iamRequestsOf(service, command, args.input, this.where),
+          ...(key ? keyRequestsOf(command, key) : []),
+        ],
+        who,
+      );
       if (service !== 's3' || (command !== 'GetObjectCommand' && command !== 'HeadObjectCommand')) {
         return next(args);
       }

@@ -65,7 +65,7 @@ export interface LocalStackOptions {
   stateDir: string;
   config: CrmSyncConfig;
   configFile: string;
-  /** Show the workers' logs (Powertools) on stdout. */
+  /** Show the workers' logs (Powertools) on stdout: at INFO, or at `$POWERTOOLS_LOG_LEVEL` when set. */
   verbose?: boolean;
   onProgress?: (message: string) => void;
   /** Fault injection (`--faults`, `--seed`): see local/faults.ts. */
@@ -271,7 +271,8 @@ export class LocalStack {
       CRM_SYNC_LEDGER_TABLE: LOCAL.ledgerTable,
       CRM_SYNC_TARGET_TABLES: JSON.stringify(tables),
       CRM_SYNC_CONFIG_FILE: resolve(this.options.configFile),
-      POWERTOOLS_LOG_LEVEL: this.options.verbose ? 'INFO' : 'SILENT',
+      // `--verbose`: INFO, or the level POWERTOOLS_LOG_LEVEL names (DEBUG shows everything).
+      POWERTOOLS_LOG_LEVEL: this.options.verbose ? (process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO') : 'SILENT',
       POWERTOOLS_TRACE_ENABLED: 'false',
       // The run metrics' EMF records are for CloudWatch: locally they would only print JSON.
       POWERTOOLS_METRICS_DISABLED: 'true',

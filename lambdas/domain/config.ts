@@ -439,6 +439,13 @@ export type EntityConfig = z.output<typeof entitySchema>;
 /** Snapshots per entity the local bucket keeps when `local.keepSnapshots` is unset. */
 export const DEFAULT_LOCAL_KEEP_SNAPSHOTS = 5;
 
+/** `encryption.kmsKey` value that makes the stack create its own KMS key. */
+export const KMS_KEY_CREATE = 'create';
+
+/** A KMS key ARN (single- or multi-Region key; an alias ARN names no key a grant can name). */
+export const KMS_KEY_ARN =
+  /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
 export const configSchema = z
   .strictObject({
     version: z.literal(1).default(1),
@@ -474,6 +481,25 @@ export const configSchema = z
             error: 'notify.email lists an address twice',
           })
           .default([]),
+      })
+      .optional(),
+    /**
+     * Encryption of a deployed stack's data at rest. Unset: the AWS-managed keys (SSE-S3 for the
+     * bucket, the AWS managed DynamoDB key, SQS-managed queues, CloudWatch Logs' own). `kmsKey`:
+     * `create` makes the stack a customer-managed KMS key (rotated yearly, retained when the stack is
+     * deleted); a key ARN uses that key (its key policy must let the account's IAM policies grant its
+     * use, and CloudWatch Logs encrypt with it). The key encrypts the data bucket, the ledger, the
+     * target tables, the dead-letter queue and the log groups. The local stack encrypts nothing, but
+     * checks every use of the key against the grants (local/iam.ts).
+     */
+    encryption: z
+      .strictObject({
+        kmsKey: z
+          .string({ error: 'encryption.kmsKey must be "create" or a KMS key ARN' })
+          .refine((v) => v === KMS_KEY_CREATE || KMS_KEY_ARN.test(v), {
+            error: (issue) =>
+              `encryption.kmsKey must be "create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; not an alias), not "${String(issue.input)}"`,
+          }),
       })
       .optional(),
     /** Settings of the local stack (`crm-sync local …`) only: a deployed stack ignores them. */

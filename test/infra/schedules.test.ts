@@ -141,9 +141,7 @@ describe('CrmSyncStack: sync schedules', () => {
     expect(Object.keys(byAction).sort()).toEqual([
       'dynamodb:GetItem',
       's3:ListBucketVersions',
-      // The failure destination (Queue.grantSendMessages).
-      'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
+      // The failure destination (QueueDestination: SendMessage only).
       'sqs:SendMessage',
       'states:StartExecution',
     ]);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lambdas/domain/config';
-import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import { CrmSyncStack, configuredKey } from '../../lib/crm-sync-stack';
 import { configFile, newApp } from './support';
 
 /**
@@ -25,10 +25,14 @@ interface CfnTemplate {
 }
 
 const example = JSON.parse(readFileSync(configFile, 'utf8')) as {
+  encryption?: { kmsKey: string };
   entities: Record<string, Record<string, unknown> & { references?: Record<string, Json> }>;
 };
 
-/** The configurations whose stacks differ: the example, mirror mode, schedules, rejecting references. */
+/**
+ * The configurations whose stacks differ: the example, mirror mode, schedules, rejecting references,
+ * and all of them encrypted with a customer-managed key.
+ */
 const VARIANTS: Record<string, (raw: typeof example) => void> = {
   example: () => {},
   mirror: (raw) => {
@@ -45,12 +49,22 @@ const VARIANTS: Record<string, (raw: typeof example) => void> = {
     for (const e of Object.values(raw.entities))
       for (const r of Object.values(e.references ?? {})) r.reject = true;
   },
+  'customer-managed key': (raw) => {
+    VARIANTS.schedules?.(raw);
+    VARIANTS['rejecting references']?.(raw);
+    raw.encryption = { kmsKey: 'create' };
+  },
 };
 
 function synth(variant: string): CfnTemplate {
   const raw = structuredClone(example);
   VARIANTS[variant]?.(raw);
-  const stack = new CrmSyncStack(newApp(), 'CrmSync', { config: parseConfig(raw), configFile });
+  const config = parseConfig(raw);
+  const stack = new CrmSyncStack(newApp(), 'CrmSync', {
+    config,
+    configFile,
+    ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
+  });
   return Template.fromStack(stack).toJSON() as CfnTemplate;
 }
 

@@ -6,7 +6,8 @@ import { useLocalStack } from './support';
 /**
  * Integration: IAM is enforced in local runs. A stack whose transform role cannot read Plan's UTF-8
  * copy of a transcoded export (work/<runId>/source.utf8.*) fails a UTF-16 run with AccessDenied, as
- * AWS would; the stack as synthesized runs it.
+ * AWS would; the stack as synthesized runs it. With a customer-managed key in the config, the
+ * key's use is checked too: a merge role without its KMS statements fails the run.
  */
 
 const CONFIG: CrmSyncConfig = parseConfig({
@@ -88,5 +89,67 @@ describe('IAM enforced in local runs', () => {
       'Zoë',
       'Łukasz',
     ]);
+  });
+});
+
+/** The roles without the merge function's KMS statements. */
+function withoutMergeKey(iam: LocalIam): LocalIam {
+  const role = iam.functions.merge;
+  const copy = structuredClone(iam);
+  const merge = role === undefined ? undefined : copy.roles[role];
+  if (!merge) throw new Error('no merge role');
+  merge.policies = merge.policies.map((p) => ({
+    ...p,
+    policy: {
+      ...p.policy,
+      Statement: (p.policy.Statement as Array<{ Action?: unknown }>).filter(
+        (s) => !JSON.stringify(s.Action ?? '').includes('kms:'),
+      ),
+    },
+  }));
+  return copy;
+}
+
+describe('IAM enforced in local runs, with a customer-managed key', () => {
+  const ENCRYPTED: CrmSyncConfig = { ...CONFIG, encryption: { kmsKey: 'create' } };
+  let defective = true;
+  const local = useLocalStack('local-iam-kms', ENCRYPTED, {
+    iam: { enforce: true, policies: (iam) => (defective ? withoutMergeKey(iam) : iam) },
+  });
+
+  it('fails a run with AccessDenied naming the key when the merge role may not use it', async () => {
+    // Prepare
+    defective = true;
+    const file = local.write('people.csv', CSV);
+
+    // Act
+    const result = await runLocalFile(local.stack, file, ENCRYPTED, {
+      entity: 'person',
+      stateDir: local.stateDir,
+    });
+
+    // Assess
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.message).toMatch(
+      /assumed-role\/CrmSync-MergeFunctionRole\w+\/crm-sync-merge is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:us-east-1:000000000000:key\//,
+    );
+    expect(await local.items('person')).toEqual([]);
+  });
+
+  it('runs the same file with the roles as synthesized (every use of the key granted)', async () => {
+    // Prepare
+    defective = false;
+    const file = local.write('people-again.csv', CSV.replaceAll('2024-01-01', '2024-01-02'));
+
+    // Act
+    const result = await runLocalFile(local.stack, file, ENCRYPTED, {
+      entity: 'person',
+      stateDir: local.stateDir,
+    });
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await local.items('person', { omit: ['_meta', 'updatedAt'] })).toHaveLength(2);
   });
 });

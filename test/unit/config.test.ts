@@ -527,3 +527,71 @@ describe('names that are Object.prototype members', () => {
     expect(Object.keys(config.entities.contact?.fields ?? {})).toEqual(['id', 'proto', 'ctor']);
   });
 });
+
+describe('encryption.kmsKey', () => {
+  const withKey = (kmsKey: unknown) => ({ encryption: { kmsKey }, entities: { contact: entity() } });
+  const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  const MRK = 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+
+  it.each([
+    ['"create"', 'create'],
+    ['a key ARN', KEY],
+    ['a multi-Region key ARN in another partition', MRK],
+  ])('accepts %s', (_name, kmsKey) => {
+    // Act
+    const config = parseConfig(withKey(kmsKey));
+
+    // Assess
+    expect(config.encryption?.kmsKey).toBe(kmsKey);
+  });
+
+  it('is optional: no encryption, no key', () => {
+    // Act
+    const config = parseConfig({ entities: { contact: entity() } });
+
+    // Assess
+    expect(config.encryption).toBeUndefined();
+  });
+
+  const refusal = (v: string) =>
+    `encryption.kmsKey: encryption.kmsKey must be "create" or a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>; not an alias), not "${v}"`;
+  it.each<[string, unknown, string[]]>([
+    [
+      'an alias ARN',
+      'arn:aws:kms:eu-west-1:123456789012:alias/crm-sync',
+      [refusal('arn:aws:kms:eu-west-1:123456789012:alias/crm-sync')],
+    ],
+    [
+      'a bare key id',
+      '1234abcd-12ab-34cd-56ef-1234567890ab',
+      [refusal('1234abcd-12ab-34cd-56ef-1234567890ab')],
+    ],
+    [
+      'an account of 11 digits',
+      KEY.replace('123456789012', '12345678901'),
+      [refusal(KEY.replace('123456789012', '12345678901'))],
+    ],
+    ['an S3 ARN', 'arn:aws:s3:::bucket', [refusal('arn:aws:s3:::bucket')]],
+    ['"Create"', 'Create', [refusal('Create')]],
+    ['a number', 42, ['encryption.kmsKey: encryption.kmsKey must be "create" or a KMS key ARN']],
+  ])('refuses %s', (_name, kmsKey, expected) => {
+    // Act
+    const issues = configIssues(withKey(kmsKey));
+
+    // Assess
+    expect(issues).toEqual(expected);
+  });
+
+  it('refuses an unknown key beside kmsKey, and a missing kmsKey', () => {
+    // Act
+    const unknown = configIssues({
+      encryption: { kmsKey: 'create', alias: 'x' },
+      entities: { contact: entity() },
+    });
+    const missing = configIssues({ encryption: {}, entities: { contact: entity() } });
+
+    // Assess
+    expect(unknown).toEqual([expect.stringMatching(/^encryption: Unrecognized key: "alias"/)]);
+    expect(missing).toEqual(['encryption.kmsKey: encryption.kmsKey must be "create" or a KMS key ARN']);
+  });
+});

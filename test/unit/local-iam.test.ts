@@ -3,6 +3,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   type IamRequest,
   iamRequestsOf,
+  keyRequestsOf,
   type LocalIam,
   LocalIamEnforcer,
   LocalIamSettingError,
@@ -217,6 +218,41 @@ describe('iamRequestsOf: every command the adapters send', () => {
     // Act / Assess
     expect(() => iamRequestsOf(service, command, {}, WHERE)).toThrow(UnmappedCommandError);
     expect(() => iamRequestsOf(service, command, {}, WHERE)).toThrow(command);
+  });
+});
+
+describe('keyRequestsOf: the KMS use of a command on data encrypted with a customer-managed key', () => {
+  const KEY = 'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-000000000000';
+  const decrypt = [{ action: 'kms:Decrypt', resource: KEY }];
+  const encrypt = [...decrypt, { action: 'kms:GenerateDataKey', resource: KEY }];
+
+  it.each<[string, IamRequest[]]>([
+    ['GetObjectCommand', decrypt],
+    ['HeadObjectCommand', []],
+    ['PutObjectCommand', encrypt],
+    ['CreateMultipartUploadCommand', encrypt],
+    ['UploadPartCommand', encrypt],
+    ['CompleteMultipartUploadCommand', encrypt],
+    ['AbortMultipartUploadCommand', []],
+    ['CopyObjectCommand', encrypt],
+    ['ListObjectsV2Command', []],
+    ['DeleteObjectCommand', []],
+    ['GetItemCommand', decrypt],
+    ['QueryCommand', decrypt],
+    ['ScanCommand', decrypt],
+    ['BatchGetItemCommand', decrypt],
+    ['PutItemCommand', encrypt],
+    ['UpdateItemCommand', encrypt],
+    ['DeleteItemCommand', encrypt],
+    ['BatchWriteItemCommand', encrypt],
+    ['TransactWriteItemsCommand', encrypt],
+    ['DescribeTableCommand', []],
+  ])('%s', (command, expected) => {
+    // Act
+    const requests = keyRequestsOf(command, KEY);
+
+    // Assess
+    expect(requests).toEqual(expected);
   });
 });
 
