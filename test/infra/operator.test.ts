@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import { asArray, config, configFile, must, newApp, type PolicyStatement } from './support';
 
@@ -82,5 +83,27 @@ describe('OperatorPolicy: what crm-sync --stack needs, no more', () => {
     const writes = statements.filter((s) => asArray(s.Action).includes('s3:PutObject'));
     expect(JSON.stringify(writes.map((s) => s.Resource))).toMatch(/inbox\/\*.*dry-run\/\*/);
     expect(JSON.stringify(writes.map((s) => s.Resource))).not.toMatch(/reports|work|snapshots/);
+  });
+
+  it('with a customer-managed key, may decrypt reports and encrypt uploads with it, nothing else of KMS', () => {
+    // Prepare
+    const keyed = new CrmSyncStack(newApp(), 'Keyed', {
+      config,
+      configFile,
+      encryptionKey: (scope) => new kms.Key(scope, 'DataKey', { enableKeyRotation: true }),
+    });
+    const t = Template.fromStack(keyed);
+
+    // Act
+    const [, p] = must(Object.entries(t.findResources('AWS::IAM::ManagedPolicy'))[0], 'the operator policy');
+    const kmsStatements = asArray(
+      (p.Properties.PolicyDocument as { Statement: PolicyStatement | PolicyStatement[] }).Statement,
+    ).filter((st) => asArray(st.Action).some((a) => a.startsWith('kms:')));
+
+    // Assess
+    expect(kmsStatements).toHaveLength(1);
+    expect(asArray(kmsStatements[0]?.Action).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    expect(JSON.stringify(kmsStatements[0]?.Resource)).toContain('DataKey');
+    expect(statements.some((st) => asArray(st.Action).some((a) => a.startsWith('kms:')))).toBe(false);
   });
 });
