@@ -44,12 +44,7 @@ export function registerSnapshotCommands(local: Command): void {
       ) => {
         const rowsToStdout = opts.out === undefined && !opts.json;
         const result = await withStack({ ...opts, quiet: true }, async (stack, config) => {
-          const taken = await takeLocalSnapshot(stack, config, {
-            entity: opts.entity,
-            ...(opts.format === 'csv' ? { formats: ['csv' as const] } : {}),
-            ...(opts.snapshotId !== undefined ? { snapshotId: opts.snapshotId } : {}),
-            ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
-          });
+          const taken = await takeLocalSnapshot(stack, config, snapshotRequest(opts));
           const { manifest } = taken;
           if (manifest && opts.out !== undefined) {
             const dir = resolve(opts.out);
@@ -113,13 +108,23 @@ export async function localSnapshot(
   },
 ): Promise<void> {
   const result = await withStack({ ...opts, quiet: true }, async (stack, config) => {
-    const taken = await takeLocalSnapshot(stack, config, {
-      entity: opts.entity,
-      ...(opts.format === 'csv' ? { formats: ['csv' as const] } : {}),
-      ...(opts.snapshotId !== undefined ? { snapshotId: opts.snapshotId } : {}),
-      ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
-    });
+    const taken = await takeLocalSnapshot(stack, config, snapshotRequest(opts));
     return taken.result;
   });
   printBackup(result, opts.json);
+}
+
+/** What a snapshot command asks for: its entity, the CSV parts with `--format csv`, an id, segments. */
+export function snapshotRequest(opts: {
+  entity: string;
+  format: 'jsonl' | 'csv';
+  snapshotId?: string | undefined;
+  segments?: number | undefined;
+}): { entity: string; formats?: Array<'csv'>; snapshotId?: string; segments?: number } {
+  return {
+    entity: opts.entity,
+    ...(opts.format === 'csv' ? { formats: ['csv' as const] } : {}),
+    ...(opts.snapshotId !== undefined ? { snapshotId: opts.snapshotId } : {}),
+    ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
+  };
 }

@@ -32,7 +32,7 @@ import {
   UsageError,
   withStackOptions,
 } from './options';
-import { localRestore, localSnapshot, printBackup, type RestoreOpts } from './snapshots';
+import { localRestore, localSnapshot, printBackup, type RestoreOpts, snapshotRequest } from './snapshots';
 
 const NO_WAIT_HELP = 'with --stack: return once the execution started, without following it';
 
@@ -156,16 +156,10 @@ export function registerTargetRunCommands(program: Command): void {
         const target = awsTargetOf(opts);
         if (!target) return localSnapshot(opts);
         const result = await withAwsStack(target, (stack) =>
-          snapshotOnStack(
-            stack,
-            {
-              entity: opts.entity,
-              snapshotId: opts.snapshotId,
-              formats: opts.format === 'csv' ? ['csv'] : undefined,
-              segments: opts.segments,
-            },
-            { onProgress: progressOf(opts), waiting: REAL_WAITING },
-          ),
+          snapshotOnStack(stack, snapshotRequest(opts), {
+            onProgress: progressOf(opts),
+            waiting: REAL_WAITING,
+          }),
         );
         printBackup(result, opts.json);
       },

@@ -10,7 +10,7 @@ import { manifestKey, snapshotPrefix } from '../../lambdas/domain/snapshot';
 import type { LocalBackupResult } from '../../local/snapshot';
 import { UsageError } from '../options';
 import { type DeployedStack, deployedEntity } from './deployed-stack';
-import { followExecution, startExecution } from './executions';
+import { type ExecutionEnd, followExecution, startExecution } from './executions';
 import type { AwsRunContext } from './run';
 
 /** The backup state machine of a stack, or a line saying the stack predates it. */
@@ -22,6 +22,14 @@ function machineOf(stack: DeployedStack, kind: 'snapshot' | 'restore'): string {
       `stack ${stack.stackName} has no ${output} output: deploy it again (\`npx cdk deploy\`)`,
     );
   return arn;
+}
+
+/** The error of an execution that did not succeed: its own, else how it ended (timed out, aborted). */
+function failureOf(end: ExecutionEnd, succeeded: boolean): Pick<LocalBackupResult, 'error'> {
+  if (end.error) return { error: end.error };
+  return succeeded
+    ? {}
+    : { error: { name: `Execution${end.status}`, message: `the execution ended ${end.status}` } };
 }
 
 /** Runs a backup state machine on `input` and follows it to its end. */
@@ -70,11 +78,7 @@ export async function snapshotOnStack(
     digest: out?.digest ?? null,
     manifest: out ? `s3://${stack.bucket}/${out.manifestKey}` : null,
     durationMs: Date.now() - started,
-    ...(end.error
-      ? { error: end.error }
-      : out
-        ? {}
-        : { error: { name: `Execution${end.status}`, message: `the execution ended ${end.status}` } }),
+    ...failureOf(end, out !== undefined),
   };
 }
 
@@ -113,10 +117,6 @@ export async function restoreOnStack(
     digest: out?.digest ?? null,
     manifest: `s3://${stack.bucket}/${manifestKey(prefix)}`,
     durationMs: Date.now() - started,
-    ...(end.error
-      ? { error: end.error }
-      : out
-        ? {}
-        : { error: { name: `Execution${end.status}`, message: `the execution ended ${end.status}` } }),
+    ...failureOf(end, out !== undefined),
   };
 }
