@@ -45,7 +45,15 @@ export interface ExecutionView {
   readonly mapRuns: readonly MapRunView[];
 }
 
-export type AwsRunStatusView = RunStatusView & { execution: ExecutionView | null };
+/** An execution the ledger names but Step Functions no longer holds (90 days after it ended). */
+export interface GoneExecution {
+  readonly executionArn: string;
+  readonly status: 'GONE';
+}
+
+export type AwsRunStatusView = RunStatusView & { execution: ExecutionView | GoneExecution | null };
+
+const isGone = (err: unknown) => (err as { name?: unknown }).name === 'ExecutionDoesNotExist';
 
 /** `…:mapRun:<machine>/<MapStateLabel>:<id>` → the Map state's label. */
 const labelOf = (arn: string) => /\/([^/:]+):[^:]+$/.exec(arn)?.[1] ?? arn;
@@ -93,12 +101,21 @@ export async function statusOnStack(stack: DeployedStack, runId: string): Promis
     );
   }
   const view = runStatusView(run, await ledger.listSteps(runId));
-  return { ...view, execution: run.executionId ? await executionView(stack, run.executionId) : null };
+  if (!run.executionId) return { ...view, execution: null };
+  try {
+    return { ...view, execution: await executionView(stack, run.executionId) };
+  } catch (err) {
+    // The ledger outlives Step Functions' history: the run is shown without its execution.
+    if (isGone(err)) return { ...view, execution: { executionArn: run.executionId, status: 'GONE' } };
+    throw err;
+  }
 }
 
 /** The lines `status --stack` prints after the ledger's view. */
-export function formatExecution(e: ExecutionView | null): string {
+export function formatExecution(e: ExecutionView | GoneExecution | null): string {
   if (!e) return 'execution      (none recorded)';
+  if (e.status === 'GONE')
+    return `execution      ${e.executionArn}: no longer kept by Step Functions (90 days after it ended)`;
   const lines = [
     `execution      ${e.status}${e.redriveCount > 0 ? ` (redriven ${e.redriveCount}×)` : ''}, started ${e.startDate ?? '-'}${e.stopDate ? `, stopped ${e.stopDate}` : ''}`,
     `  console      ${e.console}`,

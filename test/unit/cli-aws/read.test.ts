@@ -191,17 +191,24 @@ describe('statusOnStack', () => {
       `crm-sync: no run ${RUN_ID} in the ledger of stack CrmSync (see crm-sync runs --stack CrmSync)\n`,
     ],
     [
-      'an execution that no longer exists',
+      'access denied to the execution',
       () => {
         ddb
           .on(GetItemCommand)
           .resolves({ Item: runItem(RUN_ID, '2026-12-01T00:00:00Z', { executionId: EXEC }) });
         ddb.on(QueryCommand).resolves({ Items: [] });
-        sfn
-          .on(DescribeExecutionCommand)
-          .rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
+        sfn.on(DescribeExecutionCommand).rejects(
+          Object.assign(
+            new Error(
+              'User: arn:aws:iam::1:user/ops is not authorized to perform: states:DescribeExecution on resource: x',
+            ),
+            {
+              name: 'AccessDeniedException',
+            },
+          ),
+        );
       },
-      `crm-sync: execution not found in ${REGION}: check the run id (\`crm-sync runs --stack CrmSync\`)\n`,
+      `crm-sync: access denied to states:DescribeExecution in ${REGION}: your AWS identity needs that permission on stack CrmSync's resources\n`,
     ],
   ])('%s: one line through the CLI', async (_, prepare, line) => {
     const out = await cli(['status', RUN_ID, '--stack', 'CrmSync', '--region', REGION], () => {
@@ -210,6 +217,19 @@ describe('statusOnStack', () => {
     });
     expect(out.exitCode).toBe(1);
     expect(out.stderr).toBe(line);
+  });
+
+  it('an execution Step Functions no longer keeps: the ledger view, the execution said gone', async () => {
+    ddb.on(GetItemCommand).resolves({ Item: runItem(RUN_ID, '2026-12-01T00:00:00Z', { executionId: EXEC }) });
+    ddb.on(QueryCommand).resolves({ Items: [] });
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejects(Object.assign(new Error('Execution Does Not Exist'), { name: 'ExecutionDoesNotExist' }));
+    const out = await cli(['status', RUN_ID, '--stack', 'CrmSync', '--region', REGION], stackOutputs);
+    expect(out.exitCode).toBe(0);
+    expect(out.stdout).toContain(
+      `execution      ${EXEC}: no longer kept by Step Functions (90 days after it ended)`,
+    );
   });
 });
 
