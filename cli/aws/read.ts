@@ -114,7 +114,7 @@ export async function statusOnStack(stack: DeployedStack, runId: string): Promis
 /** The lines `status --stack` prints after the ledger's view. */
 export function formatExecution(e: ExecutionView | GoneExecution | null): string {
   if (!e) return 'execution      (none recorded)';
-  if (e.status === 'GONE')
+  if (!('mapRuns' in e))
     return `execution      ${e.executionArn}: no longer kept by Step Functions (90 days after it ended)`;
   const lines = [
     `execution      ${e.status}${e.redriveCount > 0 ? ` (redriven ${e.redriveCount}×)` : ''}, started ${e.startDate ?? '-'}${e.stopDate ? `, stopped ${e.stopDate}` : ''}`,
