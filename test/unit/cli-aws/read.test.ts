@@ -178,7 +178,8 @@ describe('statusOnStack', () => {
       status: 'FAILED',
       execution: { status: 'FAILED', redriveCount: 1 },
     });
-    expect(view.execution?.mapRuns.map((m) => [m.label, m.succeeded, m.failed])).toEqual([
+    const mapRuns = view.execution && 'mapRuns' in view.execution ? view.execution.mapRuns : [];
+    expect(mapRuns.map((m) => [m.label, m.succeeded, m.failed])).toEqual([
       ['TransformChunks', 8, 2],
       ['MergePartitions', 8, 2],
     ]);
