@@ -10,6 +10,7 @@ import { type FilePlan, maxRecordBytesFor, planChunks, recordsOf, transcodeToUtf
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import { MalformedFileError } from '../domain/errors';
+import { jsonDocumentLines } from '../domain/json-document';
 import type { HeaderBinding } from '../domain/mapping';
 import { type SourceRef, sourceName, workKeys } from '../domain/run';
 import {
@@ -57,7 +58,7 @@ type PlanSource = PlanEvent['source'];
 
 /**
  * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
- * UTF-16/32 and Windows-1252 to UTF-8, cuts the file into byte-range chunks on record boundaries
+ * UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries
  * and writes the chunk and partition manifests. Input errors name the file.
  */
 export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<PlanOutput> {
@@ -67,13 +68,17 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
   const workPrefix = `work/${runId}/`;
   try {
     const head = await readHead(source, entity);
-    const data = await utf8Source(source, head, deps.bucket, workPrefix);
-    const plan = await planChunks(await readObject(data, undefined, data.etag), {
-      format: head.format,
-      chunkBytes: head.chunkBytes,
-      maxRecordBytes: maxRecordBytesFor(entity.source),
-      delimiter: head.delimiter ?? entity.source.delimiter,
-    });
+    const { data, records } = await utf8Source(source, head, deps.bucket, workPrefix);
+    // A JSON document without records has no data row, as a header-only CSV (EmptyExportError).
+    const plan: FilePlan =
+      records === 0
+        ? { delimiter: ',', bomBytes: 0, chunks: [], rows: 0, bytes: 0 }
+        : await planChunks(await readObject(data, undefined, data.etag), {
+            format: head.format,
+            chunkBytes: head.chunkBytes,
+            maxRecordBytes: maxRecordBytesFor(entity.source),
+            delimiter: head.delimiter ?? entity.source.delimiter,
+          });
     const { columns, binding } = fileColumns(plan, entity);
     const dateOrder = await dateOrders(runId, data, plan, head, columns, binding, entity);
     const target = await describeTarget(deps.targetTable(source.entity), entity);
@@ -250,28 +255,37 @@ async function readHead(source: PlanSource, entity: EntityConfig): Promise<Sourc
   return inspectHead(Buffer.concat(chunks), source, entity);
 }
 
-/** The object the chunks refer to: the source, or its UTF-8 copy under the run's work prefix. */
+/**
+ * The object the chunks refer to: the source, or its UTF-8 copy under the run's work prefix (a
+ * transcoded export; a JSON array or tree file converted to JSON Lines, with its count of records).
+ */
 async function utf8Source(
   source: PlanSource,
   head: SourceHead,
   bucket: string,
   workPrefix: string,
-): Promise<SourceRef> {
+): Promise<{ data: SourceRef; records?: number }> {
   const original: SourceRef = {
     bucket: source.bucket,
     key: source.key,
     versionId: source.versionId ?? undefined,
     etag: source.etag,
   };
-  if (head.encoding === 'utf8') return original;
+  if (head.encoding === 'utf8' && head.document === undefined) return { data: original };
   const key = workKeys.transcoded(workPrefix, head.format);
+  const utf8 = transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding);
+  let records: number | undefined;
   const out = await putStream(
     bucket,
     key,
-    transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding),
+    head.document === undefined
+      ? utf8
+      : jsonDocumentLines(utf8, head.document, (n) => {
+          records = n;
+        }),
     head.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
   );
-  return { bucket, key, etag: out.etag };
+  return { data: { bucket, key, etag: out.etag }, records };
 }
 
 /** The day/month order of numeric dates, once per file: from the values of its first records. */
@@ -284,7 +298,7 @@ async function dateOrders(
   binding: HeaderBinding,
   entity: EntityConfig,
 ): Promise<Record<string, DateOrderDecision>> {
-  if (!needsDateOrder(binding.fieldColumns)) return {};
+  if (!needsDateOrder(binding.fieldColumns) || plan.bytes === 0) return {};
   const { format } = head;
   const end = dateSampleEnd(plan.chunks);
   const dateOrder = await decideDateOrders(
