@@ -2,7 +2,7 @@ import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
 import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-settings';
-import { putJson, putStream, readObject } from '../adapters/s3';
+import { objectSlices, putJson, putStream, readObject } from '../adapters/s3';
 import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
@@ -12,6 +12,7 @@ import type { DateOrderDecision } from '../domain/dates';
 import { MalformedFileError } from '../domain/errors';
 import { jsonDocumentLines } from '../domain/json-document';
 import type { HeaderBinding } from '../domain/mapping';
+import { isParquet, parquetLines } from '../domain/parquet';
 import { type SourceRef, sourceName, workKeys } from '../domain/run';
 import {
   checkLayout,
@@ -67,8 +68,7 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
   const where = sourceName(source);
   const workPrefix = `work/${runId}/`;
   try {
-    const head = await readHead(source, entity);
-    const { data, records } = await utf8Source(source, head, deps.bucket, workPrefix);
+    const { head, data, records } = await readSource(source, entity, deps.bucket, workPrefix);
     // A JSON document without records has no data row, as a header-only CSV (EmptyExportError).
     const plan: FilePlan =
       records === 0
@@ -239,20 +239,73 @@ function planOutput(
   };
 }
 
-/** The object's first bytes, checked (lambdas/domain/source-head.ts): its encoding, format and header. */
-async function readHead(source: PlanSource, entity: EntityConfig): Promise<SourceHead> {
+/**
+ * The object's first bytes, checked (lambdas/domain/source-head.ts: its encoding, format and header),
+ * and the object the chunks refer to (utf8Source). A Parquet file is converted to a JSON Lines copy
+ * first, and the copy's first bytes are checked.
+ */
+async function readSource(
+  source: PlanSource,
+  entity: EntityConfig,
+  bucket: string,
+  workPrefix: string,
+): Promise<{ head: SourceHead; data: SourceRef; records?: number | undefined }> {
   // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
   if (source.size === 0) throw new MalformedFileError('file is empty');
-  const ref = { bucket: source.bucket, key: source.key, versionId: source.versionId ?? undefined };
+  const original: SourceRef = {
+    bucket: source.bucket,
+    key: source.key,
+    versionId: source.versionId ?? undefined,
+    etag: source.etag,
+  };
+  const raw = await firstBytes(original, source.size);
+  if (!isParquet(raw)) {
+    const head = await inspectHead(raw, source, entity);
+    return { head, ...(await utf8Source(source, head, bucket, workPrefix)) };
+  }
+  const key = workKeys.transcoded(workPrefix, 'jsonl');
+  let records = 0;
+  let size = 0;
+  const out = await putStream(
+    bucket,
+    key,
+    counted(
+      parquetLines(objectSlices(original, source.size, source.etag), (n) => {
+        records = n;
+      }),
+      (n) => {
+        size += n;
+      },
+    ),
+    'application/x-ndjson',
+  );
+  const data: SourceRef = { bucket, key, etag: out.etag };
+  const head = await inspectHead(
+    size === 0 ? Buffer.alloc(0) : await firstBytes(data, size),
+    { key, size },
+    entity,
+  );
+  return { head, data, records };
+}
+
+/** The first HEAD_BYTES of an object of `size` bytes. */
+async function firstBytes(ref: SourceRef, size: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of await readObject(
-    ref,
-    { start: 0, end: Math.min(HEAD_BYTES, source.size) },
-    source.etag,
-  )) {
+  for await (const c of await readObject(ref, { start: 0, end: Math.min(HEAD_BYTES, size) }, ref.etag)) {
     chunks.push(Buffer.from(c));
   }
-  return inspectHead(Buffer.concat(chunks), source, entity);
+  return Buffer.concat(chunks);
+}
+
+/** The pieces of `source`, telling `onBytes` the length of each. */
+async function* counted(
+  source: AsyncIterable<Buffer>,
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    onBytes(piece.length);
+    yield piece;
+  }
 }
 
 /**
@@ -264,7 +317,7 @@ async function utf8Source(
   head: SourceHead,
   bucket: string,
   workPrefix: string,
-): Promise<{ data: SourceRef; records?: number }> {
+): Promise<{ data: SourceRef; records?: number | undefined }> {
   const original: SourceRef = {
     bucket: source.bucket,
     key: source.key,

@@ -11,6 +11,7 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import {
   HeaderMismatchError,
   InconsistentDateOrderError,
@@ -1033,6 +1034,52 @@ describe('Handler: plan', () => {
             format: 'jsonl',
             rows: 2,
             job: expect.objectContaining({ data: expect.objectContaining({ bucket: BUCKET, key: copyKey }) }),
+          }),
+        );
+      });
+
+      it('converts a Parquet file (ranged reads of its footer and row groups) to a JSON Lines copy', async () => {
+        // Prepare
+        const key = 'inbox/contact/contacts.parquet';
+        const bytes = parquetWriteBuffer({
+          rowGroupSize: 2,
+          columnData: [
+            {
+              name: 'Id',
+              data: ['003qP0000002VdAAAA', '003qP0000002VdBAAA', '003qP0000002VdCAAA'],
+              type: 'STRING',
+            },
+            { name: 'LastName', data: ['Lovelace', 'Hopper', 'Noether'], type: 'STRING' },
+            {
+              name: 'LastModifiedDate',
+              data: ['2021-04-30T04:21:16.000Z', '2021-04-30T04:21:16.000Z', '2021-04-30T04:21:16.000Z'],
+              type: 'STRING',
+            },
+            { name: 'IsDeleted', data: [false, false, true], type: 'BOOLEAN' },
+          ],
+        });
+        const etag = fakeS3.store(key, Buffer.from(bytes));
+        const copyKey = `work/${RUN_ID}/source.utf8.jsonl`;
+
+        // Act
+        const out = await plan(etag, key);
+
+        // Assess
+        const lines = fakeS3.read(copyKey).split('\n');
+        expect(lines.slice(0, -1).map((l) => JSON.parse(l).LastName)).toEqual([
+          'Lovelace',
+          'Hopper',
+          'Noether',
+        ]);
+        expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+          Key: key,
+          Range: expect.stringMatching(/^bytes=/),
+        });
+        expect(out).toEqual(
+          expect.objectContaining({
+            format: 'jsonl',
+            rows: 3,
+            job: expect.objectContaining({ data: expect.objectContaining({ key: copyKey }) }),
           }),
         );
       });
