@@ -58,6 +58,25 @@ export async function readObject(
   return out.Body as Readable;
 }
 
+/**
+ * Random access to an object of `size` bytes (as hyparquet reads a Parquet file: its footer, then
+ * the column chunks it needs), one ranged GET per slice, pinned to `etag`.
+ */
+export function objectSlices(
+  ref: ObjectRef,
+  size: number,
+  etag: string | undefined,
+): { byteLength: number; slice: (start: number, end?: number) => Promise<ArrayBuffer> } {
+  return {
+    byteLength: size,
+    async slice(start, end = size) {
+      const parts: Buffer[] = [];
+      for await (const c of await readObject(ref, { start, end }, etag)) parts.push(Buffer.from(c));
+      return new Uint8Array(Buffer.concat(parts)).buffer;
+    },
+  };
+}
+
 export async function readText(ref: ObjectRef): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of await readObject(ref)) chunks.push(Buffer.from(c));

@@ -183,7 +183,8 @@ const referenceSchema = z.strictObject({
 const sourceSchema = z.strictObject({
   /**
    * `csv`, `jsonl` (one JSON object per line), or `auto`: by the object's extension (`.jsonl`,
-   * `.ndjson` → jsonl; `.csv`, `.tsv`, `.txt` → csv), else jsonl when the first byte is `{`.
+   * `.ndjson` → jsonl; `.csv`, `.tsv`, `.txt` → csv), else jsonl when the first byte is `{` or `[`.
+   * A JSON array or `sf data export tree` file (found by content) is converted to JSON Lines at Plan.
    */
   format: z.enum(['auto', 'csv', 'jsonl']).default('auto'),
   /**

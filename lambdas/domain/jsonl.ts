@@ -196,7 +196,10 @@ export function checkFirstJsonLine(text: string): { problem: string } | { keys: 
   return { keys: Object.keys(value) };
 }
 
-/** The format of an object: configured, else by extension, else JSONL when the first byte is `{`. */
+/**
+ * The format of an object: configured, else by extension, else JSONL when the first byte is `{` or `[`
+ * (a JSON array or tree file is converted to JSON Lines at Plan: json-document.ts).
+ */
 export function resolveFormat(
   configured: 'auto' | SourceFormat,
   key: string,
@@ -206,12 +209,8 @@ export function resolveFormat(
   const name = key.toLowerCase();
   if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'jsonl';
   if (name.endsWith('.csv') || name.endsWith('.tsv') || name.endsWith('.txt')) return 'csv';
-  return headText
-    .replace(/^\uFEFF/, '')
-    .trimStart()
-    .startsWith('{')
-    ? 'jsonl'
-    : 'csv';
+  const first = headText.replace(/^\uFEFF/, '').trimStart()[0];
+  return first === '{' || first === '[' ? 'jsonl' : 'csv';
 }
 
 // ---------------------------------------------------------------------------------------------------------

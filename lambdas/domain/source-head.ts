@@ -11,6 +11,7 @@ import {
   transcodeToUtf8,
 } from './csv';
 import { HeaderMismatchError, MalformedFileError } from './errors';
+import { type DocumentKind, documentHeadLines, documentKind } from './json-document';
 import { checkFirstJsonLine, firstJsonLine, jsonNames, resolveFormat } from './jsonl';
 import { bindHeader, type HeaderBinding } from './mapping';
 import { averageRowBytes, chunkBytesFor, sampleRows } from './sizing';
@@ -110,7 +111,12 @@ export interface SourceHead {
   format: SourceFormat;
   /** The delimiter the CSV header was found with (undefined: JSONL, or no header in the head). */
   delimiter: Delimiter | undefined;
-  /** The first bytes as UTF-8. */
+  /**
+   * A JSON array or tree file (json-document.ts), which Plan converts to a JSON Lines copy; undefined:
+   * the object is CSV or JSON Lines itself.
+   */
+  document: DocumentKind | undefined;
+  /** The first bytes as UTF-8 (of a document: the JSON Lines of the records they hold whole). */
   utf8: Buffer;
   /** Average bytes of a row in the head (UTF-8), to size chunks by before the scan counts them. */
   headRowBytes: number;
@@ -131,11 +137,13 @@ export async function inspectHead(
   const binary = binaryProblem(raw);
   if (binary !== undefined) throw new MalformedFileError(binary);
   const encoding = sourceEncoding(entity, raw);
-  const head = await utf8Head(raw, encoding);
+  let head = await utf8Head(raw, encoding);
   const nul = nulInFirstLine(head);
   if (nul !== undefined) throw new MalformedFileError(nul);
   const format = resolveFormat(entity.source.format, object.key, head.toString('utf8', 0, 64));
   const wholeFile = Math.min(HEAD_BYTES, object.size) === object.size;
+  const document = format === 'jsonl' ? documentKind(head.toString('utf8')) : undefined;
+  if (document !== undefined) head = documentHeadLines(head, document, wholeFile);
   const delimiter = checkHead(head, wholeFile, format, entity);
   // Size the chunks from the object and the rows in its head (UTF-8 bytes: a transcoded object
   // shrinks or grows by the head's ratio).
@@ -143,5 +151,5 @@ export async function inspectHead(
   const utf8Bytes = Math.round(object.size * (raw.length > 0 ? head.length / raw.length : 1));
   const headRowBytes = averageRowBytes(sample, head.length);
   const chunkBytes = chunkBytesFor(utf8Bytes, headRowBytes, entity);
-  return { encoding, format, delimiter, utf8: head, headRowBytes, chunkBytes };
+  return { encoding, format, document, delimiter, utf8: head, headRowBytes, chunkBytes };
 }

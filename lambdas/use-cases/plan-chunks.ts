@@ -2,7 +2,7 @@ import { describeTableStats, isTableEmpty } from '../adapters/dynamodb';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
 import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-settings';
-import { putJson, putStream, readObject } from '../adapters/s3';
+import { objectSlices, putJson, putStream, readObject } from '../adapters/s3';
 import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
@@ -10,7 +10,9 @@ import { type FilePlan, maxRecordBytesFor, planChunks, recordsOf, transcodeToUtf
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
 import { MalformedFileError } from '../domain/errors';
+import { jsonDocumentLines } from '../domain/json-document';
 import type { HeaderBinding } from '../domain/mapping';
+import { isParquet, parquetLines } from '../domain/parquet';
 import { type SourceRef, sourceName, workKeys } from '../domain/run';
 import {
   checkLayout,
@@ -57,7 +59,7 @@ type PlanSource = PlanEvent['source'];
 
 /**
  * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
- * UTF-16/32 and Windows-1252 to UTF-8, cuts the file into byte-range chunks on record boundaries
+ * UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries
  * and writes the chunk and partition manifests. Input errors name the file.
  */
 export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<PlanOutput> {
@@ -66,14 +68,17 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
   const where = sourceName(source);
   const workPrefix = `work/${runId}/`;
   try {
-    const head = await readHead(source, entity);
-    const data = await utf8Source(source, head, deps.bucket, workPrefix);
-    const plan = await planChunks(await readObject(data, undefined, data.etag), {
-      format: head.format,
-      chunkBytes: head.chunkBytes,
-      maxRecordBytes: maxRecordBytesFor(entity.source),
-      delimiter: head.delimiter ?? entity.source.delimiter,
-    });
+    const { head, data, records } = await readSource(source, entity, deps.bucket, workPrefix);
+    // A JSON document without records has no data row, as a header-only CSV (EmptyExportError).
+    const plan: FilePlan =
+      records === 0
+        ? { delimiter: ',', bomBytes: 0, chunks: [], rows: 0, bytes: 0 }
+        : await planChunks(await readObject(data, undefined, data.etag), {
+            format: head.format,
+            chunkBytes: head.chunkBytes,
+            maxRecordBytes: maxRecordBytesFor(entity.source),
+            delimiter: head.delimiter ?? entity.source.delimiter,
+          });
     const { columns, binding } = fileColumns(plan, entity);
     const dateOrder = await dateOrders(runId, data, plan, head, columns, binding, entity);
     const target = await describeTarget(deps.targetTable(source.entity), entity);
@@ -234,44 +239,106 @@ function planOutput(
   };
 }
 
-/** The object's first bytes, checked (lambdas/domain/source-head.ts): its encoding, format and header. */
-async function readHead(source: PlanSource, entity: EntityConfig): Promise<SourceHead> {
-  // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
-  if (source.size === 0) throw new MalformedFileError('file is empty');
-  const ref = { bucket: source.bucket, key: source.key, versionId: source.versionId ?? undefined };
-  const chunks: Buffer[] = [];
-  for await (const c of await readObject(
-    ref,
-    { start: 0, end: Math.min(HEAD_BYTES, source.size) },
-    source.etag,
-  )) {
-    chunks.push(Buffer.from(c));
-  }
-  return inspectHead(Buffer.concat(chunks), source, entity);
-}
-
-/** The object the chunks refer to: the source, or its UTF-8 copy under the run's work prefix. */
-async function utf8Source(
+/**
+ * The object's first bytes, checked (lambdas/domain/source-head.ts: its encoding, format and header),
+ * and the object the chunks refer to (utf8Source). A Parquet file is converted to a JSON Lines copy
+ * first, and the copy's first bytes are checked.
+ */
+async function readSource(
   source: PlanSource,
-  head: SourceHead,
+  entity: EntityConfig,
   bucket: string,
   workPrefix: string,
-): Promise<SourceRef> {
+): Promise<{ head: SourceHead; data: SourceRef; records?: number | undefined }> {
+  // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
+  if (source.size === 0) throw new MalformedFileError('file is empty');
   const original: SourceRef = {
     bucket: source.bucket,
     key: source.key,
     versionId: source.versionId ?? undefined,
     etag: source.etag,
   };
-  if (head.encoding === 'utf8') return original;
-  const key = workKeys.transcoded(workPrefix, head.format);
+  const raw = await firstBytes(original, source.size);
+  if (!isParquet(raw)) {
+    const head = await inspectHead(raw, source, entity);
+    return { head, ...(await utf8Source(source, head, bucket, workPrefix)) };
+  }
+  const key = workKeys.transcoded(workPrefix, 'jsonl');
+  let records = 0;
+  let size = 0;
   const out = await putStream(
     bucket,
     key,
-    transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding),
+    counted(
+      parquetLines(objectSlices(original, source.size, source.etag), (n) => {
+        records = n;
+      }),
+      (n) => {
+        size += n;
+      },
+    ),
+    'application/x-ndjson',
+  );
+  const data: SourceRef = { bucket, key, etag: out.etag };
+  const head = await inspectHead(
+    size === 0 ? Buffer.alloc(0) : await firstBytes(data, size),
+    { key, size },
+    entity,
+  );
+  return { head, data, records };
+}
+
+/** The first HEAD_BYTES of an object of `size` bytes. */
+async function firstBytes(ref: SourceRef, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await readObject(ref, { start: 0, end: Math.min(HEAD_BYTES, size) }, ref.etag)) {
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The pieces of `source`, telling `onBytes` the length of each. */
+async function* counted(
+  source: AsyncIterable<Buffer>,
+  onBytes: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  for await (const piece of source) {
+    onBytes(piece.length);
+    yield piece;
+  }
+}
+
+/**
+ * The object the chunks refer to: the source, or its UTF-8 copy under the run's work prefix (a
+ * transcoded export; a JSON array or tree file converted to JSON Lines, with its count of records).
+ */
+async function utf8Source(
+  source: PlanSource,
+  head: SourceHead,
+  bucket: string,
+  workPrefix: string,
+): Promise<{ data: SourceRef; records?: number | undefined }> {
+  const original: SourceRef = {
+    bucket: source.bucket,
+    key: source.key,
+    versionId: source.versionId ?? undefined,
+    etag: source.etag,
+  };
+  if (head.encoding === 'utf8' && head.document === undefined) return { data: original };
+  const key = workKeys.transcoded(workPrefix, head.format);
+  const utf8 = transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding);
+  let records: number | undefined;
+  const out = await putStream(
+    bucket,
+    key,
+    head.document === undefined
+      ? utf8
+      : jsonDocumentLines(utf8, head.document, (n) => {
+          records = n;
+        }),
     head.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
   );
-  return { bucket, key, etag: out.etag };
+  return { data: { bucket, key, etag: out.etag }, records };
 }
 
 /** The day/month order of numeric dates, once per file: from the values of its first records. */
@@ -284,7 +351,7 @@ async function dateOrders(
   binding: HeaderBinding,
   entity: EntityConfig,
 ): Promise<Record<string, DateOrderDecision>> {
-  if (!needsDateOrder(binding.fieldColumns)) return {};
+  if (!needsDateOrder(binding.fieldColumns) || plan.bytes === 0) return {};
   const { format } = head;
   const end = dateSampleEnd(plan.chunks);
   const dateOrder = await decideDateOrders(

@@ -130,6 +130,8 @@ describe('resolveFormat', () => {
     ['.tsv', 'auto', 'inbox/c/x.tsv', '{', 'csv'],
     ['no extension, an object first', 'auto', 'inbox/c/export', '\uFEFF \n{"a":1}', 'jsonl'],
     ['no extension, a header first', 'auto', 'inbox/c/export.dat', 'Id,Name', 'csv'],
+    ['.json, an array first', 'auto', 'inbox/c/x.json', '\uFEFF\n  [ {', 'jsonl'],
+    ['.json, a tree file', 'auto', 'inbox/c/Accounts.json', '{\n    "records": [', 'jsonl'],
   ])('picks the format for %s', (_name, configured, key, head, expected) => {
     // Act / Assess
     expect(resolveFormat(configured, key, head)).toBe(expected);

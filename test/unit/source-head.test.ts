@@ -197,6 +197,36 @@ describe('source head: what the first bytes of an export say', () => {
     expect(head.utf8.toString('utf8')).toContain('Id');
   });
 
+  it.each<[string, string, Buffer, 'array' | 'tree']>([
+    [
+      'a JSON array',
+      'inbox/contact/export.json',
+      Buffer.from('[\n  {"Id": "003A",\n   "LastName": "Smith"}\n]\n'),
+      'array',
+    ],
+    [
+      'a UTF-16 JSON array',
+      'inbox/contact/export',
+      utf16le('[\n  {"Id": "003A",\n   "LastName": "Smith"}\n]\n'),
+      'array',
+    ],
+    [
+      'an sfdx tree file',
+      'inbox/contact/Contacts.json',
+      Buffer.from(
+        '{\n  "records": [\n    {"attributes": {"referenceId": "R1"}, "Id": "003A", "LastName": "Smith"}\n  ]\n}\n',
+      ),
+      'tree',
+    ],
+  ])('reads %s as JSON Lines: its head converted, one line per record', async (_name, key, raw, document) => {
+    // Act
+    const head = await inspectHead(raw, { key, size: raw.length }, ENTITY);
+
+    // Assess
+    expect(head).toMatchObject({ format: 'jsonl', document });
+    expect(JSON.parse(head.utf8.toString('utf8'))).toMatchObject({ Id: '003A', LastName: 'Smith' });
+  });
+
   it('sizes the chunks by the UTF-8 size of a transcoded object (the head ratio)', async () => {
     // Prepare: a UTF-16 object twice its UTF-8 size, of which only the first bytes are read.
     const text = `${HEADER}\n${`${ROW}\n`.repeat(2000)}`;
@@ -239,6 +269,13 @@ describe('source head: what the first bytes of an export say', () => {
       Buffer.from('Email,LastName,LastModifiedDate\n1,2,3\n'),
       HeaderMismatchError,
       'header is missing required columns: Id',
+    ],
+    [
+      'a JSON array cut off (the whole file)',
+      'a.json',
+      Buffer.from('[{"Id": "003A"}, {"Id": '),
+      MalformedFileError,
+      'the JSON array is cut off',
     ],
     [
       'a JSON Lines file whose first record is an array',

@@ -11,6 +11,7 @@ import {
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import {
   HeaderMismatchError,
   InconsistentDateOrderError,
@@ -1000,12 +1001,101 @@ describe('Handler: plan', () => {
         ]);
       });
 
+      it.each<[string, string, string]>([
+        ['a JSON array', 'inbox/contact/contacts.json', `[\n  ${record({})},\n  ${record({ Id: '2' })}\n]\n`],
+        [
+          'an sfdx tree file',
+          'inbox/contact/Contacts.json',
+          `{\n  "records": [\n    {"attributes": {"type": "Contact", "referenceId": "ContactRef1"}, ${record({}).slice(1)},\n    ${record({ Id: '2' })}\n  ]\n}\n`,
+        ],
+      ])('converts %s to a JSON Lines copy under work/ and plans the copy', async (_name, key, text) => {
+        // Prepare
+        const etag = fakeS3.store(key, text);
+        const copyKey = `work/${RUN_ID}/source.utf8.jsonl`;
+
+        // Act
+        const out = await plan(etag, key);
+
+        // Assess
+        expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+          Bucket: BUCKET,
+          Key: copyKey,
+          ContentType: 'application/x-ndjson',
+        });
+        const lines = fakeS3.read(copyKey).split('\n');
+        expect(lines).toHaveLength(3);
+        expect(lines[2]).toBe('');
+        expect(JSON.parse(lines[1] ?? '')).toEqual(JSON.parse(record({ Id: '2' })));
+        expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`))).toEqual([
+          { index: 0, start: 0, end: Buffer.byteLength(fakeS3.read(copyKey)), firstLine: 1, rows: 2 },
+        ]);
+        expect(out).toEqual(
+          expect.objectContaining({
+            format: 'jsonl',
+            rows: 2,
+            job: expect.objectContaining({ data: expect.objectContaining({ bucket: BUCKET, key: copyKey }) }),
+          }),
+        );
+      });
+
+      it('converts a Parquet file (ranged reads of its footer and row groups) to a JSON Lines copy', async () => {
+        // Prepare
+        const key = 'inbox/contact/contacts.parquet';
+        const bytes = parquetWriteBuffer({
+          rowGroupSize: 2,
+          columnData: [
+            {
+              name: 'Id',
+              data: ['003qP0000002VdAAAA', '003qP0000002VdBAAA', '003qP0000002VdCAAA'],
+              type: 'STRING',
+            },
+            { name: 'LastName', data: ['Lovelace', 'Hopper', 'Noether'], type: 'STRING' },
+            {
+              name: 'LastModifiedDate',
+              data: ['2021-04-30T04:21:16.000Z', '2021-04-30T04:21:16.000Z', '2021-04-30T04:21:16.000Z'],
+              type: 'STRING',
+            },
+            { name: 'IsDeleted', data: [false, false, true], type: 'BOOLEAN' },
+          ],
+        });
+        const etag = fakeS3.store(key, Buffer.from(bytes));
+        const copyKey = `work/${RUN_ID}/source.utf8.jsonl`;
+
+        // Act
+        const out = await plan(etag, key);
+
+        // Assess
+        const lines = fakeS3.read(copyKey).split('\n');
+        expect(lines.slice(0, -1).map((l) => JSON.parse(l).LastName)).toEqual([
+          'Lovelace',
+          'Hopper',
+          'Noether',
+        ]);
+        expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+          Key: key,
+          Range: expect.stringMatching(/^bytes=/),
+        });
+        expect(out).toEqual(
+          expect.objectContaining({
+            format: 'jsonl',
+            rows: 3,
+            job: expect.objectContaining({ data: expect.objectContaining({ key: copyKey }) }),
+          }),
+        );
+      });
+
       it.each<[string, string, typeof MalformedFileError | typeof HeaderMismatchError, string]>([
         [
-          'a JSON array',
-          '[\n  {"Id": "1"}\n]\n',
+          'a cut-off JSON array',
+          `[\n  ${record({})},\n  {"Id": "2`,
           MalformedFileError,
-          'line 1: the file is a JSON array, not JSON Lines (one object per line)',
+          'the JSON array is cut off: it ends before its last record',
+        ],
+        [
+          'a JSON array of records of another shape',
+          '[{"vid":1,"properties":{}}]',
+          HeaderMismatchError,
+          'line 1: the first record has none of the mapped fields (expected some of: Id, AccountId',
         ],
         [
           'a CSV file named .jsonl',
