@@ -278,6 +278,13 @@ describe('followExecution', () => {
 });
 
 describe('diffOnStack: a dry run in AWS', () => {
+  it('an entity the stack does not have is refused before any upload', async () => {
+    await expect(diffOnStack(STACK, file, { entity: 'lead' }, { waiting: fakeWaiting() })).rejects.toThrow(
+      'stack CrmSync has no entity "lead" (it has: contact)',
+    );
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
   it('uploads under dry-run/ and starts a dryRun execution', async () => {
     s3.on(PutObjectCommand).resolves({ ETag: '"abc"', VersionId: 'v9' });
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: new Date() });

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import {
@@ -9,19 +12,30 @@ import {
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { syncOnStack } from '../../../cli/aws/sync';
 import { parseConfigText } from '../../../lambdas/domain/config';
-import { ddb, EXEC, fakeWaiting, MACHINE, RUN_ID, resetMocks, STACK, s3, sfn } from './support';
+import {
+  cli,
+  ddb,
+  EXEC,
+  fakeWaiting,
+  MACHINE,
+  REGION,
+  RUN_ID,
+  resetMocks,
+  STACK,
+  s3,
+  sfn,
+  stackOutputs,
+} from './support';
 
-const CONFIG = parseConfigText(
-  JSON.stringify({
-    entities: {
-      contact: {
-        target: { tableName: 'contacts', key: 'id' },
-        fields: { id: { source: 'Id', type: 'string', required: true } },
-      },
+const CONFIG_JSON = {
+  entities: {
+    contact: {
+      target: { tableName: 'contacts', key: 'id' },
+      fields: { id: { source: 'Id', type: 'string', required: true } },
     },
-  }),
-  'crm-sync.config.json',
-);
+  },
+};
+const CONFIG = parseConfigText(JSON.stringify(CONFIG_JSON), 'crm-sync.config.json');
 
 const version = (key: string, modified: string, etag: string) => ({
   Key: key,
@@ -102,5 +116,24 @@ describe('syncOnStack: what the schedule does, now', () => {
     await expect(syncOnStack(STACK, CONFIG, { entity: 'lead' }, { waiting: fakeWaiting() })).rejects.toThrow(
       'stack CrmSync has no entity "lead" (it has: contact)',
     );
+  });
+
+  it('access denied to the inbox listing is one line through the CLI', async () => {
+    const configFile = join(mkdtempSync(join(tmpdir(), 'crm-sync-sync-')), 'crm-sync.config.json');
+    writeFileSync(configFile, JSON.stringify(CONFIG_JSON));
+    const out = await cli(
+      ['sync', '--config', configFile, '--stack', 'CrmSync', '--region', REGION, '--quiet'],
+      () => {
+        stackOutputs();
+        s3.on(ListObjectVersionsCommand).rejects(
+          Object.assign(new Error('Access Denied'), { name: 'AccessDenied' }),
+        );
+      },
+    );
+    expect(out.exitCode).toBe(1);
+    expect(out.stderr).toBe(
+      `crm-sync: access denied in ${REGION}: your AWS identity needs that permission on stack CrmSync's resources\n`,
+    );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 });
