@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfigText } from '../lambdas/domain/config';
-import { CrmSyncStack, configuredKey } from '../lib/crm-sync-stack';
+import { CrmSyncStack } from '../lib/crm-sync-stack';
 
 const app = new App();
 const configFile = resolve(
@@ -15,7 +15,6 @@ const stack = new CrmSyncStack(app, 'CrmSync', {
   config,
   configFile,
   description: 'crm-sync: CRM exports from S3 into DynamoDB with validation, dedupe and reconciliation',
-  ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
 });
 Tags.of(stack).add('app', 'crm-sync');
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -58,30 +58,28 @@ export interface CrmSyncStackProps extends StackProps {
    * principal that reads or writes them is granted the key's use (lib/grants.ts, KEY_ACTIONS). A key
    * defined in this app gets the key policy statements CloudWatch Logs and EventBridge need; an
    * imported key (`kms.Key.fromKeyArn`) must hold them already. The access-log bucket stays SSE-S3.
-   * @default - AWS-managed encryption: SSE-S3, the AWS managed DynamoDB key, SQS-managed queues,
+   * Give the key here or as the config's `encryption.kmsKey`, not both.
+   * @default - the key the config's `encryption.kmsKey` names (`create`: a new key in this stack);
+   * without one, AWS-managed encryption: SSE-S3, the AWS managed DynamoDB key, SQS-managed queues,
    * CloudWatch Logs' own
-   *
-   * A key the stack itself should hold (a new `kms.Key`) is given as a function of the stack that
-   * makes it: the key's scope must be the stack, which does not exist before its constructor runs.
    */
-  readonly encryptionKey?: kms.IKey | ((stack: Stack) => kms.IKey);
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
- * The stack's customer-managed key from the config's `encryption.kmsKey`, as the stack prop
- * `encryptionKey`: `create` makes one in the stack (rotated yearly, kept when the stack is deleted:
- * what it encrypted must stay readable, backups included), a key ARN imports that key.
+ * The stack's customer-managed key from the config's `encryption.kmsKey`: `create` makes one in the
+ * stack (rotated yearly, kept when the stack is deleted: what it encrypted must stay readable,
+ * backups included), a key ARN imports that key.
  */
-export function configuredKey(kmsKey: string): (stack: Stack) => kms.IKey {
-  return (stack) =>
-    kmsKey === KMS_KEY_CREATE
-      ? new kms.Key(stack, 'DataKey', {
-          description:
-            'crm-sync: the data bucket, the ledger and target tables, the dead-letter queue, the logs',
-          enableKeyRotation: true,
-          removalPolicy: RemovalPolicy.RETAIN,
-        })
-      : kms.Key.fromKeyArn(stack, 'DataKey', kmsKey);
+function configuredKey(stack: Stack, kmsKey: string): kms.IKey {
+  return kmsKey === KMS_KEY_CREATE
+    ? new kms.Key(stack, 'DataKey', {
+        description:
+          'crm-sync: the data bucket, the ledger and target tables, the dead-letter queue, the logs',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      })
+    : kms.Key.fromKeyArn(stack, 'DataKey', kmsKey);
 }
 
 /** Bucket prefixes of the data bucket. */
@@ -137,7 +135,13 @@ export class CrmSyncStack extends Stack {
   constructor(scope: Construct, id: string, props: CrmSyncStackProps) {
     super(scope, id, props);
     const removalPolicy = props.dataRemovalPolicy ?? RemovalPolicy.RETAIN;
-    const key = typeof props.encryptionKey === 'function' ? props.encryptionKey(this) : props.encryptionKey;
+    const configured = props.config.encryption?.kmsKey;
+    if (props.encryptionKey && configured) {
+      throw new Error(
+        "the stack has two customer-managed keys: the prop encryptionKey and the config's encryption.kmsKey; give one",
+      );
+    }
+    const key = props.encryptionKey ?? (configured ? configuredKey(this, configured) : undefined);
     this.encryptionKey = key;
     if (key) {
       allowLogsEncryption(key);

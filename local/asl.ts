@@ -137,21 +137,16 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
   // Loaded lazily: aws-cdk-lib is large and only needed on a cache miss.
   const { App, Stack } = require('aws-cdk-lib') as typeof import('aws-cdk-lib');
   const { Template } = require('aws-cdk-lib/assertions') as typeof import('aws-cdk-lib/assertions');
-  const { CrmSyncStack, configuredKey } =
-    require('../lib/crm-sync-stack') as typeof import('../lib/crm-sync-stack');
+  const { CrmSyncStack } = require('../lib/crm-sync-stack') as typeof import('../lib/crm-sync-stack');
   const app = new App({
     context: {
       'aws:cdk:bundling-stacks': [],
       '@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2': true,
     },
   });
-  const stack = new CrmSyncStack(app, 'CrmSync', {
-    config,
-    configFile,
-    // A configured key is granted as in AWS, and its use checked (local/iam.ts, keyRequestsOf);
-    // the emulators themselves encrypt nothing.
-    ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
-  });
+  // A configured key (`encryption.kmsKey`) is granted as in AWS, and its use checked (local/iam.ts,
+  // keyRequestsOf); the emulators themselves encrypt nothing.
+  const stack = new CrmSyncStack(app, 'CrmSync', { config, configFile });
   const template = Template.fromStack(stack).toJSON() as {
     Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
   };

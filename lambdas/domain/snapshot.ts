@@ -152,7 +152,9 @@ function valueToJson(value: unknown): DynamoJson {
   if (v.BS !== undefined) return { BS: (v.BS as unknown[]).map(base64).sort() };
   if (v.L !== undefined) return { L: (v.L as unknown[]).map(valueToJson) };
   if (v.M !== undefined) return { M: toDynamoJson(v.M as Record<string, unknown>) };
-  throw new InvalidSnapshotError(`unsupported attribute value ${JSON.stringify(value)}`);
+  // Its type tags only: the value is a row's.
+  const tags = value !== null && typeof value === 'object' ? Object.keys(value) : [typeof value];
+  throw new InvalidSnapshotError(`unsupported attribute value (types: ${tags.join(', ') || 'none'})`);
 }
 
 /** DynamoDB JSON → an item for the SDK (base64 binary back to bytes). */

@@ -1,11 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfig } from '../../lambdas/domain/config';
-import { CrmSyncStack, configuredKey } from '../../lib/crm-sync-stack';
+import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import {
   asArray,
   configFile,
@@ -52,7 +53,6 @@ function newStack(app: App, kmsKey?: string): CrmSyncStack {
   return new CrmSyncStack(app, 'CrmSync', {
     config,
     configFile,
-    ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
   });
 }
 
@@ -345,6 +345,64 @@ describe('CrmSyncStack: customer-managed KMS key', () => {
         expect(asArray(s.Action).filter((a) => a === '*' || a === 'kms:*')).toEqual([]);
         expect(asArray(s.Resource)).toEqual([keyRef]);
       }
+    });
+  });
+
+  describe('a key given as the stack prop', () => {
+    /** The app's own key, in a stack of its own, given to CrmSyncStack as `encryptionKey`. */
+    function synthWithProp(): { stack: CrmSyncStack; template: CfnTemplate; keyPolicy: string } {
+      const app = newApp();
+      const keyStack = new Stack(app, 'Keys');
+      const key = new kms.Key(keyStack, 'Key', { enableKeyRotation: true });
+      const stack = new CrmSyncStack(app, 'CrmSync', {
+        config: fullConfig(),
+        configFile,
+        encryptionKey: key,
+      });
+      const keyTemplate = Template.fromStack(keyStack).toJSON() as CfnTemplate;
+      const [, keyResource] = must(ofType(keyTemplate, 'AWS::KMS::Key')[0], 'the key');
+      return {
+        stack,
+        template: Template.fromStack(stack).toJSON() as CfnTemplate,
+        keyPolicy: JSON.stringify(keyResource.Properties?.KeyPolicy),
+      };
+    }
+
+    it('encrypts what a configured key encrypts, grants its use, and gives the key CloudWatch Logs and EventBridge', () => {
+      // Act
+      const { stack, template, keyPolicy } = synthWithProp();
+      const data = must(template.Resources[logicalId(stack, stack.bucket)], 'data bucket');
+      const keyRef = JSON.stringify(data.Properties?.BucketEncryption).match(
+        /"Fn::ImportValue":"([^"]+)"/,
+      )?.[1];
+
+      // Assess: the key is the other stack's (an imported value), used as a configured one is.
+      expect(ofType(template, 'AWS::KMS::Key')).toEqual([]);
+      expect(keyRef).toBeDefined();
+      for (const [id, table] of ofType(template, 'AWS::DynamoDB::Table')) {
+        expect([id, table.Properties?.SSESpecification]).toEqual([
+          id,
+          { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::ImportValue': keyRef } },
+        ]);
+      }
+      expect(missingGrants(template, rules(stack), must(keyRef, 'key'))).toEqual([]);
+      expect(keyPolicy).toContain('kms:EncryptionContext:aws:logs:arn');
+      expect(keyPolicy).toContain('events.amazonaws.com');
+    });
+
+    it('refuses a prop and a configured key together', () => {
+      // Prepare
+      const app = newApp();
+      const key = kms.Key.fromKeyArn(new Stack(app, 'Keys'), 'Key', IMPORTED_KEY);
+
+      // Act
+      const both = () =>
+        new CrmSyncStack(app, 'CrmSync', { config: fullConfig('create'), configFile, encryptionKey: key });
+
+      // Assess
+      expect(both).toThrow(
+        "the stack has two customer-managed keys: the prop encryptionKey and the config's encryption.kmsKey; give one",
+      );
     });
   });
 

@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import { asArray, config, configFile, must, newApp, type PolicyStatement } from './support';
 
@@ -88,9 +87,8 @@ describe('OperatorPolicy: what crm-sync --stack needs, no more', () => {
   it('with a customer-managed key, may decrypt reports and encrypt uploads with it, nothing else of KMS', () => {
     // Prepare
     const keyed = new CrmSyncStack(newApp(), 'Keyed', {
-      config,
+      config: { ...config, encryption: { kmsKey: 'create' } },
       configFile,
-      encryptionKey: (scope) => new kms.Key(scope, 'DataKey', { enableKeyRotation: true }),
     });
     const t = Template.fromStack(keyed);
 

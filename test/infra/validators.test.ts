@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lambdas/domain/config';
-import { CrmSyncStack, configuredKey } from '../../lib/crm-sync-stack';
+import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import { configFile, newApp } from './support';
 
 /**
@@ -63,7 +63,6 @@ function synth(variant: string): CfnTemplate {
   const stack = new CrmSyncStack(newApp(), 'CrmSync', {
     config,
     configFile,
-    ...(config.encryption ? { encryptionKey: configuredKey(config.encryption.kmsKey) } : {}),
   });
   return Template.fromStack(stack).toJSON() as CfnTemplate;
 }

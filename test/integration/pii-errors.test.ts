@@ -85,10 +85,12 @@ describe('Plan errors carry no cell values', () => {
  * The workers' logs at debug level carry no row value: contacts of known PII (names, emails, phones,
  * street addresses, a free-text note), some valid, some rejected (a malformed email, a missing last
  * name, a malformed phone), run, run again (a duplicate trigger), then updated by a second export
- * (a new address and note, a deleted contact), through the CLI on the local stack with
+ * (a new address and note, a deleted contact), then the table's snapshot exported to files and
+ * restored into another local stack, through the CLI on the local stack with
  * `--verbose` and POWERTOOLS_LOG_LEVEL=DEBUG, and each handler's event logged
  * (POWERTOOLS_LOGGER_LOG_EVENT). Everything the process writes (Powertools Logger, console, stdout,
- * stderr) is searched for every value as written and as normalized (lower-case email, E.164 phone).
+ * stderr) is searched for every value as written and as normalized (lower-case email, E.164 phone),
+ * as text and as the bytes of a logged Buffer.
  */
 const HEADER =
   'Id,AccountId,FirstName,LastName,Email,Phone,MobilePhone,Title,MailingStreet,MailingCity,MailingState,MailingPostalCode,MailingCountry,LeadSource,HasOptedOutOfEmail,Birthdate,CreatedDate,LastModifiedDate,IsDeleted,Note';
@@ -265,17 +267,24 @@ function piiOf(p: Person): string[] {
     p.email.toLowerCase(),
     p.phone,
     p.street,
+    p.city,
     p.note,
     ...(e164 ? [e164] : []),
   ].filter((v) => v.length >= 5);
 }
+
+/**
+ * Where a value would show in the output: as text, and as the Logger writes a Buffer that holds it
+ * (`{"type":"Buffer","data":[…]}`: its bytes in decimal), a raw record or chunk logged as it is read.
+ */
+const logForms = (v: string): string[] => [v, [...Buffer.from(v, 'utf8')].join(',')];
 
 describe('worker logs carry no row values (debug level)', () => {
   const base = mkdtempSync(join(tmpdir(), 'crm-sync-pii-logs-'));
   const stateDir = join(base, 'state');
   afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-  it('a run with rejects, its duplicate and an update log keys and counts, never a value', async () => {
+  it('a run with rejects, its duplicate, an update, a snapshot and its restore log keys and counts, never a value', async () => {
     // Prepare: the example config, with a free-text note on contacts.
     const config = JSON.parse(readFileSync(join(ROOT, 'examples/crm-sync.config.json'), 'utf8')) as {
       entities: { contact: { fields: Record<string, unknown>; maxRejectRatio?: number } };
@@ -289,27 +298,15 @@ describe('worker logs carry no row values (debug level)', () => {
     const second = join(base, 'contacts-april.csv');
     writeFileSync(second, csv(UPDATED));
     const env = { POWERTOOLS_LOG_LEVEL: 'DEBUG', POWERTOOLS_LOGGER_LOG_EVENT: 'true' };
-    const run = (file: string, ...more: string[]) =>
-      cli(
-        [
-          'local',
-          'run',
-          file,
-          '--entity',
-          'contact',
-          '--json',
-          '--verbose',
-          '--config',
-          configFile,
-          '--state-dir',
-          stateDir,
-          ...more,
-        ],
-        env,
-      );
+    const local = (args: readonly string[], state = stateDir) =>
+      cli(['local', ...args, '--json', '--verbose', '--config', configFile, '--state-dir', state], env);
+    const run = (file: string, ...more: string[]) => local(['run', file, '--entity', 'contact', ...more]);
+    const backup = join(base, 'backup');
 
-    // Act
+    // Act: the runs, then a snapshot of the table (its rows to files) restored into another stack.
     const runs = [await run(first), await run(first), await run(first, '--rerun'), await run(second)];
+    const exported = await local(['export', '--entity', 'contact', '--out', backup]);
+    const restored = await local(['restore', backup, '--entity', 'contact'], join(base, 'restored'));
 
     // Assess: the runs did what they should, and logged (the workers' JSON lines).
     const results = runs.map((r) => lastJson<{ status: string; counts?: Record<string, number> }>(r.stdout));
@@ -321,13 +318,20 @@ describe('worker logs carry no row values (debug level)', () => {
     ]);
     expect(results.map((r) => r.counts?.rejected)).toEqual([3, undefined, 3, 0]);
     expect(results[3]?.counts).toMatchObject({ applied: 1, deleted: 1 });
-    const output = runs.map((r) => r.stdout + r.stderr).join('\n');
+    // Five contacts are left (six, one deleted), and all five are restored.
+    expect(lastJson<{ status: string; items: number }>(restored.stdout)).toMatchObject({
+      status: 'SUCCEEDED',
+      items: 5,
+    });
+    const output = [...runs, exported, restored].map((r) => r.stdout + r.stderr).join('\n');
     expect(output).toContain('"level":"INFO"');
+    expect(output).toContain('"message":"snapshot written"');
+    expect(output).toContain('"message":"restore verified"');
     expect(output).toContain('"message":"chunk transformed"');
     expect(output).toContain('"message":"Lambda invocation event"');
     const planted = [...new Set([...PEOPLE, ...REJECTED, ...UPDATED].flatMap(piiOf))];
     expect(planted.length).toBeGreaterThan(50);
-    const leaks = planted.filter((v) => output.includes(v));
+    const leaks = planted.filter((v) => logForms(v).some((form) => output.includes(form)));
     expect(leaks).toEqual([]);
   });
 });

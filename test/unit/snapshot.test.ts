@@ -114,6 +114,19 @@ describe('snapshot items (DynamoDB JSON)', () => {
     expect(a).toBe(b);
   });
 
+  it.each<[string, unknown, string]>([
+    ['a type the SDK does not know', { $unknown: ['XS', 'Ottoline Vandersloot'] }, 'types: $unknown'],
+    ['no type', {}, 'types: none'],
+  ])('refuses an attribute value of %s, naming its types and not its value', (_name, value, named) => {
+    // Act
+    const convert = () => toDynamoJson({ id: { S: '003PII000000000001' }, note: value });
+
+    // Assess
+    expect(convert).toThrow(InvalidSnapshotError);
+    expect(convert).toThrow(`unsupported attribute value (${named})`);
+    expect(convert).not.toThrow(/Ottoline|003PII/);
+  });
+
   it('keeps an attribute named __proto__', () => {
     // Act
     const json = toDynamoJson(JSON.parse('{"id":{"S":"1"},"__proto__":{"S":"x"}}'));
