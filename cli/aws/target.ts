@@ -67,6 +67,9 @@ export function useAwsTarget(target: AwsTarget): void {
     delete process.env[name];
   }
   Object.assign(process.env, {
+    // The SDK's multi-line notice that it will need Node 22 from 2027 would break the CLI's one-line
+    // errors; `npx crm-sync` runs the project's Node 22 anyway (the `node` devDependency).
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_TRACE_ENABLED: 'false',
     AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
