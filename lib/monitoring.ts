@@ -45,7 +45,8 @@ export interface MonitoringProps {
   readonly emails?: readonly string[];
   /**
    * A customer-managed key for the alarm topic and the events log group. CloudWatch alarms and
-   * EventBridge are granted its use to publish (and CloudWatch Logs to write the log group).
+   * EventBridge are granted its use to publish (and CloudWatch Logs to write the log group) in the
+   * key policy of a key of this stack; an imported key keeps its policy, which must allow them.
    * @default - no key: the topic is not encrypted at rest (its messages carry run ids, entities
    * and statuses, never row values), the log group has CloudWatch Logs' own encryption
    */

@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfig } from '../../lambdas/domain/config';
-import { CrmSyncStack } from '../../lib/crm-sync-stack';
+import { CrmSyncStack, configuredKey } from '../../lib/crm-sync-stack';
 import { Monitoring } from '../../lib/monitoring';
 import { WorkerFunction } from '../../lib/worker-function';
 import {
@@ -446,5 +446,40 @@ describe('Monitoring with a customer-managed key', () => {
     // Assess
     expect(mine).toEqual([]);
     expect(acknowledged).not.toContain('AwsSolutions-SNS2');
+  });
+});
+
+describe('CrmSyncStack: monitoring with the config’s encryption.kmsKey', () => {
+  const IMPORTED = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  function keyedCrmSync(kmsKey: string): Template {
+    const keyed = parseConfig({ ...structuredClone(config), encryption: { kmsKey } });
+    const stack = new CrmSyncStack(newApp(), 'CrmSync', {
+      config: keyed,
+      configFile,
+      encryptionKey: configuredKey(kmsKey),
+    });
+    return Template.fromStack(stack);
+  }
+
+  it.each<[string, string, (template: Template) => unknown]>([
+    [
+      'a key the stack creates',
+      'create',
+      (template) => ({
+        'Fn::GetAtt': [must(Object.keys(template.findResources('AWS::KMS::Key'))[0], 'key'), 'Arn'],
+      }),
+    ],
+    ['an imported key', IMPORTED, () => IMPORTED],
+  ])('encrypts the alarm topic and the events log group with %s', (_what, kmsKey, keyArn) => {
+    // Act
+    const template = keyedCrmSync(kmsKey);
+
+    // Assess
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn(template) });
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: '/aws/events/CrmSync/run-finished',
+      KmsKeyId: keyArn(template),
+    });
   });
 });

@@ -40,6 +40,8 @@ describe('crm-sync CLI, local mode', () => {
     const c = summary.counts as Counts;
     expect(c.rows).toBe(c.applied + c.unchanged + c.superseded + c.deleted + c.rejected);
     expect(result.stderr).toContain('TransformChunks');
+    // The run metrics are for CloudWatch: locally no EMF record reaches the output.
+    expect(`${result.stdout}${result.stderr}`).not.toContain('CloudWatchMetrics');
     const rows = sortedLines(exported.stdout);
     expect(rows).toHaveLength(c.applied);
     expect(JSON.parse(rows[0] ?? '{}')).not.toHaveProperty('_digest');
