@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfig } from '../../lambdas/domain/config';
-import { CrmSyncStack, configuredKey } from '../../lib/crm-sync-stack';
+import { CrmSyncStack } from '../../lib/crm-sync-stack';
 import { Monitoring } from '../../lib/monitoring';
 import { WorkerFunction } from '../../lib/worker-function';
 import {
@@ -457,7 +457,6 @@ describe('CrmSyncStack: monitoring with the config’s encryption.kmsKey', () =>
     const stack = new CrmSyncStack(newApp(), 'CrmSync', {
       config: keyed,
       configFile,
-      encryptionKey: configuredKey(kmsKey),
     });
     return Template.fromStack(stack);
   }
