@@ -31,20 +31,6 @@ configJson.entities.contact.partitionRows = 100_000;
 writeFileSync(configFile, JSON.stringify(configJson));
 const config = parseConfigText(JSON.stringify(configJson), configFile);
 
-/**
- * The config of the faulty run over the loaded table: the same entity on a table that serves 600
- * read units a second. The merge's reads then take their share of that (the token bucket, not the
- * SDK's jittered retries, sets their pace): at most 540 RCU/s (90 % of it) with a burst of one
- * second, the 3,000 keys take at least 4.6 s, more than half of a pass (6 s before the 8 s timeout's
- * 2 s margin), so the first pass hands back whatever the machine's speed. With the SDK's retries
- * alone setting the pace, the reads sometimes ended in time and no pass handed back.
- */
-const slowReadsFile = join(base, 'crm-sync.slow-reads.config.json');
-const slowReadsJson = structuredClone(configJson);
-slowReadsJson.entities.contact.target.throughput = { mode: 'on-demand', readUnitsPerSecond: 600 };
-writeFileSync(slowReadsFile, JSON.stringify(slowReadsJson));
-const slowReads = parseConfigText(JSON.stringify(slowReadsJson), slowReadsFile);
-
 const exportFile = join(base, 'contacts.csv');
 writeFileSync(exportFile, [...generateContacts({ rows: 3000, seed: 7 })].join(''));
 
@@ -136,11 +122,7 @@ async function runCase(name: string, rates?: FaultRates): Promise<Outcome> {
  * every key from the target (and the tombstones of those it does not hold) before it classifies,
  * so the reads, not the writes, are what the faults keep going past the timeout.
  */
-async function runUpdateCase(
-  name: string,
-  rates?: FaultRates,
-  second: { config: typeof config; configFile: string } = { config, configFile },
-): Promise<Outcome> {
+async function runUpdateCase(name: string, rates?: FaultRates): Promise<Outcome> {
   jest.resetModules();
   const stateDir = mkdtempSync(join(base, `${name}-`));
   if (existsSync(join(base, 'cache')))
@@ -155,8 +137,8 @@ async function runUpdateCase(
   const seen = new Set<string>();
   const stack: LocalStack = await LocalStack.start({
     stateDir,
-    config: second.config,
-    configFile: second.configFile,
+    config,
+    configFile,
     faults: rates ? { rates, seed: 3 } : undefined,
     retryIntervalMs: 20,
     ...(rates ? { functionTimeoutsMs: { merge: UPDATE_MERGE_TIMEOUT_MS } } : {}),
@@ -166,7 +148,7 @@ async function runUpdateCase(
     },
   });
   try {
-    const run = await runLocalFile(stack, exportFile, second.config, {
+    const run = await runLocalFile(stack, exportFile, config, {
       entity: 'contact',
       stateDir,
       rerun: 'again',
@@ -230,11 +212,12 @@ describe('the merge under throttling past its timeout', () => {
     const cleanUpdate = await runUpdateCase('update-fault-free');
 
     // Act
-    const faulty = await runUpdateCase(
-      'update-fault-matrix',
-      { 'worker-crash': 0.5, throttle: 0.5, unprocessed: 0.8, 's3-error': 0.4 },
-      { config: slowReads, configFile: slowReadsFile },
-    );
+    const faulty = await runUpdateCase('update-fault-matrix', {
+      'worker-crash': 0.5,
+      throttle: 0.5,
+      unprocessed: 0.8,
+      's3-error': 0.4,
+    });
 
     // Assess
     expect(essence(cleanUpdate.run)).toMatchObject({ status: 'SUCCEEDED', reconciliation: 'MATCHED' });
