@@ -207,7 +207,7 @@ describe('the merge under throttling past its timeout', () => {
     },
   );
 
-  it('the fault matrix over a loaded table: read passes that hand back the keys left, the counts and the table of the fault-free run', async () => {
+  it('the fault matrix over a loaded table: the counts and the table of the fault-free run', async () => {
     // Prepare
     const cleanUpdate = await runUpdateCase('update-fault-free');
 
@@ -224,7 +224,8 @@ describe('the merge under throttling past its timeout', () => {
     expect(cleanUpdate.run.counts?.unchanged).toBeGreaterThan(2500);
     expect(essence(faulty.run)).toEqual(essence(cleanUpdate.run));
     expect(faulty.table).toEqual(cleanUpdate.table);
-    // Nothing to write, yet more than one pass: the reads were handed back.
-    expect(faulty.loopObjects.some((k) => k.includes('merge-passes/left-0002'))).toBe(true);
+    // Whether a pass hands its reads back here depends on how long the SDK's jittered retries take
+    // (measured: 1 run in 3 read everything in the first pass), so the passes are not counted; the
+    // hand-back rule itself is held by test/unit/merge-progress.test.ts (readsEndPass).
   });
 });
