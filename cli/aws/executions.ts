@@ -139,7 +139,8 @@ async function latestEventId(executionArn: string): Promise<number> {
   return page.events?.[0]?.id ?? 0;
 }
 
-async function mapRuns(executionArn: string): Promise<MapRunListItem[]> {
+/** Every map run of an execution (all ListMapRuns pages). */
+export async function mapRuns(executionArn: string): Promise<MapRunListItem[]> {
   const runs: MapRunListItem[] = [];
   let nextToken: string | undefined;
   do {
@@ -151,7 +152,7 @@ async function mapRuns(executionArn: string): Promise<MapRunListItem[]> {
 }
 
 /** `…:mapRun:<machine>/<MapStateLabel>:<id>` → the Map state's label. */
-const mapRunLabel = (arn: string) => /\/([^/:]+):[^:]+$/.exec(arn)?.[1] ?? arn;
+export const mapRunLabel = (arn: string) => /\/([^/:]+):[^:]+$/.exec(arn)?.[1] ?? arn;
 
 /** A map run's item counts as one progress line (`TransformChunks 12/40 done, 1 failed, 3 running`). */
 function mapRunLine(label: string, c: Record<string, number | undefined>): string {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { DescribeMapRunCommand, ListMapRunsCommand } from '@aws-sdk/client-sfn';
+import { DescribeMapRunCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { sfnClient } from '../../lambdas/adapters/clients';
 import { Ledger, type ListRunsOptions } from '../../lambdas/adapters/ledger';
@@ -15,7 +15,7 @@ import { RunNotFoundError } from '../../local/runs';
 import { UsageError } from '../options';
 import { logsClient } from './clients';
 import type { DeployedStack } from './deployed-stack';
-import { describeExecution } from './executions';
+import { describeExecution, mapRunLabel, mapRuns } from './executions';
 import { consoleUrl } from './run';
 
 /** `crm-sync runs --stack`: the runs of the stack's ledger, newest first. */
@@ -55,31 +55,23 @@ export type AwsRunStatusView = RunStatusView & { execution: ExecutionView | Gone
 
 const isGone = (err: unknown) => (err as { name?: unknown }).name === 'ExecutionDoesNotExist';
 
-/** `…:mapRun:<machine>/<MapStateLabel>:<id>` → the Map state's label. */
-const labelOf = (arn: string) => /\/([^/:]+):[^:]+$/.exec(arn)?.[1] ?? arn;
-
 async function executionView(stack: DeployedStack, executionArn: string): Promise<ExecutionView> {
   const d = await describeExecution(executionArn);
-  const mapRuns: MapRunView[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await sfnClient().send(new ListMapRunsCommand({ executionArn, nextToken }));
-    for (const run of page.mapRuns ?? []) {
-      if (!run.mapRunArn) continue;
-      const m = await sfnClient().send(new DescribeMapRunCommand({ mapRunArn: run.mapRunArn }));
-      const c = m.itemCounts;
-      mapRuns.push({
-        label: labelOf(run.mapRunArn),
-        status: m.status ?? 'UNKNOWN',
-        total: c?.total ?? 0,
-        succeeded: c?.succeeded ?? 0,
-        failed: (c?.failed ?? 0) + (c?.timedOut ?? 0) + (c?.aborted ?? 0),
-        running: c?.running ?? 0,
-        pending: c?.pending ?? 0,
-      });
-    }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  const views: MapRunView[] = [];
+  for (const run of await mapRuns(executionArn)) {
+    if (!run.mapRunArn) continue;
+    const m = await sfnClient().send(new DescribeMapRunCommand({ mapRunArn: run.mapRunArn }));
+    const c = m.itemCounts;
+    views.push({
+      label: mapRunLabel(run.mapRunArn),
+      status: m.status ?? 'UNKNOWN',
+      total: c?.total ?? 0,
+      succeeded: c?.succeeded ?? 0,
+      failed: (c?.failed ?? 0) + (c?.timedOut ?? 0) + (c?.aborted ?? 0),
+      running: c?.running ?? 0,
+      pending: c?.pending ?? 0,
+    });
+  }
   return {
     executionArn,
     status: d.status ?? 'UNKNOWN',
@@ -87,7 +79,7 @@ async function executionView(stack: DeployedStack, executionArn: string): Promis
     stopDate: d.stopDate?.toISOString() ?? null,
     redriveCount: d.redriveCount ?? 0,
     console: consoleUrl(stack.region, executionArn),
-    mapRuns,
+    mapRuns: views,
   };
 }
 
