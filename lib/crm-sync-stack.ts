@@ -12,6 +12,7 @@ import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/exec
 import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
+import { type KeyAttribute, tableDefinitions } from '../lambdas/domain/tables';
 import {
   allowList,
   allowLogsEncryption,
@@ -200,16 +201,36 @@ export class CrmSyncStack extends Stack {
       removalPolicy,
     });
 
+    // One table per entity, or per `target.table` its entities share, keyed and indexed as configured.
     const tables: Record<string, dynamodb.Table> = {};
-    for (const [name, entity] of Object.entries(props.config.entities)) {
-      tables[name] = new dynamodb.Table(this, `Target-${name}`, {
-        tableName: entity.target.tableName,
-        partitionKey: { name: entity.target.key, type: dynamodb.AttributeType.STRING },
-        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-        pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-        ...tableEncryption,
-        removalPolicy,
+    for (const def of tableDefinitions(props.config)) {
+      const attribute = (a: KeyAttribute): dynamodb.Attribute => ({
+        name: a.name,
+        type: a.type === 'N' ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING,
       });
+      const table = new dynamodb.Table(
+        this,
+        def.shared === undefined ? `Target-${def.id}` : `Table-${def.shared}`,
+        {
+          tableName: def.tableName,
+          partitionKey: attribute(def.partition),
+          ...(def.sort ? { sortKey: attribute(def.sort) } : {}),
+          billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+          ...tableEncryption,
+          removalPolicy,
+        },
+      );
+      for (const ix of def.indexes) {
+        table.addGlobalSecondaryIndex({
+          indexName: ix.name,
+          partitionKey: attribute(ix.partition),
+          ...(ix.sort ? { sortKey: attribute(ix.sort) } : {}),
+          projectionType:
+            ix.projection === 'all' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+        });
+      }
+      for (const entity of def.entities) tables[entity] = table;
     }
     this.targetTables = tables;
 

@@ -14,7 +14,7 @@ import {
 import { dirname, join } from 'node:path';
 import type { CrmSyncConfig } from '../lambdas/domain/config';
 import type { HandlerName } from '../lib/worker-function';
-import { LOCAL } from './emulators';
+import { LOCAL, localTableName } from './emulators';
 import type { LocalIam, LocalIamRole, PolicyDocument } from './iam';
 
 /** The state machine definition of the synthesized stack, with its tokens resolved to local names. */
@@ -174,7 +174,7 @@ export function synthLocalDefinition(config: CrmSyncConfig, configFile: string):
     encryptionKey = stack.encryptionKey.keyArn;
   }
   for (const [name, table] of Object.entries(stack.targetTables)) {
-    const local = config.entities[name]?.target.tableName ?? LOCAL.targetTable(name);
+    const local = localTableName(name, config.entities[name]?.target);
     refs[logicalId(table)] = local;
     arns[logicalId(table)] = `arn:aws:dynamodb:${LOCAL.region}:${LOCAL.account}:table/${local}`;
   }

@@ -12,7 +12,18 @@ export const LOCAL = {
   region: 'us-east-1',
   account: '000000000000',
   targetTable: (entity: string) => `crm-sync-${entity}`,
+  /** A table entities share (`target.table`): `.` keeps it apart from any entity's own table. */
+  sharedTable: (table: string) => `crm-sync-${table}.table`,
 } as const;
+
+/** The local name of an entity's target table: its `tableName`, else its shared table's, else its own. */
+export function localTableName(
+  entity: string,
+  target: { readonly tableName?: string | undefined; readonly table?: string | undefined } | undefined,
+): string {
+  if (target?.tableName !== undefined) return target.tableName;
+  return target?.table !== undefined ? LOCAL.sharedTable(target.table) : LOCAL.targetTable(entity);
+}
 
 export interface Emulators {
   s3Endpoint: string;

@@ -19,6 +19,7 @@ import { EXECUTION_STATUS_CHANGE } from '../lambdas/domain/execution-status';
 import type { RejectDecision } from '../lambdas/domain/rejects';
 import type { RunSummary } from '../lambdas/domain/report';
 import { DRY_RUN_PREFIX } from '../lambdas/domain/run';
+import { type TableDefinition, tableDefinitions } from '../lambdas/domain/tables';
 import type { HandlerName } from '../lib/worker-function';
 import { loadLocalDefinition } from './asl';
 import {
@@ -33,6 +34,7 @@ import {
   clearStagedUploads,
   type Emulators,
   LOCAL,
+  localTableName,
   moveLocalObject,
   STAGING_PREFIX,
   startEmulators,
@@ -45,6 +47,7 @@ import { HANDLERS } from './handlers';
 import { type IamCaller, type LocalIam, LocalIamEnforcer, localIamEnabled } from './iam';
 import { MapProgress, type TableWork } from './progress';
 import { rebindDefinition } from './rebind';
+import { createTableInput } from './tables';
 
 // aws-local-stepfunctions 3 targets Node 22; Node 20 lacks Promise.withResolvers.
 if (!('withResolvers' in Promise)) {
@@ -215,7 +218,7 @@ export class LocalStack {
   }
 
   tableOf(entity: string): string {
-    return this.options.config.entities[entity]?.target.tableName ?? LOCAL.targetTable(entity);
+    return localTableName(entity, this.options.config.entities[entity]?.target);
   }
 
   /** The state dir the stack keeps its data, reports and execution records in. */
@@ -318,7 +321,12 @@ export class LocalStack {
       // The handlers' own clients (made on their first use: with the endpoints set above).
       await this.injector.install(
         dataClients(),
-        Object.fromEntries(this.tableKeys().map((t) => [t.name, t.keys.map((k) => k.name)])),
+        Object.fromEntries(
+          this.tables().map((t) => [
+            t.name,
+            [t.definition.partition.name, ...(t.definition.sort ? [t.definition.sort.name] : [])],
+          ]),
+        ),
       );
     }
   }
@@ -358,19 +366,19 @@ export class LocalStack {
     );
   }
 
-  /** The tables of the stack and their key attributes. */
-  private tableKeys(): Array<{ name: string; keys: Array<{ name: string; type: 'HASH' | 'RANGE' }> }> {
+  /** The tables of the stack: the ledger and the target tables (lambdas/domain/tables.ts). */
+  private tables(): Array<{
+    name: string;
+    definition: Omit<TableDefinition, 'id' | 'shared' | 'entities' | 'tableName'>;
+  }> {
     return [
       {
         name: LOCAL.ledgerTable,
-        keys: [
-          { name: 'pk', type: 'HASH' },
-          { name: 'sk', type: 'RANGE' },
-        ],
+        definition: { partition: { name: 'pk', type: 'S' }, sort: { name: 'sk', type: 'S' }, indexes: [] },
       },
-      ...Object.entries(this.options.config.entities).map(([e, cfg]) => ({
-        name: this.tableOf(e),
-        keys: [{ name: cfg.target.key, type: 'HASH' as const }],
+      ...tableDefinitions(this.options.config).map((t) => ({
+        name: this.tableOf(t.entities[0] ?? ''),
+        definition: t,
       })),
     ];
   }
@@ -378,16 +386,9 @@ export class LocalStack {
   private async ensureTables(): Promise<void> {
     const existing = new Set((await this.dynamodb.send(new ListTablesCommand({}))).TableNames ?? []);
     const created: string[] = [];
-    for (const t of this.tableKeys()) {
+    for (const t of this.tables()) {
       if (existing.has(t.name)) continue;
-      await this.dynamodb.send(
-        new CreateTableCommand({
-          TableName: t.name,
-          BillingMode: 'PAY_PER_REQUEST',
-          KeySchema: t.keys.map((k) => ({ AttributeName: k.name, KeyType: k.type })),
-          AttributeDefinitions: t.keys.map((k) => ({ AttributeName: k.name, AttributeType: 'S' })),
-        }),
-      );
+      await this.dynamodb.send(new CreateTableCommand(createTableInput(t.name, t.definition)));
       created.push(t.name);
     }
     // The emulator answers CREATING and activates the table a moment later: wait, as on AWS.

@@ -10,6 +10,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { WriteRetriesExhaustedError } from '../domain/errors';
+import { keyAttributes, keyOfItem, type TableKey } from '../domain/keys';
 import type { Scalar } from '../domain/normalize';
 import { type TokenBucket, writeUnits } from '../domain/token-bucket';
 import { dynamodbClient } from './clients';
@@ -26,6 +27,13 @@ let meter: TableWorkMeter | undefined;
  */
 export function setTableWorkMeter(m: TableWorkMeter | undefined): void {
   meter = m;
+}
+
+/** The DynamoDB key of a record key (lambdas/domain/keys.ts): string attributes. */
+export function keyAttributeMap(table: TableKey, key: string): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(keyAttributes(table, key))) out[name] = { S: value };
+  return out;
 }
 
 /** Flat scalar items only (crm-sync's target model): string, number, boolean. */
@@ -295,7 +303,7 @@ export interface BatchGetOptions {
 /** Reads items by key, 100 per call, retrying UnprocessedKeys like batchWrite. */
 export async function batchGet(
   table: string,
-  keyName: string,
+  keyName: string | TableKey,
   keys: readonly string[],
   options: BatchGetOptions = {},
 ): Promise<Map<string, Item>> {
@@ -311,7 +319,7 @@ export async function batchGet(
  */
 export async function batchGetUntil(
   table: string,
-  keyName: string,
+  keyName: string | TableKey,
   keys: readonly string[],
   options: BatchGetOptions & { deadline?: number | undefined } = {},
 ): Promise<{ found: Map<string, Item>; left: string[]; read: number }> {
@@ -330,13 +338,16 @@ export async function batchGetUntil(
     return `#p${i}`;
   });
   const sortKey = options.sortKey;
-  const keyOf = (k: Record<string, AttributeValue>) => k[keyName]?.S ?? '';
+  const schema: TableKey = typeof keyName === 'string' ? { partition: keyName } : keyName;
+  const keyOf = (k: Record<string, AttributeValue>) => keyOfItem(schema, fromAttributeMap(k)) ?? '';
+  const requestKey = (k: string): Record<string, AttributeValue> => {
+    const attributes = keyAttributeMap(schema, k);
+    return sortKey ? { ...attributes, [sortKey.name]: { S: sortKey.value } } : attributes;
+  };
   let next = 0;
   const worker = async () => {
     while (next < batches.length && !late()) {
-      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map((k) =>
-        sortKey ? { [keyName]: { S: k }, [sortKey.name]: { S: sortKey.value } } : { [keyName]: { S: k } },
-      );
+      let pending: Record<string, AttributeValue>[] = (batches[next++] ?? []).map(requestKey);
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           const delay = backoffDelay(attempt, policy);
@@ -368,7 +379,7 @@ export async function batchGetUntil(
         }
         for (const raw of out.Responses?.[table] ?? []) {
           const item = fromAttributeMap(raw);
-          found.set(String(item[keyName]), item);
+          found.set(keyOfItem(schema, item) ?? '', item);
         }
         pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, AttributeValue>[] | undefined) ?? [];
         read += asked.length - pending.length;
@@ -427,14 +438,20 @@ export async function isTableEmpty(table: string): Promise<boolean> {
 }
 
 /** Scans a whole table, page by page, with `segments` parallel segments. */
-export async function* scanTable(table: string, options: { segments?: number } = {}): AsyncGenerator<Item[]> {
+export async function* scanTable(
+  table: string,
+  options: { segments?: number; only?: { name: string; value: string } | undefined } = {},
+): AsyncGenerator<Item[]> {
   const segments = options.segments ?? 1;
   const queues: Item[][] = [];
   let done = 0;
   let wake: (() => void) | undefined;
   let failure: unknown;
   const run = async (segment: number) => {
-    for await (const page of scanSegment(table, segment, segments, { consistent: true })) {
+    for await (const page of scanSegment(table, segment, segments, {
+      consistent: true,
+      only: options.only,
+    })) {
       queues.push(page);
       wake?.();
     }
@@ -499,22 +516,36 @@ export function scanSegmentRaw(
   table: string,
   segment: number,
   total: number,
-  options: { projection?: string[]; consistent?: boolean } = {},
+  options: ScanOptions = {},
 ): AsyncGenerator<RawPage> {
   const names = options.projection?.map((_, i) => `#p${i}`);
+  const attributeNames: Record<string, string> = Object.fromEntries(
+    (names ?? []).map((n, i) => [n, options.projection?.[i] ?? '']),
+  );
+  if (options.only) attributeNames['#only'] = options.only.name;
   return scanPages({
     TableName: table,
     ConsistentRead: options.consistent ?? false,
     ...(total > 1 ? { Segment: segment, TotalSegments: total } : {}),
-    ...(options.projection && names
+    ...(options.projection && names ? { ProjectionExpression: names.join(', ') } : {}),
+    ...(options.only
       ? {
-          ProjectionExpression: names.join(', '),
-          ExpressionAttributeNames: Object.fromEntries(
-            names.map((n, i) => [n, options.projection?.[i] ?? '']),
-          ),
+          FilterExpression: '#only = :only',
+          ExpressionAttributeValues: { ':only': { S: options.only.value } },
         }
       : {}),
+    ...(Object.keys(attributeNames).length > 0 ? { ExpressionAttributeNames: attributeNames } : {}),
   });
+}
+
+/**
+ * A scan's options: `projection` (attribute names), `consistent` (strongly consistent reads, twice
+ * the units), `only` (the items whose attribute `name` is `value`: one entity of a shared table).
+ */
+export interface ScanOptions {
+  projection?: string[] | undefined;
+  consistent?: boolean | undefined;
+  only?: { name: string; value: string } | undefined;
 }
 
 /**
@@ -525,7 +556,7 @@ export async function* scanSegment(
   table: string,
   segment: number,
   total: number,
-  options: { projection?: string[]; consistent?: boolean } = {},
+  options: ScanOptions = {},
 ): AsyncGenerator<Item[]> {
   for await (const page of scanSegmentRaw(table, segment, total, options)) yield page.map(fromAttributeMap);
 }

@@ -15,7 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { type BackupKind, backupLedgerKey } from '../domain/snapshot';
 import { dynamodbClient, s3Client } from './clients';
-import { batchWrite, queryPages } from './dynamodb';
+import { batchWrite, queryPages, scanSegmentRaw } from './dynamodb';
 import { setFields, withoutKey } from './ledger';
 import { headObject, readObject } from './s3';
 
@@ -26,7 +26,21 @@ export async function tableSizeBytes(table: string): Promise<number> {
 }
 
 /** Whether the table holds no item (one strongly consistent read of at most one item). */
-export async function isTableEmpty(table: string): Promise<boolean> {
+export async function isTableEmpty(
+  table: string,
+  only?: { name: string; value: string } | undefined,
+): Promise<boolean> {
+  if (only) {
+    // A filter applies after Limit: page through (one attribute) until one of the entity's items shows.
+    for await (const page of scanSegmentRaw(table, 0, 1, {
+      consistent: true,
+      only,
+      projection: [only.name],
+    })) {
+      if (page.length > 0) return false;
+    }
+    return true;
+  }
   const out = await dynamodbClient().send(
     new ScanCommand({ TableName: table, Limit: 1, ConsistentRead: true }),
   );

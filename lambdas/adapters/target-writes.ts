@@ -1,8 +1,9 @@
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type Candidate, META, type Tombstone } from '../domain/chunk';
+import type { TableKey } from '../domain/keys';
 import type { StoredWrite } from '../domain/merge-progress';
 import type { TokenBucket } from '../domain/token-bucket';
-import { batchWrite, toAttributeMap } from './dynamodb';
+import { batchWrite, keyAttributeMap, toAttributeMap } from './dynamodb';
 import type { TombstoneStore } from './tombstones';
 
 /**
@@ -12,7 +13,7 @@ import type { TombstoneStore } from './tombstones';
  * of a whole partition never sit in memory beside its items.
  */
 export function* targetWriteRequests(
-  keyName: string,
+  table: TableKey,
   runId: string,
   writes: {
     puts: readonly Candidate[];
@@ -33,8 +34,8 @@ export function* targetWriteRequests(
       },
     };
   }
-  for (const c of writes.deletes) yield { DeleteRequest: { Key: { [keyName]: { S: c.key } } } };
-  for (const key of writes.mirrorDeletes) yield { DeleteRequest: { Key: { [keyName]: { S: key } } } };
+  for (const c of writes.deletes) yield { DeleteRequest: { Key: keyAttributeMap(table, c.key) } };
+  for (const key of writes.mirrorDeletes) yield { DeleteRequest: { Key: keyAttributeMap(table, key) } };
 }
 
 /** The ledger's write requests of a merge's tombstones, as the progress object keeps them. */

@@ -43,6 +43,10 @@ export const snapshotJobSchema = z.object({
   entity: z.string(),
   table: z.string(),
   key: z.string(),
+  /** The table's sort key attribute (unset: none). */
+  sortKey: z.string().optional(),
+  /** The entity's items on a shared table: those whose `name` attribute is `value` (lambdas/domain/keys.ts). */
+  only: z.object({ name: z.string(), value: z.string() }).optional(),
   prefix: z.string(),
   segments: z.number().int().min(1),
   segmentList: z.array(segmentNumber),
@@ -109,6 +113,8 @@ export const restoreJobSchema = z.object({
   segmentList: z.array(segmentNumber),
   items: count,
   digest: z.string(),
+  /** The entity's items on a shared table: those whose `name` attribute is `value` (lambdas/domain/keys.ts). */
+  only: z.object({ name: z.string(), value: z.string() }).optional(),
 });
 export type RestoreJob = z.infer<typeof restoreJobSchema>;
 

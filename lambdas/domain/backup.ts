@@ -1,4 +1,5 @@
 import { InvalidSnapshotError, RestoreMismatchError, SnapshotCorruptError } from './errors';
+import type { TableKey } from './keys';
 import {
   type BackupKind,
   checkBackupId,
@@ -63,16 +64,33 @@ export function checkSnapshotPrefix(prefix: string): string {
   return p;
 }
 
-/** A snapshot restores into an entity's table when it has JSONL parts and the table's key. */
-export function checkRestorable(manifest: SnapshotManifest, entity: string, key: string): void {
+/**
+ * A snapshot restores into an entity's table when it has JSONL parts, the table's key attributes and,
+ * on a shared table, the entity type's (its items are marked as the entity's).
+ */
+export function checkRestorable(
+  manifest: SnapshotManifest,
+  entity: string,
+  keys: { table: TableKey; entityType?: { name: string; value: string } | undefined },
+): void {
   if (!manifest.formats.includes('jsonl')) {
     throw new InvalidSnapshotError(
       `snapshot ${manifest.snapshotId} has no JSONL parts: it cannot be restored`,
     );
   }
-  if (manifest.key !== key) {
+  const spell = (pk: string, sk: string | undefined) => (sk === undefined ? `"${pk}"` : `"${pk}", "${sk}"`);
+  if (manifest.key !== keys.table.partition || manifest.sortKey !== keys.table.sort) {
     throw new InvalidSnapshotError(
-      `snapshot ${manifest.snapshotId} is of a table keyed by "${manifest.key}"; "${entity}" is keyed by "${key}"`,
+      `snapshot ${manifest.snapshotId} is of a table keyed by ${spell(manifest.key, manifest.sortKey)}; "${entity}" is keyed by ${spell(keys.table.partition, keys.table.sort)}`,
+    );
+  }
+  const want = keys.entityType;
+  const has = manifest.entityType;
+  if (want?.name !== has?.name || want?.value !== has?.value) {
+    const label = (t: { name: string; value: string } | undefined) =>
+      t === undefined ? 'no entity type' : `${t.name} = "${t.value}"`;
+    throw new InvalidSnapshotError(
+      `snapshot ${manifest.snapshotId} holds items marked ${label(has)}; "${entity}" marks its items ${label(want)}`,
     );
   }
 }

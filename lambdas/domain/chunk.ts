@@ -1,7 +1,8 @@
 import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
-import { dynamoItemSize, keyFits, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from './item-size';
+import { dynamoItemSize, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from './item-size';
 import { jsonAliases, jsonFields } from './jsonl';
+import { entityKeys, isKeyField, META_ATTRIBUTES, recordKey, recordKeyFits, renderKeyPart } from './keys';
 import {
   boundFields,
   type FieldWarning,
@@ -15,9 +16,7 @@ import { canBeKey } from './references';
 import { rejectCode, rejectReason } from './reject-reasons';
 import { type PartLine, partitionOf } from './run';
 
-/** Attributes crm-sync keeps on every target item (hidden by `export`). */
-export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
-export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+export { META, META_ATTRIBUTES } from './keys';
 
 /** Length of `_digest`'s value: a SHA-1 in base64url (digest.ts). */
 const DIGEST_CHARS = 27;
@@ -171,9 +170,14 @@ export class ChunkAccumulator {
   readonly keepKeys: string[] | undefined;
   /** Mirror mode: rejected rows whose key could not be read (unparseable record, empty key cell). */
   unkeyedRejects = 0;
-  private readonly keyIndex: number | undefined;
-  private readonly keySpec: FieldSpec | undefined;
-  private readonly keyRules: CellRules | undefined;
+  /** The key fields' columns (every field the primary key reads), with their spec and cell rules. */
+  private readonly keyColumns: ReadonlyArray<{
+    field: string;
+    index: number;
+    spec: FieldSpec;
+    rules: CellRules | undefined;
+  }>;
+  private readonly keyIndexes: ReadonlySet<number>;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
   /** Where each of rejectOrphans' values sits in a part row (-1: the binding lacks the field). */
@@ -197,10 +201,10 @@ export class ChunkAccumulator {
     this.itemFields = boundFields(binding, entity);
     this.sizeSlack = this.itemFields.reduce((n, f) => n + Buffer.byteLength(f, 'utf8'), 0) + limits.metaBytes;
     this.keepKeys = entity.syncMode === 'mirror' ? [] : undefined;
-    const keyColumn = binding.fieldColumns.find((f) => f.field === entity.target.key);
-    this.keyIndex = keyColumn?.index;
-    this.keySpec = keyColumn?.spec;
-    this.keyRules = keyColumn ? rulesOf(keyColumn.field, keyColumn.spec, entity) : undefined;
+    this.keyColumns = binding.fieldColumns
+      .filter((f) => isKeyField(entity, f.field))
+      .map((f) => ({ ...f, rules: rulesOf(f.field, f.spec, entity) }));
+    this.keyIndexes = new Set(this.keyColumns.map((k) => k.index));
     this.rejectOrphans = Object.entries(entity.references)
       .filter(([, r]) => r.reject)
       .map(([field]) => field);
@@ -290,7 +294,8 @@ export class ChunkAccumulator {
     json: string,
   ): string[] | undefined {
     let reasons: string[] | undefined;
-    if (!keyFits(key, deleted ? this.limits.maxDeleteKeyBytes : this.limits.maxKeyBytes))
+    const maxKeyBytes = deleted ? this.limits.maxDeleteKeyBytes : this.limits.maxKeyBytes;
+    if (!recordKeyFits(entityKeys(this.entity).table, key, maxKeyBytes))
       reasons = [rejectReason('key_too_large')];
     if (
       !deleted &&
@@ -427,11 +432,20 @@ export class ChunkAccumulator {
    * that fails its own type.
    */
   private keyOf(fields: readonly string[] | undefined): string | undefined {
-    if (this.keyIndex === undefined || this.keySpec === undefined || fields === undefined) return undefined;
+    if (fields === undefined || this.keyColumns.length === 0) return undefined;
     // With the key's cell rules, as mapValues reads it: an Excel-mangled id or a null word names no
     // key (the record's real key is unknown, so mirror mode must not delete on its absence).
-    const value = normalizeCell(fields[this.keyIndex], this.keySpec, this.keyRules);
-    return value !== undefined && !(value instanceof Invalid) && value !== '' ? String(value) : undefined;
+    const values = new Map<string, Scalar>();
+    for (const { field, index, spec, rules } of this.keyColumns) {
+      const value = normalizeCell(fields[index], spec, rules);
+      if (value === undefined || value instanceof Invalid || value === '') return undefined;
+      values.set(field, value);
+    }
+    const keys = entityKeys(this.entity);
+    const pk = renderKeyPart(keys.partition, (f) => values.get(f));
+    const sk = keys.sort ? renderKeyPart(keys.sort, (f) => values.get(f)) : undefined;
+    if (pk === undefined || (keys.sort && sk === undefined)) return undefined;
+    return recordKey(pk, sk);
   }
 
   duplicates(): DuplicateKey[] {
@@ -463,7 +477,7 @@ export class ChunkAccumulator {
       if (cell === undefined) continue;
       const name = this.binding.columns[i] ?? `column${i + 1}`;
       if (cell.includes('\u0000')) reasons.push(rejectReason('nul_char', name));
-      else if (i === this.keyIndex && CONTROL.test(cell)) reasons.push(rejectReason('control_char', name));
+      else if (this.keyIndexes.has(i) && CONTROL.test(cell)) reasons.push(rejectReason('control_char', name));
     }
     return reasons.length > 0 ? reasons : undefined;
   }

@@ -3,6 +3,15 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatProblem, withEntityTimezone } from './dates';
 import { ConfigError, UnknownEntityError } from './errors';
+import {
+  entityKeys,
+  isKeyField,
+  type KeyConfig,
+  type KeyPart,
+  keyPartOf,
+  META_ATTRIBUTES,
+  templateProblem,
+} from './keys';
 import { applyTransforms, Invalid, trimInvisible, typeLiteral } from './normalize';
 import { scheduleExpressionProblem, timeZoneProblem } from './sync';
 
@@ -237,19 +246,84 @@ const throughputSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/** An attribute name crm-sync writes (a key attribute, the entity-type attribute). */
+const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,254}$/;
+
+/**
+ * A key attribute: a field's name (the attribute is the field, as `key` has it), or `{ name, value }`
+ * with `value` a template over fields: `"ACCOUNT#{accountId}"`, `"{topic}#{createdOn}#{owner}"`.
+ */
+const keyPartSchema = z.union(
+  [
+    z.string().regex(NAME, 'a key is a field name or { name, value } with a template value'),
+    z.strictObject({
+      name: z
+        .string()
+        .regex(ATTRIBUTE_NAME, 'an attribute name is letters, digits, _ . - (from a letter or _)'),
+      value: z
+        .string()
+        .min(1, 'a key template is empty')
+        .superRefine((t, ctx) => {
+          const problem = templateProblem(t);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+    }),
+  ],
+  { error: 'a key is a field name or { name, value } with a template value' },
+);
+export type KeyPartSpec = z.output<typeof keyPartSchema>;
+
+/** A global secondary index the stack creates on the entity's table, and the attributes that key it. */
+const indexSchema = z.strictObject({
+  partitionKey: keyPartSchema,
+  sortKey: keyPartSchema.optional(),
+  /** What the index holds of an item: `all` its attributes (default), `keys` only the keys. */
+  projection: z.enum(['all', 'keys']).default('all'),
+});
+export type IndexSpec = z.output<typeof indexSchema>;
+
+const targetSchema = z
+  .strictObject({
+    /** Physical table name; by default CloudFormation names it. */
+    tableName: z.string().min(3).max(255).optional(),
+    /**
+     * Single-table design: entities naming the same `table` share one DynamoDB table, each item
+     * marked with its entity in the `entityType` attribute. Default: a table of the entity's own.
+     */
+    table: z.string().regex(ENTITY_NAME, 'a table name is lower-case letters, digits and -').optional(),
+    /** Target field that is the table's partition key (the same as `partitionKey: <field>`). */
+    key: z.string().regex(NAME).optional(),
+    /** The table's partition key: a field, or `{ name, value }` with a template value. */
+    partitionKey: keyPartSchema.optional(),
+    /** The table's sort key, the same way. Default: none (the partition key alone names an item). */
+    sortKey: keyPartSchema.optional(),
+    /**
+     * The attribute naming the entity on every item it writes: `{ name, value }`, or just the name
+     * (the value is then the entity's name). Default on a shared `table`: `_et` = the entity's name;
+     * elsewhere none. Mirror deletes, verification, snapshots and restores of the entity see only its items.
+     */
+    entityType: z
+      .union([
+        z.string().regex(ATTRIBUTE_NAME),
+        z.strictObject({ name: z.string().regex(ATTRIBUTE_NAME), value: z.string().min(1) }),
+      ])
+      .optional(),
+    /** Global secondary indexes by name, keyed like the table (templates too); sparse where a field is empty. */
+    indexes: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'an index name is 3 to 255 letters, digits, _ . -'),
+        indexSchema,
+      )
+      .optional(),
+    /** Throughput the run may use (default: a new on-demand table's warm throughput). */
+    throughput: throughputSchema.optional(),
+  })
+  .strict();
+
 const entitySchema = z
   .strictObject({
     /** Target table settings. */
-    target: z
-      .strictObject({
-        /** Physical table name; by default CloudFormation names it. */
-        tableName: z.string().min(3).max(255).optional(),
-        /** Target field that is the table's partition key. */
-        key: z.string().regex(NAME),
-        /** Throughput the run may use (default: a new on-demand table's warm throughput). */
-        throughput: throughputSchema.optional(),
-      })
-      .strict(),
+    target: targetSchema,
     source: sourceSchema.default({
       format: 'auto',
       encoding: 'auto',
@@ -330,20 +404,7 @@ const entitySchema = z
   })
   .superRefine(
     (entity, ctx) => {
-      const key = entity.fields[entity.target.key];
-      if (!key) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['target', 'key'],
-          message: `key field "${entity.target.key}" is not in fields`,
-        });
-      } else if (!key.required) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['fields', entity.target.key, 'required'],
-          message: 'the key field must be required',
-        });
-      }
+      for (const problem of keyProblems(entity)) ctx.addIssue({ code: 'custom', ...problem });
       if (entity.updatedAt !== undefined) {
         const f = entity.fields[entity.updatedAt];
         if (!f) {
@@ -366,7 +427,7 @@ const entitySchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['fields', name, 'onInvalid'],
-            message: `onInvalid "${f.onInvalid}" cannot apply to ${name === entity.target.key ? 'the key field' : name === entity.updatedAt ? 'the updatedAt field' : 'a required field'}: its row needs a valid value (use "reject")`,
+            message: `onInvalid "${f.onInvalid}" cannot apply to ${isKeyField(entity, name) ? 'a key field' : name === entity.updatedAt ? 'the updatedAt field' : 'a required field'}: its row needs a valid value (use "reject")`,
           });
         }
         if (f.type === 'enum' && !f.values) {
@@ -428,8 +489,14 @@ const entitySchema = z
       // Run these checks even when a field elsewhere in the entity is invalid, so that loading a bad
       // config lists every problem at once; they need only the entity's shape.
       when: (payload) => {
-        const v = payload.value as { fields?: unknown; target?: { key?: unknown } } | undefined;
-        return typeof v?.fields === 'object' && v.fields !== null && typeof v.target?.key === 'string';
+        const v = payload.value as
+          | { fields?: unknown; target?: { key?: unknown; partitionKey?: unknown } }
+          | undefined;
+        return (
+          typeof v?.fields === 'object' &&
+          v.fields !== null &&
+          (typeof v.target?.key === 'string' || v.target?.partitionKey !== undefined)
+        );
       },
     },
   )
@@ -528,7 +595,9 @@ export const configSchema = z
       )
       .refine((e) => Object.keys(e).length > 0, 'at least one entity is required'),
   })
+  .transform((cfg) => ({ ...cfg, entities: withEntityTypes(cfg.entities) }))
   .superRefine((cfg, ctx) => {
+    for (const problem of sharedTableProblems(cfg.entities)) ctx.addIssue({ code: 'custom', ...problem });
     for (const [name, entity] of Object.entries(cfg.entities)) {
       for (const [field, ref] of Object.entries(entity.references)) {
         if (!cfg.entities[ref.entity]) {
@@ -543,6 +612,226 @@ export const configSchema = z
   });
 export type CrmSyncConfig = z.output<typeof configSchema>;
 export type CrmSyncConfigInput = z.input<typeof configSchema>;
+
+type Problem = { path: PropertyKey[]; message: string };
+
+/** The config paths of an entity's key parts, with the parts (the table's, then each index's). */
+function keyPartsOf(
+  target: z.output<typeof targetSchema>,
+): Array<{ path: PropertyKey[]; part: KeyPart; primary: boolean }> {
+  const out: Array<{ path: PropertyKey[]; part: KeyPart; primary: boolean }> = [];
+  const pk = target.partitionKey ?? target.key;
+  if (pk !== undefined) {
+    out.push({
+      path: ['target', target.partitionKey ? 'partitionKey' : 'key'],
+      part: keyPartOf(pk),
+      primary: true,
+    });
+  }
+  if (target.sortKey !== undefined)
+    out.push({ path: ['target', 'sortKey'], part: keyPartOf(target.sortKey), primary: true });
+  for (const [name, ix] of Object.entries(target.indexes ?? {})) {
+    out.push({
+      path: ['target', 'indexes', name, 'partitionKey'],
+      part: keyPartOf(ix.partitionKey),
+      primary: false,
+    });
+    if (ix.sortKey !== undefined) {
+      out.push({ path: ['target', 'indexes', name, 'sortKey'], part: keyPartOf(ix.sortKey), primary: false });
+    }
+  }
+  return out;
+}
+
+/**
+ * Problems of an entity's keys: `key` or `partitionKey` (one of them), the fields templates read (in
+ * `fields`, not dotted; the primary key's required), the attributes key parts add (not a field's
+ * name, not crm-sync's own, one template per attribute), index keys (not boolean fields).
+ */
+function keyProblems(entity: {
+  target: unknown;
+  fields: Record<string, { required?: boolean; type?: string }>;
+}): Problem[] {
+  const parsed = targetSchema.safeParse(entity.target);
+  if (!parsed.success) return [];
+  const target = parsed.data;
+  const problems: Problem[] = [];
+  if ((target.key === undefined) === (target.partitionKey === undefined)) {
+    return [{ path: ['target'], message: 'set target.key or target.partitionKey (one of them)' }];
+  }
+  const templates = new Map<string, string>();
+  const spell = (part: KeyPart) =>
+    part.parts.map((p) => ('literal' in p ? p.literal : `{${p.field}}`)).join('');
+  for (const { path, part, primary } of keyPartsOf(target)) {
+    for (const field of part.fields) {
+      const spec = entity.fields[field];
+      if (!spec) {
+        problems.push({ path, message: `${primary ? 'key ' : ''}field "${field}" is not in fields` });
+      } else if (primary && spec.required !== true) {
+        problems.push({ path: ['fields', field, 'required'], message: 'the key field must be required' });
+      } else if (!primary && part.plainField && spec.type === 'boolean') {
+        problems.push({
+          path,
+          message: `field "${field}" is a boolean: an index key is a string or a number`,
+        });
+      }
+    }
+    if (primary && part.fields.length === 0) {
+      problems.push({ path, message: 'a key template names no field: every item would have the same key' });
+    }
+    if (part.plainField) continue;
+    if (META_ATTRIBUTES.includes(part.name)) {
+      problems.push({
+        path,
+        message: `attribute "${part.name}" is crm-sync's own (${META_ATTRIBUTES.join(', ')})`,
+      });
+    } else if (Object.hasOwn(entity.fields, part.name)) {
+      problems.push({
+        path,
+        message: `attribute "${part.name}" is a field's name: name the key attribute otherwise, or use the field (${JSON.stringify(part.name)})`,
+      });
+    }
+    const earlier = templates.get(part.name);
+    if (earlier !== undefined && earlier !== spell(part)) {
+      problems.push({
+        path,
+        message: `attribute "${part.name}" has two templates ("${earlier}" and "${spell(part)}")`,
+      });
+    }
+    templates.set(part.name, spell(part));
+  }
+  const et = target.entityType;
+  const etName = typeof et === 'string' ? et : et?.name;
+  if (
+    etName !== undefined &&
+    (Object.hasOwn(entity.fields, etName) || templates.has(etName) || META_ATTRIBUTES.includes(etName))
+  ) {
+    problems.push({
+      path: ['target', 'entityType'],
+      message: `attribute "${etName}" is already a field, a key attribute or crm-sync's own`,
+    });
+  }
+  return problems;
+}
+
+/** Default name of the attribute that marks an item's entity on a shared table (dynamodb-toolbox's). */
+export const DEFAULT_ENTITY_TYPE_ATTRIBUTE = '_et';
+
+/**
+ * Problems of tables shared by several entities (`target.table`): one key schema (attribute names)
+ * per table, one entity-type attribute with a value per entity, one physical name, and indexes of one
+ * name keyed by the same attributes. References must name a parent whose key reads one field.
+ */
+function sharedTableProblems(entities: Record<string, EntityConfig>): Problem[] {
+  const problems: Problem[] = [];
+  const byTable = new Map<string, string[]>();
+  for (const [name, e] of Object.entries(entities)) {
+    if (e.target.table !== undefined)
+      byTable.set(e.target.table, [...(byTable.get(e.target.table) ?? []), name]);
+  }
+  for (const [table, names] of byTable) {
+    const [first, ...others] = names.map((n) => ({
+      n,
+      keys: entityKeys(entities[n] as EntityConfig),
+      e: entities[n] as EntityConfig,
+    }));
+    if (!first) continue;
+    const values = new Map<string, string>();
+    const indexes = new Map<string, { entity: string; schema: string }>();
+    for (const x of [first, ...others]) {
+      const at = (...path: PropertyKey[]) => ['entities', x.n, 'target', ...path];
+      if (
+        x.keys.table.partition !== first.keys.table.partition ||
+        x.keys.table.sort !== first.keys.table.sort
+      ) {
+        problems.push({
+          path: at('partitionKey'),
+          message: `table "${table}" is keyed (${first.keys.table.partition}${first.keys.table.sort ? `, ${first.keys.table.sort}` : ''}) by entity "${first.n}": every entity of a table uses its key attributes`,
+        });
+      }
+      if (x.e.target.tableName !== first.e.target.tableName) {
+        problems.push({
+          path: at('tableName'),
+          message: `entities of table "${table}" name it differently (tableName)`,
+        });
+      }
+      const et = x.keys.entityType;
+      if (et && first.keys.entityType && et.name !== first.keys.entityType.name) {
+        problems.push({
+          path: at('entityType'),
+          message: `entities of table "${table}" mark their items in different attributes`,
+        });
+      }
+      if (et) {
+        const taken = values.get(et.value);
+        if (taken !== undefined) {
+          problems.push({
+            path: at('entityType'),
+            message: `entity "${taken}" marks its items "${et.value}" already`,
+          });
+        }
+        values.set(et.value, x.n);
+      }
+      for (const ix of x.keys.indexes) {
+        const schema = `${ix.partition.name}/${ix.sort?.name ?? ''}/${ix.projection}`;
+        const seen = indexes.get(ix.name);
+        if (seen && seen.schema !== schema) {
+          problems.push({
+            path: at('indexes', ix.name),
+            message: `index "${ix.name}" of table "${table}" is keyed otherwise by entity "${seen.entity}" (same attributes and projection in every entity)`,
+          });
+        }
+        if (!seen) indexes.set(ix.name, { entity: x.n, schema });
+      }
+    }
+  }
+  for (const [name, e] of Object.entries(entities)) {
+    if (e.target.tableName === undefined) continue;
+    for (const [other, o] of Object.entries(entities)) {
+      if (
+        other < name &&
+        o.target.tableName === e.target.tableName &&
+        (o.target.table === undefined || o.target.table !== e.target.table)
+      ) {
+        problems.push({
+          path: ['entities', name, 'target', 'tableName'],
+          message: `entity "${other}" has the table "${e.target.tableName}" too: entities share a table through target.table`,
+        });
+      }
+    }
+  }
+  for (const [name, e] of Object.entries(entities)) {
+    for (const [field, ref] of Object.entries(e.references)) {
+      const parent = Object.hasOwn(entities, ref.entity) ? entities[ref.entity] : undefined;
+      if (parent && entityKeys(parent).keyFields.length !== 1) {
+        problems.push({
+          path: ['entities', name, 'references', field],
+          message: `entity "${ref.entity}" is keyed by ${entityKeys(parent).keyFields.join(', ')}: a reference names a parent by one value, so its key must read one field`,
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * Each entity's entity-type attribute as `{ name, value }`: on a shared table by default `_et` = the
+ * entity's name; a name alone takes the entity's name as its value. Entities without one are untouched.
+ */
+function withEntityTypes(entities: Record<string, EntityConfig>): Record<string, EntityConfig> {
+  const out: Record<string, EntityConfig> = {};
+  for (const [name, e] of Object.entries(entities)) {
+    const et = e.target.entityType;
+    if (et === undefined && e.target.table === undefined) {
+      out[name] = e;
+      continue;
+    }
+    const resolvedType =
+      typeof et === 'object' ? et : { name: et ?? DEFAULT_ENTITY_TYPE_ATTRIBUTE, value: name };
+    out[name] = { ...e, target: { ...e.target, entityType: resolvedType } };
+  }
+  return out;
+}
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => String(p)).join('.') || '(root)';
@@ -655,9 +944,9 @@ export function getEntity(config: CrmSyncConfig, name: string): EntityConfig {
 export function isNeededField(
   name: string,
   spec: { readonly required?: boolean | undefined },
-  entity: { readonly target: { readonly key: string }; readonly updatedAt?: string | undefined },
+  entity: KeyConfig & { readonly updatedAt?: string | undefined },
 ): boolean {
-  return spec.required === true || name === entity.target.key || name === entity.updatedAt;
+  return spec.required === true || isKeyField(entity, name) || name === entity.updatedAt;
 }
 
 /**

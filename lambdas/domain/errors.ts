@@ -158,6 +158,15 @@ export class ItemTooLargeError extends CrmSyncError {
 }
 
 /**
+ * On a table several entities share, a row's key names an item of another entity (its entity-type
+ * attribute says so, or it has none): the entities' key templates overlap. The merge of the
+ * partition stops before it writes anything; the other entity's item is untouched.
+ */
+export class KeyCollisionError extends PermanentError {
+  override readonly name = 'KeyCollisionError';
+}
+
+/**
  * The merge made no progress for MAX_STALLED_MERGE_PASSES passes in a row: no partition finished
  * and none wrote anything (the target refuses every write). Not retried: redrive the run once the
  * table takes writes again (what was written stays, and counts once).

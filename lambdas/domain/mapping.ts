@@ -8,6 +8,7 @@ import {
 } from './config';
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
+import { entityKeys, isKeyField, type KeyPart, recordKey, renderKeyPart } from './keys';
 import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Scalar } from './normalize';
 import { presetHint } from './preset-hint';
 import { rejectReason } from './reject-reasons';
@@ -192,7 +193,10 @@ export function bindHeader(columns: string[], entity: EntityConfig): HeaderBindi
  */
 export function notCarriedFields(columns: string[], format: string, entity: EntityConfig): string[] {
   if (format === 'jsonl') return [];
-  return bindHeader(columns, entity).missingFields.map((f) => f.field);
+  const missing = bindHeader(columns, entity).missingFields.map((f) => f.field);
+  // An index attribute that reads a field the file lacks is not carried either (the stored one stays).
+  const derived = entityKeys(entity).derived.filter((d) => d.fields.some((f) => missing.includes(f)));
+  return [...missing, ...derived.map((d) => d.name)];
 }
 
 /** The source columns of mapped fields the file does not carry (summary `missingColumns`). */
@@ -247,9 +251,14 @@ interface BoundField {
 
 interface BindingPlan {
   fields: BoundField[];
+  /** The item's attribute names in value order: the fields', then the key attributes the transform adds. */
   names: string[];
-  /** Positions of the key and the updatedAt field in `fields` (-1: not bound). */
-  keyAt: number;
+  /** The attributes the transform adds (entityKeys' derived), each with where its fields' values sit. */
+  derived: Array<{ part: KeyPart; at: number[] }>;
+  /** The table's key parts, with where their fields' values sit. */
+  partition: { part: KeyPart; at: number[] };
+  sort: { part: KeyPart; at: number[] } | undefined;
+  /** Position of the updatedAt field in `fields` (-1: not bound). */
   updatedAtAt: number;
   /** The delete flag's values, trimmed and lower-cased. */
   deleteValues: Set<string>;
@@ -268,7 +277,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
   }
   let plan = byEntity.get(entity);
   if (!plan) {
-    const isNeeded = (field: string) => field === entity.target.key || field === entity.updatedAt;
+    const isNeeded = (field: string) => isKeyField(entity, field) || field === entity.updatedAt;
     const regionIndex = (field: string) => binding.regionColumns.find((r) => r.field === field)?.index ?? -1;
     const bound = (field: string, spec: FieldSpec, index: number): BoundField => {
       const needed = isNeeded(field);
@@ -290,12 +299,16 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
       ...binding.fieldColumns.map(({ field, spec, index }) => bound(field, spec, index)),
       ...binding.missingFields.map(({ field, spec }) => bound(field, spec, -1)),
     ];
-    const names = fields.map((f) => f.field);
+    const fieldNames = fields.map((f) => f.field);
+    const keys = entityKeys(entity);
+    const located = (part: KeyPart) => ({ part, at: part.fields.map((f) => fieldNames.indexOf(f)) });
     plan = {
       fields,
-      names,
-      keyAt: names.indexOf(entity.target.key),
-      updatedAtAt: entity.updatedAt === undefined ? -1 : names.indexOf(entity.updatedAt),
+      names: [...fieldNames, ...keys.derived.map((d) => d.name)],
+      derived: keys.derived.map(located),
+      partition: located(keys.partition),
+      sort: keys.sort ? located(keys.sort) : undefined,
+      updatedAtAt: entity.updatedAt === undefined ? -1 : fieldNames.indexOf(entity.updatedAt),
       deleteValues: new Set((entity.deleteFlag?.values ?? []).map((v) => v.trim().toLowerCase())),
     };
     byEntity.set(entity, plan);
@@ -308,7 +321,7 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
 export function rulesOf(field: string, spec: FieldSpec, entity: EntityConfig): CellRules | undefined {
   const nullKeys = [...new Set(effectiveNullValues(entity, spec).map((v) => cellRuleKey(v, spec)))];
   const mapEntries = Object.entries(spec.map ?? {}).map(([k, v]) => [cellRuleKey(k, spec), v] as const);
-  const isId = field === entity.target.key || Object.hasOwn(entity.references, field);
+  const isId = isKeyField(entity, field) || Object.hasOwn(entity.references, field);
   return cellRules(
     spec,
     nullKeys.filter((k) => k !== ''),
@@ -389,21 +402,40 @@ export function mapValues(
   }
   if (reasons !== undefined) return { ok: false, reasons };
 
-  const key = plan.keyAt < 0 ? null : out[start + plan.keyAt];
-  if (key === null || key === undefined) {
-    return {
-      ok: false,
-      reasons: [rejectReason('required', entity.fields[entity.target.key]?.source ?? entity.target.key)],
-    };
+  const partition = renderAt(plan.partition, out, start);
+  const sort = plan.sort ? renderAt(plan.sort, out, start) : undefined;
+  if (partition === undefined || (plan.sort && sort === undefined)) {
+    // A key field with no value (the config makes them required: only a row with no cell at all).
+    const empty = entityKeys(entity).keyFields.find((f) => {
+      const at = plan.names.indexOf(f);
+      return at < 0 || out[start + at] === null;
+    });
+    const field = empty ?? entityKeys(entity).keyFields[0] ?? '';
+    return { ok: false, reasons: [rejectReason('required', entity.fields[field]?.source ?? field)] };
   }
+  // The attributes the key config adds: key templates, index keys (absent when a field is), entity type.
+  for (const d of plan.derived) out.push(deleted ? null : (renderAt(d, out, start) ?? null));
   const version = plan.updatedAtAt < 0 ? null : out[start + plan.updatedAtAt];
   return {
     ok: true,
-    key: String(key),
+    key: recordKey(partition, sort),
     updatedAt: version === null || version === undefined ? undefined : String(version),
     deleted,
     ...(warnings !== undefined ? { warnings } : {}),
   };
+}
+
+/** A key part's value from a row's values (`at`: where each field it reads sits from `start`). */
+function renderAt(
+  { part, at }: { part: KeyPart; at: number[] },
+  out: ReadonlyArray<Scalar | number[] | null>,
+  start: number,
+): string | undefined {
+  return renderKeyPart(part, (field) => {
+    const i = at[part.fields.indexOf(field)] ?? -1;
+    const v = i < 0 ? null : out[start + i];
+    return Array.isArray(v) ? null : v;
+  });
 }
 
 /** The region a `regionFrom` cell names (trimmed, by country.ts), undefined when empty or unknown. */
@@ -422,7 +454,8 @@ function rowRegion(cell: string | undefined): string | undefined {
  * still needs a valid key (and updatedAt if configured), but other field errors do not reject it; its
  * item holds only the key and updatedAt fields (it only deletes).
  *
- * item holds only present values (absent fields are omitted). key = String(item[entity.target.key]).
+ * item holds only present values (absent fields are omitted), with the key attributes the config adds
+ * (lambdas/domain/keys.ts). key: the record key (the partition key's value, or `[pk, sk]`).
  * updatedAt = item[entity.updatedAt] if configured.
  */
 export function mapRecord(

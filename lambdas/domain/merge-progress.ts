@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type PartitionLeft, type PartitionOutcome, partitionResultSchema } from '../contract/results';
 import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
+import { keyOfItem, type TableKey } from './keys';
 import type { Scalar } from './normalize';
 import type { PartitionItem } from './run';
 
@@ -300,12 +301,12 @@ function isTombstone(v: unknown): v is Tombstone {
 
 /**
  * Reads a read progress object back, under the same rules as parseMergeProgress (this run's, this
- * partition's, the lock the run holds now); `keyName` names the target's key attribute.
+ * partition's, the lock the run holds now); `table` names the target's key attributes.
  */
 export function parseMergeReads(
   text: string,
   expected: { runId: string; partition: number; lockSince: string },
-  keyName: string,
+  table: TableKey,
 ): { header: MergeReadHeader; reads: MergeReads } | { reason: string } {
   const lines = text.split('\n').filter((l) => l !== '');
   let header: unknown;
@@ -316,8 +317,9 @@ export function parseMergeReads(
       const line = JSON.parse(lines[i] ?? '') as unknown;
       const bad = { reason: `line ${i + 1} is not a read` };
       if (!isRecord(line) || Object.keys(line).length !== 1) return bad;
-      if (isRecord(line.s) && Object.values(line.s).every(isScalar) && isScalar(line.s[keyName])) {
-        reads.stored.set(String(line.s[keyName]), line.s as Record<string, Scalar>);
+      const storedKey = isRecord(line.s) ? keyOfItem(table, line.s) : undefined;
+      if (isRecord(line.s) && Object.values(line.s).every(isScalar) && storedKey !== undefined) {
+        reads.stored.set(storedKey, line.s as Record<string, Scalar>);
       } else if (typeof line.q === 'string') reads.targetLeft.push(line.q);
       else if (Array.isArray(line.g) && typeof line.g[0] === 'string' && isTombstone(line.g[1])) {
         reads.tombstones.set(line.g[0], line.g[1]);

@@ -250,6 +250,10 @@ export const manifestSchema = z.object({
   entity: z.string().min(1),
   table: z.string().min(1),
   key: z.string().min(1),
+  /** The table's sort key attribute (absent: none). */
+  sortKey: z.string().min(1).optional(),
+  /** On a shared table, the attribute and value that mark the entity's items (all the snapshot holds). */
+  entityType: z.object({ name: z.string().min(1), value: z.string().min(1) }).optional(),
   configHash: z.string(),
   /** When the lock was held and the scan began: the point in time of the snapshot. */
   takenAt: z.string(),

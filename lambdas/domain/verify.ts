@@ -8,6 +8,7 @@
 import type { VerifyResult } from '../contract/results';
 import { csvCell, META } from './chunk';
 import { combineDigests, fmix32, fnv1a32, SetDigest } from './hash';
+import { keyOfItem, type TableKey } from './keys';
 import { storedContentDigest } from './merge';
 import type { Scalar } from './normalize';
 import {
@@ -246,7 +247,7 @@ export class SegmentCheck {
   readonly found = new SetDigest();
 
   constructor(
-    private readonly keyName: string,
+    private readonly table: TableKey,
     private readonly runId: string,
     private readonly byDigest: boolean,
     private readonly references: ReferenceCollector,
@@ -254,7 +255,7 @@ export class SegmentCheck {
 
   add(item: Readonly<Record<string, Scalar>>): void {
     this.scanned++;
-    const key = String(item[this.keyName]);
+    const key = keyOfItem(this.table, item) ?? '';
     const content = storedContentDigest(item);
     const problem = provenanceProblem(item, content);
     if (problem) this.problems.push({ key, problem, scope: 'table' });

@@ -7,7 +7,8 @@ import { targetWriteRequests, tombstoneWriteRequests, writeMergeRequests } from 
 import { TombstoneStore } from '../adapters/tombstones';
 import { readPartLines, type StoredVersion } from '../domain/chunk';
 import type { EntityConfig } from '../domain/config';
-import { LockLostError } from '../domain/errors';
+import { KeyCollisionError, LockLostError } from '../domain/errors';
+import { entityFilterOf, entityKeys, type TableKey } from '../domain/keys';
 import { notCarriedFields } from '../domain/mapping';
 import { type CarriedAttributes, type MergeOutcome, PartitionMerger, storedVersionOf } from '../domain/merge';
 import {
@@ -26,6 +27,7 @@ import {
   type StoredWrite,
 } from '../domain/merge-progress';
 import { parseKeyLines } from '../domain/mirror';
+import type { Scalar } from '../domain/normalize';
 import {
   LOCK_LEASE_MS,
   type PartitionItem,
@@ -51,7 +53,8 @@ interface MergePass {
   item: PartitionItem;
   entity: EntityConfig;
   table: string;
-  keyName: string;
+  /** The target table's key attributes (lambdas/domain/keys.ts). */
+  tableKey: TableKey;
   ledger: Ledger;
   graves: TombstoneStore;
   progressKey: string;
@@ -104,7 +107,7 @@ export async function mergePartition(
     item,
     entity,
     table,
-    keyName: entity.target.key,
+    tableKey: entityKeys(entity).table,
     ledger,
     graves: new TombstoneStore(deps.ledgerTable, job.entity),
     progressKey: workKeys.mergeProgress(job.workPrefix, item.partition),
@@ -134,7 +137,7 @@ export async function mergePartition(
     pass,
     result,
     readsSaved?.header.passes ?? 0,
-    targetWriteRequests(pass.keyName, job.runId, { ...outcome, mirrorDeletes }),
+    targetWriteRequests(pass.tableKey, job.runId, { ...outcome, mirrorDeletes }),
     () => writeReports(pass, outcome),
     tombstoneWrites,
   );
@@ -172,7 +175,7 @@ async function readSavedProgress(pass: MergePass, lock: HeldLock): Promise<Saved
   if (text === '') return undefined;
   const expected = { runId: job.runId, partition: item.partition, lockSince: lock.since };
   const parsed = isMergeReadsText(text)
-    ? parseMergeReads(text, expected, pass.keyName)
+    ? parseMergeReads(text, expected, pass.tableKey)
     : parseMergeProgress(text, expected);
   if ('writes' in parsed || 'reads' in parsed) return parsed;
   logger.warn('merge progress not used: the partition is merged from its parts again', {
@@ -231,7 +234,7 @@ async function readStoredVersions(
   };
   let read = 0;
   if (reads.targetLeft.length > 0) {
-    const out = await batchGetUntil(pass.table, pass.keyName, reads.targetLeft, {
+    const out = await batchGetUntil(pass.table, pass.tableKey, reads.targetLeft, {
       rate: readRate,
       deadline: readUntil,
     });
@@ -294,6 +297,7 @@ async function decide(
   saved: MergeReadHeader | undefined,
 ): Promise<{ outcome: MergeOutcome; mirrorDeletes: string[]; result: PartitionResult }> {
   const { bucket, job, item, entity } = pass;
+  checkEntityTypes(entity, reads.stored, item.partition);
   const stored = new Map<string, StoredVersion>();
   for (const [k, it] of reads.stored) stored.set(k, storedVersionOf(it));
   // A partial export (a file without some mapped columns) updates the attributes it carries and
@@ -321,6 +325,27 @@ async function decide(
     durationMs: saved?.durationMs ?? 0,
   };
   return { outcome, mirrorDeletes, result };
+}
+
+/**
+ * On a table whose items carry the entity type, every stored item the partition's keys read must be
+ * this entity's: else two entities' key templates overlap, and writing would overwrite (or delete)
+ * the other entity's item. KeyCollisionError, before anything of the partition is written.
+ */
+function checkEntityTypes(
+  entity: EntityConfig,
+  stored: ReadonlyMap<string, Readonly<Record<string, Scalar>>>,
+  partition: number,
+): void {
+  const only = entityFilterOf(entity);
+  if (!only) return;
+  for (const [key, it] of stored) {
+    const type = it[only.name];
+    if (type === only.value) continue;
+    throw new KeyCollisionError(
+      `key ${key} names an item of ${type === undefined ? `no entity (it has no ${only.name} attribute)` : `entity "${String(type)}" (${only.name})`}, not of "${only.value}": the key templates of the table's entities overlap; nothing of partition ${partition} was written`,
+    );
+  }
 }
 
 /** The first pass's merged and duplicates objects (written once its writes went out without an error). */

@@ -5,6 +5,7 @@ import { putObject } from '../adapters/s3';
 import type { PartitionItem, WorkerJob } from '../contract/job';
 import type { MirrorScanResult } from '../contract/results';
 import { getEntity } from '../domain/config';
+import { entityFilterOf, entityKeys, keyOfItem } from '../domain/keys';
 import { keyLines, keysByPartition } from '../domain/mirror';
 import { workKeys } from '../domain/run';
 import type { WorkerContext } from './worker-context';
@@ -46,14 +47,20 @@ export async function scanTargetSegment(
 
 /** The keys of one segment of the target table (strongly consistent, keys only). */
 async function scanKeys(job: WorkerJob, segment: number, ctx: WorkerContext): Promise<string[]> {
-  const keyName = getEntity(ctx.config, job.entity).target.key;
+  const entity = getEntity(ctx.config, job.entity);
+  const { table } = entityKeys(entity);
   const keys: string[] = [];
   const segments = job.scanSegments ?? job.partitions;
+  // On a shared table, only this entity's items: a mirror run never deletes another entity's.
   for await (const page of scanSegment(ctx.tableOf(job.entity), segment, segments, {
-    projection: [keyName],
+    projection: table.sort === undefined ? [table.partition] : [table.partition, table.sort],
     consistent: true,
+    only: entityFilterOf(entity),
   })) {
-    for (const item of page) keys.push(String(item[keyName]));
+    for (const item of page) {
+      const key = keyOfItem(table, item);
+      if (key !== undefined) keys.push(key);
+    }
   }
   return keys;
 }

@@ -22,7 +22,10 @@ export async function checkSegment(
   ctx: WorkerContext,
 ): Promise<RestoreSegmentCheck> {
   const digest = new SetDigest();
-  for await (const page of scanSegmentRaw(job.table, segment, job.segments, { consistent: true })) {
+  for await (const page of scanSegmentRaw(job.table, segment, job.segments, {
+    consistent: true,
+    only: job.only,
+  })) {
     for (const raw of page) digest.add(canonicalItem(toDynamoJson(raw)));
   }
   const result = { segment, items: digest.count, digest: digest.hex };

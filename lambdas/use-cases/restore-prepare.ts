@@ -5,6 +5,7 @@ import type { ExecutionRef, RestoreInput, RestoreJob } from '../contract/backup'
 import { backupId, checkRestorable, checkSnapshotPrefix } from '../domain/backup';
 import { getEntity } from '../domain/config';
 import { TargetNotEmptyError } from '../domain/errors';
+import { entityFilterOf, entityKeys } from '../domain/keys';
 import { snapshotPrefix } from '../domain/snapshot';
 import { type BackupContext, beginBackup } from './backup-lock';
 
@@ -24,11 +25,16 @@ export async function prepareRestore(
     input.prefix ?? snapshotPrefix(input.fromEntity ?? input.entity, input.snapshotId ?? ''),
   );
   const manifest = await readManifest(ctx.bucket, prefix);
-  checkRestorable(manifest, input.entity, entity.target.key);
+  const keys = entityKeys(entity);
+  checkRestorable(manifest, input.entity, keys);
   await beginBackup(ctx, 'restore', input.entity, restoreId, execution, prefix);
-  if (!(await isTableEmpty(table))) {
+  // On a shared table: empty of this entity's items (the other entities' stay as they are).
+  const only = entityFilterOf(entity);
+  if (!(await isTableEmpty(table, only))) {
     throw new TargetNotEmptyError(
-      `table ${table} of "${input.entity}" is not empty: a snapshot is restored into an empty table only`,
+      only
+        ? `table ${table} holds items of "${input.entity}" (${only.name} = "${only.value}"): a snapshot is restored into a table without the entity's items only`
+        : `table ${table} of "${input.entity}" is not empty: a snapshot is restored into an empty table only`,
     );
   }
   logger.info('restore prepared', { entity: input.entity, restoreId, snapshotId: manifest.snapshotId });
@@ -43,5 +49,6 @@ export async function prepareRestore(
     segmentList: manifest.parts.map((p) => p.segment),
     items: manifest.items,
     digest: manifest.digest,
+    ...(only ? { only } : {}),
   };
 }

@@ -46,7 +46,10 @@ export async function exportSegment(
   try {
     if (csv) await csv.write(csvHeader(job.columns));
     // Strongly consistent: every write acknowledged before the snapshot took the lock is seen.
-    for await (const page of scanSegmentRaw(job.table, segment, job.segments, { consistent: true })) {
+    for await (const page of scanSegmentRaw(job.table, segment, job.segments, {
+      consistent: true,
+      only: job.only,
+    })) {
       let lines = '';
       let rows = '';
       for (const raw of page) {

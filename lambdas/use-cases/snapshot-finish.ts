@@ -22,6 +22,8 @@ export async function finishSnapshot(job: SnapshotJob, ctx: BackupContext): Prom
       entity: job.entity,
       table: job.table,
       key: job.key,
+      ...(job.sortKey !== undefined ? { sortKey: job.sortKey } : {}),
+      ...(job.only !== undefined ? { entityType: job.only } : {}),
       configHash: job.configHash,
       takenAt: job.takenAt,
       finishedAt,

@@ -4,6 +4,7 @@ import type { ExecutionRef, SnapshotInput, SnapshotJob } from '../contract/backu
 import { backupId, segmentList, snapshotFormats } from '../domain/backup';
 import { configHash, getEntity } from '../domain/config';
 import { SnapshotExistsError } from '../domain/errors';
+import { entityFilterOf, entityKeys } from '../domain/keys';
 import { chooseSegments, manifestKey, snapshotPrefix } from '../domain/snapshot';
 import { type BackupContext, beginBackup } from './backup-lock';
 
@@ -32,7 +33,9 @@ export async function prepareSnapshot(
     snapshotId,
     entity: input.entity,
     table,
-    key: entity.target.key,
+    key: entityKeys(entity).table.partition,
+    ...(entityKeys(entity).table.sort !== undefined ? { sortKey: entityKeys(entity).table.sort } : {}),
+    ...(entityFilterOf(entity) !== undefined ? { only: entityFilterOf(entity) } : {}),
     prefix,
     segments,
     segmentList: segmentList(segments),

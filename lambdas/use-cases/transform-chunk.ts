@@ -1,16 +1,16 @@
-import { batchGet } from '../adapters/dynamodb';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
 import { putObject, readObject } from '../adapters/s3';
 import type { ChunkItem, WorkerJob } from '../contract/job';
 import { type ChunkResult, chunkResultSchema } from '../contract/results';
 import { ChunkAccumulator, writeLimits } from '../domain/chunk';
-import { type EntityConfig, getEntity } from '../domain/config';
+import type { EntityConfig } from '../domain/config';
 import { maxRecordBytesFor, recordsOf } from '../domain/csv';
 import { bindHeader } from '../domain/mapping';
 import { keyLines, keysByPartition } from '../domain/mirror';
 import { workKeys } from '../domain/run';
 import { checkChunkRows, chunkResultOf, entityOfJob } from '../domain/transform';
+import { parentsPresent } from './parents';
 import type { WorkerContext } from './worker-context';
 
 export interface TransformDeps extends WorkerContext {
@@ -108,11 +108,7 @@ async function rejectOrphans(
   const existing = new Map<string, Set<string>>();
   for (const [field, values] of wanted) {
     const parentName = entity.references[field]?.entity ?? '';
-    const parent = getEntity(deps.config, parentName);
-    const found = await batchGet(deps.tableOf(parentName), parent.target.key, [...values], {
-      projection: [parent.target.key],
-    });
-    existing.set(field, new Set(found.keys()));
+    existing.set(field, await parentsPresent(deps, parentName, values));
   }
   acc.settleReferences(existing);
 }

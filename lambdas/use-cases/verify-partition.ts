@@ -4,7 +4,8 @@ import { putObject, readTextIfExists } from '../adapters/s3';
 import type { PartitionItem, WorkerJob } from '../contract/job';
 import type { VerifyResult } from '../contract/results';
 import { getEntity } from '../domain/config';
-import { canBeKey, type ReferenceCheck, ReferenceCollector } from '../domain/references';
+import { entityFilterOf, entityKeys } from '../domain/keys';
+import { type ReferenceCheck, ReferenceCollector } from '../domain/references';
 import { workKeys } from '../domain/run';
 import {
   decisionProblems,
@@ -16,6 +17,7 @@ import {
   verifyMode,
   verifyResultOf,
 } from '../domain/verify';
+import { parentsPresent } from './parents';
 import type { WorkerContext } from './worker-context';
 
 /** Which pass of the run's verification a Verify Map item belongs to. */
@@ -82,16 +84,18 @@ export async function verifyPartition(
     byDigest,
     sampleRate(mode, pass.rows),
   );
-  const segment = new SegmentCheck(entity.target.key, job.runId, byDigest, references);
-  // The decisions' reads and the table scan are independent: they run at the same time.
+  const keys = entityKeys(entity);
+  const segment = new SegmentCheck(keys.table, job.runId, byDigest, references);
+  // The decisions' reads and the table scan are independent: they run at the same time. On a
+  // shared table the scan sees only this entity's items.
   const [stored] = await Promise.all([
     batchGet(
       table,
-      entity.target.key,
+      keys.table,
       decisions.byKey.map((l) => l.k),
     ),
     mode.mode === 'full'
-      ? scanTable(table, partition, job.scanSegments ?? job.partitions, segment)
+      ? scanTable(table, partition, job.scanSegments ?? job.partitions, segment, entityFilterOf(entity))
       : undefined,
   ]);
   const problems = [...decisionProblems(decisions.byKey, stored, references), ...segment.problems];
@@ -124,8 +128,9 @@ async function scanTable(
   segment: number,
   segments: number,
   check: SegmentCheck,
+  only: { name: string; value: string } | undefined,
 ): Promise<void> {
-  for await (const page of scanSegment(table, segment, segments, { consistent: true })) {
+  for await (const page of scanSegment(table, segment, segments, { consistent: true, only })) {
     for (const item of page) check.add(item);
   }
 }
@@ -138,11 +143,8 @@ async function checkReferences(
   const checks: ReferenceCheck[] = [];
   const orphans: string[] = [];
   for (const { field, entity: parent, values } of references.fields()) {
-    const parentEntity = getEntity(ctx.config, parent);
-    const found = await batchGet(ctx.tableOf(parent), parentEntity.target.key, values.filter(canBeKey), {
-      projection: [parentEntity.target.key],
-    });
-    const { check, missing } = references.result(field, new Set(found.keys()));
+    const present = await parentsPresent(ctx, parent, values);
+    const { check, missing } = references.result(field, present);
     checks.push(check);
     orphans.push(...orphanRows(field, parent, missing));
   }

@@ -171,23 +171,48 @@ describe('restore sources', () => {
     },
   );
 
+  const et = { name: '_et', value: 'account' };
   it.each([
-    ['a JSONL snapshot of a table with the same key', manifest(), 'id', undefined],
+    ['a JSONL snapshot of a table with the same key', manifest(), { table: { partition: 'id' } }, undefined],
     [
       'a CSV-only snapshot',
       manifest({ formats: ['csv'] }),
-      'id',
+      { table: { partition: 'id' } },
       'snapshot snap-1 has no JSONL parts: it cannot be restored',
     ],
     [
       'a snapshot of a table with another key',
       manifest(),
-      'email',
+      { table: { partition: 'email' } },
       'snapshot snap-1 is of a table keyed by "id"; "account" is keyed by "email"',
     ],
-  ])('%s: %p', (_what, m, key, message) => {
+    [
+      'a snapshot of a table without the sort key',
+      manifest(),
+      { table: { partition: 'id', sort: 'sk' } },
+      'snapshot snap-1 is of a table keyed by "id"; "account" is keyed by "id", "sk"',
+    ],
+    [
+      "a shared table's snapshot of the same entity type",
+      manifest({ key: 'pk', sortKey: 'sk', entityType: et }),
+      { table: { partition: 'pk', sort: 'sk' }, entityType: et },
+      undefined,
+    ],
+    [
+      'a snapshot of another entity type',
+      manifest({ key: 'pk', sortKey: 'sk', entityType: { name: '_et', value: 'contact' } }),
+      { table: { partition: 'pk', sort: 'sk' }, entityType: et },
+      'snapshot snap-1 holds items marked _et = "contact"; "account" marks its items _et = "account"',
+    ],
+    [
+      'a snapshot of an own table into a shared one',
+      manifest({ key: 'pk', sortKey: 'sk' }),
+      { table: { partition: 'pk', sort: 'sk' }, entityType: et },
+      'snapshot snap-1 holds items marked no entity type; "account" marks its items _et = "account"',
+    ],
+  ])('%s: %p', (_what, m, keys, message) => {
     // Act
-    const act = () => checkRestorable(m, 'account', key);
+    const act = () => checkRestorable(m, 'account', keys);
 
     // Assess
     if (message === undefined) expect(act).not.toThrow();

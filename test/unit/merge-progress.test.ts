@@ -253,7 +253,7 @@ describe('merge read progress objects', () => {
   ])('reads back what it wrote: %s', (_name, r) => {
     // Act
     const text = formatMergeReads(header, r);
-    const parsed = parseMergeReads(text, expected, 'id');
+    const parsed = parseMergeReads(text, expected, { partition: 'id' });
 
     // Assess
     expect(isMergeReadsText(text)).toBe(true);
@@ -282,7 +282,7 @@ describe('merge read progress objects', () => {
           };
 
           // Act
-          const parsed = parseMergeReads(formatMergeReads(header, r), expected, 'id');
+          const parsed = parseMergeReads(formatMergeReads(header, r), expected, { partition: 'id' });
 
           // Assess
           expect(parsed).toEqual({ header, reads: r });
@@ -338,7 +338,7 @@ describe('merge read progress objects', () => {
     ],
   ])('is not used: %s', (_name, text, reason) => {
     // Act
-    const parsed = parseMergeReads(text, expected, 'id');
+    const parsed = parseMergeReads(text, expected, { partition: 'id' });
 
     // Assess
     expect(parsed).toEqual({ reason });

@@ -113,7 +113,7 @@ describe('SegmentCheck', () => {
   ])('%s', (_name, item, byDigest, problems, digested) => {
     // Prepare
     const references = new ReferenceCollector(REFS);
-    const check = new SegmentCheck('id', 'run-1', byDigest, references);
+    const check = new SegmentCheck({ partition: 'id' }, 'run-1', byDigest, references);
 
     // Act
     check.add(item);

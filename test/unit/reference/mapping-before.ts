@@ -78,7 +78,7 @@ export function referenceMapRecord(
     deleted = flag !== undefined && deleteValues(entity).has(flag.trim().toLowerCase());
   }
 
-  const keyField = entity.target.key;
+  const keyField = entity.target.key ?? '';
   const updatedAtField = entity.updatedAt;
   const item: Record<string, Scalar> = {};
   let reasons: string[] | undefined;
