@@ -86,6 +86,7 @@ describe('the permanent errors (a Retry with MaxAttempts 0) come from the error 
         'HeaderMismatchError',
         'InconsistentDateOrderError',
         'InvalidEventError',
+        'KeyCollisionError',
         'LockLostError',
         'MalformedFileError',
         'MergeStalledError',
