@@ -154,7 +154,8 @@ export function runUsage(layout: Layout, changedShare = 1): Usage {
   // and a scan of the table's items (eventually consistent: half a unit per 4 KB).
   const scanUnits = Math.ceil((rows * layout.itemBytes) / 4096 / 2);
   const readUnits = 2 * rows * layout.readUnitsPerItem + scanUnits + ledger;
-  const writeUnits = writes * layout.writeUnitsPerItem + ledger;
+  // A put writes the table and each global secondary index (billed alike, on demand).
+  const writeUnits = writes * (layout.writeUnitsPerItem + layout.indexWriteUnitsPerItem) + ledger;
   return {
     s3,
     lambda: { gbSeconds, requests: 2 + chunks + 2 * partitions + 1 },

@@ -17,6 +17,7 @@
  *   instead of throttling blindly.
  */
 import type { EntityConfig } from './config';
+import { entityKeys } from './keys';
 import { RUN_TIMEOUT_SECONDS } from './run';
 
 const KiB = 1024;
@@ -205,6 +206,8 @@ export interface Layout {
   /** Estimated bytes of one target item (fields, names, crm-sync's attributes). */
   itemBytes: number;
   writeUnitsPerItem: number;
+  /** Write units a put costs the table's global secondary indexes (indexWriteUnitsOf). */
+  indexWriteUnitsPerItem: number;
   readUnitsPerItem: number;
   chunkBytes: number;
   /** Whether chunkBytes is the config's (`source.chunkBytes`) rather than sized here. */
@@ -263,11 +266,33 @@ export interface Layout {
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
-/** Estimated bytes of one item: the row's bytes, the field names, crm-sync's own attributes. */
-export function itemBytesOf(avgRowBytes: number, entity: Pick<EntityConfig, 'fields'>): number {
+/** Bytes a key attribute's value adds per field it reads (its share of the row is counted already). */
+const KEY_FIELD_BYTES = 16;
+
+/**
+ * Estimated bytes of one item: the row's bytes, the field names, crm-sync's own attributes, and
+ * the attributes the key config adds (templated keys, index keys, the entity type): each name, its
+ * literal text and a share per field it reads.
+ */
+export function itemBytesOf(avgRowBytes: number, entity: Pick<EntityConfig, 'fields' | 'target'>): number {
   let names = 0;
   for (const name of Object.keys(entity.fields)) names += name.length;
+  for (const d of entityKeys(entity).derived) {
+    names += d.name.length;
+    for (const p of d.parts) names += 'literal' in p ? p.literal.length : KEY_FIELD_BYTES;
+  }
   return Math.ceil(avgRowBytes + names + META_ITEM_BYTES);
+}
+
+/**
+ * Write units one put costs the table's global secondary indexes, beyond the table's own: an index
+ * holding the whole item (`all`) the item's units, a keys-only index one unit. An update that moves
+ * an item's index key costs the index a delete too: not counted (a load mostly adds or keeps keys).
+ */
+export function indexWriteUnitsOf(itemBytes: number, entity: Pick<EntityConfig, 'target'>): number {
+  let units = 0;
+  for (const ix of entityKeys(entity).indexes) units += ix.projection === 'all' ? Math.ceil(itemBytes / KiB) : 1;
+  return units;
 }
 
 /** Transform seconds for a chunk of `bytes` with rows of `avgRowBytes` and `partitions` part uploads. */
@@ -464,6 +489,7 @@ export function planLayout(input: SizingInput): Layout {
     avgRowBytes,
     itemBytes,
     writeUnitsPerItem: wcu,
+    indexWriteUnitsPerItem: indexWriteUnitsOf(itemBytes, entity),
     readUnitsPerItem: rcu,
     chunkBytes,
     chunkBytesFromConfig,
