@@ -246,6 +246,9 @@ const throughputSchema = z.discriminatedUnion('mode', [
   }),
 ]);
 
+/** DynamoDB's rule for an index name. */
+const INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
 /** An attribute name crm-sync writes (a key attribute, the entity-type attribute). */
 const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,254}$/;
 
@@ -309,12 +312,7 @@ const targetSchema = z
       ])
       .optional(),
     /** Global secondary indexes by name, keyed like the table (templates too); sparse where a field is empty. */
-    indexes: z
-      .record(
-        z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'an index name is 3 to 255 letters, digits, _ . -'),
-        indexSchema,
-      )
-      .optional(),
+    indexes: z.record(z.string(), indexSchema).optional(),
     /** Throughput the run may use (default: a new on-demand table's warm throughput). */
     throughput: throughputSchema.optional(),
   })
@@ -495,7 +493,8 @@ const entitySchema = z
         return (
           typeof v?.fields === 'object' &&
           v.fields !== null &&
-          (typeof v.target?.key === 'string' || v.target?.partitionKey !== undefined)
+          typeof v.target === 'object' &&
+          v.target !== null
         );
       },
     },
@@ -658,6 +657,14 @@ function keyProblems(entity: {
   const problems: Problem[] = [];
   if ((target.key === undefined) === (target.partitionKey === undefined)) {
     return [{ path: ['target'], message: 'set target.key or target.partitionKey (one of them)' }];
+  }
+  for (const name of Object.keys(target.indexes ?? {})) {
+    if (!INDEX_NAME.test(name)) {
+      problems.push({
+        path: ['target', 'indexes', name],
+        message: 'an index name is 3 to 255 letters, digits, _ . -',
+      });
+    }
   }
   const templates = new Map<string, string>();
   const spell = (part: KeyPart) =>

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lambdas/domain/config';
 import { CrmSyncStack } from '../../lib/crm-sync-stack';
-import { configFile, newApp } from './support';
+import { configFile, newApp, SHARED_TABLE } from './support';
 
 /**
  * Independent validators on what a deploy would send to AWS: cfn-lint (AWS's CloudFormation linter,
@@ -48,6 +48,12 @@ const VARIANTS: Record<string, (raw: typeof example) => void> = {
   'rejecting references': (raw) => {
     for (const e of Object.values(raw.entities))
       for (const r of Object.values(e.references ?? {})) r.reject = true;
+  },
+  'single table': (raw) => {
+    Object.assign(raw.entities.account ?? {}, { target: SHARED_TABLE.account });
+    Object.assign(raw.entities.contact ?? {}, { target: SHARED_TABLE.contact });
+    const fields = raw.entities.contact?.fields as Record<string, Json> | undefined;
+    if (fields?.accountId) fields.accountId.required = true;
   },
   'customer-managed key': (raw) => {
     VARIANTS.schedules?.(raw);
