@@ -683,7 +683,8 @@ function keyProblems(entity: {
         });
       }
     }
-    if (primary && part.fields.length === 0) {
+    // A constant sort key (`PROFILE`, `METADATA`) is common; a constant partition key puts every item in one partition.
+    if (primary && path[1] !== 'sortKey' && part.fields.length === 0) {
       problems.push({ path, message: 'a key template names no field: every item would have the same key' });
     }
     if (part.plainField) continue;

@@ -1,4 +1,5 @@
 import { columnKey, type EntityConfig, parseConfig } from './config';
+import { isKeyField } from './keys';
 import { PRESETS } from './presets';
 
 /**
@@ -35,7 +36,7 @@ function fitOf(
   for (const [field, spec] of Object.entries(entity.fields)) {
     const found = [spec.source, ...(spec.aliases ?? [])].some((n) => keys.has(columnKey(n)));
     if (found) matched++;
-    else if (spec.required || field === entity.target.key || field === entity.updatedAt) binds = false;
+    else if (spec.required || isKeyField(entity, field) || field === entity.updatedAt) binds = false;
   }
   if (entity.deleteFlag?.required && !keys.has(columnKey(entity.deleteFlag.source))) binds = false;
   return { matched, total: Object.keys(entity.fields).length, binds };

@@ -291,7 +291,8 @@ export function itemBytesOf(avgRowBytes: number, entity: Pick<EntityConfig, 'fie
  */
 export function indexWriteUnitsOf(itemBytes: number, entity: Pick<EntityConfig, 'target'>): number {
   let units = 0;
-  for (const ix of entityKeys(entity).indexes) units += ix.projection === 'all' ? Math.ceil(itemBytes / KiB) : 1;
+  for (const ix of entityKeys(entity).indexes)
+    units += ix.projection === 'all' ? Math.ceil(itemBytes / KiB) : 1;
   return units;
 }
 

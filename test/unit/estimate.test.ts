@@ -121,4 +121,37 @@ describe('estimate: the cost of one run', () => {
     // 1,000,000 vs 100,000 item writes, the same ledger writes.
     expect(all.usage.dynamodb.writeUnits - tenth.usage.dynamodb.writeUnits).toBe(900_000);
   });
+
+  it('counts the writes of each global secondary index, a keys-only one at one unit, and the key attributes in the item size', () => {
+    // Prepare
+    const indexed = contactEntity({
+      indexes: {
+        byEmail: { partitionKey: { name: 'gsi1pk', value: 'EMAIL#{email}' } },
+        byName: { partitionKey: 'lastName', projection: 'keys' },
+      },
+    });
+    const templated = contactEntity({
+      key: undefined,
+      partitionKey: { name: 'pk', value: 'CONTACT#{id}' },
+      sortKey: { name: 'sk', value: 'PROFILE' },
+    });
+
+    // Act
+    const plain = estimateRun({ rows: 1_000_000, avgRowBytes: 300, entity });
+    const withIndexes = estimateRun({ rows: 1_000_000, avgRowBytes: 300, entity: indexed });
+    const withTemplates = estimateRun({ rows: 1_000_000, avgRowBytes: 300, entity: templated });
+
+    // Assess
+    // Items under 1 KB: 1 unit for the table, 1 for the full index, 1 for the keys-only index.
+    expect(plain.layout.indexWriteUnitsPerItem).toBe(0);
+    expect(withIndexes.layout.indexWriteUnitsPerItem).toBe(2);
+    expect(withIndexes.usage.dynamodb.writeUnits - plain.usage.dynamodb.writeUnits).toBe(2_000_000);
+    // gsi1pk and its EMAIL# prefix; pk, sk, CONTACT# and PROFILE, and a share per field they read.
+    expect(withIndexes.layout.itemBytes - plain.layout.itemBytes).toBe(
+      'gsi1pk'.length + 'EMAIL#'.length + 16,
+    );
+    expect(withTemplates.layout.itemBytes - plain.layout.itemBytes).toBe(
+      'pk'.length + 'CONTACT#'.length + 16 + 'sk'.length + 'PROFILE'.length,
+    );
+  });
 });
