@@ -214,6 +214,35 @@ describe('key templates and single-table design on the local stack', () => {
     expect(c.references).toEqual([expect.objectContaining({ field: 'accountId', orphans: 1 })]);
   });
 
+  it('diffs a contacts export by its composite keys without writing: a changed email, a new contact, the ones it leaves out', async () => {
+    // Prepare
+    const before = await scan();
+
+    // Act
+    const diff = await runLocalFile(
+      local.stack,
+      local.write(
+        'contacts-diff.csv',
+        contacts(
+          [
+            ['c1', 'a1', 'ann@new.example.com'],
+            ['c2', 'a1', 'bob@example.com'],
+            ['c6', 'a2', 'fay@example.com'],
+          ],
+          '2024-09-01T00:00:00Z',
+        ),
+      ),
+      CONFIG,
+      { entity: 'contact', stateDir: local.stateDir, dryRun: true },
+    );
+
+    // Assess
+    expect(diff.error).toBeUndefined();
+    expect(diff.counts).toMatchObject({ rows: 3, applied: 3, unchanged: 0 });
+    expect(diff.mirror).toMatchObject({ targetItems: 4, candidates: 2 });
+    expect(await scan()).toEqual(before);
+  });
+
   it("snapshots the contacts only, and restores them while the accounts' items stay as they are", async () => {
     // Prepare
     const { result, manifest } = await takeLocalSnapshot(local.stack, CONFIG, { entity: 'contact' });
