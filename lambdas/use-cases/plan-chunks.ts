@@ -30,6 +30,7 @@ import {
 import { type Layout, planLayout, type TableStats, type TableThroughput } from '../domain/sizing';
 import { HEAD_BYTES, inspectHead, type SourceHead } from '../domain/source-head';
 import { resolveVerify } from '../domain/verify';
+import { zipMember } from '../domain/zip';
 
 export interface PlanChunksDeps {
   config: CrmSyncConfig;
@@ -310,12 +311,18 @@ async function decompressed(
   const original = sourceRefOf(source);
   const raw = await firstBytes(original, source.size);
   const compression = compressionOf(raw);
-  if (compression !== 'gzip') return { source, name: source.key, raw };
+  if (compression === undefined) return { source, name: source.key, raw };
   const limit = decompressedLimit(source.size, entity.source.maxDecompressionRatio);
-  const member = {
-    name: gunzippedName(source.key),
-    bytes: gunzip(await readObject(original, undefined, source.etag), limit),
-  };
+  const member =
+    compression === 'gzip'
+      ? {
+          name: gunzippedName(source.key),
+          bytes: gunzip(await readObject(original, undefined, source.etag), limit),
+        }
+      : await zipMember(
+          { size: source.size, read: (start, end) => readObject(original, { start, end }, source.etag) },
+          limit,
+        );
   const key = workKeys.decompressed(workPrefix);
   let size = 0;
   const out = await putStream(

@@ -20,6 +20,7 @@ import {
   MalformedFileError,
 } from '../../../lambdas/domain/errors';
 import { deriveRunId } from '../../../lambdas/domain/run';
+import { zipArchive } from '../zip-archive';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
 
 type PlanModule = typeof import('../../../lambdas/handlers/plan');
@@ -1142,6 +1143,12 @@ describe('Handler: plan', () => {
         ['a gzip file named .csv', SOURCE_KEY, gzipSync(SMALL_CSV), copyKey],
         ['a plain CSV named .csv.gz', GZ_KEY, Buffer.from(SMALL_CSV), GZ_KEY],
         [
+          'a zip archive of one CSV',
+          'inbox/contact/contacts.zip',
+          zipArchive([{ name: 'contacts.csv', data: SMALL_CSV }]),
+          copyKey,
+        ],
+        [
           'a concatenation of gzip members (cat a.gz b.gz)',
           GZ_KEY,
           Buffer.concat([gzipSync(SMALL_CSV.slice(0, 300)), gzipSync(SMALL_CSV.slice(300))]),
@@ -1230,6 +1237,32 @@ describe('Handler: plan', () => {
           'the gzip file is not valid: ',
         ],
         ['a gzip file of nothing', GZ_KEY, gzipSync(''), "the gzip file's member is empty"],
+        [
+          'a zip archive of two files',
+          'inbox/contact/contacts.zip',
+          zipArchive([
+            { name: 'contacts.csv', data: SMALL_CSV },
+            { name: 'accounts.csv', data: SMALL_CSV },
+          ]),
+          'the zip archive holds 2 files (contacts.csv, accounts.csv): zip one export per archive',
+        ],
+        [
+          'a zip bomb (a member declared past the limit)',
+          'inbox/contact/contacts.zip',
+          zipArchive([
+            {
+              name: 'contacts.csv',
+              data: Buffer.concat([Buffer.from(SMALL_CSV), Buffer.alloc(65 * 1024 * 1024)]),
+            },
+          ]),
+          'the zip file decompresses to more than 67108864 bytes',
+        ],
+        [
+          'an encrypted zip archive',
+          'inbox/contact/contacts.zip',
+          zipArchive([{ name: 'contacts.csv', data: SMALL_CSV, encrypted: true }]),
+          "the zip archive's contacts.csv is encrypted: zip it without a password",
+        ],
         [
           'a CSV gzipped under a .jsonl.gz name (read by its member name)',
           'inbox/contact/contacts.jsonl.gz',
