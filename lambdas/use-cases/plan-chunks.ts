@@ -60,9 +60,10 @@ async function tableStats(table: string, settings: RuntimeSettings): Promise<Tab
 type PlanSource = PlanEvent['source'];
 
 /**
- * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
- * UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries
- * and writes the chunk and partition manifests. Input errors name the file.
+ * PlanChunks: decompresses a gzip or zip export, checks the header (CSV) or first record (JSONL)
+ * against the mapping, transcodes UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or
+ * tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries and writes the
+ * chunk and partition manifests. Input errors name the file.
  */
 export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<PlanOutput> {
   const { runId, source } = event;
@@ -243,8 +244,8 @@ function planOutput(
 
 /**
  * The object's first bytes, checked (lambdas/domain/source-head.ts: its encoding, format and header),
- * and the object the chunks refer to (utf8Source). A Parquet file is converted to a JSON Lines copy
- * first, and the copy's first bytes are checked.
+ * and the object the chunks refer to (utf8Source). A gzip or zip export is decompressed first
+ * (decompressed), a Parquet file converted to a JSON Lines copy, and the copy's first bytes checked.
  */
 async function readSource(
   source: PlanSource,
