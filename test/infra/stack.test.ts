@@ -969,7 +969,7 @@ describe('CrmSyncStack', () => {
           ],
           [UPLOAD, ['Data/work/*']],
           // Plan plans a transcoded export from its own UTF-8 copy.
-          [READ, ['Data/work/*/source.utf8.*']],
+          [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
         ],
       ],
       ['execution-status', (s) => s.executionStatusFunction.role, [[WRITE, ['Data/reports/*']]]],
@@ -981,7 +981,7 @@ describe('CrmSyncStack', () => {
             ['s3:GetObject', 's3:GetObjectVersion'],
             ['Data/inbox/*', 'Data/dry-run/*'],
           ],
-          [READ, ['Data/work/*/source.utf8.*']],
+          [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
           [WRITE, ['Data/work/*']],
         ],
       ],

@@ -853,14 +853,9 @@ describe('Handler: plan', () => {
         'a NUL byte at byte offset 3, in the first line',
       ],
       [
-        'a gzip file',
-        Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x41, 0x42, 0x0a]),
-        'the file is a gzip file: decompress it first',
-      ],
-      [
-        'an xlsx workbook',
-        Buffer.from('PK\u0003\u0004\u0014\u0000\u0006\u0000\u0008'),
-        'the file is a zip archive (an .xlsx',
+        'a PDF document',
+        Buffer.from('%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n'),
+        'the file is a PDF document: export the data as CSV or JSON Lines',
       ],
     ])('rejects %s with MalformedFileError naming the file and what it is', async (_name, bytes, message) => {
       // Prepare
@@ -1274,6 +1269,21 @@ describe('Handler: plan', () => {
           GZ_KEY,
           gzipSync(gzipSync(SMALL_CSV)),
           'binary file, not CSV or JSON Lines: the file is a gzip file',
+        ],
+        [
+          'a gzipped zip archive',
+          GZ_KEY,
+          gzipSync(zipArchive([{ name: 'contacts.csv', data: SMALL_CSV }])),
+          'binary file, not CSV or JSON Lines: the file is a zip archive',
+        ],
+        [
+          'an xlsx workbook',
+          'inbox/contact/contacts.xlsx',
+          zipArchive([
+            { name: '[Content_Types].xml', data: '<Types/>' },
+            { name: 'xl/workbook.xml', data: '<workbook/>' },
+          ]),
+          'the zip archive is an Office file (an .xlsx or .docx): save the sheet as "CSV UTF-8"',
         ],
       ])('fails %s at Plan with one line naming the file', async (_name, key, bytes, message) => {
         // Prepare
