@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: parse-only throughput of four CSV parsers and the transform worker's hot path on one
- * generated Salesforce-style Contact export, plus hot-path memory at two file sizes.
+ * generated Salesforce-style Contact export, plus Plan and the hot path on the gzipped file against the
+ * plain one, and hot-path memory at two file sizes.
  *
  *   npm run bench -- [--rows N] [--quick] [--out file.json] [--chunk-bytes N] [--runs N] [--warmup N] [--keep]
  *   npm run bench -- e2e [...]   the end-to-end comparison with a baseline load (bench/e2e.ts)
@@ -16,6 +17,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { measureGzip } from './compressed';
 import { type Dataset, generateDataset, makeWorkDir, prefixOf, removeWorkDir } from './dataset';
 import { e2eMain } from './e2e';
 import {
@@ -230,6 +232,7 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
     );
     if (!totals) throw new Error('hot path did not run');
     const stages = await measureStages(job, options.plan, progress);
+    const gzip = await measureGzip(file, entity, chunkBytes, options.plan, progress);
 
     const quarter = Math.max(1, Math.floor(file.rows / 4));
     const small: Dataset = await prefixOf(file, dir, quarter);
@@ -285,6 +288,7 @@ export async function runBench(options: BenchOptions): Promise<Record<string, un
         stages: stageReport(stages, hot.medianMs, file.rows),
         plan: { ms: round(job.planMs, 1), mbPerS: round(file.bytes / MB / (job.planMs / 1000)), runs: 1 },
       },
+      gzip,
       memory,
       ratios: {
         fastestParser: fastest,

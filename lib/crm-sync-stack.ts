@@ -9,7 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type CrmSyncConfig, KMS_KEY_CREATE } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
-import { DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
+import { DECOMPRESSED_SOURCE, DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
 import { type KeyAttribute, tableDefinitions } from '../lambdas/domain/tables';
@@ -312,8 +312,12 @@ export class CrmSyncStack extends Stack {
     // An export (inbox/), or a file to dry-run (dry-run/: no rule starts a run of it).
     allowObjects(plan, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`, `${PREFIX.dryRun}*`]);
     allowObjects(plan, bucket, BUCKET_ACTIONS.upload, [`${PREFIX.work}*`]); // the UTF-8 copy, in parts
-    // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/.
-    allowObjects(plan, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
+    // A UTF-16/32 or Windows-1252 export is planned from the UTF-8 copy Plan writes under work/, a
+    // gzip or zip export from its decompressed copy.
+    allowObjects(plan, bucket, BUCKET_ACTIONS.read, [
+      `${PREFIX.work}*/${TRANSCODED_SOURCE}*`,
+      `${PREFIX.work}*/${DECOMPRESSED_SOURCE}`,
+    ]);
     allowTable(plan, this.ledger, LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
@@ -322,8 +326,12 @@ export class CrmSyncStack extends Stack {
 
     const transform = this.transformFunction.function;
     allowObjects(transform, bucket, BUCKET_ACTIONS.readVersion, [`${PREFIX.inbox}*`, `${PREFIX.dryRun}*`]);
-    // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/.
-    allowObjects(transform, bucket, BUCKET_ACTIONS.read, [`${PREFIX.work}*/${TRANSCODED_SOURCE}*`]);
+    // A UTF-16/32 or Windows-1252 export is read from the UTF-8 copy Plan writes under work/, a
+    // gzip or zip export from its decompressed copy.
+    allowObjects(transform, bucket, BUCKET_ACTIONS.read, [
+      `${PREFIX.work}*/${TRANSCODED_SOURCE}*`,
+      `${PREFIX.work}*/${DECOMPRESSED_SOURCE}`,
+    ]);
     allowObjects(transform, bucket, BUCKET_ACTIONS.write, [`${PREFIX.work}*`]);
     allowTable(transform, this.ledger, LEDGER_ACTIONS.step);
 
@@ -621,6 +629,11 @@ export class CrmSyncStack extends Stack {
         worker,
         `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*/${TRANSCODED_SOURCE}*]`,
         "Plan's UTF-8 copy of a transcoded export, one per run (work/<runId>/source.utf8.<format>): run ids are not known at deploy time.",
+      );
+      acknowledge(
+        worker,
+        `IAM5[Resource::<${logicalId(this.bucket)}.Arn>/${PREFIX.work}*/${DECOMPRESSED_SOURCE}]`,
+        "Plan's decompressed copy of a gzip or zip export, one per run (work/<runId>/source.decompressed): run ids are not known at deploy time.",
       );
     }
     const machine = this.workflow.stateMachine;

@@ -128,21 +128,38 @@ export async function putJson(bucket: string, key: string, value: unknown): Prom
   await putObject(bucket, key, JSON.stringify(value), 'application/json');
 }
 
-/** Streams bytes into an object with a multipart upload (bounded memory). */
+/**
+ * Streams bytes into an object with a multipart upload (bounded memory). When the body fails (a
+ * file error found while converting it), that error is thrown, not the upload's answer to it (an
+ * aborted upload, or an emulator that cannot abort one).
+ */
 export async function putStream(
   bucket: string,
   key: string,
   body: AsyncIterable<Uint8Array>,
   contentType: string,
 ): Promise<{ etag: string }> {
+  let failure: { err: unknown } | undefined;
+  const watched = async function* (): AsyncGenerator<Uint8Array> {
+    try {
+      yield* body;
+    } catch (err) {
+      failure = { err };
+      throw err;
+    }
+  };
   const upload = new Upload({
     client: s3Client(),
-    params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: contentType },
+    params: { Bucket: bucket, Key: key, Body: Readable.from(watched()), ContentType: contentType },
     queueSize: 2,
     partSize: 8 * 1024 * 1024,
   });
-  const out = await upload.done();
-  return { etag: clean(out.ETag) };
+  try {
+    const out = await upload.done();
+    return { etag: clean(out.ETag) };
+  } catch (err) {
+    throw failure ? failure.err : err;
+  }
 }
 
 /**

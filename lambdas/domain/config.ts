@@ -216,6 +216,12 @@ const sourceSchema = z.strictObject({
    */
   chunkBytes: z.number().int().min(1024).optional(),
   /**
+   * A gzip or zip export may decompress to this many times its own size (at least 64 MiB); a larger
+   * one fails at Plan (a zip bomb guard). Unset: 100 (DEFAULT_DECOMPRESSION_RATIO in
+   * lambdas/domain/compressed.ts).
+   */
+  maxDecompressionRatio: z.number().min(1).optional(),
+  /**
    * Cells that mean "no value" in every field (compared after each field's transforms, ignoring
    * case and surrounding spaces): read as empty, so a field's `default` applies; a field's own
    * `nullValues` replaces this list. `[]` turns them off. Unset: DEFAULT_NULL_VALUES by field type

@@ -121,8 +121,13 @@ export const DRY_RUN_PREFIX = 'dry-run/';
 /** The name (before its extension) of Plan's UTF-8 copy of a transcoded export, under work/<runId>/. */
 export const TRANSCODED_SOURCE = 'source.utf8.';
 
+/** The name of Plan's decompressed copy of a gzip or zip export, under work/<runId>/. */
+export const DECOMPRESSED_SOURCE = 'source.decompressed';
+
 /** S3 keys of a run's intermediate objects. */
 export const workKeys = {
+  /** Plan's decompressed copy of a gzip export or of a zip archive's member. */
+  decompressed: (prefix: string) => `${prefix}${DECOMPRESSED_SOURCE}`,
   /** Plan's UTF-8 copy of a UTF-16/32 or Windows-1252 export, which the workers read. */
   transcoded: (prefix: string, format: string) => `${prefix}${TRANSCODED_SOURCE}${format}`,
   manifest: (prefix: string) => `${prefix}chunks.json`,

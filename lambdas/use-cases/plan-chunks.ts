@@ -5,6 +5,7 @@ import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-setti
 import { objectSlices, putJson, putStream, readObject } from '../adapters/s3';
 import type { WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
+import { compressionOf, decompressedLimit, gunzip, gunzippedName } from '../domain/compressed';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
 import { type FilePlan, maxRecordBytesFor, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
@@ -29,6 +30,7 @@ import {
 import { type Layout, planLayout, type TableStats, type TableThroughput } from '../domain/sizing';
 import { HEAD_BYTES, inspectHead, type SourceHead } from '../domain/source-head';
 import { resolveVerify } from '../domain/verify';
+import { zipMember } from '../domain/zip';
 
 export interface PlanChunksDeps {
   config: CrmSyncConfig;
@@ -58,9 +60,10 @@ async function tableStats(table: string, settings: RuntimeSettings): Promise<Tab
 type PlanSource = PlanEvent['source'];
 
 /**
- * PlanChunks: checks the header (CSV) or first record (JSONL) against the mapping, transcodes
- * UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries
- * and writes the chunk and partition manifests. Input errors name the file.
+ * PlanChunks: decompresses a gzip or zip export, checks the header (CSV) or first record (JSONL)
+ * against the mapping, transcodes UTF-16/32 and Windows-1252 to UTF-8, converts a JSON array or
+ * tree file to JSON Lines, cuts the file into byte-range chunks on record boundaries and writes the
+ * chunk and partition manifests. Input errors name the file.
  */
 export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<PlanOutput> {
   const { runId, source } = event;
@@ -241,8 +244,8 @@ function planOutput(
 
 /**
  * The object's first bytes, checked (lambdas/domain/source-head.ts: its encoding, format and header),
- * and the object the chunks refer to (utf8Source). A Parquet file is converted to a JSON Lines copy
- * first, and the copy's first bytes are checked.
+ * and the object the chunks refer to (utf8Source). A gzip or zip export is decompressed first
+ * (decompressed), a Parquet file converted to a JSON Lines copy, and the copy's first bytes checked.
  */
 async function readSource(
   source: PlanSource,
@@ -252,25 +255,21 @@ async function readSource(
 ): Promise<{ head: SourceHead; data: SourceRef; records?: number | undefined }> {
   // Real S3 answers 416 to a range over an empty object: say what is wrong instead.
   if (source.size === 0) throw new MalformedFileError('file is empty');
-  const original: SourceRef = {
-    bucket: source.bucket,
-    key: source.key,
-    versionId: source.versionId ?? undefined,
-    etag: source.etag,
-  };
-  const raw = await firstBytes(original, source.size);
+  const input = await decompressed(source, entity, bucket, workPrefix);
+  const raw = input.raw;
   if (!isParquet(raw)) {
-    const head = await inspectHead(raw, source, entity);
-    return { head, ...(await utf8Source(source, head, bucket, workPrefix)) };
+    const head = await inspectHead(raw, { key: input.name, size: input.source.size }, entity);
+    return { head, ...(await utf8Source(input.source, head, bucket, workPrefix)) };
   }
   const key = workKeys.transcoded(workPrefix, 'jsonl');
   let records = 0;
   let size = 0;
+  const parquet = sourceRefOf(input.source);
   const out = await putStream(
     bucket,
     key,
     counted(
-      parquetLines(objectSlices(original, source.size, source.etag), (n) => {
+      parquetLines(objectSlices(parquet, input.source.size, parquet.etag), (n) => {
         records = n;
       }),
       (n) => {
@@ -286,6 +285,58 @@ async function readSource(
     entity,
   );
   return { head, data, records };
+}
+
+/** The object a PlanSource names, pinned to its version and ETag. */
+function sourceRefOf(source: PlanSource): SourceRef {
+  return {
+    bucket: source.bucket,
+    key: source.key,
+    versionId: source.versionId ?? undefined,
+    etag: source.etag,
+  };
+}
+
+/**
+ * The object Plan reads next, with its first bytes and the name its format is told by: the source
+ * itself, or, for a gzip file or a zip archive of one member (found by its first bytes), its
+ * decompressed copy under the run's work prefix (work/<runId>/source.decompressed), written once,
+ * streaming. Messages still name the source (planRun names `source`, never the copy).
+ */
+async function decompressed(
+  source: PlanSource,
+  entity: EntityConfig,
+  bucket: string,
+  workPrefix: string,
+): Promise<{ source: PlanSource; name: string; raw: Buffer }> {
+  const original = sourceRefOf(source);
+  const raw = await firstBytes(original, source.size);
+  const compression = compressionOf(raw);
+  if (compression === undefined) return { source, name: source.key, raw };
+  const limit = decompressedLimit(source.size, entity.source.maxDecompressionRatio);
+  const member =
+    compression === 'gzip'
+      ? {
+          name: gunzippedName(source.key),
+          bytes: gunzip(await readObject(original, undefined, source.etag), limit),
+        }
+      : await zipMember(
+          { size: source.size, read: (start, end) => readObject(original, { start, end }, source.etag) },
+          limit,
+        );
+  const key = workKeys.decompressed(workPrefix);
+  let size = 0;
+  const out = await putStream(
+    bucket,
+    key,
+    counted(member.bytes, (n) => {
+      size += n;
+    }),
+    'application/octet-stream',
+  );
+  if (size === 0) throw new MalformedFileError(`the ${compression} file's member is empty`);
+  const copy: PlanSource = { ...source, bucket, key, versionId: null, etag: out.etag, size };
+  return { source: copy, name: member.name, raw: await firstBytes(sourceRefOf(copy), size) };
 }
 
 /** The first HEAD_BYTES of an object of `size` bytes. */
@@ -318,12 +369,7 @@ async function utf8Source(
   bucket: string,
   workPrefix: string,
 ): Promise<{ data: SourceRef; records?: number | undefined }> {
-  const original: SourceRef = {
-    bucket: source.bucket,
-    key: source.key,
-    versionId: source.versionId ?? undefined,
-    etag: source.etag,
-  };
+  const original = sourceRefOf(source);
   if (head.encoding === 'utf8' && head.document === undefined) return { data: original };
   const key = workKeys.transcoded(workPrefix, head.format);
   const utf8 = transcodeToUtf8(await readObject(original, undefined, source.etag), head.encoding);

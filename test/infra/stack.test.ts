@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { TRANSCODED_SOURCE, workKeys } from '../../lambdas/domain/run';
+import { DECOMPRESSED_SOURCE, TRANSCODED_SOURCE, workKeys } from '../../lambdas/domain/run';
 import { CrmSyncStack, outputId } from '../../lib/crm-sync-stack';
 import {
   type AslState,
@@ -969,7 +969,7 @@ describe('CrmSyncStack', () => {
           ],
           [UPLOAD, ['Data/work/*']],
           // Plan plans a transcoded export from its own UTF-8 copy.
-          [READ, ['Data/work/*/source.utf8.*']],
+          [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
         ],
       ],
       ['execution-status', (s) => s.executionStatusFunction.role, [[WRITE, ['Data/reports/*']]]],
@@ -981,7 +981,7 @@ describe('CrmSyncStack', () => {
             ['s3:GetObject', 's3:GetObjectVersion'],
             ['Data/inbox/*', 'Data/dry-run/*'],
           ],
-          [READ, ['Data/work/*/source.utf8.*']],
+          [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
           [WRITE, ['Data/work/*']],
         ],
       ],
@@ -1213,7 +1213,7 @@ describe('CrmSyncStack', () => {
       expect(touchesTargets).toEqual([]);
     });
 
-    it("transform reads the inbox and Plan's UTF-8 copy of a transcoded export, no other work object", () => {
+    it("transform reads the inbox and Plan's UTF-8 and decompressed copies, no other work object", () => {
       // Prepare
       const role = logicalId(stack, stack.transformFunction.role);
       const objects = (pattern: string) => ({
@@ -1226,9 +1226,16 @@ describe('CrmSyncStack', () => {
         .flatMap((s) => asArray(s.Resource))
         .filter((r) => typeof r !== 'object' || !('Fn::GetAtt' in (r as Json)));
 
-      // Assess: the transcoded copy is work/<runId>/source.utf8.<format> (workKeys.transcoded).
+      // Assess: the transcoded copy is work/<runId>/source.utf8.<format> (workKeys.transcoded), the
+      // decompressed one work/<runId>/source.decompressed (workKeys.decompressed).
       expect(workKeys.transcoded('work/run-1/', 'csv')).toBe('work/run-1/source.utf8.csv');
-      expect(reads).toEqual([objects('inbox/*'), objects('dry-run/*'), objects('work/*/source.utf8.*')]);
+      expect(workKeys.decompressed('work/run-1/')).toBe('work/run-1/source.decompressed');
+      expect(reads).toEqual([
+        objects('inbox/*'),
+        objects('dry-run/*'),
+        objects('work/*/source.utf8.*'),
+        objects('work/*/source.decompressed'),
+      ]);
     });
 
     it('plan reads inbox/* and its own UTF-8 copy of a transcoded export, writes work/* of the data bucket only', () => {
@@ -1264,11 +1271,21 @@ describe('CrmSyncStack', () => {
           ]),
         },
       });
-      // Plan plans a transcoded export from its UTF-8 copy (work/<runId>/source.utf8.<format>).
+      // Plan plans a transcoded export from its UTF-8 copy (work/<runId>/source.utf8.<format>), a
+      // compressed one from its decompressed copy (work/<runId>/source.decompressed).
       const transcoded = {
         'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/work/*/${TRANSCODED_SOURCE}*`]],
       };
-      expect(objectResources).toEqual([objects('inbox'), objects('dry-run'), objects('work'), transcoded]);
+      const decompressed = {
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/work/*/${DECOMPRESSED_SOURCE}`]],
+      };
+      expect(objectResources).toEqual([
+        objects('inbox'),
+        objects('dry-run'),
+        objects('work'),
+        transcoded,
+        decompressed,
+      ]);
     });
   });
 

@@ -142,6 +142,29 @@ describe('npm run bench -- --quick', () => {
     }
   });
 
+  it('runs Plan and the hot path on the gzipped file as on the plain one, in the same run', () => {
+    // Prepare
+    const gzip = obj(report.gzip, 'gzip');
+
+    // Act
+    const [plain, gzipped, decompress] = [
+      obj(gzip.plain, 'plain'),
+      obj(gzip.gzipped, 'gzipped'),
+      obj(gzip.decompress, 'decompress'),
+    ];
+
+    // Assess
+    expect(gzipped.rows).toBe(ROWS);
+    expect(plain.rows).toBe(ROWS);
+    expect([positive(gzip.gzipBytes), positive(decompress.mbPerS), positive(gzipped.mbPerS)]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(gzip.gzipBytes as number).toBeLessThan(obj(report.file, 'file').bytes as number);
+    expect(gzip.slowdown).toBeCloseTo((gzipped.medianMs as number) / (plain.medianMs as number), 2);
+  });
+
   it('reports hot-path memory at two file sizes, the smaller first', () => {
     // Prepare
     const memory = obj(report.memory, 'memory');

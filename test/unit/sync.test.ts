@@ -167,6 +167,8 @@ describe('pickExport', () => {
     ['inbox/contact/_SUCCESS', 5, 'hidden'],
     ['inbox/contact/a.csv', 5, undefined],
     ['inbox/contact/contacts.export', 5, undefined],
+    ['inbox/contact/Contact.csv.gz', 5, undefined],
+    ['inbox/contact/WE_00D_1.zip', 5, undefined],
     ['inbox/contact/x/_tmp/a.csv', 5, undefined],
   ])('notAnExport(%s, %d bytes) = %s', (key, size, expected) => {
     expect(notAnExport({ key, size })).toBe(expected);

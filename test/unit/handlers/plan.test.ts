@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
@@ -19,6 +20,7 @@ import {
   MalformedFileError,
 } from '../../../lambdas/domain/errors';
 import { deriveRunId } from '../../../lambdas/domain/run';
+import { zipArchive } from '../zip-archive';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
 
 type PlanModule = typeof import('../../../lambdas/handlers/plan');
@@ -851,14 +853,9 @@ describe('Handler: plan', () => {
         'a NUL byte at byte offset 3, in the first line',
       ],
       [
-        'a gzip file',
-        Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x41, 0x42, 0x0a]),
-        'the file is a gzip file: decompress it first',
-      ],
-      [
-        'an xlsx workbook',
-        Buffer.from('PK\u0003\u0004\u0014\u0000\u0006\u0000\u0008'),
-        'the file is a zip archive (an .xlsx',
+        'a PDF document',
+        Buffer.from('%PDF-1.7\n%\u00e2\u00e3\n1 0 obj\n'),
+        'the file is a PDF document: export the data as CSV or JSON Lines',
       ],
     ])('rejects %s with MalformedFileError naming the file and what it is', async (_name, bytes, message) => {
       // Prepare
@@ -1120,6 +1117,186 @@ describe('Handler: plan', () => {
         expect(err).toBeInstanceOf(errorClass);
         expect((err as Error).message).toContain(`s3://${BUCKET}/${JSONL_KEY}: ${message}`);
         expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+      });
+    });
+
+    describe('compressed exports (found by their first bytes, decompressed once to work/)', () => {
+      const GZ_KEY = 'inbox/contact/contacts.csv.gz';
+      const copyKey = `work/${RUN_ID}/source.decompressed`;
+      const smallChunks = [
+        {
+          index: 0,
+          start: Buffer.byteLength(HEADER) + 1,
+          end: Buffer.byteLength(SMALL_CSV),
+          firstLine: 2,
+          rows: 3,
+        },
+      ];
+
+      it.each<[string, string, Buffer, string]>([
+        ['a gzip file named .csv.gz', GZ_KEY, gzipSync(SMALL_CSV), copyKey],
+        ['a gzip file named .csv', SOURCE_KEY, gzipSync(SMALL_CSV), copyKey],
+        ['a plain CSV named .csv.gz', GZ_KEY, Buffer.from(SMALL_CSV), GZ_KEY],
+        [
+          'a zip archive of one CSV',
+          'inbox/contact/contacts.zip',
+          zipArchive([{ name: 'contacts.csv', data: SMALL_CSV }]),
+          copyKey,
+        ],
+        [
+          'a concatenation of gzip members (cat a.gz b.gz)',
+          GZ_KEY,
+          Buffer.concat([gzipSync(SMALL_CSV.slice(0, 300)), gzipSync(SMALL_CSV.slice(300))]),
+          copyKey,
+        ],
+      ])('plans %s as the plain CSV', async (_name, key, bytes, dataKey) => {
+        // Prepare
+        const etag = fakeS3.store(key, bytes);
+
+        // Act
+        const out = await plan(etag, key);
+
+        // Assess
+        expect(JSON.parse(fakeS3.read(`work/${RUN_ID}/chunks.json`))).toEqual(smallChunks);
+        expect(out).toEqual(
+          expect.objectContaining({
+            rows: 3,
+            format: 'csv',
+            encoding: 'utf8',
+            job: expect.objectContaining({
+              data: expect.objectContaining({ key: dataKey }),
+              columns: COLUMNS,
+            }),
+          }),
+        );
+        if (dataKey === copyKey) expect(fakeS3.read(copyKey)).toBe(SMALL_CSV);
+      });
+
+      it('transcodes a gzipped UTF-16LE CSV from its decompressed copy', async () => {
+        // Prepare
+        const csv = `${[HEADER, row({ Id: '003qP0000002VdAAAA', LastName: 'Müller-王' })].join('\r\n')}\r\n`;
+        const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]);
+        const etag = fakeS3.store(GZ_KEY, gzipSync(utf16));
+        const utf8Key = `work/${RUN_ID}/source.utf8.csv`;
+
+        // Act
+        const out = await plan(etag, GZ_KEY);
+
+        // Assess
+        expect(fakeS3.read(utf8Key)).toBe(csv);
+        expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+          Key: copyKey,
+          IfMatch: `"${md5(utf16)}"`,
+        });
+        expect(out).toEqual(
+          expect.objectContaining({
+            encoding: 'utf16le',
+            rows: 1,
+            job: expect.objectContaining({
+              data: { bucket: BUCKET, key: utf8Key, etag: md5(Buffer.from(csv)) },
+            }),
+          }),
+        );
+      });
+
+      it('converts a gzipped JSON array to a JSON Lines copy', async () => {
+        // Prepare
+        const key = 'inbox/contact/contacts.json.gz';
+        const records = ['003qP0000002VdAAAA', '003qP0000002VdBAAA'].map((Id) => ({
+          Id,
+          LastName: 'Lovelace',
+          LastModifiedDate: '2021-04-30T04:21:16.000Z',
+        }));
+        const etag = fakeS3.store(key, gzipSync(JSON.stringify(records, null, 2)));
+
+        // Act
+        const out = await plan(etag, key);
+
+        // Assess
+        const lines = fakeS3.read(`work/${RUN_ID}/source.utf8.jsonl`).trimEnd().split('\n');
+        expect(lines.map((l) => JSON.parse(l))).toEqual(records);
+        expect(out).toEqual(expect.objectContaining({ format: 'jsonl', rows: 2 }));
+      });
+
+      it.each<[string, string, Buffer, string]>([
+        [
+          'a cut-off gzip file',
+          GZ_KEY,
+          gzipSync(SMALL_CSV).subarray(0, 40),
+          'the gzip file is cut off: it ends before its compressed data does',
+        ],
+        [
+          'corrupt gzip data',
+          GZ_KEY,
+          Buffer.concat([gzipSync(SMALL_CSV).subarray(0, 10), Buffer.alloc(40, 0xff)]),
+          'the gzip file is not valid: ',
+        ],
+        ['a gzip file of nothing', GZ_KEY, gzipSync(''), "the gzip file's member is empty"],
+        [
+          'a zip archive of two files',
+          'inbox/contact/contacts.zip',
+          zipArchive([
+            { name: 'contacts.csv', data: SMALL_CSV },
+            { name: 'accounts.csv', data: SMALL_CSV },
+          ]),
+          'the zip archive holds 2 files (contacts.csv, accounts.csv): zip one export per archive',
+        ],
+        [
+          'a zip bomb (a member declared past the limit)',
+          'inbox/contact/contacts.zip',
+          zipArchive([
+            {
+              name: 'contacts.csv',
+              data: Buffer.concat([Buffer.from(SMALL_CSV), Buffer.alloc(65 * 1024 * 1024)]),
+            },
+          ]),
+          'the zip file decompresses to more than 67108864 bytes',
+        ],
+        [
+          'an encrypted zip archive',
+          'inbox/contact/contacts.zip',
+          zipArchive([{ name: 'contacts.csv', data: SMALL_CSV, encrypted: true }]),
+          "the zip archive's contacts.csv is encrypted: zip it without a password",
+        ],
+        [
+          'a CSV gzipped under a .jsonl.gz name (read by its member name)',
+          'inbox/contact/contacts.jsonl.gz',
+          gzipSync(SMALL_CSV),
+          'line 1: not JSON Lines: the first record is not valid JSON',
+        ],
+        [
+          'a gzipped gzip file',
+          GZ_KEY,
+          gzipSync(gzipSync(SMALL_CSV)),
+          'binary file, not CSV or JSON Lines: the file is a gzip file',
+        ],
+        [
+          'a gzipped zip archive',
+          GZ_KEY,
+          gzipSync(zipArchive([{ name: 'contacts.csv', data: SMALL_CSV }])),
+          'binary file, not CSV or JSON Lines: the file is a zip archive',
+        ],
+        [
+          'an xlsx workbook',
+          'inbox/contact/contacts.xlsx',
+          zipArchive([
+            { name: '[Content_Types].xml', data: '<Types/>' },
+            { name: 'xl/workbook.xml', data: '<workbook/>' },
+          ]),
+          'the zip archive is an Office file (an .xlsx or .docx): save the sheet as "CSV UTF-8"',
+        ],
+      ])('fails %s at Plan with one line naming the file', async (_name, key, bytes, message) => {
+        // Prepare
+        const etag = fakeS3.store(key, bytes);
+
+        // Act
+        const err = await plan(etag, key).catch((e: unknown) => e);
+
+        // Assess
+        expect(err).toBeInstanceOf(MalformedFileError);
+        expect((err as Error).message).toContain(`s3://${BUCKET}/${key}: ${message}`);
+        expect((err as Error).message).not.toContain('\n');
+        expect(s3Mock).not.toHaveReceivedCommandWith(PutObjectCommand, { Key: `work/${RUN_ID}/chunks.json` });
       });
     });
 
