@@ -62,7 +62,7 @@ export async function claimRun(event: ClaimEvent, deps: ClaimRunDeps): Promise<C
  */
 function ignored(source: ClaimSource, size: number): ClaimOutput | undefined {
   const part = inboxKeyOf(source.key, source.entity)?.kind === 'part' ? 'part' : undefined;
-  const reason = source.label === undefined ? (part ?? notAnExport({ key: source.key, size })) : undefined;
+  const reason = source.label === undefined ? (notAnExport({ key: source.key, size }) ?? part) : undefined;
   if (!reason) return undefined;
   logger.info('not an export: ignored', { key: source.key, reason });
   return { runId: null, ignored: true, reason, entity: source.entity, key: source.key };
