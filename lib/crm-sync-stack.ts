@@ -9,6 +9,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type CrmSyncConfig, KMS_KEY_CREATE } from '../lambdas/domain/config';
 import { EXECUTION_STATUS_CHANGE, FAILED_STATUSES } from '../lambdas/domain/execution-status';
+import { MANIFEST_NAME, SUCCESS_MARKER } from '../lambdas/domain/export-folder';
 import { DECOMPRESSED_SOURCE, DRY_RUN_PREFIX, TRANSCODED_SOURCE } from '../lambdas/domain/run';
 import { METRICS_SERVICE_ENV } from '../lambdas/domain/run-metrics';
 import { DEFAULT_MAX_CONCURRENCY, FUNCTIONS } from '../lambdas/domain/sizing';
@@ -318,6 +319,8 @@ export class CrmSyncStack extends Stack {
       `${PREFIX.work}*/${TRANSCODED_SOURCE}*`,
       `${PREFIX.work}*/${DECOMPRESSED_SOURCE}`,
     ]);
+    // A multi-file export's parts are its folder's listing (ClaimRun and Plan list inbox/<entity>/<export>/).
+    allowList(plan, bucket, [PREFIX.inbox]);
     allowTable(plan, this.ledger, LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).
@@ -421,9 +424,21 @@ export class CrmSyncStack extends Stack {
           detailType: ['Object Created'],
           detail: {
             bucket: { name: [this.bucket.bucketName] },
-            // An empty object (a folder marker too) is no export. EventBridge ORs the matchers of
-            // one field, so names (`_SUCCESS`, `.DS_Store`) are left to ClaimRun (notAnExport).
-            object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }], size: [{ numeric: ['>', 0] }] },
+            // A file under the inbox (an empty object, a folder marker too, is no export), or the
+            // completion marker or manifest of an export folder (`_SUCCESS` is often 0 bytes).
+            // EventBridge ORs the matchers of one field, so a file cannot be told from a part of an
+            // export folder here: ClaimRun ignores parts and names (`.DS_Store`; notAnExport).
+            $or: [
+              { object: { key: [{ prefix: `${PREFIX.inbox}${name}/` }], size: [{ numeric: ['>', 0] }] } },
+              {
+                object: {
+                  key: [
+                    { wildcard: `${PREFIX.inbox}${name}/*/${SUCCESS_MARKER}` },
+                    { wildcard: `${PREFIX.inbox}${name}/*/${MANIFEST_NAME}` },
+                  ],
+                },
+              },
+            ],
           },
         },
         targets: [

@@ -489,9 +489,10 @@ export class LocalStack {
   async upload(
     file: string,
     entity: string,
-    options: { dryRun?: boolean } = {},
+    options: { dryRun?: boolean; folder?: string } = {},
   ): Promise<{ key: string; etag: string; size: number }> {
-    const key = `${options.dryRun ? DRY_RUN_PREFIX : 'inbox/'}${entity}/${basename(file)}`;
+    const folder = options.folder === undefined ? '' : `${options.folder}/`;
+    const key = `${options.dryRun ? DRY_RUN_PREFIX : 'inbox/'}${entity}/${folder}${basename(file)}`;
     const { stateDir } = this.options;
     const size = statSync(file).size;
     clearStagedUploads(stateDir, LOCAL.bucket);

@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand } from '@aws-sdk/client-s3';
 import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
+import { type ExportPart, partsDigest, SUCCESS_MARKER } from '../lambdas/domain/export-folder';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
 import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
 import { type ExecutionRecord, loadExecution } from './executions';
@@ -129,6 +130,52 @@ export async function runLocalFile(
     label: file,
     rerun: options.rerun,
     ...(options.dryRun ? { dryRun: true } : {}),
+    ...(options.forceDeletes ? { forceDeletes: true } : {}),
+    ...(options.force ? { force: true } : {}),
+  };
+  return executeRun(stack, input, runId, options.stateDir, started);
+}
+
+/**
+ * Uploads the parts of a multi-file export to `inbox/<entity>/<name>/`, then its empty `_SUCCESS`
+ * marker, and runs the state machine on the marker, like its S3 trigger: one run over every part.
+ */
+export async function runLocalExport(
+  stack: LocalStack,
+  files: readonly string[],
+  name: string,
+  config: Parameters<typeof getEntity>[0],
+  options: LocalRunOptions,
+): Promise<LocalRunResult> {
+  const started = Date.now();
+  const entity = getEntity(config, options.entity);
+  const parts: ExportPart[] = [];
+  for (const file of files) {
+    const up = await stack.upload(file, options.entity, { folder: name });
+    parts.push({ key: up.key, size: up.size, etag: up.etag });
+  }
+  const key = `inbox/${options.entity}/${name}/${SUCCESS_MARKER}`;
+  const marker = await stack.s3Client.send(
+    new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: new Uint8Array() }),
+  );
+  const etag = (marker.ETag ?? '').replaceAll('"', '');
+  const digest = partsDigest([...parts].sort((a, b) => (a.key < b.key ? -1 : 1)));
+  const runId = deriveRunId(
+    { bucket: stack.bucket, key, etag },
+    options.entity,
+    configHash(entity),
+    forcedRerun(options),
+    digest,
+  );
+  const interrupted = await failInterruptedRuns(stack, options.entity);
+  const earlier = await earlierRun(stack, runId, `${name}/`, interrupted, config, options);
+  if (earlier) return earlier;
+  const input = {
+    bucket: stack.bucket,
+    key,
+    etag,
+    entity: options.entity,
+    rerun: options.rerun,
     ...(options.forceDeletes ? { forceDeletes: true } : {}),
     ...(options.force ? { force: true } : {}),
   };

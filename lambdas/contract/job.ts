@@ -91,6 +91,12 @@ export const chunkItemSchema = z.object({
   end: count,
   firstLine: z.number().int().min(1),
   rows: count,
+  /**
+   * A multi-file export: the part object the byte range and lines refer to (else the job's `data`),
+   * named in reports as `file` (the part's key).
+   */
+  data: sourceRefSchema.optional(),
+  file: z.string().min(1).optional(),
 });
 export type ChunkItem = z.infer<typeof chunkItemSchema>;
 

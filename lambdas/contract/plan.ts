@@ -32,6 +32,11 @@ export const runSourceSchema = z.object({
   label: z.string().min(1).max(4096).optional(),
   /** Load the valid rows even above maxRejectRatio (or of a file with no data row). */
   force: z.boolean().optional(),
+  /**
+   * A multi-file export (the key is its folder's `_SUCCESS` or `manifest.json`): the digest of the
+   * parts ClaimRun derived the run id with (lambdas/domain/export-folder.ts); Plan reads the same.
+   */
+  parts: z.string().min(1).optional(),
 });
 
 /** ClaimRun's event. */
@@ -49,14 +54,18 @@ export const claimedSourceSchema = sourceRefSchema.extend({
   dryRun: z.boolean().optional(),
   forceDeletes: z.boolean().optional(),
   force: z.boolean().optional(),
+  parts: z.string().min(1).optional(),
 });
 
 export const claimOutputSchema = z.union([
-  /** Not an export (a folder marker, an empty object, a hidden file): no run, no lock. */
+  /**
+   * Not an export (a folder marker, an empty object, a hidden file, a part of an export folder,
+   * which its folder's marker runs): no run, no lock.
+   */
   z.object({
     runId: z.null(),
     ignored: z.literal(true),
-    reason: z.enum(['folder', 'empty', 'hidden']),
+    reason: z.enum(['folder', 'empty', 'hidden', 'part']),
     entity: z.string(),
     key: z.string(),
   }),

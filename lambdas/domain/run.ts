@@ -87,15 +87,24 @@ export function forcedRerun(options: {
 /**
  * The run id: the same object version (or ETag, where the bucket is not versioned) run with
  * the same entity config always gets the same id, so a duplicate trigger finds its claim.
- * `rerun` lets a person ask for a deliberate second run of the same object.
+ * `rerun` lets a person ask for a deliberate second run of the same object. A multi-file export's
+ * run (its key the folder's marker or manifest) is derived with its `parts` digest too: the same
+ * parts are the same run, a changed part another one.
  */
-export function deriveRunId(source: SourceRef, entity: string, configHash: string, rerun?: string): string {
+export function deriveRunId(
+  source: SourceRef,
+  entity: string,
+  configHash: string,
+  rerun?: string,
+  parts?: string,
+): string {
   const identity = [
     source.bucket,
     source.key,
     source.versionId || source.etag || '',
     configHash,
     rerun ?? '',
+    ...(parts === undefined ? [] : [parts]),
   ];
   const digest = createHash('sha256').update(identity.join('\u0000')).digest('hex').slice(0, 20);
   return `${entity}-${digest}`;

@@ -25,7 +25,7 @@ export interface InboxContext {
 }
 
 /** Why an object of the inbox is not an export that a sync would run. */
-export type NotAnExport = 'folder' | 'empty' | 'hidden';
+export type NotAnExport = 'folder' | 'empty' | 'hidden' | 'part';
 
 /**
  * Objects that are never exports: folder markers (`inbox/contact/`, created by the S3 console),

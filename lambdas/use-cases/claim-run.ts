@@ -5,8 +5,10 @@ import type { ClaimEvent, ClaimOutput } from '../contract/plan';
 import { admitRun, claimedRef, refuseDryRunCopy } from '../domain/claim';
 import { type CrmSyncConfig, configHash, getEntity } from '../domain/config';
 import { EntityBusyError } from '../domain/errors';
+import { inboxKeyOf } from '../domain/export-folder';
 import { deriveRunId, forcedRerun, LOCK_LEASE_MS, type RunRecord, type SourceRef } from '../domain/run';
 import { notAnExport } from '../domain/sync';
+import { exportParts } from './export-parts';
 
 /** What ClaimRun needs of the run ledger. */
 export type ClaimLedger = Pick<
@@ -30,11 +32,14 @@ type Claimed = Extract<ClaimOutput, { duplicate: false }>;
  * a conditional put. A ClaimRun retried by the same execution finds its own claim and goes on.
  * `resume` continues a failed run; it is refused when the object or the config changed since.
  * An object that is not an export (lambdas/domain/sync.ts, notAnExport) makes no run: `ignored`.
+ * A multi-file export's marker or manifest (lambdas/domain/export-folder.ts) claims the run of its
+ * folder's parts: the run id is derived with their digest, which Plan checks it reads again.
  */
 export async function claimRun(event: ClaimEvent, deps: ClaimRunDeps): Promise<ClaimOutput> {
-  const { source } = event;
-  const entity = getEntity(deps.config, source.entity);
-  const early = source.size != null ? ignored(source, source.size) : undefined;
+  const entity = getEntity(deps.config, event.source.entity);
+  const folder = await exportParts(event.source);
+  const source = folder ? { ...event.source, parts: folder.digest } : event.source;
+  const early = source.size != null && !folder ? ignored(source, source.size) : undefined;
   if (early) return early;
   refuseDryRunCopy(source);
   const head = await headObject({
@@ -42,12 +47,13 @@ export async function claimRun(event: ClaimEvent, deps: ClaimRunDeps): Promise<C
     key: source.key,
     versionId: source.versionId ?? undefined,
   });
-  const notExport = ignored(source, head.size);
+  const notExport = folder ? undefined : ignored(source, head.size);
   if (notExport) return notExport;
   const ref = claimedRef(source, head);
   const hash = configHash(entity);
-  if (source.dryRun) return claimDryRun(event, deps.ledger, ref, hash, head.size);
-  return claimRealRun(event, deps.ledger, ref, hash, head.size);
+  const claim = { ...event, source };
+  if (source.dryRun) return claimDryRun(claim, deps.ledger, ref, hash, head.size);
+  return claimRealRun(claim, deps.ledger, ref, hash, head.size);
 }
 
 /**
@@ -55,10 +61,16 @@ export async function claimRun(event: ClaimEvent, deps: ClaimRunDeps): Promise<C
  * filters empty objects, but not names. A file a person named (`local run`, label) is Plan's to judge.
  */
 function ignored(source: ClaimSource, size: number): ClaimOutput | undefined {
-  const reason = source.label === undefined ? notAnExport({ key: source.key, size }) : undefined;
+  const part = inboxKeyOf(source.key, source.entity)?.kind === 'part' ? 'part' : undefined;
+  const reason = source.label === undefined ? (notAnExport({ key: source.key, size }) ?? part) : undefined;
   if (!reason) return undefined;
   logger.info('not an export: ignored', { key: source.key, reason });
   return { runId: null, ignored: true, reason, entity: source.entity, key: source.key };
+}
+
+/** A multi-file export's parts digest, for Plan. */
+function partsOf(source: ClaimSource): { parts?: string } {
+  return source.parts === undefined ? {} : { parts: source.parts };
 }
 
 /** The ledger's record of a run this execution claims. */
@@ -93,14 +105,20 @@ async function claimDryRun(
   size: number,
 ): Promise<Claimed> {
   const { source } = event;
-  const runId = deriveRunId(ref, source.entity, hash, `dry-run:${event.executionId ?? Date.now()}`);
+  const runId = deriveRunId(
+    ref,
+    source.entity,
+    hash,
+    `dry-run:${event.executionId ?? Date.now()}`,
+    source.parts,
+  );
   await ledger.claim(runRecord(event, ref, hash, runId, { dryRun: true }));
   if (event.executionId !== undefined) await ledger.recordExecution(event.executionId, runId);
   return {
     runId,
     duplicate: false,
     entity: source.entity,
-    source: { ...ref, entity: source.entity, size, dryRun: true },
+    source: { ...ref, entity: source.entity, size, dryRun: true, ...partsOf(source) },
   };
 }
 
@@ -117,7 +135,7 @@ async function claimRealRun(
 ): Promise<ClaimOutput> {
   const { source } = event;
   // A forced run is another run than the refused one it follows.
-  const runId = deriveRunId(ref, source.entity, hash, forcedRerun(source));
+  const runId = deriveRunId(ref, source.entity, hash, forcedRerun(source), source.parts);
   const claimed: Claimed = {
     runId,
     duplicate: false,
@@ -126,6 +144,7 @@ async function claimRealRun(
       ...ref,
       entity: source.entity,
       size,
+      ...partsOf(source),
       ...(source.forceDeletes ? { forceDeletes: true } : {}),
       ...(source.force ? { force: true } : {}),
     },

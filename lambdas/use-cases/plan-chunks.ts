@@ -3,14 +3,15 @@ import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
 import { type RuntimeSettings, runtimeSettings } from '../adapters/runtime-settings';
 import { objectSlices, putJson, putStream, readObject } from '../adapters/s3';
-import type { WorkerJob } from '../contract/job';
+import type { ChunkItem, WorkerJob } from '../contract/job';
 import type { PlanEvent, PlanOutput } from '../contract/plan';
 import { compressionOf, decompressedLimit, gunzip, gunzippedName } from '../domain/compressed';
 import { type CrmSyncConfig, type EntityConfig, getEntity } from '../domain/config';
 import { type FilePlan, maxRecordBytesFor, planChunks, recordsOf, transcodeToUtf8 } from '../domain/csv';
 import { dateSampleEnd, decideDateOrders, needsDateOrder } from '../domain/date-order';
 import type { DateOrderDecision } from '../domain/dates';
-import { MalformedFileError } from '../domain/errors';
+import { HeaderMismatchError, MalformedFileError } from '../domain/errors';
+import { SUCCESS_MARKER } from '../domain/export-folder';
 import { jsonDocumentLines } from '../domain/json-document';
 import type { HeaderBinding } from '../domain/mapping';
 import { isParquet, parquetLines } from '../domain/parquet';
@@ -31,6 +32,7 @@ import { type Layout, planLayout, type TableStats, type TableThroughput } from '
 import { HEAD_BYTES, inspectHead, type SourceHead } from '../domain/source-head';
 import { resolveVerify } from '../domain/verify';
 import { zipMember } from '../domain/zip';
+import { exportParts } from './export-parts';
 
 export interface PlanChunksDeps {
   config: CrmSyncConfig;
@@ -71,19 +73,9 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
   const where = sourceName(source);
   const workPrefix = `work/${runId}/`;
   try {
-    const { head, data, records } = await readSource(source, entity, deps.bucket, workPrefix);
-    // A JSON document without records has no data row, as a header-only CSV (EmptyExportError).
-    const plan: FilePlan =
-      records === 0
-        ? { delimiter: ',', bomBytes: 0, chunks: [], rows: 0, bytes: 0 }
-        : await planChunks(await readObject(data, undefined, data.etag), {
-            format: head.format,
-            chunkBytes: head.chunkBytes,
-            maxRecordBytes: maxRecordBytesFor(entity.source),
-            delimiter: head.delimiter ?? entity.source.delimiter,
-          });
+    const { head, data, plan, chunks, first } = await scanExport(source, entity, deps.bucket, workPrefix);
     const { columns, binding } = fileColumns(plan, entity);
-    const dateOrder = await dateOrders(runId, data, plan, head, columns, binding, entity);
+    const dateOrder = await dateOrders(runId, data, first, head, columns, binding, entity);
     const target = await describeTarget(deps.targetTable(source.entity), entity);
     const jobBase = jobBaseOf({
       runId,
@@ -102,7 +94,6 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
     // A resumed run keeps the partition count its finished chunks wrote their parts for: a layout
     // computed anew (another concurrency setting) must not move keys to other partitions.
     const partitions = (await deps.ledger.getRun(runId))?.partitions ?? layout.partitions;
-    const chunks = chunkItems(plan);
     const scan = scanLayout({
       verify: target.verify,
       entity,
@@ -121,9 +112,123 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
     const job = workerJob(jobBase, layout, partitions, scan.scanSegments, unmetered);
     return planOutput(planned, { workPrefix, entity: source.entity, binding, job });
   } catch (err) {
-    // Name the file in every input error, keep the class so the state machine can catch it.
-    throw withFileName(where, err);
+    // Name the file in every input error, keep the class so the state machine can catch it (a
+    // part's error names the part already).
+    throw err instanceof PartError ? err.cause : withFileName(where, err);
   }
+}
+
+/** What Plan scanned: the first file's head and data, the plan over every file, and the chunks. */
+interface Scanned {
+  head: SourceHead;
+  data: SourceRef;
+  /** The whole export's plan (a multi-file export: its parts' chunks, rows and bytes together). */
+  plan: FilePlan;
+  /** The first file's own plan (the date order is decided from its first records). */
+  first: FilePlan;
+  chunks: ChunkItem[];
+}
+
+/** An input error of one part of a multi-file export, already named by the part (its `cause`). */
+class PartError extends Error {}
+
+/**
+ * Reads and chunks the source: one file, or each part of a multi-file export (its key the folder's
+ * marker or manifest) through the same readSource, so a part is checked, transcoded or converted as
+ * a file is. The parts must have the same format, delimiter and columns as the first; each chunk
+ * names its part, whose bytes and lines it refers to. The parts must be those ClaimRun derived the
+ * run id with (`source.parts`): a part changed since is a MalformedFileError.
+ */
+async function scanExport(
+  source: PlanSource,
+  entity: EntityConfig,
+  bucket: string,
+  workPrefix: string,
+): Promise<Scanned> {
+  if (source.parts === undefined) {
+    const one = await scanFile(source, entity, bucket, workPrefix);
+    return { ...one, first: one.plan, chunks: chunkItems(one.plan) };
+  }
+  const found = await exportParts(source);
+  if (found?.digest !== source.parts) {
+    throw new MalformedFileError(
+      `the parts of the export changed since its run was claimed: drop its ${SUCCESS_MARKER} or manifest again to run them`,
+    );
+  }
+  const scans: Array<Awaited<ReturnType<typeof scanFile>> & { ref: SourceRef; name: string }> = [];
+  for (const [i, part] of found.parts.entries()) {
+    const name = `s3://${source.bucket}/${part.key}`;
+    try {
+      const partSource: PlanSource = {
+        bucket: source.bucket,
+        key: part.key,
+        entity: source.entity,
+        etag: part.etag,
+        size: part.size,
+      };
+      const scan = await scanFile(partSource, entity, bucket, `${workPrefix}sources/${i}/`);
+      const first = scans[0];
+      if (first) sameLayout(first, scan, entity, part.key);
+      scans.push({ ...scan, ref: { bucket: source.bucket, key: part.key, etag: part.etag }, name: part.key });
+    } catch (err) {
+      throw new PartError(name, { cause: withFileName(name, err) });
+    }
+  }
+  const [first] = scans;
+  if (!first) throw new MalformedFileError('the export has no part');
+  const chunks = scans.flatMap((s) => chunkItems(s.plan).map((c) => ({ ...c, data: s.data, file: s.name })));
+  const plan: FilePlan = {
+    ...first.plan,
+    chunks: chunks.map(({ index, start, end, firstLine, rows }) => ({ index, start, end, firstLine, rows })),
+    rows: scans.reduce((n, s) => n + s.plan.rows, 0),
+    bytes: scans.reduce((n, s) => n + s.plan.bytes, 0),
+  };
+  return {
+    head: first.head,
+    data: first.data,
+    plan,
+    first: first.plan,
+    chunks: chunks.map((c, index) => ({ ...c, index })),
+  };
+}
+
+/** A part of another format, delimiter or header than the export's first part fails the run. */
+function sameLayout(
+  first: { head: SourceHead; plan: FilePlan },
+  part: { head: SourceHead; plan: FilePlan },
+  entity: EntityConfig,
+  key: string,
+): void {
+  const columns = (p: FilePlan) => (p.header ? fileColumns(p, entity).columns.join('\u0000') : '');
+  if (first.head.format !== part.head.format) {
+    throw new HeaderMismatchError(
+      `part ${key} is ${part.head.format}, the export's first part ${first.head.format}`,
+    );
+  }
+  if (first.plan.delimiter !== part.plan.delimiter || columns(first.plan) !== columns(part.plan)) {
+    throw new HeaderMismatchError(`part ${key} has another header than the export's first part`);
+  }
+}
+
+/** One file read (readSource) and cut into chunks. */
+async function scanFile(
+  source: PlanSource,
+  entity: EntityConfig,
+  bucket: string,
+  workPrefix: string,
+): Promise<{ head: SourceHead; data: SourceRef; plan: FilePlan }> {
+  const { head, data, records } = await readSource(source, entity, bucket, workPrefix);
+  // A JSON document without records has no data row, as a header-only CSV (EmptyExportError).
+  const plan: FilePlan =
+    records === 0
+      ? { delimiter: ',', bomBytes: 0, chunks: [], rows: 0, bytes: 0 }
+      : await planChunks(await readObject(data, undefined, data.etag), {
+          format: head.format,
+          chunkBytes: head.chunkBytes,
+          maxRecordBytes: maxRecordBytesFor(entity.source),
+          delimiter: head.delimiter ?? entity.source.delimiter,
+        });
+  return { head, data, plan };
 }
 
 /**

@@ -83,7 +83,9 @@ async function readChunk(job: WorkerJob, chunk: ChunkItem, entity: EntityConfig)
     format,
     limits,
   );
-  const body = await readObject(job.data, { start: chunk.start, end: chunk.end }, job.data.etag);
+  // A multi-file export's chunk names its part; a file's chunks refer to the job's data.
+  const data = chunk.data ?? job.data;
+  const body = await readObject(data, { start: chunk.start, end: chunk.end }, data.etag);
   for await (const records of recordsOf(body, chunk, {
     maxRecordBytes: maxRecordBytesFor(entity.source),
     delimiter: format === 'csv' ? job.delimiter : ',',

@@ -826,15 +826,26 @@ describe('CrmSyncStack', () => {
     });
 
     it.each(entities)(
-      '%s: an S3 Object Created of a non-empty object under its inbox/<entity>/ prefix starts the state machine',
+      '%s: an S3 Object Created of a non-empty object under its inbox/<entity>/ prefix, or of an export folder’s marker or manifest, starts the state machine',
       (entity) => {
-        // Prepare: an empty object (a folder marker too) is no export; names are ClaimRun's to judge.
+        // Prepare: an empty object (a folder marker too) is no export, but an export folder's
+        // `_SUCCESS` often is 0 bytes; names and parts are ClaimRun's to judge.
         const pattern = {
           source: ['aws.s3'],
           'detail-type': ['Object Created'],
           detail: {
             bucket: { name: [{ Ref: bucketId }] },
-            object: { key: [{ prefix: `inbox/${entity}/` }], size: [{ numeric: ['>', 0] }] },
+            $or: [
+              { object: { key: [{ prefix: `inbox/${entity}/` }], size: [{ numeric: ['>', 0] }] } },
+              {
+                object: {
+                  key: [
+                    { wildcard: `inbox/${entity}/*/_SUCCESS` },
+                    { wildcard: `inbox/${entity}/*/manifest.json` },
+                  ],
+                },
+              },
+            ],
           },
         };
 
@@ -875,28 +886,50 @@ describe('CrmSyncStack', () => {
       },
     );
 
+    const s3Rules = () =>
+      Object.values(
+        template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { source: ['aws.s3'] } } }),
+      ).map((rule) => (rule.Properties.EventPattern as Json).detail as Json);
+    const objectEvent = (key: string, size: number) => ({
+      bucket: { name: { Ref: bucketId } },
+      object: { key, size },
+    });
+
     it.each(entities)(
       '%s: no rule starts a run of a file to dry-run (dry-run/<entity>/…): only a dry run reads it',
       (entity) => {
         // Prepare
-        const key = `dry-run/${entity}/contacts.csv`;
+        const event = objectEvent(`dry-run/${entity}/contacts.csv`, 10);
 
         // Act
-        const matching = Object.values(
-          template.findResources('AWS::Events::Rule', {
-            Properties: { EventPattern: { source: ['aws.s3'] } },
-          }),
-        ).filter((rule) => {
-          const matchers = (rule.Properties.EventPattern as Json).detail as {
-            object: { key: Array<{ prefix: string }> };
-          };
-          return matchers.object.key.some((m) => key.startsWith(m.prefix));
-        });
+        const matching = s3Rules().filter((detail) => matchesPattern(detail, event));
 
         // Assess
         expect(matching).toEqual([]);
       },
     );
+
+    const keys: ReadonlyArray<[string, string, number, boolean]> = [
+      ['a file', 'contacts.csv', 10, true],
+      ['an empty file', 'contacts.csv', 0, false],
+      ['an empty folder marker', 'x/', 0, false],
+      ["an export folder's empty _SUCCESS", '2026-05-02/_SUCCESS', 0, true],
+      ["an export folder's manifest", '2026-05-02/manifest.json', 120, true],
+      ["an export folder's empty part", '2026-05-02/part-00000.csv', 0, false],
+      // No pattern tells a file from a part (one field's matchers are ORed): ClaimRun ignores it.
+      ["an export folder's part (ClaimRun: ignored, reason part)", '2026-05-02/part-00000.csv', 10, true],
+    ];
+    it.each(keys)('the rule of the first entity: %s under its inbox → %s', (_, name, size, starts) => {
+      // Prepare
+      const entity = must(entities[0], 'an entity');
+      const event = objectEvent(`inbox/${entity}/${name}`, size);
+
+      // Act
+      const matching = s3Rules().filter((detail) => matchesPattern(detail, event));
+
+      // Assess
+      expect(matching).toHaveLength(starts ? 1 : 0);
+    });
   });
 
   describe('least privilege', () => {
@@ -970,6 +1003,8 @@ describe('CrmSyncStack', () => {
           [UPLOAD, ['Data/work/*']],
           // Plan plans a transcoded export from its own UTF-8 copy.
           [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
+          // ClaimRun and Plan list a multi-file export's folder for its parts.
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['inbox/*'] } }],
         ],
       ],
       ['execution-status', (s) => s.executionStatusFunction.role, [[WRITE, ['Data/reports/*']]]],
@@ -1347,3 +1382,34 @@ describe('CrmSyncStack', () => {
     });
   });
 });
+
+/**
+ * Whether an event's detail matches a rule's detail pattern, for the operators the stack's rules
+ * use (exact values, prefix, wildcard, numeric >, $or): EventBridge's documented semantics (a
+ * field's matchers are ORed, the fields ANDed).
+ */
+function matchesPattern(pattern: Json, event: Json): boolean {
+  return Object.entries(pattern).every(([field, p]) => {
+    if (field === '$or') return (p as Json[]).some((branch) => matchesPattern(branch, event));
+    const value = event[field];
+    if (!Array.isArray(p))
+      return typeof value === 'object' && value !== null && matchesPattern(p as Json, value as Json);
+    return p.some((m: unknown) => {
+      if (typeof m !== 'object' || m === null || 'Ref' in m)
+        return JSON.stringify(m) === JSON.stringify(value);
+      const op = m as { prefix?: string; wildcard?: string; numeric?: [string, number] };
+      if (op.prefix !== undefined) return typeof value === 'string' && value.startsWith(op.prefix);
+      if (op.wildcard !== undefined) {
+        const re = new RegExp(
+          `^${op.wildcard
+            .split('*')
+            .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        );
+        return typeof value === 'string' && re.test(value);
+      }
+      if (op.numeric?.[0] === '>') return typeof value === 'number' && value > op.numeric[1];
+      return false;
+    });
+  });
+}

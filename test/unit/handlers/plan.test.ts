@@ -9,7 +9,13 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -19,6 +25,7 @@ import {
   InvalidEventError,
   MalformedFileError,
 } from '../../../lambdas/domain/errors';
+import { partsDigest } from '../../../lambdas/domain/export-folder';
 import { deriveRunId } from '../../../lambdas/domain/run';
 import { zipArchive } from '../zip-archive';
 import { BUCKET, COLUMNS, CONFIG_HASH, FakeBucket, HEADER, md5, RUN_ID, row, SOURCE_KEY } from './support';
@@ -279,6 +286,38 @@ describe('Handler: plan', () => {
       expect(ddbMock).not.toHaveReceivedCommand(PutItemCommand);
     });
 
+    it("claims an export folder's 0-byte _SUCCESS as the run of its parts, the id derived with their digest", async () => {
+      // Prepare
+      const folder = 'inbox/contact/2026-05-02/';
+      s3Mock.on(HeadObjectCommand).resolves({ ETag: '"m0"', ContentLength: 0 });
+      s3Mock.on(ListObjectsCommand).resolves({
+        Contents: [
+          { Key: `${folder}_SUCCESS`, Size: 0, ETag: '"m0"' },
+          { Key: `${folder}part-1.csv`, Size: 10, ETag: '"p1"' },
+          { Key: `${folder}part-0.csv`, Size: 10, ETag: '"p0"' },
+        ],
+      });
+      const digest = partsDigest([
+        { key: `${folder}part-0.csv`, size: 10, etag: 'p0' },
+        { key: `${folder}part-1.csv`, size: 10, etag: 'p1' },
+      ]);
+
+      // Act
+      const out = await claim({ key: `${folder}_SUCCESS`, size: 0 });
+
+      // Assess
+      expect(out).toMatchObject({ duplicate: false, source: { key: `${folder}_SUCCESS`, parts: digest } });
+      expect(out.runId).toBe(
+        deriveRunId(
+          { bucket: BUCKET, key: `${folder}_SUCCESS`, etag: 'm0' },
+          'contact',
+          CONFIG_HASH,
+          undefined,
+          digest,
+        ),
+      );
+    });
+
     it('pins the version id of a versioned object into the run id', async () => {
       // Prepare
       s3Mock.on(HeadObjectCommand).resolves({ ETag: '"abc123"', VersionId: 'v1', ContentLength: 42 });
@@ -303,6 +342,7 @@ describe('Handler: plan', () => {
 
     describe('an object that is not an export (lambdas/domain/sync.ts, notAnExport)', () => {
       it.each([
+        ['a part of an export folder', 'inbox/contact/2026-05-02/part-00000.csv', 90, 'part'],
         ['a folder marker', 'inbox/contact/exports/', 0, 'folder'],
         ['a folder marker of another size', 'inbox/contact/exports/', 3, 'folder'],
         ['an empty object', 'inbox/contact/contacts.csv', 0, 'empty'],
