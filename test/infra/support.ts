@@ -127,22 +127,4 @@ export function nagErrors(report: PluginReport): string[] {
     .map((v) => `${v.ruleName} at ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`);
 }
 
-/** Accounts and contacts in one table (pk/sk templates), with an index by email. */
-export const SHARED_TABLE = {
-  account: {
-    table: 'crm',
-    partitionKey: { name: 'pk', value: 'ACCOUNT#{id}' },
-    sortKey: { name: 'sk', value: 'ACCOUNT#{id}' },
-  },
-  contact: {
-    table: 'crm',
-    partitionKey: { name: 'pk', value: 'ACCOUNT#{accountId}' },
-    sortKey: { name: 'sk', value: 'CONTACT#{id}' },
-    indexes: {
-      byEmail: {
-        partitionKey: { name: 'gsi1pk', value: 'EMAIL#{email}' },
-        sortKey: { name: 'gsi1sk', value: 'CONTACT#{id}' },
-      },
-    },
-  },
-};
+export { SHARED_TABLE } from '../shared-table';

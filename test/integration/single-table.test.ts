@@ -8,6 +8,7 @@ import {
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalFile } from '../../local/run';
 import { restoreLocalSnapshot, takeLocalSnapshot } from '../../local/snapshot';
+import { SHARED_TABLE } from '../shared-table';
 import { useLocalStack } from './support';
 
 /**
@@ -21,28 +22,14 @@ const modified = { source: 'Modified', type: 'datetime', required: true } as con
 const CONFIG: CrmSyncConfig = parseConfig({
   entities: {
     account: {
-      target: {
-        table: 'crm',
-        partitionKey: { name: 'pk', value: 'ACCOUNT#{id}' },
-        sortKey: { name: 'sk', value: 'ACCOUNT#{id}' },
-      },
+      target: SHARED_TABLE.account,
       fields: { id: { source: 'Id', required: true }, name: { source: 'Name' }, modified },
       updatedAt: 'modified',
       syncMode: 'mirror',
       maxDeleteRatio: 0.5,
     },
     contact: {
-      target: {
-        table: 'crm',
-        partitionKey: { name: 'pk', value: 'ACCOUNT#{accountId}' },
-        sortKey: { name: 'sk', value: 'CONTACT#{id}' },
-        indexes: {
-          byEmail: {
-            partitionKey: { name: 'gsi1pk', value: 'EMAIL#{email}' },
-            sortKey: { name: 'gsi1sk', value: 'CONTACT#{id}' },
-          },
-        },
-      },
+      target: SHARED_TABLE.contact,
       fields: {
         id: { source: 'Id', required: true },
         accountId: { source: 'AccountId', required: true },
@@ -56,11 +43,7 @@ const CONFIG: CrmSyncConfig = parseConfig({
     },
     // Its keys render like the accounts': ACCOUNT#<id> / ACCOUNT#<id>.
     lead: {
-      target: {
-        table: 'crm',
-        partitionKey: { name: 'pk', value: 'ACCOUNT#{id}' },
-        sortKey: { name: 'sk', value: 'ACCOUNT#{id}' },
-      },
+      target: SHARED_TABLE.account,
       fields: { id: { source: 'Id', required: true }, modified },
       updatedAt: 'modified',
     },

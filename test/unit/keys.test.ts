@@ -15,6 +15,7 @@ import {
 import { bindHeader, mapRecord, notCarriedFields } from '../../lambdas/domain/mapping';
 import { PartitionMerger } from '../../lambdas/domain/merge';
 import { tableDefinitions } from '../../lambdas/domain/tables';
+import { SHARED_TABLE } from '../shared-table';
 import { configIssues } from './fixtures';
 
 const OPPORTUNITY = {
@@ -31,9 +32,7 @@ const OPPORTUNITY = {
 
 const CONTACT = {
   target: {
-    table: 'crm',
-    partitionKey: { name: 'pk', value: 'ACCOUNT#{accountId}' },
-    sortKey: { name: 'sk', value: 'CONTACT#{id}' },
+    ...SHARED_TABLE.contact,
     indexes: {
       byEmail: {
         partitionKey: { name: 'gsi1pk', value: 'EMAIL#{email}' },
@@ -51,12 +50,7 @@ const CONTACT = {
 } as const;
 
 const ACCOUNT = {
-  target: {
-    table: 'crm',
-    partitionKey: { name: 'pk', value: 'ACCOUNT#{id}' },
-    sortKey: { name: 'sk', value: 'ACCOUNT#{id}' },
-    indexes: { byScore: { partitionKey: 'region', sortKey: 'score' } },
-  },
+  target: { ...SHARED_TABLE.account, indexes: { byScore: { partitionKey: 'region', sortKey: 'score' } } },
   fields: {
     id: { source: 'Id', required: true },
     region: { source: 'Region' },
