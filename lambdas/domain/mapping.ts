@@ -8,7 +8,7 @@ import {
 } from './config';
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
-import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Scalar } from './normalize';
+import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Value } from './normalize';
 import { presetHint } from './preset-hint';
 import { rejectReason } from './reject-reasons';
 
@@ -202,7 +202,7 @@ export function missingColumnsOf(columns: string[], format: string, entity: Enti
 }
 
 export type MapResult =
-  | { ok: true; key: string; item: Record<string, Scalar>; updatedAt: string | undefined; deleted: boolean }
+  | { ok: true; key: string; item: Record<string, Value>; updatedAt: string | undefined; deleted: boolean }
   | { ok: false; reasons: string[] };
 
 /**
@@ -335,7 +335,7 @@ export function mapValues(
   fields: readonly string[],
   binding: HeaderBinding,
   entity: EntityConfig,
-  out: Array<Scalar | number[] | null>,
+  out: Array<Value | number[] | null>,
 ): MapValuesResult {
   if (fields.length !== binding.columns.length) {
     return { ok: false, reasons: [rejectReason('column_count', binding.columns.length, fields.length)] };
@@ -430,7 +430,7 @@ export function mapRecord(
   binding: HeaderBinding,
   entity: EntityConfig,
 ): MapResult {
-  const values: Array<Scalar | number[] | null> = [];
+  const values: Array<Value | number[] | null> = [];
   const mapped = mapValues(fields, binding, entity, values);
   if (!mapped.ok) return mapped;
   const item = itemOfValues(boundFields(binding, entity), values, 0);
@@ -443,13 +443,13 @@ export function mapRecord(
  */
 export function itemOfValues(
   names: readonly string[],
-  values: ReadonlyArray<Scalar | number[] | null | undefined>,
+  values: ReadonlyArray<Value | number[] | null | undefined>,
   offset: number,
-): Record<string, Scalar> {
-  const item: Record<string, Scalar> = {};
+): Record<string, Value> {
+  const item: Record<string, Value> = {};
   for (let i = 0; i < names.length; i++) {
     const v = values[offset + i];
-    if (v !== null && v !== undefined) item[names[i] as string] = v as Scalar;
+    if (v !== null && v !== undefined) item[names[i] as string] = v as Value;
   }
   return item;
 }

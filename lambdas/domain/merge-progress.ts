@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { type PartitionLeft, type PartitionOutcome, partitionResultSchema } from '../contract/results';
 import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
-import type { Scalar } from './normalize';
 import type { PartitionItem } from './run';
+import { isValue, type Value } from './value';
 
 /**
  * Time-bounded merge passes. A merge worker writes its partition until a deadline, then hands back
@@ -220,7 +220,7 @@ export type MergeReadHeader = z.infer<typeof mergeReadHeaderSchema>;
 /** The reads of a partition so far. */
 export interface MergeReads {
   /** The target's items read so far, by key. */
-  stored: Map<string, Record<string, Scalar>>;
+  stored: Map<string, Record<string, Value>>;
   /** Keys whose target item is still to read. */
   targetLeft: string[];
   /** The tombstones read so far, by key. */
@@ -287,6 +287,7 @@ export function isMergeReadsText(text: string): boolean {
 }
 
 const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const isItem = (v: unknown): v is Record<string, Value> => isRecord(v) && Object.values(v).every(isValue);
 
 function isTombstone(v: unknown): v is Tombstone {
   return (
@@ -316,8 +317,8 @@ export function parseMergeReads(
       const line = JSON.parse(lines[i] ?? '') as unknown;
       const bad = { reason: `line ${i + 1} is not a read` };
       if (!isRecord(line) || Object.keys(line).length !== 1) return bad;
-      if (isRecord(line.s) && Object.values(line.s).every(isScalar) && isScalar(line.s[keyName])) {
-        reads.stored.set(String(line.s[keyName]), line.s as Record<string, Scalar>);
+      if (isItem(line.s) && isScalar(line.s[keyName])) {
+        reads.stored.set(String(line.s[keyName]), line.s);
       } else if (typeof line.q === 'string') reads.targetLeft.push(line.q);
       else if (Array.isArray(line.g) && typeof line.g[0] === 'string' && isTombstone(line.g[1])) {
         reads.tombstones.set(line.g[0], line.g[1]);

@@ -11,14 +11,15 @@ import {
 } from './dates';
 import { phoneE164 } from './phone';
 import type { RejectCode } from './reject-reasons';
+import type { Scalar, Value } from './value';
 
 /**
  * Cell normalization: one source cell (text) → one typed target value, or a reason code.
  * Pure and synchronous: it runs once per cell on the worker's hot path.
  */
 
-export type Scalar = string | number | boolean;
-export type NormalizeResult = { ok: true; value: Scalar | undefined } | { ok: false; code: string };
+export type { Scalar, Value } from './value';
+export type NormalizeResult = { ok: true; value: Value | undefined } | { ok: false; code: string };
 
 const WHITESPACE_RUN = /\s+/gu;
 
@@ -175,7 +176,7 @@ export function normalizeValue(
   raw: string | undefined,
   spec: FieldSpec,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   return valueOfText(applyTransforms(raw ?? '', spec.transforms), spec, rowRegion);
 }
 
@@ -184,14 +185,14 @@ function valueOfText(
   text: string,
   spec: FieldSpec,
   rowRegion: string | undefined,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   const empty = spec.type === 'string' ? text === '' : trim(text) === '';
   if (!empty) return typedValue(text, spec, rowRegion);
   return defaultValue(spec, rowRegion);
 }
 
 /** An empty cell: spec.default typed, or undefined. */
-function defaultValue(spec: FieldSpec, rowRegion: string | undefined): Scalar | undefined | Invalid {
+function defaultValue(spec: FieldSpec, rowRegion: string | undefined): Value | undefined | Invalid {
   if (spec.default === undefined) return undefined;
   // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
   const typed = typedValue(String(spec.default), spec, rowRegion);
@@ -199,7 +200,7 @@ function defaultValue(spec: FieldSpec, rowRegion: string | undefined): Scalar | 
 }
 
 /** A value written in the config (a default, a map value) typed like a cell of the field, without transforms. */
-export function typeLiteral(value: Scalar, spec: FieldSpec): Scalar | Invalid {
+export function typeLiteral(value: Scalar, spec: FieldSpec): Value | Invalid {
   return typedValue(String(value), spec, undefined);
 }
 
@@ -216,7 +217,7 @@ export interface CellRules {
   nullMaxLength: number;
   nullFirst: Uint8Array;
   /** Map keys → the value already typed (an Invalid when it does not fit the type). */
-  map: ReadonlyMap<string, Scalar | Invalid> | undefined;
+  map: ReadonlyMap<string, Value | Invalid> | undefined;
   /** A key or reference of type string: refuse ids that a spreadsheet turned into numbers. */
   excelIds: boolean;
 }
@@ -239,7 +240,7 @@ export function normalizeWithRules(
   spec: FieldSpec,
   rules: CellRules,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   const text = applyTransforms(raw ?? '', spec.transforms);
   const bare = trim(text);
   if (bare === '') return valueOfText(text, spec, rowRegion);
@@ -265,7 +266,7 @@ export function normalizeCell(
   spec: FieldSpec,
   rules: CellRules | undefined,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   return rules === undefined
     ? normalizeValue(raw, spec, rowRegion)
     : normalizeWithRules(raw, spec, rules, rowRegion);
@@ -305,7 +306,7 @@ export function cellRules(
   };
 }
 
-function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined): Scalar | Invalid {
+function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined): Value | Invalid {
   switch (spec.type) {
     case 'string':
       return normalizeString(text, spec.maxLength);
