@@ -11,6 +11,7 @@ import { HeaderMismatchError } from './errors';
 import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Value } from './normalize';
 import { presetHint } from './preset-hint';
 import { rejectReason } from './reject-reasons';
+import { setMember } from './value';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -439,7 +440,9 @@ export function mapRecord(
 
 /**
  * The item that values in field order stand for (mapValues' output, a part row's values from
- * `offset` on): one attribute per name whose value is present, absent ones (null) omitted.
+ * `offset` on): one attribute per name whose value is present, absent ones (null) omitted. A dotted
+ * name (`address.street`) is a member of a map attribute (`address: { M: { street } }`); a map gets
+ * only its present members, and a map with none is not there at all.
  */
 export function itemOfValues(
   names: readonly string[],
@@ -449,7 +452,10 @@ export function itemOfValues(
   const item: Record<string, Value> = {};
   for (let i = 0; i < names.length; i++) {
     const v = values[offset + i];
-    if (v !== null && v !== undefined) item[names[i] as string] = v as Value;
+    if (v === null || v === undefined) continue;
+    const name = names[i] as string;
+    if (name.includes('.')) setMember(item, name.split('.'), v as Value);
+    else item[name] = v as Value;
   }
   return item;
 }

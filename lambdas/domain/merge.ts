@@ -15,7 +15,7 @@ import { itemDigest } from './digest';
 import { ItemTooLargeError } from './errors';
 import { MAX_ITEM_BYTES } from './item-size';
 import type { MergedLine, PartLine } from './run';
-import type { Value } from './value';
+import { memberOf, setMember, type Value } from './value';
 
 export interface MergeOutcome {
   puts: Candidate[];
@@ -172,16 +172,30 @@ export interface CarriedAttributes {
   items: ReadonlyMap<string, Readonly<Record<string, Value>>>;
 }
 
-/** `item` with the stored values of `fields` it does not hold (it holds none of them: not carried). */
+/**
+ * `item` with the stored values of `fields` it does not hold (it holds none of them: not carried).
+ * A dotted field is a map member: the stored member is kept inside the item's map, so a file that
+ * carries `address.street` but not `address.city` updates the street and keeps the stored city.
+ */
 export function withCarried(
   item: Readonly<Record<string, Value>>,
   stored: Readonly<Record<string, Value>>,
   fields: readonly string[],
 ): Record<string, Value> {
-  const out: Record<string, Value> = { ...item };
+  // A member is set inside the item's maps: copy them first (the item is the candidate's).
+  const out: Record<string, Value> = fields.some((f) => f.includes('.'))
+    ? structuredClone(item)
+    : { ...item };
   for (const f of fields) {
-    const v = stored[f];
-    if (v !== undefined && !(f in out)) out[f] = v;
+    if (!f.includes('.')) {
+      const v = stored[f];
+      if (v !== undefined && !(f in out)) out[f] = v;
+      continue;
+    }
+    const path = f.split('.');
+    const v = memberOf(stored, path);
+    if (v === undefined || memberOf(out, path) !== undefined) continue;
+    setMember(out, path, v);
   }
   return out;
 }

@@ -165,3 +165,31 @@ export function isValue(v: unknown): v is Value {
       return false;
   }
 }
+
+/** Sets the member at `path` of `item`, making the maps on the way (config.ts keeps leaves and maps apart). */
+export function setMember(item: Record<string, Value>, path: readonly string[], value: Value): void {
+  let members = item;
+  for (let i = 0; i < path.length - 1; i++) {
+    const name = path[i] as string;
+    const at = members[name];
+    if (at !== undefined && isMap(at)) {
+      members = at.M as Record<string, Value>;
+    } else {
+      const next: Record<string, Value> = {};
+      members[name] = { M: next };
+      members = next;
+    }
+  }
+  members[path[path.length - 1] as string] = value;
+}
+
+/** The member at `path` of `item` (a dotted field's value), or undefined. */
+export function memberOf(item: Readonly<Record<string, Value>>, path: readonly string[]): Value | undefined {
+  let members: Readonly<Record<string, Value>> | undefined = item;
+  for (let i = 0; i < path.length - 1; i++) {
+    const at: Value | undefined = members[path[i] as string];
+    if (at === undefined || !isMap(at)) return undefined;
+    members = at.M;
+  }
+  return members[path[path.length - 1] as string];
+}
