@@ -616,7 +616,9 @@ function normalizeCurrency(text: string, spec: FieldSpec): Value | Invalid {
   const m = MONEY_TEXT.exec(text);
   if (m === null) return INVALID_CURRENCY;
   const [, open, signBefore, prefix, signAfter, amount = '', suffix, close] = m;
-  if (open !== close || (prefix !== undefined && suffix !== undefined)) return INVALID_CURRENCY;
+  if ((open === undefined) !== (close === undefined) || (prefix !== undefined && suffix !== undefined)) {
+    return INVALID_CURRENCY;
+  }
   const negatives =
     (open !== undefined ? 1 : 0) + (signBefore !== undefined ? 1 : 0) + (signAfter !== undefined ? 1 : 0);
   if (negatives > 1) return INVALID_CURRENCY;
