@@ -11,11 +11,19 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { WriteRetriesExhaustedError } from '../domain/errors';
 import { keyAttributes, keyOfItem, type TableKey } from '../domain/keys';
-import type { Scalar } from '../domain/normalize';
 import { type TokenBucket, writeUnits } from '../domain/token-bucket';
+import {
+  canonicalDecimal,
+  isExactNumber,
+  isList,
+  isStringSet,
+  numberText,
+  numberValue,
+  type Value,
+} from '../domain/value';
 import { dynamodbClient } from './clients';
 
-export type Item = Record<string, Scalar>;
+export type Item = Record<string, Value>;
 
 /** Told the keys batchGet read and the requests batchWrite wrote, as each batch returns. */
 export type TableWorkMeter = (kind: 'read' | 'write', count: number) => void;
@@ -36,27 +44,56 @@ export function keyAttributeMap(table: TableKey, key: string): Record<string, At
   return out;
 }
 
-/** Flat scalar items only (crm-sync's target model): string, number, boolean. */
+/**
+ * An item's values as attribute values: a string S, a number N (its canonical text), a boolean BOOL,
+ * and the shapes value.ts describes as L, SS and M.
+ */
 export function toAttributeMap(item: Item): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
-  for (const [k, v] of Object.entries(item)) {
-    if (typeof v === 'string') out[k] = { S: v };
-    else if (typeof v === 'number') out[k] = { N: String(v) };
-    else out[k] = { BOOL: v };
-  }
+  for (const [k, v] of Object.entries(item)) out[k] = toAttributeValue(v);
   return out;
+}
+
+export function toAttributeValue(v: Value): AttributeValue {
+  if (typeof v === 'string') return { S: v };
+  if (typeof v === 'number') return { N: numberText(v) };
+  if (typeof v === 'boolean') return { BOOL: v };
+  if (isExactNumber(v)) return { N: v.N };
+  if (isList(v)) return { L: v.L.map(toAttributeValue) };
+  if (isStringSet(v)) return { SS: [...v.SS] };
+  const m: Record<string, AttributeValue> = {};
+  for (const [k, e] of Object.entries(v.M)) m[k] = toAttributeValue(e);
+  return { M: m };
 }
 
 export function fromAttributeMap(map: Record<string, AttributeValue>): Item {
   const out: Item = {};
-  for (const [k, v] of Object.entries(map)) {
-    if (v.S !== undefined) out[k] = v.S;
-    else if (v.N !== undefined) out[k] = Number(v.N);
-    else if (v.BOOL !== undefined) out[k] = v.BOOL;
-    // crm-sync writes scalars only; anything else was put there by someone else: keep it visible.
-    else out[k] = JSON.stringify(v);
-  }
+  for (const [k, v] of Object.entries(map)) out[k] = fromAttributeValue(v);
   return out;
+}
+
+/**
+ * An attribute value as an item value. A number is read to its canonical text (DynamoDB returns its
+ * own plain form; value.ts numberValue gives the one representation the transform gives too). A type
+ * crm-sync never writes (NULL, B, NS, BS) was put there by someone else: kept visible as its JSON.
+ */
+export function fromAttributeValue(v: AttributeValue): Value {
+  if (v.S !== undefined) return v.S;
+  if (v.N !== undefined) {
+    const canonical = canonicalDecimal(v.N);
+    return canonical === undefined || canonical === 'digits' || canonical === 'range'
+      ? Number(v.N)
+      : numberValue(canonical);
+  }
+  if (v.BOOL !== undefined) return v.BOOL;
+  if (v.L !== undefined) return { L: v.L.map(fromAttributeValue) };
+  if (v.SS !== undefined) return { SS: v.SS };
+  if (v.M !== undefined) {
+    const m: Record<string, Value> = {};
+    for (const [k, e] of Object.entries(v.M)) m[k] = fromAttributeValue(e);
+    return { M: m };
+  }
+  return JSON.stringify(v);
 }
 
 export interface RetryPolicy {

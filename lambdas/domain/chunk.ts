@@ -11,7 +11,7 @@ import {
   mapValues,
   rulesOf,
 } from './mapping';
-import { type CellRules, Invalid, normalizeCell, type Scalar } from './normalize';
+import { type CellRules, Invalid, normalizeCell, type Value } from './normalize';
 import { canBeKey } from './references';
 import { rejectCode, rejectReason } from './reject-reasons';
 import { type PartLine, partitionOf } from './run';
@@ -57,7 +57,7 @@ export function writeLimits(
 
 /** The size of an item as the merge writes it: its attributes, `_v` = `version`, and META's others. */
 export function writtenItemSize(
-  item: Readonly<Record<string, Scalar>>,
+  item: Readonly<Record<string, Value>>,
   version: string,
   limits: WriteLimits,
 ): number {
@@ -65,7 +65,7 @@ export function writtenItemSize(
 }
 
 /** One part row (PART_FORMAT): key, line, version, deleted 0|1, lost lines|null, then the values. */
-export type PartRow = Array<Scalar | number[] | null>;
+export type PartRow = Array<Value | number[] | null>;
 /** Where a part row's values start. */
 const ROW_VALUES = 5;
 
@@ -115,7 +115,7 @@ export interface Warning {
  * the table, so the hashing costs the merge no time.
  */
 export interface Candidate extends RowVersion {
-  item: Record<string, Scalar>;
+  item: Record<string, Value>;
   digest: string;
 }
 
@@ -390,13 +390,13 @@ export class ChunkAccumulator {
   }
 
   /** A held row's value of rejectOrphans[f] (null: the item has no such attribute). */
-  private referenceValue(row: PartRow, f: number): Scalar | null {
+  private referenceValue(row: PartRow, f: number): Value | null {
     const at = this.rejectAt[f] ?? -1;
-    return at < 0 ? null : ((row[at] ?? null) as Scalar | null);
+    return at < 0 ? null : ((row[at] ?? null) as Value | null);
   }
 
   /** A candidate's item: the attributes it holds (absent fields omitted), as the merge reads it. */
-  itemOf(candidate: ChunkCandidate): Record<string, Scalar> {
+  itemOf(candidate: ChunkCandidate): Record<string, Value> {
     return itemOfValues(this.itemFields, JSON.parse(candidate.json) as PartRow, ROW_VALUES);
   }
 
@@ -435,7 +435,7 @@ export class ChunkAccumulator {
     if (fields === undefined || this.keyColumns.length === 0) return undefined;
     // With the key's cell rules, as mapValues reads it: an Excel-mangled id or a null word names no
     // key (the record's real key is unknown, so mirror mode must not delete on its absence).
-    const values = new Map<string, Scalar>();
+    const values = new Map<string, Value>();
     for (const { field, index, spec, rules } of this.keyColumns) {
       const value = normalizeCell(fields[index], spec, rules);
       if (value === undefined || value instanceof Invalid || value === '') return undefined;
@@ -573,7 +573,7 @@ export function readPartLines(text: string): PartLine[] {
       out.push(JSON.parse(line) as PartLine);
       continue;
     }
-    const row = JSON.parse(line) as [string, number, string, 0 | 1, ...Array<Scalar | number[] | null>];
+    const row = JSON.parse(line) as [string, number, string, 0 | 1, ...Array<Value | number[] | null>];
     const item = itemOfValues(fields ?? [], row, first);
     const part: PartLine = { k: row[0], l: row[1], v: row[2], d: row[3] === 1, i: item };
     if (first === 6) part.h = row[4] as string;

@@ -26,6 +26,8 @@ export const FIELD_TYPES = [
   'date',
   'datetime',
   'enum',
+  'currency',
+  'percent',
 ] as const;
 export type FieldType = (typeof FIELD_TYPES)[number];
 
@@ -39,6 +41,10 @@ export type PhoneValidity = (typeof PHONE_VALIDITIES)[number];
 const NULL_VALUE_EMPTY = 'a null value is empty (an empty cell is already absent)';
 
 const NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+/** A field name: a NAME, or NAMEs joined by dots (`address.street`: member `street` of map `address`). */
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*$/;
+/** Field types whose values are strings (the element types a string set may hold). */
+const STRING_TYPES: ReadonlySet<string> = new Set(['string', 'email', 'phone', 'date', 'datetime', 'enum']);
 const ENTITY_NAME = /^[a-z][a-z0-9-]{0,39}$/;
 
 const fieldSchema = z.strictObject({
@@ -153,8 +159,89 @@ const fieldSchema = z.strictObject({
       { error: 'map is an object of source text → value' },
     )
     .optional(),
+  /**
+   * A delimited cell (a Salesforce multi-select picklist `a;b;c`) stored as a list (`L`) or a
+   * string set (`SS`): split at `delimiter` (default `;`), each element trimmed, empty ones dropped,
+   * each typed like a cell of the field's type (its `values`, `maxLength`, formats…); one invalid
+   * element makes the cell invalid (onInvalid applies). No element: the attribute is absent.
+   * `as: 'stringSet'` (default `list`) removes duplicates and needs a type whose values are strings.
+   */
+  list: z
+    .strictObject({
+      delimiter: z.string().min(1, 'the list delimiter is empty').default(';'),
+      as: z
+        .enum(['list', 'stringSet'], {
+          error: (iss) => `unknown list form ${JSON.stringify(iss.input)} (list or stringSet)`,
+        })
+        .default('list'),
+    })
+    .optional(),
+  /** `currency` only: the ISO 4217 code cells must be in; a symbol or code of another currency rejects. */
+  currencyCode: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'currencyCode is an ISO 4217 code such as "USD"')
+    .optional(),
+  /** `currency` only: the decimal mark of the amounts, `.` (default; `,` groups thousands) or `,`. */
+  decimalSeparator: z.enum(['.', ',']).optional(),
+  /** `percent` only: `fraction` (default: `12.5%` stores 0.125) or `points` (stores 12.5). */
+  percentScale: z.enum(['fraction', 'points']).optional(),
 });
 export type FieldSpec = z.output<typeof fieldSchema>;
+
+/**
+ * What a field's name and shape settings get wrong: a dotted name that is also a parent of another
+ * field (`address` and `address.street`), a key, updatedAt or reference that is dotted or a list,
+ * a string set of non-string values, settings of another type.
+ */
+function shapeProblems(
+  name: string,
+  f: FieldSpec,
+  entity: KeyConfig & { updatedAt?: string | undefined; references?: Record<string, unknown> },
+): Array<{ path: string[]; message: string }> {
+  const out: Array<{ path: string[]; message: string }> = [];
+  const role = isKeyField(entity, name)
+    ? 'the key field'
+    : name === entity.updatedAt
+      ? 'the updatedAt field'
+      : entity.references !== undefined && Object.hasOwn(entity.references, name)
+        ? 'a reference'
+        : undefined;
+  if (role !== undefined && name.includes('.')) {
+    out.push({ path: [], message: `${role} cannot be a map member (no dots in its name)` });
+  }
+  if (role !== undefined && f.list !== undefined)
+    out.push({ path: ['list'], message: `${role} cannot be a list` });
+  if (f.list?.as === 'stringSet' && !STRING_TYPES.has(f.type)) {
+    out.push({
+      path: ['list', 'as'],
+      message: `a stringSet holds strings: a ${f.type} field stores its elements as a list`,
+    });
+  }
+  const only: Array<[setting: 'currencyCode' | 'decimalSeparator' | 'percentScale', type: string]> = [
+    ['currencyCode', 'currency'],
+    ['decimalSeparator', 'currency'],
+    ['percentScale', 'percent'],
+  ];
+  for (const [setting, type] of only) {
+    if (f[setting] !== undefined && f.type !== type) {
+      out.push({ path: [setting], message: `${setting} applies to ${type} fields only` });
+    }
+  }
+  return out;
+}
+
+/** Field names that are both a leaf and the parent map of another field (`address`, `address.street`). */
+function parentConflicts(names: readonly string[]): Array<{ name: string; child: string }> {
+  const all = new Set(names);
+  const out: Array<{ name: string; child: string }> = [];
+  for (const child of names) {
+    for (let dot = child.indexOf('.'); dot > 0; dot = child.indexOf('.', dot + 1)) {
+      const parent = child.slice(0, dot);
+      if (all.has(parent)) out.push({ name: parent, child });
+    }
+  }
+  return out;
+}
 
 function timeZoneIssue(tz: string, ctx: z.RefinementCtx): void {
   const problem = timeZoneProblem(tz);
@@ -256,7 +343,7 @@ const throughputSchema = z.discriminatedUnion('mode', [
 const INDEX_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /** An attribute name crm-sync writes (a key attribute, the entity-type attribute). */
-const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,254}$/;
+const ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,254}$/;
 
 /**
  * A key attribute: a field's name (the attribute is the field, as `key` has it), or `{ name, value }`
@@ -268,7 +355,10 @@ const keyPartSchema = z.union(
     z.strictObject({
       name: z
         .string()
-        .regex(ATTRIBUTE_NAME, 'an attribute name is letters, digits, _ . - (from a letter or _)'),
+        .regex(
+          ATTRIBUTE_NAME,
+          'an attribute name is letters, digits, _ and - (from a letter or _; no dot: a dot names a map member)',
+        ),
       value: z
         .string()
         .min(1, 'a key template is empty')
@@ -335,7 +425,15 @@ const entitySchema = z
       maxFieldBytes: 128 * 1024,
     }),
     /** target field name ← source column and type. */
-    fields: z.record(z.string().regex(NAME, 'field names are letters, digits and _'), fieldSchema),
+    fields: z.record(
+      z
+        .string()
+        .regex(
+          FIELD_NAME,
+          'field names are letters, digits and _ (dots join the members of a map: address.street)',
+        ),
+      fieldSchema,
+    ),
     /** Target field (type `datetime` or `date`) that orders versions of a record: newer wins. */
     updatedAt: z.string().regex(NAME).optional(),
     deleteFlag: deleteFlagSchema.optional(),
@@ -441,6 +539,9 @@ const entitySchema = z
             message: 'an enum field needs values',
           });
         }
+        for (const problem of shapeProblems(name, f, entity)) {
+          ctx.addIssue({ code: 'custom', path: ['fields', name, ...problem.path], message: problem.message });
+        }
         for (const setting of ['validity', 'regionFrom'] as const) {
           if (f.type !== 'phone' && f[setting] !== undefined) {
             ctx.addIssue({
@@ -471,6 +572,13 @@ const entitySchema = z
         for (const problem of parsed ? cellRuleProblems(entity, f) : []) {
           ctx.addIssue({ code: 'custom', path: ['fields', name, ...problem.path], message: problem.message });
         }
+      }
+      for (const { name, child } of parentConflicts(Object.keys(entity.fields))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fields', name],
+          message: `field "${name}" is both a value and the map of "${child}": rename one`,
+        });
       }
       if (entity.scheduleTimezone !== undefined && entity.schedule === undefined) {
         ctx.addIssue({

@@ -5,21 +5,14 @@
  * Pure: no AWS imports.
  */
 
+import { isExactNumber, isList, isStringSet, type Value } from './value';
+
 /** Largest item DynamoDB stores: 400 KB, binary units (409,600 bytes), names and values included. */
 export const MAX_ITEM_BYTES = 400 * 1024;
 /** Largest partition key value, in UTF-8 bytes. */
 export const MAX_PARTITION_KEY_BYTES = 2048;
 /** Largest sort key value, in UTF-8 bytes. */
 export const MAX_SORT_KEY_BYTES = 1024;
-
-/** A value as DynamoDB sizes it: scalars, null, and lists and maps of them. */
-export type SizedValue =
-  | string
-  | number
-  | boolean
-  | null
-  | readonly SizedValue[]
-  | { readonly [name: string]: SizedValue };
 
 /**
  * Significant digits of a number's decimal text (sign, point, exponent, and leading and trailing
@@ -48,31 +41,36 @@ export function numberSize(value: number | string): number {
 }
 
 /**
- * The size of one attribute value: a string its UTF-8 bytes; a number `numberSize`; a boolean or
- * null 1 byte; a list or map 3 bytes, plus 1 byte and the size of each element (a map's element
- * also its name's UTF-8 bytes).
+ * The size of one attribute value: a string its UTF-8 bytes; a number (a JS number or an exact
+ * `{ N }`) `numberSize`; a boolean 1 byte; a list or map 3 bytes, plus 1 byte and the size of each
+ * element (a map's element also its name's UTF-8 bytes); a string set the sizes of its members.
  */
-export function dynamoValueSize(value: SizedValue): number {
+export function dynamoValueSize(value: Value): number {
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
   if (typeof value === 'number') return numberSize(value);
-  if (typeof value === 'boolean' || value === null) return 1;
-  let bytes = 3;
-  if (Array.isArray(value)) {
-    for (const v of value as readonly SizedValue[]) bytes += 1 + dynamoValueSize(v);
+  if (typeof value === 'boolean') return 1;
+  if (isExactNumber(value)) return numberSize(value.N);
+  if (isStringSet(value)) {
+    let bytes = 0;
+    for (const s of value.SS) bytes += Buffer.byteLength(s, 'utf8');
     return bytes;
   }
-  for (const [name, v] of Object.entries(value as { readonly [name: string]: SizedValue })) {
-    bytes += 1 + Buffer.byteLength(name, 'utf8') + dynamoValueSize(v);
+  let bytes = 3;
+  if (isList(value)) {
+    for (const v of value.L) bytes += 1 + dynamoValueSize(v);
+    return bytes;
   }
+  for (const [name, v] of Object.entries(value.M))
+    bytes += 1 + Buffer.byteLength(name, 'utf8') + dynamoValueSize(v);
   return bytes;
 }
 
 /** An item's size: the sum, over its attributes, of the name's UTF-8 bytes and the value's size. */
-export function dynamoItemSize(item: Readonly<Record<string, SizedValue>>): number {
+export function dynamoItemSize(item: Readonly<Record<string, Value>>): number {
   let bytes = 0;
   for (const name in item) {
     if (!Object.hasOwn(item, name)) continue;
-    bytes += Buffer.byteLength(name, 'utf8') + dynamoValueSize(item[name] as SizedValue);
+    bytes += Buffer.byteLength(name, 'utf8') + dynamoValueSize(item[name] as Value);
   }
   return bytes;
 }

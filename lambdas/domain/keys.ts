@@ -8,7 +8,7 @@
  * per item, whatever the values hold). Two rows whose keys render the same are one DynamoDB item: the
  * rendered key is the record's identity, so dedupe and newer-wins compare it.
  */
-import type { Scalar } from './normalize';
+import { isExactNumber, numberText, type Value } from './value';
 
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
 export const META = { version: '_v', line: '_line', run: '_run', digest: '_digest' } as const;
@@ -73,9 +73,15 @@ export function keyPartOf(spec: string | { readonly name: string; readonly value
   return { name: spec.name, parts, plainField, fields };
 }
 
-/** The text a key value of a typed field is written as: numbers and booleans as DynamoDB prints them. */
-function keyText(value: Scalar): string {
-  return typeof value === 'string' ? value : String(value);
+/**
+ * The text a key value of a typed field is written as: numbers in their canonical text, booleans as
+ * `true`/`false`; a list, set or map is no key value (undefined).
+ */
+function keyText(value: Value): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || isExactNumber(value)) return numberText(value);
+  if (typeof value === 'boolean') return String(value);
+  return undefined;
 }
 
 /**
@@ -84,7 +90,7 @@ function keyText(value: Scalar): string {
  */
 export function renderKeyPart(
   part: KeyPart,
-  fieldValue: (field: string) => Scalar | null | undefined,
+  fieldValue: (field: string) => Value | null | undefined,
 ): string | undefined {
   if (part.parts.length === 1) {
     const only = part.parts[0] as TemplatePart;
@@ -99,8 +105,9 @@ export function renderKeyPart(
       continue;
     }
     const v = fieldValue(p.field);
-    if (v === null || v === undefined) return undefined;
-    out += keyText(v);
+    const text = v === null || v === undefined ? undefined : keyText(v);
+    if (text === undefined) return undefined;
+    out += text;
   }
   return out;
 }

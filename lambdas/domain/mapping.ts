@@ -9,9 +9,10 @@ import {
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
 import { entityKeys, isKeyField, type KeyPart, recordKey, renderKeyPart } from './keys';
-import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Scalar } from './normalize';
+import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Value } from './normalize';
 import { presetHint } from './preset-hint';
 import { rejectReason } from './reject-reasons';
+import { setMember } from './value';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -206,7 +207,7 @@ export function missingColumnsOf(columns: string[], format: string, entity: Enti
 }
 
 export type MapResult =
-  | { ok: true; key: string; item: Record<string, Scalar>; updatedAt: string | undefined; deleted: boolean }
+  | { ok: true; key: string; item: Record<string, Value>; updatedAt: string | undefined; deleted: boolean }
   | { ok: false; reasons: string[] };
 
 /**
@@ -348,7 +349,7 @@ export function mapValues(
   fields: readonly string[],
   binding: HeaderBinding,
   entity: EntityConfig,
-  out: Array<Scalar | number[] | null>,
+  out: Array<Value | number[] | null>,
 ): MapValuesResult {
   if (fields.length !== binding.columns.length) {
     return { ok: false, reasons: [rejectReason('column_count', binding.columns.length, fields.length)] };
@@ -428,7 +429,7 @@ export function mapValues(
 /** A key part's value from a row's values (`at`: where each field it reads sits from `start`). */
 function renderAt(
   { part, at }: { part: KeyPart; at: number[] },
-  out: ReadonlyArray<Scalar | number[] | null>,
+  out: ReadonlyArray<Value | number[] | null>,
   start: number,
 ): string | undefined {
   return renderKeyPart(part, (field) => {
@@ -463,7 +464,7 @@ export function mapRecord(
   binding: HeaderBinding,
   entity: EntityConfig,
 ): MapResult {
-  const values: Array<Scalar | number[] | null> = [];
+  const values: Array<Value | number[] | null> = [];
   const mapped = mapValues(fields, binding, entity, values);
   if (!mapped.ok) return mapped;
   const item = itemOfValues(boundFields(binding, entity), values, 0);
@@ -472,17 +473,22 @@ export function mapRecord(
 
 /**
  * The item that values in field order stand for (mapValues' output, a part row's values from
- * `offset` on): one attribute per name whose value is present, absent ones (null) omitted.
+ * `offset` on): one attribute per name whose value is present, absent ones (null) omitted. A dotted
+ * name (`address.street`) is a member of a map attribute (`address: { M: { street } }`); a map gets
+ * only its present members, and a map with none is not there at all.
  */
 export function itemOfValues(
   names: readonly string[],
-  values: ReadonlyArray<Scalar | number[] | null | undefined>,
+  values: ReadonlyArray<Value | number[] | null | undefined>,
   offset: number,
-): Record<string, Scalar> {
-  const item: Record<string, Scalar> = {};
+): Record<string, Value> {
+  const item: Record<string, Value> = {};
   for (let i = 0; i < names.length; i++) {
     const v = values[offset + i];
-    if (v !== null && v !== undefined) item[names[i] as string] = v as Scalar;
+    if (v === null || v === undefined) continue;
+    const name = names[i] as string;
+    if (name.includes('.')) setMember(item, name.split('.'), v as Value);
+    else item[name] = v as Value;
   }
   return item;
 }

@@ -3,8 +3,8 @@ import { type PartitionLeft, type PartitionOutcome, partitionResultSchema } from
 import type { Tombstone } from './chunk';
 import { MergeStalledError } from './errors';
 import { keyOfItem, type TableKey } from './keys';
-import type { Scalar } from './normalize';
 import type { PartitionItem } from './run';
+import { isValue, type Value } from './value';
 
 /**
  * Time-bounded merge passes. A merge worker writes its partition until a deadline, then hands back
@@ -221,7 +221,7 @@ export type MergeReadHeader = z.infer<typeof mergeReadHeaderSchema>;
 /** The reads of a partition so far. */
 export interface MergeReads {
   /** The target's items read so far, by key. */
-  stored: Map<string, Record<string, Scalar>>;
+  stored: Map<string, Record<string, Value>>;
   /** Keys whose target item is still to read. */
   targetLeft: string[];
   /** The tombstones read so far, by key. */
@@ -287,7 +287,7 @@ export function isMergeReadsText(text: string): boolean {
   }
 }
 
-const isScalar = (v: unknown) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+const isItem = (v: unknown): v is Record<string, Value> => isRecord(v) && Object.values(v).every(isValue);
 
 function isTombstone(v: unknown): v is Tombstone {
   return (
@@ -317,9 +317,9 @@ export function parseMergeReads(
       const line = JSON.parse(lines[i] ?? '') as unknown;
       const bad = { reason: `line ${i + 1} is not a read` };
       if (!isRecord(line) || Object.keys(line).length !== 1) return bad;
-      const storedKey = isRecord(line.s) ? keyOfItem(table, line.s) : undefined;
-      if (isRecord(line.s) && Object.values(line.s).every(isScalar) && storedKey !== undefined) {
-        reads.stored.set(storedKey, line.s as Record<string, Scalar>);
+      const storedKey = isItem(line.s) ? keyOfItem(table, line.s) : undefined;
+      if (isItem(line.s) && storedKey !== undefined) {
+        reads.stored.set(storedKey, line.s);
       } else if (typeof line.q === 'string') reads.targetLeft.push(line.q);
       else if (Array.isArray(line.g) && typeof line.g[0] === 'string' && isTombstone(line.g[1])) {
         reads.tombstones.set(line.g[0], line.g[1]);

@@ -14,8 +14,8 @@ import {
 import { itemDigest } from './digest';
 import { ItemTooLargeError } from './errors';
 import { MAX_ITEM_BYTES } from './item-size';
-import type { Scalar } from './normalize';
 import type { MergedLine, PartLine } from './run';
+import { memberOf, setMember, type Value } from './value';
 
 export interface MergeOutcome {
   puts: Candidate[];
@@ -169,19 +169,33 @@ export class PartitionMerger {
 export interface CarriedAttributes {
   fields: readonly string[];
   /** The stored items, by key (business attributes and crm-sync's own: only `fields` are read). */
-  items: ReadonlyMap<string, Readonly<Record<string, Scalar>>>;
+  items: ReadonlyMap<string, Readonly<Record<string, Value>>>;
 }
 
-/** `item` with the stored values of `fields` it does not hold (it holds none of them: not carried). */
+/**
+ * `item` with the stored values of `fields` it does not hold (it holds none of them: not carried).
+ * A dotted field is a map member: the stored member is kept inside the item's map, so a file that
+ * carries `address.street` but not `address.city` updates the street and keeps the stored city.
+ */
 export function withCarried(
-  item: Readonly<Record<string, Scalar>>,
-  stored: Readonly<Record<string, Scalar>>,
+  item: Readonly<Record<string, Value>>,
+  stored: Readonly<Record<string, Value>>,
   fields: readonly string[],
-): Record<string, Scalar> {
-  const out: Record<string, Scalar> = { ...item };
+): Record<string, Value> {
+  // A member is set inside the item's maps: copy them first (the item is the candidate's).
+  const out: Record<string, Value> = fields.some((f) => f.includes('.'))
+    ? structuredClone(item)
+    : { ...item };
   for (const f of fields) {
-    const v = stored[f];
-    if (v !== undefined && !(f in out)) out[f] = v;
+    if (!f.includes('.')) {
+      const v = stored[f];
+      if (v !== undefined && !(f in out)) out[f] = v;
+      continue;
+    }
+    const path = f.split('.');
+    const v = memberOf(stored, path);
+    if (v === undefined || memberOf(out, path) !== undefined) continue;
+    setMember(out, path, v);
   }
   return out;
 }
@@ -192,7 +206,7 @@ export function withCarried(
  * attribute: that is content, which an edit by hand may have changed (a rerun must still see the
  * item as written by its row, and repair it); an item crm-sync did not write has version ''.
  */
-export function storedVersionOf(item: Readonly<Record<string, Scalar>>): StoredVersion {
+export function storedVersionOf(item: Readonly<Record<string, Value>>): StoredVersion {
   return {
     version: String(item[META.version] ?? ''),
     line: Number(item[META.line] ?? 0),
@@ -206,8 +220,8 @@ export function storedVersionOf(item: Readonly<Record<string, Scalar>>): StoredV
  * Merge and reconciliation compare this, not the `_digest` written with the item, so an attribute
  * changed in the table behind crm-sync's back shows as a difference (and a rerun repairs it).
  */
-export function storedContentDigest(item: Readonly<Record<string, Scalar>>): string {
-  const content: Record<string, Scalar> = {};
+export function storedContentDigest(item: Readonly<Record<string, Value>>): string {
+  const content: Record<string, Value> = {};
   for (const [k, v] of Object.entries(item)) if (!META_ATTRIBUTES.includes(k)) content[k] = v;
   return itemDigest(content);
 }

@@ -11,14 +11,15 @@ import {
 } from './dates';
 import { phoneE164 } from './phone';
 import type { RejectCode } from './reject-reasons';
+import { canonicalDecimal, type DecimalProblem, numberValue, type Scalar, type Value } from './value';
 
 /**
  * Cell normalization: one source cell (text) → one typed target value, or a reason code.
  * Pure and synchronous: it runs once per cell on the worker's hot path.
  */
 
-export type Scalar = string | number | boolean;
-export type NormalizeResult = { ok: true; value: Scalar | undefined } | { ok: false; code: string };
+export type { Scalar, Value } from './value';
+export type NormalizeResult = { ok: true; value: Value | undefined } | { ok: false; code: string };
 
 const WHITESPACE_RUN = /\s+/gu;
 
@@ -148,6 +149,11 @@ const INVALID_BOOLEAN = Invalid.of('invalid_boolean');
 const INVALID_DATE = Invalid.of('invalid_date');
 const INVALID_DATETIME = Invalid.of('invalid_datetime');
 const INVALID_ENUM = Invalid.of('invalid_enum');
+const NUMBER_TOO_PRECISE = Invalid.of('number_too_precise');
+const NUMBER_OUT_OF_RANGE = Invalid.of('number_out_of_range');
+const INVALID_CURRENCY = Invalid.of('invalid_currency');
+const CURRENCY_MISMATCH = Invalid.of('currency_mismatch');
+const INVALID_PERCENT = Invalid.of('invalid_percent');
 
 /**
  * raw: the cell text (undefined if the column is missing). Empty string (after transforms) is absent:
@@ -175,7 +181,7 @@ export function normalizeValue(
   raw: string | undefined,
   spec: FieldSpec,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   return valueOfText(applyTransforms(raw ?? '', spec.transforms), spec, rowRegion);
 }
 
@@ -184,23 +190,52 @@ function valueOfText(
   text: string,
   spec: FieldSpec,
   rowRegion: string | undefined,
-): Scalar | undefined | Invalid {
-  const empty = spec.type === 'string' ? text === '' : trim(text) === '';
-  if (!empty) return typedValue(text, spec, rowRegion);
+): Value | undefined | Invalid {
+  const empty = spec.type === 'string' && spec.list === undefined ? text === '' : trim(text) === '';
+  if (!empty) {
+    const value = shapedValue(text, spec, rowRegion);
+    if (value !== undefined) return value;
+  }
   return defaultValue(spec, rowRegion);
 }
 
+/**
+ * A non-empty cell typed: a scalar (typedValue), or for a `list` field the list or string set of its
+ * elements (split at the delimiter, each trimmed, empty ones dropped, each typed like a scalar cell
+ * of the field: one invalid element makes the cell invalid). No element: undefined (absent, like an
+ * empty cell: DynamoDB stores no empty set). A set holds each value once, in first-seen order.
+ */
+function shapedValue(
+  text: string,
+  spec: FieldSpec,
+  rowRegion: string | undefined,
+): Value | undefined | Invalid {
+  const list = spec.list;
+  if (list === undefined) return typedValue(text, spec, rowRegion);
+  const elements: Value[] = [];
+  for (const piece of text.split(list.delimiter)) {
+    const element = trim(piece);
+    if (element === '') continue;
+    const typed = typedValue(element, spec, rowRegion);
+    if (typed instanceof Invalid) return typed;
+    elements.push(typed);
+  }
+  if (elements.length === 0) return undefined;
+  if (list.as === 'list') return { L: elements };
+  return { SS: [...new Set(elements.map(String))] };
+}
+
 /** An empty cell: spec.default typed, or undefined. */
-function defaultValue(spec: FieldSpec, rowRegion: string | undefined): Scalar | undefined | Invalid {
+function defaultValue(spec: FieldSpec, rowRegion: string | undefined): Value | undefined | Invalid {
   if (spec.default === undefined) return undefined;
   // The default is written in the config: type it like a cell (no transforms), and say so if it does not fit.
-  const typed = typedValue(String(spec.default), spec, rowRegion);
+  const typed = shapedValue(String(spec.default), spec, rowRegion);
   return typed instanceof Invalid ? INVALID_DEFAULT : typed;
 }
 
 /** A value written in the config (a default, a map value) typed like a cell of the field, without transforms. */
-export function typeLiteral(value: Scalar, spec: FieldSpec): Scalar | Invalid {
-  return typedValue(String(value), spec, undefined);
+export function typeLiteral(value: Scalar, spec: FieldSpec): Value | Invalid {
+  return shapedValue(String(value), spec, undefined) ?? INVALID_DEFAULT;
 }
 
 // ---------------------------------------------------------------- null values, value maps, Excel ids
@@ -216,7 +251,7 @@ export interface CellRules {
   nullMaxLength: number;
   nullFirst: Uint8Array;
   /** Map keys → the value already typed (an Invalid when it does not fit the type). */
-  map: ReadonlyMap<string, Scalar | Invalid> | undefined;
+  map: ReadonlyMap<string, Value | Invalid> | undefined;
   /** A key or reference of type string: refuse ids that a spreadsheet turned into numbers. */
   excelIds: boolean;
 }
@@ -239,7 +274,7 @@ export function normalizeWithRules(
   spec: FieldSpec,
   rules: CellRules,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   const text = applyTransforms(raw ?? '', spec.transforms);
   const bare = trim(text);
   if (bare === '') return valueOfText(text, spec, rowRegion);
@@ -265,7 +300,7 @@ export function normalizeCell(
   spec: FieldSpec,
   rules: CellRules | undefined,
   rowRegion?: string,
-): Scalar | undefined | Invalid {
+): Value | undefined | Invalid {
   return rules === undefined
     ? normalizeValue(raw, spec, rowRegion)
     : normalizeWithRules(raw, spec, rules, rowRegion);
@@ -305,7 +340,7 @@ export function cellRules(
   };
 }
 
-function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined): Scalar | Invalid {
+function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined): Value | Invalid {
   switch (spec.type) {
     case 'string':
       return normalizeString(text, spec.maxLength);
@@ -313,14 +348,16 @@ function typedValue(text: string, spec: FieldSpec, rowRegion: string | undefined
       return normalizeEmail(text);
     case 'phone':
       return normalizePhone(text, rowRegion ?? spec.region, spec.validity === 'possible');
-    case 'number': {
-      const n = parseDecimal(text);
-      return n === undefined ? INVALID_NUMBER : n;
-    }
+    case 'number':
+      return decimalValue(parseDecimal(text), INVALID_NUMBER);
     case 'integer': {
       const n = parseDecimal(text);
-      return n === undefined || !Number.isSafeInteger(n) ? INVALID_INTEGER : n;
+      return n?.includes('.') ? INVALID_INTEGER : decimalValue(n, INVALID_INTEGER);
     }
+    case 'currency':
+      return normalizeCurrency(trim(text), spec);
+    case 'percent':
+      return normalizePercent(trim(text), spec);
     case 'boolean': {
       const b = BOOLEANS.get(trim(text).toLowerCase());
       return b === undefined ? INVALID_BOOLEAN : b;
@@ -521,14 +558,101 @@ const PLAIN_NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 /** Thousands separators only where they clearly are: groups of exactly three digits. */
 const THOUSANDS_NUMBER = /^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/;
 
-/** Finite decimal number, or undefined. -0 becomes 0 (one value, one representation). */
-function parseDecimal(text: string): number | undefined {
+/**
+ * The canonical decimal text of a number cell (value.ts canonicalDecimal: exact, `+`, leading and
+ * trailing zeros and thousands separators gone, `-0` → `0`, exponents written out), the problem that
+ * keeps it out of a DynamoDB number, or undefined when it is no number.
+ */
+function parseDecimal(text: string): string | DecimalProblem | undefined {
   let s = trim(text);
   if (THOUSANDS_NUMBER.test(s)) s = s.replaceAll(',', '');
   else if (!PLAIN_NUMBER.test(s)) return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n)) return undefined;
-  return n === 0 ? 0 : n;
+  return canonicalDecimal(s);
+}
+
+/** The stored value of parseDecimal's answer, or the reason it is none (`invalid` when no number). */
+function decimalValue(canonical: string | DecimalProblem | undefined, invalid: Invalid): Value | Invalid {
+  if (canonical === undefined) return invalid;
+  if (canonical === 'digits') return NUMBER_TOO_PRECISE;
+  if (canonical === 'range') return NUMBER_OUT_OF_RANGE;
+  return numberValue(canonical);
+}
+
+// ---------------------------------------------------------------- currency / percent
+
+/**
+ * Currency symbols and the ISO 4217 codes they may stand for (`$` is many dollars): a cell's symbol
+ * passes a `currencyCode` check when the code is among them.
+ */
+const CURRENCY_SYMBOLS = new Map<string, readonly string[]>([
+  ['$', ['USD', 'CAD', 'AUD', 'NZD', 'SGD', 'HKD', 'MXN']],
+  ['US$', ['USD']],
+  ['€', ['EUR']],
+  ['£', ['GBP']],
+  ['¥', ['JPY', 'CNY']],
+  ['₹', ['INR']],
+  ['₩', ['KRW']],
+  ['₽', ['RUB']],
+  ['₺', ['TRY']],
+  ['₪', ['ILS']],
+  ['R$', ['BRL']],
+]);
+/** Symbol or ISO code before or after the amount, an optional sign or accounting parentheses. */
+const MONEY_TEXT =
+  /^(\()?\s*(-)?\s*([A-Z]{3}|US\$|R\$|[$€£¥₹₩₽₺₪])?\s*(-)?\s*([\d.,]+)\s*([A-Z]{3}|[$€£¥₹₩₽₺₪])?\s*(\))?$/u;
+/** An amount with `.` decimals: optional `,` thousands in groups of three. */
+const POINT_AMOUNT = /^(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$/;
+/** An amount with `,` decimals: optional `.` thousands in groups of three. */
+const COMMA_AMOUNT = /^(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?$/;
+
+/**
+ * A `currency` cell: an amount with an optional symbol (`$`, `€`, `£` …) or ISO code (`USD`) before
+ * or after it, a `-` or accounting parentheses `(1,234.50)` for a negative. The field's
+ * `decimalSeparator` (default `.`) says which mark is the decimal point; the other one may only
+ * group thousands in threes, so `1.234,50` in a `.` field is invalid, never guessed. With
+ * `currencyCode`, a symbol or code of another currency is `currency_mismatch`.
+ */
+function normalizeCurrency(text: string, spec: FieldSpec): Value | Invalid {
+  const m = MONEY_TEXT.exec(text);
+  if (m === null) return INVALID_CURRENCY;
+  const [, open, signBefore, prefix, signAfter, amount = '', suffix, close] = m;
+  if ((open === undefined) !== (close === undefined) || (prefix !== undefined && suffix !== undefined)) {
+    return INVALID_CURRENCY;
+  }
+  const negatives =
+    (open !== undefined ? 1 : 0) + (signBefore !== undefined ? 1 : 0) + (signAfter !== undefined ? 1 : 0);
+  if (negatives > 1) return INVALID_CURRENCY;
+  const mark = prefix ?? suffix;
+  if (mark !== undefined && spec.currencyCode !== undefined) {
+    const codes = CURRENCY_SYMBOLS.get(mark) ?? [mark];
+    if (!codes.includes(spec.currencyCode)) return CURRENCY_MISMATCH;
+  }
+  let plain: string;
+  if ((spec.decimalSeparator ?? '.') === '.') {
+    if (!POINT_AMOUNT.test(amount)) return INVALID_CURRENCY;
+    plain = amount.replaceAll(',', '');
+  } else {
+    if (!COMMA_AMOUNT.test(amount)) return INVALID_CURRENCY;
+    plain = amount.replaceAll('.', '').replace(',', '.');
+  }
+  return decimalValue(canonicalDecimal(negatives === 1 ? `-${plain}` : plain), INVALID_CURRENCY);
+}
+
+const PERCENT_TEXT = /^([+-]?[\d.,]+)\s*%?$/;
+
+/**
+ * A `percent` cell: a number with or without `%` (`12.5%` and `12.5` are both twelve and a half
+ * percent: Salesforce's data export writes percent fields without the sign). Stored as the fraction
+ * (`0.125`, exact) unless the field's `percentScale` is `points` (`12.5`).
+ */
+function normalizePercent(text: string, spec: FieldSpec): Value | Invalid {
+  const m = PERCENT_TEXT.exec(text);
+  const points = m === null ? undefined : parseDecimal(m[1] ?? '');
+  if (points === undefined) return INVALID_PERCENT;
+  if (points === 'digits' || points === 'range' || spec.percentScale === 'points') {
+    return decimalValue(points, INVALID_PERCENT);
+  }
+  return decimalValue(canonicalDecimal(`${points}e-2`), INVALID_PERCENT);
 }
 
 // ---------------------------------------------------------------- boolean

@@ -3,7 +3,7 @@
  * run's target items hold in reference fields, and turns the parents found missing into an orphan
  * report. Bounded memory: one entry per distinct referenced value, with a few child keys each.
  */
-import type { Scalar } from './normalize';
+import type { Value } from './value';
 
 /** DynamoDB's limit on a partition key value, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 2048;
@@ -63,7 +63,7 @@ export class ReferenceCollector {
   }
 
   /** One target item (key and attributes) of the run. */
-  add(key: string, item: Readonly<Record<string, Scalar>>): void {
+  add(key: string, item: Readonly<Record<string, Value>>): void {
     for (const [field, values] of this.byField) {
       const v = item[field];
       if (v === undefined || v === '') continue;

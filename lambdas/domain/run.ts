@@ -4,6 +4,7 @@ import type { ChunkResult, PartitionResult } from '../contract/results';
 import { fnv1a32 } from './hash';
 import type { MirrorDecision } from './mirror';
 import type { RejectDecision } from './rejects';
+import type { Value } from './value';
 
 // The workflow's messages are typed once, by their schemas (lambdas/contract).
 export type { ChunkItem, PartitionItem, SourceRef, WorkerJob } from '../contract/job';
@@ -192,7 +193,7 @@ export interface PartLine {
   d: boolean;
   /** Content digest, in parts of format 2 only (the merge computes it otherwise). */
   h?: string;
-  i: Record<string, string | number | boolean>;
+  i: Record<string, Value>;
   /** Lines of this key in the chunk that lost (duplicates), if any. */
   x?: number[];
 }

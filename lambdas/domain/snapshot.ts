@@ -212,9 +212,23 @@ export function csvHeader(columns: readonly string[]): string {
   return `${columns.map(csvCell).join(',')}\r\n`;
 }
 
-/** A CSV row of the entity's fields (formula-looking cells escaped, like rejects.csv). */
+/**
+ * A CSV row of the entity's fields (formula-looking cells escaped, like rejects.csv). A dotted field
+ * (`address.street`) is the member of its map; a list or set is its JSON.
+ */
 export function csvRow(item: DynamoJsonItem, columns: readonly string[]): string {
-  return `${columns.map((c) => csvCell(cellText(item[c]))).join(',')}\r\n`;
+  return `${columns.map((c) => csvCell(cellText(c.includes('.') ? memberJson(item, c.split('.')) : item[c]))).join(',')}\r\n`;
+}
+
+/** The member at `path` of an item's maps, or undefined. */
+function memberJson(item: DynamoJsonItem, path: readonly string[]): DynamoJson | undefined {
+  let members: Record<string, DynamoJson> | undefined = item;
+  for (let i = 0; i < path.length - 1; i++) {
+    const at: DynamoJson | undefined = members[path[i] as string];
+    members = at !== undefined && 'M' in at ? at.M : undefined;
+    if (members === undefined) return undefined;
+  }
+  return members[path[path.length - 1] as string];
 }
 
 // ---------------------------------------------------------------------------------------------

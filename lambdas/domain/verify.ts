@@ -10,7 +10,6 @@ import { csvCell, META } from './chunk';
 import { combineDigests, fmix32, fnv1a32, SetDigest } from './hash';
 import { keyOfItem, type TableKey } from './keys';
 import { storedContentDigest } from './merge';
-import type { Scalar } from './normalize';
 import {
   largestFirst,
   type MissingParent,
@@ -19,6 +18,7 @@ import {
   SAMPLE_KEYS,
 } from './references';
 import type { MergedLine } from './run';
+import type { Value } from './value';
 
 /** How much of a run Reconcile verifies (config `verify`). */
 export type VerifyMode = { mode: 'full' } | { mode: 'sample'; keys: number };
@@ -86,7 +86,7 @@ export function inSample(key: string, rate: number): boolean {
  */
 export function decisionProblem(
   line: MergedLine,
-  got: Readonly<Record<string, Scalar>> | undefined,
+  got: Readonly<Record<string, Value>> | undefined,
 ): string | undefined {
   if (line.o === 'superseded') {
     if (line.h === null) return got ? 'present: a newer delete should keep it out' : undefined;
@@ -103,7 +103,7 @@ export function decisionProblem(
  * has its digest was changed behind its back. Either way no source row explains it.
  */
 export function provenanceProblem(
-  item: Readonly<Record<string, Scalar>>,
+  item: Readonly<Record<string, Value>>,
   content: string = storedContentDigest(item),
 ): string | undefined {
   const digest = item[META.digest];
@@ -224,7 +224,7 @@ export function readDecisions(text: string, byDigest: boolean, rate: number): Pa
  */
 export function decisionProblems(
   lines: readonly MergedLine[],
-  stored: ReadonlyMap<string, Readonly<Record<string, Scalar>>>,
+  stored: ReadonlyMap<string, Readonly<Record<string, Value>>>,
   references: ReferenceCollector,
 ): Mismatch[] {
   const problems: Mismatch[] = [];
@@ -253,7 +253,7 @@ export class SegmentCheck {
     private readonly references: ReferenceCollector,
   ) {}
 
-  add(item: Readonly<Record<string, Scalar>>): void {
+  add(item: Readonly<Record<string, Value>>): void {
     this.scanned++;
     const key = keyOfItem(this.table, item) ?? '';
     const content = storedContentDigest(item);

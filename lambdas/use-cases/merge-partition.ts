@@ -27,7 +27,6 @@ import {
   type StoredWrite,
 } from '../domain/merge-progress';
 import { parseKeyLines } from '../domain/mirror';
-import type { Scalar } from '../domain/normalize';
 import {
   LOCK_LEASE_MS,
   type PartitionItem,
@@ -36,6 +35,7 @@ import {
   workKeys,
 } from '../domain/run';
 import { TokenBucket } from '../domain/token-bucket';
+import type { Value } from '../domain/value';
 
 /** Where a merge reads and writes: the work bucket, the ledger table, the entity and its target table. */
 export interface MergePartitionDeps {
@@ -334,7 +334,7 @@ async function decide(
  */
 function checkEntityTypes(
   entity: EntityConfig,
-  stored: ReadonlyMap<string, Readonly<Record<string, Scalar>>>,
+  stored: ReadonlyMap<string, Readonly<Record<string, Value>>>,
   partition: number,
 ): void {
   const only = entityFilterOf(entity);

@@ -19,6 +19,7 @@ import {
 } from '../../lambdas/domain/item-size';
 import { bindHeader } from '../../lambdas/domain/mapping';
 import type { RunRecord } from '../../lambdas/domain/run';
+import type { Value } from '../../lambdas/domain/value';
 import { type DynamoDbLocal, dynamoDbLocalMissing, startDynamoDbLocal } from './dynamodb-local';
 import { NOTE_ENTITY } from './support';
 
@@ -305,7 +306,7 @@ suite('DynamoDB Local conformance', () => {
     const limits = writeLimits({ entity: 'notes', runId: RUN_ID });
     const version = '2024-01-01T00:00:00.000Z';
     /** The item the merge writes for a kept row (the largest `_line`, a digest of its length). */
-    const written = (item: Record<string, string | number | boolean>, v: string) => ({
+    const written = (item: Record<string, Value>, v: string) => ({
       ...item,
       [META.version]: v,
       [META.line]: Number.MAX_SAFE_INTEGER,

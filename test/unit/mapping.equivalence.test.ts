@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { ChunkAccumulator } from '../../lambdas/domain/chunk';
 import { getEntity, parseConfig } from '../../lambdas/domain/config';
 import { bindHeader, mapRecord } from '../../lambdas/domain/mapping';
-import type { Scalar } from '../../lambdas/domain/normalize';
+import type { Value } from '../../lambdas/domain/normalize';
 import { referenceMapRecord } from './reference/mapping-before';
 
 /**
@@ -115,7 +115,7 @@ describe('mapping without an item object per row equals the item-per-row code', 
           const cellsOfWinner = rows[c.line - 2] ?? [];
           const mapped = referenceMapRecord(cellsOfWinner, BINDING, ENTITY);
           if (!mapped.ok) throw new Error(`line ${c.line} won but the reference rejects it`);
-          const item: Record<string, Scalar> = mapped.item;
+          const item: Record<string, Value> = mapped.item;
           return [
             mapped.key,
             c.line,

@@ -349,11 +349,25 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
 
 // ------------------------------------------------------------------------------ properties
 
+/** A result the exact numbers changed: an exact `{ N }`, a DynamoDB limit, a whole number past 2^53. */
+function beyondDouble(result: ReturnType<typeof normalizeField>): boolean {
+  if (!result.ok) return result.code === 'number_too_precise' || result.code === 'number_out_of_range';
+  const v = result.value;
+  return (
+    (typeof v === 'object' && 'N' in v) ||
+    (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v))
+  );
+}
+
 describe('normalize.ts equals its previous implementation', () => {
   it('normalizeField, for generated cells of every type, transform list and default', () => {
     fc.assert(
       fc.property(cases, ({ raw, spec }) => {
-        expectEqual(normalizeField(raw, spec), referenceNormalizeField(raw, spec));
+        const actual = normalizeField(raw, spec);
+        // Numbers are exact now: past a double's exactness or DynamoDB's limits the reference's
+        // rounded answer is no longer the expected one (normalize.test.ts covers those cells).
+        fc.pre(!beyondDouble(actual));
+        expectEqual(actual, referenceNormalizeField(raw, spec));
       }),
       { numRuns: 40_000 },
     );

@@ -291,7 +291,6 @@ describe('normalizeField: number and integer', () => {
     'NaN',
     'Infinity',
     '-Infinity',
-    '1e400',
     '0x1F',
     '1,23',
     '1,2345',
@@ -333,19 +332,16 @@ describe('normalizeField: number and integer', () => {
     expect(result).toEqual({ ok: true, value: expected });
   });
 
-  it.each(['42.5', '0.1', '9007199254740992', '1e20', '12abc', 'NaN', 'Infinity', 'forty-two'])(
-    'integer rejects %j',
-    (input) => {
-      // Prepare
-      const field = spec({ type: 'integer' });
+  it.each(['42.5', '0.1', '1e-2', '12abc', 'NaN', 'Infinity', 'forty-two'])('integer rejects %j', (input) => {
+    // Prepare
+    const field = spec({ type: 'integer' });
 
-      // Act
-      const result = normalizeField(input, field);
+    // Act
+    const result = normalizeField(input, field);
 
-      // Assess
-      expect(result).toEqual({ ok: false, code: 'invalid_integer' });
-    },
-  );
+    // Assess
+    expect(result).toEqual({ ok: false, code: 'invalid_integer' });
+  });
 });
 
 describe('normalizeField: boolean', () => {

@@ -152,6 +152,21 @@ describe('snapshot items (DynamoDB JSON)', () => {
     expect(formula).toBe("'=1+1\r\n");
   });
 
+  it('writes a dotted field as the member of its map, and a set as its JSON', () => {
+    // Prepare
+    const shaped = toDynamoJson({
+      id: { S: 'a1' },
+      address: { M: { street: { S: '1 Main St' }, geo: { M: { zip: { S: '12345' } } } } },
+      colors: { SS: ['Red', 'Blue'] },
+    });
+
+    // Act
+    const row = csvRow(shaped, ['id', 'address.street', 'address.geo.zip', 'address.city', 'colors']);
+
+    // Assess
+    expect(row).toBe('a1,1 Main St,12345,,"{""SS"":[""Blue"",""Red""]}"\r\n');
+  });
+
   it('reads the lines of a gzip part across chunk boundaries', async () => {
     // Prepare
     const lines = Array.from({ length: 5000 }, (_, i) => `{"Item":{"id":{"S":"${i} ü"}}}`);

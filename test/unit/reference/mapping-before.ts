@@ -1,6 +1,6 @@
 import type { EntityConfig, FieldSpec } from '../../../lambdas/domain/config';
 import type { HeaderBinding, MapResult } from '../../../lambdas/domain/mapping';
-import { Invalid, normalizeValue, type Scalar } from '../../../lambdas/domain/normalize';
+import { Invalid, normalizeValue, type Value } from '../../../lambdas/domain/normalize';
 
 /**
  * mapRecord as it was before the transform worker kept rows as arrays (mapValues): one item
@@ -25,7 +25,7 @@ function deleteValues(entity: EntityConfig): Set<string> {
  * first one: a valid row allocates none).
  */
 function take(
-  item: Record<string, Scalar>,
+  item: Record<string, Value>,
   reasons: string[] | undefined,
   field: string,
   spec: FieldSpec,
@@ -80,7 +80,7 @@ export function referenceMapRecord(
 
   const keyField = entity.target.key ?? '';
   const updatedAtField = entity.updatedAt;
-  const item: Record<string, Scalar> = {};
+  const item: Record<string, Value> = {};
   let reasons: string[] | undefined;
 
   // A delete only needs to know which record, and as of when: other fields are skipped.

@@ -109,6 +109,9 @@ function parseTyped(text: string, spec: FieldSpec): NormalizeResult {
     }
     case 'enum':
       return normalizeEnum(referenceTrim(text), spec);
+    case 'currency':
+    case 'percent':
+      throw new Error(`the reference predates type ${spec.type}`);
     default: {
       const unknown: never = spec.type;
       throw new Error(`unknown field type ${String(unknown)}`);
