@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { runLocalExport, runLocalFile } from '../../local/run';
-import { PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
+import { cli, lastJson, PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
 
 /**
  * Integration: a multi-file export over the local stack in mirror mode (the delete candidates are
@@ -19,13 +20,14 @@ const PERSON = {
   maxRejectRatio: 0.5,
 } as const;
 const HEADER = `${PERSON_HEADER},Email`;
-const PARTS_CONFIG: CrmSyncConfig = parseConfig({
+const RAW_CONFIG = {
   entities: {
     mirrored: { ...PERSON, syncMode: 'mirror', maxDeleteRatio: 0.25 },
     whole: PERSON,
     split: PERSON,
   },
-});
+};
+const PARTS_CONFIG: CrmSyncConfig = parseConfig(RAW_CONFIG);
 const T1 = '2024-01-01T00:00:00Z';
 const T2 = '2024-06-01T00:00:00Z';
 const row = (id: string, name: string, t = T2, email = `${id}@example.com`) =>
@@ -147,5 +149,47 @@ describe('multi-file exports: mirror mode, winners and reports over parts', () =
     expect(result.counts).toMatchObject({ rows: 3, applied: 3, rejected: 0 });
     const names = (await local.items('split')).map((i) => i.id);
     expect(names).toEqual(expect.arrayContaining(['g1', 'g2', 'g3']));
+  });
+
+  it('`crm-sync local run <dir>` runs the directory as one export named after it', async () => {
+    // Prepare: its own state dir and config file (the CLI starts its own stack).
+    partsOf('cli-export', [
+      [row('c1', 'Cy'), row('c2', 'Cal')],
+      [row('c1', 'Cy again'), row('c3', 'Col')],
+    ]);
+    const config = local.write('cli-config.json', JSON.stringify(RAW_CONFIG));
+    const stateDir = mkdtempSync(join(tmpdir(), 'crm-sync-cli-export-'));
+    const dir = join(local.dataDir, 'cli-export');
+
+    // Act
+    const r = await cli([
+      'local',
+      'run',
+      dir,
+      '--entity',
+      'split',
+      '--config',
+      config,
+      '--state-dir',
+      stateDir,
+      '--json',
+      '--quiet',
+    ]);
+
+    // Assess
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const result = lastJson<{ status: string; counts: object; reports: Record<string, string> }>(r.stdout);
+    expect(result).toMatchObject({
+      status: 'SUCCEEDED',
+      counts: { rows: 4, applied: 3, superseded: 1, rejected: 0 },
+    });
+    const summary = JSON.parse(readFileSync(result.reports.summary ?? '', 'utf8')) as {
+      source: { key: string };
+    };
+    expect(summary.source.key).toBe('inbox/split/cli-export/_SUCCESS');
+    expect(readFileSync(result.reports.duplicates ?? '', 'utf8')).toBe(
+      'key,lines,winner\r\nc1,part-1.csv:2 part-2.csv:2,part-2.csv:2\r\n',
+    );
   });
 });
