@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getEntity } from '../lambdas/domain/config';
@@ -31,6 +31,17 @@ export function printRun(result: LocalRunResult, name: string, json: boolean | u
 export function existingFile(file: string): string {
   if (!existsSync(file)) throw new UsageError(`file not found: ${file}`);
   return resolve(file);
+}
+
+/** A dry run reads one file: a directory (a multi-file export) is refused in one line. */
+export function diffFile(file: string): string {
+  const path = existingFile(file);
+  if (statSync(path).isDirectory()) {
+    throw new UsageError(
+      `${file} is a directory: diff takes one file (a dry run of a multi-file export is not supported)`,
+    );
+  }
+  return path;
 }
 
 export type RunOpts = StackCommandOptions & {
@@ -110,7 +121,7 @@ export async function localDiff(
   file: string,
   opts: StackCommandOptions & { entity: string; json?: boolean },
 ) {
-  const path = existingFile(file);
+  const path = diffFile(file);
   const result = await withStack(opts, async (stack, config, stateDir) => {
     getEntity(config, opts.entity);
     return runLocalFile(stack, path, config, { entity: opts.entity, stateDir, dryRun: true });

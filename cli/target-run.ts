@@ -12,6 +12,7 @@ import { awsTargetOf, type TargetOptions, withTargetOptions } from './aws/target
 import { runInputOf } from './export-paths';
 import { log, printResult } from './format';
 import {
+  diffFile,
   diffOptions,
   existingFile,
   localDiff,
@@ -97,7 +98,7 @@ export function registerTargetRunCommands(program: Command): void {
       ) => {
         const target = awsTargetOf(opts);
         if (!target) return local(opts, () => localDiff(file, opts));
-        existingFile(file);
+        diffFile(file);
         const result = await withAwsStack(target, (stack) =>
           diffOnStack(
             stack,

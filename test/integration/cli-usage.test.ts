@@ -61,4 +61,16 @@ describe('crm-sync CLI, usage', () => {
       expect(r).toEqual({ code: 1, stdout: '', stderr: `crm-sync: ${message}\n` });
     },
   );
+
+  it('`local diff` of a directory is one plain line, exit 1', async () => {
+    // Act
+    const r = await cli(['local', 'diff', EMPTY, '--entity', 'contact', '--config', CONFIG]);
+
+    // Assess
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `crm-sync: ${EMPTY} is a directory: diff takes one file (a dry run of a multi-file export is not supported)\n`,
+    });
+  });
 });
