@@ -106,9 +106,14 @@ export function describeRun(r: LocalRunResult, file: string): string {
 export function describeSync(r: LocalSyncResult): string {
   const older =
     r.older > 0 ? ` (${r.older} older export${r.older === 1 ? '' : 's'} not run: newest only)` : '';
-  if (r.action === 'empty') return `${r.entity}: no export in inbox/${r.entity}/`;
+  const waiting =
+    r.incomplete.length > 0
+      ? ` (${r.incomplete.length} export folder${r.incomplete.length === 1 ? '' : 's'} without _SUCCESS or manifest.json not run: ${r.incomplete.slice(0, 3).join(', ')})`
+      : '';
+  if (r.action === 'empty') return `${r.entity}: no export in inbox/${r.entity}/${waiting}`;
   if (r.action === 'up-to-date' || !r.run)
-    return `${r.entity}: up to date, ${r.key} ran as ${r.runId}${older}`;
-  if (r.action === 'failed') return `${r.entity}: FAILED, ${r.run.earlier?.message ?? r.key}${older}`;
-  return `${describeRun(r.run, r.key ?? '')}${older ? `\n  ${older.trim()}` : ''}`;
+    return `${r.entity}: up to date, ${r.key} ran as ${r.runId}${older}${waiting}`;
+  if (r.action === 'failed')
+    return `${r.entity}: FAILED, ${r.run.earlier?.message ?? r.key}${older}${waiting}`;
+  return `${describeRun(r.run, r.key ?? '')}${older ? `\n  ${older.trim()}` : ''}${waiting ? `\n  ${waiting.trim()}` : ''}`;
 }

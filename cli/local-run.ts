@@ -1,15 +1,17 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getEntity } from '../lambdas/domain/config';
 import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
-import { redriveLocalRun, runLocalFile } from '../local/run';
+import { redriveLocalRun, runLocalExport, runLocalFile } from '../local/run';
 import { type LocalSyncResult, syncLocal } from '../local/sync';
+import { type RunInput, runInputOf } from './export-paths';
 import { describeRun, describeSync, log, printResult } from './format';
 import {
   FAULTS_HELP,
   faultsOf,
+  resolveConfig,
   SEED_HELP,
   type StackCommandOptions,
   UsageError,
@@ -31,6 +33,17 @@ export function existingFile(file: string): string {
   return resolve(file);
 }
 
+/** A dry run reads one file: a directory (a multi-file export) is refused in one line. */
+export function diffFile(file: string): string {
+  const path = existingFile(file);
+  if (statSync(path).isDirectory()) {
+    throw new UsageError(
+      `${file} is a directory: diff takes one file (a dry run of a multi-file export is not supported)`,
+    );
+  }
+  return path;
+}
+
 export type RunOpts = StackCommandOptions & {
   entity: string;
   json?: boolean;
@@ -43,7 +56,9 @@ export type RunOpts = StackCommandOptions & {
 
 export function runOptions(c: Command): Command {
   return c
-    .description('upload a file to the inbox and run the state machine on it')
+    .description(
+      'upload a file to the inbox and run the state machine on it; a directory, or several files, run as one multi-file export',
+    )
     .requiredOption('--entity <name>', ENTITY_HELP)
     .option('--json', JSON_HELP)
     .option('--rerun', 'run again even if this exact file was already run (a new run id)')
@@ -70,27 +85,43 @@ export function redriveOptions(c: Command): Command {
     .option('--json', JSON_HELP);
 }
 
-export async function localRun(file: string, opts: RunOpts): Promise<void> {
+/** What `run <paths...>` runs (cli/export-paths.ts), checked against the config before any stack starts. */
+export function runInputFor(
+  paths: readonly string[],
+  opts: StackCommandOptions & { entity: string },
+): RunInput {
+  const { config } = resolveConfig(opts.config);
+  getEntity(config, opts.entity);
+  return runInputOf(paths, opts.entity, Object.keys(config.entities));
+}
+
+/**
+ * `local run <paths...>`: one file, or a directory's files or several files as one multi-file
+ * export (runLocalExport: the parts under `inbox/<entity>/<name>/`, then `_SUCCESS`).
+ */
+export async function localRun(paths: readonly string[], opts: RunOpts): Promise<void> {
   const faults = faultsOf(opts);
-  const path = existingFile(file);
+  const input = runInputFor(paths, opts);
   const result = await withStack({ ...opts, faults }, async (stack, config, stateDir) => {
-    getEntity(config, opts.entity);
-    return runLocalFile(stack, path, config, {
+    const options = {
       entity: opts.entity,
       stateDir,
       rerun: opts.rerun ? new Date().toISOString() : undefined,
       forceDeletes: opts.forceDeletes,
       force: opts.force,
-    });
+    };
+    return input.kind === 'file'
+      ? runLocalFile(stack, input.path, config, options)
+      : runLocalExport(stack, input.files, input.name, config, options);
   });
-  printRun(result, file, opts.json);
+  printRun(result, input.label, opts.json);
 }
 
 export async function localDiff(
   file: string,
   opts: StackCommandOptions & { entity: string; json?: boolean },
 ) {
-  const path = existingFile(file);
+  const path = diffFile(file);
   const result = await withStack(opts, async (stack, config, stateDir) => {
     getEntity(config, opts.entity);
     return runLocalFile(stack, path, config, { entity: opts.entity, stateDir, dryRun: true });
@@ -108,7 +139,7 @@ export async function localRedrive(runId: string, opts: StackCommandOptions & { 
 
 /** `local run`, `local diff`, `local redrive` and `local sync`: the commands that run the state machine. */
 export function registerLocalRunCommands(local: Command): void {
-  runOptions(withStackOptions(local.command('run <file>')))
+  runOptions(withStackOptions(local.command('run <paths...>')))
     .option('--faults <spec>', FAULTS_HELP)
     .option('--seed <n>', SEED_HELP)
     .action(localRun);

@@ -5,12 +5,14 @@ import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
 import { restoreOnStack, snapshotOnStack } from './aws/backup';
 import { REAL_WAITING } from './aws/executions';
-import { diffOnStack, redriveOnStack, runOnStack, type StartedRun } from './aws/run';
+import { diffOnStack, redriveOnStack, runExportOnStack, runOnStack, type StartedRun } from './aws/run';
 import { withAwsStack } from './aws/session';
 import { syncOnStack } from './aws/sync';
 import { awsTargetOf, type TargetOptions, withTargetOptions } from './aws/target';
+import { runInputOf } from './export-paths';
 import { log, printResult } from './format';
 import {
+  diffFile,
   diffOptions,
   existingFile,
   localDiff,
@@ -61,28 +63,30 @@ const progressOf = (opts: { quiet?: boolean }) => (opts.quiet ? undefined : with
  * with `--stack` / `--target aws` on a deployed stack. The result is printed the same way.
  */
 export function registerTargetRunCommands(program: Command): void {
-  withTargetOptions(runOptions(withStackOptions(program.command('run <file>'))))
+  withTargetOptions(runOptions(withStackOptions(program.command('run <paths...>'))))
     .option('--no-wait', NO_WAIT_HELP)
-    .action(async (file: string, opts: RunOpts & TargetOptions & { wait: boolean }) => {
+    .action(async (paths: string[], opts: RunOpts & TargetOptions & { wait: boolean }) => {
       const target = awsTargetOf(opts);
-      if (!target) return local(opts, () => localRun(file, opts));
-      const path = existingFile(file);
-      const result = await withAwsStack(target, (stack) =>
-        runOnStack(
-          stack,
-          file,
-          statSync(path).size,
-          {
-            entity: opts.entity,
-            noWait: !opts.wait,
-            rerun: opts.rerun ? new Date().toISOString() : undefined,
-            force: opts.force,
-            forceDeletes: opts.forceDeletes,
-          },
-          { onProgress: progressOf(opts), waiting: REAL_WAITING },
-        ),
-      );
-      printOutcome(result, file, opts.json);
+      if (!target) return local(opts, () => localRun(paths, opts));
+      // Paths are checked before any call; the entity names are then the stack's.
+      for (const p of paths) existingFile(p);
+      const runOpts = {
+        entity: opts.entity,
+        noWait: !opts.wait,
+        rerun: opts.rerun ? new Date().toISOString() : undefined,
+        force: opts.force,
+        forceDeletes: opts.forceDeletes,
+      };
+      const ctx = { onProgress: progressOf(opts), waiting: REAL_WAITING };
+      let label = paths.join(', ');
+      const result = await withAwsStack(target, (stack) => {
+        const input = runInputOf(paths, opts.entity, Object.keys(stack.entities));
+        label = input.label;
+        return input.kind === 'file'
+          ? runOnStack(stack, input.label, statSync(input.path).size, runOpts, ctx)
+          : runExportOnStack(stack, input.files, input.name, input.label, runOpts, ctx);
+      });
+      printOutcome(result, label, opts.json);
     });
 
   withTargetOptions(diffOptions(withStackOptions(program.command('diff <file>'))))
@@ -94,7 +98,7 @@ export function registerTargetRunCommands(program: Command): void {
       ) => {
         const target = awsTargetOf(opts);
         if (!target) return local(opts, () => localDiff(file, opts));
-        existingFile(file);
+        diffFile(file);
         const result = await withAwsStack(target, (stack) =>
           diffOnStack(
             stack,

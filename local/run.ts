@@ -190,12 +190,18 @@ export async function runLocalObject(
   stack: LocalStack,
   object: { key: string; etag: string },
   config: Parameters<typeof getEntity>[0],
-  options: { entity: string; stateDir: string },
+  options: {
+    entity: string;
+    stateDir: string;
+    /** The run id the sync derived (an export folder's includes its parts digest). */
+    runId?: string | undefined;
+  },
 ): Promise<LocalRunResult> {
   const started = Date.now();
   const entity = getEntity(config, options.entity);
   const { key, etag } = object;
-  const runId = deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity));
+  const runId =
+    options.runId ?? deriveRunId({ bucket: stack.bucket, key, etag }, options.entity, configHash(entity));
   const interrupted = await failInterruptedRuns(stack, options.entity);
   const earlier = await earlierRun(stack, runId, basename(key), interrupted, config, options);
   if (earlier) return earlier;

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { listInbox } from '../lambdas/adapters/inbox';
+import { readText } from '../lambdas/adapters/s3';
 import { type CrmSyncConfig, configHash, getEntity } from '../lambdas/domain/config';
 import { type InboxObject, newestFirst, notAnExport, pickExport, syncOrder } from '../lambdas/domain/sync';
 import type { LocalRunResult, LocalStack } from './local-stack';
@@ -35,6 +36,8 @@ export interface LocalSyncResult {
   older: number;
   /** Objects of the inbox that are not exports (folder markers, empty, hidden files). */
   skipped: number;
+  /** Export folders with neither `_SUCCESS` nor `manifest.json`: not complete, not run. */
+  incomplete: string[];
   /** The file of the inbox folder copied into the local inbox by this sync, or null. */
   uploaded: string | null;
   /** The run (action `ran`): its summary, as `local run --json` prints it. */
@@ -92,13 +95,18 @@ export async function syncLocal(
       objects,
       { bucket: stack.bucket, entity: name, configHash: configHash(entity) },
       async (runId) => (await ledger.getRun(runId)) !== undefined,
+      (o) => readText({ bucket: stack.bucket, key: o.key }),
     );
+    for (const folder of pick.incomplete) {
+      options.onProgress?.(`${name}: ${folder} has no _SUCCESS or manifest.json: not complete, not run`);
+    }
     const base = {
       entity: name,
       key: pick.object?.key ?? null,
       runId: pick.runId,
       older: pick.older,
       skipped: pick.skipped,
+      incomplete: pick.incomplete,
       uploaded,
     };
     // Up to date only when the newest export's run succeeded: an interrupted run is resumed, a
@@ -119,6 +127,7 @@ export async function syncLocal(
     const run = await runLocalObject(stack, { key: object.key, etag: object.etag ?? '' }, config, {
       entity: name,
       stateDir: options.stateDir,
+      runId: pick.runId,
     });
     const outcome = run.earlier?.outcome;
     const action = outcome === 'resumed' ? 'resumed' : outcome === 'failed-before' ? 'failed' : 'ran';

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { NotFound } from '@aws-sdk/client-s3';
 import { Ledger } from '../../lambdas/adapters/ledger';
 import { headObject, readTextIfExists } from '../../lambdas/adapters/s3';
+import { SUCCESS_MARKER } from '../../lambdas/domain/export-folder';
 import { DRY_RUN_PREFIX } from '../../lambdas/domain/run';
 import type { LocalRunResult } from '../../local/local-stack';
 import { type AnyRunSummary, emptyResult, withSummary } from '../../local/run-result';
@@ -16,7 +17,7 @@ import {
   startExecution,
   type Waiting,
 } from './executions';
-import { uploadFile } from './upload';
+import { putMarker, uploadFile } from './upload';
 
 /** How a command against a stack reports progress and waits. */
 export interface AwsRunContext {
@@ -96,12 +97,14 @@ export async function accountOf(
   return result;
 }
 
-/** The inbox object a forced run or rerun starts on: the file as the stack already holds it. */
-async function inboxObject(stack: DeployedStack, entity: string, file: string, size: number) {
-  const key = `inbox/${entity}/${basename(file)}`;
+/**
+ * The inbox object a forced run or rerun starts on: the file as the stack already holds it (an
+ * export folder's marker: `size` undefined, any size).
+ */
+async function inboxObject(stack: DeployedStack, key: string, file: string, size: number | undefined) {
   try {
     const head = await headObject({ bucket: stack.bucket, key });
-    if (head.size !== size) {
+    if (size !== undefined && head.size !== size) {
       throw new UsageError(
         `s3://${stack.bucket}/${key} (${head.size} bytes) is not ${file} (${size} bytes): run the new file without --rerun/--force first`,
       );
@@ -154,20 +157,7 @@ export async function runOnStack(
   const started = Date.now();
   deployedEntity(stack, opts.entity);
   if (opts.rerun !== undefined || opts.force || opts.forceDeletes) {
-    const object = await inboxObject(stack, opts.entity, file, size);
-    const arn = await startExecution(stack.syncStateMachineArn, {
-      bucket: stack.bucket,
-      key: object.key,
-      versionId: object.versionId,
-      etag: object.etag,
-      size: object.size,
-      entity: opts.entity,
-      label: file,
-      ...(opts.rerun !== undefined ? { rerun: opts.rerun } : {}),
-      ...(opts.force ? { force: true } : {}),
-      ...(opts.forceDeletes ? { forceDeletes: true } : {}),
-    });
-    return finish(stack, opts.entity, arn, object.key, opts, ctx, started);
+    return startForced(stack, `inbox/${opts.entity}/${basename(file)}`, file, size, opts, ctx, started);
   }
   const uploadStart = new Date(ctx.waiting.now());
   const key = `inbox/${opts.entity}/${basename(file)}`;
@@ -180,6 +170,71 @@ export async function runOnStack(
     dlqHint: `check the stack's Inbox-${opts.entity} EventBridge rule and its dead-letter queue (TriggerDlq)`,
   });
   return finish(stack, opts.entity, arn, key, opts, ctx, started);
+}
+
+/** `--rerun`, `--force`, `--force-deletes`: an execution with those flags on the object the inbox holds. */
+async function startForced(
+  stack: DeployedStack,
+  key: string,
+  label: string,
+  size: number | undefined,
+  opts: AwsRunOptions,
+  ctx: AwsRunContext,
+  started: number,
+): Promise<LocalRunResult | StartedRun> {
+  const object = await inboxObject(stack, key, label, size);
+  const arn = await startExecution(stack.syncStateMachineArn, {
+    bucket: stack.bucket,
+    key: object.key,
+    versionId: object.versionId,
+    etag: object.etag,
+    size: object.size,
+    entity: opts.entity,
+    label,
+    ...(opts.rerun !== undefined ? { rerun: opts.rerun } : {}),
+    ...(opts.force ? { force: true } : {}),
+    ...(opts.forceDeletes ? { forceDeletes: true } : {}),
+  });
+  return finish(stack, opts.entity, arn, object.key, opts, ctx, started);
+}
+
+/**
+ * `crm-sync run <dir-or-files...> --stack`: a multi-file export. Uploads the parts to
+ * `inbox/<entity>/<name>/`, then the folder's empty `_SUCCESS`, and follows the execution the
+ * marker starts (matched on the marker's key and version; each part's own execution ends at once,
+ * ignored as a part). `--rerun`, `--force` and `--force-deletes` run the folder the inbox already
+ * holds, from its marker.
+ */
+export async function runExportOnStack(
+  stack: DeployedStack,
+  files: readonly string[],
+  name: string,
+  label: string,
+  opts: AwsRunOptions,
+  ctx: AwsRunContext,
+): Promise<LocalRunResult | StartedRun> {
+  const started = Date.now();
+  deployedEntity(stack, opts.entity);
+  const folder = `inbox/${opts.entity}/${name}/`;
+  const markerKey = `${folder}${SUCCESS_MARKER}`;
+  if (opts.rerun !== undefined || opts.force || opts.forceDeletes) {
+    return startForced(stack, markerKey, label, undefined, opts, ctx, started);
+  }
+  for (const [i, file] of files.entries()) {
+    const key = `${folder}${basename(file)}`;
+    ctx.onProgress?.(`uploading part ${i + 1} of ${files.length}: ${file} to s3://${stack.bucket}/${key}`);
+    await uploadFile(stack.bucket, key, file, ctx.onProgress);
+  }
+  const uploadStart = new Date(ctx.waiting.now());
+  const marker = await putMarker(stack.bucket, markerKey);
+  ctx.onProgress?.(`wrote s3://${stack.bucket}/${markerKey}`);
+  const arn = await findTriggeredExecution(stack.syncStateMachineArn, marker, {
+    since: uploadStart,
+    timeoutMs: ctx.triggerTimeoutMs ?? 60_000,
+    waiting: ctx.waiting,
+    dlqHint: `check the stack's Inbox-${opts.entity} EventBridge rule and its dead-letter queue (TriggerDlq)`,
+  });
+  return finish(stack, opts.entity, arn, markerKey, opts, ctx, started);
 }
 
 /**

@@ -41,6 +41,7 @@ export async function syncOnStack(
       runId: tick.runId,
       older: tick.older,
       skipped: tick.skipped,
+      incomplete: tick.incomplete,
       uploaded: null,
     };
     if (!tick.executionArn) {

@@ -1,4 +1,5 @@
 import { createReadStream, statSync } from 'node:fs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { s3Client } from '../../lambdas/adapters/clients';
 
@@ -42,4 +43,12 @@ export async function uploadFile(
   }
   const out = await upload.done();
   return { key, etag: (out.ETag ?? '').replaceAll('"', ''), versionId: out.VersionId ?? undefined, size };
+}
+
+/** Puts an empty object at `s3://bucket/key` (an export folder's `_SUCCESS` marker). */
+export async function putMarker(bucket: string, key: string): Promise<UploadedObject> {
+  const out = await s3Client().send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array(), ContentLength: 0 }),
+  );
+  return { key, etag: (out.ETag ?? '').replaceAll('"', ''), versionId: out.VersionId ?? undefined, size: 0 };
 }

@@ -57,7 +57,7 @@ export function csvRows<T>(cells: (line: T) => readonly string[]): (text: string
 export async function putRejectsReport(
   bucket: string,
   key: string,
-  job: Pick<WorkerJob, 'format' | 'columns' | 'delimiter' | 'workPrefix'>,
+  job: Pick<WorkerJob, 'format' | 'columns' | 'delimiter' | 'workPrefix' | 'files'>,
   chunks: number,
   visit: (reject: Reject) => void = () => {},
 ): Promise<void> {
@@ -66,11 +66,11 @@ export async function putRejectsReport(
     bucket,
     key,
     Array.from({ length: chunks }, (_, c) => c),
-    rejectsHeader(columns),
+    rejectsHeader(columns, job.files),
     (c) => workKeys.rejects(job.workPrefix, c),
     jsonRows<Reject>((reject) => {
       visit(reject);
-      return rejectsRow(reject, columns, delimiter);
+      return rejectsRow(reject, columns, delimiter, job.files);
     }),
   );
 }

@@ -81,6 +81,11 @@ export const workerJobSchema = z.object({
    * dates, from the file's values or the field's `dayFirst`; the workers read every row with it.
    */
   dateOrder: z.record(z.string(), dateOrderDecisionSchema).optional(),
+  /**
+   * A multi-file export: its parts' names (relative to the export folder), in part order. Rows are
+   * numbered over the export (lambdas/domain/row-position.ts); reports name each row's part.
+   */
+  files: z.array(z.string().min(1)).min(1).optional(),
 });
 export type WorkerJob = z.infer<typeof workerJobSchema>;
 
@@ -97,6 +102,11 @@ export const chunkItemSchema = z.object({
    */
   data: sourceRefSchema.optional(),
   file: z.string().min(1).optional(),
+  /**
+   * A multi-file export: the index of the chunk's part in the export (key order, or the manifest's
+   * order). The worker numbers the chunk's rows `part × 2^32 + line` (lambdas/domain/row-position.ts).
+   */
+  part: count.optional(),
 });
 export type ChunkItem = z.infer<typeof chunkItemSchema>;
 

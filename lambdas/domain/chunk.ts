@@ -132,7 +132,7 @@ export interface DuplicateKey {
   winner: number;
 }
 
-/** (version, line) order: the greater wins. */
+/** (version, line) order: the greater wins (a multi-file export's line is its row ordinal: version, part, line). */
 export function newer(
   a: Pick<Candidate, 'version' | 'line'>,
   b: Pick<Candidate, 'version' | 'line'>,

@@ -122,9 +122,10 @@ function isMarkerName(name: string): boolean {
 }
 
 /**
- * The export's parts, in key order: with a manifest, exactly the parts it lists (a missing part, one
+ * The export's parts, in the export's order: with a manifest, exactly the parts it lists, in its
+ * order (a missing part, one
  * whose size or ETag differs, or a data file of the folder it does not list is a MalformedFileError);
- * with `_SUCCESS`, the folder's objects but `_`/`.` names and folder markers. An export with no part,
+ * with `_SUCCESS`, the folder's objects but `_`/`.` names and folder markers, in key order. An export with no part,
  * or with an empty part, is a MalformedFileError. Objects below a subfolder are not parts.
  */
 export function resolveParts(
@@ -167,14 +168,14 @@ export function resolveParts(
   if (parts.length === 0) throw new MalformedFileError(`${folder}: the export has no part`);
   const empty = parts.find((p) => p.size === 0);
   if (empty) throw new MalformedFileError(`${empty.key}: the part is empty`);
-  return [...parts]
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .map((p) => ({
-      key: p.key,
-      size: p.size,
-      etag: unquote(p.etag),
-      ...(p.versionId ? { versionId: p.versionId } : {}),
-    }));
+  // The parts' order is the export's row order (lambdas/domain/row-position.ts): the manifest's, else key order.
+  const ordered = manifest ? parts : [...parts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return ordered.map((p) => ({
+    key: p.key,
+    size: p.size,
+    etag: unquote(p.etag),
+    ...(p.versionId ? { versionId: p.versionId } : {}),
+  }));
 }
 
 /**

@@ -12,6 +12,7 @@ import { percent } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { RejectDecision } from './rejects';
 import type { FailedRunSummary, RunSummary } from './report';
+import { positionLabel } from './row-position';
 import { type Counts, sourceName } from './run';
 
 /** Sample reject lines kept per reason: the page shows a few, rejects.csv has them all. */
@@ -101,6 +102,8 @@ export interface ReportInput {
   duplicates?: ReadonlyArray<{ key: string; lines: readonly number[]; winner: number }>;
   /** The first warnings (WARNINGS_SHOWN): line, reason, what was stored, the cell. */
   warnings?: ReadonlyArray<{ line: number; reason: string; action: string; value: string }>;
+  /** A multi-file export's part names (WorkerJob.files): lines are shown as `part-2.csv:17`. */
+  files?: readonly string[] | undefined;
   chunks?: readonly StepTiming[];
   partitions?: readonly StepTiming[];
 }
@@ -449,7 +452,11 @@ function sampleCells(cells: readonly SampleCell[]): SafeHtml {
   )}</div>`;
 }
 
-function rejects(s: RunSummary, samples: Readonly<Record<string, readonly RejectSample[]>>): SafeHtml {
+function rejects(
+  s: RunSummary,
+  samples: Readonly<Record<string, readonly RejectSample[]>>,
+  files: readonly string[] | undefined,
+): SafeHtml {
   if (s.counts.rejected === 0) {
     return h`<section id="rejects" aria-labelledby="rejects-title">
 <h2 id="rejects-title">Rejects</h2>
@@ -471,7 +478,7 @@ function rejects(s: RunSummary, samples: Readonly<Record<string, readonly Reject
 <thead><tr><th class="num">line</th><th>reasons</th><th>cells</th></tr></thead>
 <tbody>${(samples[t.reason] ?? []).map(
       (r) =>
-        h`<tr class="sample"><td class="num">${r.line}</td><td>${r.reasons.map((x, i) => h`${i > 0 ? ' ' : ''}<code>${x}</code>`)}</td><td>${sampleCells(r.cells)}</td></tr>`,
+        h`<tr class="sample"><td class="num">${positionLabel(r.line, files)}</td><td>${r.reasons.map((x, i) => h`${i > 0 ? ' ' : ''}<code>${x}</code>`)}</td><td>${sampleCells(r.cells)}</td></tr>`,
     )}</tbody>
 </table>`,
   );
@@ -503,7 +510,11 @@ function dateFormats(s: RunSummary): SafeHtml | null {
 }
 
 /** Cells that failed their type in fields that keep the row (onInvalid), and columns the file lacks. */
-function warnings(s: RunSummary, list: NonNullable<ReportInput['warnings']>): SafeHtml {
+function warnings(
+  s: RunSummary,
+  list: NonNullable<ReportInput['warnings']>,
+  files: readonly string[] | undefined,
+): SafeHtml {
   const missing = s.missingColumns ?? [];
   const count = s.warnings ?? 0;
   const local = Object.entries(s.dateOrder ?? {}).filter(([, d]) => d.localTimes);
@@ -540,7 +551,7 @@ ${
   list.length > 0
     ? h`<table id="warning-sample" class="samples">
 <thead><tr><th class="num">line</th><th>reason</th><th>stored</th><th>cell</th></tr></thead>
-<tbody>${list.map((w) => h`<tr class="sample"><td class="num">${w.line}</td><td><code>${w.reason}</code></td><td>${w.action === 'drop' ? 'nothing' : 'the text'}</td><td class="cell">${cut(w.value)}</td></tr>`)}</tbody>
+<tbody>${list.map((w) => h`<tr class="sample"><td class="num">${positionLabel(w.line, files)}</td><td><code>${w.reason}</code></td><td>${w.action === 'drop' ? 'nothing' : 'the text'}</td><td class="cell">${cut(w.value)}</td></tr>`)}</tbody>
 </table>
 ${list.length < count ? h`<p class="muted">showing the first ${fmt(list.length)} of ${fmt(count)}</p>` : null}`
     : null
@@ -548,7 +559,11 @@ ${list.length < count ? h`<p class="muted">showing the first ${fmt(list.length)}
 </section>`;
 }
 
-function duplicates(s: RunSummary, list: NonNullable<ReportInput['duplicates']>): SafeHtml {
+function duplicates(
+  s: RunSummary,
+  list: NonNullable<ReportInput['duplicates']>,
+  files: readonly string[] | undefined,
+): SafeHtml {
   if (s.duplicateKeys === 0) {
     return h`<section id="duplicates" aria-labelledby="duplicates-title">
 <h2 id="duplicates-title">Duplicate keys</h2>
@@ -562,7 +577,7 @@ ${
   list.length > 0
     ? h`<table id="duplicate-keys">
 <thead><tr><th>key</th><th>lines</th><th class="num">winning line</th></tr></thead>
-<tbody>${list.map((d) => h`<tr><td class="cell">${d.key}</td><td>${d.lines.join(', ')}</td><td class="num">${d.winner}</td></tr>`)}</tbody>
+<tbody>${list.map((d) => h`<tr><td class="cell">${d.key}</td><td>${d.lines.map((l) => positionLabel(l, files)).join(', ')}</td><td class="num">${positionLabel(d.winner, files)}</td></tr>`)}</tbody>
 </table>
 ${list.length < s.duplicateKeys ? h`<p class="muted">showing the first ${fmt(list.length)} of ${fmt(s.duplicateKeys)}</p>` : null}`
     : null
@@ -715,9 +730,9 @@ export function renderReport(input: ReportInput): string {
 ${outcome(s)}
 ${counts(s)}
 ${reconciliation(s)}
-${rejects(s, input.rejectSamples ?? {})}
-${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 || Object.values(s.dateOrder ?? {}).some((d) => d.localTimes) ? warnings(s, input.warnings ?? []) : null}
-${duplicates(s, input.duplicates ?? [])}
+${rejects(s, input.rejectSamples ?? {}, input.files)}
+${(s.warnings ?? 0) > 0 || (s.missingColumns ?? []).length > 0 || Object.values(s.dateOrder ?? {}).some((d) => d.localTimes) ? warnings(s, input.warnings ?? [], input.files) : null}
+${duplicates(s, input.duplicates ?? [], input.files)}
 ${s.rejects && (!s.rejects.allowed || s.rejects.forced) ? rejectGate(s.rejects, s.dryRun === true) : null}
 ${s.mirror ? mirror(s.mirror, s.dryRun === true) : null}
 ${s.references && s.references.length > 0 ? references(s.references) : null}

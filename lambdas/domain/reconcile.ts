@@ -15,6 +15,7 @@ import { type MirrorDecision, percent } from './mirror';
 import type { ReferenceCheck } from './references';
 import { decideRejects, type RejectDecision, sumRejectCounts } from './rejects';
 import { type Check, type RunSummary, topReasons } from './report';
+import { positionCells, positionColumns, positionLabel } from './row-position';
 import { accountingGap, type Counts, type MergedLine, type RunRecord, type RunStatus } from './run';
 import { compareWritten, type Mismatch, mergeReferenceChecks, verifyMode } from './verify';
 
@@ -222,12 +223,13 @@ export function contentCheck(options: {
 export function rejectGate(
   chunks: readonly ChunkResult[],
   entity: Pick<EntityConfig, 'maxRejectRatio' | 'allowEmptyExport'>,
-  job: Pick<WorkerJob, 'force' | 'dryRun'>,
+  job: Pick<WorkerJob, 'force' | 'dryRun' | 'files'>,
 ): RejectDecision | undefined {
   const decision = decideRejects(sumRejectCounts(chunks), {
     maxRejectRatio: entity.maxRejectRatio,
     allowEmptyExport: entity.allowEmptyExport,
     force: job.force === true,
+    files: job.files,
   });
   return decision.forced || (job.dryRun && !decision.allowed) ? decision : undefined;
 }
@@ -338,19 +340,34 @@ export function reportKeys(
 /** The delete candidates of a mirror run, under reports/<runId>/. */
 export const MIRROR_REPORT = 'mirror-deletes.csv';
 
-/** The CSV reports' headers and rows (cells, escaped by the writer). */
+/**
+ * The CSV reports' headers and rows (cells, escaped by the writer). Those naming a row take the
+ * export's part names (`files`, a multi-file export's; lambdas/domain/row-position.ts): a file
+ * column before the line, and `part-2.csv:17` in duplicates' line lists.
+ */
 export const CSV_REPORTS = {
   mismatches: { header: 'key,scope,problem\r\n', cells: (m: Mismatch) => [m.key, m.scope, m.problem] },
   orphans: { header: 'field,entity,missing value,items,sample keys\r\n' },
-  warnings: {
-    header: 'line,reason,action,value\r\n',
-    cells: (w: Warning) => [String(w.line), w.reason, w.action, w.value],
-  },
-  duplicates: {
+  warnings: (files?: readonly string[]) => ({
+    header: `${[...positionColumns(files), 'reason', 'action', 'value'].join(',')}\r\n`,
+    cells: (w: Warning) => [...positionCells(w.line, files), w.reason, w.action, w.value],
+  }),
+  duplicates: (files?: readonly string[]) => ({
     header: 'key,lines,winner\r\n',
-    cells: (d: DuplicateKey) => [d.key, d.lines.join(' '), String(d.winner)],
-  },
-  diff: { header: 'key,action,line\r\n', cells: (m: MergedLine) => [m.k, diffAction(m), String(m.l ?? '')] },
+    cells: (d: DuplicateKey) => [
+      d.key,
+      d.lines.map((l) => positionLabel(l, files)).join(' '),
+      positionLabel(d.winner, files),
+    ],
+  }),
+  diff: (files?: readonly string[]) => ({
+    header: `${['key', 'action', ...positionColumns(files)].join(',')}\r\n`,
+    cells: (m: MergedLine) => [
+      m.k,
+      diffAction(m),
+      ...(m.l === undefined ? positionColumns(files).map(() => '') : positionCells(m.l, files)),
+    ],
+  }),
   mirrorDeletes: { header: 'key\r\n' },
 } as const;
 

@@ -5,6 +5,7 @@
  * counts. Messages name reason codes and line numbers only, never a cell.
  */
 import { percent } from './mirror';
+import { positionLabel } from './row-position';
 
 /** Line numbers kept per reason code and chunk (the message shows at most this many per reason). */
 export const REJECT_LINES_SHOWN = 3;
@@ -24,8 +25,11 @@ export interface RejectCounts {
 export interface RejectReason {
   reason: string;
   count: number;
-  /** The first few line numbers of the file rejected for this reason. */
-  lines: number[];
+  /**
+   * The first few line numbers of the file rejected for this reason; a multi-file export's as
+   * `part-2.csv:17` (its part's name and line).
+   */
+  lines: Array<number | string>;
 }
 
 export interface RejectDecision {
@@ -105,11 +109,22 @@ function describe(reasons: readonly RejectReason[]): string {
  */
 export function decideRejects(
   counts: RejectCounts,
-  options: { maxRejectRatio: number; allowEmptyExport: boolean; force: boolean },
+  options: {
+    maxRejectRatio: number;
+    allowEmptyExport: boolean;
+    force: boolean;
+    /** A multi-file export's part names, in part order (lines are then export ordinals). */
+    files?: readonly string[] | undefined;
+  },
 ): RejectDecision {
   const ratio = counts.rows === 0 ? 0 : counts.rejected / counts.rows;
+  const { files } = options;
+  const lines = (reason: string) => {
+    const own = counts.lines[reason] ?? [];
+    return files === undefined ? own : own.map((l) => positionLabel(l, files));
+  };
   const topReasons = Object.entries(counts.reasons)
-    .map(([reason, count]) => ({ reason, count, lines: counts.lines[reason] ?? [] }))
+    .map(([reason, count]) => ({ reason, count, lines: lines(reason) }))
     .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
     .slice(0, REJECT_REASONS_SHOWN);
   const base = {

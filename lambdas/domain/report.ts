@@ -4,6 +4,7 @@ import type { DateOrderDecision } from './dates';
 import type { MirrorDecision } from './mirror';
 import type { ReferenceCheck } from './references';
 import type { RejectDecision } from './rejects';
+import { positionCells, positionColumns } from './row-position';
 import type { Counts } from './run';
 
 export type ReconciliationStatus = 'MATCHED' | 'MISMATCHED';
@@ -124,9 +125,12 @@ export function topReasons(counts: Record<string, number>, n = 10): Array<{ reas
     .slice(0, n);
 }
 
-/** Header row of rejects.csv: line, reasons, then the file's own columns. */
-export function rejectsHeader(columns: readonly string[]): string {
-  return `${['line', 'reasons', ...columns].map(csvCell).join(',')}\r\n`;
+/**
+ * Header row of rejects.csv: line, reasons, then the file's own columns; a multi-file export's
+ * (`files`: its parts' names) starts with file.
+ */
+export function rejectsHeader(columns: readonly string[], files?: readonly string[]): string {
+  return `${[...positionColumns(files), 'reasons', ...columns].map(csvCell).join(',')}\r\n`;
 }
 
 /**
@@ -137,10 +141,11 @@ export function rejectsRow(
   reject: { line: number; reasons: string[]; raw: string },
   columns: readonly string[],
   delimiter: string | undefined,
+  files?: readonly string[],
 ): string {
   const parsed = delimiter === undefined ? undefined : parseRecord(reject.raw, delimiter);
   const cells = parsed?.ok ? parsed.fields : [reject.raw];
   const padded =
     cells.length >= columns.length ? cells : [...cells, ...Array(columns.length - cells.length).fill('')];
-  return `${[String(reject.line), reject.reasons.join(' '), ...padded].map(csvCell).join(',')}\r\n`;
+  return `${[...positionCells(reject.line, files), reject.reasons.join(' '), ...padded].map(csvCell).join(',')}\r\n`;
 }

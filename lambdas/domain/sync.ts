@@ -1,3 +1,4 @@
+import { type FolderObject, inboxKeyOf, parseManifest, partsDigest, resolveParts } from './export-folder';
 import { deriveRunId } from './run';
 
 /**
@@ -28,7 +29,7 @@ export interface InboxContext {
 export type NotAnExport = 'folder' | 'empty' | 'hidden' | 'part';
 
 /**
- * Objects that are never exports: folder markers (`inbox/contact/`, created by the S3 console),
+ * Objects directly in the inbox that are never exports: folder markers (`inbox/contact/`, created by the S3 console),
  * empty objects (Plan would fail them: "file is empty") and hidden or marker files whose name starts
  * with `.` or `_` (`.DS_Store`, an editor's temp file, `_SUCCESS` of Spark/Glue jobs). Every other
  * name is an export: Plan takes any extension (format `auto` sniffs the content).
@@ -60,8 +61,11 @@ export function newestFirst(a: InboxObject, b: InboxObject): number {
   return ia === ib ? 0 : ia < ib ? 1 : -1;
 }
 
-/** The run id a trigger of this object gets (the same derivation as ClaimRun's). */
-export function inboxRunId(object: InboxObject, context: InboxContext): string {
+/**
+ * The run id a trigger of this object gets (the same derivation as ClaimRun's); `parts`: a
+ * multi-file export's parts digest (partsDigest), for its marker or manifest.
+ */
+export function inboxRunId(object: InboxObject, context: InboxContext, parts?: string): string {
   return deriveRunId(
     {
       bucket: context.bucket,
@@ -71,7 +75,80 @@ export function inboxRunId(object: InboxObject, context: InboxContext): string {
     },
     context.entity,
     context.configHash,
+    undefined,
+    parts,
   );
+}
+
+/** One export of an inbox: a file, or a completed export folder (its trigger and its objects). */
+export interface InboxExport {
+  /** The file, or the folder's `manifest.json` (when it has one) else its `_SUCCESS`: its date is the export's. */
+  object: InboxObject;
+  /** An export folder's prefix (`inbox/<entity>/<export>/`) and every object under it. */
+  folder?: { prefix: string; objects: InboxObject[] } | undefined;
+}
+
+/** An inbox as exports: files and completed folders; objects that are none; folders with no marker. */
+export interface InboxExports {
+  exports: InboxExport[];
+  /** Objects directly in the inbox that are not exports (notAnExport). */
+  skipped: number;
+  /** Export folders with neither `_SUCCESS` nor `manifest.json`: not complete, not run (their prefixes). */
+  incomplete: string[];
+}
+
+/**
+ * The exports of `entity`'s inbox listing: each file directly under `inbox/<entity>/` that is an
+ * export, and each export folder (`inbox/<entity>/<export>/`) with `_SUCCESS` or `manifest.json`,
+ * as one export dated by that marker (the manifest when it has both, which is the exact list); the
+ * parts of a folder are never exports of their own. A folder without a marker is incomplete.
+ */
+export function inboxExports(objects: readonly InboxObject[], entity: string): InboxExports {
+  const exports: InboxExport[] = [];
+  const folders = new Map<string, InboxObject[]>();
+  let skipped = 0;
+  for (const o of objects) {
+    const kind = inboxKeyOf(o.key, entity);
+    if (kind === undefined || kind.kind === 'file') {
+      if (kind === undefined || notAnExport(o) !== undefined) skipped++;
+      else exports.push({ object: o });
+      continue;
+    }
+    const list = folders.get(kind.folder) ?? [];
+    list.push(o);
+    folders.set(kind.folder, list);
+  }
+  const incomplete: string[] = [];
+  for (const [prefix, list] of folders) {
+    const named = (kind: 'marker' | 'manifest') => list.find((o) => inboxKeyOf(o.key, entity)?.kind === kind);
+    const trigger = named('manifest') ?? named('marker');
+    if (trigger) exports.push({ object: trigger, folder: { prefix, objects: list } });
+    else incomplete.push(prefix);
+  }
+  return { exports, skipped, incomplete: incomplete.sort() };
+}
+
+/**
+ * The parts digest an export folder's run id is derived with, as ClaimRun derives it (its listing
+ * by key and ETag; the manifest read with `readManifest`), or undefined when the folder's parts are
+ * malformed: its run then fails at ClaimRun, naming the problem.
+ */
+async function folderDigest(
+  exp: InboxExport,
+  entity: string,
+  readManifest: ((object: InboxObject) => Promise<string>) | undefined,
+): Promise<string | undefined> {
+  if (!exp.folder) return undefined;
+  const { prefix, objects } = exp.folder;
+  const listing: FolderObject[] = objects.map((o) => ({ key: o.key, size: o.size, etag: o.etag }));
+  try {
+    const isManifest = inboxKeyOf(exp.object.key, entity)?.kind === 'manifest';
+    const manifest =
+      isManifest && readManifest ? parseManifest(await readManifest(exp.object), prefix) : undefined;
+    return partsDigest(resolveParts(prefix, listing, manifest));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The decision of a sync for one entity. */
@@ -86,8 +163,20 @@ export type SyncPick =
       older: number;
       /** Objects that are not exports (see notAnExport). */
       skipped: number;
+      /** Export folders without `_SUCCESS` or `manifest.json` (see inboxExports). */
+      incomplete: string[];
+      /** The newest export is a folder: its prefix. */
+      folder?: string | undefined;
     }
-  | { action: 'empty'; entity: string; object: null; runId: null; older: 0; skipped: number };
+  | {
+      action: 'empty';
+      entity: string;
+      object: null;
+      runId: null;
+      older: 0;
+      skipped: number;
+      incomplete: string[];
+    };
 
 /**
  * Picks what a sync of one entity runs: the newest export of its inbox, if the ledger has no run of
@@ -107,20 +196,31 @@ export async function pickExport(
   objects: readonly InboxObject[],
   context: InboxContext,
   hasRun: (runId: string) => boolean | Promise<boolean>,
+  /** Reads a folder's `manifest.json` (asked only for the newest export, when it is one). */
+  readManifest?: (object: InboxObject) => Promise<string>,
 ): Promise<SyncPick> {
-  const exports = objects.filter((o) => notAnExport(o) === undefined);
-  const skipped = objects.length - exports.length;
-  const newest = [...exports].sort(newestFirst)[0];
+  const { exports, skipped, incomplete } = inboxExports(objects, context.entity);
+  const newest = [...exports].sort((a, b) => newestFirst(a.object, b.object))[0];
   if (!newest)
-    return { action: 'empty', entity: context.entity, object: null, runId: null, older: 0, skipped };
-  const runId = inboxRunId(newest, context);
+    return {
+      action: 'empty',
+      entity: context.entity,
+      object: null,
+      runId: null,
+      older: 0,
+      skipped,
+      incomplete,
+    };
+  const runId = inboxRunId(newest.object, context, await folderDigest(newest, context.entity, readManifest));
   return {
     action: (await hasRun(runId)) ? 'up-to-date' : 'run',
     entity: context.entity,
-    object: newest,
+    object: newest.object,
     runId,
     older: exports.length - 1,
     skipped,
+    incomplete,
+    ...(newest.folder ? { folder: newest.folder.prefix } : {}),
   };
 }
 

@@ -31,6 +31,7 @@ export async function checkRejects(event: CheckRejectsEvent, deps: GateDeps): Pr
     maxRejectRatio: entity.maxRejectRatio,
     allowEmptyExport: entity.allowEmptyExport,
     force: job.force === true,
+    files: job.files,
   });
   logger.info('rejects checked', {
     runId: event.runId,

@@ -73,11 +73,16 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
   const where = sourceName(source);
   const workPrefix = `work/${runId}/`;
   try {
-    const { head, data, plan, chunks, first } = await scanExport(source, entity, deps.bucket, workPrefix);
+    const { head, data, plan, chunks, first, files } = await scanExport(
+      source,
+      entity,
+      deps.bucket,
+      workPrefix,
+    );
     const { columns, binding } = fileColumns(plan, entity);
     const dateOrder = await dateOrders(runId, data, first, head, columns, binding, entity);
     const target = await describeTarget(deps.targetTable(source.entity), entity);
-    const jobBase = jobBaseOf({
+    const base = jobBaseOf({
       runId,
       source,
       entity,
@@ -90,6 +95,7 @@ export async function planRun(event: PlanEvent, deps: PlanChunksDeps): Promise<P
       verify: target.verify,
       dateOrder,
     });
+    const jobBase = files ? { ...base, files } : base;
     const { layout, unmetered } = layOut(plan, head, entity, jobBase);
     // A resumed run keeps the partition count its finished chunks wrote their parts for: a layout
     // computed anew (another concurrency setting) must not move keys to other partitions.
@@ -127,6 +133,8 @@ interface Scanned {
   /** The first file's own plan (the date order is decided from its first records). */
   first: FilePlan;
   chunks: ChunkItem[];
+  /** A multi-file export: its parts' names relative to the folder, in part order. */
+  files?: string[] | undefined;
 }
 
 /** An input error of one part of a multi-file export, already named by the part (its `cause`). */
@@ -176,7 +184,9 @@ async function scanExport(
   }
   const [first] = scans;
   if (!first) throw new MalformedFileError('the export has no part');
-  const chunks = scans.flatMap((s) => chunkItems(s.plan).map((c) => ({ ...c, data: s.data, file: s.name })));
+  const chunks = scans.flatMap((s, part) =>
+    chunkItems(s.plan).map((c) => ({ ...c, data: s.data, file: s.name, part })),
+  );
   const plan: FilePlan = {
     ...first.plan,
     chunks: chunks.map(({ index, start, end, firstLine, rows }) => ({ index, start, end, firstLine, rows })),
@@ -189,6 +199,7 @@ async function scanExport(
     plan,
     first: first.plan,
     chunks: chunks.map((c, index) => ({ ...c, index })),
+    files: found.parts.map((p) => p.key.slice(found.folder.length)),
   };
 }
 

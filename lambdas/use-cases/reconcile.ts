@@ -68,7 +68,7 @@ export async function reconcileRun(event: ReconcileEvent, deps: ReconcileDeps): 
     dateReasons: samples.dateReasons,
     finishedAt: new Date().toISOString(),
   });
-  await putRunReport(deps.bucket, reports, reportPage(summary, results, samples), summary);
+  await putRunReport(deps.bucket, reports, reportPage(summary, results, samples, job.files), summary);
   await deps.ledger.updateRun(event.runId, reconciledRecord(summary));
   // The run is over either way: the next run of the entity may start.
   await deps.ledger.releaseLock(job.entity, event.runId);
@@ -132,7 +132,10 @@ async function writeCsvReports(
   ) => {
     if (key) await putCsvReport(bucket, key, parts, header, keyOf, transform);
   };
-  const { mismatches, orphans, warnings, duplicates, diff } = CSV_REPORTS;
+  const { mismatches, orphans } = CSV_REPORTS;
+  const warnings = CSV_REPORTS.warnings(job.files);
+  const duplicates = CSV_REPORTS.duplicates(job.files);
+  const diff = CSV_REPORTS.diff(job.files);
   await put(
     reports.mismatches,
     verified,
@@ -175,9 +178,15 @@ function sampled<T>(
 }
 
 /** report.html: the summary, the reports' samples and each chunk's and partition's timing. */
-function reportPage(summary: RunSummary, results: RunResults, samples: ReportSamples): string {
+function reportPage(
+  summary: RunSummary,
+  results: RunResults,
+  samples: ReportSamples,
+  files: readonly string[] | undefined,
+): string {
   return renderReport({
     summary,
+    files,
     rejectSamples: samples.rejects.samples(),
     warnings: samples.warnings,
     duplicates: samples.duplicates,

@@ -1,6 +1,7 @@
 import { listInbox } from '../adapters/inbox';
 import type { Ledger } from '../adapters/ledger';
 import { logger } from '../adapters/powertools';
+import { readText } from '../adapters/s3';
 import type { startExecution } from '../adapters/sfn';
 import { type CrmSyncConfig, configHash, getEntity } from '../domain/config';
 import { pickExport, scheduledExecutionName } from '../domain/sync';
@@ -26,6 +27,8 @@ export interface ScheduledSyncOutput {
   older: number;
   /** Objects of the inbox that are not exports (folder markers, empty, hidden files). */
   skipped: number;
+  /** Export folders with neither `_SUCCESS` nor `manifest.json`: not complete, not run. */
+  incomplete: string[];
 }
 
 export interface ScheduledSyncDeps {
@@ -39,7 +42,7 @@ export interface ScheduledSyncDeps {
 
 /**
  * A schedule's tick for one entity: lists `inbox/<entity>/` (the latest version of each key), picks
- * the newest export, asks the ledger whether its run id ran, and if not starts the run state machine
+ * the newest export (a file, or a completed export folder, dated by its marker), asks the ledger whether its run id ran, and if not starts the run state machine
  * with the input the S3 inbox rule sends, so ClaimRun and Plan see no difference. The execution is
  * named by the run id and the tick, so a tick delivered twice starts one execution; two triggers of
  * the same object (this and the inbox rule) are made one run by ClaimRun's claim.
@@ -55,6 +58,7 @@ export async function scheduledSync(
     objects,
     { bucket: deps.bucket, entity: name, configHash: configHash(entity) },
     async (runId) => (await deps.ledger.getRun(runId)) !== undefined,
+    (o) => readText({ bucket: deps.bucket, key: o.key, versionId: o.versionId }),
   );
   const base = {
     entity: name,
@@ -63,7 +67,14 @@ export async function scheduledSync(
     executionArn: null,
     older: pick.older,
     skipped: pick.skipped,
+    incomplete: pick.incomplete,
   };
+  if (pick.incomplete.length > 0) {
+    logger.info('export folders without _SUCCESS or manifest.json: not complete, not run', {
+      entity: name,
+      incomplete: pick.incomplete,
+    });
+  }
   if (pick.action !== 'run') {
     logger.info(pick.action === 'empty' ? 'no export in the inbox' : 'up to date', base);
     return { ...base, action: pick.action };

@@ -8,6 +8,7 @@ import type { EntityConfig } from '../domain/config';
 import { maxRecordBytesFor, recordsOf } from '../domain/csv';
 import { bindHeader } from '../domain/mapping';
 import { keyLines, keysByPartition } from '../domain/mirror';
+import { rowOrdinal } from '../domain/row-position';
 import { workKeys } from '../domain/run';
 import { checkChunkRows, chunkResultOf, entityOfJob } from '../domain/transform';
 import { parentsPresent } from './parents';
@@ -86,12 +87,17 @@ async function readChunk(job: WorkerJob, chunk: ChunkItem, entity: EntityConfig)
   // A multi-file export's chunk names its part; a file's chunks refer to the job's data.
   const data = chunk.data ?? job.data;
   const body = await readObject(data, { start: chunk.start, end: chunk.end }, data.etag);
+  // A part's rows are numbered over the export (part, line); the splitter's errors name the part's line.
+  const base = rowOrdinal(chunk.part ?? 0, 0);
   for await (const records of recordsOf(body, chunk, {
     maxRecordBytes: maxRecordBytesFor(entity.source),
     delimiter: format === 'csv' ? job.delimiter : ',',
     quoting: format === 'csv',
   })) {
-    for (const r of records) acc.add(r);
+    for (const r of records) {
+      r.line += base;
+      acc.add(r);
+    }
   }
   return acc;
 }

@@ -21,6 +21,8 @@ const CLI_ACTIONS: Record<string, string> = {
   FilterLogEventsCommand: 'logs:FilterLogEvents',
   GetObjectCommand: 's3:GetObject',
   HeadObjectCommand: 's3:GetObject',
+  // An export folder's _SUCCESS marker (an empty object in inbox/).
+  PutObjectCommand: 's3:PutObject',
   ListObjectsV2Command: 's3:ListBucket',
   ListObjectVersionsCommand: 's3:ListBucketVersions',
   GetItemCommand: 'dynamodb:GetItem',

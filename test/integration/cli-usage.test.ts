@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, ROOT } from './support';
+
+const CONTACTS = join(ROOT, 'examples/data/contacts.csv');
+const CONFIG = join(ROOT, 'examples/crm-sync.config.json');
 
 /** The entry points a new user types first, through bin/crm-sync.js; none starts the local stack. */
 describe('crm-sync CLI, usage', () => {
@@ -35,6 +39,38 @@ describe('crm-sync CLI, usage', () => {
       code: 1,
       stdout: '',
       stderr: "error: required option '--entity <name>' not specified\n",
+    });
+  });
+
+  const EMPTY = mkdtempSync(join(tmpdir(), 'crm-sync-empty-'));
+  const MISSING = join(EMPTY, 'no-such-part.csv');
+  it.each([
+    [
+      'an empty directory',
+      [EMPTY],
+      `${EMPTY}: the directory holds no file to run (an export's parts are its files)`,
+    ],
+    ['a file that does not exist, among files', [CONTACTS, MISSING], `file not found: ${MISSING}`],
+  ])(
+    '`local run` of %s is one plain line naming the path, exit 1, no stack started',
+    async (_name, paths, message) => {
+      // Act
+      const r = await cli(['local', 'run', ...paths, '--entity', 'contact', '--config', CONFIG]);
+
+      // Assess
+      expect(r).toEqual({ code: 1, stdout: '', stderr: `crm-sync: ${message}\n` });
+    },
+  );
+
+  it('`local diff` of a directory is one plain line, exit 1', async () => {
+    // Act
+    const r = await cli(['local', 'diff', EMPTY, '--entity', 'contact', '--config', CONFIG]);
+
+    // Assess
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `crm-sync: ${EMPTY} is a directory: diff takes one file (a dry run of a multi-file export is not supported)\n`,
     });
   });
 });

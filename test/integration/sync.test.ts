@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { type CrmSyncConfig, parseConfig } from '../../lambdas/domain/config';
 import { type LocalSyncResult, syncLocal } from '../../local/sync';
 import { cli, lastJson, PERSON_ENTITY, PERSON_HEADER, useLocalStack } from './support';
@@ -90,6 +91,55 @@ describe('local sync', () => {
       ['k1', 'k1 second'],
       ['k2', 'k2 third'],
       ['k3', 'k3 third'],
+    ]);
+  });
+
+  it('a folder of parts is not an export until its _SUCCESS lands, then one export, then up to date', async () => {
+    // Prepare: two parts, newer than every file, without their marker yet.
+    const T4 = '2024-12-01T00:00:00Z';
+    for (const [name, rows] of [
+      ['part-1.csv', [`k1,k1 fourth,${T4},false`]],
+      ['part-2.csv', [`k4,k4 fourth,${T4},false`]],
+    ] as const) {
+      await local.stack.upload(csv(name, [...rows]), 'person', { folder: 'export-4' });
+    }
+
+    // Act
+    const waiting = await sync();
+    await local.stack.s3Client.send(
+      new PutObjectCommand({
+        Bucket: local.stack.bucket,
+        Key: 'inbox/person/export-4/_SUCCESS',
+        Body: new Uint8Array(),
+      }),
+    );
+    const ran = await sync();
+    const again = await sync();
+
+    // Assess
+    expect(summary(waiting)[0]).toMatchObject({
+      action: 'up-to-date',
+      key: 'inbox/person/persons-3.csv',
+      older: 2,
+    });
+    expect(waiting[0]?.incomplete).toEqual(['inbox/person/export-4/']);
+    expect(summary(ran)[0]).toEqual({
+      entity: 'person',
+      action: 'ran',
+      key: 'inbox/person/export-4/_SUCCESS',
+      older: 3,
+      status: 'SUCCEEDED',
+    });
+    expect(ran[0]?.run?.counts).toMatchObject({ rows: 2, applied: 2 });
+    expect(ran[0]?.incomplete).toEqual([]);
+    // The run id the sync derived (with the parts' digest) is the one ClaimRun gave the run.
+    expect(ran[0]?.runId).toBe(ran[0]?.run?.runId);
+    expect(summary(again)[0]).toMatchObject({ action: 'up-to-date', key: 'inbox/person/export-4/_SUCCESS' });
+    expect((await local.items('person')).map((i) => [i.id, i.name])).toEqual([
+      ['k1', 'k1 fourth'],
+      ['k2', 'k2 third'],
+      ['k3', 'k3 third'],
+      ['k4', 'k4 fourth'],
     ]);
   });
 });

@@ -82,6 +82,14 @@ describe('export folder: the parts of an export', () => {
     expect(resolveParts(FOLDER, listing, manifest)).toHaveLength(2);
   });
 
+  it("with a manifest: in the manifest's order (the order a key's rows of one version are ranked in)", () => {
+    const manifest = parseManifest('{"parts": ["part-2.csv", "part-1.csv"]}', FOLDER);
+    expect(resolveParts(FOLDER, listing, manifest).map((p) => p.key)).toEqual([
+      `${FOLDER}part-2.csv`,
+      `${FOLDER}part-1.csv`,
+    ]);
+  });
+
   const bad: ReadonlyArray<[string, FolderObject[], string | undefined, RegExp]> = [
     ['a missing part', [obj('a.csv')], '["a.csv", "b.csv"]', /part .*b\.csv is missing/],
     ['an extra part', [obj('a.csv'), obj('b.csv')], '["a.csv"]', /does not list: .*b\.csv/],

@@ -9,6 +9,7 @@ import {
   STEPS_SHOWN,
 } from '../../lambdas/domain/html-report';
 import type { FailedRunSummary, RunSummary } from '../../lambdas/domain/report';
+import { rowOrdinal } from '../../lambdas/domain/row-position';
 
 const RUN_ID = 'contact-0123456789abcdef0123';
 const XSS = `<img src=x onerror=alert(1)>"'&`;
@@ -79,6 +80,39 @@ function input(overrides: Partial<ReportInput> = {}): ReportInput {
 }
 
 const sectionIds = (html: string) => [...html.matchAll(/<section id="([a-z-]+)"/g)].map((m) => m[1]);
+
+describe('renderReport of a multi-file export: rows named by part and line', () => {
+  it.each([
+    [
+      'a single file: line numbers',
+      undefined,
+      ['<td class="num">15</td>', '3, 1700', '<td class="num">1700</td>'],
+    ],
+    [
+      'parts: part name and line',
+      ['part-1.csv', 'part-2.csv'],
+      [
+        '<td class="num">part-1.csv:15</td>',
+        'part-1.csv:3, part-2.csv:1700',
+        '<td class="num">part-2.csv:1700</td>',
+      ],
+    ],
+  ])('%s', (_name, files, shown) => {
+    // Prepare: the ordinals of a multi-file export (part × 2^32 + line) in the samples.
+    const second = rowOrdinal(files === undefined ? 0 : 1, 1700);
+    const html = renderReport(
+      input({
+        files,
+        duplicates: [{ key: '003B', lines: [3, second], winner: second }],
+        warnings: [{ line: 15, reason: 'invalid_phone:Phone', action: 'drop', value: 'x' }],
+        summary: summary({ warnings: 1 }),
+      }),
+    );
+
+    // Assess
+    for (const text of shown) expect(html).toContain(text);
+  });
+});
 
 describe('renderReport: warnings, missing columns, date formats, the file as named', () => {
   it('lists the cells dropped or kept as text, escaped, and the columns the file lacks', () => {

@@ -1,4 +1,5 @@
 import { configHash, parseConfig } from '../../lambdas/domain/config';
+import { partsDigest } from '../../lambdas/domain/export-folder';
 import { deriveRunId } from '../../lambdas/domain/run';
 import {
   type InboxObject,
@@ -35,7 +36,7 @@ describe('pickExport', () => {
     objects: InboxObject[];
     ran: string[];
     context?: typeof CONTEXT;
-    expected: { action: string; key: string | null; older: number; skipped: number };
+    expected: { action: string; key: string | null; older: number; skipped: number; incomplete?: string[] };
   }>([
     {
       name: 'an empty inbox: nothing to run',
@@ -98,10 +99,59 @@ describe('pickExport', () => {
       expected: { action: 'run', key: 'inbox/contact/contacts-2026-05-03.csv', older: 2, skipped: 0 },
     },
     {
-      name: 'nested keys under the inbox are exports too',
+      name: 'a file in a folder without a marker is a part of an incomplete export, not an export',
       objects: [OLD, obj('2026/05/02/contacts.csv', 30)],
       ran: [],
-      expected: { action: 'run', key: 'inbox/contact/2026/05/02/contacts.csv', older: 1, skipped: 0 },
+      expected: { action: 'run', key: OLD.key, older: 0, skipped: 0, incomplete: ['inbox/contact/2026/'] },
+    },
+    {
+      name: 'a completed export folder is one export, dated by its _SUCCESS',
+      objects: [
+        OLD,
+        obj('export-1/part-1.csv', 5),
+        obj('export-1/part-2.csv', 6),
+        obj('export-1/_SUCCESS', 7, { size: 0 }),
+      ],
+      ran: [],
+      expected: { action: 'run', key: 'inbox/contact/export-1/_SUCCESS', older: 1, skipped: 0 },
+    },
+    {
+      name: 'a folder whose parts are newer than a file but whose marker is older: the file is newer',
+      objects: [obj('export-1/part-1.csv', 50), obj('export-1/_SUCCESS', 1, { size: 0 }), NEW],
+      ran: [],
+      expected: { action: 'run', key: NEW.key, older: 1, skipped: 0 },
+    },
+    {
+      name: 'a folder with a manifest and _SUCCESS: the manifest is its trigger',
+      objects: [
+        obj('export-1/part-1.csv', 5),
+        obj('export-1/_SUCCESS', 8, { size: 0 }),
+        obj('export-1/manifest.json', 7),
+      ],
+      ran: [],
+      expected: { action: 'run', key: 'inbox/contact/export-1/manifest.json', older: 0, skipped: 0 },
+    },
+    {
+      name: 'a newer folder still being written (no marker yet) is skipped, said so; the completed one runs',
+      objects: [
+        obj('export-1/part-1.csv', 5),
+        obj('export-1/_SUCCESS', 6, { size: 0 }),
+        obj('export-2/part-1.csv', 40),
+      ],
+      ran: [],
+      expected: {
+        action: 'run',
+        key: 'inbox/contact/export-1/_SUCCESS',
+        older: 0,
+        skipped: 0,
+        incomplete: ['inbox/contact/export-2/'],
+      },
+    },
+    {
+      name: 'only an incomplete folder: nothing to run',
+      objects: [obj('export-2/part-1.csv', 40), obj('export-2/', 40, { size: 0 })],
+      ran: [],
+      expected: { action: 'empty', key: null, older: 0, skipped: 0, incomplete: ['inbox/contact/export-2/'] },
     },
   ])('$name', async ({ objects, ran, context, expected }) => {
     // Prepare
@@ -120,7 +170,8 @@ describe('pickExport', () => {
       key: pick.object?.key ?? null,
       older: pick.older,
       skipped: pick.skipped,
-    }).toEqual(expected);
+      incomplete: pick.incomplete,
+    }).toEqual({ incomplete: [], ...expected });
     // The ledger is asked about the newest export only.
     expect(asked).toEqual(pick.runId ? [pick.runId] : []);
   });
@@ -323,5 +374,74 @@ describe('config: schedule', () => {
     // Assess
     expect(h2).toBe(h1);
     expect(h3).not.toBe(h1);
+  });
+});
+
+describe('pickExport of an export folder: the run id ClaimRun derives', () => {
+  const part1 = obj('export-1/part-1.csv', 5);
+  const part2 = obj('export-1/part-2.csv', 6);
+  const marker = obj('export-1/_SUCCESS', 7, { size: 0, versionId: 'vm' });
+  const manifest = obj('export-1/manifest.json', 7, { versionId: 'vj' });
+  const digestOf = (...parts: InboxObject[]) =>
+    partsDigest(parts.map((p) => ({ key: p.key, size: p.size, etag: p.etag ?? '' })));
+
+  it.each<[string, InboxObject[], InboxObject, string | undefined, (() => string) | undefined]>([
+    [
+      '_SUCCESS: the marker and the digest of the parts in key order',
+      [part2, marker, part1],
+      marker,
+      digestOf(part1, part2),
+      undefined,
+    ],
+    [
+      'manifest.json: the parts in the manifest’s order',
+      [part1, part2, manifest],
+      manifest,
+      digestOf(part2, part1),
+      () => '{"parts": ["part-2.csv", "part-1.csv"]}',
+    ],
+    [
+      'a malformed manifest: no digest (ClaimRun fails the run, naming it)',
+      [part1, part2, manifest],
+      manifest,
+      undefined,
+      () => '{"parts": []}',
+    ],
+  ])('%s', async (_name, objects, trigger, digest, manifestText) => {
+    // Prepare
+    const read = jest.fn(async () => manifestText?.() ?? '');
+
+    // Act
+    const pick = await pickExport(objects, CONTEXT, () => false, read);
+
+    // Assess
+    expect(pick.object?.key).toBe(trigger.key);
+    expect(pick.runId).toBe(
+      deriveRunId(
+        { bucket: BUCKET, key: trigger.key, versionId: trigger.versionId },
+        'contact',
+        CONTEXT.configHash,
+        undefined,
+        digest,
+      ),
+    );
+    expect(read).toHaveBeenCalledTimes(manifestText ? 1 : 0);
+  });
+
+  it('up to date until a part changes: the run id follows the parts', async () => {
+    // Prepare
+    const ran = (await pickExport([part1, part2, marker], CONTEXT, () => false)).runId ?? '';
+
+    // Act
+    const same = await pickExport([part1, part2, marker], CONTEXT, (id) => id === ran);
+    const changed = await pickExport(
+      [part1, { ...part2, etag: 'etag-new' }, marker],
+      CONTEXT,
+      (id) => id === ran,
+    );
+
+    // Assess
+    expect(same.action).toBe('up-to-date');
+    expect(changed.action).toBe('run');
   });
 });

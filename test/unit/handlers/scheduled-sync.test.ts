@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectVersionsCommand, S3Client } from '@aws-sdk/client-s3';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { InvalidEventError, UnknownEntityError } from '../../../lambdas/domain/errors';
+import { partsDigest } from '../../../lambdas/domain/export-folder';
 import { deriveRunId } from '../../../lambdas/domain/run';
 import { BUCKET, CONFIG_HASH } from './support';
 
@@ -86,6 +88,7 @@ describe('Handler: scheduled-sync', () => {
       executionArn: `${MACHINE}:x`,
       older: 1,
       skipped: 0,
+      incomplete: [],
     });
     expect(s3Mock).toHaveReceivedCommandWith(ListObjectVersionsCommand, {
       Bucket: BUCKET,
@@ -161,6 +164,7 @@ describe('Handler: scheduled-sync', () => {
       executionArn: null,
       older: 0,
       skipped: 1,
+      incomplete: [],
     });
     expect(ddbMock).toHaveReceivedCommandTimes(GetItemCommand, 0);
     expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
@@ -208,5 +212,60 @@ describe('Handler: scheduled-sync', () => {
       'throttled',
     );
     expect(sfnMock).toHaveReceivedCommandTimes(StartExecutionCommand, 0);
+  });
+
+  it('an export folder: its manifest is read, its parts are not exports, and the run starts on the manifest', async () => {
+    // Prepare: a folder with 2 parts and a manifest newer than every file; another still being written.
+    const part = (name: string, etag: string) => ({
+      Key: `inbox/contact/export-1/${name}`,
+      VersionId: `v-${name}`,
+      ETag: `"${etag}"`,
+      Size: 30,
+      LastModified: at(3),
+      IsLatest: true,
+    });
+    const manifest = { ...part('manifest.json', 'e-m'), LastModified: at(4) };
+    s3Mock.on(ListObjectVersionsCommand).resolves({
+      Versions: [
+        { ...NEW, IsLatest: true },
+        part('part-1.csv', 'e1'),
+        part('part-2.csv', 'e2'),
+        manifest,
+        { ...part('part-1.csv', 'e3'), Key: 'inbox/contact/export-2/part-1.csv', LastModified: at(9) },
+      ],
+    });
+    s3Mock.on(GetObjectCommand, { Key: manifest.Key }).resolves({
+      Body: Readable.from([Buffer.from('{"parts": ["part-2.csv", "part-1.csv"]}')]) as never,
+    });
+
+    // Act
+    const out = await scheduledSyncHandler({ entity: 'contact', scheduledTime: TICK });
+
+    // Assess
+    const digest = partsDigest([
+      { key: 'inbox/contact/export-1/part-2.csv', size: 30, etag: 'e2' },
+      { key: 'inbox/contact/export-1/part-1.csv', size: 30, etag: 'e1' },
+    ]);
+    const runId = deriveRunId(
+      { bucket: BUCKET, key: manifest.Key, versionId: manifest.VersionId },
+      'contact',
+      CONFIG_HASH,
+      undefined,
+      digest,
+    );
+    expect(out).toMatchObject({
+      action: 'started',
+      key: manifest.Key,
+      runId,
+      older: 1,
+      skipped: 0,
+      incomplete: ['inbox/contact/export-2/'],
+    });
+    expect(s3Mock).toHaveReceivedCommandWith(GetObjectCommand, {
+      Key: manifest.Key,
+      VersionId: manifest.VersionId,
+    });
+    const input = JSON.parse(sfnMock.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}');
+    expect(input).toMatchObject({ key: manifest.Key, versionId: manifest.VersionId, entity: 'contact' });
   });
 });
