@@ -763,7 +763,7 @@ function keyPartsOf(
  */
 function keyProblems(entity: {
   target: unknown;
-  fields: Record<string, { required?: boolean; type?: string }>;
+  fields: Record<string, { required?: boolean; type?: string; list?: unknown; onInvalid?: string }>;
 }): Problem[] {
   const parsed = targetSchema.safeParse(entity.target);
   if (!parsed.success) return [];
@@ -790,11 +790,9 @@ function keyProblems(entity: {
         problems.push({ path, message: `${primary ? 'key ' : ''}field "${field}" is not in fields` });
       } else if (primary && spec.required !== true) {
         problems.push({ path: ['fields', field, 'required'], message: 'the key field must be required' });
-      } else if (!primary && part.plainField && spec.type === 'boolean') {
-        problems.push({
-          path,
-          message: `field "${field}" is a boolean: an index key is a string or a number`,
-        });
+      } else if (part.plainField) {
+        const problem = plainKeyProblem(field, spec, primary);
+        if (problem) problems.push({ path, message: problem });
       }
     }
     // A constant sort key (`PROFILE`, `METADATA`) is common; a constant partition key puts every item in one partition.
@@ -836,6 +834,29 @@ function keyProblems(entity: {
   return problems;
 }
 
+/** Field types whose values are DynamoDB numbers (an index keyed by such a field is numeric). */
+export const NUMERIC_FIELD_TYPES: ReadonlySet<string> = new Set(['number', 'integer', 'currency', 'percent']);
+
+/**
+ * What keeps a field from being a key attribute as it is (not through a template): a key is one
+ * string or number (no boolean, no list). A table key is a string: a numeric key field is stored as
+ * its canonical text (mapping.ts). An index key has one type on every item: no `onInvalid: keep` on
+ * a numeric field, whose kept text would be a string.
+ */
+function plainKeyProblem(
+  field: string,
+  spec: { type?: string; list?: unknown; onInvalid?: string },
+  primary: boolean,
+): string | undefined {
+  const type = spec.type ?? 'string';
+  if (spec.list !== undefined) return `field "${field}" is a list: a key is one string or number`;
+  if (type === 'boolean') return `field "${field}" is a boolean: a key is a string or a number`;
+  if (!primary && NUMERIC_FIELD_TYPES.has(type) && spec.onInvalid === 'keep') {
+    return `field "${field}" keys a numeric index: onInvalid "keep" would store text in it (use "drop" or "reject")`;
+  }
+  return undefined;
+}
+
 /** Default name of the attribute that marks an item's entity on a shared table (dynamodb-toolbox's). */
 export const DEFAULT_ENTITY_TYPE_ATTRIBUTE = '_et';
 
@@ -860,6 +881,7 @@ function sharedTableProblems(entities: Record<string, EntityConfig>): Problem[] 
     if (!first) continue;
     const values = new Map<string, string>();
     const indexes = new Map<string, { entity: string; schema: string }>();
+    const types = new Map<string, { entity: string; type: string }>();
     for (const x of [first, ...others]) {
       const at = (...path: PropertyKey[]) => ['entities', x.n, 'target', ...path];
       if (
@@ -893,6 +915,17 @@ function sharedTableProblems(entities: Record<string, EntityConfig>): Problem[] 
           });
         }
         values.set(et.value, x.n);
+      }
+      for (const part of x.keys.indexes.flatMap((ix) => [ix.partition, ...(ix.sort ? [ix.sort] : [])])) {
+        const type = indexAttributeType(part, x.e);
+        const seen = types.get(part.name);
+        if (seen && seen.type !== type) {
+          problems.push({
+            path: at('indexes'),
+            message: `attribute "${part.name}" of table "${table}" is a ${type === 'N' ? 'number' : 'string'} here and a ${seen.type === 'N' ? 'number' : 'string'} in entity "${seen.entity}" (an index key has one type)`,
+          });
+        }
+        if (!seen) types.set(part.name, { entity: x.n, type });
       }
       for (const ix of x.keys.indexes) {
         const schema = `${ix.partition.name}/${ix.sort?.name ?? ''}/${ix.projection}`;
@@ -934,6 +967,15 @@ function sharedTableProblems(entities: Record<string, EntityConfig>): Problem[] 
     }
   }
   return problems;
+}
+
+/** The DynamoDB type of an index key attribute: N for a plain numeric field, else S (a template, text). */
+export function indexAttributeType(
+  part: KeyPart,
+  entity: { fields: Record<string, { type?: string }> },
+): 'S' | 'N' {
+  const type = entity.fields[part.fields[0] ?? '']?.type;
+  return part.plainField && type !== undefined && NUMERIC_FIELD_TYPES.has(type) ? 'N' : 'S';
 }
 
 /**
@@ -988,6 +1030,7 @@ function reservedNameIssues(raw: unknown): string[] {
     if (!own(entity)) continue;
     check(entity.fields, `entities.${name}.fields`);
     check(entity.references, `entities.${name}.references`);
+    if (own(entity.target)) check(entity.target.indexes, `entities.${name}.target.indexes`);
     if (own(entity.references)) {
       for (const [field, ref] of Object.entries(entity.references)) {
         if (own(ref) && typeof ref.entity === 'string' && RESERVED_NAMES.has(ref.entity)) {

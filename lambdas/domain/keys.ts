@@ -67,6 +67,15 @@ export function keyPartOf(spec: string | { readonly name: string; readonly value
   if (typeof spec === 'string') {
     return { name: spec, parts: [{ field: spec }], plainField: true, fields: [spec] };
   }
+  // The config's own checks also run on an entity whose target did not parse: no part, no fields.
+  if (
+    typeof spec !== 'object' ||
+    spec === null ||
+    typeof spec.value !== 'string' ||
+    typeof spec.name !== 'string'
+  ) {
+    return { name: '', parts: [], plainField: false, fields: [] };
+  }
   const parts = parseTemplate(spec.value);
   const fields = [...new Set(parts.flatMap((p) => ('field' in p ? [p.field] : [])))];
   const plainField = parts.length === 1 && fields[0] === spec.name;
@@ -243,7 +252,9 @@ export function entityKeys(entity: KeyConfig): EntityKeys {
   const t = entity.target;
   const partition = keyPartOf(t.partitionKey ?? t.key ?? '');
   const sort = t.sortKey === undefined ? undefined : keyPartOf(t.sortKey);
-  const indexes: IndexKeys[] = Object.entries(t.indexes ?? {}).map(([name, ix]) => ({
+  const indexes: IndexKeys[] = Object.entries(
+    typeof t.indexes === 'object' && t.indexes !== null ? t.indexes : {},
+  ).map(([name, ix]) => ({
     name,
     partition: keyPartOf(ix.partitionKey),
     sort: ix.sortKey === undefined ? undefined : keyPartOf(ix.sortKey),

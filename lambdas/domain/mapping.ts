@@ -5,6 +5,7 @@ import {
   effectiveNullValues,
   type FieldSpec,
   isNeededField,
+  NUMERIC_FIELD_TYPES,
 } from './config';
 import { countryCodeOf } from './country';
 import { HeaderMismatchError } from './errors';
@@ -12,7 +13,7 @@ import { entityKeys, isKeyField, type KeyPart, recordKey, renderKeyPart } from '
 import { applyTransforms, type CellRules, cellRules, Invalid, normalizeCell, type Value } from './normalize';
 import { presetHint } from './preset-hint';
 import { rejectReason } from './reject-reasons';
-import { setMember } from './value';
+import { isExactNumber, numberText, setMember } from './value';
 
 export interface HeaderBinding {
   /** Header cells as in the file. */
@@ -259,6 +260,8 @@ interface BindingPlan {
   /** The table's key parts, with where their fields' values sit. */
   partition: { part: KeyPart; at: number[] };
   sort: { part: KeyPart; at: number[] } | undefined;
+  /** Positions of numeric fields that are table key attributes as they are: stored as their text. */
+  keyTextAt: number[];
   /** Position of the updatedAt field in `fields` (-1: not bound). */
   updatedAtAt: number;
   /** The delete flag's values, trimmed and lower-cased. */
@@ -309,6 +312,11 @@ function planOf(binding: HeaderBinding, entity: EntityConfig): BindingPlan {
       derived: keys.derived.map(located),
       partition: located(keys.partition),
       sort: keys.sort ? located(keys.sort) : undefined,
+      // The table's key attributes are strings: a numeric field that is one is stored as its text.
+      keyTextAt: [keys.partition, ...(keys.sort ? [keys.sort] : [])]
+        .filter((p) => p.plainField && NUMERIC_FIELD_TYPES.has(entity.fields[p.name]?.type ?? ''))
+        .map((p) => fieldNames.indexOf(p.name))
+        .filter((i) => i >= 0),
       updatedAtAt: entity.updatedAt === undefined ? -1 : fieldNames.indexOf(entity.updatedAt),
       deleteValues: new Set((entity.deleteFlag?.values ?? []).map((v) => v.trim().toLowerCase())),
     };
@@ -403,6 +411,15 @@ export function mapValues(
   }
   if (reasons !== undefined) return { ok: false, reasons };
 
+  for (const i of plan.keyTextAt) {
+    const v = out[start + i];
+    if (
+      typeof v === 'number' ||
+      (typeof v === 'object' && v !== null && !Array.isArray(v) && isExactNumber(v))
+    ) {
+      out[start + i] = numberText(v);
+    }
+  }
   const partition = renderAt(plan.partition, out, start);
   const sort = plan.sort ? renderAt(plan.sort, out, start) : undefined;
   if (partition === undefined || (plan.sort && sort === undefined)) {

@@ -3,7 +3,7 @@
  * entities share (single-table design), with their key schema and global secondary indexes. The
  * stack (lib/crm-sync-stack.ts) and the local stack (local/local-stack.ts) create these.
  */
-import type { CrmSyncConfig, EntityConfig } from './config';
+import { type CrmSyncConfig, type EntityConfig, indexAttributeType } from './config';
 import { entityKeys, type KeyPart } from './keys';
 
 /** A key attribute of a table or index, with its DynamoDB type. */
@@ -34,13 +34,11 @@ export interface TableDefinition {
 }
 
 /**
- * The DynamoDB type of a key attribute: a template's is a string; a plain field's is a number for a
- * `number` or `integer` field of an index (primary keys are strings, as crm-sync has always written them).
+ * The DynamoDB type of an index key attribute (config.ts indexAttributeType: a plain numeric field's
+ * is a number, anything else a string; table keys are strings, the config refuses numeric ones).
  */
-function attributeOf(part: KeyPart, entity: EntityConfig, primary: boolean): KeyAttribute {
-  const type = entity.fields[part.fields[0] ?? '']?.type;
-  const numeric = !primary && part.plainField && (type === 'number' || type === 'integer');
-  return { name: part.name, type: numeric ? 'N' : 'S' };
+function attributeOf(part: KeyPart, entity: EntityConfig): KeyAttribute {
+  return { name: part.name, type: indexAttributeType(part, entity) };
 }
 
 /** The tables of a config, in the order their first entity appears. */
@@ -51,8 +49,8 @@ export function tableDefinitions(config: CrmSyncConfig): TableDefinition[] {
     const keys = entityKeys(entity);
     const indexes = keys.indexes.map((ix) => ({
       name: ix.name,
-      partition: attributeOf(ix.partition, entity, false),
-      sort: ix.sort ? attributeOf(ix.sort, entity, false) : undefined,
+      partition: attributeOf(ix.partition, entity),
+      sort: ix.sort ? attributeOf(ix.sort, entity) : undefined,
       projection: ix.projection,
     }));
     const group = entity.target.table;

@@ -243,6 +243,42 @@ describe('mapping with key templates', () => {
   });
 });
 
+describe('numeric keys', () => {
+  it('stores a numeric key field as its text (table keys are strings) and types a currency index key as a number', () => {
+    // Prepare
+    const config = parseConfig({
+      entities: {
+        order: {
+          target: { key: 'orderNo', indexes: { byTotal: { partitionKey: 'customer', sortKey: 'total' } } },
+          fields: {
+            orderNo: { source: 'Order No', type: 'integer', required: true },
+            customer: { source: 'Customer' },
+            total: { source: 'Total', type: 'currency' },
+          },
+        },
+      },
+    });
+    const entity = config.entities.order as never;
+
+    // Act
+    const mapped = mapRecord(
+      ['00042', 'ACME', '$1,234.50'],
+      bindHeader(['Order No', 'Customer', 'Total'], entity),
+      entity,
+    );
+    const [table] = tableDefinitions(config);
+
+    // Assess
+    expect(mapped).toMatchObject({
+      ok: true,
+      key: '42',
+      item: { orderNo: '42', customer: 'ACME', total: 1234.5 },
+    });
+    expect(table?.partition).toEqual({ name: 'orderNo', type: 'S' });
+    expect(table?.indexes[0]?.sort).toEqual({ name: 'total', type: 'N' });
+  });
+});
+
 describe('tables of a config', () => {
   it('makes one table per shared name with the union of its entities’ indexes, and one per entity otherwise', () => {
     // Prepare
@@ -361,7 +397,7 @@ describe('key config problems', () => {
       'an index on a boolean field',
       one({ key: 'id', indexes: { byActive: { partitionKey: 'active' } } }),
       [
-        'entities.contact.target.indexes.byActive.partitionKey: field "active" is a boolean: an index key is a string or a number',
+        'entities.contact.target.indexes.byActive.partitionKey: field "active" is a boolean: a key is a string or a number',
       ],
     ],
     [
@@ -369,6 +405,61 @@ describe('key config problems', () => {
       one({ key: 'id', entityType: 'email' }),
       [
         'entities.contact.target.entityType: attribute "email" is already a field, a key attribute or crm-sync\'s own',
+      ],
+    ],
+    [
+      'a list as a sort key',
+      {
+        entities: {
+          contact: {
+            target: { key: 'id', sortKey: 'tags' },
+            fields: { ...fields, tags: { source: 'Tags', required: true, list: {} } },
+          },
+        },
+      },
+      [
+        'entities.contact.target.sortKey: field "tags" is a list: a key is one string or number',
+        'entities.contact.fields.tags.list: the key field cannot be a list',
+      ],
+    ],
+    [
+      'onInvalid keep on a field that keys a numeric index',
+      {
+        entities: {
+          contact: {
+            target: { key: 'id', indexes: { byAmount: { partitionKey: 'amount' } } },
+            fields: { ...fields, amount: { source: 'Amount', type: 'currency', onInvalid: 'keep' } },
+          },
+        },
+      },
+      [
+        'entities.contact.target.indexes.byAmount.partitionKey: field "amount" keys a numeric index: onInvalid "keep" would store text in it (use "drop" or "reject")',
+      ],
+    ],
+    [
+      'a key that is a number',
+      one({ key: 5 }),
+      ['entities.contact.target.key: Invalid input: expected string, received number'],
+    ],
+    [
+      'a template without its value',
+      one({ partitionKey: { name: 'pk' } }),
+      [
+        'entities.contact.target.partitionKey: a key is a field name or { name, value } with a template value',
+      ],
+    ],
+    [
+      'a reserved index name',
+      {
+        entities: {
+          contact: {
+            target: { key: 'id', indexes: JSON.parse('{"__proto__": {"partitionKey": "email"}}') },
+            fields,
+          },
+        },
+      },
+      [
+        'entities.contact.target.indexes.__proto__: "__proto__" is a reserved name (a JavaScript object property): choose another name',
       ],
     ],
     [
@@ -408,6 +499,22 @@ describe('key config problems', () => {
       },
       [
         'entities.account.target.indexes.byEmail: index "byEmail" of table "crm" is keyed otherwise by entity "contact" (same attributes and projection in every entity)',
+      ],
+    ],
+    [
+      'an index attribute a number in one entity and a string in another',
+      {
+        contact: {
+          ...CONTACT,
+          target: { ...CONTACT.target, indexes: { byRank: { partitionKey: 'email', sortKey: 'score' } } },
+        },
+        account: {
+          ...ACCOUNT,
+          fields: { ...ACCOUNT.fields, score: { source: 'Score' } },
+        },
+      },
+      [
+        'entities.account.target.indexes: attribute "score" of table "crm" is a string here and a number in entity "contact" (an index key has one type)',
       ],
     ],
     [

@@ -415,7 +415,7 @@ describe('mapRecord', () => {
     });
   });
 
-  it('keeps the key as text exactly as normalized', () => {
+  it('keeps the key as text exactly as normalized (a numeric key attribute is stored as its text: table keys are strings)', () => {
     // Prepare
     const config = parseConfig({
       entities: {
@@ -440,7 +440,7 @@ describe('mapRecord', () => {
       key: '1042',
       updatedAt: undefined,
       deleted: false,
-      item: { orderNo: 1042, note: ' 👋 null ' },
+      item: { orderNo: '1042', note: ' 👋 null ' },
     });
     expect(binding.deleteIndex).toBeUndefined();
   });
@@ -784,7 +784,7 @@ describe('header conventions of real exports', () => {
       { id: { type: 'number' } },
       {},
       ['1.5E+3', '', '', '', ''],
-      { ok: true, key: '1500', updatedAt: undefined, deleted: false, item: { id: 1500 } },
+      { ok: true, key: '1500', updatedAt: undefined, deleted: false, item: { id: '1500' } },
     ],
   ])('maps %s', (_name, fields, extra, row, expected) => {
     // Prepare
