@@ -154,7 +154,7 @@ export function syncOptions(c: Command): Command {
     .option('--entity <name>', 'only this entity (default: every entity, referenced entities first)')
     .option(
       '--inbox <dir>',
-      'local only: first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
+      'local only: first copy the newest export of <dir>/<entity>/ (a file, or an export folder with its parts and marker) into the local inbox (if new or changed)',
     )
     .option('--json', 'print one JSON array of the per-entity results on the last line of stdout');
 }
