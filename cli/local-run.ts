@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { getEntity } from '../lambdas/domain/config';
@@ -33,17 +33,6 @@ export function existingFile(file: string): string {
   return resolve(file);
 }
 
-/** A dry run reads one file: a directory (a multi-file export) is refused in one line. */
-export function diffFile(file: string): string {
-  const path = existingFile(file);
-  if (statSync(path).isDirectory()) {
-    throw new UsageError(
-      `${file} is a directory: diff takes one file (a dry run of a multi-file export is not supported)`,
-    );
-  }
-  return path;
-}
-
 export type RunOpts = StackCommandOptions & {
   entity: string;
   json?: boolean;
@@ -74,7 +63,9 @@ export function runOptions(c: Command): Command {
 
 export function diffOptions(c: Command): Command {
   return c
-    .description('show what a run of the file would do per key (a dry run): nothing is written')
+    .description(
+      'show what a run of the file would do per key (a dry run): nothing is written; a directory, or several files, as one multi-file export',
+    )
     .requiredOption('--entity <name>', ENTITY_HELP)
     .option('--json', JSON_HELP);
 }
@@ -117,16 +108,22 @@ export async function localRun(paths: readonly string[], opts: RunOpts): Promise
   printRun(result, input.label, opts.json);
 }
 
+/**
+ * `local diff <paths...>`: a dry run of one file, or of a directory's files or several files as
+ * one multi-file export (runLocalExport: the parts under `dry-run/<entity>/<name>/`).
+ */
 export async function localDiff(
-  file: string,
+  paths: readonly string[],
   opts: StackCommandOptions & { entity: string; json?: boolean },
 ) {
-  const path = diffFile(file);
+  const input = runInputFor(paths, opts);
   const result = await withStack(opts, async (stack, config, stateDir) => {
-    getEntity(config, opts.entity);
-    return runLocalFile(stack, path, config, { entity: opts.entity, stateDir, dryRun: true });
+    const options = { entity: opts.entity, stateDir, dryRun: true };
+    return input.kind === 'file'
+      ? runLocalFile(stack, input.path, config, options)
+      : runLocalExport(stack, input.files, input.name, config, options);
   });
-  printRun(result, file, opts.json);
+  printRun(result, input.label, opts.json);
 }
 
 export async function localRedrive(runId: string, opts: StackCommandOptions & { json?: boolean }) {
@@ -143,7 +140,7 @@ export function registerLocalRunCommands(local: Command): void {
     .option('--faults <spec>', FAULTS_HELP)
     .option('--seed <n>', SEED_HELP)
     .action(localRun);
-  diffOptions(withStackOptions(local.command('diff <file>'))).action(localDiff);
+  diffOptions(withStackOptions(local.command('diff <paths...>'))).action(localDiff);
   redriveOptions(withStackOptions(local.command('redrive <runId>'))).action(localRedrive);
 
   syncOptions(withStackOptions(local.command('sync'))).action(localSync);
@@ -157,7 +154,7 @@ export function syncOptions(c: Command): Command {
     .option('--entity <name>', 'only this entity (default: every entity, referenced entities first)')
     .option(
       '--inbox <dir>',
-      'local only: first copy the newest file of <dir>/<entity>/ into the local inbox (if new or changed)',
+      'local only: first copy the newest export of <dir>/<entity>/ (a file, or an export folder with its parts and marker) into the local inbox (if new or changed)',
     )
     .option('--json', 'print one JSON array of the per-entity results on the last line of stdout');
 }

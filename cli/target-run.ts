@@ -5,14 +5,20 @@ import type { LocalRunResult } from '../local/local-stack';
 import { withElapsed } from '../local/progress';
 import { restoreOnStack, snapshotOnStack } from './aws/backup';
 import { REAL_WAITING } from './aws/executions';
-import { diffOnStack, redriveOnStack, runExportOnStack, runOnStack, type StartedRun } from './aws/run';
+import {
+  diffExportOnStack,
+  diffOnStack,
+  redriveOnStack,
+  runExportOnStack,
+  runOnStack,
+  type StartedRun,
+} from './aws/run';
 import { withAwsStack } from './aws/session';
 import { syncOnStack } from './aws/sync';
 import { awsTargetOf, type TargetOptions, withTargetOptions } from './aws/target';
 import { runInputOf } from './export-paths';
 import { log, printResult } from './format';
 import {
-  diffFile,
   diffOptions,
   existingFile,
   localDiff,
@@ -89,28 +95,28 @@ export function registerTargetRunCommands(program: Command): void {
       printOutcome(result, label, opts.json);
     });
 
-  withTargetOptions(diffOptions(withStackOptions(program.command('diff <file>'))))
+  withTargetOptions(diffOptions(withStackOptions(program.command('diff <paths...>'))))
     .option('--no-wait', NO_WAIT_HELP)
     .action(
       async (
-        file: string,
+        paths: string[],
         opts: StackCommandOptions & TargetOptions & { entity: string; json?: boolean; wait: boolean },
       ) => {
         const target = awsTargetOf(opts);
-        if (!target) return local(opts, () => localDiff(file, opts));
-        diffFile(file);
-        const result = await withAwsStack(target, (stack) =>
-          diffOnStack(
-            stack,
-            file,
-            { entity: opts.entity, noWait: !opts.wait },
-            {
-              onProgress: progressOf(opts),
-              waiting: REAL_WAITING,
-            },
-          ),
-        );
-        printOutcome(result, file, opts.json);
+        if (!target) return local(opts, () => localDiff(paths, opts));
+        // Paths are checked before any call; the entity names are then the stack's.
+        for (const p of paths) existingFile(p);
+        const diffOpts = { entity: opts.entity, noWait: !opts.wait };
+        const ctx = { onProgress: progressOf(opts), waiting: REAL_WAITING };
+        let label = paths.join(', ');
+        const result = await withAwsStack(target, (stack) => {
+          const input = runInputOf(paths, opts.entity, Object.keys(stack.entities));
+          label = input.label;
+          return input.kind === 'file'
+            ? diffOnStack(stack, input.label, diffOpts, ctx)
+            : diffExportOnStack(stack, input.files, input.name, diffOpts, ctx);
+        });
+        printOutcome(result, label, opts.json);
       },
     );
 

@@ -319,8 +319,9 @@ export class CrmSyncStack extends Stack {
       `${PREFIX.work}*/${TRANSCODED_SOURCE}*`,
       `${PREFIX.work}*/${DECOMPRESSED_SOURCE}`,
     ]);
-    // A multi-file export's parts are its folder's listing (ClaimRun and Plan list inbox/<entity>/<export>/).
-    allowList(plan, bucket, [PREFIX.inbox]);
+    // A multi-file export's parts are its folder's listing (ClaimRun and Plan list
+    // inbox/<entity>/<export>/, or a dry run's copy under dry-run/<entity>/<export>/).
+    allowList(plan, bucket, [PREFIX.inbox, PREFIX.dryRun]);
     allowTable(plan, this.ledger, LEDGER_ACTIONS.claim);
     // Plan only asks whether a target is empty (Scan, Limit 1, COUNT): a first load skips the reads.
     // and, for entities without `verify`, how many items it holds (full or sampled verification).

@@ -1,6 +1,8 @@
+import { dirname } from 'node:path/posix';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { BackupLedger } from '../lambdas/adapters/snapshots';
 import { DEFAULT_LOCAL_KEEP_SNAPSHOTS } from '../lambdas/domain/config';
+import { folderKeyOf } from '../lambdas/domain/export-folder';
 import { DRY_RUN_PREFIX, type RunRecord } from '../lambdas/domain/run';
 import { backupWorkKeys, snapshotPrefix } from '../lambdas/domain/snapshot';
 import { deleteLocalFolder, LOCAL } from './emulators';
@@ -29,7 +31,8 @@ function mapRunPrefixes(stack: LocalStack, execution: string | undefined): strin
 
 /**
  * Deletes the intermediate objects of a run that succeeded, once its reports are copied out:
- * `work/<runId>/`, its Map Runs' results and, for a dry run, its file under `dry-run/`. Nothing
+ * `work/<runId>/`, its Map Runs' results and, for a dry run, its file (or folder of parts) under
+ * `dry-run/`. Nothing
  * reads them again: `local status` reads the ledger, the reports are under `reports/<runId>/`, and
  * only a failed run can be resumed (`local redrive`), so a run that did not succeed keeps them.
  * Returns how many objects were deleted.
@@ -40,8 +43,14 @@ export async function pruneRunWork(stack: LocalStack, run: RunRecord): Promise<n
   let deleted = 0;
   for (const prefix of prefixes) deleted += await deletePrefix(stack, prefix);
   if (run.dryRun && run.source.key.startsWith(DRY_RUN_PREFIX)) {
-    await stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: run.source.key }));
-    deleted += 1;
+    // A dry run of a multi-file export: its copy is the folder of parts its marker is in.
+    const kind = folderKeyOf(run.source.key, run.entity, DRY_RUN_PREFIX)?.kind;
+    const folder = kind === 'marker' || kind === 'manifest' ? dirname(run.source.key) : undefined;
+    if (folder) deleted += await deletePrefix(stack, `${folder}/`);
+    else {
+      await stack.s3Client.send(new DeleteObjectCommand({ Bucket: stack.bucket, Key: run.source.key }));
+      deleted += 1;
+    }
   }
   return deleted;
 }

@@ -5,7 +5,8 @@ import { configHash, getEntity } from '../lambdas/domain/config';
 import { RunNotResumableError } from '../lambdas/domain/errors';
 import { type ExportPart, partsDigest, SUCCESS_MARKER } from '../lambdas/domain/export-folder';
 import type { FailedRunSummary, RunSummary } from '../lambdas/domain/report';
-import { deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
+import { DRY_RUN_PREFIX, deriveRunId, forcedRerun, sourceName } from '../lambdas/domain/run';
+import { deleteLocalFolder } from './emulators';
 import { type ExecutionRecord, loadExecution } from './executions';
 import { failInterruptedRuns, type InterruptedRun, priorRunAction, redriveCommand } from './interrupted';
 import type { LocalRunResult, LocalStack } from './local-stack';
@@ -139,6 +140,9 @@ export async function runLocalFile(
 /**
  * Uploads the parts of a multi-file export to `inbox/<entity>/<name>/`, then its empty `_SUCCESS`
  * marker, and runs the state machine on the marker, like its S3 trigger: one run over every part.
+ * A dry run (`local diff`) puts them under `dry-run/<entity>/<name>/` instead, the folder emptied
+ * first (a part of an earlier dry run of the name is not one of this export): its own run over the
+ * same parts, writing nothing to the target.
  */
 export async function runLocalExport(
   stack: LocalStack,
@@ -149,16 +153,29 @@ export async function runLocalExport(
 ): Promise<LocalRunResult> {
   const started = Date.now();
   const entity = getEntity(config, options.entity);
+  const dryRun = options.dryRun === true;
+  const folder = `${dryRun ? DRY_RUN_PREFIX : 'inbox/'}${options.entity}/${name}/`;
+  if (dryRun) deleteLocalFolder(stack.stateDir, stack.bucket, folder);
   const parts: ExportPart[] = [];
   for (const file of files) {
-    const up = await stack.upload(file, options.entity, { folder: name });
+    const up = await stack.upload(file, options.entity, { folder: name, dryRun });
     parts.push({ key: up.key, size: up.size, etag: up.etag });
   }
-  const key = `inbox/${options.entity}/${name}/${SUCCESS_MARKER}`;
+  const key = `${folder}${SUCCESS_MARKER}`;
   const marker = await stack.s3Client.send(
     new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: new Uint8Array() }),
   );
   const etag = (marker.ETag ?? '').replaceAll('"', '');
+  const base = {
+    bucket: stack.bucket,
+    key,
+    etag,
+    entity: options.entity,
+    ...(options.forceDeletes ? { forceDeletes: true } : {}),
+    ...(options.force ? { force: true } : {}),
+  };
+  // A dry run's id includes its execution: it is known from its summary.
+  if (dryRun) return executeRun(stack, { ...base, dryRun: true }, null, options.stateDir, started);
   const digest = partsDigest([...parts].sort((a, b) => (a.key < b.key ? -1 : 1)));
   const runId = deriveRunId(
     { bucket: stack.bucket, key, etag },
@@ -170,16 +187,7 @@ export async function runLocalExport(
   const interrupted = await failInterruptedRuns(stack, options.entity);
   const earlier = await earlierRun(stack, runId, `${name}/`, interrupted, config, options);
   if (earlier) return earlier;
-  const input = {
-    bucket: stack.bucket,
-    key,
-    etag,
-    entity: options.entity,
-    rerun: options.rerun,
-    ...(options.forceDeletes ? { forceDeletes: true } : {}),
-    ...(options.force ? { force: true } : {}),
-  };
-  return executeRun(stack, input, runId, options.stateDir, started);
+  return executeRun(stack, { ...base, rerun: options.rerun }, runId, options.stateDir, started);
 }
 
 /**

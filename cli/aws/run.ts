@@ -265,6 +265,44 @@ export async function diffOnStack(
   return finish(stack, opts.entity, arn, key, opts, ctx, started);
 }
 
+/**
+ * `crm-sync diff <dir-or-files...> --stack`: a dry run of a multi-file export in AWS. The parts go
+ * to `dry-run/<entity>/<name>-<UTC timestamp>/` (a folder of this dry run alone: no part of an
+ * earlier one is read with them), then its empty `_SUCCESS`, and an execution with `dryRun` on the
+ * marker reads them as one export, writing nothing.
+ */
+export async function diffExportOnStack(
+  stack: DeployedStack,
+  files: readonly string[],
+  name: string,
+  opts: { entity: string; noWait?: boolean | undefined },
+  ctx: AwsRunContext,
+): Promise<LocalRunResult | StartedRun> {
+  const started = Date.now();
+  deployedEntity(stack, opts.entity);
+  const stamp = new Date(ctx.waiting.now())
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const folder = `${DRY_RUN_PREFIX}${opts.entity}/${name}-${stamp}/`;
+  for (const [i, file] of files.entries()) {
+    const key = `${folder}${basename(file)}`;
+    ctx.onProgress?.(`uploading part ${i + 1} of ${files.length}: ${file} to s3://${stack.bucket}/${key}`);
+    await uploadFile(stack.bucket, key, file, ctx.onProgress);
+  }
+  const markerKey = `${folder}${SUCCESS_MARKER}`;
+  const marker = await putMarker(stack.bucket, markerKey);
+  const arn = await startExecution(stack.syncStateMachineArn, {
+    bucket: stack.bucket,
+    key: markerKey,
+    versionId: marker.versionId,
+    etag: marker.etag,
+    entity: opts.entity,
+    dryRun: true,
+  });
+  return finish(stack, opts.entity, arn, markerKey, opts, ctx, started);
+}
+
 /** Execution statuses RedriveExecution accepts (Step Functions: failed, timed out or aborted). */
 const REDRIVABLE = new Set(['FAILED', 'TIMED_OUT', 'ABORTED']);
 

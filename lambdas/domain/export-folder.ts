@@ -29,7 +29,16 @@ export type InboxKey =
  * Undefined for a key outside `inbox/<entity>/`.
  */
 export function inboxKeyOf(key: string, entity: string): InboxKey | undefined {
-  const prefix = `inbox/${entity}/`;
+  return folderKeyOf(key, entity, 'inbox/');
+}
+
+/**
+ * What `key` is for `entity` under `root` (`inbox/`, or `dry-run/` for a dry run's copy of an
+ * export, laid out as the inbox is): a file, an export folder's marker or manifest, or a part.
+ * Undefined for a key outside `<root><entity>/`.
+ */
+export function folderKeyOf(key: string, entity: string, root: string): InboxKey | undefined {
+  const prefix = `${root}${entity}/`;
   if (!key.startsWith(prefix)) return undefined;
   const rest = key.slice(prefix.length);
   const slash = rest.indexOf('/');
@@ -104,7 +113,9 @@ export function parseManifest(text: string, folder: string): ManifestPart[] {
   const seen = new Set<string>();
   return parsed.data.parts.map((p) => {
     const entry = typeof p === 'string' ? { key: p } : p;
-    const key = entry.key.startsWith('inbox/') ? entry.key : `${folder}${entry.key}`;
+    // A whole key starts with the folder's root (`inbox/`, or `dry-run/` for a dry run's copy).
+    const root = folder.slice(0, folder.indexOf('/') + 1);
+    const key = entry.key.startsWith(root) ? entry.key : `${folder}${entry.key}`;
     const name = key.slice(folder.length);
     if (!key.startsWith(folder) || name.includes('/') || name === '') {
       throw new MalformedFileError(`${where}: part ${entry.key} is not in the export folder ${folder}`);

@@ -1003,8 +1003,8 @@ describe('CrmSyncStack', () => {
           [UPLOAD, ['Data/work/*']],
           // Plan plans a transcoded export from its own UTF-8 copy.
           [READ, ['Data/work/*/source.utf8.*', 'Data/work/*/source.decompressed']],
-          // ClaimRun and Plan list a multi-file export's folder for its parts.
-          [LIST, ['Data'], { StringLike: { 's3:prefix': ['inbox/*'] } }],
+          // ClaimRun and Plan list a multi-file export's folder (or a dry run's copy) for its parts.
+          [LIST, ['Data'], { StringLike: { 's3:prefix': ['inbox/*', 'dry-run/*'] } }],
         ],
       ],
       ['execution-status', (s) => s.executionStatusFunction.role, [[WRITE, ['Data/reports/*']]]],

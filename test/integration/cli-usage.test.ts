@@ -62,7 +62,7 @@ describe('crm-sync CLI, usage', () => {
     },
   );
 
-  it('`local diff` of a directory is one plain line, exit 1', async () => {
+  it('`local diff` of a directory with no file is one plain line, exit 1', async () => {
     // Act
     const r = await cli(['local', 'diff', EMPTY, '--entity', 'contact', '--config', CONFIG]);
 
@@ -70,7 +70,7 @@ describe('crm-sync CLI, usage', () => {
     expect(r).toEqual({
       code: 1,
       stdout: '',
-      stderr: `crm-sync: ${EMPTY} is a directory: diff takes one file (a dry run of a multi-file export is not supported)\n`,
+      stderr: `crm-sync: ${EMPTY}: the directory holds no file to run (an export's parts are its files)\n`,
     });
   });
 });

@@ -29,19 +29,24 @@ function records(text: string): { header: string; rows: string[] } {
   return { header, rows };
 }
 
+/** The export split in 3 parts, each with the header, in a new directory. */
+function splitParts(): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'crm-sync-parts-'));
+  const { header, rows } = records(readFileSync(SOURCE, 'utf8'));
+  const third = Math.ceil(rows.length / 3);
+  return [0, 1, 2].map((i) => {
+    const path = join(dir, `part-0000${i}.csv`);
+    writeFileSync(path, `${[header, ...rows.slice(i * third, (i + 1) * third)].join('\n')}\n`);
+    return path;
+  });
+}
+
 describe('a multi-file export through the local stack', () => {
   const local = useLocalStack('multi-file', CONFIG);
 
   it('3 parts + _SUCCESS load what the one file loads, as one run with the same counts', async () => {
     // Prepare: the export split in 3 parts, each with the header.
-    const dir = mkdtempSync(join(tmpdir(), 'crm-sync-parts-'));
-    const { header, rows } = records(readFileSync(SOURCE, 'utf8'));
-    const third = Math.ceil(rows.length / 3);
-    const parts = [0, 1, 2].map((i) => {
-      const path = join(dir, `part-0000${i}.csv`);
-      writeFileSync(path, `${[header, ...rows.slice(i * third, (i + 1) * third)].join('\n')}\n`);
-      return path;
-    });
+    const parts = splitParts();
     const whole = await runLocalFile(local.stack, SOURCE, CONFIG, {
       entity: 'account',
       stateDir: local.stateDir,
@@ -62,5 +67,33 @@ describe('a multi-file export through the local stack', () => {
     expect(split.reconciliation?.status).toBe('MATCHED');
     expect(split.counts).toEqual({ ...whole.counts, applied: 0, unchanged: whole.counts?.rows ?? -1 });
     expect(splitItems).toEqual(wholeItems);
+  });
+});
+
+describe('a dry run of a multi-file export through the local stack', () => {
+  const local = useLocalStack('multi-file-dry', CONFIG);
+
+  it('reads the 3 parts as one export under dry-run/, counts what the real run counts, writes nothing', async () => {
+    // Prepare
+    const parts = splitParts();
+    const options = { entity: 'account', stateDir: local.stateDir };
+
+    // Act
+    const dry = await runLocalExport(local.stack, parts, 'export-1', CONFIG, { ...options, dryRun: true });
+    const afterDry = await local.items('account');
+    const inboxAfterDry = await local.stack.objectEtag('inbox/account/export-1/part-00000.csv');
+    const copyAfterDry = await local.stack.objectEtag('dry-run/account/export-1/part-00000.csv');
+    const real = await runLocalExport(local.stack, parts, 'export-1', CONFIG, options);
+
+    // Assess
+    expect(dry).toMatchObject({ status: 'SUCCEEDED', dryRun: true });
+    expect(real.status).toBe('SUCCEEDED');
+    expect(dry.runId).not.toBe(real.runId);
+    expect(real.counts?.applied).toBeGreaterThan(0);
+    expect(dry.counts).toEqual(real.counts);
+    expect(afterDry).toEqual([]);
+    expect(inboxAfterDry).toBeUndefined();
+    expect(copyAfterDry).toBeUndefined(); // the succeeded dry run's folder is pruned
+    expect(readFileSync(dry.reports?.diff ?? '', 'utf8').split('\n')[0]).toMatch(/^[^\n]*file,line/);
   });
 });

@@ -147,6 +147,61 @@ describe('local sync', () => {
   });
 });
 
+describe('local sync --inbox of an export folder', () => {
+  const local = useLocalStack('sync-inbox', CONFIG);
+
+  it('--inbox copies the newest export folder (its parts, then its marker) and runs it as one export', async () => {
+    // Prepare: an older file, the export folder, and a newer folder with no marker (not complete).
+    const T4 = '2025-01-01T00:00:00Z';
+    const dir = mkdtempSync(join(tmpdir(), 'crm-sync-inbox-'));
+    const folder = join(dir, 'person', 'export-9');
+    mkdirSync(folder, { recursive: true });
+    mkdirSync(join(dir, 'person', 'export-10'));
+    const put = (path: string, text: string, secondsAgo: number) => {
+      writeFileSync(path, text);
+      const t = new Date(Date.now() - secondsAgo * 1000);
+      utimesSync(path, t, t);
+    };
+    put(join(dir, 'person', 'old.csv'), `${PERSON_HEADER}\nk1,k1 old,${T4},false\n`, 120);
+    put(
+      join(folder, 'part-1.csv'),
+      `${PERSON_HEADER}\nk1,k1 ninth,${T4},false\nk2,k2 ninth,${T4},false\n`,
+      60,
+    );
+    put(join(folder, 'part-2.csv'), `${PERSON_HEADER}\nk3,k3 ninth,${T4},false\n`, 60);
+    put(join(folder, '_SUCCESS'), '', 30);
+    put(join(dir, 'person', 'export-10', 'part-1.csv'), `${PERSON_HEADER}\nk1,k1 tenth,${T4},false\n`, 0);
+    const withInbox = () =>
+      syncLocal(local.stack, CONFIG, { entity: 'person', stateDir: local.stateDir, inboxDir: dir });
+
+    // Act
+    const first = await withInbox();
+    const again = await withInbox();
+
+    // Assess
+    expect(first).toEqual([
+      expect.objectContaining({
+        action: 'ran',
+        key: 'inbox/person/export-9/_SUCCESS',
+        uploaded: folder,
+        run: expect.objectContaining({ status: 'SUCCEEDED' }),
+      }),
+    ]);
+    expect(first[0]?.run?.counts).toMatchObject({ rows: 3 });
+    expect(await local.stack.objectEtag('inbox/person/export-9/part-2.csv')).toBeDefined();
+    expect(await local.stack.objectEtag('inbox/person/export-10/part-1.csv')).toBeUndefined();
+    expect(await local.stack.objectEtag('inbox/person/old.csv')).toBeUndefined();
+    expect(again).toEqual([
+      expect.objectContaining({
+        action: 'up-to-date',
+        key: 'inbox/person/export-9/_SUCCESS',
+        uploaded: null,
+      }),
+    ]);
+    expect((await local.items('person')).filter((i) => String(i.name).endsWith('ninth'))).toHaveLength(3);
+  });
+});
+
 describe('crm-sync local sync (CLI)', () => {
   const base = mkdtempSync(join(tmpdir(), 'crm-sync-sync-cli-'));
   const stateDir = join(base, 'state');

@@ -1,6 +1,7 @@
 import { MalformedFileError } from '../../lambdas/domain/errors';
 import {
   type FolderObject,
+  folderKeyOf,
   type InboxKey,
   inboxKeyOf,
   parseManifest,
@@ -31,6 +32,20 @@ describe('export folder: what an inbox key is', () => {
   });
 });
 
+describe("export folder: what a key of a dry run's copy is", () => {
+  const cases: ReadonlyArray<[string, InboxKey | undefined]> = [
+    ['dry-run/contact/a.csv', { kind: 'file' }],
+    ['dry-run/contact/x/_SUCCESS', { kind: 'marker', folder: 'dry-run/contact/x/' }],
+    ['dry-run/contact/x/manifest.json', { kind: 'manifest', folder: 'dry-run/contact/x/' }],
+    ['dry-run/contact/x/part-00000.csv', { kind: 'part', folder: 'dry-run/contact/x/' }],
+    ['dry-run/account/x/_SUCCESS', undefined],
+    ['inbox/contact/x/_SUCCESS', undefined],
+  ];
+  it.each(cases)('%s', (key, expected) => {
+    expect(folderKeyOf(key, 'contact', 'dry-run/')).toEqual(expected);
+  });
+});
+
 describe('export folder: manifest parsing', () => {
   it('takes relative and whole keys, sizes and quoted ETags', () => {
     const parts = parseManifest(
@@ -41,6 +56,17 @@ describe('export folder: manifest parsing', () => {
       { key: `${FOLDER}a.csv`, size: undefined, etag: undefined },
       { key: `${FOLDER}b.csv`, size: 3, etag: 'x' },
     ]);
+  });
+
+  it("takes a whole key of a dry run's folder as the key, and refuses one of the inbox there", () => {
+    const folder = 'dry-run/contact/x/';
+    expect(parseManifest(JSON.stringify({ parts: [`${folder}a.csv`, 'b.csv'] }), folder)).toEqual([
+      { key: `${folder}a.csv`, size: undefined, etag: undefined },
+      { key: `${folder}b.csv`, size: undefined, etag: undefined },
+    ]);
+    expect(() => parseManifest('{"parts": ["inbox/contact/x/a.csv"]}', folder)).toThrow(
+      'dry-run/contact/x/manifest.json: part inbox/contact/x/a.csv is not in the export folder dry-run/contact/x/',
+    );
   });
 
   const malformed: ReadonlyArray<[string, string, RegExp]> = [

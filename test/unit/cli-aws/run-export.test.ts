@@ -10,7 +10,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { NoExecutionStartedError } from '../../../cli/aws/executions';
-import { runExportOnStack } from '../../../cli/aws/run';
+import { diffExportOnStack, runExportOnStack } from '../../../cli/aws/run';
 import {
   body,
   cli,
@@ -250,4 +250,98 @@ describe('runExportOnStack: a multi-file export on a deployed stack', () => {
     expect(out.stderr.trim()).toBe(`crm-sync: file not found: ${join(dir, 'nope.csv')}`);
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
+});
+
+describe('diffExportOnStack: a dry run of a multi-file export on a deployed stack', () => {
+  // fakeWaiting's clock: 1 000 000 ms after the epoch.
+  const FOLDER = 'dry-run/contact/export-7-19700101T001640Z/';
+
+  it('uploads the parts to a dry-run folder of its own, then _SUCCESS, and starts a dryRun execution on it', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).resolves({ ETag: '"part"', VersionId: 'v-part' });
+    s3.on(PutObjectCommand, { Key: `${FOLDER}_SUCCESS` }).resolves({ ETag: '"m"', VersionId: 'v-marker' });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: new Date() });
+
+    // Act
+    const result = await diffExportOnStack(
+      STACK,
+      parts,
+      'export-7',
+      { entity: 'contact', noWait: true },
+      { waiting: fakeWaiting() },
+    );
+
+    // Assess: nothing under inbox/ (no rule starts a run), the marker last and empty.
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts.map((p) => p.Key)).toEqual([
+      `${FOLDER}part-1.csv`,
+      `${FOLDER}part-2.csv`,
+      `${FOLDER}_SUCCESS`,
+    ]);
+    expect(puts[2]).toMatchObject({ ContentLength: 0 });
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}')).toEqual({
+      bucket: 'crm-data',
+      key: `${FOLDER}_SUCCESS`,
+      versionId: 'v-marker',
+      etag: 'm',
+      entity: 'contact',
+      dryRun: true,
+    });
+    expect(result).toEqual({ entity: 'contact', executionArn: EXEC, key: `${FOLDER}_SUCCESS` });
+  });
+
+  it('an entity the stack does not have is refused before any upload', async () => {
+    await expect(
+      diffExportOnStack(STACK, parts, 'export-7', { entity: 'lead' }, { waiting: fakeWaiting() }),
+    ).rejects.toThrow('stack CrmSync has no entity "lead"');
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+
+  it('`crm-sync diff <files...> --stack`: the files as one dry run, in a timestamped folder under dry-run/', async () => {
+    // Act
+    const out = await cli(
+      ['diff', ...parts, '--entity', 'contact', '--stack', 'CrmSync', '--no-wait', '--quiet'],
+      () => {
+        stackOutputs();
+        s3.on(PutObjectCommand).resolves({ ETag: '"x"', VersionId: 'v1' });
+        sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: new Date() });
+      },
+    );
+
+    // Assess
+    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key ?? '');
+    expect(keys).toHaveLength(3);
+    expect(keys[2]).toMatch(/^dry-run\/contact\/files-\d{8}T\d{6}Z-\d{8}T\d{6}Z\/_SUCCESS$/);
+    expect(keys[1]).toBe(keys[2]?.replace('_SUCCESS', 'part-2.csv'));
+    expect(out.exitCode).toBe(0);
+    expect(out.stdout).toContain(`started ${EXEC}`);
+  });
+
+  it.each<[string, () => string[], (d: string) => string]>([
+    ['a missing path', () => [join(dir, 'nope.csv')], () => `file not found: ${join(dir, 'nope.csv')}`],
+    [
+      'a directory with no file',
+      () => [mkdtempSync(join(tmpdir(), 'crm-sync-empty-'))],
+      (d) => `${d}: the directory holds no file to run (an export's parts are its files)`,
+    ],
+    [
+      'a directory among several paths',
+      () => [dir, parts[0] ?? ''],
+      () => `${dir} is a directory: run one directory, or a list of files`,
+    ],
+  ])(
+    '`crm-sync diff --stack` of %s: one line naming the path, nothing uploaded',
+    async (_, paths, message) => {
+      // Prepare
+      const args = paths();
+
+      // Act
+      const out = await cli(['diff', ...args, '--entity', 'contact', '--stack', 'CrmSync'], stackOutputs);
+
+      // Assess
+      expect(out.exitCode).not.toBe(0);
+      expect(out.stderr.trim()).toBe(`crm-sync: ${message(args[0] ?? '')}`);
+      expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+    },
+  );
 });
