@@ -59,16 +59,20 @@ export function runInputOf(
     names.set(name, p);
   }
   sameEntity(paths, entity, entities, (p) => basename(dirname(resolve(p))));
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
   return {
     kind: 'export',
     files: paths.map((p) => resolve(p)),
-    name: `files-${stamp}`,
+    name: `files-${compactTimestamp(now)}`,
     label: paths.join(', '),
   };
+}
+
+/** A UTC time as a folder name takes it: `20261202T181900Z`. */
+export function compactTimestamp(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Paths in folders named after entities of the config must all be in `entity`'s. */

@@ -6,6 +6,7 @@ import { SUCCESS_MARKER } from '../../lambdas/domain/export-folder';
 import { DRY_RUN_PREFIX } from '../../lambdas/domain/run';
 import type { LocalRunResult } from '../../local/local-stack';
 import { type AnyRunSummary, emptyResult, withSummary } from '../../local/run-result';
+import { compactTimestamp } from '../export-paths';
 import { UsageError } from '../options';
 import { type DeployedStack, deployedEntity } from './deployed-stack';
 import {
@@ -163,13 +164,38 @@ export async function runOnStack(
   const key = `inbox/${opts.entity}/${basename(file)}`;
   ctx.onProgress?.(`uploading ${file} to s3://${stack.bucket}/${key}`);
   const object = await uploadFile(stack.bucket, key, file, ctx.onProgress);
-  const arn = await findTriggeredExecution(stack.syncStateMachineArn, object, {
-    since: uploadStart,
+  const arn = await triggeredExecution(stack, opts.entity, object, uploadStart, ctx);
+  return finish(stack, opts.entity, arn, key, opts, ctx, started);
+}
+
+/** The execution the inbox rule started for `object` (uploaded at `since`), or a one-line error after the trigger timeout. */
+function triggeredExecution(
+  stack: DeployedStack,
+  entity: string,
+  object: Parameters<typeof findTriggeredExecution>[1],
+  since: Date,
+  ctx: AwsRunContext,
+): Promise<string> {
+  return findTriggeredExecution(stack.syncStateMachineArn, object, {
+    since,
     timeoutMs: ctx.triggerTimeoutMs ?? 60_000,
     waiting: ctx.waiting,
-    dlqHint: `check the stack's Inbox-${opts.entity} EventBridge rule and its dead-letter queue (TriggerDlq)`,
+    dlqHint: `check the stack's Inbox-${entity} EventBridge rule and its dead-letter queue (TriggerDlq)`,
   });
-  return finish(stack, opts.entity, arn, key, opts, ctx, started);
+}
+
+/** Uploads an export's parts into `folder`, one after the other, a progress line each. */
+async function uploadParts(
+  stack: DeployedStack,
+  folder: string,
+  files: readonly string[],
+  ctx: AwsRunContext,
+): Promise<void> {
+  for (const [i, file] of files.entries()) {
+    const key = `${folder}${basename(file)}`;
+    ctx.onProgress?.(`uploading part ${i + 1} of ${files.length}: ${file} to s3://${stack.bucket}/${key}`);
+    await uploadFile(stack.bucket, key, file, ctx.onProgress);
+  }
 }
 
 /** `--rerun`, `--force`, `--force-deletes`: an execution with those flags on the object the inbox holds. */
@@ -220,20 +246,11 @@ export async function runExportOnStack(
   if (opts.rerun !== undefined || opts.force || opts.forceDeletes) {
     return startForced(stack, markerKey, label, undefined, opts, ctx, started);
   }
-  for (const [i, file] of files.entries()) {
-    const key = `${folder}${basename(file)}`;
-    ctx.onProgress?.(`uploading part ${i + 1} of ${files.length}: ${file} to s3://${stack.bucket}/${key}`);
-    await uploadFile(stack.bucket, key, file, ctx.onProgress);
-  }
+  await uploadParts(stack, folder, files, ctx);
   const uploadStart = new Date(ctx.waiting.now());
   const marker = await putMarker(stack.bucket, markerKey);
   ctx.onProgress?.(`wrote s3://${stack.bucket}/${markerKey}`);
-  const arn = await findTriggeredExecution(stack.syncStateMachineArn, marker, {
-    since: uploadStart,
-    timeoutMs: ctx.triggerTimeoutMs ?? 60_000,
-    waiting: ctx.waiting,
-    dlqHint: `check the stack's Inbox-${opts.entity} EventBridge rule and its dead-letter queue (TriggerDlq)`,
-  });
+  const arn = await triggeredExecution(stack, opts.entity, marker, uploadStart, ctx);
   return finish(stack, opts.entity, arn, markerKey, opts, ctx, started);
 }
 
@@ -280,16 +297,8 @@ export async function diffExportOnStack(
 ): Promise<LocalRunResult | StartedRun> {
   const started = Date.now();
   deployedEntity(stack, opts.entity);
-  const stamp = new Date(ctx.waiting.now())
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const folder = `${DRY_RUN_PREFIX}${opts.entity}/${name}-${stamp}/`;
-  for (const [i, file] of files.entries()) {
-    const key = `${folder}${basename(file)}`;
-    ctx.onProgress?.(`uploading part ${i + 1} of ${files.length}: ${file} to s3://${stack.bucket}/${key}`);
-    await uploadFile(stack.bucket, key, file, ctx.onProgress);
-  }
+  const folder = `${DRY_RUN_PREFIX}${opts.entity}/${name}-${compactTimestamp(new Date(ctx.waiting.now()))}/`;
+  await uploadParts(stack, folder, files, ctx);
   const markerKey = `${folder}${SUCCESS_MARKER}`;
   const marker = await putMarker(stack.bucket, markerKey);
   const arn = await startExecution(stack.syncStateMachineArn, {
