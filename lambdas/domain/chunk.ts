@@ -2,7 +2,15 @@ import type { EntityConfig, FieldSpec } from './config';
 import { decodeUtf8, parseRecord, type RawRecord, type SourceFormat } from './csv';
 import { dynamoItemSize, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from './item-size';
 import { jsonAliases, jsonFields } from './jsonl';
-import { entityKeys, isKeyField, META_ATTRIBUTES, recordKey, recordKeyFits, renderKeyPart } from './keys';
+import {
+  type EntityKeys,
+  entityKeys,
+  isKeyField,
+  META_ATTRIBUTES,
+  recordKey,
+  recordKeyFits,
+  renderKeyPart,
+} from './keys';
 import {
   boundFields,
   type FieldWarning,
@@ -178,6 +186,8 @@ export class ChunkAccumulator {
     rules: CellRules | undefined;
   }>;
   private readonly keyIndexes: ReadonlySet<number>;
+  /** The entity's keys (lambdas/domain/keys.ts), resolved once for the chunk. */
+  private readonly keys: EntityKeys;
   /** Fields whose orphans are rejected; their rows wait in `held` until settleReferences. */
   private readonly rejectOrphans: string[];
   /** Where each of rejectOrphans' values sits in a part row (-1: the binding lacks the field). */
@@ -205,6 +215,7 @@ export class ChunkAccumulator {
       .filter((f) => isKeyField(entity, f.field))
       .map((f) => ({ ...f, rules: rulesOf(f.field, f.spec, entity) }));
     this.keyIndexes = new Set(this.keyColumns.map((k) => k.index));
+    this.keys = entityKeys(entity);
     this.rejectOrphans = Object.entries(entity.references)
       .filter(([, r]) => r.reject)
       .map(([field]) => field);
@@ -295,8 +306,7 @@ export class ChunkAccumulator {
   ): string[] | undefined {
     let reasons: string[] | undefined;
     const maxKeyBytes = deleted ? this.limits.maxDeleteKeyBytes : this.limits.maxKeyBytes;
-    if (!recordKeyFits(entityKeys(this.entity).table, key, maxKeyBytes))
-      reasons = [rejectReason('key_too_large')];
+    if (!recordKeyFits(this.keys.table, key, maxKeyBytes)) reasons = [rejectReason('key_too_large')];
     if (
       !deleted &&
       json.length * 3 + this.sizeSlack > MAX_ITEM_BYTES &&
@@ -441,7 +451,7 @@ export class ChunkAccumulator {
       if (value === undefined || value instanceof Invalid || value === '') return undefined;
       values.set(field, value);
     }
-    const keys = entityKeys(this.entity);
+    const { keys } = this;
     const pk = renderKeyPart(keys.partition, (f) => values.get(f));
     const sk = keys.sort ? renderKeyPart(keys.sort, (f) => values.get(f)) : undefined;
     if (pk === undefined || (keys.sort && sk === undefined)) return undefined;

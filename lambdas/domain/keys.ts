@@ -8,6 +8,7 @@
  * per item, whatever the values hold). Two rows whose keys render the same are one DynamoDB item: the
  * rendered key is the record's identity, so dedupe and newer-wins compare it.
  */
+import { keyFits, MAX_SORT_KEY_BYTES } from './item-size';
 import { isExactNumber, numberText, type Value } from './value';
 
 /** Attributes crm-sync keeps on every target item (hidden by `export`). */
@@ -166,28 +167,20 @@ export function keyOfItem(table: TableKey, item: Readonly<Record<string, unknown
   return recordKey(String(pk), String(sk));
 }
 
-/** A key value's UTF-8 byte count is at most `max` (measured only when it could exceed it). */
-function fits(value: string, max: number): boolean {
-  return value.length * 3 <= max || Buffer.byteLength(value, 'utf8') <= max;
-}
-
-/** DynamoDB's limits on key values, in UTF-8 bytes. */
-export const MAX_SORT_KEY_BYTES = 1024;
-
 /**
  * Whether a record key's values fit DynamoDB's limits: the partition value `maxPartitionBytes`
  * (2,048, less a tombstone's prefix for a delete), the sort value 1,024 bytes; the whole key string
  * must fit `maxPartitionBytes` too, as a tombstone's partition key holds it. No value is empty.
  */
 export function recordKeyFits(table: TableKey, key: string, maxPartitionBytes: number): boolean {
-  if (table.sort === undefined) return key !== '' && fits(key, maxPartitionBytes);
+  if (table.sort === undefined) return key !== '' && keyFits(key, maxPartitionBytes);
   const [pk, sk] = splitKey(key);
   return (
     pk !== '' &&
     sk !== '' &&
-    fits(pk, maxPartitionBytes) &&
-    fits(sk, MAX_SORT_KEY_BYTES) &&
-    fits(key, maxPartitionBytes)
+    keyFits(pk, maxPartitionBytes) &&
+    keyFits(sk, MAX_SORT_KEY_BYTES) &&
+    keyFits(key, maxPartitionBytes)
   );
 }
 

@@ -78,8 +78,3 @@ export function tableDefinitions(config: CrmSyncConfig): TableDefinition[] {
     return s ? { ...def, indexes: [...s.indexes.values()] } : def;
   });
 }
-
-/** The table definition an entity writes to. */
-export function tableOfEntity(config: CrmSyncConfig, entity: string): TableDefinition | undefined {
-  return tableDefinitions(config).find((t) => t.entities.includes(entity));
-}
